@@ -1,0 +1,4 @@
+//! knob: a local, private terminal assistant for computer settings.
+#![deny(unsafe_code)]
+
+pub mod cli;
