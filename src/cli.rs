@@ -2,7 +2,7 @@
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "knob", version, about, long_about = None)]
+#[command(name = "knob", version, about, long_about = None, after_help = crate::exit::EXIT_CODES_HELP)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,

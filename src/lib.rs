@@ -2,3 +2,5 @@
 #![deny(unsafe_code)]
 
 pub mod cli;
+pub mod commands;
+pub mod exit;

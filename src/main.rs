@@ -1,6 +1,39 @@
+use std::io::{self, Write};
+use std::process::ExitCode;
+
 use clap::Parser;
 use knob::cli::Cli;
+use knob::exit::Exit;
 
-fn main() {
-    let _cli = Cli::parse();
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap prints help/version to stdout with status 0, usage errors with 2.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { Exit::Usage.code() } else { 0 });
+        }
+    };
+    match knob::commands::run(cli) {
+        Ok(exit) => ExitCode::from(exit.code()),
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            let mut stderr = io::stderr().lock();
+            let _ = write!(stderr, "knob: error: {err}");
+            for cause in err.chain().skip(1) {
+                let _ = write!(stderr, ": {cause}");
+            }
+            let _ = writeln!(stderr);
+            ExitCode::from(Exit::Error.code())
+        }
+    }
+}
+
+/// A closed pipe (`knob ... | head`) is a normal way for a reader to stop.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    })
 }
