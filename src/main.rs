@@ -11,7 +11,11 @@ fn main() -> ExitCode {
         Err(e) => {
             // clap prints help/version to stdout with status 0, usage errors with 2.
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { Exit::Usage.code() } else { 0 });
+            return ExitCode::from(if e.use_stderr() {
+                Exit::Usage.code()
+            } else {
+                0
+            });
         }
     };
     match knob::commands::run(cli) {

@@ -1,0 +1,2 @@
+//! The settings agent: from a request to validated actions and a plan.
+pub mod grammar;
