@@ -4,4 +4,7 @@
 pub mod agent;
 pub mod cli;
 pub mod commands;
+pub mod config;
 pub mod exit;
+pub mod man;
+pub mod toml_error;

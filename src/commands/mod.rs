@@ -1,14 +1,49 @@
-//! One module per subcommand; `run` dispatches the parsed command line.
+//! One module per subcommand; `run` loads the config once and dispatches.
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+
 use crate::cli::{Cli, Command};
+use crate::config::Config;
 use crate::exit::Exit;
 
+mod completions;
+mod config;
+
+/// What every subcommand may need besides its own arguments.
+#[derive(Debug)]
+pub struct Context {
+    pub config: Config,
+    pub config_path: Option<PathBuf>,
+    pub ignore_config: bool,
+}
+
+impl Context {
+    /// Loads the config named by the global flags. An invalid config is an
+    /// error unless --ignore-config was given.
+    pub fn from_args(global: &crate::cli::GlobalArgs) -> anyhow::Result<Context> {
+        let config_path = global.config.clone().or_else(crate::config::default_path);
+        let config = match (&config_path, global.ignore_config) {
+            (Some(path), false) => Config::load(path).context("invalid config")?,
+            _ => Config::default(),
+        };
+        Ok(Context {
+            config,
+            config_path,
+            ignore_config: global.ignore_config,
+        })
+    }
+}
+
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
+    let ctx = Context::from_args(&cli.global)?;
     match cli.command {
         None => {
             use clap::CommandFactory;
             Cli::command().print_help()?;
             Ok(Exit::Ok)
         }
-        Some(command) => match command {},
+        Some(Command::Config(args)) => config::run(&ctx, &args.action),
+        Some(Command::Completions(args)) => completions::run(args.shell),
     }
 }
