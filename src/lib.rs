@@ -3,4 +3,6 @@
 
 pub mod cli;
 pub mod commands;
+pub mod model;
+pub mod sampling;
 pub mod exit;
