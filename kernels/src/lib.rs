@@ -1,244 +1,231 @@
 //! knob-kernels: the int8 and f32 compute kernels of knob's inference engine.
 //!
-//! TEMPORARY scalar stand-in written on branch `model` so the model code
-//! compiles and its tests run before branch `kernels` lands. It follows the
-//! documented API of issue 2; merging `kernels` replaces this file wholesale.
+//! - Weights are GGUF Q8_0 blocks ([`BlockQ8_0`]), used in place from a
+//!   memory-mapped file.
+//! - Activations are quantized on the fly into [`QuantizedActs`], the layout
+//!   the kernels want (aligned 32-value blocks, f32 scales, block sums).
+//! - [`gemv`] and [`gemm`] multiply a Q8_0 matrix by one or many activation
+//!   rows on a [`ThreadPool`]; [`ops`] has the f32 operations of a
+//!   transformer layer.
+//!
+//! Every operation has a scalar path (`scalar.rs`, the specification) and SIMD
+//! paths (AVX2, AVX-512 VNNI, NEON, NEON dotprod), chosen once at run time by
+//! CPU feature detection ([`selected_isa`]); `KNOB_ISA` forces one.
 
-/// GGUF Q8_0 block: an f16 scale and 32 int8 values (34 bytes).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct BlockQ8_0 {
-    pub d: [u8; 2],
-    pub qs: [i8; 32],
-}
-const _: () = assert!(std::mem::size_of::<BlockQ8_0>() == 34);
+mod acts;
+mod block;
+mod isa;
+pub mod ops;
+mod pool;
+mod scalar;
 
-pub const QK8_0: usize = 32;
+use std::marker::PhantomData;
 
-pub fn f16_to_f32(h: u16) -> f32 {
-    let sign = ((h >> 15) & 1) as u32;
-    let exp = ((h >> 10) & 0x1f) as u32;
-    let frac = (h & 0x3ff) as u32;
-    let bits = if exp == 0 {
-        if frac == 0 {
-            sign << 31
-        } else {
-            let mut e = 127 - 15 + 1;
-            let mut f = frac;
-            while f & 0x400 == 0 {
-                f <<= 1;
-                e -= 1;
-            }
-            (sign << 31) | ((e as u32) << 23) | ((f & 0x3ff) << 13)
-        }
-    } else if exp == 31 {
-        (sign << 31) | (0xff << 23) | (frac << 13)
-    } else {
-        (sign << 31) | ((exp + 127 - 15) << 23) | (frac << 13)
-    };
-    f32::from_bits(bits)
-}
+pub use acts::QuantizedActs;
+use acts::{ActRow, Q32};
+pub use block::{
+    bf16_to_f32, blocks_as_bytes, blocks_from_bytes, dequantize_row_q8_0, f16_to_f32, f32_to_f16, quantize_row_q8_0,
+    BlockQ8_0, QK8_0,
+};
+pub use isa::{available_isas, isa_from_env, selected_isa, Isa};
+pub use pool::ThreadPool;
 
-pub fn f32_to_f16(x: f32) -> u16 {
-    // round to nearest even, as ggml's GGML_FP32_TO_FP16 (F16C) does
-    let bits = x.to_bits();
-    let sign = ((bits >> 16) & 0x8000) as u16;
-    let exp = ((bits >> 23) & 0xff) as i32;
-    let mant = bits & 0x7f_ffff;
-    if exp == 0xff {
-        return sign | 0x7c00 | if mant != 0 { 0x200 } else { 0 };
-    }
-    let e = exp - 127 + 15;
-    if e >= 31 {
-        return sign | 0x7c00;
-    }
-    if e <= 0 {
-        if e < -10 {
-            return sign;
-        }
-        let m = mant | 0x80_0000;
-        let shift = (14 - e) as u32;
-        let half = 1u32 << (shift - 1);
-        let rem = m & ((1 << shift) - 1);
-        let mut r = m >> shift;
-        if rem > half || (rem == half && (r & 1) == 1) {
-            r += 1;
-        }
-        return sign | r as u16;
-    }
-    let mut r = ((e as u32) << 10) | (mant >> 13);
-    let rem = mant & 0x1fff;
-    if rem > 0x1000 || (rem == 0x1000 && (r & 1) == 1) {
-        r += 1;
-    }
-    sign | r as u16
+/// Errors from this crate's fallible entry points.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum KernelError {
+    #[error("Q8_0 data is {len} bytes, not a whole number of {block}-byte blocks")]
+    BadBlockBytes { len: usize, block: usize },
+    #[error("KNOB_ISA={value:?} is not a known path (expected one of scalar, avx2, avx512vnni, neon, dotprod)")]
+    UnknownIsa { value: String },
+    #[error("KNOB_ISA={name} was requested, but this CPU cannot run it: {reason}")]
+    UnsupportedIsa { name: &'static str, reason: String },
 }
 
-pub fn quantize_row_q8_0(x: &[f32], out: &mut [BlockQ8_0]) {
-    for (b, xs) in out.iter_mut().zip(x.chunks_exact(QK8_0)) {
-        let amax = xs.iter().fold(0f32, |m, v| m.max(v.abs()));
-        let d = amax / 127.0;
-        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
-        b.d = f32_to_f16(d).to_le_bytes();
-        for (q, v) in b.qs.iter_mut().zip(xs) {
-            *q = (v * id).round() as i8;
-        }
+/// Error budget of one row dot product against the scalar path, relative to
+/// the sum of the absolute values of its block terms `|d_w d_x isum_b|`, per
+/// block of the row (plus two roundings for the block term itself). Block
+/// integer sums are exact on every path, so the only difference is f32
+/// rounding in the order of accumulation and the use of FMA; a recursive sum
+/// of `nb` terms errs by at most `(nb - 1) * eps` of that magnitude.
+pub const DOT_REL_TOL_PER_BLOCK: f32 = f32::EPSILON;
+
+/// The tolerance allowed between two paths' results for one row dot product
+/// of `nb` blocks whose block terms have absolute sum `abs_sum`.
+pub fn dot_tolerance(nb: usize, abs_sum: f32) -> f32 {
+    (nb as f32 + 2.0) * DOT_REL_TOL_PER_BLOCK * abs_sum + f32::MIN_POSITIVE
+}
+
+/// The operations every path implements, with the same signatures
+/// (`scalar.rs` is the specification). Implementors are zero-sized tokens
+/// that can only be made on a CPU that has the instructions they use.
+pub(crate) trait Kernels: Sync {
+    /// Quantizes `x` (`32 * qs.len()` values) per block of 32: values into
+    /// `qs`, f32 scales into `d`, sums of each block's values into `sums`.
+    fn quantize_acts(&self, x: &[f32], qs: &mut [Q32], d: &mut [f32], sums: &mut [i32]);
+    /// Exact integer dot product of every block of one weight row with the
+    /// matching activation block (the building block of the other two).
+    fn block_dots(&self, w: &[BlockQ8_0], x: ActRow<'_>, out: &mut [i32]);
+    /// `y[j] = dot(w row j, x)` for `j < y.len()`; `w` holds `y.len()` rows of
+    /// `nb` blocks.
+    fn gemv_rows(&self, w: &[BlockQ8_0], nb: usize, x: ActRow<'_>, y: &mut [f32]);
+    /// `out[r][j] = dot(w row j, x row r)` for every row of `x` and every row
+    /// of `w` (`w.len() / nb` rows).
+    fn gemm_rows(&self, w: &[BlockQ8_0], nb: usize, x: &QuantizedActs, out: &mut OutRows<'_>);
+}
+
+/// The kernels of `isa`. Panics if this CPU cannot run it.
+pub(crate) fn kernels_for(isa: Isa) -> &'static dyn Kernels {
+    match isa {
+        Isa::Scalar => &scalar::Scalar,
+        #[allow(unreachable_patterns)]
+        _ => unavailable(isa),
     }
 }
 
-pub fn dequantize_row_q8_0(b: &[BlockQ8_0], out: &mut [f32]) {
-    for (blk, o) in b.iter().zip(out.chunks_exact_mut(QK8_0)) {
-        let d = f16_to_f32(u16::from_le_bytes(blk.d));
-        for (v, q) in o.iter_mut().zip(blk.qs) {
-            *v = d * q as f32;
-        }
+/// Tokens are zero-sized, so "leaking" one allocates nothing.
+#[allow(dead_code)]
+fn leak<K: Kernels + 'static>(k: K) -> &'static dyn Kernels {
+    const { assert!(std::mem::size_of::<K>() == 0) };
+    Box::leak(Box::new(k))
+}
+
+fn unavailable(isa: Isa) -> ! {
+    panic!("knob-kernels: the {} path is not available on this CPU (see available_isas())", isa.name())
+}
+
+/// A strided window of an output matrix, `rows x cols` with row stride `ld`:
+/// the part of `y` one gemm task writes. Tasks get disjoint windows.
+pub(crate) struct OutRows<'a> {
+    ptr: *mut f32,
+    ld: usize,
+    rows: usize,
+    cols: usize,
+    _borrow: PhantomData<&'a mut [f32]>,
+}
+
+impl OutRows<'_> {
+    /// # Safety
+    /// `ptr + r * ld + c` must be valid for writes for every `r < rows`,
+    /// `c < cols`, and no other live reference may access those elements
+    /// while this value exists.
+    unsafe fn new(ptr: *mut f32, ld: usize, rows: usize, cols: usize) -> Self {
+        OutRows { ptr, ld, rows, cols, _borrow: PhantomData }
+    }
+
+    #[inline]
+    pub(crate) fn set(&mut self, r: usize, c: usize, v: f32) {
+        assert!(r < self.rows && c < self.cols, "OutRows: ({r}, {c}) outside {}x{}", self.rows, self.cols);
+        // SAFETY: in bounds (checked above), and exclusive by the contract of `new`.
+        unsafe { *self.ptr.add(r * self.ld + c) = v }
     }
 }
 
-/// Activations quantized to Q8_0 blocks, `m` rows of `k` values.
-#[derive(Default)]
-pub struct QuantizedActs {
-    blocks: Vec<BlockQ8_0>,
-    m: usize,
-    k: usize,
+/// Rows per task when splitting `n` weight rows: enough tasks to balance the
+/// threads, in multiples of 16 rows so SIMD tiles stay whole.
+fn split_rows(n: usize, threads: usize) -> usize {
+    if threads <= 1 {
+        return n.max(1);
+    }
+    let tasks = threads * 4;
+    let per = n.div_ceil(tasks);
+    per.div_ceil(16) * 16
 }
 
-impl QuantizedActs {
-    pub fn new() -> Self {
-        Self::default()
-    }
-    pub fn quantize(&mut self, x: &[f32], m: usize, k: usize) {
-        assert!(k % QK8_0 == 0 && x.len() >= m * k);
-        let nb = m * k / QK8_0;
-        if self.blocks.len() < nb {
-            self.blocks.resize(nb, BlockQ8_0::default());
-        }
-        quantize_row_q8_0(&x[..m * k], &mut self.blocks[..nb]);
-        self.m = m;
-        self.k = k;
-    }
-    pub fn rows(&self) -> usize {
-        self.m
-    }
-    fn row(&self, r: usize) -> &[BlockQ8_0] {
-        let nb = self.k / QK8_0;
-        &self.blocks[r * nb..(r + 1) * nb]
-    }
+fn check_shapes(what: &str, w: &[BlockQ8_0], n: usize, k: usize, x: &QuantizedActs, y_len: usize, m: usize) {
+    assert!(k % QK8_0 == 0, "{what}: k = {k} is not a multiple of 32");
+    assert_eq!(w.len(), n * (k / QK8_0), "{what}: w has {} blocks, expected n * k / 32 = {}", w.len(), n * k / 32);
+    assert_eq!(x.cols(), k, "{what}: activations have {} columns, expected k = {k}", x.cols());
+    assert!(y_len >= m * n, "{what}: y has {y_len} values, needs {}", m * n);
 }
 
-pub struct ThreadPool {
-    threads: usize,
-}
-impl ThreadPool {
-    pub fn new(threads: usize) -> Self {
-        Self { threads: threads.max(1) }
-    }
-    pub fn threads(&self) -> usize {
-        self.threads
-    }
+/// `y[j] = sum_i W[j, i] * x[i]` for `j < n`: `w` is `n` rows of `k / 32`
+/// blocks, `x` holds (at least) one quantized row of `k` values. Uses the
+/// selected path.
+pub fn gemv(pool: &ThreadPool, w: &[BlockQ8_0], n: usize, k: usize, x: &QuantizedActs, y: &mut [f32]) {
+    gemv_with(selected_isa(), pool, w, n, k, x, y);
 }
 
-fn dot_q8(w: &[BlockQ8_0], x: &[BlockQ8_0]) -> f32 {
-    let mut s = 0f32;
-    for (a, b) in w.iter().zip(x) {
-        let mut acc = 0i32;
-        for i in 0..QK8_0 {
-            acc += a.qs[i] as i32 * b.qs[i] as i32;
-        }
-        s += acc as f32 * f16_to_f32(u16::from_le_bytes(a.d)) * f16_to_f32(u16::from_le_bytes(b.d));
+/// [`gemv`] on a given path (panics if the CPU lacks it).
+pub fn gemv_with(isa: Isa, pool: &ThreadPool, w: &[BlockQ8_0], n: usize, k: usize, x: &QuantizedActs, y: &mut [f32]) {
+    check_shapes("gemv", w, n, k, x, y.len(), 1);
+    assert!(x.rows() >= 1, "gemv: no activation row");
+    if n == 0 {
+        return;
     }
-    s
-}
-
-pub fn gemv(_pool: &ThreadPool, w: &[BlockQ8_0], n: usize, k: usize, x: &QuantizedActs, y: &mut [f32]) {
-    gemm(_pool, w, n, k, x, y)
-}
-
-pub fn gemm(_pool: &ThreadPool, w: &[BlockQ8_0], n: usize, k: usize, x: &QuantizedActs, y: &mut [f32]) {
+    let kern = kernels_for(isa);
     let nb = k / QK8_0;
-    for r in 0..x.rows() {
-        let xr = x.row(r);
-        for j in 0..n {
-            y[r * n + j] = dot_q8(&w[j * nb..(j + 1) * nb], xr);
-        }
-    }
+    let row = x.row(0);
+    let per = split_rows(n, pool.threads());
+    let y = &mut y[..n];
+    let tasks = n.div_ceil(per);
+    let yp = SendPtr(y.as_mut_ptr());
+    pool.run(tasks, &|t| {
+        let j0 = t * per;
+        let j1 = (j0 + per).min(n);
+        // SAFETY: task t alone writes y[j0..j1]; the ranges of different
+        // tasks are disjoint and inside y, which run() keeps borrowed.
+        let yt = unsafe { std::slice::from_raw_parts_mut(yp.get().add(j0), j1 - j0) };
+        kern.gemv_rows(&w[j0 * nb..j1 * nb], nb, row, yt);
+    });
 }
 
-pub mod ops {
-    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-    pub enum RopeStyle {
-        /// pairs (2i, 2i+1), GPT-J / llama.cpp LLAMA_ROPE_TYPE_NORM
-        Normal,
-        /// pairs (i, i + d/2), GPT-NeoX "rotate half"
-        Neox,
+/// `y[r * n + j] = sum_i W[j, i] * X[r, i]` for `r < m = x.rows()`, `j < n`.
+/// Uses the selected path.
+pub fn gemm(pool: &ThreadPool, w: &[BlockQ8_0], n: usize, k: usize, x: &QuantizedActs, y: &mut [f32]) {
+    gemm_with(selected_isa(), pool, w, n, k, x, y);
+}
+
+/// [`gemm`] on a given path (panics if the CPU lacks it).
+pub fn gemm_with(isa: Isa, pool: &ThreadPool, w: &[BlockQ8_0], n: usize, k: usize, x: &QuantizedActs, y: &mut [f32]) {
+    let m = x.rows();
+    check_shapes("gemm", w, n, k, x, y.len(), m);
+    if n == 0 || m == 0 {
+        return;
     }
-    pub fn rms_norm(x: &[f32], w: &[f32], eps: f32, out: &mut [f32]) {
-        let ss = x.iter().map(|v| v * v).sum::<f32>() / x.len() as f32;
-        let s = 1.0 / (ss + eps).sqrt();
-        for i in 0..x.len() {
-            out[i] = x[i] * s * w[i];
-        }
-    }
-    pub fn layer_norm(x: &[f32], w: &[f32], b: &[f32], eps: f32, out: &mut [f32]) {
-        let n = x.len() as f32;
-        let mean = x.iter().sum::<f32>() / n;
-        let var = x.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
-        let s = 1.0 / (var + eps).sqrt();
-        for i in 0..x.len() {
-            out[i] = (x[i] - mean) * s * w[i] + b[i];
-        }
-    }
-    pub fn softmax(x: &mut [f32]) {
-        let m = x.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
-        let mut s = 0.0;
-        for v in x.iter_mut() {
-            *v = (*v - m).exp();
-            s += *v;
-        }
-        for v in x.iter_mut() {
-            *v /= s;
-        }
-    }
-    pub fn rope(x: &mut [f32], head_dim: usize, cos: &[f32], sin: &[f32], style: RopeStyle) {
-        let half = head_dim / 2;
-        for h in x.chunks_exact_mut(head_dim) {
-            for i in 0..half {
-                let (a, b) = match style {
-                    RopeStyle::Normal => (2 * i, 2 * i + 1),
-                    RopeStyle::Neox => (i, i + half),
-                };
-                let (x0, x1) = (h[a], h[b]);
-                h[a] = x0 * cos[i] - x1 * sin[i];
-                h[b] = x0 * sin[i] + x1 * cos[i];
-            }
-        }
-    }
-    pub fn silu_mul(gate: &mut [f32], up: &[f32]) {
-        for (g, u) in gate.iter_mut().zip(up) {
-            *g = *g / (1.0 + (-*g).exp()) * u;
-        }
-    }
-    pub fn add(a: &mut [f32], b: &[f32]) {
-        for (x, y) in a.iter_mut().zip(b) {
-            *x += y;
-        }
-    }
-    pub fn scale(x: &mut [f32], s: f32) {
-        for v in x {
-            *v *= s;
-        }
-    }
-    pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-        a.iter().zip(b).map(|(x, y)| x * y).sum()
-    }
-    pub fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
-        for (u, v) in y.iter_mut().zip(x) {
-            *u += a * v;
-        }
-    }
-    pub fn matvec_f32(w: &[f32], n: usize, k: usize, x: &[f32], y: &mut [f32]) {
-        for j in 0..n {
-            y[j] = dot(&w[j * k..(j + 1) * k], &x[..k]);
-        }
+    let kern = kernels_for(isa);
+    let nb = k / QK8_0;
+    let per = split_rows(n, pool.threads());
+    let tasks = n.div_ceil(per);
+    let yp = SendPtr(y.as_mut_ptr());
+    pool.run(tasks, &|t| {
+        let j0 = t * per;
+        let j1 = (j0 + per).min(n);
+        // SAFETY: task t alone writes columns j0..j1 of every row of the
+        // m x n output; those windows are disjoint between tasks and inside
+        // y (y.len() >= m * n, checked), which run() keeps borrowed.
+        let mut out = unsafe { OutRows::new(yp.get().add(j0), n, m, j1 - j0) };
+        kern.gemm_rows(&w[j0 * nb..j1 * nb], nb, x, &mut out);
+    });
+}
+
+/// Exact per-block integer dot products of one weight row (`k / 32` blocks)
+/// with activation row `r` on a given path, for tests that compare paths.
+pub fn block_dots_with(isa: Isa, w_row: &[BlockQ8_0], x: &QuantizedActs, r: usize, out: &mut [i32]) {
+    let row = x.row(r);
+    assert_eq!(w_row.len(), row.qs.len(), "block_dots: row lengths differ");
+    assert_eq!(out.len(), w_row.len(), "block_dots: out.len() must be the block count");
+    kernels_for(isa).block_dots(w_row, row, out);
+}
+
+/// One Q8_0 weight row times activation row `r`, on a given path.
+pub fn dot_with(isa: Isa, w_row: &[BlockQ8_0], x: &QuantizedActs, r: usize) -> f32 {
+    let row = x.row(r);
+    assert_eq!(w_row.len(), row.qs.len(), "dot: row lengths differ");
+    let mut y = [0.0f32];
+    kernels_for(isa).gemv_rows(w_row, w_row.len(), row, &mut y);
+    y[0]
+}
+
+/// A raw pointer that may cross to the pool's threads (each task derives a
+/// disjoint region from it).
+#[derive(Clone, Copy)]
+struct SendPtr(*mut f32);
+// SAFETY: only used to derive disjoint per-task regions, see gemv/gemm.
+unsafe impl Send for SendPtr {}
+// SAFETY: as above; the pointer itself is only read.
+unsafe impl Sync for SendPtr {}
+impl SendPtr {
+    fn get(self) -> *mut f32 {
+        self.0
     }
 }
