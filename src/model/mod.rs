@@ -306,3 +306,37 @@ where
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn par_heads_gives_each_thread_its_own_heads() {
+        let (n_heads, per_head) = (5, 7);
+        for threads in [1, 2, 3] {
+            let mut out = vec![0.0f32; n_heads * per_head];
+            let mut scratch = vec![0.0f32; threads * 4];
+            par_heads(threads, n_heads, 1 << 30, &mut scratch, &mut out, |h0, h1, sc, o| {
+                assert_eq!(sc.len(), 4);
+                assert_eq!(o.len(), (h1 - h0) * per_head);
+                for h in h0..h1 {
+                    for i in 0..per_head {
+                        o[(h - h0) * per_head + i] = (h * 100 + i) as f32;
+                    }
+                }
+            });
+            let want: Vec<f32> = (0..n_heads).flat_map(|h| (0..per_head).map(move |i| (h * 100 + i) as f32)).collect();
+            assert_eq!(out, want, "threads {threads}");
+        }
+    }
+
+    #[test]
+    fn rope_table_angles() {
+        let t = RopeTable::new(3, 4, 100.0, 0.5, Some(&[1.0, 2.0]));
+        let (cos, sin) = t.at(2);
+        // theta_i = 2 * 0.5 * 100^(-2i/4) / f_i: i=0 -> 1, i=1 -> 0.1 / 2
+        assert!((cos[0] - 1f32.cos()).abs() < 1e-6 && (sin[0] - 1f32.sin()).abs() < 1e-6);
+        assert!((cos[1] - 0.05f32.cos()).abs() < 1e-6 && (sin[1] - 0.05f32.sin()).abs() < 1e-6);
+    }
+}
