@@ -6,3 +6,4 @@ pub mod commands;
 pub mod model;
 pub mod sampling;
 pub mod exit;
+pub mod gguf;
