@@ -6,4 +6,5 @@ pub mod commands;
 pub mod model;
 pub mod sampling;
 pub mod exit;
+pub mod generate;
 pub mod gguf;

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use knob_kernels::{BlockQ8_0, QuantizedActs, ThreadPool};
 
+pub mod gguf_source;
 pub mod llama;
 pub mod mu;
 
