@@ -269,6 +269,9 @@ mod tests {
         fn threads(&self) -> usize {
             1
         }
+        fn memory(&self) -> crate::model::MemoryUse {
+            crate::model::MemoryUse::default()
+        }
     }
 
     fn run(model: &mut Script, max_tokens: usize, cancel: &AtomicBool) -> (Generation, Vec<String>) {

@@ -1,5 +1,8 @@
 //! One module per subcommand; `run` dispatches the parsed command line.
-use crate::cli::{Cli, Command};
+use crate::cli::{BenchCommand, Cli, Command};
+
+pub mod bench_model;
+pub mod generate;
 use crate::exit::Exit;
 
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
@@ -9,6 +12,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             Cli::command().print_help()?;
             Ok(Exit::Ok)
         }
-        Some(command) => match command {},
+        Some(command) => match command {
+            Command::Generate(args) => generate::run(args),
+            Command::Bench(BenchCommand::Model(args)) => bench_model::run(args),
+        },
     }
 }

@@ -172,16 +172,20 @@ impl Weights {
         })
     }
 
-    /// Bytes of weights streamed per decoded token (what decode speed is bound by).
+    /// Bytes of all weights.
     pub fn bytes(&self) -> usize {
         let per_layer: usize = self
             .layers
             .iter()
             .map(|l| {
                 [&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down].iter().map(|w| w.bytes()).sum::<usize>()
+                    + 4 * (l.attn_norm.len() + l.ffn_norm.len())
             })
             .sum();
-        per_layer + self.output.as_ref().unwrap_or(&self.token_embd).bytes()
+        per_layer
+            + self.token_embd.bytes()
+            + self.output.as_ref().map_or(0, |o| o.bytes())
+            + 4 * self.output_norm.len()
     }
 }
 
@@ -420,5 +424,8 @@ impl LanguageModel for Llama {
     }
     fn threads(&self) -> usize {
         self.pool.threads()
+    }
+    fn memory(&self) -> super::MemoryUse {
+        super::MemoryUse { weights: self.weights.bytes(), kv_cache: 4 * (self.st.key_cache.len() + self.st.value_cache.len()) }
     }
 }

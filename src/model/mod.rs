@@ -189,7 +189,7 @@ impl Linear {
         }
     }
 
-    /// Bytes of weights this matrix streams per use.
+    /// Bytes of this matrix's weights.
     pub fn bytes(&self) -> usize {
         match &self.data {
             TensorData::Q8(w) => std::mem::size_of_val(w.blocks()),
@@ -217,6 +217,26 @@ pub trait LanguageModel: Send {
     fn reset(&mut self);
     /// The thread pool's size.
     fn threads(&self) -> usize;
+    /// Bytes of weights and of KV cache this session holds.
+    fn memory(&self) -> MemoryUse;
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct MemoryUse {
+    /// weight bytes (Q8_0 blocks and f32 tensors)
+    pub weights: usize,
+    /// KV cache bytes (and, for Mu, the cross-attention K/V)
+    pub kv_cache: usize,
+}
+
+/// Loads the model in a GGUF file: `llama` or `mu` by `general.architecture`.
+pub fn load(src: &gguf_source::GgufSource, opts: llama::SessionOptions) -> Result<Box<dyn LanguageModel>, ModelError> {
+    match src.meta_str("general.architecture").as_deref() {
+        Some("llama") => Ok(Box::new(llama::Llama::load(src, opts)?)),
+        Some("mu") => Ok(Box::new(mu::Mu::load(src, opts.threads)?)),
+        Some(other) => Err(ModelError::Unsupported(format!("architecture {other:?} (knob runs llama and mu)"))),
+        None => Err(ModelError::MissingKey("general.architecture".into())),
+    }
 }
 
 /// RoPE tables: `cos[p * half + i]`, `sin[..]` for positions `0..n_pos`, with

@@ -163,6 +163,20 @@ pub struct Weights {
 }
 
 impl Weights {
+    /// Bytes of all weights.
+    pub fn bytes(&self) -> usize {
+        let norm = |n: &Norm| 4 * (n.w.len() + n.b.len());
+        let attn = |a: &Attention| {
+            norm(&a.norm) + norm(&a.post_norm) + [&a.wq, &a.wk, &a.wv, &a.wo].iter().map(|w| w.bytes()).sum::<usize>()
+        };
+        let ffn = |f: &Ffn| norm(&f.norm) + norm(&f.post_norm) + f.gate.bytes() + f.up.bytes() + f.down.bytes();
+        self.token_embd.bytes()
+            + self.enc.iter().map(|l| attn(&l.attn) + ffn(&l.ffn)).sum::<usize>()
+            + self.dec.iter().map(|l| attn(&l.attn) + attn(&l.cross) + ffn(&l.ffn)).sum::<usize>()
+            + norm(&self.enc_norm)
+            + norm(&self.dec_norm)
+    }
+
     pub fn load(src: &dyn ModelSource, c: &Config) -> Result<Self, ModelError> {
         let ld = Loader { src, arch: "mu" };
         let (d, q, kv, ff) = (c.dim, c.n_heads * c.head_dim, c.kv_dim(), c.hidden_dim);
@@ -495,5 +509,12 @@ impl LanguageModel for Mu {
     }
     fn threads(&self) -> usize {
         self.pool.threads()
+    }
+    fn memory(&self) -> super::MemoryUse {
+        let st = &self.st;
+        super::MemoryUse {
+            weights: self.weights.bytes(),
+            kv_cache: 4 * (st.key_cache.len() + st.value_cache.len() + st.cross_k.len() + st.cross_v.len()),
+        }
     }
 }
