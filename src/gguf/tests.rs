@@ -351,3 +351,26 @@ fn unsupported_types_are_named() {
     let g = Gguf::from_bytes(&w.to_bytes()).unwrap();
     assert!(matches!(g.tensor_q8_0("odd").unwrap_err(), GgufError::RowNotQ8Multiple { ne0: 16, .. }));
 }
+
+#[test]
+fn quantized_tensors_requantize_to_q8_0_of_their_dequantized_values() {
+    // Two rows of 256 Q4_K elements with arbitrary (valid) bytes, and Q4_1 rows.
+    let q4k: Vec<u8> = (0..2 * 144).map(|i| (i * 73 % 251) as u8).collect();
+    let mut q41: Vec<u8> = (0..4 * 20).map(|i| (i * 31 % 256) as u8).collect();
+    for block in q41.chunks_mut(20) {
+        block[..4].copy_from_slice(&[0x00, 0x2C, 0x00, 0xB0]); // d = 0.0625, m = -0.125
+    }
+    let mut w = GgufWriter::new();
+    w.add_raw("k", &[256, 2], GgmlType::Q4K, q4k).unwrap();
+    w.add_raw("q41", &[64, 2], GgmlType::Q4_1, q41).unwrap();
+    let g = Gguf::from_bytes(&w.to_bytes()).unwrap();
+    for name in ["k", "q41"] {
+        let f = g.tensor_f32(name).unwrap();
+        let mut expected = vec![BlockQ8_0 { d: 0, qs: [0; 32] }; f.len() / 32];
+        quantize_row_q8_0(&f, &mut expected);
+        let q = g.tensor_q8_0(name).unwrap();
+        assert!(matches!(q, std::borrow::Cow::Owned(_)));
+        assert_eq!(&q[..], &expected[..], "{name}");
+        assert!(q.iter().any(|b| b.qs.iter().any(|&v| v != 0)), "{name} is not all zero");
+    }
+}
