@@ -9,7 +9,26 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Inspect GGUF model files.
+    #[command(subcommand)]
+    Model(ModelCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelCommand {
+    /// Print a GGUF file's metadata and a table of its tensors.
+    Info {
+        /// The GGUF file.
+        file: std::path::PathBuf,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Print long arrays and strings in full.
+        #[arg(long)]
+        full: bool,
+    },
+}
 
 #[cfg(test)]
 mod tests {
