@@ -1,6 +1,7 @@
 //! knob: a local, private terminal assistant for computer settings.
 #![deny(unsafe_code)]
 
+pub mod chat_template;
 pub mod cli;
 pub mod commands;
 pub mod exit;

@@ -55,3 +55,23 @@ fn smollm2_special_tokens_and_digits() {
     assert_eq!(the.len(), 1);
     assert_eq!(t.token_text(the[0]).as_deref(), Some("Ġthe"));
 }
+
+#[test]
+fn smollm2_chat_template_renders_and_tokenizes() {
+    use knob::chat_template::{ChatTemplate, Message};
+    let path = std::env::var("KNOB_TEST_MODEL").expect("KNOB_TEST_MODEL is not set");
+    let gguf = Gguf::open(path).unwrap();
+    let t = Tokenizer::from_gguf(&gguf).unwrap();
+    let tmpl = ChatTemplate::for_model(gguf.metadata(), &t).unwrap();
+    assert!(!tmpl.is_fallback());
+    let text = tmpl.render(&[Message::new("user", "What is 2+2?")], true).unwrap();
+    assert_eq!(
+        text,
+        "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n\
+         <|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n"
+    );
+    let ids = t.encode(&text, true, true).unwrap();
+    assert_eq!(ids.iter().filter(|&&id| id == 1).count(), 3, "three <|im_start|>");
+    assert_eq!(ids.iter().filter(|&&id| id == 2).count(), 2, "two <|im_end|>");
+    assert_eq!(t.decode(&ids, true), text);
+}
