@@ -22,6 +22,8 @@ mod pool;
 mod scalar;
 #[cfg(target_arch = "x86_64")]
 mod x86;
+#[cfg(all(feature = "ggml-reference", target_arch = "x86_64"))]
+pub mod ggml_ref;
 
 use std::marker::PhantomData;
 
