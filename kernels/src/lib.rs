@@ -1,1 +1,246 @@
 //! knob-kernels: the int8 and f32 compute kernels of knob's inference engine.
+//!
+//! - Weights are GGUF Q8_0 blocks ([`BlockQ8_0`]), used in place from a
+//!   memory-mapped file.
+//! - Activations are quantized on the fly into [`QuantizedActs`], the layout
+//!   the kernels want (aligned 32-value blocks, f32 scales, block sums).
+//! - [`gemv`] and [`gemm`] multiply a Q8_0 matrix by one or many activation
+//!   rows on a [`ThreadPool`]; [`ops`] has the f32 operations of a
+//!   transformer layer.
+//!
+//! Every operation has a scalar path (`scalar.rs`, the specification) and SIMD
+//! paths (AVX2, AVX-512 VNNI, NEON, NEON dotprod), chosen once at run time by
+//! CPU feature detection ([`selected_isa`]); `KNOB_ISA` forces one.
+
+#![allow(clippy::needless_range_loop)] // index loops over tiles read clearer in kernels
+
+mod acts;
+mod block;
+mod isa;
+pub mod ops;
+mod pool;
+mod scalar;
+#[cfg(target_arch = "x86_64")]
+mod x86;
+#[cfg(all(feature = "ggml-reference", target_arch = "x86_64"))]
+pub mod ggml_ref;
+
+use std::marker::PhantomData;
+
+pub use acts::QuantizedActs;
+use acts::{ActRow, Q32};
+pub use block::{
+    bf16_to_f32, blocks_as_bytes, blocks_from_bytes, dequantize_row_q8_0, f16_to_f32, f32_to_f16, quantize_row_q8_0,
+    BlockQ8_0, QK8_0,
+};
+pub use isa::{available_isas, isa_from_env, selected_isa, Isa};
+pub use pool::ThreadPool;
+
+/// Errors from this crate's fallible entry points.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum KernelError {
+    #[error("Q8_0 data is {len} bytes, not a whole number of {block}-byte blocks")]
+    BadBlockBytes { len: usize, block: usize },
+    #[error("KNOB_ISA={value:?} is not a known path (expected one of scalar, avx2, avx512vnni, neon, dotprod)")]
+    UnknownIsa { value: String },
+    #[error("KNOB_ISA={name} was requested, but this CPU cannot run it: {reason}")]
+    UnsupportedIsa { name: &'static str, reason: String },
+}
+
+/// Error budget of one row dot product against the scalar path, in units of
+/// `abs_sum = sum_b |d_w(b) d_x(b)| * sum_i |w_i x_i|` per accumulated term.
+/// Integer block sums are exact on every path; the paths differ only in f32
+/// rounding: SIMD paths scale and accumulate per-lane partial sums (so a
+/// block's lanes are separate terms), use FMA, and add the lanes at the end.
+/// A sum of `t` terms in any order errs by at most `(t - 1) * eps` of the sum
+/// of their magnitudes, which is at most `abs_sum`.
+pub const DOT_REL_TOL_PER_TERM: f32 = f32::EPSILON;
+
+/// Extra terms beyond one per block: the final horizontal sum of up to 16
+/// lanes (4 levels), the scale product and the block's own rounding.
+pub const DOT_EXTRA_TERMS: f32 = 8.0;
+
+/// The tolerance allowed between two paths' results for one row dot product
+/// of `nb` blocks, where `abs_sum = sum_b |d_w(b) d_x(b)| * sum_i |w_i x_i|`.
+pub fn dot_tolerance(nb: usize, abs_sum: f32) -> f32 {
+    (nb as f32 + DOT_EXTRA_TERMS) * DOT_REL_TOL_PER_TERM * abs_sum + f32::MIN_POSITIVE
+}
+
+/// The operations every path implements, with the same signatures
+/// (`scalar.rs` is the specification). Implementors are zero-sized tokens
+/// that can only be made on a CPU that has the instructions they use.
+pub(crate) trait Kernels: Sync {
+    /// Quantizes `x` (`32 * qs.len()` values) per block of 32: values into
+    /// `qs`, f32 scales into `d`, sums of each block's values into `sums`.
+    fn quantize_acts(&self, x: &[f32], qs: &mut [Q32], d: &mut [f32], sums: &mut [i32]);
+    /// Exact integer dot product of every block of one weight row with the
+    /// matching activation block (the building block of the other two).
+    fn block_dots(&self, w: &[BlockQ8_0], x: ActRow<'_>, out: &mut [i32]);
+    /// `y[j] = dot(w row j, x)` for `j < y.len()`; `w` holds `y.len()` rows of
+    /// `nb` blocks.
+    fn gemv_rows(&self, w: &[BlockQ8_0], nb: usize, x: ActRow<'_>, y: &mut [f32]);
+    /// `out[r][j] = dot(w row j, x row r)` for every row of `x` and every row
+    /// of `w` (`w.len() / nb` rows).
+    fn gemm_rows(&self, w: &[BlockQ8_0], nb: usize, x: &QuantizedActs, out: &mut OutRows<'_>);
+}
+
+/// The kernels of `isa`. Panics if this CPU cannot run it.
+pub(crate) fn kernels_for(isa: Isa) -> &'static dyn Kernels {
+    match isa {
+        Isa::Scalar => &scalar::Scalar,
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => x86::avx2::Avx2::new().map(leak).unwrap_or_else(|| unavailable(isa)),
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512Vnni => x86::avx512vnni::Avx512Vnni::new().map(leak).unwrap_or_else(|| unavailable(isa)),
+        #[allow(unreachable_patterns)]
+        _ => unavailable(isa),
+    }
+}
+
+/// Tokens are zero-sized, so "leaking" one allocates nothing.
+#[allow(dead_code)]
+fn leak<K: Kernels + 'static>(k: K) -> &'static dyn Kernels {
+    const { assert!(std::mem::size_of::<K>() == 0) };
+    Box::leak(Box::new(k))
+}
+
+fn unavailable(isa: Isa) -> ! {
+    panic!("knob-kernels: the {} path is not available on this CPU (see available_isas())", isa.name())
+}
+
+/// A strided window of an output matrix, `rows x cols` with row stride `ld`:
+/// the part of `y` one gemm task writes. Tasks get disjoint windows.
+pub(crate) struct OutRows<'a> {
+    ptr: *mut f32,
+    ld: usize,
+    rows: usize,
+    cols: usize,
+    _borrow: PhantomData<&'a mut [f32]>,
+}
+
+impl OutRows<'_> {
+    /// # Safety
+    /// `ptr + r * ld + c` must be valid for writes for every `r < rows`,
+    /// `c < cols`, and no other live reference may access those elements
+    /// while this value exists.
+    unsafe fn new(ptr: *mut f32, ld: usize, rows: usize, cols: usize) -> Self {
+        OutRows { ptr, ld, rows, cols, _borrow: PhantomData }
+    }
+
+    #[inline]
+    pub(crate) fn set(&mut self, r: usize, c: usize, v: f32) {
+        assert!(r < self.rows && c < self.cols, "OutRows: ({r}, {c}) outside {}x{}", self.rows, self.cols);
+        // SAFETY: in bounds (checked above), and exclusive by the contract of `new`.
+        unsafe { *self.ptr.add(r * self.ld + c) = v }
+    }
+}
+
+/// Rows per task when splitting `n` weight rows: enough tasks to balance the
+/// threads, in multiples of 16 rows so SIMD tiles stay whole.
+fn split_rows(n: usize, threads: usize) -> usize {
+    if threads <= 1 {
+        return n.max(1);
+    }
+    let tasks = threads * 4;
+    let per = n.div_ceil(tasks);
+    per.div_ceil(16) * 16
+}
+
+fn check_shapes(what: &str, w: &[BlockQ8_0], n: usize, k: usize, x: &QuantizedActs, y_len: usize, m: usize) {
+    assert!(k.is_multiple_of(QK8_0), "{what}: k = {k} is not a multiple of 32");
+    assert_eq!(w.len(), n * (k / QK8_0), "{what}: w has {} blocks, expected n * k / 32 = {}", w.len(), n * k / 32);
+    assert_eq!(x.cols(), k, "{what}: activations have {} columns, expected k = {k}", x.cols());
+    assert!(y_len >= m * n, "{what}: y has {y_len} values, needs {}", m * n);
+}
+
+/// `y[j] = sum_i W[j, i] * x[i]` for `j < n`: `w` is `n` rows of `k / 32`
+/// blocks, `x` holds (at least) one quantized row of `k` values. Uses the
+/// selected path.
+pub fn gemv(pool: &ThreadPool, w: &[BlockQ8_0], n: usize, k: usize, x: &QuantizedActs, y: &mut [f32]) {
+    gemv_with(selected_isa(), pool, w, n, k, x, y);
+}
+
+/// [`gemv`] on a given path (panics if the CPU lacks it).
+pub fn gemv_with(isa: Isa, pool: &ThreadPool, w: &[BlockQ8_0], n: usize, k: usize, x: &QuantizedActs, y: &mut [f32]) {
+    check_shapes("gemv", w, n, k, x, y.len(), 1);
+    assert!(x.rows() >= 1, "gemv: no activation row");
+    if n == 0 {
+        return;
+    }
+    let kern = kernels_for(isa);
+    let nb = k / QK8_0;
+    let row = x.row(0);
+    let per = split_rows(n, pool.threads());
+    let y = &mut y[..n];
+    let tasks = n.div_ceil(per);
+    let yp = SendPtr(y.as_mut_ptr());
+    pool.run(tasks, &|t| {
+        let j0 = t * per;
+        let j1 = (j0 + per).min(n);
+        // SAFETY: task t alone writes y[j0..j1]; the ranges of different
+        // tasks are disjoint and inside y, which run() keeps borrowed.
+        let yt = unsafe { std::slice::from_raw_parts_mut(yp.get().add(j0), j1 - j0) };
+        kern.gemv_rows(&w[j0 * nb..j1 * nb], nb, row, yt);
+    });
+}
+
+/// `y[r * n + j] = sum_i W[j, i] * X[r, i]` for `r < m = x.rows()`, `j < n`.
+/// Uses the selected path.
+pub fn gemm(pool: &ThreadPool, w: &[BlockQ8_0], n: usize, k: usize, x: &QuantizedActs, y: &mut [f32]) {
+    gemm_with(selected_isa(), pool, w, n, k, x, y);
+}
+
+/// [`gemm`] on a given path (panics if the CPU lacks it).
+pub fn gemm_with(isa: Isa, pool: &ThreadPool, w: &[BlockQ8_0], n: usize, k: usize, x: &QuantizedActs, y: &mut [f32]) {
+    let m = x.rows();
+    check_shapes("gemm", w, n, k, x, y.len(), m);
+    if n == 0 || m == 0 {
+        return;
+    }
+    let kern = kernels_for(isa);
+    let nb = k / QK8_0;
+    let per = split_rows(n, pool.threads());
+    let tasks = n.div_ceil(per);
+    let yp = SendPtr(y.as_mut_ptr());
+    pool.run(tasks, &|t| {
+        let j0 = t * per;
+        let j1 = (j0 + per).min(n);
+        // SAFETY: task t alone writes columns j0..j1 of every row of the
+        // m x n output; those windows are disjoint between tasks and inside
+        // y (y.len() >= m * n, checked), which run() keeps borrowed.
+        let mut out = unsafe { OutRows::new(yp.get().add(j0), n, m, j1 - j0) };
+        kern.gemm_rows(&w[j0 * nb..j1 * nb], nb, x, &mut out);
+    });
+}
+
+/// Exact per-block integer dot products of one weight row (`k / 32` blocks)
+/// with activation row `r` on a given path, for tests that compare paths.
+pub fn block_dots_with(isa: Isa, w_row: &[BlockQ8_0], x: &QuantizedActs, r: usize, out: &mut [i32]) {
+    let row = x.row(r);
+    assert_eq!(w_row.len(), row.qs.len(), "block_dots: row lengths differ");
+    assert_eq!(out.len(), w_row.len(), "block_dots: out.len() must be the block count");
+    kernels_for(isa).block_dots(w_row, row, out);
+}
+
+/// One Q8_0 weight row times activation row `r`, on a given path.
+pub fn dot_with(isa: Isa, w_row: &[BlockQ8_0], x: &QuantizedActs, r: usize) -> f32 {
+    let row = x.row(r);
+    assert_eq!(w_row.len(), row.qs.len(), "dot: row lengths differ");
+    let mut y = [0.0f32];
+    kernels_for(isa).gemv_rows(w_row, w_row.len(), row, &mut y);
+    y[0]
+}
+
+/// A raw pointer that may cross to the pool's threads (each task derives a
+/// disjoint region from it).
+#[derive(Clone, Copy)]
+struct SendPtr(*mut f32);
+// SAFETY: only used to derive disjoint per-task regions, see gemv/gemm.
+unsafe impl Send for SendPtr {}
+// SAFETY: as above; the pointer itself is only read.
+unsafe impl Sync for SendPtr {}
+impl SendPtr {
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}

@@ -1,0 +1,99 @@
+//! Scalar f32 operations: the specification the SIMD versions are tested
+//! against (and the fallback on every CPU).
+
+use super::RopeStyle;
+
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+pub(crate) fn sum_squares(x: &[f32]) -> f32 {
+    x.iter().map(|v| v * v).sum()
+}
+
+pub(crate) fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
+    for (yi, xi) in y.iter_mut().zip(x) {
+        *yi += a * xi;
+    }
+}
+
+pub(crate) fn add(a: &mut [f32], b: &[f32]) {
+    for (ai, bi) in a.iter_mut().zip(b) {
+        *ai += bi;
+    }
+}
+
+pub(crate) fn scale(x: &mut [f32], s: f32) {
+    for v in x {
+        *v *= s;
+    }
+}
+
+/// `out[i] = x[i] * s * w[i]`
+pub(crate) fn scale_mul(x: &[f32], s: f32, w: &[f32], out: &mut [f32]) {
+    for ((o, xi), wi) in out.iter_mut().zip(x).zip(w) {
+        *o = xi * s * wi;
+    }
+}
+
+pub(crate) fn rms_norm(x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
+    let ms = sum_squares(x) / x.len() as f32;
+    scale_mul(x, 1.0 / (ms + eps).sqrt(), weight, out);
+}
+
+pub(crate) fn layer_norm(x: &[f32], weight: &[f32], bias: &[f32], eps: f32, out: &mut [f32]) {
+    let n = x.len() as f32;
+    let mean = x.iter().sum::<f32>() / n;
+    let var = x.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
+    let inv = 1.0 / (var + eps).sqrt();
+    for (((o, xi), wi), bi) in out.iter_mut().zip(x).zip(weight).zip(bias) {
+        *o = (xi - mean) * inv * wi + bi;
+    }
+}
+
+pub(crate) fn max(x: &[f32]) -> f32 {
+    x.iter().copied().fold(f32::NEG_INFINITY, f32::max)
+}
+
+/// `x[i] = exp(x[i] - m)`, returns the sum.
+pub(crate) fn exp_sub_sum(x: &mut [f32], m: f32) -> f32 {
+    let mut sum = 0.0;
+    for v in x.iter_mut() {
+        *v = (*v - m).exp();
+        sum += *v;
+    }
+    sum
+}
+
+pub(crate) fn softmax(x: &mut [f32]) {
+    let m = max(x);
+    let sum = exp_sub_sum(x, m);
+    scale(x, 1.0 / sum);
+}
+
+pub(crate) fn silu_mul(gate: &mut [f32], up: &[f32]) {
+    for (g, u) in gate.iter_mut().zip(up) {
+        *g = *g / (1.0 + (-*g).exp()) * u;
+    }
+}
+
+pub(crate) fn rope(x: &mut [f32], head_dim: usize, cos: &[f32], sin: &[f32], style: RopeStyle) {
+    let half = head_dim / 2;
+    for head in x.chunks_exact_mut(head_dim) {
+        for i in 0..half {
+            let (a, b) = match style {
+                RopeStyle::Normal => (2 * i, 2 * i + 1),
+                RopeStyle::Neox => (i, i + half),
+            };
+            let (x0, x1) = (head[a], head[b]);
+            head[a] = x0 * cos[i] - x1 * sin[i];
+            head[b] = x0 * sin[i] + x1 * cos[i];
+        }
+    }
+}
+
+pub(crate) fn matvec_f32(w: &[f32], k: usize, x: &[f32], y: &mut [f32]) {
+    for (yj, row) in y.iter_mut().zip(w.chunks_exact(k)) {
+        *yj = dot(row, x);
+    }
+}

@@ -1,0 +1,163 @@
+//! f32 operations on every available path against plain f64 math.
+
+mod common;
+
+use common::Rng;
+use knob_kernels::ops::{self, RopeStyle, OPS_REL_TOL};
+use knob_kernels::{available_isas, Isa};
+
+const LENS: [usize; 7] = [1, 3, 8, 17, 64, 576, 1000];
+
+fn vec(rng: &mut Rng, n: usize, mag: f32) -> Vec<f32> {
+    (0..n).map(|_| rng.f32() * mag).collect()
+}
+
+/// Element-wise closeness relative to `scale` (the result's magnitude).
+fn close(got: &[f32], want: &[f64], scale: f64, what: &str, isa: Isa) {
+    assert_eq!(got.len(), want.len());
+    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+        let tol = OPS_REL_TOL as f64 * scale.max(w.abs()) + 1e-30;
+        assert!((g as f64 - w).abs() <= tol, "{what} [{isa}] i {i}: {g} vs {w} (tol {tol})");
+    }
+}
+
+#[test]
+fn reductions_and_elementwise() {
+    let mut rng = Rng(21);
+    for isa in available_isas() {
+        for n in LENS {
+            let a = vec(&mut rng, n, 3.0);
+            let b = vec(&mut rng, n, 3.0);
+            let want: f64 = a.iter().zip(&b).map(|(&x, &y)| x as f64 * y as f64).sum();
+            let abs: f64 = a.iter().zip(&b).map(|(&x, &y)| (x as f64 * y as f64).abs()).sum();
+            let got = ops::dot_with(isa, &a, &b) as f64;
+            assert!((got - want).abs() <= OPS_REL_TOL as f64 * abs, "dot [{isa}] n {n}: {got} vs {want}");
+
+            let mut y = a.clone();
+            ops::axpy_with(isa, &mut y, 0.75, &b);
+            let want: Vec<f64> = a.iter().zip(&b).map(|(&x, &z)| x as f64 + 0.75 * z as f64).collect();
+            close(&y, &want, 3.0, "axpy", isa);
+
+            let mut y = a.clone();
+            ops::add_with(isa, &mut y, &b);
+            let want: Vec<f64> = a.iter().zip(&b).map(|(&x, &z)| x as f64 + z as f64).collect();
+            close(&y, &want, 3.0, "add", isa);
+
+            let mut y = a.clone();
+            ops::scale_with(isa, &mut y, -1.5);
+            let want: Vec<f64> = a.iter().map(|&x| x as f64 * -1.5).collect();
+            close(&y, &want, 0.0, "scale", isa);
+        }
+    }
+}
+
+#[test]
+fn norms() {
+    let mut rng = Rng(22);
+    for isa in available_isas() {
+        for n in LENS {
+            let x: Vec<f32> = vec(&mut rng, n, 2.0).iter().map(|v| v + 0.5).collect();
+            let w = vec(&mut rng, n, 1.5);
+            let bias = vec(&mut rng, n, 0.5);
+            let eps = 1e-5;
+            let mut out = vec![0.0; n];
+            ops::rms_norm_with(isa, &x, &w, eps, &mut out);
+            let ms: f64 = x.iter().map(|&v| v as f64 * v as f64).sum::<f64>() / n as f64;
+            let inv = 1.0 / (ms + eps as f64).sqrt();
+            let want: Vec<f64> = x.iter().zip(&w).map(|(&v, &g)| v as f64 * inv * g as f64).collect();
+            close(&out, &want, 2.0, "rms_norm", isa);
+
+            ops::layer_norm_with(isa, &x, &w, &bias, eps, &mut out);
+            let mean: f64 = x.iter().map(|&v| v as f64).sum::<f64>() / n as f64;
+            let var: f64 = x.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n as f64;
+            let inv = 1.0 / (var + eps as f64).sqrt();
+            let want: Vec<f64> =
+                x.iter().zip(&w).zip(&bias).map(|((&v, &g), &b)| (v as f64 - mean) * inv * g as f64 + b as f64).collect();
+            // layer_norm's relative error grows with |x - mean| / std; scale by the
+            // largest normalized magnitude.
+            close(&out, &want, 2.0 * (n as f64).sqrt(), "layer_norm", isa);
+        }
+    }
+}
+
+#[test]
+fn softmax_and_silu() {
+    let mut rng = Rng(23);
+    for isa in available_isas() {
+        for n in LENS {
+            for mag in [1.0f32, 30.0, 1000.0] {
+                let x = vec(&mut rng, n, mag);
+                let mut y = x.clone();
+                ops::softmax_with(isa, &mut y);
+                let m = x.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b as f64));
+                let e: Vec<f64> = x.iter().map(|&v| (v as f64 - m).exp()).collect();
+                let s: f64 = e.iter().sum();
+                let want: Vec<f64> = e.iter().map(|v| v / s).collect();
+                close(&y, &want, 0.0, "softmax", isa);
+                assert!(y.iter().all(|v| v.is_finite()));
+            }
+            let g = vec(&mut rng, n, 20.0);
+            let u = vec(&mut rng, n, 2.0);
+            let mut y = g.clone();
+            ops::silu_mul_with(isa, &mut y, &u);
+            let want: Vec<f64> =
+                g.iter().zip(&u).map(|(&a, &b)| a as f64 / (1.0 + (-(a as f64)).exp()) * b as f64).collect();
+            close(&y, &want, 0.0, "silu_mul", isa);
+        }
+        // Extremes: silu of large negative is -0, not NaN.
+        let mut y = vec![-100.0f32, 100.0, -1e30, 0.0];
+        ops::silu_mul_with(isa, &mut y, &[1.0; 4]);
+        assert!(y[0].abs() < 1e-30 && (y[1] - 100.0).abs() < 1e-3 && y[2] == 0.0 && y[3] == 0.0, "{y:?} [{isa}]");
+    }
+}
+
+#[test]
+fn rope_both_styles() {
+    let mut rng = Rng(24);
+    for isa in available_isas() {
+        for head_dim in [2, 8, 64, 80] {
+            let heads = 3;
+            let x = vec(&mut rng, heads * head_dim, 2.0);
+            let theta: Vec<f64> = (0..head_dim / 2).map(|i| 7.0 * 10000f64.powf(-2.0 * i as f64 / head_dim as f64)).collect();
+            let cos: Vec<f32> = theta.iter().map(|t| t.cos() as f32).collect();
+            let sin: Vec<f32> = theta.iter().map(|t| t.sin() as f32).collect();
+            for style in [RopeStyle::Normal, RopeStyle::Neox] {
+                let mut y = x.clone();
+                ops::rope_with(isa, &mut y, head_dim, &cos, &sin, style);
+                let mut want: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+                let half = head_dim / 2;
+                for h in 0..heads {
+                    for i in 0..half {
+                        let (a, b) = match style {
+                            RopeStyle::Normal => (h * head_dim + 2 * i, h * head_dim + 2 * i + 1),
+                            RopeStyle::Neox => (h * head_dim + i, h * head_dim + i + half),
+                        };
+                        let (c, s) = (cos[i] as f64, sin[i] as f64);
+                        let (x0, x1) = (x[a] as f64, x[b] as f64);
+                        want[a] = x0 * c - x1 * s;
+                        want[b] = x0 * s + x1 * c;
+                    }
+                }
+                close(&y, &want, 2.0, "rope", isa);
+            }
+        }
+    }
+}
+
+#[test]
+fn matvec_f32_matches_f64() {
+    let mut rng = Rng(25);
+    for isa in available_isas() {
+        for (n, k) in [(1, 1), (5, 17), (9, 576)] {
+            let w = vec(&mut rng, n * k, 1.0);
+            let x = vec(&mut rng, k, 1.0);
+            let mut y = vec![0.0; n];
+            ops::matvec_f32_with(isa, &w, n, k, &x, &mut y);
+            for j in 0..n {
+                let want: f64 = (0..k).map(|i| w[j * k + i] as f64 * x[i] as f64).sum();
+                let abs: f64 = (0..k).map(|i| (w[j * k + i] as f64 * x[i] as f64).abs()).sum();
+                assert!((y[j] as f64 - want).abs() <= OPS_REL_TOL as f64 * abs + 1e-30, "matvec [{isa}] {n}x{k} j {j}");
+            }
+        }
+    }
+}
