@@ -6,7 +6,7 @@
 //! block bytes and `out.len()` is the matching element count. Callers
 //! (`tensor.rs`) check that before calling.
 
-use super::half::{bf16_to_f32, f16_to_f32};
+use knob_kernels::{bf16_to_f32, f16_to_f32};
 use super::types::{GgmlType, QK_K};
 
 fn half(b: &[u8], at: usize) -> f32 {
@@ -195,7 +195,7 @@ mod tests {
     //! ggml-common.h, element by element (an independent formulation of the
     //! same spec), or against hand-computed values.
     use super::*;
-    use crate::gguf::half::f32_to_f16;
+    use knob_kernels::f32_to_f16;
 
     fn deq(t: GgmlType, bytes: &[u8]) -> Vec<f32> {
         let mut out = vec![0.0; bytes.len() / t.type_size() * t.block_size()];

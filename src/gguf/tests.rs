@@ -114,9 +114,14 @@ fn writer_reader_round_trip() {
     assert_eq!(q8.len(), 6);
     // F16 re-quantized to Q8_0 equals quantizing the f16-rounded values directly.
     let from_f16 = g.tensor_q8_0("f16.weight").unwrap();
-    let mut expected = vec![BlockQ8_0 { d: 0, qs: [0; 32] }; 6];
+    let mut expected = vec![BlockQ8_0::ZERO; 6];
     quantize_row_q8_0(&f16, &mut expected);
     assert_eq!(&from_f16[..], &expected[..]);
+    let mut w2 = GgufWriter::new();
+    w2.add_q8_0_blocks("again", &[64, 3], &expected).unwrap();
+    assert!(w2.add_q8_0_blocks("short", &[64, 3], &expected[..5]).is_err());
+    let g2 = Gguf::from_bytes(&w2.to_bytes()).unwrap();
+    assert_eq!(&g2.tensor_q8_0("again").unwrap()[..], &expected[..]);
     for t in g.tensors() {
         assert_eq!(t.bytes.as_ptr() as u64 % 32, g.bytes().as_ptr() as u64 % 32, "{} is aligned", t.name);
     }
@@ -366,7 +371,7 @@ fn quantized_tensors_requantize_to_q8_0_of_their_dequantized_values() {
     let g = Gguf::from_bytes(&w.to_bytes()).unwrap();
     for name in ["k", "q41"] {
         let f = g.tensor_f32(name).unwrap();
-        let mut expected = vec![BlockQ8_0 { d: 0, qs: [0; 32] }; f.len() / 32];
+        let mut expected = vec![BlockQ8_0::ZERO; f.len() / 32];
         quantize_row_q8_0(&f, &mut expected);
         let q = g.tensor_q8_0(name).unwrap();
         assert!(matches!(q, std::borrow::Cow::Owned(_)));
