@@ -15,6 +15,9 @@ pub enum Command {
     /// Measure speed
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Inspect GGUF model files.
+    #[command(subcommand)]
+    Model(ModelCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -79,6 +82,21 @@ pub struct BenchModelArgs {
     /// Skip llama.cpp even when built with the `llama-cpp` feature
     #[arg(long)]
     pub no_llama_cpp: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelCommand {
+    /// Print a GGUF file's metadata and a table of its tensors.
+    Info {
+        /// The GGUF file.
+        file: std::path::PathBuf,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Print long arrays and strings in full.
+        #[arg(long)]
+        full: bool,
+    },
 }
 
 #[cfg(test)]

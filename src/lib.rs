@@ -1,6 +1,7 @@
 //! knob: a local, private terminal assistant for computer settings.
 #![deny(unsafe_code)]
 
+pub mod chat_template;
 pub mod cli;
 pub mod commands;
 pub mod model;
@@ -8,3 +9,4 @@ pub mod sampling;
 pub mod exit;
 pub mod generate;
 pub mod gguf;
+pub mod tokenizer;

@@ -5,6 +5,8 @@ pub mod bench_model;
 pub mod generate;
 use crate::exit::Exit;
 
+pub mod model;
+
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         None => {
@@ -15,6 +17,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Some(command) => match command {
             Command::Generate(args) => generate::run(args),
             Command::Bench(BenchCommand::Model(args)) => bench_model::run(args),
+            Command::Model(cmd) => model::run(cmd),
         },
     }
 }

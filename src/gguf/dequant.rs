@@ -6,7 +6,7 @@
 //! block bytes and `out.len()` is the matching element count. Callers
 //! (`tensor.rs`) check that before calling.
 
-use super::half::{bf16_to_f32, f16_to_f32};
+use knob_kernels::{bf16_to_f32, f16_to_f32};
 use super::types::{GgmlType, QK_K};
 
 fn half(b: &[u8], at: usize) -> f32 {
@@ -186,5 +186,184 @@ fn q8_k(b: &[u8], y: &mut [f32]) {
     let d = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
     for (y, &q) in y.iter_mut().zip(&b[4..4 + QK_K]) {
         *y = d * (q as i8) as f32;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Each format is checked against blocks packed here from the layout in
+    //! ggml-common.h, element by element (an independent formulation of the
+    //! same spec), or against hand-computed values.
+    use super::*;
+    use knob_kernels::f32_to_f16;
+
+    fn deq(t: GgmlType, bytes: &[u8]) -> Vec<f32> {
+        let mut out = vec![0.0; bytes.len() / t.type_size() * t.block_size()];
+        assert!(dequantize(t, bytes, &mut out));
+        out
+    }
+
+    #[test]
+    fn q4_0_hand_computed() {
+        let mut b = vec![0x00, 0x3C]; // d = 1.0
+        b.extend((0..16u8).map(|j| j | ((15 - j) << 4)));
+        let y = deq(GgmlType::Q4_0, &b);
+        let expected: Vec<f32> = (0..16).map(|j| j as f32 - 8.0).chain((0..16).map(|j| 7.0 - j as f32)).collect();
+        assert_eq!(y, expected);
+    }
+
+    #[test]
+    fn q4_1_hand_computed() {
+        let mut b = vec![0x00, 0x38, 0x00, 0xBC]; // d = 0.5, m = -1.0
+        b.extend((0..16u8).map(|j| 0xF0 | j));
+        let y = deq(GgmlType::Q4_1, &b);
+        for j in 0..16 {
+            assert_eq!(y[j], j as f32 * 0.5 - 1.0);
+            assert_eq!(y[j + 16], 6.5);
+        }
+    }
+
+    #[test]
+    fn q5_0_hand_computed() {
+        let mut b = vec![0x00, 0x40]; // d = 2.0
+        b.extend(0x0001_0001u32.to_le_bytes()); // fifth bit of elements 0 and 16
+        b.extend([0x21u8; 16]);
+        let y = deq(GgmlType::Q5_0, &b);
+        assert_eq!(y[0], 2.0);
+        assert!(y[1..16].iter().all(|&v| v == -30.0));
+        assert_eq!(y[16], 4.0);
+        assert!(y[17..].iter().all(|&v| v == -28.0));
+    }
+
+    #[test]
+    fn q5_1_hand_computed() {
+        let mut b = vec![0x00, 0x3C, 0x00, 0x38]; // d = 1.0, m = 0.5
+        b.extend(0x8000_0000u32.to_le_bytes()); // fifth bit of element 31
+        b.extend([0u8; 16]);
+        let y = deq(GgmlType::Q5_1, &b);
+        assert!(y[..31].iter().all(|&v| v == 0.5));
+        assert_eq!(y[31], 16.5);
+    }
+
+    #[test]
+    fn q8_0_and_q8_k_hand_computed() {
+        let mut b = vec![0x00, 0xB8]; // d = -0.5
+        b.extend((0..32).map(|i| (i as i8 - 16) as u8));
+        let y = deq(GgmlType::Q8_0, &b);
+        assert_eq!(y[0], 8.0);
+        assert_eq!(y[31], -7.5);
+        let mut b = 0.25f32.to_le_bytes().to_vec();
+        b.extend((0..256).map(|i| (i as i32 - 128) as i8 as u8));
+        b.extend([0u8; 32]); // bsums are not used by dequantization
+        let y = deq(GgmlType::Q8K, &b);
+        assert_eq!(y[0], -32.0);
+        assert_eq!(y[255], 31.75);
+    }
+
+    /// Packs 8 six-bit scales and mins the way q4_K/q5_K store them.
+    fn pack_scales(sc: &[u8; 8], m: &[u8; 8]) -> [u8; 12] {
+        let mut q = [0u8; 12];
+        for j in 0..4 {
+            q[j] = (sc[j] & 63) | ((sc[j + 4] >> 4) << 6);
+            q[j + 4] = (m[j] & 63) | ((m[j + 4] >> 4) << 6);
+            q[j + 8] = (sc[j + 4] & 0xF) | ((m[j + 4] & 0xF) << 4);
+        }
+        q
+    }
+
+    const SC: [u8; 8] = [10, 17, 24, 31, 38, 45, 52, 63];
+    const MN: [u8; 8] = [63, 58, 53, 48, 43, 38, 33, 0];
+
+    #[test]
+    fn q4_k_against_spec_packing() {
+        let (d, dmin) = (0.125f32, 0.0625f32);
+        let q = |e: usize| ((e * 7) % 16) as u8;
+        let mut qs = [0u8; 128];
+        for e in 0..256 {
+            let (c, w) = (e / 64, e % 64);
+            if w < 32 {
+                qs[c * 32 + w] |= q(e);
+            } else {
+                qs[c * 32 + w - 32] |= q(e) << 4;
+            }
+        }
+        let mut b = Vec::new();
+        b.extend(f32_to_f16(d).to_le_bytes());
+        b.extend(f32_to_f16(dmin).to_le_bytes());
+        b.extend(pack_scales(&SC, &MN));
+        b.extend(qs);
+        let y = deq(GgmlType::Q4K, &b);
+        for e in 0..256 {
+            let s = e / 32;
+            assert_eq!(y[e], d * SC[s] as f32 * q(e) as f32 - dmin * MN[s] as f32, "element {e}");
+        }
+    }
+
+    #[test]
+    fn q5_k_against_spec_packing() {
+        let (d, dmin) = (0.5f32, 0.25f32);
+        let q = |e: usize| ((e * 11) % 32) as u8;
+        let mut qs = [0u8; 128];
+        let mut qh = [0u8; 32];
+        for e in 0..256 {
+            let (c, w) = (e / 64, e % 64);
+            let low = q(e) & 0xF;
+            if w < 32 {
+                qs[c * 32 + w] |= low;
+            } else {
+                qs[c * 32 + w - 32] |= low << 4;
+            }
+            if q(e) & 16 != 0 {
+                qh[e % 32] |= 1 << (e / 32);
+            }
+        }
+        let mut b = Vec::new();
+        b.extend(f32_to_f16(d).to_le_bytes());
+        b.extend(f32_to_f16(dmin).to_le_bytes());
+        b.extend(pack_scales(&SC, &MN));
+        b.extend(qh);
+        b.extend(qs);
+        let y = deq(GgmlType::Q5K, &b);
+        for e in 0..256 {
+            let s = e / 32;
+            assert_eq!(y[e], d * SC[s] as f32 * q(e) as f32 - dmin * MN[s] as f32, "element {e}");
+        }
+    }
+
+    #[test]
+    fn q6_k_against_spec_packing() {
+        let d = 0.03125f32;
+        let q = |e: usize| ((e * 13) % 64) as u8;
+        let scale = |i: usize| (i as i8) * 3 - 20;
+        let mut ql = [0u8; 128];
+        let mut qh = [0u8; 64];
+        for e in 0..256 {
+            let (n, w) = (e / 128, e % 128);
+            let (k, l) = (w / 32, w % 32);
+            let (lo, hi) = (q(e) & 0xF, q(e) >> 4);
+            match k {
+                0 => ql[64 * n + l] |= lo,
+                1 => ql[64 * n + l + 32] |= lo,
+                2 => ql[64 * n + l] |= lo << 4,
+                _ => ql[64 * n + l + 32] |= lo << 4,
+            }
+            qh[32 * n + l] |= hi << (2 * k);
+        }
+        let mut b = Vec::new();
+        b.extend(ql);
+        b.extend(qh);
+        b.extend((0..16).map(|i| scale(i) as u8));
+        b.extend(f32_to_f16(d).to_le_bytes());
+        let y = deq(GgmlType::Q6K, &b);
+        for e in 0..256 {
+            let expected = d * scale(e / 16) as f32 * (q(e) as i32 - 32) as f32;
+            assert_eq!(y[e], expected, "element {e}");
+        }
+    }
+
+    #[test]
+    fn unsupported_types_are_refused() {
+        let mut out = vec![0.0; 256];
+        assert!(!dequantize(GgmlType::Q2K, &[0; 84], &mut out));
     }
 }

@@ -15,7 +15,6 @@ compile_error!("the GGUF reader views little-endian tensor data in place and nee
 
 mod dequant;
 mod error;
-mod half;
 mod metadata;
 mod mmap;
 mod q8_0;
@@ -29,9 +28,9 @@ use std::fs::File;
 use std::path::Path;
 
 pub use error::{GgufError, Result};
-pub use half::{bf16_to_f32, f16_to_f32, f32_to_f16};
+pub use knob_kernels::{bf16_to_f32, f16_to_f32, f32_to_f16};
 pub use metadata::{Array, Metadata, Value, ValueType};
-pub use q8_0::{blocks_from_bytes, dequantize_row_q8_0, quantize_row_q8_0, BlockQ8_0, QK8_0};
+pub use q8_0::{blocks_from_bytes, dequantize_row_q8_0, quantize_row_q8_0, BlockQ8_0, QK8_0, Q8_0_BLOCK_BYTES};
 pub use reader::{
     TensorInfo, DEFAULT_ALIGNMENT, MAX_ARRAY_LEN, MAX_DIMS, MAX_KV_COUNT, MAX_STRING_LEN, MAX_TENSOR_COUNT,
     MAX_TENSOR_NAME,

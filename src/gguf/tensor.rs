@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 use super::dequant::dequantize;
 use super::error::{GgufError, Result};
-use super::q8_0::{blocks_from_bytes, blocks_from_bytes_copied, quantize_row_q8_0, BlockQ8_0, QK8_0};
+use super::q8_0::{blocks_from_bytes, quantize_row_q8_0, BlockQ8_0, QK8_0};
 use super::types::GgmlType;
 
 /// A tensor as stored: its data is a slice of the file.
@@ -59,7 +59,7 @@ impl<'a> TensorRef<'a> {
     }
 
     /// The values as Q8_0 blocks (32 consecutive elements of a row per block):
-    /// borrowed when the data is Q8_0, otherwise dequantized to f32 and
+    /// borrowed (zero-copy) when the data is Q8_0, otherwise dequantized to f32 and
     /// quantized with ggml's reference Q8_0 quantizer, as `llama-quantize
     /// --allow-requantize ... Q8_0` does. Needs rows of a multiple of 32.
     pub fn to_q8_0(&self) -> Result<Cow<'a, [BlockQ8_0]>> {
@@ -67,11 +67,9 @@ impl<'a> TensorRef<'a> {
             return Err(self.unsupported());
         }
         if self.ggml_type == GgmlType::Q8_0 {
-            if let Some(blocks) = blocks_from_bytes(self.bytes) {
-                return Ok(Cow::Borrowed(blocks));
-            }
-            let blocks = blocks_from_bytes_copied(self.bytes).expect("Q8_0 tensor size is validated by the reader");
-            return Ok(Cow::Owned(blocks));
+            // The reader checked the size is whole blocks; the blocks are byte-aligned.
+            let blocks = blocks_from_bytes(self.bytes).map_err(|_| self.unsupported())?;
+            return Ok(Cow::Borrowed(blocks));
         }
         if self.row_len() % QK8_0 != 0 {
             return Err(GgufError::RowNotQ8Multiple {
@@ -81,7 +79,7 @@ impl<'a> TensorRef<'a> {
             });
         }
         let n = self.n_elements();
-        let mut out = vec![BlockQ8_0 { d: 0, qs: [0; QK8_0] }; n / QK8_0];
+        let mut out = vec![BlockQ8_0::ZERO; n / QK8_0];
         let block_bytes = self.ggml_type.type_size();
         let block_elems = self.ggml_type.block_size();
         // CHUNK_ELEMENTS is a multiple of every block size (1, 32 and 256).

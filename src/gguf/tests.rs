@@ -114,9 +114,14 @@ fn writer_reader_round_trip() {
     assert_eq!(q8.len(), 6);
     // F16 re-quantized to Q8_0 equals quantizing the f16-rounded values directly.
     let from_f16 = g.tensor_q8_0("f16.weight").unwrap();
-    let mut expected = vec![BlockQ8_0 { d: 0, qs: [0; 32] }; 6];
+    let mut expected = vec![BlockQ8_0::ZERO; 6];
     quantize_row_q8_0(&f16, &mut expected);
     assert_eq!(&from_f16[..], &expected[..]);
+    let mut w2 = GgufWriter::new();
+    w2.add_q8_0_blocks("again", &[64, 3], &expected).unwrap();
+    assert!(w2.add_q8_0_blocks("short", &[64, 3], &expected[..5]).is_err());
+    let g2 = Gguf::from_bytes(&w2.to_bytes()).unwrap();
+    assert_eq!(&g2.tensor_q8_0("again").unwrap()[..], &expected[..]);
     for t in g.tensors() {
         assert_eq!(t.bytes.as_ptr() as u64 % 32, g.bytes().as_ptr() as u64 % 32, "{} is aligned", t.name);
     }
@@ -350,4 +355,27 @@ fn unsupported_types_are_named() {
     w.add_f32("odd", &[16, 2], &[0.0; 32]).unwrap();
     let g = Gguf::from_bytes(&w.to_bytes()).unwrap();
     assert!(matches!(g.tensor_q8_0("odd").unwrap_err(), GgufError::RowNotQ8Multiple { ne0: 16, .. }));
+}
+
+#[test]
+fn quantized_tensors_requantize_to_q8_0_of_their_dequantized_values() {
+    // Two rows of 256 Q4_K elements with arbitrary (valid) bytes, and Q4_1 rows.
+    let q4k: Vec<u8> = (0..2 * 144).map(|i| (i * 73 % 251) as u8).collect();
+    let mut q41: Vec<u8> = (0..4 * 20).map(|i| (i * 31 % 256) as u8).collect();
+    for block in q41.chunks_mut(20) {
+        block[..4].copy_from_slice(&[0x00, 0x2C, 0x00, 0xB0]); // d = 0.0625, m = -0.125
+    }
+    let mut w = GgufWriter::new();
+    w.add_raw("k", &[256, 2], GgmlType::Q4K, q4k).unwrap();
+    w.add_raw("q41", &[64, 2], GgmlType::Q4_1, q41).unwrap();
+    let g = Gguf::from_bytes(&w.to_bytes()).unwrap();
+    for name in ["k", "q41"] {
+        let f = g.tensor_f32(name).unwrap();
+        let mut expected = vec![BlockQ8_0::ZERO; f.len() / 32];
+        quantize_row_q8_0(&f, &mut expected);
+        let q = g.tensor_q8_0(name).unwrap();
+        assert!(matches!(q, std::borrow::Cow::Owned(_)));
+        assert_eq!(&q[..], &expected[..], "{name}");
+        assert!(q.iter().any(|b| b.qs.iter().any(|&v| v != 0)), "{name} is not all zero");
+    }
 }

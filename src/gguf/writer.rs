@@ -5,7 +5,7 @@
 use std::io::{self, Write};
 use std::path::Path;
 
-use super::half::f32_to_f16;
+use knob_kernels::{blocks_as_bytes, f32_to_f16};
 use super::metadata::{Array, Value};
 use super::q8_0::{quantize_row_q8_0, BlockQ8_0, QK8_0};
 use super::reader::DEFAULT_ALIGNMENT;
@@ -127,9 +127,14 @@ impl GgufWriter {
                 block: QK8_0 as u64,
             });
         }
-        let mut blocks = vec![BlockQ8_0 { d: 0, qs: [0; QK8_0] }; values.len() / QK8_0];
+        let mut blocks = vec![BlockQ8_0::ZERO; values.len() / QK8_0];
         quantize_row_q8_0(values, &mut blocks);
-        self.add_raw(name, dims, GgmlType::Q8_0, bytemuck::cast_slice(&blocks).to_vec())
+        self.add_raw(name, dims, GgmlType::Q8_0, blocks_as_bytes(&blocks).to_vec())
+    }
+
+    /// Adds a tensor of ready Q8_0 blocks (`dims[0]` a multiple of 32).
+    pub fn add_q8_0_blocks(&mut self, name: &str, dims: &[u64], blocks: &[BlockQ8_0]) -> Result<&mut Self, WriteError> {
+        self.add_raw(name, dims, GgmlType::Q8_0, blocks_as_bytes(blocks).to_vec())
     }
 
     /// Adds a tensor whose data is already encoded as `ggml_type`.

@@ -62,11 +62,8 @@ impl ModelSource for GgufSource {
                 Ok(TensorData::Q8(Arc::new(MappedBlocks { file: self.file.clone(), start, len: t.bytes.len() })))
             }
             _ => {
-                // Re-quantized by the reader with ggml's reference quantizer;
-                // the reader's block type has the same 34-byte layout.
-                let blocks = t.to_q8_0().map_err(err)?;
-                let owned: Vec<BlockQ8_0> =
-                    blocks.iter().map(|b| BlockQ8_0 { d: b.d.to_le_bytes(), qs: b.qs }).collect();
+                // Re-quantized by the reader with ggml's reference quantizer.
+                let owned: Vec<BlockQ8_0> = t.to_q8_0().map_err(err)?.into_owned();
                 Ok(TensorData::Q8(Arc::new(owned)))
             }
         }
