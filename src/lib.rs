@@ -2,9 +2,15 @@
 #![deny(unsafe_code)]
 
 pub mod agent;
+pub mod chat_template;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod exit;
+pub mod generate;
+pub mod gguf;
 pub mod man;
+pub mod model;
+pub mod sampling;
+pub mod tokenizer;
 pub mod toml_error;

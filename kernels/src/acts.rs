@@ -50,7 +50,7 @@ impl QuantizedActs {
     /// As [`Self::quantize`] with a given path. Every path yields identical
     /// values (tested). Panics if `isa` is not available on this CPU.
     pub fn quantize_with(&mut self, isa: Isa, x: &[f32], m: usize, k: usize) {
-        assert!(k % QK8_0 == 0, "QuantizedActs::quantize: k = {k} is not a multiple of 32");
+        assert!(k.is_multiple_of(QK8_0), "QuantizedActs::quantize: k = {k} is not a multiple of 32");
         assert_eq!(x.len(), m * k, "QuantizedActs::quantize: x.len() must be m * k");
         let nb = m * k / QK8_0;
         if self.qs.len() < nb {

@@ -44,7 +44,7 @@ impl BlockQ8_0 {
 /// without copying.
 pub fn blocks_from_bytes(bytes: &[u8]) -> Result<&[BlockQ8_0], KernelError> {
     let size = std::mem::size_of::<BlockQ8_0>();
-    if bytes.len() % size != 0 {
+    if !bytes.len().is_multiple_of(size) {
         return Err(KernelError::BadBlockBytes { len: bytes.len(), block: size });
     }
     // SAFETY: BlockQ8_0 is repr(C) with alignment 1 and no padding (34 bytes of
@@ -90,6 +90,17 @@ pub(crate) fn block_scale(xb: &[f32]) -> (f32, f32) {
         let a = v.abs();
         amax = if amax > a { amax } else { a };
     }
+    let d = amax / 127.0;
+    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+    (d, id)
+}
+
+/// `(d, 1/d)` for one activation block: as [`block_scale`], except that NaN
+/// values are skipped when finding the block's max, so that every SIMD path
+/// (which takes the max as a tree, not in order) finds the same scale.
+#[inline]
+pub(crate) fn act_block_scale(xb: &[f32]) -> (f32, f32) {
+    let amax = xb.iter().fold(0.0f32, |m, v| m.max(v.abs()));
     let d = amax / 127.0;
     let id = if d != 0.0 { 1.0 / d } else { 0.0 };
     (d, id)

@@ -49,6 +49,12 @@ impl Isa {
     pub fn check(self) -> Result<(), String> {
         match self {
             Isa::Scalar => Ok(()),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => crate::x86::avx2::Avx2::new().map(|_| ()).ok_or_else(|| crate::x86::avx2::REQUIRES.to_string()),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512Vnni => crate::x86::avx512vnni::Avx512Vnni::new()
+                .map(|_| ())
+                .ok_or_else(|| crate::x86::avx512vnni::REQUIRES.to_string()),
             #[allow(unreachable_patterns)]
             _ => Err(format!("it is a path for another architecture (this build is {})", std::env::consts::ARCH)),
         }

@@ -12,12 +12,18 @@
 //! paths (AVX2, AVX-512 VNNI, NEON, NEON dotprod), chosen once at run time by
 //! CPU feature detection ([`selected_isa`]); `KNOB_ISA` forces one.
 
+#![allow(clippy::needless_range_loop)] // index loops over tiles read clearer in kernels
+
 mod acts;
 mod block;
 mod isa;
 pub mod ops;
 mod pool;
 mod scalar;
+#[cfg(target_arch = "x86_64")]
+mod x86;
+#[cfg(all(feature = "ggml-reference", target_arch = "x86_64"))]
+pub mod ggml_ref;
 
 use std::marker::PhantomData;
 
@@ -41,18 +47,23 @@ pub enum KernelError {
     UnsupportedIsa { name: &'static str, reason: String },
 }
 
-/// Error budget of one row dot product against the scalar path, relative to
-/// the sum of the absolute values of its block terms `|d_w d_x isum_b|`, per
-/// block of the row (plus two roundings for the block term itself). Block
-/// integer sums are exact on every path, so the only difference is f32
-/// rounding in the order of accumulation and the use of FMA; a recursive sum
-/// of `nb` terms errs by at most `(nb - 1) * eps` of that magnitude.
-pub const DOT_REL_TOL_PER_BLOCK: f32 = f32::EPSILON;
+/// Error budget of one row dot product against the scalar path, in units of
+/// `abs_sum = sum_b |d_w(b) d_x(b)| * sum_i |w_i x_i|` per accumulated term.
+/// Integer block sums are exact on every path; the paths differ only in f32
+/// rounding: SIMD paths scale and accumulate per-lane partial sums (so a
+/// block's lanes are separate terms), use FMA, and add the lanes at the end.
+/// A sum of `t` terms in any order errs by at most `(t - 1) * eps` of the sum
+/// of their magnitudes, which is at most `abs_sum`.
+pub const DOT_REL_TOL_PER_TERM: f32 = f32::EPSILON;
+
+/// Extra terms beyond one per block: the final horizontal sum of up to 16
+/// lanes (4 levels), the scale product and the block's own rounding.
+pub const DOT_EXTRA_TERMS: f32 = 8.0;
 
 /// The tolerance allowed between two paths' results for one row dot product
-/// of `nb` blocks whose block terms have absolute sum `abs_sum`.
+/// of `nb` blocks, where `abs_sum = sum_b |d_w(b) d_x(b)| * sum_i |w_i x_i|`.
 pub fn dot_tolerance(nb: usize, abs_sum: f32) -> f32 {
-    (nb as f32 + 2.0) * DOT_REL_TOL_PER_BLOCK * abs_sum + f32::MIN_POSITIVE
+    (nb as f32 + DOT_EXTRA_TERMS) * DOT_REL_TOL_PER_TERM * abs_sum + f32::MIN_POSITIVE
 }
 
 /// The operations every path implements, with the same signatures
@@ -77,6 +88,10 @@ pub(crate) trait Kernels: Sync {
 pub(crate) fn kernels_for(isa: Isa) -> &'static dyn Kernels {
     match isa {
         Isa::Scalar => &scalar::Scalar,
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => x86::avx2::Avx2::new().map(leak).unwrap_or_else(|| unavailable(isa)),
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512Vnni => x86::avx512vnni::Avx512Vnni::new().map(leak).unwrap_or_else(|| unavailable(isa)),
         #[allow(unreachable_patterns)]
         _ => unavailable(isa),
     }
@@ -132,7 +147,7 @@ fn split_rows(n: usize, threads: usize) -> usize {
 }
 
 fn check_shapes(what: &str, w: &[BlockQ8_0], n: usize, k: usize, x: &QuantizedActs, y_len: usize, m: usize) {
-    assert!(k % QK8_0 == 0, "{what}: k = {k} is not a multiple of 32");
+    assert!(k.is_multiple_of(QK8_0), "{what}: k = {k} is not a multiple of 32");
     assert_eq!(w.len(), n * (k / QK8_0), "{what}: w has {} blocks, expected n * k / 32 = {}", w.len(), n * k / 32);
     assert_eq!(x.cols(), k, "{what}: activations have {} columns, expected k = {k}", x.cols());
     assert!(y_len >= m * n, "{what}: y has {y_len} values, needs {}", m * n);

@@ -162,7 +162,7 @@ fn worker(sh: &Shared) {
         let mut spins = 0u32;
         while sh.generation.load(Ordering::Acquire) == seen && !sh.shutdown.load(Ordering::Relaxed) {
             spins += 1;
-            if spins % 64 != 0 || start.elapsed() < SPIN_BEFORE_PARK {
+            if !spins.is_multiple_of(64) || start.elapsed() < SPIN_BEFORE_PARK {
                 std::hint::spin_loop();
                 continue;
             }

@@ -7,7 +7,7 @@
 //! `y = sum_b (d_w(b) * d_x(b)) * isum_b`.
 
 use crate::acts::{ActRow, Q32};
-use crate::block::{block_scale, round_to_i8};
+use crate::block::{act_block_scale, round_to_i8};
 use crate::{BlockQ8_0, Kernels, OutRows, QuantizedActs, QK8_0};
 
 /// The scalar kernels (always available).
@@ -32,7 +32,7 @@ pub(crate) fn dot_row(w: &[BlockQ8_0], x: ActRow<'_>) -> f32 {
 impl Kernels for Scalar {
     fn quantize_acts(&self, x: &[f32], qs: &mut [Q32], d: &mut [f32], sums: &mut [i32]) {
         for (((xb, q), d), s) in x.chunks_exact(QK8_0).zip(qs.iter_mut()).zip(d.iter_mut()).zip(sums.iter_mut()) {
-            let (scale, inv) = block_scale(xb);
+            let (scale, inv) = act_block_scale(xb);
             *d = scale;
             for (qv, &v) in q.0.iter_mut().zip(xb) {
                 *qv = round_to_i8(v * inv);

@@ -3,12 +3,15 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{BenchCommand, Cli, Command};
 use crate::config::Config;
 use crate::exit::Exit;
 
+mod bench_model;
 mod completions;
 mod config;
+mod generate;
+mod model;
 
 /// What every subcommand may need besides its own arguments.
 #[derive(Debug)]
@@ -45,5 +48,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         }
         Some(Command::Config(args)) => config::run(&ctx, &args.action),
         Some(Command::Completions(args)) => completions::run(args.shell),
+        Some(Command::Generate(args)) => generate::run(args),
+        Some(Command::Bench(BenchCommand::Model(args))) => bench_model::run(args),
+        Some(Command::Model(cmd)) => model::run(cmd),
     }
 }

@@ -5,6 +5,10 @@
 //! Length mismatches are programming errors and panic.
 
 mod scalar;
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(target_arch = "aarch64")]
+mod neon;
 
 use crate::{selected_isa, Isa};
 
@@ -28,16 +32,11 @@ fn isa() -> Isa {
 
 /// `out = x / sqrt(mean(x^2) + eps) * weight`.
 pub fn rms_norm(x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
-    assert!(x.len() == weight.len() && x.len() == out.len(), "rms_norm: length mismatch");
     rms_norm_with(isa(), x, weight, eps, out)
 }
 
 /// `out = (x - mean) / sqrt(var + eps) * weight + bias` (population variance).
 pub fn layer_norm(x: &[f32], weight: &[f32], bias: &[f32], eps: f32, out: &mut [f32]) {
-    assert!(
-        x.len() == weight.len() && x.len() == bias.len() && x.len() == out.len(),
-        "layer_norm: length mismatch"
-    );
     layer_norm_with(isa(), x, weight, bias, eps, out)
 }
 
@@ -49,20 +48,16 @@ pub fn softmax(x: &mut [f32]) {
 /// Rotates every head of `x` (`n_heads * head_dim` values) in place; `cos`
 /// and `sin` hold `head_dim / 2` angles' values for this position.
 pub fn rope(x: &mut [f32], head_dim: usize, cos: &[f32], sin: &[f32], style: RopeStyle) {
-    assert!(head_dim % 2 == 0 && head_dim > 0 && x.len() % head_dim == 0, "rope: bad head_dim {head_dim}");
-    assert!(cos.len() >= head_dim / 2 && sin.len() >= head_dim / 2, "rope: cos/sin need head_dim/2 values");
     rope_with(isa(), x, head_dim, cos, sin, style)
 }
 
 /// `gate[i] = silu(gate[i]) * up[i]` with `silu(g) = g / (1 + exp(-g))`.
 pub fn silu_mul(gate: &mut [f32], up: &[f32]) {
-    assert_eq!(gate.len(), up.len(), "silu_mul: length mismatch");
     silu_mul_with(isa(), gate, up)
 }
 
 /// `a[i] += b[i]`.
 pub fn add(a: &mut [f32], b: &[f32]) {
-    assert_eq!(a.len(), b.len(), "add: length mismatch");
     add_with(isa(), a, b)
 }
 
@@ -73,72 +68,112 @@ pub fn scale(x: &mut [f32], s: f32) {
 
 /// `sum_i a[i] * b[i]`.
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len(), "dot: length mismatch");
     dot_with(isa(), a, b)
 }
 
 /// `y[i] += a * x[i]`.
 pub fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
-    assert_eq!(y.len(), x.len(), "axpy: length mismatch");
     axpy_with(isa(), y, a, x)
 }
 
 /// `y[j] = sum_i w[j * k + i] * x[i]` for `j < n` (f32 weights).
 pub fn matvec_f32(w: &[f32], n: usize, k: usize, x: &[f32], y: &mut [f32]) {
-    assert!(w.len() == n * k && x.len() == k && y.len() == n, "matvec_f32: shape mismatch");
     matvec_f32_with(isa(), w, n, k, x, y)
 }
 
-// The `_with` versions pick a path explicitly (tests and benches). Paths
-// without a SIMD version of an operation use the scalar one.
+// The `_with` versions pick a path explicitly (tests and benches); they
+// panic if the CPU cannot run it. Paths without a SIMD version of an
+// operation use the scalar one.
+
+/// Calls `$simd::$op(token, args)` when `isa` has a SIMD version of the f32
+/// operations on this architecture, else `scalar::$op(args)`.
+macro_rules! dispatch {
+    ($isa:expr, $op:ident($($arg:expr),*)) => {{
+        #[cfg(target_arch = "x86_64")]
+        if let Some(t) = x86_token($isa) {
+            return avx2::$op(t, $($arg),*);
+        }
+        #[cfg(target_arch = "aarch64")]
+        if let Some(t) = arm_token($isa) {
+            return neon::$op(t, $($arg),*);
+        }
+        scalar::$op($($arg),*)
+    }};
+}
+
+/// The AVX2 token for the x86 SIMD paths (the AVX-512 path implies AVX2).
+#[cfg(target_arch = "x86_64")]
+fn x86_token(isa: Isa) -> Option<crate::x86::avx2::Avx2> {
+    match isa {
+        Isa::Avx2 | Isa::Avx512Vnni => {
+            Some(crate::x86::avx2::Avx2::new().unwrap_or_else(|| panic!("the {isa} path is not available on this CPU")))
+        }
+        _ => None,
+    }
+}
+
+/// The NEON token for the aarch64 paths.
+#[cfg(target_arch = "aarch64")]
+fn arm_token(isa: Isa) -> Option<crate::arm::neon::Neon> {
+    match isa {
+        Isa::Neon | Isa::NeonDotprod => {
+            Some(crate::arm::neon::Neon::new().unwrap_or_else(|| panic!("the {isa} path is not available on this CPU")))
+        }
+        _ => None,
+    }
+}
 
 pub fn rms_norm_with(isa: Isa, x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
-    let _ = isa;
-    scalar::rms_norm(x, weight, eps, out)
+    assert!(x.len() == weight.len() && x.len() == out.len(), "rms_norm: length mismatch");
+    dispatch!(isa, rms_norm(x, weight, eps, out))
 }
 
 pub fn layer_norm_with(isa: Isa, x: &[f32], weight: &[f32], bias: &[f32], eps: f32, out: &mut [f32]) {
-    let _ = isa;
-    scalar::layer_norm(x, weight, bias, eps, out)
+    assert!(
+        x.len() == weight.len() && x.len() == bias.len() && x.len() == out.len(),
+        "layer_norm: length mismatch"
+    );
+    dispatch!(isa, layer_norm(x, weight, bias, eps, out))
 }
 
 pub fn softmax_with(isa: Isa, x: &mut [f32]) {
-    let _ = isa;
-    scalar::softmax(x)
+    if x.is_empty() {
+        return;
+    }
+    dispatch!(isa, softmax(x))
 }
 
 pub fn rope_with(isa: Isa, x: &mut [f32], head_dim: usize, cos: &[f32], sin: &[f32], style: RopeStyle) {
-    let _ = isa;
-    scalar::rope(x, head_dim, cos, sin, style)
+    assert!(head_dim.is_multiple_of(2) && head_dim > 0 && x.len().is_multiple_of(head_dim), "rope: bad head_dim {head_dim}");
+    assert!(cos.len() >= head_dim / 2 && sin.len() >= head_dim / 2, "rope: cos/sin need head_dim/2 values");
+    dispatch!(isa, rope(x, head_dim, cos, sin, style))
 }
 
 pub fn silu_mul_with(isa: Isa, gate: &mut [f32], up: &[f32]) {
-    let _ = isa;
-    scalar::silu_mul(gate, up)
+    assert_eq!(gate.len(), up.len(), "silu_mul: length mismatch");
+    dispatch!(isa, silu_mul(gate, up))
 }
 
 pub fn add_with(isa: Isa, a: &mut [f32], b: &[f32]) {
-    let _ = isa;
-    scalar::add(a, b)
+    assert_eq!(a.len(), b.len(), "add: length mismatch");
+    dispatch!(isa, add(a, b))
 }
 
 pub fn scale_with(isa: Isa, x: &mut [f32], s: f32) {
-    let _ = isa;
-    scalar::scale(x, s)
+    dispatch!(isa, scale(x, s))
 }
 
 pub fn dot_with(isa: Isa, a: &[f32], b: &[f32]) -> f32 {
-    let _ = isa;
-    scalar::dot(a, b)
+    assert_eq!(a.len(), b.len(), "dot: length mismatch");
+    dispatch!(isa, dot(a, b))
 }
 
 pub fn axpy_with(isa: Isa, y: &mut [f32], a: f32, x: &[f32]) {
-    let _ = isa;
-    scalar::axpy(y, a, x)
+    assert_eq!(y.len(), x.len(), "axpy: length mismatch");
+    dispatch!(isa, axpy(y, a, x))
 }
 
 pub fn matvec_f32_with(isa: Isa, w: &[f32], n: usize, k: usize, x: &[f32], y: &mut [f32]) {
     assert!(w.len() == n * k && x.len() == k && y.len() == n, "matvec_f32: shape mismatch");
-    let _ = isa;
-    scalar::matvec_f32(w, k, x, y)
+    dispatch!(isa, matvec_f32(w, k, x, y))
 }

@@ -67,7 +67,10 @@ pub fn weights(rng: &mut Rng, n: usize, k: usize, kind: WeightKind) -> Vec<Block
                     }
                 };
             }
-            BlockQ8_0 { d: f32_to_f16(d).to_le_bytes(), qs }
+            BlockQ8_0 {
+                d: f32_to_f16(d).to_le_bytes(),
+                qs,
+            }
         })
         .collect()
 }
@@ -98,17 +101,23 @@ pub fn activations(rng: &mut Rng, m: usize, k: usize) -> Vec<f32> {
 }
 
 /// The exact f64 value of one weight row times one activation row, from the
-/// dequantized values, and the sum of absolute block terms.
+/// dequantized values, and `sum_b |d_w d_x| * sum_i |w_i x_i|` (the
+/// magnitude `dot_tolerance` is relative to).
 pub fn dot_f64(w_row: &[BlockQ8_0], x: &QuantizedActs, r: usize) -> (f64, f64) {
     let vals: Vec<i8> = x.row_values(r).collect();
     let scales = x.row_scales(r);
     let mut sum = 0.0f64;
     let mut abs = 0.0f64;
     for (b, wb) in w_row.iter().enumerate() {
-        let isum: i64 = wb.qs.iter().zip(&vals[b * 32..b * 32 + 32]).map(|(&a, &c)| a as i64 * c as i64).sum();
-        let t = wb.scale() as f64 * scales[b] as f64 * isum as f64;
-        sum += t;
-        abs += t.abs();
+        let prods = wb
+            .qs
+            .iter()
+            .zip(&vals[b * 32..b * 32 + 32])
+            .map(|(&a, &c)| a as i64 * c as i64);
+        let (isum, iabs) = prods.fold((0i64, 0i64), |(s, a), p| (s + p, a + p.abs()));
+        let d = wb.scale() as f64 * scales[b] as f64;
+        sum += d * isum as f64;
+        abs += d.abs() * iabs as f64;
     }
     (sum, abs)
 }

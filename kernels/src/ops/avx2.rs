@@ -1,0 +1,328 @@
+//! AVX2 + FMA versions of the f32 operations (also used by the AVX-512
+//! path: these loops are bound by memory, not by vector width).
+//!
+//! Each public function is safe and takes the [`Avx2`] token; the
+//! `#[target_feature]` bodies use unaligned loads and finish tails with the
+//! scalar code.
+
+use std::arch::x86_64::*;
+
+use super::scalar;
+use super::RopeStyle;
+use crate::x86::avx2::{hsum_ps, Avx2};
+
+const L: usize = 8;
+
+// The `Avx2` token proves the CPU has AVX2, FMA and F16C, which is all the
+// `#[target_feature]` functions below need; every call is wrapped in a SAFETY
+// comment saying so.
+
+pub(crate) fn dot(_t: Avx2, a: &[f32], b: &[f32]) -> f32 {
+    // SAFETY: the token proves AVX2/FMA.
+    unsafe { dot_impl(a, b) }
+}
+
+pub(crate) fn sum_squares(_t: Avx2, x: &[f32]) -> f32 {
+    // SAFETY: the token proves AVX2/FMA.
+    unsafe { dot_impl(x, x) }
+}
+
+pub(crate) fn axpy(_t: Avx2, y: &mut [f32], a: f32, x: &[f32]) {
+    // SAFETY: the token proves AVX2/FMA.
+    unsafe { axpy_impl(y, a, x) }
+}
+
+pub(crate) fn add(_t: Avx2, a: &mut [f32], b: &[f32]) {
+    // SAFETY: the token proves AVX2/FMA.
+    unsafe { add_impl(a, b) }
+}
+
+pub(crate) fn scale(_t: Avx2, x: &mut [f32], s: f32) {
+    // SAFETY: the token proves AVX2/FMA.
+    unsafe { scale_impl(x, s) }
+}
+
+pub(crate) fn rms_norm(t: Avx2, x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
+    let ms = sum_squares(t, x) / x.len() as f32;
+    // SAFETY: the token proves AVX2/FMA.
+    unsafe { scale_mul_impl(x, 0.0, 1.0 / (ms + eps).sqrt(), weight, None, out) }
+}
+
+pub(crate) fn layer_norm(t: Avx2, x: &[f32], weight: &[f32], bias: &[f32], eps: f32, out: &mut [f32]) {
+    let n = x.len() as f32;
+    // SAFETY: the token proves AVX2/FMA.
+    let mean = unsafe { sum_impl(x) } / n;
+    // SAFETY: the token proves AVX2/FMA.
+    let var = unsafe { sq_dev_impl(x, mean) } / n;
+    let _ = t;
+    // SAFETY: the token proves AVX2/FMA.
+    unsafe { scale_mul_impl(x, mean, 1.0 / (var + eps).sqrt(), weight, Some(bias), out) }
+}
+
+pub(crate) fn softmax(t: Avx2, x: &mut [f32]) {
+    let _ = t;
+    // SAFETY: the token proves AVX2/FMA.
+    unsafe {
+        let m = max_impl(x);
+        let sum = exp_sub_sum_impl(x, m);
+        scale_impl(x, 1.0 / sum);
+    }
+}
+
+pub(crate) fn silu_mul(_t: Avx2, gate: &mut [f32], up: &[f32]) {
+    // SAFETY: the token proves AVX2/FMA.
+    unsafe { silu_mul_impl(gate, up) }
+}
+
+pub(crate) fn rope(_t: Avx2, x: &mut [f32], head_dim: usize, cos: &[f32], sin: &[f32], style: RopeStyle) {
+    // SAFETY: the token proves AVX2/FMA.
+    unsafe { rope_impl(x, head_dim, cos, sin, style) }
+}
+
+pub(crate) fn matvec_f32(t: Avx2, w: &[f32], k: usize, x: &[f32], y: &mut [f32]) {
+    for (yj, row) in y.iter_mut().zip(w.chunks_exact(k)) {
+        *yj = dot(t, row, x);
+    }
+}
+
+/// Unaligned 8-lane load of `s[i..i + 8]` (caller guarantees `i + 8 <= s.len()`).
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn ld(s: &[f32], i: usize) -> __m256 {
+    debug_assert!(i + L <= s.len());
+    // SAFETY: in bounds by the caller's guarantee.
+    unsafe { _mm256_loadu_ps(s.as_ptr().add(i)) }
+}
+
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn st(s: &mut [f32], i: usize, v: __m256) {
+    debug_assert!(i + L <= s.len());
+    // SAFETY: in bounds by the caller's guarantee.
+    unsafe { _mm256_storeu_ps(s.as_mut_ptr().add(i), v) }
+}
+
+/// Length rounded down to whole vectors.
+fn body(n: usize) -> usize {
+    n - n % L
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot_impl(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let mut acc = [_mm256_setzero_ps(); 4];
+    let mut i = 0;
+    while i + 4 * L <= n {
+        for (u, acc) in acc.iter_mut().enumerate() {
+            // SAFETY: i + 4L <= n.
+            *acc = unsafe { _mm256_fmadd_ps(ld(a, i + u * L), ld(b, i + u * L), *acc) };
+        }
+        i += 4 * L;
+    }
+    while i + L <= n {
+        // SAFETY: i + L <= n.
+        acc[0] = unsafe { _mm256_fmadd_ps(ld(a, i), ld(b, i), acc[0]) };
+        i += L;
+    }
+    let s = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
+    hsum_ps(s) + scalar::dot(&a[i..n], &b[i..n])
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn sum_impl(x: &[f32]) -> f32 {
+    let mut acc = _mm256_setzero_ps();
+    let b = body(x.len());
+    for i in (0..b).step_by(L) {
+        // SAFETY: i + L <= b <= len.
+        acc = _mm256_add_ps(acc, unsafe { ld(x, i) });
+    }
+    hsum_ps(acc) + x[b..].iter().sum::<f32>()
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn sq_dev_impl(x: &[f32], mean: f32) -> f32 {
+    let mut acc = _mm256_setzero_ps();
+    let mv = _mm256_set1_ps(mean);
+    let b = body(x.len());
+    for i in (0..b).step_by(L) {
+        // SAFETY: i + L <= b <= len.
+        let d = _mm256_sub_ps(unsafe { ld(x, i) }, mv);
+        acc = _mm256_fmadd_ps(d, d, acc);
+    }
+    hsum_ps(acc) + x[b..].iter().map(|v| (v - mean) * (v - mean)).sum::<f32>()
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn axpy_impl(y: &mut [f32], a: f32, x: &[f32]) {
+    let n = y.len().min(x.len());
+    let av = _mm256_set1_ps(a);
+    let b = body(n);
+    for i in (0..b).step_by(L) {
+        // SAFETY: i + L <= b <= n.
+        unsafe { st(y, i, _mm256_fmadd_ps(av, ld(x, i), ld(y, i))) };
+    }
+    scalar::axpy(&mut y[b..n], a, &x[b..n]);
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn add_impl(a: &mut [f32], bsl: &[f32]) {
+    let n = a.len().min(bsl.len());
+    let b = body(n);
+    for i in (0..b).step_by(L) {
+        // SAFETY: i + L <= b <= n.
+        unsafe { st(a, i, _mm256_add_ps(ld(a, i), ld(bsl, i))) };
+    }
+    scalar::add(&mut a[b..n], &bsl[b..n]);
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn scale_impl(x: &mut [f32], s: f32) {
+    let sv = _mm256_set1_ps(s);
+    let b = body(x.len());
+    for i in (0..b).step_by(L) {
+        // SAFETY: i + L <= b <= len.
+        unsafe { st(x, i, _mm256_mul_ps(ld(x, i), sv)) };
+    }
+    scalar::scale(&mut x[b..], s);
+}
+
+/// `out = (x - sub) * s * w (+ bias)`, with the scalar code's operation order.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn scale_mul_impl(x: &[f32], sub: f32, s: f32, w: &[f32], bias: Option<&[f32]>, out: &mut [f32]) {
+    let n = x.len();
+    let (subv, sv) = (_mm256_set1_ps(sub), _mm256_set1_ps(s));
+    let b = body(n);
+    for i in (0..b).step_by(L) {
+        // SAFETY: i + L <= b <= n, and all slices have length n (checked by ops::*).
+        unsafe {
+            let v = _mm256_mul_ps(_mm256_mul_ps(_mm256_sub_ps(ld(x, i), subv), sv), ld(w, i));
+            st(out, i, if let Some(bias) = bias { _mm256_add_ps(v, ld(bias, i)) } else { v });
+        }
+    }
+    for i in b..n {
+        let v = (x[i] - sub) * s * w[i];
+        out[i] = if let Some(bias) = bias { v + bias[i] } else { v };
+    }
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn max_impl(x: &[f32]) -> f32 {
+    let mut m = _mm256_set1_ps(f32::NEG_INFINITY);
+    let b = body(x.len());
+    for i in (0..b).step_by(L) {
+        // SAFETY: i + L <= b <= len.
+        m = _mm256_max_ps(m, unsafe { ld(x, i) });
+    }
+    let mut lanes = [0.0f32; L];
+    // SAFETY: lanes has 8 writable f32.
+    unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), m) };
+    lanes.iter().chain(&x[b..]).copied().fold(f32::NEG_INFINITY, f32::max)
+}
+
+/// `exp(x)` to within 2 ulp over the f32 range (Cephes' `expf` polynomial):
+/// 0 below -87.33 (where the result would be subnormal) and +inf above 88.72.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+pub(crate) fn exp8(x: __m256) -> __m256 {
+    let hi = _mm256_set1_ps(88.376_26);
+    let lo = _mm256_set1_ps(-87.336_55);
+    let xc = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
+    // n = round(x / ln 2); r = x - n ln 2 in two parts for precision.
+    let n = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm256_mul_ps(xc, _mm256_set1_ps(std::f32::consts::LOG2_E)));
+    let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693_359_4), xc);
+    let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.121_944_4e-4), r);
+    let mut p = _mm256_set1_ps(1.987_569_1e-4);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.398_2e-3));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.333_452e-3));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.166_579_6e-2));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.166_666_65));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0)));
+    // 2^n through the exponent bits (n is in [-126, 128]; 2^128 is handled below).
+    let e = _mm256_slli_epi32::<23>(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)));
+    let res = _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+    let res = _mm256_blendv_ps(res, _mm256_setzero_ps(), _mm256_cmp_ps::<_CMP_LT_OQ>(x, lo));
+    _mm256_blendv_ps(res, _mm256_set1_ps(f32::INFINITY), _mm256_cmp_ps::<_CMP_GT_OQ>(x, _mm256_set1_ps(88.722_83)))
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn exp_sub_sum_impl(x: &mut [f32], m: f32) -> f32 {
+    let mv = _mm256_set1_ps(m);
+    let mut acc = _mm256_setzero_ps();
+    let b = body(x.len());
+    for i in (0..b).step_by(L) {
+        // SAFETY: i + L <= b <= len.
+        unsafe {
+            let e = exp8(_mm256_sub_ps(ld(x, i), mv));
+            acc = _mm256_add_ps(acc, e);
+            st(x, i, e);
+        }
+    }
+    hsum_ps(acc) + scalar::exp_sub_sum(&mut x[b..], m)
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn silu_mul_impl(gate: &mut [f32], up: &[f32]) {
+    let n = gate.len().min(up.len());
+    let one = _mm256_set1_ps(1.0);
+    let neg = _mm256_set1_ps(-0.0);
+    let b = body(n);
+    for i in (0..b).step_by(L) {
+        // SAFETY: i + L <= b <= n.
+        unsafe {
+            let g = ld(gate, i);
+            let e = exp8(_mm256_xor_ps(g, neg));
+            st(gate, i, _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(one, e)), ld(up, i)));
+        }
+    }
+    scalar::silu_mul(&mut gate[b..n], &up[b..n]);
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn rope_impl(x: &mut [f32], head_dim: usize, cos: &[f32], sin: &[f32], style: RopeStyle) {
+    let half = head_dim / 2;
+    for head in x.chunks_exact_mut(head_dim) {
+        match style {
+            RopeStyle::Neox => {
+                let (a, bh) = head.split_at_mut(half);
+                let b = body(half);
+                for i in (0..b).step_by(L) {
+                    // SAFETY: i + L <= half == a.len() == b.len(), and cos/sin
+                    // have at least half values (checked by ops::rope).
+                    unsafe {
+                        let (x0, x1, c, s) = (ld(a, i), ld(bh, i), ld(cos, i), ld(sin, i));
+                        st(a, i, _mm256_fmsub_ps(x0, c, _mm256_mul_ps(x1, s)));
+                        st(bh, i, _mm256_fmadd_ps(x0, s, _mm256_mul_ps(x1, c)));
+                    }
+                }
+                for i in b..half {
+                    let (x0, x1) = (a[i], bh[i]);
+                    a[i] = x0 * cos[i] - x1 * sin[i];
+                    bh[i] = x0 * sin[i] + x1 * cos[i];
+                }
+            }
+            RopeStyle::Normal => {
+                // 8 values = 4 pairs (x0, x1); angles duplicated per pair.
+                let dup = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);
+                let alt = _mm256_setr_ps(-1.0, 1.0, -1.0, 1.0, -1.0, 1.0, -1.0, 1.0);
+                let pairs = half - half % 4;
+                for p in (0..pairs).step_by(4) {
+                    // SAFETY: 2p + 8 <= head_dim and p + 4 <= half <= cos.len(), sin.len().
+                    unsafe {
+                        let v = ld(head, 2 * p);
+                        let c = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_loadu_ps(cos.as_ptr().add(p))), dup);
+                        let s = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_loadu_ps(sin.as_ptr().add(p))), dup);
+                        // (x0, x1) -> (x1, x0), times (-sin, sin)
+                        let sw = _mm256_permute_ps::<0b1011_0001>(v);
+                        st(head, 2 * p, _mm256_fmadd_ps(v, c, _mm256_mul_ps(sw, _mm256_mul_ps(s, alt))));
+                    }
+                }
+                for i in pairs..half {
+                    let (x0, x1) = (head[2 * i], head[2 * i + 1]);
+                    head[2 * i] = x0 * cos[i] - x1 * sin[i];
+                    head[2 * i + 1] = x0 * sin[i] + x1 * cos[i];
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! The AVX-512 VNNI path: `vpdpbusd` on 512-bit registers, two Q8_0 blocks
+//! per instruction.
+//!
+//! `vpdpbusd` multiplies unsigned by signed bytes. Weights are made unsigned
+//! by flipping their top bit (`w + 128`, exact for every i8 including -128),
+//! and the offset is removed with the activation block's sum:
+//! `sum (w + 128) x = w . x + 128 * sum x`, so each block's accumulator
+//! starts at `-128 * sum x` (from [`QuantizedActs`]). The result is the exact
+//! integer dot product for any weights and activations in [-128, 127].
+//!
+//! gemm repacks a tile of 16 weight rows so that one 512-bit register holds
+//! 4 consecutive values of each of the 16 rows; one `vpdpbusd` with 4
+//! broadcast activation values then advances 16 dot products at once, and
+//! every repacked weight register serves several activation rows.
+
+use std::arch::x86_64::*;
+
+use super::avx2;
+use crate::acts::{ActRow, Q32};
+use crate::{BlockQ8_0, Kernels, OutRows, QuantizedActs, QK8_0};
+
+pub(crate) const REQUIRES: &str = "needs AVX-512 F/BW/VL with VNNI, plus AVX2, FMA and F16C";
+
+/// Proof that the CPU has AVX-512 F/BW/VL/VNNI and AVX2/FMA/F16C.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Avx512Vnni(());
+
+impl Avx512Vnni {
+    pub(crate) fn new() -> Option<Self> {
+        let ok = is_x86_feature_detected!("avx512f")
+            && is_x86_feature_detected!("avx512bw")
+            && is_x86_feature_detected!("avx512vl")
+            && is_x86_feature_detected!("avx512vnni")
+            && avx2::Avx2::new().is_some();
+        ok.then_some(Avx512Vnni(()))
+    }
+}
+
+impl Kernels for Avx512Vnni {
+    fn quantize_acts(&self, x: &[f32], qs: &mut [Q32], d: &mut [f32], sums: &mut [i32]) {
+        // The AVX2 quantizer is already far faster than its callers need.
+        avx2::Avx2::new().expect("AVX-512 implies AVX2").quantize_acts(x, qs, d, sums)
+    }
+
+    fn block_dots(&self, w: &[BlockQ8_0], x: ActRow<'_>, out: &mut [i32]) {
+        assert!(w.len() == x.qs.len() && out.len() == w.len() && x.sums.len() == w.len());
+        for (((o, wb), xq), &s) in out.iter_mut().zip(w).zip(x.qs).zip(x.sums) {
+            // SAFETY: the token proves the features; whole blocks.
+            *o = unsafe { avx2::hsum_i32(dot_block_256(wb, xq, s)) };
+        }
+    }
+
+    fn gemv_rows(&self, w: &[BlockQ8_0], nb: usize, x: ActRow<'_>, y: &mut [f32]) {
+        assert!(w.len() == y.len() * nb && x.qs.len() == nb && x.d.len() == nb && x.sums.len() == nb);
+        // SAFETY: the token proves the features; shapes checked above.
+        unsafe { gemv_rows(w, nb, x, y) }
+    }
+
+    fn gemm_rows(&self, w: &[BlockQ8_0], nb: usize, x: &QuantizedActs, out: &mut OutRows<'_>) {
+        assert!(w.len().is_multiple_of(nb) && x.cols() == nb * QK8_0);
+        // SAFETY: the token proves the features; shapes checked above.
+        unsafe { gemm_rows(w, nb, x, out) }
+    }
+}
+
+/// Eight i32 partial sums of one block's dot product (`256-bit vpdpbusd`).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2")]
+#[inline]
+fn dot_block_256(w: &BlockQ8_0, x: &Q32, xsum: i32) -> __m256i {
+    // SAFETY: `qs` is 32 readable bytes (unaligned load); Q32 is 32 bytes, aligned.
+    let (wv, xv) = unsafe { (_mm256_loadu_si256(w.qs.as_ptr().cast()), _mm256_load_si256(x.0.as_ptr().cast())) };
+    let wu = _mm256_xor_si256(wv, _mm256_set1_epi8(-128));
+    _mm256_dpbusd_epi32(_mm256_setr_epi32(-128 * xsum, 0, 0, 0, 0, 0, 0, 0), wu, xv)
+}
+
+/// Two consecutive weight blocks' values, top bits flipped (unsigned).
+#[target_feature(enable = "avx512f,avx512bw")]
+#[inline]
+fn load_w2(b: *const BlockQ8_0) -> __m512i {
+    // SAFETY: the caller passes a pointer to two readable consecutive blocks;
+    // each `qs` is 32 bytes at offset 2 of its 34-byte block.
+    unsafe {
+        let lo = _mm256_loadu_si256((*b).qs.as_ptr().cast());
+        let hi = _mm256_loadu_si256((*b.add(1)).qs.as_ptr().cast());
+        _mm512_xor_si512(_mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo), hi), _mm512_set1_epi8(-128))
+    }
+}
+
+/// The two blocks' f16 scales, each in 8 lanes, as f32.
+#[target_feature(enable = "avx512f,f16c")]
+#[inline]
+fn scale16(b: *const BlockQ8_0) -> __m512 {
+    // SAFETY: the caller passes a pointer to two readable consecutive blocks.
+    let (h0, h1) = unsafe { (u16::from_le_bytes((*b).d), u16::from_le_bytes((*b.add(1)).d)) };
+    let h = _mm256_set_m128i(_mm_set1_epi16(h1 as i16), _mm_set1_epi16(h0 as i16));
+    _mm512_cvtph_ps(h)
+}
+
+const GEMV_ROWS: usize = 4;
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+unsafe fn gemv_rows(w: &[BlockQ8_0], nb: usize, x: ActRow<'_>, y: &mut [f32]) {
+    let n = y.len();
+    let pairs = nb / 2;
+    let wp = w.as_ptr();
+    let spread = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    let mut j = 0;
+    while j < n {
+        let rows = GEMV_ROWS.min(n - j);
+        let mut acc = [_mm512_setzero_ps(); GEMV_ROWS];
+        let mut acc8 = [_mm256_setzero_ps(); GEMV_ROWS];
+        for p in 0..pairs {
+            let b = 2 * p;
+            // SAFETY: b + 1 < nb, and x's slices have nb entries (checked by the caller).
+            let (xv, xd, bias) = unsafe {
+                let xv = _mm512_loadu_si512(x.qs.as_ptr().add(b).cast());
+                let xd = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(_mm_castpd_ps(_mm_load_sd(x.d.as_ptr().add(b).cast()))));
+                let s0 = -128 * *x.sums.get_unchecked(b);
+                let s1 = -128 * *x.sums.get_unchecked(b + 1);
+                (xv, xd, _mm512_setr_epi32(s0, 0, 0, 0, 0, 0, 0, 0, s1, 0, 0, 0, 0, 0, 0, 0))
+            };
+            for r in 0..rows {
+                // SAFETY: row j + r < n and block b + 1 < nb: inside w (w.len() == n * nb).
+                let blk = unsafe { wp.add((j + r) * nb + b) };
+                let dot = _mm512_dpbusd_epi32(bias, load_w2(blk), xv);
+                acc[r] = _mm512_fmadd_ps(_mm512_mul_ps(scale16(blk), xd), _mm512_cvtepi32_ps(dot), acc[r]);
+            }
+        }
+        if nb % 2 == 1 {
+            let b = nb - 1;
+            for r in 0..rows {
+                let blk = &w[(j + r) * nb + b];
+                let dot = dot_block_256(blk, &x.qs[b], x.sums[b]);
+                let d = _mm256_set1_ps(blk.scale() * x.d[b]);
+                acc8[r] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot), acc8[r]);
+            }
+        }
+        for r in 0..rows {
+            y[j + r] = _mm512_reduce_add_ps(acc[r]) + avx2::hsum_ps(acc8[r]);
+        }
+        j += rows;
+    }
+}
+
+/// Weight rows per repacked gemm tile (one per 32-bit lane).
+const TILE_W: usize = 16;
+/// Activation rows that share each repacked weight register.
+const TILE_X: usize = 4;
+
+/// A tile of up to 16 weight rows, repacked: for block b, register g
+/// (g < 8) holds values `4g..4g+4` of each row, lane = row; unsigned (top bit
+/// flipped). Rows past the tile's end are zero with scale 0.
+struct Packed {
+    vals: Vec<__m512i>,
+    scales: Vec<__m512>,
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+fn pack_tile(w: &[BlockQ8_0], nb: usize, rows: usize, pk: &mut Packed) {
+    pk.vals.clear();
+    pk.scales.clear();
+    let flip = _mm512_set1_epi8(-128);
+    for b in 0..nb {
+        // Gather row r's 32 bytes as 8 dwords; transposing 16 rows x 8 dwords
+        // through a stack buffer is cheap next to the m rows that reuse it.
+        let mut t = [[0u32; TILE_W]; 8];
+        let mut s = [0u16; TILE_W];
+        for r in 0..rows {
+            let blk = &w[r * nb + b];
+            s[r] = u16::from_le_bytes(blk.d);
+            for g in 0..8 {
+                let q = &blk.qs[4 * g..4 * g + 4];
+                t[g][r] = u32::from_le_bytes([q[0] as u8, q[1] as u8, q[2] as u8, q[3] as u8]);
+            }
+        }
+        for tg in &t {
+            // SAFETY: tg is 16 u32 = 64 readable bytes.
+            let v = unsafe { _mm512_loadu_si512(tg.as_ptr().cast()) };
+            // Missing rows must contribute 0: flipped zero is 128, so their
+            // products are 128 * x, cancelled by the bias like every row's,
+            // and then multiplied by scale 0.
+            pk.vals.push(_mm512_xor_si512(v, flip));
+        }
+        // SAFETY: s is 16 u16 = 32 readable bytes.
+        pk.scales.push(_mm512_cvtph_ps(unsafe { _mm256_loadu_si256(s.as_ptr().cast()) }));
+    }
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+unsafe fn gemm_rows(w: &[BlockQ8_0], nb: usize, x: &QuantizedActs, out: &mut OutRows<'_>) {
+    let n = w.len() / nb;
+    let m = x.rows();
+    let mut pk = Packed { vals: Vec::with_capacity(nb * 8), scales: Vec::with_capacity(nb) };
+    let mut j = 0;
+    while j < n {
+        let rows = TILE_W.min(n - j);
+        pack_tile(&w[j * nb..(j + rows) * nb], nb, rows, &mut pk);
+        let mut r = 0;
+        while r < m {
+            let xr = TILE_X.min(m - r);
+            let xrows: [ActRow<'_>; TILE_X] = std::array::from_fn(|c| x.row(r + c.min(xr - 1)));
+            let mut acc = [_mm512_setzero_ps(); TILE_X];
+            for b in 0..nb {
+                // SAFETY: b < nb; pk has 8 registers per block.
+                let wv: [__m512i; 8] = std::array::from_fn(|g| unsafe { *pk.vals.get_unchecked(b * 8 + g) });
+                let ws = pk.scales[b];
+                for c in 0..TILE_X {
+                    let row = &xrows[c];
+                    let q = &row.qs[b].0;
+                    let mut dot = _mm512_set1_epi32(-128 * row.sums[b]);
+                    for g in 0..8 {
+                        let x4 = i32::from_le_bytes([q[4 * g] as u8, q[4 * g + 1] as u8, q[4 * g + 2] as u8, q[4 * g + 3] as u8]);
+                        dot = _mm512_dpbusd_epi32(dot, wv[g], _mm512_set1_epi32(x4));
+                    }
+                    acc[c] = _mm512_fmadd_ps(_mm512_mul_ps(ws, _mm512_set1_ps(row.d[b])), _mm512_cvtepi32_ps(dot), acc[c]);
+                }
+            }
+            for c in 0..xr {
+                let mut lanes = [0.0f32; TILE_W];
+                // SAFETY: lanes is 16 f32 = 64 writable bytes.
+                unsafe { _mm512_storeu_ps(lanes.as_mut_ptr(), acc[c]) };
+                for (i, &v) in lanes[..rows].iter().enumerate() {
+                    out.set(r + c, j + i, v);
+                }
+            }
+            r += xr;
+        }
+        j += rows;
+    }
+}

@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""Makes the llama.cpp reference fixtures for knob's real-model tests.
+
+Run once, by hand (not in CI):
+
+    python3 -m venv /work/llamacpp-venv
+    CMAKE_ARGS="-DGGML_NATIVE=ON" /work/llamacpp-venv/bin/pip install llama-cpp-python==0.3.36 gguf
+    /work/llamacpp-venv/bin/python scripts/make_llamacpp_refs.py \
+        /work/models/SmolLM2-135M-Instruct.Q4_1.gguf tests/fixtures/smollm2_llamacpp_refs.json
+
+It re-quantizes the Q4_1 file to Q8_0 with llama.cpp's own quantizer
+(llama-quantize --allow-requantize, which knob's load-time re-quantization
+matches bit for bit), then with llama.cpp on that Q8_0 file records:
+- token ids of a dozen varied strings (with and without the tokenizer's
+  automatic special tokens, special-token text parsed);
+- for several chat prompts (rendered with the file's chat template): the
+  greedy continuation, and at every step the top-5 logits and the gap between
+  the best two (a gap under 0.1 is a near-tie that may legitimately flip).
+The KV cache is f32, as knob's is.
+"""
+import hashlib
+import json
+import sys
+
+import llama_cpp
+import numpy as np
+from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+STRINGS = [
+    "Hello, world!",
+    "  leading spaces and\ttabs\nnewlines\n\n",
+    "Café crème brûlée à la française — naïve",
+    "ÀÉÎÕÜ ñ ß ø å Œ",
+    "日本語のテキストと中文字符",
+    "Emoji: 🦀🚀👩‍💻 done 🎉",
+    'fn main() {\n    println!("{}", 42);\n}',
+    "<|im_start|>user\nHi there<|im_end|>\n<|im_start|>assistant\n",
+    "Numbers 1234567890 and 3.14159, -42",
+    "URL https://example.com/path?q=1&r=2#frag",
+    "don't won't I'm you're they'll",
+    "Mixed: naïve café 東京 🎉 <|im_end|> end",
+]
+
+CHATS = [
+    (None, "What is the capital of France?"),
+    (None, "Write a haiku about the sea."),
+    (None, "How do I make my screen brighter on Linux?"),
+    (None, "List three fruits."),
+    ("You are a terse assistant.", "Explain what a CPU does in one sentence."),
+    (None, "Translate 'good morning' to Spanish."),
+]
+
+MAX_NEW = 40
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def main():
+    src, out = sys.argv[1], sys.argv[2]
+    q8 = src.replace(".Q4_1.gguf", ".Q8_0.gguf")
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0
+    params.allow_requantize = True
+    params.nthread = 2
+    rc = llama_cpp.llama_model_quantize(src.encode(), q8.encode(), params)
+    assert rc == 0, f"llama_model_quantize failed: {rc}"
+
+    llm = llama_cpp.Llama(
+        model_path=q8,
+        n_ctx=1024,
+        n_batch=512,
+        n_threads=2,
+        n_threads_batch=2,
+        type_k=0,  # GGML_TYPE_F32
+        type_v=0,
+        flash_attn=False,
+        verbose=False,
+    )
+    vocab = llama_cpp.llama_model_get_vocab(llm.model)
+
+    tokenize = []
+    for s in STRINGS:
+        tokenize.append(
+            {
+                "text": s,
+                "ids": llm.tokenize(s.encode(), add_bos=False, special=True),
+                "ids_with_special": llm.tokenize(s.encode(), add_bos=True, special=True),
+            }
+        )
+
+    template = llm.metadata.get("tokenizer.chat_template")
+    eos = llm.token_eos()
+    fmt = Jinja2ChatFormatter(template=template, eos_token=llm.detokenize([eos]).decode(), bos_token="")
+    chats = []
+    for system, user in CHATS:
+        messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user}]
+        prompt = fmt(messages=messages).prompt
+        ids = llm.tokenize(prompt.encode(), add_bos=False, special=True)
+        llm.reset()
+        llm.eval(ids)
+        steps = []
+        for _ in range(MAX_NEW):
+            logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm.ctx, -1), shape=(llm.n_vocab(),)).copy()
+            order = sorted(range(len(logits)), key=lambda i: (-logits[i], i))[:5]
+            tok = order[0]
+            steps.append(
+                {
+                    "token": tok,
+                    "top5": [[i, float(logits[i])] for i in order],
+                    "gap": float(logits[order[0]] - logits[order[1]]),
+                }
+            )
+            if llama_cpp.llama_vocab_is_eog(vocab, tok):
+                break
+            llm.eval([tok])
+        text = llm.detokenize([s["token"] for s in steps if not llama_cpp.llama_vocab_is_eog(vocab, s["token"])])
+        chats.append(
+            {
+                "system": system,
+                "user": user,
+                "prompt": prompt,
+                "prompt_ids": ids,
+                "steps": steps,
+                "text": text.decode("utf-8", "replace"),
+            }
+        )
+
+    doc = {
+        "about": "llama.cpp references for tests/real_model.rs, made by scripts/make_llamacpp_refs.py",
+        "llama_cpp_python": llama_cpp.__version__,
+        "llama_cpp_system_info": llama_cpp.llama_print_system_info().decode(),
+        "source_model": src.rsplit("/", 1)[-1],
+        "source_sha256": sha256(src),
+        "q8_0_model_sha256": sha256(q8),
+        "kv_cache": "f32",
+        "tokenize": tokenize,
+        "chats": chats,
+    }
+    with open(out, "w", encoding="utf-8") as f:
+        json.dump(doc, f, ensure_ascii=False, indent=1)
+        f.write("\n")
+    print(f"wrote {out}: {len(tokenize)} strings, {len(chats)} chats; Q8_0 model at {q8}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,176 @@
+//! `knob generate`: run a GGUF model on one prompt. Text streams to stdout,
+//! statistics go to stderr; `--json` prints one object at the end instead.
+use std::io::{IsTerminal, Read, Write};
+use std::sync::atomic::AtomicBool;
+
+use anyhow::{bail, Context, Result};
+
+use crate::chat_template::{ChatTemplate, Message};
+use crate::cli::GenerateArgs;
+use crate::exit::Exit;
+use crate::generate::{generate, Detokenize, GenerateOptions, Generation};
+use crate::gguf::Gguf;
+use crate::model::gguf_source::GgufSource;
+use crate::model::llama::SessionOptions;
+use crate::model::ModelSource;
+use crate::sampling::SamplerConfig;
+use crate::tokenizer::Tokenizer;
+
+impl Detokenize for Tokenizer {
+    fn decode(&self, ids: &[u32]) -> String {
+        Tokenizer::decode(self, ids, false)
+    }
+    fn is_eog(&self, id: u32) -> bool {
+        Tokenizer::is_eog(self, id)
+    }
+}
+
+/// Default thread count: the machine's cores, at most 8 (decode is bound by
+/// memory bandwidth, which a few cores saturate).
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8)
+}
+
+pub fn run(args: GenerateArgs) -> Result<Exit> {
+    let prompt = match &args.prompt {
+        Some(p) => p.clone(),
+        None => {
+            if std::io::stdin().is_terminal() {
+                bail!("no prompt: give PROMPT or pipe it to standard input");
+            }
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .context("reading the prompt from standard input")?;
+            s
+        }
+    };
+    if prompt.trim().is_empty() {
+        bail!("the prompt is empty");
+    }
+    let path = &args.model;
+    let file = Gguf::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let tokenizer =
+        Tokenizer::from_gguf(&file).with_context(|| format!("tokenizer of {}", path.display()))?;
+    let text = if args.chat {
+        let template =
+            ChatTemplate::for_model(file.metadata(), &tokenizer).context("chat template")?;
+        let mut messages = Vec::new();
+        if let Some(system) = &args.system {
+            messages.push(Message::new("system", system));
+        }
+        messages.push(Message::new("user", &prompt));
+        template
+            .render(&messages, true)
+            .context("rendering the chat template")?
+    } else {
+        prompt
+    };
+    // As llama.cpp does: BOS if the model asks for it, special-token text parsed.
+    let tokens = tokenizer
+        .encode(&text, true, true)
+        .context("tokenizing the prompt")?;
+    if tokens.is_empty() {
+        bail!("the prompt has no tokens");
+    }
+
+    let src = GgufSource::new(file);
+    let arch = src.meta_str("general.architecture").unwrap_or_default();
+    // A KV cache just big enough for this prompt and reply (the model's
+    // context length caps it; a prompt over it is refused at prefill).
+    let context = Some(tokens.len() + args.max_tokens);
+    let threads = args.threads.unwrap_or_else(default_threads).max(1);
+    let mut model = crate::model::load(
+        &src,
+        SessionOptions {
+            threads,
+            context,
+            max_batch: 256,
+        },
+    )
+    .with_context(|| format!("loading {} ({arch})", path.display()))?;
+
+    let opts = GenerateOptions {
+        max_tokens: args.max_tokens,
+        sampler: SamplerConfig {
+            temperature: args.temp,
+            top_k: args.top_k,
+            top_p: args.top_p,
+            min_p: args.min_p,
+            repeat_penalty: args.repeat_penalty,
+            repeat_last_n: 64,
+            seed: args.seed,
+        },
+    };
+    let cancel = AtomicBool::new(false);
+    let mut stdout = std::io::stdout().lock();
+    let mut write_err: Option<std::io::Error> = None;
+    let json = args.json;
+    let result = generate(
+        model.as_mut(),
+        &tokenizer,
+        &tokens,
+        &opts,
+        &cancel,
+        &mut |piece, _stats| {
+            if json || write_err.is_some() {
+                return;
+            }
+            if let Err(e) = stdout
+                .write_all(piece.as_bytes())
+                .and_then(|()| stdout.flush())
+            {
+                write_err = Some(e);
+                cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        },
+    );
+    if let Some(e) = write_err {
+        return Err(e).context("writing to standard output");
+    }
+    let g = result.with_context(|| format!("the prompt is {} tokens", tokens.len()))?;
+    if json {
+        writeln!(
+            stdout,
+            "{}",
+            serde_json::to_string(&json_report(&g, threads))?
+        )?;
+    } else {
+        writeln!(stdout)?;
+        eprintln!("{}", stats_line(&g));
+    }
+    Ok(Exit::Ok)
+}
+
+fn json_report(g: &Generation, threads: usize) -> serde_json::Value {
+    let s = &g.stats;
+    serde_json::json!({
+        "text": g.text,
+        "stop": g.stop,
+        "threads": threads,
+        "stats": {
+            "prompt_tokens": s.prompt_tokens,
+            "prefill_secs": s.prefill_secs,
+            "prefill_tokens_per_sec": s.prefill_tokens_per_sec(),
+            "time_to_first_token_secs": s.time_to_first_token_secs,
+            "generated_tokens": s.generated_tokens,
+            "decode_secs": s.decode_secs,
+            "decode_tokens_per_sec": s.decode_tokens_per_sec(),
+        }
+    })
+}
+
+fn stats_line(g: &Generation) -> String {
+    let s = &g.stats;
+    format!(
+        "prompt {} tokens at {:.1} tok/s, first token after {:.3} s, {} tokens at {:.1} tok/s, stop: {}",
+        s.prompt_tokens,
+        s.prefill_tokens_per_sec(),
+        s.time_to_first_token_secs,
+        s.generated_tokens,
+        s.decode_tokens_per_sec(),
+        serde_json::to_value(g.stop).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+    )
+}

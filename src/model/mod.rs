@@ -1,0 +1,435 @@
+//! The inference engine's model architectures.
+//!
+//! - [`llama`]: decoder-only transformers (SmolLM2, TinyLlama, Llama 3.x).
+//! - [`mu`]: knob's own encoder–decoder, exactly as docs/mu-gguf.md defines it.
+//!
+//! Both load from a [`ModelSource`] (the GGUF reader implements it, and tests
+//! implement it over in-memory tensors), keep every buffer they need in a run
+//! state allocated once per session, and expose the same [`LanguageModel`]
+//! interface to the sampler and the generation loop in `crate::generate`.
+use std::sync::Arc;
+
+use knob_kernels::{BlockQ8_0, QuantizedActs, ThreadPool};
+
+pub mod gguf_source;
+pub mod llama;
+pub mod mu;
+
+/// Errors from loading or running a model.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("missing metadata key {0}")]
+    MissingKey(String),
+    #[error("bad metadata value for {key}: {why}")]
+    BadValue { key: String, why: String },
+    #[error("missing tensor {0}")]
+    MissingTensor(String),
+    #[error("tensor {name} has shape {got:?}, expected {expected:?}")]
+    BadShape {
+        name: String,
+        expected: Vec<usize>,
+        got: Vec<usize>,
+    },
+    #[error("unsupported model: {0}")]
+    Unsupported(String),
+    #[error("the prompt and reply need {needed} tokens, but the context holds {limit}")]
+    ContextFull { needed: usize, limit: usize },
+    #[error("token id {token} is outside the vocabulary of {vocab}")]
+    BadToken { token: u32, vocab: usize },
+    #[error("reading tensor {name}: {why}")]
+    Tensor { name: String, why: String },
+}
+
+/// Q8_0 blocks of a row-major matrix, owned (re-quantized at load) or borrowed
+/// from a memory-mapped file that the implementor keeps alive.
+pub trait QBlocks: Send + Sync {
+    fn blocks(&self) -> &[BlockQ8_0];
+}
+
+impl QBlocks for Vec<BlockQ8_0> {
+    fn blocks(&self) -> &[BlockQ8_0] {
+        self
+    }
+}
+
+/// How a tensor's data reaches the engine.
+pub enum TensorData {
+    /// Q8_0 blocks, rows of `k / 32` blocks.
+    Q8(Arc<dyn QBlocks>),
+    /// Plain f32 values (F32, F16 and BF16 tensors are converted at load).
+    F32(Vec<f32>),
+}
+
+/// What a model needs from a model file: typed metadata and tensors by name.
+pub trait ModelSource {
+    fn meta_str(&self, key: &str) -> Option<String>;
+    fn meta_u32(&self, key: &str) -> Option<u32>;
+    fn meta_f32(&self, key: &str) -> Option<f32>;
+    /// Dimensions, fastest first (GGUF's `ne`), or None when there is no such tensor.
+    fn tensor_dims(&self, name: &str) -> Option<Vec<usize>>;
+    /// The tensor's data: Q8_0 stays Q8_0, the k-quants and legacy quants come
+    /// back re-quantized to Q8_0, float types come back as f32.
+    fn tensor(&self, name: &str) -> Result<TensorData, ModelError>;
+}
+
+/// Loading helpers shared by the architectures.
+pub(crate) struct Loader<'a> {
+    pub src: &'a dyn ModelSource,
+    pub arch: &'a str,
+}
+
+impl Loader<'_> {
+    pub fn u32(&self, key: &str) -> Result<usize, ModelError> {
+        let full = format!("{}.{key}", self.arch);
+        let v = self
+            .src
+            .meta_u32(&full)
+            .ok_or(ModelError::MissingKey(full.clone()))?;
+        // Cap every size so that a hostile file cannot ask for absurd buffers.
+        if v == 0 || v > 1 << 24 {
+            return Err(ModelError::BadValue {
+                key: full,
+                why: format!("{v} is out of range 1..=16777216"),
+            });
+        }
+        Ok(v as usize)
+    }
+    pub fn u32_or(&self, key: &str, default: usize) -> Result<usize, ModelError> {
+        let full = format!("{}.{key}", self.arch);
+        match self.src.meta_u32(&full) {
+            None => Ok(default),
+            Some(_) => self.u32(key),
+        }
+    }
+    pub fn f32(&self, key: &str) -> Result<f32, ModelError> {
+        let full = format!("{}.{key}", self.arch);
+        if self.src.meta_f32(&full).is_none() {
+            return Err(ModelError::MissingKey(full));
+        }
+        self.f32_or(key, 0.0)
+    }
+    pub fn f32_or(&self, key: &str, default: f32) -> Result<f32, ModelError> {
+        let full = format!("{}.{key}", self.arch);
+        match self.src.meta_f32(&full) {
+            None => Ok(default),
+            Some(v) if v.is_finite() && v > 0.0 => Ok(v),
+            Some(v) => Err(ModelError::BadValue {
+                key: full,
+                why: format!("{v} is not a positive number"),
+            }),
+        }
+    }
+    fn check_dims(&self, name: &str, expected: &[usize]) -> Result<(), ModelError> {
+        let got = self
+            .src
+            .tensor_dims(name)
+            .ok_or_else(|| ModelError::MissingTensor(name.to_string()))?;
+        if got != expected {
+            return Err(ModelError::BadShape {
+                name: name.to_string(),
+                expected: expected.to_vec(),
+                got,
+            });
+        }
+        Ok(())
+    }
+    /// A 1-D f32 vector of length `n` (norm weights and biases).
+    pub fn vector(&self, name: &str, n: usize) -> Result<Vec<f32>, ModelError> {
+        self.check_dims(name, &[n])?;
+        match self.src.tensor(name)? {
+            TensorData::F32(v) if v.len() == n => Ok(v),
+            TensorData::F32(v) => Err(ModelError::BadShape {
+                name: name.into(),
+                expected: vec![n],
+                got: vec![v.len()],
+            }),
+            TensorData::Q8(_) => Err(ModelError::Tensor {
+                name: name.into(),
+                why: "norm weights must be a float type".into(),
+            }),
+        }
+    }
+    /// A linear map `y = W x` with `n` outputs and `k` inputs (stored `ne = [k, n]`).
+    pub fn linear(&self, name: &str, n: usize, k: usize) -> Result<Linear, ModelError> {
+        self.check_dims(name, &[k, n])?;
+        let data = self.src.tensor(name)?;
+        let ok = match &data {
+            TensorData::Q8(b) => k % 32 == 0 && b.blocks().len() == n * k / 32,
+            TensorData::F32(v) => v.len() == n * k,
+        };
+        if !ok {
+            return Err(ModelError::Tensor {
+                name: name.into(),
+                why: format!("data does not hold {n}x{k} values"),
+            });
+        }
+        Ok(Linear { n, k, data })
+    }
+}
+
+/// A weight matrix `W[n x k]` (one row per output).
+pub struct Linear {
+    /// output features (rows)
+    pub n: usize,
+    /// input features (columns)
+    pub k: usize,
+    pub data: TensorData,
+}
+
+impl Linear {
+    /// `y[r*n + j] = W[j,:] · x[r,:]` for `m` rows. `xq` must hold `x` quantized
+    /// (the caller quantizes once and reuses it for every matrix that reads `x`).
+    pub fn forward(
+        &self,
+        pool: &ThreadPool,
+        x: &[f32],
+        xq: &QuantizedActs,
+        m: usize,
+        y: &mut [f32],
+    ) {
+        debug_assert!(x.len() >= m * self.k && y.len() >= m * self.n);
+        match &self.data {
+            TensorData::Q8(w) => {
+                if m == 1 {
+                    knob_kernels::gemv(pool, w.blocks(), self.n, self.k, xq, &mut y[..self.n]);
+                } else {
+                    knob_kernels::gemm(pool, w.blocks(), self.n, self.k, xq, &mut y[..m * self.n]);
+                }
+            }
+            TensorData::F32(w) => {
+                for r in 0..m {
+                    knob_kernels::ops::matvec_f32(
+                        w,
+                        self.n,
+                        self.k,
+                        &x[r * self.k..(r + 1) * self.k],
+                        &mut y[r * self.n..(r + 1) * self.n],
+                    );
+                }
+            }
+        }
+    }
+
+    /// Whether this matrix reads quantized activations.
+    pub fn is_q8(&self) -> bool {
+        matches!(self.data, TensorData::Q8(_))
+    }
+
+    /// Row `row` as f32 (embedding lookup).
+    pub fn row_into(&self, row: usize, out: &mut [f32]) {
+        match &self.data {
+            TensorData::Q8(w) => {
+                let nb = self.k / 32;
+                knob_kernels::dequantize_row_q8_0(
+                    &w.blocks()[row * nb..(row + 1) * nb],
+                    &mut out[..self.k],
+                );
+            }
+            TensorData::F32(w) => {
+                out[..self.k].copy_from_slice(&w[row * self.k..(row + 1) * self.k])
+            }
+        }
+    }
+
+    /// Bytes of this matrix's weights.
+    pub fn bytes(&self) -> usize {
+        match &self.data {
+            TensorData::Q8(w) => std::mem::size_of_val(w.blocks()),
+            TensorData::F32(w) => w.len() * 4,
+        }
+    }
+}
+
+/// The interface the generation loop drives. Positions are implicit: each call
+/// continues where the previous one stopped, until [`LanguageModel::reset`].
+pub trait LanguageModel: Send {
+    /// Vocabulary size (length of the logits).
+    fn vocab_size(&self) -> usize;
+    /// Most tokens one session can hold (prompt and reply together).
+    fn context_length(&self) -> usize;
+    /// Tokens consumed so far in this session.
+    fn position(&self) -> usize;
+    /// Feed the prompt; returns the logits for the token that follows it.
+    /// For an encoder–decoder this encodes the prompt and runs the decoder
+    /// start token.
+    fn prefill(&mut self, tokens: &[u32]) -> Result<&[f32], ModelError>;
+    /// Feed one generated token; returns the logits for the next.
+    fn decode(&mut self, token: u32) -> Result<&[f32], ModelError>;
+    /// Forget the session (KV cache) and start at position 0.
+    fn reset(&mut self);
+    /// The thread pool's size.
+    fn threads(&self) -> usize;
+    /// Bytes of weights and of KV cache this session holds.
+    fn memory(&self) -> MemoryUse;
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct MemoryUse {
+    /// weight bytes (Q8_0 blocks and f32 tensors)
+    pub weights: usize,
+    /// KV cache bytes (and, for Mu, the cross-attention K/V)
+    pub kv_cache: usize,
+}
+
+/// Loads the model in a GGUF file: `llama` or `mu` by `general.architecture`.
+pub fn load(
+    src: &gguf_source::GgufSource,
+    opts: llama::SessionOptions,
+) -> Result<Box<dyn LanguageModel>, ModelError> {
+    match src.meta_str("general.architecture").as_deref() {
+        Some("llama") => Ok(Box::new(llama::Llama::load(src, opts)?)),
+        Some("mu") => Ok(Box::new(mu::Mu::load(src, opts.threads)?)),
+        Some(other) => Err(ModelError::Unsupported(format!(
+            "architecture {other:?} (knob runs llama and mu)"
+        ))),
+        None => Err(ModelError::MissingKey("general.architecture".into())),
+    }
+}
+
+/// RoPE tables: `cos[p * half + i]`, `sin[..]` for positions `0..n_pos`, with
+/// `theta_i = p * base^(-2i/d) / freq_factor_i` and linear scaling of `p`.
+pub(crate) struct RopeTable {
+    pub half: usize,
+    pub cos: Vec<f32>,
+    pub sin: Vec<f32>,
+}
+
+impl RopeTable {
+    pub fn new(
+        n_pos: usize,
+        head_dim: usize,
+        base: f32,
+        pos_scale: f32,
+        freq_factors: Option<&[f32]>,
+    ) -> Self {
+        let half = head_dim / 2;
+        let mut cos = vec![0f32; n_pos * half];
+        let mut sin = vec![0f32; n_pos * half];
+        for p in 0..n_pos {
+            for i in 0..half {
+                let mut freq = (base as f64).powf(-2.0 * i as f64 / head_dim as f64);
+                if let Some(f) = freq_factors {
+                    freq /= f[i] as f64;
+                }
+                let theta = p as f64 * pos_scale as f64 * freq;
+                cos[p * half + i] = theta.cos() as f32;
+                sin[p * half + i] = theta.sin() as f32;
+            }
+        }
+        Self { half, cos, sin }
+    }
+    pub fn at(&self, pos: usize) -> (&[f32], &[f32]) {
+        let r = pos * self.half..(pos + 1) * self.half;
+        (&self.cos[r.clone()], &self.sin[r])
+    }
+}
+
+/// One attention head for one query row: `out = softmax(q·K / sqrt(d)) V` over
+/// `n_keys` keys stored with stride `stride` starting at `k` / `v`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn attend(
+    q: &[f32],
+    keys: &[f32],
+    values: &[f32],
+    n_keys: usize,
+    stride: usize,
+    scale: f32,
+    scores: &mut [f32],
+    out: &mut [f32],
+) {
+    let d = q.len();
+    let scores = &mut scores[..n_keys];
+    for (t, s) in scores.iter_mut().enumerate() {
+        *s = knob_kernels::ops::dot(q, &keys[t * stride..t * stride + d]) * scale;
+    }
+    knob_kernels::ops::softmax(scores);
+    out.fill(0.0);
+    for (t, &a) in scores.iter().enumerate() {
+        knob_kernels::ops::axpy(out, a, &values[t * stride..t * stride + d]);
+    }
+}
+
+/// Runs `f(first_head, last_head, scratch, out)` over `n_heads` heads split
+/// across up to `threads` scoped threads. `out` is head-major (`per_head`
+/// values for each head) and each thread gets its heads' part of it and its own
+/// scratch slice. One thread runs inline; so does any job too small to pay for
+/// spawning (tens of microseconds), which covers every decode step.
+pub(crate) fn par_heads<F>(
+    threads: usize,
+    n_heads: usize,
+    work: usize,
+    scratch: &mut [f32],
+    out: &mut [f32],
+    f: F,
+) where
+    F: Fn(usize, usize, &mut [f32], &mut [f32]) + Sync,
+{
+    let t = if work < 1 << 20 {
+        1
+    } else {
+        threads.clamp(1, n_heads)
+    };
+    if t == 1 {
+        f(0, n_heads, scratch, out);
+        return;
+    }
+    let per_head = out.len() / n_heads;
+    let per_scratch = scratch.len() / t;
+    std::thread::scope(|s| {
+        let f = &f;
+        let mut rest_out = out;
+        let mut rest_scratch = scratch;
+        for i in 0..t {
+            let h0 = i * n_heads / t;
+            let h1 = (i + 1) * n_heads / t;
+            let (o, ro) = std::mem::take(&mut rest_out).split_at_mut((h1 - h0) * per_head);
+            let (sc, rs) = std::mem::take(&mut rest_scratch).split_at_mut(per_scratch);
+            rest_out = ro;
+            rest_scratch = rs;
+            s.spawn(move || f(h0, h1, sc, o));
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn par_heads_gives_each_thread_its_own_heads() {
+        let (n_heads, per_head) = (5, 7);
+        for threads in [1, 2, 3] {
+            let mut out = vec![0.0f32; n_heads * per_head];
+            let mut scratch = vec![0.0f32; threads * 4];
+            par_heads(
+                threads,
+                n_heads,
+                1 << 30,
+                &mut scratch,
+                &mut out,
+                |h0, h1, sc, o| {
+                    assert_eq!(sc.len(), 4);
+                    assert_eq!(o.len(), (h1 - h0) * per_head);
+                    for h in h0..h1 {
+                        for i in 0..per_head {
+                            o[(h - h0) * per_head + i] = (h * 100 + i) as f32;
+                        }
+                    }
+                },
+            );
+            let want: Vec<f32> = (0..n_heads)
+                .flat_map(|h| (0..per_head).map(move |i| (h * 100 + i) as f32))
+                .collect();
+            assert_eq!(out, want, "threads {threads}");
+        }
+    }
+
+    #[test]
+    fn rope_table_angles() {
+        let t = RopeTable::new(3, 4, 100.0, 0.5, Some(&[1.0, 2.0]));
+        let (cos, sin) = t.at(2);
+        // theta_i = 2 * 0.5 * 100^(-2i/4) / f_i: i=0 -> 1, i=1 -> 0.1 / 2
+        assert!((cos[0] - 1f32.cos()).abs() < 1e-6 && (sin[0] - 1f32.sin()).abs() < 1e-6);
+        assert!((cos[1] - 0.05f32.cos()).abs() < 1e-6 && (sin[1] - 0.05f32.sin()).abs() < 1e-6);
+    }
+}

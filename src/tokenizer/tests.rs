@@ -1,0 +1,213 @@
+//! Tokenizers built from small synthetic vocabularies.
+
+use super::*;
+use crate::gguf::{Array, Value};
+
+fn md(entries: Vec<(&str, Value)>) -> Metadata {
+    let mut m = Metadata::default();
+    for (k, v) in entries {
+        m.insert(k.to_string(), v);
+    }
+    m
+}
+
+fn strings(v: &[&str]) -> Value {
+    Value::Array(Array::String(v.iter().map(|s| s.to_string()).collect()))
+}
+
+/// A byte-level vocabulary: 3 control tokens, the 256 byte characters, then merges.
+fn gpt2_tokenizer(pre: &str) -> Tokenizer {
+    let mut tokens: Vec<String> = vec![
+        "<|endoftext|>".into(),
+        "<|im_start|>".into(),
+        "<|im_end|>".into(),
+    ];
+    let mut types = vec![3i32, 3, 3];
+    let table = super::ggml::tests_support::byte_chars();
+    tokens.extend(table.iter().map(|c| c.to_string()));
+    types.extend(std::iter::repeat_n(1, 256));
+    let merged = [
+        "he", "ll", "llo", "hello", "Ġw", "or", "orl", "orld", "Ġworld", "Ġhello", "12",
+    ];
+    tokens.extend(merged.iter().map(|s| s.to_string()));
+    types.extend(std::iter::repeat_n(1, merged.len()));
+    let merges = [
+        "h e", "l l", "ll o", "he llo", "Ġ w", "o r", "or l", "orl d", "Ġw orld", "Ġ hello", "1 2",
+    ];
+    let n = tokens.len();
+    let m = md(vec![
+        ("tokenizer.ggml.model", Value::String("gpt2".into())),
+        ("tokenizer.ggml.pre", Value::String(pre.into())),
+        ("tokenizer.ggml.tokens", Value::Array(Array::String(tokens))),
+        ("tokenizer.ggml.token_type", Value::Array(Array::I32(types))),
+        ("tokenizer.ggml.merges", strings(&merges)),
+        ("tokenizer.ggml.bos_token_id", Value::U32(1)),
+        ("tokenizer.ggml.eos_token_id", Value::U32(2)),
+        ("tokenizer.ggml.add_bos_token", Value::Bool(false)),
+    ]);
+    let t = Tokenizer::from_metadata(&m).unwrap();
+    assert_eq!(t.vocab_size(), n);
+    t
+}
+
+fn ids(t: &Tokenizer, texts: &[&str]) -> Vec<u32> {
+    texts
+        .iter()
+        .map(|s| t.token_id(s).unwrap_or_else(|| panic!("{s} not in vocab")))
+        .collect()
+}
+
+#[test]
+fn gpt2_bpe_merges_and_round_trips() {
+    let t = gpt2_tokenizer("gpt-2");
+    let got = t.encode("hello world", true, false).unwrap();
+    assert_eq!(got, ids(&t, &["hello", "Ġworld"]));
+    for text in [
+        "hello world",
+        "héllo wörld ☃ 🦀",
+        "tab\there\n\nnew  spaces ",
+        "x=1; // ok",
+        "",
+    ] {
+        let enc = t.encode(text, false, false).unwrap();
+        assert_eq!(t.decode(&enc, false), text);
+    }
+}
+
+#[test]
+fn special_tokens_parse_only_when_asked() {
+    let t = gpt2_tokenizer("gpt-2");
+    let with = t
+        .encode("<|im_start|>hello<|im_end|>", false, true)
+        .unwrap();
+    assert_eq!(with, ids(&t, &["<|im_start|>", "hello", "<|im_end|>"]));
+    let without = t.encode("<|im_start|>hello", false, false).unwrap();
+    assert!(!without.contains(&1), "{without:?}");
+    assert_eq!(t.decode(&without, false), "<|im_start|>hello");
+    // Control tokens print only with `special`.
+    assert_eq!(t.token_bytes(1, false), b"");
+    assert_eq!(t.token_bytes(1, true), b"<|im_start|>");
+    assert_eq!(t.decode(&with, false), "hello");
+    assert_eq!(t.decode(&with, true), "<|im_start|>hello<|im_end|>");
+}
+
+#[test]
+fn end_of_generation_ids_follow_llama_cpp() {
+    let t = gpt2_tokenizer("gpt-2");
+    assert!(t.is_eog(2), "eos");
+    assert!(t.is_eog(0), "<|endoftext|> by its text");
+    assert!(!t.is_eog(1));
+    assert_eq!(t.bos(), Some(1));
+    assert!(!t.add_bos());
+    assert_eq!(t.encode("hello", true, false).unwrap(), ids(&t, &["hello"]));
+}
+
+#[test]
+fn smollm_pre_tokenizer_splits_digits() {
+    let gpt2 = gpt2_tokenizer("gpt-2");
+    assert_eq!(
+        gpt2.encode("12", false, false).unwrap(),
+        ids(&gpt2, &["12"])
+    );
+    let smol = gpt2_tokenizer("smollm");
+    assert_eq!(
+        smol.encode("12", false, false).unwrap(),
+        ids(&smol, &["1", "2"])
+    );
+    // GPT-2's regex keeps a space before a word, and the trailing spaces apart.
+    assert_eq!(
+        smol.encode("hello  world", false, false).unwrap(),
+        ids(&smol, &["hello", "Ġ", "Ġworld"])
+    );
+}
+
+#[test]
+fn unknown_pre_tokenizer_and_model_are_errors() {
+    let mut m = md(vec![
+        ("tokenizer.ggml.model", Value::String("gpt2".into())),
+        ("tokenizer.ggml.pre", Value::String("martian".into())),
+        ("tokenizer.ggml.tokens", strings(&["a"])),
+        ("tokenizer.ggml.merges", strings(&[])),
+    ]);
+    let e = Tokenizer::from_metadata(&m).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "unsupported pre-tokenizer \"martian\" in tokenizer.ggml.pre"
+    );
+    m = md(vec![
+        ("tokenizer.ggml.model", Value::String("bert".into())),
+        ("tokenizer.ggml.tokens", strings(&["a"])),
+    ]);
+    assert!(matches!(
+        Tokenizer::from_metadata(&m).unwrap_err(),
+        TokenizerError::UnsupportedModel(_)
+    ));
+    let m = md(vec![]);
+    assert_eq!(
+        Tokenizer::from_metadata(&m).unwrap_err().to_string(),
+        "missing metadata key tokenizer.ggml.model"
+    );
+}
+
+#[test]
+fn stream_holds_back_partial_utf8() {
+    let t = gpt2_tokenizer("gpt-2");
+    let crab = t.encode("🦀!", false, false).unwrap();
+    assert_eq!(crab.len(), 5, "four byte tokens and '!'");
+    let mut s = t.stream(false);
+    let pieces: Vec<String> = crab.iter().map(|&id| s.push(id)).collect();
+    assert_eq!(pieces, ["", "", "", "🦀", "!"]);
+    let mut s = t.stream(false);
+    s.push(crab[0]);
+    assert_eq!(s.finish(), "\u{FFFD}");
+}
+
+/// A SentencePiece vocabulary: <unk>, <s>, </s>, 256 byte tokens, then pieces.
+fn spm_tokenizer() -> Tokenizer {
+    let mut tokens: Vec<String> = vec!["<unk>".into(), "<s>".into(), "</s>".into()];
+    let mut types = vec![2i32, 3, 3];
+    let mut scores = vec![0.0f32, 0.0, 0.0];
+    for b in 0..256 {
+        tokens.push(format!("<0x{b:02X}>"));
+        types.push(6);
+        scores.push(0.0);
+    }
+    let pieces = [
+        "▁", "h", "e", "l", "o", "w", "r", "d", "▁h", "lo", "llo", "ello", "▁hello", "▁w", "or",
+        "▁wor", "ld", "▁world",
+    ];
+    for (i, p) in pieces.iter().enumerate() {
+        tokens.push(p.to_string());
+        types.push(1);
+        scores.push(-(i as f32) - 1.0 + if p.chars().count() > 1 { 100.0 } else { 0.0 });
+    }
+    let m = md(vec![
+        ("tokenizer.ggml.model", Value::String("llama".into())),
+        ("tokenizer.ggml.tokens", Value::Array(Array::String(tokens))),
+        ("tokenizer.ggml.token_type", Value::Array(Array::I32(types))),
+        ("tokenizer.ggml.scores", Value::Array(Array::F32(scores))),
+        ("tokenizer.ggml.bos_token_id", Value::U32(1)),
+        ("tokenizer.ggml.eos_token_id", Value::U32(2)),
+        ("tokenizer.ggml.unknown_token_id", Value::U32(0)),
+    ]);
+    Tokenizer::from_metadata(&m).unwrap()
+}
+
+#[test]
+fn sentencepiece_merges_by_score_with_byte_fallback() {
+    let t = spm_tokenizer();
+    assert!(
+        t.add_bos(),
+        "llama.cpp adds BOS for SentencePiece vocabularies by default"
+    );
+    let got = t.encode("hello world", true, false).unwrap();
+    assert_eq!(got, ids(&t, &["<s>", "▁hello", "▁world"]));
+    // 'é' is not a piece: its UTF-8 bytes become byte tokens.
+    let got = t.encode("hé", false, false).unwrap();
+    assert_eq!(got, ids(&t, &["▁h", "<0xC3>", "<0xA9>"]));
+    assert_eq!(t.decode(&got, false), " hé");
+    assert_eq!(
+        t.decode(&t.encode("hello world", true, false).unwrap(), false),
+        " hello world"
+    );
+}
