@@ -9,7 +9,17 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Open the terminal chat interface (also what `knob` alone does on a terminal).
+    Chat(ChatArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ChatArgs {
+    /// A GGUF chat model to load for requests that are not about settings.
+    #[arg(long, value_name = "FILE")]
+    pub model: Option<std::path::PathBuf>,
+}
 
 #[cfg(test)]
 mod tests {

@@ -5,3 +5,4 @@ pub mod agent;
 pub mod cli;
 pub mod commands;
 pub mod exit;
+pub mod tui;
