@@ -602,6 +602,6 @@ fn end_generation(state: &mut State) {
     state.stopping = false;
     state.streaming = None;
     if state.notice.as_deref().is_some_and(|n| n.starts_with("Stopping")) {
-        state.notice = None;
+        state.notice = Some("Stopped (Ctrl-C again quits)".into());
     }
 }

@@ -315,6 +315,10 @@ fn draw_input(frame: &mut Frame, state: &State, area: Rect) {
 pub fn meter_text(state: &State) -> Vec<String> {
     let Some(meter) = &state.meter else { return Vec::new() };
     let stats = &meter.stats;
+    if !state.generating && stats.generated == 0 {
+        // Nothing was generated (suggestions, an error): no figures to show.
+        return Vec::new();
+    }
     let mut parts = Vec::new();
     if state.stopping {
         parts.push("stopping".to_string());
@@ -336,15 +340,20 @@ pub fn meter_text(state: &State) -> Vec<String> {
 fn draw_status(frame: &mut Frame, state: &State, area: Rect) {
     let theme = &state.theme;
     let width = area.width as usize;
+    let left_full = format!(" {} · {} thread{}", state.model, state.threads, if state.threads == 1 { "" } else { "s" });
+    // Keep at least this much of the model name before showing every figure.
+    let left_min = wrap::width(&left_full).min(16);
     let mut parts = meter_text(state);
+    let right_of = |parts: &[String]| if parts.is_empty() { String::new() } else { format!(" {} ", parts.join(" · ")) };
     // Drop figures from the end until they fit, keeping tokens/s longest.
-    while !parts.is_empty() && wrap::width(&format!(" {} ", parts.join(" · "))) > width {
+    while parts.len() > 1 && wrap::width(&right_of(&parts)) + left_min > width {
         parts.pop();
     }
-    let right = if parts.is_empty() { String::new() } else { format!(" {} ", parts.join(" · ")) };
-    let left_full = format!(" {} · {} thread{}", state.model, state.threads, if state.threads == 1 { "" } else { "s" });
-    let room = width.saturating_sub(wrap::width(&right) + 1);
-    let left = truncate(&left_full, room);
+    let mut right = right_of(&parts);
+    if wrap::width(&right) > width {
+        right.clear();
+    }
+    let left = truncate(&left_full, width.saturating_sub(wrap::width(&right)));
     let fill = width.saturating_sub(wrap::width(&left) + wrap::width(&right));
     let style = if state.generating { theme.status_live() } else { theme.status() };
     let line = Line::from(vec![
