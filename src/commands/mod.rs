@@ -6,13 +6,9 @@ pub mod chat;
 
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
-        // `knob` alone opens the chat interface on a terminal.
-        None if chat::on_terminal() => chat::run(crate::cli::ChatArgs { model: None }),
-        None => {
-            use clap::CommandFactory;
-            Cli::command().print_help()?;
-            Ok(Exit::Ok)
-        }
+        // `knob` alone opens the chat interface on a terminal; elsewhere it
+        // says how to use `knob ask` and `knob batch` instead (exit 2).
+        None => chat::run(crate::cli::ChatArgs { model: None }),
         Some(command) => match command {
             Command::Chat(args) => chat::run(args),
         },

@@ -78,9 +78,15 @@ pub struct Card {
 pub enum Entry {
     User(String),
     /// A chat answer; `cancelled` when the user stopped it.
-    Answer { text: String, cancelled: bool },
+    Answer {
+        text: String,
+        cancelled: bool,
+    },
     Card(Card),
-    Suggestions { hits: Vec<(String, String, f32)>, hint: Option<String> },
+    Suggestions {
+        hits: Vec<(String, String, f32)>,
+        hint: Option<String>,
+    },
     Info(String),
     Error(String),
 }
@@ -208,7 +214,13 @@ pub fn update(state: &mut State, event: Event, now: Instant) -> Vec<Effect> {
         Event::Paste(text) => {
             state.quit_armed = false;
             if let Focus::Card(i) = state.focus {
-                if matches!(state.card_mut(i), Some(Card { status: CardStatus::Pending, .. })) {
+                if matches!(
+                    state.card_mut(i),
+                    Some(Card {
+                        status: CardStatus::Pending,
+                        ..
+                    })
+                ) {
                     state.notice = Some(PENDING_HINT.into());
                     return Vec::new();
                 }
@@ -232,7 +244,8 @@ pub fn update(state: &mut State, event: Event, now: Instant) -> Vec<Effect> {
     }
 }
 
-const PENDING_HINT: &str = "This plan waits: Enter or a applies, d keeps it as a dry run, Esc dismisses";
+const PENDING_HINT: &str =
+    "This plan waits: Enter or a applies, d keeps it as a dry run, Esc dismisses";
 
 fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
@@ -277,7 +290,9 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
 
 /// Keys while a plan card has the focus. `None` passes the key on to the input.
 fn on_card_key(state: &mut State, index: usize, key: KeyEvent) -> Option<Vec<Effect>> {
-    let plain = !key.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
+    let plain = !key
+        .modifiers
+        .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
     let Some(card) = state.card_mut(index) else {
         state.focus = Focus::Input;
         return None;
@@ -371,7 +386,11 @@ fn scroll_down(state: &mut State) {
     let total = view::transcript_height(state);
     let visible = view::transcript_area_height(state);
     let top = top + state.page();
-    state.scroll_top = if top + visible >= total { None } else { Some(top) };
+    state.scroll_top = if top + visible >= total {
+        None
+    } else {
+        Some(top)
+    };
 }
 
 fn submit(state: &mut State) -> Vec<Effect> {
@@ -441,21 +460,30 @@ fn slash(state: &mut State, line: &str) -> Vec<Effect> {
             _ => usage(state, "/threads N, with N from 1 to 1024"),
         },
         _ => {
-            state.push(Entry::Error(format!("unknown command /{name}; /help lists the commands")));
+            state.push(Entry::Error(format!(
+                "unknown command /{name}; /help lists the commands"
+            )));
             Vec::new()
         }
     }
 }
 
 fn last_applied_card(state: &State) -> Option<usize> {
-    state
-        .entries
-        .iter()
-        .rposition(|e| matches!(e, Entry::Card(Card { status: CardStatus::Applied(_), .. })))
+    state.entries.iter().rposition(|e| {
+        matches!(
+            e,
+            Entry::Card(Card {
+                status: CardStatus::Applied(_),
+                ..
+            })
+        )
+    })
 }
 
 fn refresh_rate(state: &mut State, now: Instant) {
-    let Some(meter) = state.meter.as_mut() else { return };
+    let Some(meter) = state.meter.as_mut() else {
+        return;
+    };
     if let Some(first) = meter.first_token_at {
         let secs = now.saturating_duration_since(first).as_secs_f64();
         if meter.stats.generated >= 2 && secs > 0.0 {
@@ -482,7 +510,10 @@ fn on_worker(state: &mut State, event: WorkerEvent, now: Instant) -> Vec<Effect>
             match state.streaming.and_then(|i| state.entries.get_mut(i)) {
                 Some(Entry::Answer { text: answer, .. }) => answer.push_str(&text),
                 _ => {
-                    let index = state.push(Entry::Answer { text, cancelled: false });
+                    let index = state.push(Entry::Answer {
+                        text,
+                        cancelled: false,
+                    });
                     state.streaming = Some(index);
                 }
             }
@@ -505,7 +536,10 @@ fn on_worker(state: &mut State, event: WorkerEvent, now: Instant) -> Vec<Effect>
             end_generation(state);
         }
         WorkerEvent::Plan(plan) => {
-            let index = state.push(Entry::Card(Card { plan, status: CardStatus::Pending }));
+            let index = state.push(Entry::Card(Card {
+                plan,
+                status: CardStatus::Pending,
+            }));
             state.focus = Focus::Card(index);
             state.scroll_top = None;
         }
@@ -576,7 +610,8 @@ fn on_worker(state: &mut State, event: WorkerEvent, now: Instant) -> Vec<Effect>
                     for entry in &mut state.entries {
                         if let Entry::Card(card) = entry {
                             if card.plan.id == id && card.status == CardStatus::Applying {
-                                card.status = CardStatus::Failed("the assistant gave no result".into());
+                                card.status =
+                                    CardStatus::Failed("the assistant gave no result".into());
                             }
                         }
                     }
@@ -585,7 +620,8 @@ fn on_worker(state: &mut State, event: WorkerEvent, now: Instant) -> Vec<Effect>
                     for entry in &mut state.entries {
                         if let Entry::Card(card) = entry {
                             if card.status == CardStatus::Undoing {
-                                card.status = CardStatus::UndoFailed("the assistant gave no result".into());
+                                card.status =
+                                    CardStatus::UndoFailed("the assistant gave no result".into());
                             }
                         }
                     }
@@ -601,7 +637,11 @@ fn end_generation(state: &mut State) {
     state.generating = false;
     state.stopping = false;
     state.streaming = None;
-    if state.notice.as_deref().is_some_and(|n| n.starts_with("Stopping")) {
+    if state
+        .notice
+        .as_deref()
+        .is_some_and(|n| n.starts_with("Stopping"))
+    {
         state.notice = Some("Stopped (Ctrl-C again quits)".into());
     }
 }

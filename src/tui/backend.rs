@@ -85,22 +85,39 @@ pub struct PlanCard {
 #[derive(Debug, Clone, PartialEq)]
 pub enum WorkerEvent {
     /// A streamed piece of a chat answer, with the figures so far.
-    Token { text: String, stats: GenStats },
+    Token {
+        text: String,
+        stats: GenStats,
+    },
     /// Figures while the model works without streaming text (the settings agent).
     Stats(GenStats),
     /// The generation ended, normally or because it was cancelled.
-    Finished { stats: GenStats, cancelled: bool },
+    Finished {
+        stats: GenStats,
+        cancelled: bool,
+    },
     /// A settings plan to review.
     Plan(PlanCard),
     /// The outcome of applying a plan: a summary, or the error after rollback.
-    Applied { plan_id: u64, result: Result<String, String> },
+    Applied {
+        plan_id: u64,
+        result: Result<String, String>,
+    },
     /// The outcome of undo: a summary, or the error (the change stays).
-    Undone { result: Result<String, String> },
+    Undone {
+        result: Result<String, String>,
+    },
     /// Catalog matches for a request that was not understood or not a settings
     /// request while no chat model is loaded, with an optional hint.
-    Suggestions { hits: Vec<(String, String, f32)>, hint: Option<String> },
+    Suggestions {
+        hits: Vec<(String, String, f32)>,
+        hint: Option<String>,
+    },
     /// The model name or thread count changed.
-    Status { model: String, threads: usize },
+    Status {
+        model: String,
+        threads: usize,
+    },
     Info(String),
     Error(String),
     /// Sent by the worker loop after every command; never by an assistant.

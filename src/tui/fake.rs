@@ -34,7 +34,12 @@ const SETTINGS: &[FakeSetting] = &[
         words: &["dark", "theme"],
         notes: &["Some GTK 3 apps follow after a restart"],
     },
-    FakeSetting { id: "display.night-light", title: "Night light", words: &["night", "warm", "blue"], notes: &[] },
+    FakeSetting {
+        id: "display.night-light",
+        title: "Night light",
+        words: &["night", "warm", "blue"],
+        notes: &[],
+    },
     FakeSetting {
         id: "accessibility.text-scale",
         title: "Text size",
@@ -78,12 +83,17 @@ impl FakeAssistant {
 
     /// A fake with no chat model: requests that are not about settings get suggestions.
     pub fn without_chat(token_delay: Duration) -> Self {
-        FakeAssistant { chat: None, ..FakeAssistant::new(token_delay) }
+        FakeAssistant {
+            chat: None,
+            ..FakeAssistant::new(token_delay)
+        }
     }
 
     fn target(setting: &FakeSetting, request: &str) -> &'static str {
         match setting.id {
-            "appearance.dark-mode" if request.contains("light") && !request.contains("dark") => "light",
+            "appearance.dark-mode" if request.contains("light") && !request.contains("dark") => {
+                "light"
+            }
             "appearance.dark-mode" => "dark",
             "display.night-light" if request.contains("off") => "off",
             "display.night-light" => "on",
@@ -93,15 +103,33 @@ impl FakeAssistant {
     }
 
     fn matches(request: &str) -> Vec<&'static FakeSetting> {
-        SETTINGS.iter().filter(|s| s.words.iter().any(|w| request.split(|c: char| !c.is_alphanumeric()).any(|t| t == *w))).collect()
+        SETTINGS
+            .iter()
+            .filter(|s| {
+                s.words.iter().any(|w| {
+                    request
+                        .split(|c: char| !c.is_alphanumeric())
+                        .any(|t| t == *w)
+                })
+            })
+            .collect()
     }
 
-    fn stats(prompt_tokens: usize, generated: usize, start: Instant, first: Option<Instant>) -> GenStats {
+    fn stats(
+        prompt_tokens: usize,
+        generated: usize,
+        start: Instant,
+        first: Option<Instant>,
+    ) -> GenStats {
         let now = Instant::now();
         let tokens_per_s = match first {
             Some(first) if generated > 1 => {
                 let secs = now.duration_since(first).as_secs_f64();
-                if secs > 0.0 { (generated - 1) as f64 / secs } else { 0.0 }
+                if secs > 0.0 {
+                    (generated - 1) as f64 / secs
+                } else {
+                    0.0
+                }
             }
             _ => 0.0,
         };
@@ -113,18 +141,32 @@ impl FakeAssistant {
         }
     }
 
-    fn plan(&mut self, request: &str, settings: &[&'static FakeSetting], events: &Sender<WorkerEvent>, cancel: &AtomicBool) {
+    fn plan(
+        &mut self,
+        request: &str,
+        settings: &[&'static FakeSetting],
+        events: &Sender<WorkerEvent>,
+        cancel: &AtomicBool,
+    ) {
         let start = Instant::now();
         let prompt_tokens = request.split_whitespace().count() + 4;
         let mut first = None;
         for generated in 1..=PLAN_TOKENS {
             if cancel.load(Ordering::Relaxed) {
-                let _ = events.send(WorkerEvent::Finished { stats: Self::stats(prompt_tokens, generated - 1, start, first), cancelled: true });
+                let _ = events.send(WorkerEvent::Finished {
+                    stats: Self::stats(prompt_tokens, generated - 1, start, first),
+                    cancelled: true,
+                });
                 return;
             }
             thread::sleep(self.token_delay / 2);
             first.get_or_insert_with(Instant::now);
-            let _ = events.send(WorkerEvent::Stats(Self::stats(prompt_tokens, generated, start, first)));
+            let _ = events.send(WorkerEvent::Stats(Self::stats(
+                prompt_tokens,
+                generated,
+                start,
+                first,
+            )));
         }
         let lower = request.to_lowercase();
         let rows = settings
@@ -143,11 +185,19 @@ impl FakeAssistant {
                 }
             })
             .collect();
-        let plan = PlanCard { id: self.next_plan, request: request.to_string(), rows, confidence: 0.92 };
+        let plan = PlanCard {
+            id: self.next_plan,
+            request: request.to_string(),
+            rows,
+            confidence: 0.92,
+        };
         self.next_plan += 1;
         self.plans.insert(plan.id, plan.clone());
         let _ = events.send(WorkerEvent::Plan(plan));
-        let _ = events.send(WorkerEvent::Finished { stats: Self::stats(prompt_tokens, PLAN_TOKENS, start, first), cancelled: false });
+        let _ = events.send(WorkerEvent::Finished {
+            stats: Self::stats(prompt_tokens, PLAN_TOKENS, start, first),
+            cancelled: false,
+        });
     }
 
     fn chat(&mut self, request: &str, events: &Sender<WorkerEvent>, cancel: &AtomicBool) {
@@ -157,16 +207,25 @@ impl FakeAssistant {
         let mut generated = 0;
         for piece in CANNED_ANSWER.split_inclusive([' ', '\n']) {
             if cancel.load(Ordering::Relaxed) {
-                let _ = events.send(WorkerEvent::Finished { stats: Self::stats(prompt_tokens, generated, start, first), cancelled: true });
+                let _ = events.send(WorkerEvent::Finished {
+                    stats: Self::stats(prompt_tokens, generated, start, first),
+                    cancelled: true,
+                });
                 return;
             }
             thread::sleep(self.token_delay);
             first.get_or_insert_with(Instant::now);
             generated += 1;
             let stats = Self::stats(prompt_tokens, generated, start, first);
-            let _ = events.send(WorkerEvent::Token { text: piece.to_string(), stats });
+            let _ = events.send(WorkerEvent::Token {
+                text: piece.to_string(),
+                stats,
+            });
         }
-        let _ = events.send(WorkerEvent::Finished { stats: Self::stats(prompt_tokens, generated, start, first), cancelled: false });
+        let _ = events.send(WorkerEvent::Finished {
+            stats: Self::stats(prompt_tokens, generated, start, first),
+            cancelled: false,
+        });
     }
 }
 
@@ -179,7 +238,10 @@ impl Assistant for FakeAssistant {
         } else if self.chat.is_some() {
             self.chat(request, events, cancel);
         } else {
-            let hits = SETTINGS.iter().map(|s| (s.id.to_string(), s.title.to_string(), 0.1)).collect();
+            let hits = SETTINGS
+                .iter()
+                .map(|s| (s.id.to_string(), s.title.to_string(), 0.1))
+                .collect();
             let hint = Some("No chat model is loaded: /model PATH loads a GGUF chat model (or start with knob chat --model FILE).".to_string());
             let _ = events.send(WorkerEvent::Suggestions { hits, hint });
         }
@@ -187,23 +249,36 @@ impl Assistant for FakeAssistant {
 
     fn apply(&mut self, plan_id: u64, events: &Sender<WorkerEvent>) {
         let Some(plan) = self.plans.remove(&plan_id) else {
-            let _ = events.send(WorkerEvent::Applied { plan_id, result: Err(format!("no plan {plan_id} to apply")) });
+            let _ = events.send(WorkerEvent::Applied {
+                plan_id,
+                result: Err(format!("no plan {plan_id} to apply")),
+            });
             return;
         };
         let mut record = Vec::new();
         for row in plan.rows.iter().filter(|r| r.changed) {
             if let Some(s) = SETTINGS.iter().find(|s| s.id == row.id) {
-                let before = self.values.insert(s.id, row.new.clone()).unwrap_or_default();
+                let before = self
+                    .values
+                    .insert(s.id, row.new.clone())
+                    .unwrap_or_default();
                 record.push((s.id, s.title.to_string(), before, row.new.clone()));
             }
         }
         let summary = if record.is_empty() {
             "nothing to change".to_string()
         } else {
-            record.iter().map(|(_, t, b, a)| format!("{t}: {b} -> {a}")).collect::<Vec<_>>().join(", ")
+            record
+                .iter()
+                .map(|(_, t, b, a)| format!("{t}: {b} -> {a}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         };
         self.journal.push(record);
-        let _ = events.send(WorkerEvent::Applied { plan_id, result: Ok(summary) });
+        let _ = events.send(WorkerEvent::Applied {
+            plan_id,
+            result: Ok(summary),
+        });
     }
 
     fn undo(&mut self, events: &Sender<WorkerEvent>) {
@@ -213,7 +288,11 @@ impl Assistant for FakeAssistant {
                 for (id, _, before, _) in &record {
                     self.values.insert(id, before.clone());
                 }
-                Ok(record.iter().map(|(_, t, b, a)| format!("{t}: {a} -> {b}")).collect::<Vec<_>>().join(", "))
+                Ok(record
+                    .iter()
+                    .map(|(_, t, b, a)| format!("{t}: {a} -> {b}"))
+                    .collect::<Vec<_>>()
+                    .join(", "))
             }
         };
         let _ = events.send(WorkerEvent::Undone { result });
@@ -227,7 +306,10 @@ impl Assistant for FakeAssistant {
                 .iter()
                 .enumerate()
                 .map(|(i, record)| {
-                    let changes: Vec<String> = record.iter().map(|(_, t, b, a)| format!("{t}: {b} -> {a}")).collect();
+                    let changes: Vec<String> = record
+                        .iter()
+                        .map(|(_, t, b, a)| format!("{t}: {b} -> {a}"))
+                        .collect();
                     format!("{}. {}", i + 1, changes.join(", "))
                 })
                 .collect::<Vec<_>>()
@@ -239,15 +321,26 @@ impl Assistant for FakeAssistant {
     fn set_model(&mut self, path: &Path, events: &Sender<WorkerEvent>) {
         match std::fs::metadata(path) {
             Ok(meta) if meta.is_file() => {
-                let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+                let name = path.file_name().map_or_else(
+                    || path.display().to_string(),
+                    |n| n.to_string_lossy().into_owned(),
+                );
                 self.chat = Some(name.clone());
-                let _ = events.send(WorkerEvent::Info(format!("Demo assistant: {name} is noted but not loaded; answers stay canned.")));
+                let _ = events.send(WorkerEvent::Info(format!(
+                    "Demo assistant: {name} is noted but not loaded; answers stay canned."
+                )));
             }
             Ok(_) => {
-                let _ = events.send(WorkerEvent::Error(format!("{} is not a file", path.display())));
+                let _ = events.send(WorkerEvent::Error(format!(
+                    "{} is not a file",
+                    path.display()
+                )));
             }
             Err(e) => {
-                let _ = events.send(WorkerEvent::Error(format!("cannot open {}: {e}", path.display())));
+                let _ = events.send(WorkerEvent::Error(format!(
+                    "cannot open {}: {e}",
+                    path.display()
+                )));
             }
         }
     }
@@ -292,11 +385,23 @@ mod tests {
         let mut fake = FakeAssistant::new(Duration::ZERO);
         let events = run(&mut fake, "turn on dark mode");
         assert!(matches!(events[0], WorkerEvent::Stats(_)));
-        let plan = events.iter().find_map(|e| match e { WorkerEvent::Plan(p) => Some(p.clone()), _ => None }).expect("a plan");
+        let plan = events
+            .iter()
+            .find_map(|e| match e {
+                WorkerEvent::Plan(p) => Some(p.clone()),
+                _ => None,
+            })
+            .expect("a plan");
         assert_eq!(plan.rows[0].current, "light");
         assert_eq!(plan.rows[0].new, "dark");
         assert!(plan.rows[0].changed);
-        assert!(matches!(events.last(), Some(WorkerEvent::Finished { cancelled: false, .. })));
+        assert!(matches!(
+            events.last(),
+            Some(WorkerEvent::Finished {
+                cancelled: false,
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -309,28 +414,58 @@ mod tests {
         fake.undo(&tx);
         drop(tx);
         let events: Vec<_> = rx.iter().collect();
-        assert_eq!(events[0], WorkerEvent::Applied { plan_id: 1, result: Ok("Dark mode: light -> dark".into()) });
-        assert_eq!(events[1], WorkerEvent::Undone { result: Ok("Dark mode: dark -> light".into()) });
-        assert_eq!(events[2], WorkerEvent::Undone { result: Err("nothing to undo".into()) });
+        assert_eq!(
+            events[0],
+            WorkerEvent::Applied {
+                plan_id: 1,
+                result: Ok("Dark mode: light -> dark".into())
+            }
+        );
+        assert_eq!(
+            events[1],
+            WorkerEvent::Undone {
+                result: Ok("Dark mode: dark -> light".into())
+            }
+        );
+        assert_eq!(
+            events[2],
+            WorkerEvent::Undone {
+                result: Err("nothing to undo".into())
+            }
+        );
     }
 
     #[test]
     fn chat_streams_the_whole_answer_or_stops_on_cancel() {
         let mut fake = FakeAssistant::new(Duration::ZERO);
         let events = run(&mut fake, "hello");
-        let text: String = events.iter().filter_map(|e| match e { WorkerEvent::Token { text, .. } => Some(text.as_str()), _ => None }).collect();
+        let text: String = events
+            .iter()
+            .filter_map(|e| match e {
+                WorkerEvent::Token { text, .. } => Some(text.as_str()),
+                _ => None,
+            })
+            .collect();
         assert_eq!(text, CANNED_ANSWER);
         let (tx, rx) = channel();
         fake.handle("hello", &tx, &AtomicBool::new(true));
         drop(tx);
         let events: Vec<_> = rx.iter().collect();
-        assert!(matches!(events.as_slice(), [WorkerEvent::Finished { cancelled: true, .. }]));
+        assert!(matches!(
+            events.as_slice(),
+            [WorkerEvent::Finished {
+                cancelled: true,
+                ..
+            }]
+        ));
     }
 
     #[test]
     fn without_chat_suggests_and_hints_at_a_model() {
         let mut fake = FakeAssistant::without_chat(Duration::ZERO);
         let events = run(&mut fake, "what is the capital of France");
-        assert!(matches!(&events[0], WorkerEvent::Suggestions { hint: Some(h), .. } if h.contains("/model")));
+        assert!(
+            matches!(&events[0], WorkerEvent::Suggestions { hint: Some(h), .. } if h.contains("/model"))
+        );
     }
 }

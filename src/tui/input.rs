@@ -32,8 +32,14 @@ impl Input {
 
     /// Inserts text at the cursor. Pasted line ends become `\n`, tabs four spaces.
     pub fn insert_str(&mut self, s: &str) {
-        let clean = s.replace("\r\n", "\n").replace('\r', "\n").replace('\t', "    ");
-        let clean: String = clean.chars().filter(|c| *c == '\n' || !c.is_control()).collect();
+        let clean = s
+            .replace("\r\n", "\n")
+            .replace('\r', "\n")
+            .replace('\t', "    ");
+        let clean: String = clean
+            .chars()
+            .filter(|c| *c == '\n' || !c.is_control())
+            .collect();
         self.text.insert_str(self.cursor, &clean);
         self.cursor += clean.len();
     }
@@ -135,7 +141,9 @@ impl Input {
         if end == self.text.len() {
             return;
         }
-        let column = self.text[self.line_start()..self.cursor].graphemes(true).count();
+        let column = self.text[self.line_start()..self.cursor]
+            .graphemes(true)
+            .count();
         let next_start = end + 1;
         let next_end = self.text[next_start..]
             .find('\n')

@@ -48,7 +48,12 @@ pub fn run(assistant: Box<dyn Assistant>, startup: Vec<Command>) -> anyhow::Resu
     execute!(stdout(), EnableBracketedPaste).context("cannot enable bracketed paste")?;
 
     let size = terminal.size().context("cannot read the terminal size")?;
-    let mut state = State::new(assistant.model_name(), assistant.threads(), theme, (size.width, size.height));
+    let mut state = State::new(
+        assistant.model_name(),
+        assistant.threads(),
+        theme,
+        (size.width, size.height),
+    );
 
     let (event_tx, event_rx) = mpsc::channel::<Event>();
     let cancel = Arc::new(AtomicBool::new(false));
@@ -61,7 +66,14 @@ pub fn run(assistant: Box<dyn Assistant>, startup: Vec<Command>) -> anyhow::Resu
     for command in startup {
         effects.extend(app::queue(&mut state, command));
     }
-    let result = event_loop(&mut terminal, &mut state, &event_rx, &commands, &cancel, effects);
+    let result = event_loop(
+        &mut terminal,
+        &mut state,
+        &event_rx,
+        &commands,
+        &cancel,
+        effects,
+    );
     stop_reader.store(true, Ordering::Relaxed);
     // Stop a generation in progress; the worker ends when `commands` drops.
     cancel.store(true, Ordering::Relaxed);
@@ -88,7 +100,8 @@ fn event_loop(
                     }
                     if commands.send(command).is_err() {
                         let now = Instant::now();
-                        let gone = WorkerEvent::Error("the assistant has stopped; restart knob".into());
+                        let gone =
+                            WorkerEvent::Error("the assistant has stopped; restart knob".into());
                         app::update(state, Event::Worker(gone), now);
                         app::update(state, Event::Worker(WorkerEvent::Done), now);
                         redraw = true;
@@ -97,7 +110,9 @@ fn event_loop(
             }
         }
         if redraw {
-            terminal.draw(|frame| view::draw(frame, state)).context("cannot draw")?;
+            terminal
+                .draw(|frame| view::draw(frame, state))
+                .context("cannot draw")?;
         }
         // Block for the next event, then take whatever else is queued before
         // drawing again, so a fast token stream or a long paste costs one draw.
@@ -114,14 +129,19 @@ fn event_loop(
     }
 }
 
-fn spawn_worker(mut assistant: Box<dyn Assistant>, events: Sender<Event>, cancel: Arc<AtomicBool>) -> anyhow::Result<Sender<Command>> {
+fn spawn_worker(
+    mut assistant: Box<dyn Assistant>,
+    events: Sender<Event>,
+    cancel: Arc<AtomicBool>,
+) -> anyhow::Result<Sender<Command>> {
     let (command_tx, command_rx) = mpsc::channel::<Command>();
     let (worker_tx, worker_rx) = mpsc::channel::<WorkerEvent>();
     thread::Builder::new()
         .name(WORKER_THREAD.into())
         .spawn(move || {
             for command in command_rx {
-                let status_may_change = matches!(command, Command::SetModel(_) | Command::SetThreads(_));
+                let status_may_change =
+                    matches!(command, Command::SetModel(_) | Command::SetThreads(_));
                 let outcome = panic::catch_unwind(AssertUnwindSafe(|| match &command {
                     Command::Handle(request) => assistant.handle(request, &worker_tx, &cancel),
                     Command::Apply(id) => assistant.apply(*id, &worker_tx),
@@ -137,13 +157,18 @@ fn spawn_worker(mut assistant: Box<dyn Assistant>, events: Sender<Event>, cancel
                         .map(|s| s.to_string())
                         .or_else(|| payload.downcast_ref::<String>().cloned())
                         .unwrap_or_else(|| "unknown panic".into());
-                    let _ = worker_tx.send(WorkerEvent::Error(format!("internal error in the assistant: {message}")));
+                    let _ = worker_tx.send(WorkerEvent::Error(format!(
+                        "internal error in the assistant: {message}"
+                    )));
                     let _ = worker_tx.send(WorkerEvent::Done);
                     // Its state may be broken: stop taking commands.
                     return;
                 }
                 if status_may_change {
-                    let status = WorkerEvent::Status { model: assistant.model_name(), threads: assistant.threads() };
+                    let status = WorkerEvent::Status {
+                        model: assistant.model_name(),
+                        threads: assistant.threads(),
+                    };
                     let _ = worker_tx.send(status);
                 }
                 if worker_tx.send(WorkerEvent::Done).is_err() {

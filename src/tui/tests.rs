@@ -15,7 +15,12 @@ use super::theme::Theme;
 use super::view;
 
 fn state() -> State {
-    State::new("qwen2.5-0.5b-instruct-q8_0".into(), 4, Theme { color: true }, (60, 16))
+    State::new(
+        "qwen2.5-0.5b-instruct-q8_0".into(),
+        4,
+        Theme { color: true },
+        (60, 16),
+    )
 }
 
 fn key(code: KeyCode) -> Event {
@@ -33,7 +38,10 @@ fn worker(e: WorkerEvent) -> Event {
 /// Feeds events at time `now` and collects all effects.
 fn feed(state: &mut State, events: impl IntoIterator<Item = Event>) -> Vec<Effect> {
     let now = Instant::now();
-    events.into_iter().flat_map(|e| update(state, e, now)).collect()
+    events
+        .into_iter()
+        .flat_map(|e| update(state, e, now))
+        .collect()
 }
 
 fn type_text(state: &mut State, text: &str) -> Vec<Effect> {
@@ -41,7 +49,12 @@ fn type_text(state: &mut State, text: &str) -> Vec<Effect> {
 }
 
 fn stats(generated: usize, rate: f64) -> GenStats {
-    GenStats { prompt_tokens: 24, generated, ttft_ms: Some(85.0), tokens_per_s: rate }
+    GenStats {
+        prompt_tokens: 24,
+        generated,
+        ttft_ms: Some(85.0),
+        tokens_per_s: rate,
+    }
 }
 
 fn plan(id: u64) -> PlanCard {
@@ -76,8 +89,24 @@ fn plan(id: u64) -> PlanCard {
 fn with_pending_plan() -> State {
     let mut s = state();
     type_text(&mut s, "turn on dark mode");
-    feed(&mut s, [key(KeyCode::Enter), worker(WorkerEvent::Stats(stats(12, 48.0))), worker(WorkerEvent::Plan(plan(7)))]);
-    feed(&mut s, [worker(WorkerEvent::Finished { stats: stats(12, 48.0), cancelled: false }), worker(WorkerEvent::Done)]);
+    feed(
+        &mut s,
+        [
+            key(KeyCode::Enter),
+            worker(WorkerEvent::Stats(stats(12, 48.0))),
+            worker(WorkerEvent::Plan(plan(7))),
+        ],
+    );
+    feed(
+        &mut s,
+        [
+            worker(WorkerEvent::Finished {
+                stats: stats(12, 48.0),
+                cancelled: false,
+            }),
+            worker(WorkerEvent::Done),
+        ],
+    );
     s
 }
 
@@ -85,7 +114,9 @@ fn render(state: &State, width: u16, height: u16) -> TestBackend {
     let mut state = state.clone();
     state.size = (width, height);
     let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("test terminal");
-    terminal.draw(|frame| view::draw(frame, &state)).expect("draw");
+    terminal
+        .draw(|frame| view::draw(frame, &state))
+        .expect("draw");
     terminal.backend().clone()
 }
 
@@ -108,7 +139,15 @@ fn enter_sends_the_request_to_the_worker() {
 #[test]
 fn empty_enter_does_nothing() {
     let mut s = state();
-    assert!(feed(&mut s, [key(KeyCode::Enter), key(KeyCode::Char(' ')), key(KeyCode::Enter)]).is_empty());
+    assert!(feed(
+        &mut s,
+        [
+            key(KeyCode::Enter),
+            key(KeyCode::Char(' ')),
+            key(KeyCode::Enter)
+        ]
+    )
+    .is_empty());
     assert!(s.entries.is_empty());
 }
 
@@ -126,20 +165,31 @@ fn a_second_request_waits_for_the_first() {
 #[test]
 fn paste_with_newlines_does_not_submit() {
     let mut s = state();
-    let effects = feed(&mut s, [Event::Paste("line one\nline two\r\nline three".into())]);
+    let effects = feed(
+        &mut s,
+        [Event::Paste("line one\nline two\r\nline three".into())],
+    );
     assert!(effects.is_empty());
     assert_eq!(s.input.text(), "line one\nline two\nline three");
     assert!(s.entries.is_empty());
     // Enter then sends all of it at once.
     let effects = feed(&mut s, [key(KeyCode::Enter)]);
-    assert_eq!(effects, [Effect::Send(Command::Handle("line one\nline two\nline three".into()))]);
+    assert_eq!(
+        effects,
+        [Effect::Send(Command::Handle(
+            "line one\nline two\nline three".into()
+        ))]
+    );
 }
 
 #[test]
 fn alt_enter_and_ctrl_j_add_a_line() {
     let mut s = state();
     type_text(&mut s, "a");
-    feed(&mut s, [Event::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::ALT))]);
+    feed(
+        &mut s,
+        [Event::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::ALT))],
+    );
     type_text(&mut s, "b");
     feed(&mut s, [ctrl('j')]);
     type_text(&mut s, "c");
@@ -162,13 +212,37 @@ fn key_releases_are_ignored() {
 fn ctrl_c_stops_the_generation_then_quits() {
     let mut s = state();
     type_text(&mut s, "tell me a story");
-    feed(&mut s, [key(KeyCode::Enter), worker(WorkerEvent::Token { text: "Once".into(), stats: stats(1, 0.0) })]);
+    feed(
+        &mut s,
+        [
+            key(KeyCode::Enter),
+            worker(WorkerEvent::Token {
+                text: "Once".into(),
+                stats: stats(1, 0.0),
+            }),
+        ],
+    );
     assert_eq!(feed(&mut s, [ctrl('c')]), [Effect::Cancel]);
     assert!(s.stopping);
     assert!(!s.quit);
-    feed(&mut s, [worker(WorkerEvent::Finished { stats: stats(1, 0.0), cancelled: true }), worker(WorkerEvent::Done)]);
+    feed(
+        &mut s,
+        [
+            worker(WorkerEvent::Finished {
+                stats: stats(1, 0.0),
+                cancelled: true,
+            }),
+            worker(WorkerEvent::Done),
+        ],
+    );
     assert!(!s.generating);
-    assert_eq!(s.entries[1], Entry::Answer { text: "Once".into(), cancelled: true });
+    assert_eq!(
+        s.entries[1],
+        Entry::Answer {
+            text: "Once".into(),
+            cancelled: true
+        }
+    );
     assert_eq!(feed(&mut s, [ctrl('c')]), [Effect::Quit]);
     assert!(s.quit);
 }
@@ -201,10 +275,30 @@ fn tokens_stream_into_one_answer_with_live_rate() {
     type_text(&mut s, "hi");
     let t0 = Instant::now();
     update(&mut s, key(KeyCode::Enter), t0);
-    update(&mut s, worker(WorkerEvent::Token { text: "Hel".into(), stats: stats(1, 0.0) }), t0);
-    update(&mut s, worker(WorkerEvent::Token { text: "lo".into(), stats: stats(11, 9.0) }), t0 + Duration::from_millis(900));
+    update(
+        &mut s,
+        worker(WorkerEvent::Token {
+            text: "Hel".into(),
+            stats: stats(1, 0.0),
+        }),
+        t0,
+    );
+    update(
+        &mut s,
+        worker(WorkerEvent::Token {
+            text: "lo".into(),
+            stats: stats(11, 9.0),
+        }),
+        t0 + Duration::from_millis(900),
+    );
     assert_eq!(s.entries.len(), 2);
-    assert_eq!(s.entries[1], Entry::Answer { text: "Hello".into(), cancelled: false });
+    assert_eq!(
+        s.entries[1],
+        Entry::Answer {
+            text: "Hello".into(),
+            cancelled: false
+        }
+    );
     // A tick recomputes the rate from the UI's own clock: 10 tokens in 1 s.
     update(&mut s, Event::Tick, t0 + Duration::from_secs(1));
     let rate = s.meter.as_ref().and_then(|m| m.rate).expect("a rate");
@@ -214,8 +308,19 @@ fn tokens_stream_into_one_answer_with_live_rate() {
     let rate = s.meter.as_ref().and_then(|m| m.rate).expect("a rate");
     assert!((rate - 5.0).abs() < 1e-9, "{rate}");
     // The worker's final figures replace the live ones, and stay.
-    update(&mut s, worker(WorkerEvent::Finished { stats: stats(11, 12.5), cancelled: false }), t0 + Duration::from_secs(2));
-    update(&mut s, worker(WorkerEvent::Done), t0 + Duration::from_secs(2));
+    update(
+        &mut s,
+        worker(WorkerEvent::Finished {
+            stats: stats(11, 12.5),
+            cancelled: false,
+        }),
+        t0 + Duration::from_secs(2),
+    );
+    update(
+        &mut s,
+        worker(WorkerEvent::Done),
+        t0 + Duration::from_secs(2),
+    );
     update(&mut s, Event::Tick, t0 + Duration::from_secs(9));
     assert_eq!(s.meter.as_ref().and_then(|m| m.rate), Some(12.5));
     assert!(!s.generating);
@@ -234,30 +339,79 @@ fn plan_card_takes_the_keys_until_answered() {
     assert!(s.input.is_empty());
     let effects = feed(&mut s, [key(KeyCode::Char('a'))]);
     assert_eq!(effects, [Effect::Send(Command::Apply(7))]);
-    assert!(matches!(&s.entries[1], Entry::Card(Card { status: CardStatus::Applying, .. })));
-    feed(&mut s, [worker(WorkerEvent::Applied { plan_id: 7, result: Ok("Dark mode: light -> dark".into()) }), worker(WorkerEvent::Done)]);
-    assert!(matches!(&s.entries[1], Entry::Card(Card { status: CardStatus::Applied(_), .. })));
+    assert!(matches!(
+        &s.entries[1],
+        Entry::Card(Card {
+            status: CardStatus::Applying,
+            ..
+        })
+    ));
+    feed(
+        &mut s,
+        [
+            worker(WorkerEvent::Applied {
+                plan_id: 7,
+                result: Ok("Dark mode: light -> dark".into()),
+            }),
+            worker(WorkerEvent::Done),
+        ],
+    );
+    assert!(matches!(
+        &s.entries[1],
+        Entry::Card(Card {
+            status: CardStatus::Applied(_),
+            ..
+        })
+    ));
     // Undo is offered on the card.
     assert_eq!(s.focus, Focus::Card(1));
-    assert_eq!(feed(&mut s, [key(KeyCode::Char('u'))]), [Effect::Send(Command::Undo)]);
-    feed(&mut s, [worker(WorkerEvent::Undone { result: Ok("Dark mode: dark -> light".into()) }), worker(WorkerEvent::Done)]);
-    assert!(matches!(&s.entries[1], Entry::Card(Card { status: CardStatus::Undone(m), .. }) if m == "Dark mode: dark -> light"));
+    assert_eq!(
+        feed(&mut s, [key(KeyCode::Char('u'))]),
+        [Effect::Send(Command::Undo)]
+    );
+    feed(
+        &mut s,
+        [
+            worker(WorkerEvent::Undone {
+                result: Ok("Dark mode: dark -> light".into()),
+            }),
+            worker(WorkerEvent::Done),
+        ],
+    );
+    assert!(
+        matches!(&s.entries[1], Entry::Card(Card { status: CardStatus::Undone(m), .. }) if m == "Dark mode: dark -> light")
+    );
     assert!(s.in_flight.is_empty());
 }
 
 #[test]
 fn enter_applies_d_keeps_a_dry_run_esc_dismisses() {
     let mut s = with_pending_plan();
-    assert_eq!(feed(&mut s, [key(KeyCode::Enter)]), [Effect::Send(Command::Apply(7))]);
+    assert_eq!(
+        feed(&mut s, [key(KeyCode::Enter)]),
+        [Effect::Send(Command::Apply(7))]
+    );
 
     let mut s = with_pending_plan();
     assert!(feed(&mut s, [key(KeyCode::Char('d'))]).is_empty());
-    assert!(matches!(&s.entries[1], Entry::Card(Card { status: CardStatus::DryRun, .. })));
+    assert!(matches!(
+        &s.entries[1],
+        Entry::Card(Card {
+            status: CardStatus::DryRun,
+            ..
+        })
+    ));
     assert_eq!(s.focus, Focus::Input);
 
     let mut s = with_pending_plan();
     assert!(feed(&mut s, [key(KeyCode::Esc)]).is_empty());
-    assert!(matches!(&s.entries[1], Entry::Card(Card { status: CardStatus::Dismissed, .. })));
+    assert!(matches!(
+        &s.entries[1],
+        Entry::Card(Card {
+            status: CardStatus::Dismissed,
+            ..
+        })
+    ));
     // Typing works again.
     type_text(&mut s, "d");
     assert_eq!(s.input.text(), "d");
@@ -266,7 +420,16 @@ fn enter_applies_d_keeps_a_dry_run_esc_dismisses() {
 #[test]
 fn typing_after_apply_goes_to_the_input() {
     let mut s = with_pending_plan();
-    feed(&mut s, [key(KeyCode::Char('a')), worker(WorkerEvent::Applied { plan_id: 7, result: Ok("done".into()) })]);
+    feed(
+        &mut s,
+        [
+            key(KeyCode::Char('a')),
+            worker(WorkerEvent::Applied {
+                plan_id: 7,
+                result: Ok("done".into()),
+            }),
+        ],
+    );
     type_text(&mut s, "hi");
     assert_eq!(s.input.text(), "hi");
     assert_eq!(s.focus, Focus::Input);
@@ -276,8 +439,19 @@ fn typing_after_apply_goes_to_the_input() {
 fn failed_apply_shows_the_rollback() {
     let mut s = with_pending_plan();
     feed(&mut s, [key(KeyCode::Char('a'))]);
-    feed(&mut s, [worker(WorkerEvent::Applied { plan_id: 7, result: Err("gsettings: permission denied".into()) }), worker(WorkerEvent::Done)]);
-    assert!(matches!(&s.entries[1], Entry::Card(Card { status: CardStatus::Failed(e), .. }) if e.contains("permission")));
+    feed(
+        &mut s,
+        [
+            worker(WorkerEvent::Applied {
+                plan_id: 7,
+                result: Err("gsettings: permission denied".into()),
+            }),
+            worker(WorkerEvent::Done),
+        ],
+    );
+    assert!(
+        matches!(&s.entries[1], Entry::Card(Card { status: CardStatus::Failed(e), .. }) if e.contains("permission"))
+    );
     assert_eq!(s.focus, Focus::Input);
 }
 
@@ -285,7 +459,13 @@ fn failed_apply_shows_the_rollback() {
 fn an_apply_with_no_answer_is_marked_failed() {
     let mut s = with_pending_plan();
     feed(&mut s, [key(KeyCode::Char('a')), worker(WorkerEvent::Done)]);
-    assert!(matches!(&s.entries[1], Entry::Card(Card { status: CardStatus::Failed(_), .. })));
+    assert!(matches!(
+        &s.entries[1],
+        Entry::Card(Card {
+            status: CardStatus::Failed(_),
+            ..
+        })
+    ));
 }
 
 #[test]
@@ -295,16 +475,31 @@ fn slash_commands() {
         type_text(s, line);
         feed(s, [key(KeyCode::Enter)])
     };
-    assert_eq!(run(&mut s, "/threads 8"), [Effect::Send(Command::SetThreads(8))]);
-    assert_eq!(run(&mut s, "/model /tmp/m.gguf"), [Effect::Send(Command::SetModel(PathBuf::from("/tmp/m.gguf")))]);
-    assert_eq!(run(&mut s, "/platform kde"), [Effect::Send(Command::SetPlatform("kde".into()))]);
+    assert_eq!(
+        run(&mut s, "/threads 8"),
+        [Effect::Send(Command::SetThreads(8))]
+    );
+    assert_eq!(
+        run(&mut s, "/model /tmp/m.gguf"),
+        [Effect::Send(Command::SetModel(PathBuf::from(
+            "/tmp/m.gguf"
+        )))]
+    );
+    assert_eq!(
+        run(&mut s, "/platform kde"),
+        [Effect::Send(Command::SetPlatform("kde".into()))]
+    );
     assert_eq!(run(&mut s, "/history"), [Effect::Send(Command::History)]);
     assert_eq!(run(&mut s, "/undo"), [Effect::Send(Command::Undo)]);
     assert!(run(&mut s, "/threads zero").is_empty());
     assert!(run(&mut s, "/threads 0").is_empty());
     assert!(run(&mut s, "/model").is_empty());
     assert!(run(&mut s, "/frobnicate").is_empty());
-    let errors = s.entries.iter().filter(|e| matches!(e, Entry::Error(_))).count();
+    let errors = s
+        .entries
+        .iter()
+        .filter(|e| matches!(e, Entry::Error(_)))
+        .count();
     assert_eq!(errors, 4);
     assert!(run(&mut s, "/help").is_empty());
     assert!(matches!(s.entries.last(), Some(Entry::Info(t)) if t.contains("/platform NAME")));
@@ -318,19 +513,55 @@ fn slash_commands() {
 #[test]
 fn undo_command_marks_the_applied_card() {
     let mut s = with_pending_plan();
-    feed(&mut s, [key(KeyCode::Char('a')), worker(WorkerEvent::Applied { plan_id: 7, result: Ok("x".into()) }), worker(WorkerEvent::Done)]);
+    feed(
+        &mut s,
+        [
+            key(KeyCode::Char('a')),
+            worker(WorkerEvent::Applied {
+                plan_id: 7,
+                result: Ok("x".into()),
+            }),
+            worker(WorkerEvent::Done),
+        ],
+    );
     feed(&mut s, [key(KeyCode::Esc)]);
     type_text(&mut s, "/undo");
     feed(&mut s, [key(KeyCode::Enter)]);
-    assert!(matches!(&s.entries[1], Entry::Card(Card { status: CardStatus::Undoing, .. })));
-    feed(&mut s, [worker(WorkerEvent::Undone { result: Err("journal is empty".into()) }), worker(WorkerEvent::Done)]);
-    assert!(matches!(&s.entries[1], Entry::Card(Card { status: CardStatus::UndoFailed(_), .. })));
+    assert!(matches!(
+        &s.entries[1],
+        Entry::Card(Card {
+            status: CardStatus::Undoing,
+            ..
+        })
+    ));
+    feed(
+        &mut s,
+        [
+            worker(WorkerEvent::Undone {
+                result: Err("journal is empty".into()),
+            }),
+            worker(WorkerEvent::Done),
+        ],
+    );
+    assert!(matches!(
+        &s.entries[1],
+        Entry::Card(Card {
+            status: CardStatus::UndoFailed(_),
+            ..
+        })
+    ));
 }
 
 #[test]
 fn status_event_updates_the_bar() {
     let mut s = state();
-    feed(&mut s, [worker(WorkerEvent::Status { model: "tiny".into(), threads: 8 })]);
+    feed(
+        &mut s,
+        [worker(WorkerEvent::Status {
+            model: "tiny".into(),
+            threads: 8,
+        })],
+    );
     assert_eq!((s.model.as_str(), s.threads), ("tiny", 8));
 }
 
@@ -369,11 +600,18 @@ fn streaming_state() -> State {
     update(&mut s, key(KeyCode::Enter), t0);
     let answer = "Use `ls` with `-S`:\n```sh\nls -lS --human-readable\n```\nThe largest files come first. Add `-r` to";
     for (i, piece) in answer.split_inclusive(' ').enumerate() {
-        let ev = worker(WorkerEvent::Token { text: piece.into(), stats: stats(i + 1, 30.0) });
+        let ev = worker(WorkerEvent::Token {
+            text: piece.into(),
+            stats: stats(i + 1, 30.0),
+        });
         update(&mut s, ev, t0 + Duration::from_millis(40 * i as u64));
     }
     let generated = answer.split_inclusive(' ').count();
-    update(&mut s, Event::Tick, t0 + Duration::from_millis(40 * (generated as u64 - 1) + 40));
+    update(
+        &mut s,
+        Event::Tick,
+        t0 + Duration::from_millis(40 * (generated as u64 - 1) + 40),
+    );
     s
 }
 
@@ -388,9 +626,21 @@ fn screen_streamed_answer_with_live_stats() {
 #[test]
 fn screen_finished_answer_keeps_final_stats() {
     let mut s = streaming_state();
-    feed(&mut s, [worker(WorkerEvent::Finished { stats: stats(20, 24.5), cancelled: false }), worker(WorkerEvent::Done)]);
+    feed(
+        &mut s,
+        [
+            worker(WorkerEvent::Finished {
+                stats: stats(20, 24.5),
+                cancelled: false,
+            }),
+            worker(WorkerEvent::Done),
+        ],
+    );
     let screen = render(&s, 60, 16).to_string();
-    assert!(screen.contains("24.5 tok/s · TTFT 85 ms · 20 tok"), "{screen}");
+    assert!(
+        screen.contains("24.5 tok/s · TTFT 85 ms · 20 tok"),
+        "{screen}"
+    );
 }
 
 #[test]
@@ -401,7 +651,17 @@ fn screen_plan_card() {
 #[test]
 fn screen_plan_card_applied_offers_undo() {
     let mut s = with_pending_plan();
-    feed(&mut s, [key(KeyCode::Enter), worker(WorkerEvent::Applied { plan_id: 7, result: Ok("Dark mode: light -> dark".into()) }), worker(WorkerEvent::Done)]);
+    feed(
+        &mut s,
+        [
+            key(KeyCode::Enter),
+            worker(WorkerEvent::Applied {
+                plan_id: 7,
+                result: Ok("Dark mode: light -> dark".into()),
+            }),
+            worker(WorkerEvent::Done),
+        ],
+    );
     assert_snapshot!(render(&s, 60, 18));
 }
 
@@ -409,7 +669,16 @@ fn screen_plan_card_applied_offers_undo() {
 fn screen_error() {
     let mut s = state();
     type_text(&mut s, "/model /nope.gguf");
-    feed(&mut s, [key(KeyCode::Enter), worker(WorkerEvent::Error("cannot open /nope.gguf: No such file or directory (os error 2)".into())), worker(WorkerEvent::Done)]);
+    feed(
+        &mut s,
+        [
+            key(KeyCode::Enter),
+            worker(WorkerEvent::Error(
+                "cannot open /nope.gguf: No such file or directory (os error 2)".into(),
+            )),
+            worker(WorkerEvent::Done),
+        ],
+    );
     assert_snapshot!(render(&s, 60, 10));
 }
 
@@ -417,9 +686,19 @@ fn screen_error() {
 fn screen_suggestions_with_model_hint() {
     let mut s = state();
     type_text(&mut s, "what is the capital of France");
-    let hits = vec![("display.brightness".into(), "Brightness".into(), 0.2), ("sound.volume".into(), "Volume".into(), 0.1)];
+    let hits = vec![
+        ("display.brightness".into(), "Brightness".into(), 0.2),
+        ("sound.volume".into(), "Volume".into(), 0.1),
+    ];
     let hint = Some("No chat model is loaded: /model PATH loads a GGUF chat model.".into());
-    feed(&mut s, [key(KeyCode::Enter), worker(WorkerEvent::Suggestions { hits, hint }), worker(WorkerEvent::Done)]);
+    feed(
+        &mut s,
+        [
+            key(KeyCode::Enter),
+            worker(WorkerEvent::Suggestions { hits, hint }),
+            worker(WorkerEvent::Done),
+        ],
+    );
     assert_snapshot!(render(&s, 60, 12));
 }
 
@@ -441,8 +720,22 @@ fn screen_cjk_and_emoji() {
     let t0 = Instant::now();
     update(&mut s, key(KeyCode::Enter), t0);
     let answer = "はい、ダークモードは画面を暗くする設定です。👍 目の疲れを減らします。";
-    update(&mut s, worker(WorkerEvent::Token { text: answer.into(), stats: stats(30, 20.0) }), t0);
-    update(&mut s, worker(WorkerEvent::Finished { stats: stats(30, 20.0), cancelled: false }), t0);
+    update(
+        &mut s,
+        worker(WorkerEvent::Token {
+            text: answer.into(),
+            stats: stats(30, 20.0),
+        }),
+        t0,
+    );
+    update(
+        &mut s,
+        worker(WorkerEvent::Finished {
+            stats: stats(30, 20.0),
+            cancelled: false,
+        }),
+        t0,
+    );
     update(&mut s, worker(WorkerEvent::Done), t0);
     type_text(&mut s, "漢字");
     let screen = render(&s, 30, 12);
@@ -474,12 +767,24 @@ fn colours_only_from_the_palette_and_none_under_no_color() {
     let s = with_pending_plan();
     let screen = render(&s, 60, 18);
     for cell in screen.buffer().content() {
-        assert!(!matches!(cell.fg, Color::Rgb(..) | Color::Indexed(_)), "fixed colour {:?}", cell.fg);
+        assert!(
+            !matches!(cell.fg, Color::Rgb(..) | Color::Indexed(_)),
+            "fixed colour {:?}",
+            cell.fg
+        );
         assert_eq!(cell.bg, Color::Reset, "own background colour");
     }
-    assert!(screen.buffer().content().iter().any(|c| c.fg == Color::Cyan));
+    assert!(screen
+        .buffer()
+        .content()
+        .iter()
+        .any(|c| c.fg == Color::Cyan));
     let mut plain = s.clone();
     plain.theme = Theme { color: false };
     let screen = render(&plain, 60, 18);
-    assert!(screen.buffer().content().iter().all(|c| c.fg == Color::Reset && c.bg == Color::Reset));
+    assert!(screen
+        .buffer()
+        .content()
+        .iter()
+        .all(|c| c.fg == Color::Reset && c.bg == Color::Reset));
 }

@@ -14,7 +14,9 @@ pub struct Theme {
 impl Theme {
     /// Colour unless `no_color` holds a non-empty value (<https://no-color.org>).
     pub fn from_no_color(no_color: Option<&std::ffi::OsStr>) -> Self {
-        Theme { color: no_color.is_none_or(|v| v.is_empty()) }
+        Theme {
+            color: no_color.is_none_or(|v| v.is_empty()),
+        }
     }
 
     fn fg(&self, color: Color) -> Style {

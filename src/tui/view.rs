@@ -54,9 +54,17 @@ fn draw_transcript(frame: &mut Frame, state: &State, area: Rect) {
     let shown: Vec<Line> = lines.into_iter().skip(top).take(visible).collect();
     frame.render_widget(Paragraph::new(shown), area);
     if top < bottom_top && area.width > 0 && area.height > 0 {
-        let more = Span::styled(format!(" ↓ {} more (PgDn) ", bottom_top - top), state.theme.notice());
+        let more = Span::styled(
+            format!(" ↓ {} more (PgDn) ", bottom_top - top),
+            state.theme.notice(),
+        );
         let width = more.width() as u16;
-        let at = Rect::new(area.right().saturating_sub(width), area.bottom() - 1, width.min(area.width), 1);
+        let at = Rect::new(
+            area.right().saturating_sub(width),
+            area.bottom() - 1,
+            width.min(area.width),
+            1,
+        );
         frame.render_widget(Paragraph::new(Line::from(more)), at);
     }
 }
@@ -91,7 +99,13 @@ pub fn transcript_lines(state: &State, width: usize) -> Vec<Line<'static>> {
                     out.push(Line::styled("[stopped]", theme.dim()));
                 }
             }
-            Entry::Card(card) => card_lines(state, card, state.focus == Focus::Card(index), width, &mut out),
+            Entry::Card(card) => card_lines(
+                state,
+                card,
+                state.focus == Focus::Card(index),
+                width,
+                &mut out,
+            ),
             Entry::Suggestions { hits, hint } => {
                 let heading = if hits.is_empty() {
                     "No matching setting found."
@@ -100,8 +114,16 @@ pub fn transcript_lines(state: &State, width: usize) -> Vec<Line<'static>> {
                 };
                 out.extend(wrap_text(heading, Style::new(), width, &[], &[]));
                 for (id, title, _score) in hits {
-                    let pieces = [(title.clone(), theme.title()), (format!(" ({id})"), theme.dim())];
-                    out.extend(wrap(&pieces, width, &[Span::raw("  • ")], &[Span::raw("    ")]));
+                    let pieces = [
+                        (title.clone(), theme.title()),
+                        (format!(" ({id})"), theme.dim()),
+                    ];
+                    out.extend(wrap(
+                        &pieces,
+                        width,
+                        &[Span::raw("  • ")],
+                        &[Span::raw("    ")],
+                    ));
                 }
                 if let Some(hint) = hint {
                     out.extend(wrap_text(hint, theme.dim(), width, &[], &[]));
@@ -110,7 +132,13 @@ pub fn transcript_lines(state: &State, width: usize) -> Vec<Line<'static>> {
             Entry::Info(text) => out.extend(wrap_text(text, theme.dim(), width, &[], &[])),
             Entry::Error(text) => {
                 let first = [Span::styled("error: ", theme.error())];
-                out.extend(wrap_text(text, Style::new(), width, &first, &[Span::raw("       ")]));
+                out.extend(wrap_text(
+                    text,
+                    Style::new(),
+                    width,
+                    &first,
+                    &[Span::raw("       ")],
+                ));
             }
         }
     }
@@ -127,7 +155,11 @@ fn answer_lines(state: &State, text: &str, width: usize, out: &mut Vec<Line<'sta
             if in_code {
                 out.push(Line::styled("└─", theme.dim()));
             } else {
-                let label = if lang.trim().is_empty() { "┌─".to_string() } else { format!("┌─ {}", lang.trim()) };
+                let label = if lang.trim().is_empty() {
+                    "┌─".to_string()
+                } else {
+                    format!("┌─ {}", lang.trim())
+                };
                 out.push(Line::styled(label, theme.dim()));
             }
             in_code = !in_code;
@@ -139,7 +171,13 @@ fn answer_lines(state: &State, text: &str, width: usize, out: &mut Vec<Line<'sta
     }
 }
 
-fn card_lines(state: &State, card: &Card, focused: bool, width: usize, out: &mut Vec<Line<'static>>) {
+fn card_lines(
+    state: &State,
+    card: &Card,
+    focused: bool,
+    width: usize,
+    out: &mut Vec<Line<'static>>,
+) {
     let theme = &state.theme;
     let plan = &card.plan;
     if card.status == CardStatus::Dismissed {
@@ -149,10 +187,16 @@ fn card_lines(state: &State, card: &Card, focused: bool, width: usize, out: &mut
     }
     let bar = [Span::styled("│ ", theme.frame())];
     let deeper = [Span::styled("│ ", theme.frame()), Span::raw("    ")];
-    let head = [("┌─ Plan: ".to_string(), theme.frame()), (plan.request.clone(), theme.title())];
+    let head = [
+        ("┌─ Plan: ".to_string(), theme.frame()),
+        (plan.request.clone(), theme.title()),
+    ];
     out.extend(wrap(&head, width, &[], &bar));
     for row in &plan.rows {
-        let title = [(row.title.clone(), theme.title()), (format!(" ({})", row.id), theme.dim())];
+        let title = [
+            (row.title.clone(), theme.title()),
+            (format!(" ({})", row.id), theme.dim()),
+        ];
         out.extend(wrap(&title, width, &bar, &bar));
         let change: Vec<(String, Style)> = if row.changed {
             vec![
@@ -229,7 +273,10 @@ fn draw_rule(frame: &mut Frame, state: &State, area: Rect) {
     let text = if let Some(notice) = &state.notice {
         Some((notice.clone(), theme.notice()))
     } else if pending {
-        Some(("Enter/a apply · d dry run · Esc dismiss".to_string(), theme.notice()))
+        Some((
+            "Enter/a apply · d dry run · Esc dismiss".to_string(),
+            theme.notice(),
+        ))
     } else if state.generating && !state.stopping {
         Some(("Ctrl-C stops the answer".to_string(), theme.dim()))
     } else {
@@ -242,7 +289,10 @@ fn draw_rule(frame: &mut Frame, state: &State, area: Rect) {
         used += wrap::width(&label);
         spans.push(Span::styled(label, style));
     }
-    spans.push(Span::styled("─".repeat((area.width as usize).saturating_sub(used)), theme.dim()));
+    spans.push(Span::styled(
+        "─".repeat((area.width as usize).saturating_sub(used)),
+        theme.dim(),
+    ));
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
@@ -291,7 +341,11 @@ fn input_layout(state: &State, width: usize) -> (Vec<Line<'static>>, (usize, usi
         .into_iter()
         .enumerate()
         .map(|(i, row)| {
-            let lead = if i == 0 { Span::styled(PROMPT, theme.user()) } else { Span::raw("  ") };
+            let lead = if i == 0 {
+                Span::styled(PROMPT, theme.user())
+            } else {
+                Span::raw("  ")
+            };
             Line::from(vec![lead, Span::raw(row)])
         })
         .collect();
@@ -313,7 +367,9 @@ fn draw_input(frame: &mut Frame, state: &State, area: Rect) {
 
 /// The right side of the status bar: live figures while generating, final ones after.
 pub fn meter_text(state: &State) -> Vec<String> {
-    let Some(meter) = &state.meter else { return Vec::new() };
+    let Some(meter) = &state.meter else {
+        return Vec::new();
+    };
     let stats = &meter.stats;
     if !state.generating && stats.generated == 0 {
         // Nothing was generated (suggestions, an error): no figures to show.
@@ -340,11 +396,22 @@ pub fn meter_text(state: &State) -> Vec<String> {
 fn draw_status(frame: &mut Frame, state: &State, area: Rect) {
     let theme = &state.theme;
     let width = area.width as usize;
-    let left_full = format!(" {} · {} thread{}", state.model, state.threads, if state.threads == 1 { "" } else { "s" });
+    let left_full = format!(
+        " {} · {} thread{}",
+        state.model,
+        state.threads,
+        if state.threads == 1 { "" } else { "s" }
+    );
     // Keep at least this much of the model name before showing every figure.
     let left_min = wrap::width(&left_full).min(16);
     let mut parts = meter_text(state);
-    let right_of = |parts: &[String]| if parts.is_empty() { String::new() } else { format!(" {} ", parts.join(" · ")) };
+    let right_of = |parts: &[String]| {
+        if parts.is_empty() {
+            String::new()
+        } else {
+            format!(" {} ", parts.join(" · "))
+        }
+    };
     // Drop figures from the end until they fit, keeping tokens/s longest.
     while parts.len() > 1 && wrap::width(&right_of(&parts)) + left_min > width {
         parts.pop();
@@ -355,7 +422,11 @@ fn draw_status(frame: &mut Frame, state: &State, area: Rect) {
     }
     let left = truncate(&left_full, width.saturating_sub(wrap::width(&right)));
     let fill = width.saturating_sub(wrap::width(&left) + wrap::width(&right));
-    let style = if state.generating { theme.status_live() } else { theme.status() };
+    let style = if state.generating {
+        theme.status_live()
+    } else {
+        theme.status()
+    };
     let line = Line::from(vec![
         Span::styled(left, theme.status()),
         Span::styled(" ".repeat(fill), theme.status()),

@@ -33,14 +33,23 @@ struct Cell<'a> {
 /// longer than the line. Every row starts with `first` (the first row) or
 /// `rest` (the following rows), e.g. a gutter or an indent. Always returns at
 /// least one row, so empty lines keep their place.
-pub fn wrap(pieces: &[(String, Style)], width: usize, first: &[Span<'static>], rest: &[Span<'static>]) -> Vec<Line<'static>> {
+pub fn wrap(
+    pieces: &[(String, Style)],
+    width: usize,
+    first: &[Span<'static>],
+    rest: &[Span<'static>],
+) -> Vec<Line<'static>> {
     let prefix_width = |p: &[Span<'static>]| p.iter().map(|s| s.width()).sum::<usize>();
     let cells: Vec<Cell> = pieces
         .iter()
         .flat_map(|(text, style)| {
             text.graphemes(true).filter_map(move |g| {
                 let shown = printable(g)?;
-                Some(Cell { text: shown, style: *style, width: self::width(shown) })
+                Some(Cell {
+                    text: shown,
+                    style: *style,
+                    width: self::width(shown),
+                })
             })
         })
         .collect();
@@ -104,7 +113,13 @@ pub fn wrap(pieces: &[(String, Style)], width: usize, first: &[Span<'static>], r
 }
 
 /// Wraps plain text with one style; `\n` starts a new line.
-pub fn wrap_text(text: &str, style: Style, width: usize, first: &[Span<'static>], rest: &[Span<'static>]) -> Vec<Line<'static>> {
+pub fn wrap_text(
+    text: &str,
+    style: Style,
+    width: usize,
+    first: &[Span<'static>],
+    rest: &[Span<'static>],
+) -> Vec<Line<'static>> {
     let mut out = Vec::new();
     for (i, line) in text.split('\n').enumerate() {
         let lead = if i == 0 { first } else { rest };
@@ -126,7 +141,10 @@ mod tests {
 
     #[test]
     fn wraps_at_spaces() {
-        assert_eq!(rows("turn on dark mode now", 9), ["turn on", "dark mode", "now"]);
+        assert_eq!(
+            rows("turn on dark mode now", 9),
+            ["turn on", "dark mode", "now"]
+        );
     }
 
     #[test]
