@@ -106,10 +106,10 @@ impl Tmux {
         }
     }
 
-    fn launch_knob(&self, delay_ms: u64) {
+    fn launch_knob(&self, delay_ms: u64, extra_env: &str) {
         assert!(Path::new(KNOB).exists());
         self.type_text(&format!(
-            "KNOB_TUI_FAKE=1 KNOB_TUI_FAKE_DELAY_MS={delay_ms} {KNOB} chat; echo \"exit=$?\""
+            "{extra_env} KNOB_TUI_FAKE=1 KNOB_TUI_FAKE_DELAY_MS={delay_ms} {KNOB} chat; echo \"exit=$?\""
         ));
         self.keys(&["Enter"]);
         self.wait_for(|s| s.contains("demo assistant"), "knob's status bar");
@@ -121,8 +121,9 @@ impl Tmux {
     }
 
     /// After knob exits: the exit status, and a shell that works normally again.
-    fn assert_clean_exit(&self) {
-        self.wait_for(|s| s.contains("exit=0"), "exit status 0");
+    fn assert_clean_exit(&self, status: u8) {
+        let expected = format!("exit={status}");
+        self.wait_for(|s| s.contains(&expected), &expected);
         assert_eq!(self.format("#{alternate_on}"), "0", "alternate screen left");
         assert_eq!(self.format("#{cursor_flag}"), "1", "cursor shown");
         // The line discipline is back to cooked mode with echo, so the shell
@@ -158,7 +159,7 @@ fn tokens_per_s(screen: &str) -> Option<f64> {
 #[test]
 fn settings_request_shows_a_plan_card_then_quits_cleanly() {
     let tmux = Tmux::start("plan");
-    tmux.launch_knob(40);
+    tmux.launch_knob(40, "");
     tmux.type_text("turn on dark mode");
     tmux.keys(&["Enter"]);
     let screen = tmux.wait_for(
@@ -175,19 +176,28 @@ fn settings_request_shows_a_plan_card_then_quits_cleanly() {
     );
     tmux.type_text("/quit");
     tmux.keys(&["Enter"]);
-    tmux.assert_clean_exit();
+    tmux.assert_clean_exit(0);
 }
 
 #[test]
 fn ctrl_c_stops_the_stream_and_the_app_stays_open() {
     let tmux = Tmux::start("stop");
     // Slow tokens, so the answer is still streaming when Ctrl-C arrives.
-    tmux.launch_knob(150);
+    tmux.launch_knob(150, "");
     tmux.type_text("hello, who are you?");
     tmux.keys(&["Enter"]);
     tmux.wait_for(
         |s| s.contains("This is knob's demo") && tokens_per_s(s).is_some(),
         "the stream to start",
+    );
+    // Resizing while tokens stream keeps the app drawing.
+    assert!(tmux
+        .cmd(&["resize-window", "-t", "main", "-x", "72", "-y", "24"])
+        .status
+        .success());
+    tmux.wait_for(
+        |s| s.lines().count() <= 24 && s.lines().any(|l| l.contains("tok/s")),
+        "a redraw at the new size",
     );
     tmux.keys(&["C-c"]);
     let screen = tmux.wait_for(|s| s.contains("[stopped]"), "the stream to stop");
@@ -222,7 +232,22 @@ fn ctrl_c_stops_the_stream_and_the_app_stays_open() {
     tmux.keys(&["C-c"]);
     tmux.wait_for(|s| s.contains("Ctrl-C again"), "the quit hint");
     tmux.keys(&["C-c"]);
-    tmux.assert_clean_exit();
+    tmux.assert_clean_exit(0);
+}
+
+#[test]
+fn a_panic_gives_the_terminal_back() {
+    // Debug builds (which tests use) panic on the first key when asked to.
+    let tmux = Tmux::start("panic");
+    tmux.launch_knob(40, "KNOB_TUI_TEST_PANIC=1");
+    tmux.type_text("x");
+    // Rust exits with 101 after a panic; the message is on the normal screen.
+    tmux.assert_clean_exit(101);
+    assert!(
+        tmux.screen().contains("panicking on the first key"),
+        "{}",
+        tmux.screen()
+    );
 }
 
 #[test]

@@ -16,7 +16,8 @@ In scripts and pipes, use:
   knob batch < requests.txt        plan one request per line (see knob batch --help)";
 
 /// Environment variable: `1` selects the demo assistant, which runs no model
-/// (for trying the interface, and for the end-to-end tests).
+/// (for trying the interface, and for the end-to-end tests); `no-chat` selects
+/// it without a pretend chat model, so other requests get suggestions.
 pub const FAKE_ENV: &str = "KNOB_TUI_FAKE";
 /// Environment variable: the demo assistant's delay per token in milliseconds (default 40).
 pub const FAKE_DELAY_ENV: &str = "KNOB_TUI_FAKE_DELAY_MS";
@@ -45,11 +46,15 @@ pub fn run(args: ChatArgs) -> anyhow::Result<Exit> {
 /// the status bar that it runs no model. `KNOB_TUI_FAKE=1` will keep
 /// selecting it after that, for the end-to-end tests.
 fn assistant() -> Box<dyn Assistant> {
-    let _explicit = std::env::var_os(FAKE_ENV).is_some_and(|v| v == "1");
     let delay_ms = std::env::var(FAKE_DELAY_ENV)
         .ok()
         .and_then(|v| v.parse::<u64>().ok())
         .unwrap_or(40)
         .min(10_000);
-    Box::new(FakeAssistant::new(Duration::from_millis(delay_ms)))
+    let delay = Duration::from_millis(delay_ms);
+    match std::env::var_os(FAKE_ENV) {
+        Some(v) if v == "no-chat" => Box::new(FakeAssistant::without_chat(delay)),
+        // `1`, and for now every other case: see above.
+        _ => Box::new(FakeAssistant::new(delay)),
+    }
 }

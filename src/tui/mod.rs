@@ -35,6 +35,8 @@ use theme::Theme;
 
 /// How often the live figures refresh (at least 4 Hz is required; 10 Hz looks smooth).
 pub const TICK: Duration = Duration::from_millis(100);
+/// Environment variable, honoured by debug builds only: panic on the first key.
+pub const TEST_PANIC_ENV: &str = "KNOB_TUI_TEST_PANIC";
 /// The worker thread's name; the panic hook leaves the terminal alone for it.
 const WORKER_THREAD: &str = "knob-worker";
 
@@ -42,8 +44,10 @@ const WORKER_THREAD: &str = "knob-worker";
 /// model given with `--model`) go to the worker before any request.
 pub fn run(assistant: Box<dyn Assistant>, startup: Vec<Command>) -> anyhow::Result<()> {
     let theme = Theme::from_no_color(std::env::var_os("NO_COLOR").as_deref());
-    let mut terminal = ratatui::try_init().context("cannot set up the terminal")?;
+    // The guard comes first: set-up can fail half-way (raw mode on, no
+    // alternate screen), and restoring what was never changed is harmless.
     let _restore = RestoreOnDrop;
+    let mut terminal = ratatui::try_init().context("cannot set up the terminal")?;
     install_panic_hook();
     execute!(stdout(), EnableBracketedPaste).context("cannot enable bracketed paste")?;
 
@@ -88,6 +92,9 @@ fn event_loop(
     cancel: &AtomicBool,
     mut effects: Vec<Effect>,
 ) -> anyhow::Result<()> {
+    // Debug builds only: a panic on the first key, so that the end-to-end
+    // test can check that the panic hook gives the terminal back.
+    let panic_on_key = cfg!(debug_assertions) && std::env::var_os(TEST_PANIC_ENV).is_some();
     let mut redraw = true;
     loop {
         for effect in effects.drain(..) {
@@ -121,6 +128,9 @@ fn event_loop(
         for event in std::iter::once(first).chain(events.try_iter()) {
             // A tick changes nothing on screen unless figures are live.
             redraw |= !matches!(event, Event::Tick) || state.generating;
+            if panic_on_key && matches!(event, Event::Key(_)) {
+                panic!("{TEST_PANIC_ENV} is set: panicking on the first key, as asked");
+            }
             effects.extend(app::update(state, event, Instant::now()));
             if effects.contains(&Effect::Quit) {
                 break;

@@ -788,3 +788,89 @@ fn colours_only_from_the_palette_and_none_under_no_color() {
         .iter()
         .all(|c| c.fg == Color::Reset && c.bg == Color::Reset));
 }
+
+// ---- the worker thread ----
+
+/// An assistant that panics on every request.
+struct Panicking;
+
+impl super::Assistant for Panicking {
+    fn handle(
+        &mut self,
+        _: &str,
+        _: &std::sync::mpsc::Sender<WorkerEvent>,
+        _: &std::sync::atomic::AtomicBool,
+    ) {
+        panic!("boom");
+    }
+    fn apply(&mut self, _: u64, _: &std::sync::mpsc::Sender<WorkerEvent>) {}
+    fn undo(&mut self, _: &std::sync::mpsc::Sender<WorkerEvent>) {}
+    fn history(&mut self, _: &std::sync::mpsc::Sender<WorkerEvent>) {}
+    fn set_model(&mut self, _: &std::path::Path, _: &std::sync::mpsc::Sender<WorkerEvent>) {}
+    fn set_platform(&mut self, _: &str, _: &std::sync::mpsc::Sender<WorkerEvent>) {}
+    fn set_threads(&mut self, _: usize, _: &std::sync::mpsc::Sender<WorkerEvent>) {}
+    fn model_name(&self) -> String {
+        "panicking".into()
+    }
+    fn threads(&self) -> usize {
+        1
+    }
+}
+
+fn next_worker_event(rx: &std::sync::mpsc::Receiver<Event>) -> WorkerEvent {
+    match rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("an event from the worker")
+    {
+        Event::Worker(event) => event,
+        other => panic!("not a worker event: {other:?}"),
+    }
+}
+
+#[test]
+fn worker_runs_commands_in_order_and_reports_done() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let fake = super::fake::FakeAssistant::new(Duration::ZERO);
+    let commands = super::spawn_worker(Box::new(fake), tx, cancel).expect("worker");
+    commands.send(Command::SetThreads(6)).expect("send");
+    commands.send(Command::History).expect("send");
+    assert_eq!(
+        next_worker_event(&rx),
+        WorkerEvent::Info("Threads: 6".into())
+    );
+    assert!(matches!(
+        next_worker_event(&rx),
+        WorkerEvent::Status { threads: 6, .. }
+    ));
+    assert_eq!(next_worker_event(&rx), WorkerEvent::Done);
+    assert!(matches!(next_worker_event(&rx), WorkerEvent::Info(t) if t.contains("No changes")));
+    assert_eq!(next_worker_event(&rx), WorkerEvent::Done);
+}
+
+#[test]
+fn a_panicking_assistant_becomes_an_error_in_the_transcript() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let commands = super::spawn_worker(Box::new(Panicking), tx, cancel).expect("worker");
+    commands.send(Command::Handle("hi".into())).expect("send");
+    let error = next_worker_event(&rx);
+    assert!(
+        matches!(&error, WorkerEvent::Error(e) if e.contains("boom")),
+        "{error:?}"
+    );
+    assert_eq!(next_worker_event(&rx), WorkerEvent::Done);
+    // The UI ends the generation and shows the error.
+    let mut s = state();
+    type_text(&mut s, "hi");
+    feed(
+        &mut s,
+        [
+            key(KeyCode::Enter),
+            worker(error),
+            worker(WorkerEvent::Done),
+        ],
+    );
+    assert!(!s.generating);
+    assert!(matches!(s.entries.last(), Some(Entry::Error(e)) if e.contains("boom")));
+}

@@ -268,15 +268,22 @@ fn card_lines(
 
 fn draw_rule(frame: &mut Frame, state: &State, area: Rect) {
     let theme = &state.theme;
-    let pending = matches!(state.focus, Focus::Card(i)
-        if matches!(state.entries.get(i), Some(Entry::Card(Card { status: CardStatus::Pending, .. }))));
+    let focused_card = match state.focus {
+        Focus::Card(i) => match state.entries.get(i) {
+            Some(Entry::Card(card)) => Some(&card.status),
+            _ => None,
+        },
+        Focus::Input => None,
+    };
     let text = if let Some(notice) = &state.notice {
         Some((notice.clone(), theme.notice()))
-    } else if pending {
+    } else if focused_card == Some(&CardStatus::Pending) {
         Some((
             "Enter/a apply · d dry run · Esc dismiss".to_string(),
             theme.notice(),
         ))
+    } else if matches!(focused_card, Some(CardStatus::Applied(_))) {
+        Some(("u undo · any other key goes on".to_string(), theme.notice()))
     } else if state.generating && !state.stopping {
         Some(("Ctrl-C stops the answer".to_string(), theme.dim()))
     } else {
