@@ -58,3 +58,26 @@ fn assistant() -> Box<dyn Assistant> {
         _ => Box::new(FakeAssistant::new(delay)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    #[test]
+    fn chat_takes_an_optional_model() {
+        let cli = Cli::try_parse_from(["knob", "chat", "--model", "tiny.gguf"]).expect("parses");
+        match cli.command {
+            Some(Command::Chat(args)) => assert_eq!(
+                args.model.as_deref(),
+                Some(std::path::Path::new("tiny.gguf"))
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert!(Cli::try_parse_from(["knob", "chat", "extra"]).is_err());
+        assert!(Cli::try_parse_from(["knob"])
+            .expect("parses")
+            .command
+            .is_none());
+    }
+}

@@ -35,6 +35,8 @@ use theme::Theme;
 
 /// How often the live figures refresh (at least 4 Hz is required; 10 Hz looks smooth).
 pub const TICK: Duration = Duration::from_millis(100);
+/// Most queued events handled between two draws.
+const MAX_BATCH: usize = 512;
 /// Environment variable, honoured by debug builds only: panic on the first key.
 pub const TEST_PANIC_ENV: &str = "KNOB_TUI_TEST_PANIC";
 /// The worker thread's name; the panic hook leaves the terminal alone for it.
@@ -121,11 +123,12 @@ fn event_loop(
                 .draw(|frame| view::draw(frame, state))
                 .context("cannot draw")?;
         }
-        // Block for the next event, then take whatever else is queued before
-        // drawing again, so a fast token stream or a long paste costs one draw.
+        // Block for the next event, then take whatever else is queued (up to
+        // a bound, so drawing never starves) before drawing again: a fast
+        // token stream or a burst of keys costs one draw.
         let first = events.recv().context("all event sources stopped")?;
         redraw = false;
-        for event in std::iter::once(first).chain(events.try_iter()) {
+        for event in std::iter::once(first).chain(events.try_iter().take(MAX_BATCH)) {
             // A tick changes nothing on screen unless figures are live.
             redraw |= !matches!(event, Event::Tick) || state.generating;
             if panic_on_key && matches!(event, Event::Key(_)) {
