@@ -184,7 +184,31 @@ fn ctrl_c_stops_the_stream_and_the_app_stays_open() {
     let tmux = Tmux::start("stop");
     // Slow tokens, so the answer is still streaming when Ctrl-C arrives.
     tmux.launch_knob(150, "");
-    tmux.type_text("hello, who are you?");
+    // A paste with a newline: bracketed, so it lands in the input whole and
+    // does not send the first line. (Unbracketed, tmux would type the
+    // newline as Enter.)
+    assert!(tmux
+        .cmd(&[
+            "set-buffer",
+            "-b",
+            "e2e",
+            "hello, who are you?\nand what can you do?"
+        ])
+        .status
+        .success());
+    assert!(tmux
+        .cmd(&["paste-buffer", "-p", "-d", "-b", "e2e", "-t", "main"])
+        .status
+        .success());
+    let screen = tmux.wait_for(
+        |s| s.contains("  and what can you do?"),
+        "the pasted text in the input",
+    );
+    thread::sleep(Duration::from_millis(300));
+    assert!(
+        !tmux.screen().contains("This is knob's demo"),
+        "the paste was sent early:\n{screen}"
+    );
     tmux.keys(&["Enter"]);
     tmux.wait_for(
         |s| s.contains("This is knob's demo") && tokens_per_s(s).is_some(),
