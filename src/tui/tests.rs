@@ -874,3 +874,78 @@ fn a_panicking_assistant_becomes_an_error_in_the_transcript() {
     assert!(!s.generating);
     assert!(matches!(s.entries.last(), Some(Entry::Error(e)) if e.contains("boom")));
 }
+
+#[test]
+fn wrapped_rows_follow_every_change_between_frames() {
+    // One state drawn again and again, as the runtime does, so the wrap cache is used.
+    let mut s = state();
+    let mut terminal = Terminal::new(TestBackend::new(60, 16)).expect("test terminal");
+    let mut draw = |s: &State| {
+        terminal.draw(|f| view::draw(f, s)).expect("draw");
+        terminal.backend().to_string()
+    };
+    type_text(&mut s, "first request");
+    feed(
+        &mut s,
+        [
+            key(KeyCode::Enter),
+            worker(WorkerEvent::Token {
+                text: "Hello".into(),
+                stats: stats(1, 0.0),
+            }),
+        ],
+    );
+    assert!(draw(&s).contains("Hello"));
+    feed(
+        &mut s,
+        [worker(WorkerEvent::Token {
+            text: " world".into(),
+            stats: stats(2, 0.0),
+        })],
+    );
+    assert!(draw(&s).contains("Hello world"));
+    feed(
+        &mut s,
+        [
+            worker(WorkerEvent::Finished {
+                stats: stats(2, 9.0),
+                cancelled: true,
+            }),
+            worker(WorkerEvent::Done),
+        ],
+    );
+    assert!(draw(&s).contains("[stopped]"));
+    // After /clear, new entries at the same places are drawn, not the old rows.
+    type_text(&mut s, "/clear");
+    feed(&mut s, [key(KeyCode::Enter)]);
+    type_text(&mut s, "second request");
+    feed(
+        &mut s,
+        [key(KeyCode::Enter), worker(WorkerEvent::Plan(plan(9)))],
+    );
+    let screen = draw(&s);
+    assert!(
+        screen.contains("second request") && !screen.contains("first request"),
+        "{screen}"
+    );
+    assert!(screen.contains("Esc dismiss"));
+    // A card's status and its focus change its rows.
+    feed(
+        &mut s,
+        [
+            key(KeyCode::Char('a')),
+            worker(WorkerEvent::Applied {
+                plan_id: 9,
+                result: Ok("done".into()),
+            }),
+        ],
+    );
+    assert!(draw(&s).contains("Applied: done · u undo"));
+    feed(&mut s, [key(KeyCode::Esc)]);
+    assert!(draw(&s).contains("Applied: done · /undo reverts it"));
+    // A new width wraps everything again.
+    terminal.backend_mut().resize(30, 16);
+    s.size = (30, 16);
+    terminal.draw(|f| view::draw(f, &s)).expect("draw");
+    assert!(terminal.backend().to_string().contains("│ Dark mode"));
+}

@@ -43,19 +43,26 @@ pub fn transcript_area_height(state: &State) -> usize {
 
 /// Rows the whole transcript takes at the current terminal width.
 pub fn transcript_height(state: &State) -> usize {
-    transcript_lines(state, state.size.0 as usize).len()
+    with_rows(state, state.size.0 as usize, |rows| rows.len())
 }
 
 fn draw_transcript(frame: &mut Frame, state: &State, area: Rect) {
-    let lines = transcript_lines(state, area.width as usize);
     let visible = area.height as usize;
-    let bottom_top = lines.len().saturating_sub(visible);
-    let top = state.scroll_top.map_or(bottom_top, |t| t.min(bottom_top));
-    let shown: Vec<Line> = lines.into_iter().skip(top).take(visible).collect();
+    let (shown, hidden_below) = with_rows(state, area.width as usize, |rows| {
+        let bottom_top = rows.len().saturating_sub(visible);
+        let top = state.scroll_top.map_or(bottom_top, |t| t.min(bottom_top));
+        let shown: Vec<Line> = rows
+            .iter()
+            .skip(top)
+            .take(visible)
+            .map(|l| (*l).clone())
+            .collect();
+        (shown, bottom_top - top)
+    });
     frame.render_widget(Paragraph::new(shown), area);
-    if top < bottom_top && area.width > 0 && area.height > 0 {
+    if hidden_below > 0 && area.width > 0 && area.height > 0 {
         let more = Span::styled(
-            format!(" ↓ {} more (PgDn) ", bottom_top - top),
+            format!(" ↓ {hidden_below} more (PgDn) "),
             state.theme.notice(),
         );
         let width = more.width() as u16;
@@ -69,77 +76,135 @@ fn draw_transcript(frame: &mut Frame, state: &State, area: Rect) {
     }
 }
 
-/// The transcript as rows of `width` columns, oldest first.
-pub fn transcript_lines(state: &State, width: usize) -> Vec<Line<'static>> {
-    let theme = &state.theme;
-    let mut out = Vec::new();
+/// Wrapped rows of each transcript entry, kept between frames.
+///
+/// Drawing is a pure function of the state; this only remembers its results.
+/// An entry is wrapped again when its fingerprint (its content, whether it has
+/// the focus, the theme) or the width changes, so a frame during a stream
+/// re-wraps the growing answer and nothing else.
+#[derive(Debug, Clone, Default)]
+pub struct WrapCache {
+    width: usize,
+    entries: Vec<Option<(u64, Vec<Line<'static>>)>>,
+}
+
+/// Calls `f` with the transcript as rows of `width` columns, oldest first.
+fn with_rows<R>(state: &State, width: usize, f: impl FnOnce(&[&Line<'static>]) -> R) -> R {
     if state.entries.is_empty() {
-        out.extend(wrap_text(
+        let welcome = wrap_text(
             "knob: ask to change a setting (\"turn on dark mode\"), or chat with a model. /help lists the keys and commands.",
-            theme.dim(),
+            state.theme.dim(),
             width,
             &[],
             &[],
-        ));
-        return out;
+        );
+        return f(&welcome.iter().collect::<Vec<_>>());
     }
+    let mut cache = state.wrap_cache.borrow_mut();
+    if cache.width != width {
+        cache.entries.clear();
+        cache.width = width;
+    }
+    cache.entries.resize(state.entries.len(), None);
     for (index, entry) in state.entries.iter().enumerate() {
-        if index > 0 {
-            out.push(Line::default());
+        let focused = state.focus == Focus::Card(index);
+        let key = fingerprint(entry, focused, state.theme.color);
+        if !matches!(&cache.entries[index], Some((k, _)) if *k == key) {
+            cache.entries[index] = Some((key, entry_lines(state, entry, focused, width)));
         }
-        match entry {
-            Entry::User(text) => {
-                let first = [Span::styled(PROMPT, theme.user())];
-                let rest = [Span::raw("  ")];
-                out.extend(wrap_text(text, theme.user(), width, &first, &rest));
+    }
+    let blank = Line::default();
+    let mut rows = Vec::new();
+    for (index, cached) in cache.entries.iter().enumerate() {
+        if index > 0 {
+            rows.push(&blank);
+        }
+        if let Some((_, lines)) = cached {
+            rows.extend(lines.iter());
+        }
+    }
+    f(&rows)
+}
+
+fn fingerprint(entry: &Entry, focused: bool, color: bool) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (focused, color).hash(&mut h);
+    std::mem::discriminant(entry).hash(&mut h);
+    match entry {
+        Entry::User(t) | Entry::Info(t) | Entry::Error(t) => t.hash(&mut h),
+        Entry::Answer { text, cancelled } => (text, cancelled).hash(&mut h),
+        Entry::Card(card) => {
+            // PlanCard holds an f32, so it has no Hash; its Debug text is small.
+            format!("{card:?}").hash(&mut h);
+        }
+        Entry::Suggestions { hits, hint } => {
+            for (id, title, score) in hits {
+                (id, title, score.to_bits()).hash(&mut h);
             }
-            Entry::Answer { text, cancelled } => {
-                answer_lines(state, text, width, &mut out);
-                if *cancelled {
-                    out.push(Line::styled("[stopped]", theme.dim()));
-                }
+            hint.hash(&mut h);
+        }
+    }
+    h.finish()
+}
+
+/// The transcript as rows of `width` columns, oldest first.
+pub fn transcript_lines(state: &State, width: usize) -> Vec<Line<'static>> {
+    with_rows(state, width, |rows| {
+        rows.iter().map(|l| (*l).clone()).collect()
+    })
+}
+
+/// One entry's rows.
+fn entry_lines(state: &State, entry: &Entry, focused: bool, width: usize) -> Vec<Line<'static>> {
+    let theme = &state.theme;
+    let mut out = Vec::new();
+    match entry {
+        Entry::User(text) => {
+            let first = [Span::styled(PROMPT, theme.user())];
+            let rest = [Span::raw("  ")];
+            out.extend(wrap_text(text, theme.user(), width, &first, &rest));
+        }
+        Entry::Answer { text, cancelled } => {
+            answer_lines(state, text, width, &mut out);
+            if *cancelled {
+                out.push(Line::styled("[stopped]", theme.dim()));
             }
-            Entry::Card(card) => card_lines(
-                state,
-                card,
-                state.focus == Focus::Card(index),
-                width,
-                &mut out,
-            ),
-            Entry::Suggestions { hits, hint } => {
-                let heading = if hits.is_empty() {
-                    "No matching setting found."
-                } else {
-                    "Not understood as a settings request. Closest settings:"
-                };
-                out.extend(wrap_text(heading, Style::new(), width, &[], &[]));
-                for (id, title, _score) in hits {
-                    let pieces = [
-                        (title.clone(), theme.title()),
-                        (format!(" ({id})"), theme.dim()),
-                    ];
-                    out.extend(wrap(
-                        &pieces,
-                        width,
-                        &[Span::raw("  • ")],
-                        &[Span::raw("    ")],
-                    ));
-                }
-                if let Some(hint) = hint {
-                    out.extend(wrap_text(hint, theme.dim(), width, &[], &[]));
-                }
-            }
-            Entry::Info(text) => out.extend(wrap_text(text, theme.dim(), width, &[], &[])),
-            Entry::Error(text) => {
-                let first = [Span::styled("error: ", theme.error())];
-                out.extend(wrap_text(
-                    text,
-                    Style::new(),
+        }
+        Entry::Card(card) => card_lines(state, card, focused, width, &mut out),
+        Entry::Suggestions { hits, hint } => {
+            let heading = if hits.is_empty() {
+                "No matching setting found."
+            } else {
+                "Not understood as a settings request. Closest settings:"
+            };
+            out.extend(wrap_text(heading, Style::new(), width, &[], &[]));
+            for (id, title, _score) in hits {
+                let pieces = [
+                    (title.clone(), theme.title()),
+                    (format!(" ({id})"), theme.dim()),
+                ];
+                out.extend(wrap(
+                    &pieces,
                     width,
-                    &first,
-                    &[Span::raw("       ")],
+                    &[Span::raw("  • ")],
+                    &[Span::raw("    ")],
                 ));
             }
+            if let Some(hint) = hint {
+                out.extend(wrap_text(hint, theme.dim(), width, &[], &[]));
+            }
+        }
+        Entry::Info(text) => out.extend(wrap_text(text, theme.dim(), width, &[], &[])),
+        Entry::Error(text) => {
+            let first = [Span::styled("error: ", theme.error())];
+            out.extend(wrap_text(
+                text,
+                Style::new(),
+                width,
+                &first,
+                &[Span::raw("       ")],
+            ));
         }
     }
     out
