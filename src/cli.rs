@@ -51,6 +51,8 @@ pub enum Command {
     /// Inspect GGUF model files.
     #[command(subcommand)]
     Model(ModelCommand),
+    /// Open the terminal chat interface (also what `knob` alone does on a terminal).
+    Chat(ChatArgs),
 }
 
 #[derive(Debug, Args)]
@@ -151,6 +153,13 @@ pub enum ModelCommand {
         #[arg(long)]
         full: bool,
     },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ChatArgs {
+    /// A GGUF chat model to load for requests that are not about settings.
+    #[arg(long, value_name = "FILE")]
+    pub model: Option<std::path::PathBuf>,
 }
 
 #[cfg(test)]

@@ -14,3 +14,4 @@ pub mod model;
 pub mod sampling;
 pub mod tokenizer;
 pub mod toml_error;
+pub mod tui;

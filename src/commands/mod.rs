@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::exit::Exit;
 
 mod bench_model;
+pub mod chat;
 mod completions;
 mod config;
 mod generate;
@@ -41,11 +42,10 @@ impl Context {
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     let ctx = Context::from_args(&cli.global)?;
     match cli.command {
-        None => {
-            use clap::CommandFactory;
-            Cli::command().print_help()?;
-            Ok(Exit::Ok)
-        }
+        // `knob` alone opens the chat interface on a terminal; elsewhere it
+        // says how to use `knob ask` and `knob batch` instead (exit 2).
+        None => chat::run(crate::cli::ChatArgs { model: None }),
+        Some(Command::Chat(args)) => chat::run(args),
         Some(Command::Config(args)) => config::run(&ctx, &args.action),
         Some(Command::Completions(args)) => completions::run(args.shell),
         Some(Command::Generate(args)) => generate::run(args),

@@ -1,0 +1,187 @@
+//! Word wrapping of styled text by display width (CJK and emoji take two columns).
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use unicode_segmentation::UnicodeSegmentation;
+use unicode_width::UnicodeWidthStr;
+
+/// Display width of a string in terminal columns.
+pub fn width(s: &str) -> usize {
+    UnicodeWidthStr::width(s)
+}
+
+/// A grapheme as the terminal will show it, or `None` for one that must not be
+/// written at all (control characters would move the cursor or start escapes).
+fn printable(g: &str) -> Option<&str> {
+    if g == "\t" {
+        return Some("    ");
+    }
+    if g.chars().any(|c| c.is_control()) {
+        return None;
+    }
+    Some(g)
+}
+
+struct Cell<'a> {
+    text: &'a str,
+    style: Style,
+    width: usize,
+}
+
+/// Wraps one logical line of styled pieces to `width` columns.
+///
+/// Breaks after spaces where it can and inside a word only when the word is
+/// longer than the line. Every row starts with `first` (the first row) or
+/// `rest` (the following rows), e.g. a gutter or an indent. Always returns at
+/// least one row, so empty lines keep their place.
+pub fn wrap(
+    pieces: &[(String, Style)],
+    width: usize,
+    first: &[Span<'static>],
+    rest: &[Span<'static>],
+) -> Vec<Line<'static>> {
+    let prefix_width = |p: &[Span<'static>]| p.iter().map(|s| s.width()).sum::<usize>();
+    let cells: Vec<Cell> = pieces
+        .iter()
+        .flat_map(|(text, style)| {
+            text.graphemes(true).filter_map(move |g| {
+                let shown = printable(g)?;
+                Some(Cell {
+                    text: shown,
+                    style: *style,
+                    width: self::width(shown),
+                })
+            })
+        })
+        .collect();
+
+    let mut rows: Vec<Vec<&Cell>> = Vec::new();
+    let mut row: Vec<&Cell> = Vec::new();
+    let mut row_width = 0;
+    // Index in `row` just after the last space: where the row may be broken.
+    let mut last_break: Option<usize> = None;
+    for cell in &cells {
+        let avail = width
+            .saturating_sub(prefix_width(if rows.is_empty() { first } else { rest }))
+            .max(1);
+        if row_width + cell.width > avail && !row.is_empty() {
+            if cell.text == " " {
+                rows.push(std::mem::take(&mut row));
+                row_width = 0;
+                last_break = None;
+                continue;
+            }
+            match last_break {
+                Some(at) if at < row.len() => {
+                    let carry = row.split_off(at);
+                    rows.push(std::mem::take(&mut row));
+                    row = carry;
+                }
+                _ => rows.push(std::mem::take(&mut row)),
+            }
+            row_width = row.iter().map(|c| c.width).sum();
+            last_break = None;
+        }
+        row.push(cell);
+        row_width += cell.width;
+        if cell.text == " " {
+            last_break = Some(row.len());
+        }
+    }
+    rows.push(row);
+
+    rows.into_iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let prefix = if i == 0 { first } else { rest };
+            let mut spans: Vec<Span<'static>> = prefix.to_vec();
+            // Spaces at the end of a row are invisible; dropping them keeps the
+            // row inside the width.
+            let end = row.iter().rposition(|c| c.text != " ").map_or(0, |p| p + 1);
+            for cell in &row[..end] {
+                // Merge into the previous text span, never into the prefix.
+                let mergeable = spans.len() > prefix.len();
+                match spans.last_mut() {
+                    Some(last) if mergeable && last.style == cell.style => {
+                        last.content.to_mut().push_str(cell.text);
+                    }
+                    _ => spans.push(Span::styled(cell.text.to_string(), cell.style)),
+                }
+            }
+            Line::from(spans)
+        })
+        .collect()
+}
+
+/// Wraps plain text with one style; `\n` starts a new line.
+pub fn wrap_text(
+    text: &str,
+    style: Style,
+    width: usize,
+    first: &[Span<'static>],
+    rest: &[Span<'static>],
+) -> Vec<Line<'static>> {
+    let mut out = Vec::new();
+    for (i, line) in text.split('\n').enumerate() {
+        let lead = if i == 0 { first } else { rest };
+        out.extend(wrap(&[(line.to_string(), style)], width, lead, rest));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(text: &str, width: usize) -> Vec<String> {
+        wrap_text(text, Style::default(), width, &[], &[])
+            .iter()
+            .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn wraps_at_spaces() {
+        assert_eq!(
+            rows("turn on dark mode now", 9),
+            ["turn on", "dark mode", "now"]
+        );
+    }
+
+    #[test]
+    fn breaks_long_words() {
+        assert_eq!(rows("abcdefghij", 4), ["abcd", "efgh", "ij"]);
+    }
+
+    #[test]
+    fn cjk_takes_two_columns() {
+        let r = rows("日本語のテキスト", 6);
+        assert_eq!(r, ["日本語", "のテキ", "スト"]);
+        assert!(r.iter().all(|row| width(row) <= 6));
+    }
+
+    #[test]
+    fn wide_char_never_straddles_the_edge() {
+        let r = rows("a日本", 4);
+        assert_eq!(r, ["a日", "本"]);
+    }
+
+    #[test]
+    fn emoji_width() {
+        let r = rows("👍👍👍", 5);
+        assert_eq!(r, ["👍👍", "👍"]);
+    }
+
+    #[test]
+    fn control_characters_never_reach_the_terminal() {
+        assert_eq!(rows("a\u{1b}[31mb", 20), ["a[31mb"]);
+    }
+
+    #[test]
+    fn keeps_empty_lines_and_prefixes() {
+        let gutter = [Span::raw("│ ")];
+        let lines = wrap_text("ab\n\ncd", Style::default(), 10, &gutter, &gutter);
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[1].spans.len(), 1);
+        assert_eq!(lines[2].spans[1].content, "cd");
+    }
+}

@@ -1,0 +1,293 @@
+//! End to end: the real `knob` binary in a real terminal (tmux), driven with
+//! send-keys and read with capture-pane.
+//!
+//! The app runs with the demo assistant (`KNOB_TUI_FAKE=1`), which streams a
+//! fixed answer with a fixed delay per token and answers "dark mode" with a
+//! plan card, so no model files are needed. Each test uses its own tmux
+//! server (`tmux -L <unique name>`) and kills it at the end, pass or fail.
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+const KNOB: &str = env!("CARGO_BIN_EXE_knob");
+const PROMPT: &str = "e2e$ ";
+const WAIT: Duration = Duration::from_secs(15);
+
+/// A tmux server with one 100x30 pane running a plain bash.
+struct Tmux {
+    socket: String,
+    /// The socket file, removed at the end (kill-server leaves it behind).
+    socket_path: Option<std::path::PathBuf>,
+}
+
+impl Tmux {
+    fn start(name: &str) -> Tmux {
+        let socket = format!("knob-e2e-{}-{name}", std::process::id());
+        let mut tmux = Tmux {
+            socket,
+            socket_path: None,
+        };
+        let shell =
+            format!("env -u NO_COLOR PS1='{PROMPT}' TERM=xterm-256color bash --norc --noprofile");
+        let out = tmux.cmd(&[
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-x",
+            "100",
+            "-y",
+            "30",
+            "-s",
+            "main",
+            &shell,
+        ]);
+        assert!(
+            out.status.success(),
+            "tmux new-session failed (is tmux installed?): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        tmux.socket_path = Some(tmux.format("#{socket_path}").into());
+        tmux.cmd(&["set-option", "-g", "escape-time", "0"]);
+        // capture-pane drops trailing spaces, so look for the prompt without its space.
+        tmux.wait_for(|s| s.contains(PROMPT.trim_end()), "the shell prompt");
+        tmux
+    }
+
+    fn cmd(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("cannot run tmux; it must be installed for this test")
+    }
+
+    /// Types text literally (no key names).
+    fn type_text(&self, text: &str) {
+        assert!(self
+            .cmd(&["send-keys", "-t", "main", "-l", text])
+            .status
+            .success());
+    }
+
+    /// Sends tmux key names: "Enter", "Escape", "C-c".
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "main"];
+        args.extend_from_slice(keys);
+        assert!(self.cmd(&args).status.success());
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", "main"]).stdout)
+            .into_owned()
+    }
+
+    fn format(&self, format: &str) -> String {
+        let out = self.cmd(&["display-message", "-p", "-t", "main", format]);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Waits until the screen passes `check`; fails with the screen otherwise.
+    fn wait_for(&self, check: impl Fn(&str) -> bool, what: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            if check(&screen) {
+                return screen;
+            }
+            assert!(
+                start.elapsed() < WAIT,
+                "timed out waiting for {what}; the screen:\n{screen}"
+            );
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn launch_knob(&self, delay_ms: u64, extra_env: &str) {
+        assert!(Path::new(KNOB).exists());
+        self.type_text(&format!(
+            "{extra_env} KNOB_TUI_FAKE=1 KNOB_TUI_FAKE_DELAY_MS={delay_ms} {KNOB} chat; echo \"exit=$?\""
+        ));
+        self.keys(&["Enter"]);
+        self.wait_for(|s| s.contains("demo assistant"), "knob's status bar");
+        assert_eq!(
+            self.format("#{alternate_on}"),
+            "1",
+            "knob uses the alternate screen"
+        );
+    }
+
+    /// After knob exits: the exit status, and a shell that works normally again.
+    fn assert_clean_exit(&self, status: u8) {
+        let expected = format!("exit={status}");
+        self.wait_for(|s| s.contains(&expected), &expected);
+        assert_eq!(self.format("#{alternate_on}"), "0", "alternate screen left");
+        assert_eq!(self.format("#{cursor_flag}"), "1", "cursor shown");
+        // The line discipline is back to cooked mode with echo, so the shell
+        // reads and echoes a command and runs it.
+        self.type_text(
+            "stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon -e echo -e -echo | tr '\\n' ' '; echo ready-$((6*7))",
+        );
+        self.keys(&["Enter"]);
+        let screen = self.wait_for(|s| s.contains("ready-42"), "the shell to run a command");
+        assert!(
+            screen.contains("icanon echo ready-42"),
+            "terminal left in raw mode:\n{screen}"
+        );
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd(&["kill-server"]);
+        if let Some(path) = &self.socket_path {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// The number before "tok/s" on the status bar, if any.
+fn tokens_per_s(screen: &str) -> Option<f64> {
+    let status = screen.lines().rfind(|l| l.contains("tok/s"))?;
+    let before = status.split("tok/s").next()?;
+    before.split_whitespace().last()?.parse().ok()
+}
+
+#[test]
+fn settings_request_shows_a_plan_card_then_quits_cleanly() {
+    let tmux = Tmux::start("plan");
+    tmux.launch_knob(40, "");
+    tmux.type_text("turn on dark mode");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for(
+        |s| s.contains("Plan: turn on dark mode") && s.contains("Esc dismiss"),
+        "the plan card",
+    );
+    assert!(screen.contains("light -> dark"), "{screen}");
+    let rate = tokens_per_s(&screen).unwrap_or_else(|| panic!("no tokens/s figure:\n{screen}"));
+    assert!(rate > 0.0, "{screen}");
+    tmux.keys(&["Escape"]);
+    tmux.wait_for(
+        |s| s.contains("Plan dismissed: turn on dark mode"),
+        "the card to be dismissed",
+    );
+    tmux.type_text("/quit");
+    tmux.keys(&["Enter"]);
+    tmux.assert_clean_exit(0);
+}
+
+#[test]
+fn ctrl_c_stops_the_stream_and_the_app_stays_open() {
+    let tmux = Tmux::start("stop");
+    // Slow tokens, so the answer is still streaming when Ctrl-C arrives.
+    tmux.launch_knob(150, "");
+    // A paste with a newline: bracketed, so it lands in the input whole and
+    // does not send the first line. (Unbracketed, tmux would type the
+    // newline as Enter.)
+    assert!(tmux
+        .cmd(&[
+            "set-buffer",
+            "-b",
+            "e2e",
+            "hello, who are you?\nand what can you do?"
+        ])
+        .status
+        .success());
+    assert!(tmux
+        .cmd(&["paste-buffer", "-p", "-d", "-b", "e2e", "-t", "main"])
+        .status
+        .success());
+    let screen = tmux.wait_for(
+        |s| s.contains("  and what can you do?"),
+        "the pasted text in the input",
+    );
+    thread::sleep(Duration::from_millis(300));
+    assert!(
+        !tmux.screen().contains("This is knob's demo"),
+        "the paste was sent early:\n{screen}"
+    );
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(
+        |s| s.contains("This is knob's demo") && tokens_per_s(s).is_some(),
+        "the stream to start",
+    );
+    // Resizing while tokens stream keeps the app drawing.
+    assert!(tmux
+        .cmd(&["resize-window", "-t", "main", "-x", "72", "-y", "24"])
+        .status
+        .success());
+    tmux.wait_for(
+        |s| s.lines().count() <= 24 && s.lines().any(|l| l.contains("tok/s")),
+        "a redraw at the new size",
+    );
+    tmux.keys(&["C-c"]);
+    let screen = tmux.wait_for(|s| s.contains("[stopped]"), "the stream to stop");
+    assert!(
+        !screen.contains("to see a plan card."),
+        "the whole answer arrived:\n{screen}"
+    );
+    // Nothing more arrives after the stop.
+    thread::sleep(Duration::from_millis(500));
+    let later = tmux.screen();
+    let answer = |s: &str| {
+        s.lines()
+            .take_while(|l| !l.contains("[stopped]"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(
+        answer(&screen),
+        answer(&later),
+        "tokens kept coming after the stop"
+    );
+    // Still open and responsive.
+    assert_eq!(
+        tmux.format("#{alternate_on}"),
+        "1",
+        "knob quit on the first Ctrl-C"
+    );
+    tmux.type_text("/help");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(|s| s.contains("/platform NAME"), "the help text");
+    // Ctrl-C twice quits.
+    tmux.keys(&["C-c"]);
+    tmux.wait_for(|s| s.contains("Ctrl-C again"), "the quit hint");
+    tmux.keys(&["C-c"]);
+    tmux.assert_clean_exit(0);
+}
+
+#[test]
+fn a_panic_gives_the_terminal_back() {
+    // Debug builds (which tests use) panic on the first key when asked to.
+    let tmux = Tmux::start("panic");
+    tmux.launch_knob(40, "KNOB_TUI_TEST_PANIC=1");
+    tmux.type_text("x");
+    // Rust exits with 101 after a panic; the message is on the normal screen.
+    tmux.assert_clean_exit(101);
+    assert!(
+        tmux.screen().contains("panicking on the first key"),
+        "{}",
+        tmux.screen()
+    );
+}
+
+#[test]
+fn without_a_terminal_knob_points_to_ask_and_batch() {
+    for args in [&["chat"][..], &[][..]] {
+        let out = Command::new(KNOB)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run knob");
+        assert_eq!(out.status.code(), Some(2), "args {args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("knob ask") && stderr.contains("knob batch"),
+            "{stderr}"
+        );
+        assert!(out.stdout.is_empty(), "no screen drawing to a pipe");
+    }
+}
