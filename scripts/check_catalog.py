@@ -763,7 +763,8 @@ def kconfig_roundtrips(settings, rep):
             for g in t["groups"]:
                 gargs += ["--group", g]
             for val, text in test_values(s, t):
-                w = run([kw, "--file", file, *gargs, "--key", t["key"], "--type", t["type"], text], env)
+                # "--" ends the options: a value such as "-1" would be taken for an option otherwise
+                w = run([kw, "--file", file, *gargs, "--key", t["key"], "--type", t["type"], "--", text], env)
                 if w.returncode != 0:
                     rep.error(where, f"kwriteconfig {text!r} failed: {w.stderr.strip()}")
                     continue
