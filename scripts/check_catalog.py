@@ -47,7 +47,7 @@ BACKEND_FIELDS = {
     "registry": {"path", "name", "type"},
     "command": {"name", "read", "parse", "write"},
 }
-ALSO_FIELDS = {"schema", "key", "type", "map", "scale"}
+ALSO_FIELDS = {"schema", "key", "type", "map"}
 PLATFORMS = ["gnome", "kde", "macos", "windows", "linux"]
 PRESET_FIELDS = {"name", "title", "description", "synonyms", "values"}
 
@@ -183,6 +183,8 @@ def check_value(where, v, rep):
                 rep.error(where, f"{t} value needs `{k}`")
         if extra - {"min", "max", "step", "unit"}:
             rep.error(where, f"{t} value has fields {sorted(extra - {'min', 'max', 'step', 'unit'})}")
+        if "unit" in v and not re.fullmatch(r"[a-z][a-z_]*", str(v["unit"])):
+            rep.error(where, f"unit {v['unit']!r} should be one lowercase word (percent, ms, px, ...)")
         lo, hi, st = v.get("min"), v.get("max"), v.get("step")
         for k, x in (("min", lo), ("max", hi), ("step", st)):
             if x is None:
@@ -651,6 +653,8 @@ def test_values(s, t):
         return out
     if v["type"] == "string":
         x = STRING_SAMPLES.get(s["id"], "Example")
+        if "pattern" in v and not re.search(v["pattern"], x):
+            raise ValueError(f"{s['id']}: string sample {x!r} does not match the setting's pattern")
         return [(x, gv_quote(x) if t.get("type") == "s" else x)]
     return []
 
@@ -785,13 +789,86 @@ def kconfig_roundtrips(settings, rep):
                 rep.error("kconfig", f"file outside the temporary directory: {p}")
 
 
+EXTRA_SCHEMA_PACKAGES = ["gnome-shell-extension-dashtodock", "gnome-session-bin", "libgtk-4-common"]
+
+
+def fetch_schemas(dest):
+    """apt-get download the packages whose schemas the catalog uses but CI does not install,
+    unpack only their .gschema.xml files into DEST and compile them (for GSETTINGS_SCHEMA_DIR)."""
+    dest = Path(dest)
+    debs = dest / "debs"
+    debs.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["apt-get", "download", *EXTRA_SCHEMA_PACKAGES], cwd=debs, check=True,
+                   capture_output=True, timeout=300)
+    out = dest / "x"
+    for deb in debs.glob("*.deb"):
+        subprocess.run(["dpkg-deb", "-x", str(deb), str(out)], check=True, timeout=120)
+    schemas = dest / "schemas"
+    schemas.mkdir(exist_ok=True)
+    for xml in out.rglob("*.gschema.xml"):
+        shutil.copy(xml, schemas / xml.name)
+    subprocess.run(["glib-compile-schemas", str(schemas)], check=True, timeout=120)
+    return schemas
+
+
+def self_test():
+    """The checks must catch broken entries: each case is one mistake and the error it must give."""
+    base = {"id": "t.x", "title": "T", "description": "D.", "synonyms": [f"s{i}" for i in range(6)],
+            "examples": [f"e{i}" for i in range(6)], "value": {"type": "bool"},
+            "gnome": {"backend": "gsettings", "schema": "a.b", "key": "k", "type": "b",
+                      "map": {"true": "true", "false": "false"}}}
+    cases = [
+        ({"gnome": {**base["gnome"], "mapp": {}}}, "unknown field `mapp`"),
+        ({"gnome": {**base["gnome"], "map": {"true": "true"}}}, "map leaves out ['false']"),
+        ({"value": {"type": "int", "min": 5, "max": 1, "step": 1, "unit": "px"}, "gnome": {**base["gnome"], "map": None}}, "min 5 >= max 1"),
+        ({"value": {"type": "enum", "values": ["Big"]}, "gnome": {**base["gnome"], "map": {"Big": "'x'"}}}, "snake_case"),
+        ({"synonyms": ["a"]}, "1 synonyms"),
+        ({"kde": {"backend": "kconfig", "file": "f", "groups": ["<id>"], "key": "k", "type": "bool", "map": {"true": "true", "false": "false"}}}, "placeholder"),
+        ({"windows": {"backend": "registry", "path": r"HKLM\X", "name": "n", "type": "REG_DWORD", "map": {"true": "1", "false": "0"}}}, "admin = true"),
+        ({"linux": {"backend": "command", "name": "x", "read": ["x"], "parse": "nogroup", "write": ["x", "1"], "map": {"true": "1", "false": "0"}}}, "never uses {value}"),
+        ({"linux": {"backend": "command", "name": "x", "read": ["sh", "-c", "x"], "parse": "(a)", "write": ["x", "{value}"], "map": {"true": "1", "false": "0"}}}, "runs a shell"),
+        ({"macos": {"backend": "defaults", "domain": "d", "key": "k", "type": "bool", "map": {"true": "1", "false": "0"}}}, "-bool takes true/false"),
+    ]
+    failed = 0
+    for change, want in cases:
+        s = {**base, **change}
+        if s["gnome"].get("map") is None:
+            s["gnome"] = {k: x for k, x in s["gnome"].items() if k != "map"}
+        rep = Report(False)
+        check_setting(s, Path("selftest.toml"), rep)
+        if not any(want in e for e in rep.errors):
+            failed += 1
+            print(f"self-test: expected an error containing {want!r}, got {rep.errors}")
+    rep = Report(False)
+    check_setting(base, Path("selftest.toml"), rep)
+    if rep.errors:
+        failed += 1
+        print(f"self-test: the valid entry gave errors {rep.errors}")
+    print(f"self-test: {len(cases) + 1 - failed}/{len(cases) + 1} cases passed")
+    return failed == 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE)
     ap.add_argument("--no-tools", action="store_true", help="skip the gsettings/kconfig round trips")
+    ap.add_argument("--fetch-schemas", action="store_true",
+                    help="apt-get download the dash-to-dock, gnome-session and GTK4 schemas so that "
+                         "their keys are round-tripped too (needs the Debian archive)")
     ap.add_argument("-v", "--verbose", action="store_true", help="print warnings too")
     args = ap.parse_args()
     rep = Report(args.verbose)
+
+    if not self_test():
+        print("FAILED: the checker's self-test failed")
+        return 1
+
+    tmp_schemas = None
+    if args.fetch_schemas and not args.no_tools:
+        tmp_schemas = tempfile.TemporaryDirectory()
+        d = fetch_schemas(tmp_schemas.name)
+        old = os.environ.get("GSETTINGS_SCHEMA_DIR")
+        os.environ["GSETTINGS_SCHEMA_DIR"] = str(d) + (os.pathsep + old if old else "")
 
     settings = load_catalog(rep)
     byid = {}
@@ -820,6 +897,12 @@ def main():
         kconfig_roundtrips(settings, rep)
 
     print(f"settings: {len(settings)}")
+    for p in ("gnome", "kde"):
+        own = sum(1 for _, x in settings if p in x)
+        via = sum(1 for _, x in settings if p not in x and "linux" in x)
+        print(f"{p}: {own + via} settings ({own} own tables, {via} through the linux table)")
+    for p in ("macos", "windows"):
+        print(f"{p}: {sum(1 for _, x in settings if p in x)} settings")
     for k in sorted(rep.counts):
         print(f"{k}: {rep.counts[k]}")
     if args.verbose:
