@@ -115,6 +115,10 @@ DEVIATIONS = {
     ("desktop.show_battery_percentage", "macos"): "-currentHost needs a command",
     ("dock.autohide", "kde"): "plasmashell scripting instead of a per-setup Panel N group",
     ("dock.icon_size", "kde"): "plasmashell scripting instead of a per-setup Panel N group",
+    ("clock.24_hour", "kde"): "plasmashell scripting on the reference's applet key",
+    ("clock.show_seconds", "kde"): "plasmashell scripting on the reference's applet key",
+    ("clock.show_date", "kde"): "plasmashell scripting on the reference's applet key",
+    ("region.first_day_of_week", "kde"): "plasmashell scripting on the reference's applet key",
     ("system.default_browser", "linux"): "xdg-settings for both desktops",
     ("a11y.on_screen_keyboard", "kde"): "same key as the reference; value is the .desktop path",
     ("privacy.location_services", "macos"): "defaults with the reference's path domain instead of a command",
@@ -453,6 +457,10 @@ COMMAND_SAMPLES = {
     ("dock.position", "kde"): [("bottom\n", "bottom")],
     ("dock.icon_size", "kde"): [("44\n", "44")],
     ("appearance.wallpaper_fit", "kde"): [("2\n", "2")],
+    ("clock.24_hour", "kde"): [("2\n", "2"), ("0\n", "0")],
+    ("clock.show_seconds", "kde"): [("false\n", "false")],
+    ("region.first_day_of_week", "kde"): [("1\n", "1"), ("0\n", "0")],
+    ("taskbar.combine_buttons", "kde"): [("1\n", "1")],
 }
 
 
