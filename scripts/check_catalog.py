@@ -110,7 +110,6 @@ DEVIATIONS = {
     ("search.file_indexing", "kde"): "baloofilerc key that balooctl writes",
     ("search.file_indexing", "windows"): "WSearch service Start value instead of sc.exe",
     ("input.input_method", "gnome"): "gtk-im-module (reference also_set)",
-    ("input.input_method", "kde"): "kwinrc [Wayland] InputMethod (reference)",
     ("lock.idle_lock_timeout", "macos"): "-currentHost needs a command",
     ("desktop.show_battery_percentage", "macos"): "-currentHost needs a command",
     ("dock.autohide", "kde"): "plasmashell scripting instead of a per-setup Panel N group",
@@ -120,7 +119,6 @@ DEVIATIONS = {
     ("clock.show_date", "kde"): "plasmashell scripting on the reference's applet key",
     ("region.first_day_of_week", "kde"): "plasmashell scripting on the reference's applet key",
     ("system.default_browser", "linux"): "xdg-settings for both desktops",
-    ("a11y.on_screen_keyboard", "kde"): "same key as the reference; value is the .desktop path",
     ("privacy.location_services", "macos"): "defaults with the reference's path domain instead of a command",
     ("privacy.diagnostics", "macos"): "defaults with the reference's path domain instead of a command",
     ("time.automatic_timezone", "macos"): "defaults with the reference's path domain instead of a command",
@@ -513,6 +511,10 @@ def compare_reference(s, ref, rep):
     r = ref.get(sid)
     if r is None:
         return
+    if "linux" in s:
+        for plat in ("gnome", "kde"):
+            if plat not in s and r.get(plat, {}).get("mechanism") in ("none", "api", None):
+                rep.error(f"{sid} [linux] vs reference", f"reference says {plat} cannot do this")
     for plat in ("gnome", "kde", "macos", "windows"):
         t = s.get(plat)
         rt = r.get(plat, {})
