@@ -392,6 +392,8 @@ def check_platform(sid, plat, t, value, rep):
         for bad in ("(?<=", "(?<!", "(?=", "(?!", "\\1"):
             if bad in t.get("parse", ""):
                 rep.error(where, f"`parse` uses {bad}, which the Rust regex crate lacks")
+        if re.search(r"(?<!\\)\$", t.get("parse", "")):
+            rep.error(where, "`parse` uses $: in Rust it does not match before the output's final newline")
         samples = COMMAND_SAMPLES.get((sid, plat))
         if samples:
             rx = re.compile(t["parse"])
