@@ -622,8 +622,54 @@ def check_presets(byid, rep):
                 rep.error(where, f"unknown setting {sid}")
             elif not value_ok(s["value"], x):
                 rep.error(where, f"{sid} = {x!r} is not valid for {s['value']}")
+        check_preset_conflicts(where, vals, byid, rep)
         rep.count("presets")
     return names
+
+
+def backend_text(s, t, x):
+    """The backend text knob writes for catalog value X (None when the platform refuses it)."""
+    if "map" in t:
+        k = ("true" if x else "false") if isinstance(x, bool) else (fmt_num(x) if isinstance(x, (int, float)) else x)
+        return t["map"].get(k)
+    if isinstance(x, (int, float)) and not isinstance(x, bool):
+        return fmt_num(x * t.get("scale", 1))
+    return x
+
+
+def targets(t):
+    be = t["backend"]
+    if be == "gsettings":
+        return [("gsettings", t["schema"], t["key"], t.get("map"))] + [
+            ("gsettings", a["schema"], a["key"], a.get("map")) for a in t.get("also", [])]
+    if be == "kconfig":
+        return [("kconfig", t["file"], tuple(t["groups"]), t["key"], t.get("map"))]
+    if be == "defaults":
+        return [("defaults", t["domain"], t["key"], t.get("map"))]
+    if be == "registry":
+        return [("registry", t["path"], t["name"], t.get("map"))]
+    return [("command", t["name"], t.get("map"))]
+
+
+def check_preset_conflicts(where, vals, byid, rep):
+    """Two settings of one preset must not write different texts to the same key."""
+    for plat in PLATFORMS:
+        seen = {}
+        for sid, x in vals.items():
+            s = byid.get(sid)
+            if not s or plat not in s:
+                continue
+            for tg in targets(s[plat]):
+                key, m = tg[:-1], tg[-1]
+                t = dict(s[plat])
+                if m is None:
+                    t.pop("map", None)
+                else:
+                    t["map"] = m
+                text = backend_text(s, t, x)
+                if key in seen and seen[key][1] != text:
+                    rep.error(where, f"{seen[key][0]} and {sid} both write {key} on {plat} with different values")
+                seen[key] = (sid, text)
 
 
 # ---------------------------------------------------------------- real tools
