@@ -7,7 +7,7 @@ use super::plan::Plan;
 use super::system::System;
 
 /// A command that failed, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Failure {
     pub setting: String,
     pub argv: Vec<String>,

@@ -176,7 +176,7 @@ pub struct Preset {
     pub description: String,
     pub synonyms: Vec<String>,
     pub examples: Vec<String>,
-    /// (setting id, checked value), sorted by id.
+    /// (setting id, checked value), in file order.
     pub values: Vec<(String, Value)>,
     pub source: String,
 }

@@ -11,6 +11,7 @@
 pub mod apply;
 pub mod backend;
 pub mod catalog;
+pub mod export;
 pub mod journal;
 pub mod load;
 pub mod paths;

@@ -2,6 +2,7 @@
 //! through the platform's backend and build the exact actions that would run.
 use serde::Serialize;
 
+use super::apply::Failure;
 use super::backend::{self, Current, Tools};
 use super::catalog::{Backend, Catalog, Key, Setting};
 use super::platform::Platform;
@@ -132,6 +133,10 @@ impl Plan {
             applied: self.applied,
             can_apply: self.refusal().is_none(),
             refusal: self.refusal(),
+            journal_id: None,
+            failed: None,
+            rolled_back: Vec::new(),
+            errors: Vec::new(),
         }
     }
 }
@@ -146,6 +151,18 @@ pub struct PlanJson {
     pub applied: bool,
     pub can_apply: bool,
     pub refusal: Option<String>,
+    /// Set once applied: the journal entry `knob undo --id` takes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub journal_id: Option<u64>,
+    /// The change that failed, when applying was rolled back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed: Option<Failure>,
+    /// Settings restored by the rollback.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rolled_back: Vec<String>,
+    /// Restores or `after` commands that failed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<Failure>,
 }
 
 #[derive(Debug, Serialize)]

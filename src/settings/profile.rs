@@ -188,7 +188,30 @@ struct RawPreset {
     synonyms: Vec<String>,
     #[serde(default)]
     examples: Vec<String>,
-    values: Spanned<BTreeMap<Spanned<String>, Spanned<toml::Value>>>,
+    values: Spanned<OrderedValues>,
+}
+
+/// A preset's `[values]` in file order (the order the plan applies them).
+struct OrderedValues(Vec<(Spanned<String>, Spanned<toml::Value>)>);
+
+impl<'de> Deserialize<'de> for OrderedValues {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = OrderedValues;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a table of setting ids and values")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<OrderedValues, A::Error> {
+                let mut out = Vec::new();
+                while let Some((k, v)) = map.next_entry()? {
+                    out.push((k, v));
+                }
+                Ok(OrderedValues(out))
+            }
+        }
+        d.deserialize_map(Visitor)
+    }
 }
 
 // ---- checking ----------------------------------------------------------------
@@ -405,7 +428,30 @@ fn check_type(ctx: &mut Ctx, backend: &str, table_span: &Range<usize>, vtype: &O
     }
 }
 
-const GVARIANT_TYPES: &[&str] = &["b", "y", "n", "q", "i", "u", "x", "t", "h", "d", "s", "o", "enum", "flags", "as", "ai", "au", "ad", "a{ss}", "(dd)", "(ii)", "(uu)"];
+/// Checks a GVariant type string (`b`, `u`, `as`, `a(ss)`, ...) or the
+/// schema kinds `enum` and `flags`.
+fn check_gvariant_type(ctx: &mut Ctx, span: &Range<usize>, vtype: &Option<Spanned<String>>) -> String {
+    let Some(t) = vtype else {
+        ctx.error(span.clone(), "a gsettings table needs 'type'");
+        return String::new();
+    };
+    let text = t.get_ref();
+    let mut depth = 0i32;
+    let balanced = text.chars().all(|c| {
+        match c {
+            '(' | '{' => depth += 1,
+            ')' | '}' => depth -= 1,
+            _ => {}
+        }
+        depth >= 0
+    }) && depth == 0;
+    let valid = text == "enum" || text == "flags" || (!text.is_empty() && balanced && text.chars().all(|c| "bynqiuxthdsogvam(){}".contains(c)));
+    if !valid {
+        ctx.error(t.span(), format!("'{text}' is not a GVariant type (such as b, i, u, d, s, as, a(ss)) or enum/flags"));
+        return String::new();
+    }
+    text.clone()
+}
 
 fn check_map(ctx: &mut Ctx, spec: &ValueSpec, map: &Option<RawMap>) -> Option<BTreeMap<String, String>> {
     let map = map.as_ref()?;
@@ -490,7 +536,7 @@ fn check_mapping(ctx: &mut Ctx, table: Table, raw: RawMapping, spec: &ValueSpec)
     let vtype;
     let target = match backend {
         "gsettings" => {
-            vtype = check_type(ctx, backend, &span, &raw.vtype, GVARIANT_TYPES, true);
+            vtype = check_gvariant_type(ctx, &span, &raw.vtype);
             Target::Gsettings { schema: required(ctx, backend, &span, "schema", &raw.schema), key: required(ctx, backend, &span, "key", &raw.key) }
         }
         "kconfig" => {
@@ -508,8 +554,10 @@ fn check_mapping(ctx: &mut Ctx, table: Table, raw: RawMapping, spec: &ValueSpec)
         "registry" => {
             vtype = check_type(ctx, backend, &span, &raw.vtype, &["REG_DWORD", "REG_QWORD", "REG_SZ", "REG_EXPAND_SZ"], true);
             let path = required(ctx, backend, &span, "path", &raw.path);
-            if !path.is_empty() && !["HKCU\\", "HKLM\\", "HKEY_CURRENT_USER\\", "HKEY_LOCAL_MACHINE\\"].iter().any(|p| path.starts_with(p)) {
-                ctx.error(raw.path.as_ref().map_or(span.clone(), |p| p.span()), "a registry path starts with HKCU\\ or HKLM\\");
+            const ROOTS: &[&str] = &["HKCU", "HKLM", "HKU", "HKCR", "HKCC", "HKEY_CURRENT_USER", "HKEY_LOCAL_MACHINE", "HKEY_USERS", "HKEY_CLASSES_ROOT", "HKEY_CURRENT_CONFIG"];
+            let root = path.split('\\').next().unwrap_or("");
+            if !path.is_empty() && !ROOTS.contains(&root) {
+                ctx.error(raw.path.as_ref().map_or(span.clone(), |p| p.span()), format!("a registry path starts with a root key ({}), not '{root}'", ROOTS[..5].join(", ")));
             }
             Target::Registry { path, name: required(ctx, backend, &span, "name", &raw.name) }
         }
@@ -564,7 +612,7 @@ fn check_mapping(ctx: &mut Ctx, table: Table, raw: RawMapping, spec: &ValueSpec)
     if let Some(list) = &raw.also {
         for item in list.get_ref() {
             let a = item.get_ref();
-            let vt = check_type(ctx, "gsettings", &item.span(), &Some(a.vtype.clone()), GVARIANT_TYPES, true);
+            let vt = check_gvariant_type(ctx, &item.span(), &Some(a.vtype.clone()));
             let map = check_map(ctx, spec, &a.map);
             also.push(Key {
                 target: Target::Gsettings { schema: a.schema.get_ref().clone(), key: a.key.get_ref().clone() },
@@ -588,11 +636,11 @@ pub fn parse_preset<'c>(file: &str, text: &str, lookup: impl Fn(&str) -> Option<
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_') {
         ctx.error(raw.name.span(), format!("preset name '{name}' must use only a-z, 0-9, '-' and '_'"));
     }
-    if raw.values.get_ref().is_empty() {
+    if raw.values.get_ref().0.is_empty() {
         ctx.error(raw.values.span(), "a preset needs at least one value in [values]");
     }
     let mut values = Vec::new();
-    for (id, value) in raw.values.get_ref() {
+    for (id, value) in &raw.values.get_ref().0 {
         let Some(setting) = lookup(id.get_ref()) else {
             ctx.error(id.span(), format!("unknown setting '{}'", id.get_ref()));
             continue;

@@ -33,6 +33,8 @@ pub fn quote_arg(arg: &str) -> String {
     let plain = !arg.is_empty() && arg.chars().all(|c| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c));
     if plain {
         arg.to_string()
+    } else if !arg.contains(['"', '$', '`', '\\', '!']) {
+        format!("\"{arg}\"")
     } else {
         format!("'{}'", arg.replace('\'', r"'\''"))
     }
@@ -87,4 +89,19 @@ pub fn render_plan(plan: &Plan, verbose: bool) -> String {
         let _ = writeln!(out, "({LEGEND})");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_for_display() {
+        assert_eq!(quote_arg("org.gnome.desktop.interface"), "org.gnome.desktop.interface");
+        assert_eq!(quote_arg("'prefer-dark'"), "\"'prefer-dark'\"");
+        assert_eq!(quote_arg("a b"), "\"a b\"");
+        assert_eq!(quote_arg(r"HKCU\X"), r"'HKCU\X'");
+        assert_eq!(quote_arg("it's $x"), r"'it'\''s $x'");
+        assert_eq!(quote_arg(""), "\"\"");
+    }
 }
