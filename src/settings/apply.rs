@@ -59,7 +59,7 @@ pub fn journal_entry(plan: &Plan, summary: &str) -> Entry {
             changes.push(Change {
                 setting: action.setting.clone(),
                 backend: action.backend.name().to_string(),
-                target: w.key.target_json(),
+                target: serde_json::to_value(w.key.target_json()).expect("targets serialize"),
                 key: w.key.label(),
                 before: w.current.text().map(str::to_string),
                 before_state: w.current.state().to_string(),

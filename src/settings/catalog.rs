@@ -108,6 +108,37 @@ pub enum Target {
     Command { name: String, read: Vec<String>, parse: Regex, write: Vec<String> },
 }
 
+/// A target in plan JSON: `{schema, key}`, `{file, groups, key}`,
+/// `{domain, key, type}`, `{path, name, type}` or `{name}`, in that order.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(untagged)]
+pub enum TargetJson {
+    Gsettings {
+        schema: String,
+        key: String,
+    },
+    Kconfig {
+        file: String,
+        groups: Vec<String>,
+        key: String,
+    },
+    Defaults {
+        domain: String,
+        key: String,
+        #[serde(rename = "type")]
+        vtype: String,
+    },
+    Registry {
+        path: String,
+        name: String,
+        #[serde(rename = "type")]
+        vtype: String,
+    },
+    Command {
+        name: String,
+    },
+}
+
 /// The backend a target belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -145,14 +176,14 @@ impl Target {
 
 impl Key {
     /// The target as the plan JSON shows it.
-    pub fn target_json(&self) -> serde_json::Value {
-        use serde_json::json;
+    pub fn target_json(&self) -> TargetJson {
+        let t = |x: &String| x.clone();
         match &self.target {
-            Target::Gsettings { schema, key } => json!({"schema": schema, "key": key}),
-            Target::Kconfig { file, groups, key } => json!({"file": file, "groups": groups, "key": key}),
-            Target::Defaults { domain, key } => json!({"domain": domain, "key": key, "type": self.vtype}),
-            Target::Registry { path, name } => json!({"path": path, "name": name, "type": self.vtype}),
-            Target::Command { name, .. } => json!({"name": name}),
+            Target::Gsettings { schema, key } => TargetJson::Gsettings { schema: t(schema), key: t(key) },
+            Target::Kconfig { file, groups, key } => TargetJson::Kconfig { file: t(file), groups: groups.clone(), key: t(key) },
+            Target::Defaults { domain, key } => TargetJson::Defaults { domain: t(domain), key: t(key), vtype: t(&self.vtype) },
+            Target::Registry { path, name } => TargetJson::Registry { path: t(path), name: t(name), vtype: t(&self.vtype) },
+            Target::Command { name, .. } => TargetJson::Command { name: t(name) },
         }
     }
 
@@ -215,14 +246,35 @@ impl Catalog {
         self.presets.iter().find(|p| p.name == name)
     }
 
-    /// Ids close to `id` (same area or sharing a word), for "did you mean".
+    /// Up to three ids close to `id` (a typo away, or the same name in
+    /// another area), for "did you mean".
     pub fn similar_ids(&self, id: &str) -> Vec<&str> {
-        let words: Vec<&str> = id.split(['.', '_']).filter(|w| w.len() > 2).collect();
-        self.settings
+        let name = id.rsplit('.').next().unwrap_or(id);
+        let mut scored: Vec<(usize, &str)> = self
+            .settings
             .iter()
-            .map(|s| s.id.as_str())
-            .filter(|candidate| words.iter().any(|w| candidate.contains(w)))
-            .take(5)
-            .collect()
+            .filter_map(|s| {
+                let d = edit_distance(id, &s.id);
+                let same_name = s.id.rsplit('.').next() == Some(name);
+                (d <= (id.len() / 4).max(2) || same_name).then_some((d, s.id.as_str()))
+            })
+            .collect();
+        scored.sort();
+        scored.into_iter().take(3).map(|(_, s)| s).collect()
     }
+}
+
+/// Levenshtein distance in characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::catalog::{Catalog, Key, Mapping, Preset, Setting, Target};
+use super::catalog::{Catalog, Key, Mapping, Preset, Setting, Target, TargetJson};
 use super::value::{Value, ValueSpec};
 
 /// Bumped when a field changes meaning or goes away.
@@ -47,7 +47,7 @@ pub struct ValueJson {
 #[derive(Debug, Serialize)]
 pub struct MappingJson {
     pub backend: String,
-    pub target: serde_json::Value,
+    pub target: TargetJson,
     #[serde(rename = "type")]
     pub vtype: String,
     pub map: Option<BTreeMap<String, String>>,
@@ -64,7 +64,7 @@ pub struct MappingJson {
 
 #[derive(Debug, Serialize)]
 pub struct KeyJson {
-    pub target: serde_json::Value,
+    pub target: TargetJson,
     #[serde(rename = "type")]
     pub vtype: String,
     pub map: Option<BTreeMap<String, String>>,

@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use super::apply::Failure;
 use super::backend::{self, Current, Tools};
-use super::catalog::{Backend, Catalog, Key, Setting};
+use super::catalog::{Backend, Catalog, Key, Setting, TargetJson};
 use super::platform::Platform;
 use super::system::System;
 use super::value::Value;
@@ -170,7 +170,7 @@ pub struct ActionJson {
     pub setting: String,
     pub value: Value,
     pub backend: Backend,
-    pub target: serde_json::Value,
+    pub target: TargetJson,
     pub current: Option<String>,
     pub new: String,
     pub changed: bool,
@@ -184,7 +184,7 @@ pub struct ActionJson {
 
 #[derive(Debug, Serialize)]
 pub struct WriteJson {
-    pub target: serde_json::Value,
+    pub target: TargetJson,
     pub current: Option<String>,
     pub current_state: &'static str,
     pub new: String,
