@@ -26,7 +26,12 @@ fn samples(s: &Setting) -> Vec<Value> {
             out.dedup();
             out
         }
-        Kind::String => vec![Value::Text("Knob Sample".into())],
+        Kind::String => {
+            // The first candidate the setting's pattern accepts.
+            let candidates = ["Knob Sample", "/home/knob/Pictures/knob.png", r"C:\Users\knob\Pictures\knob.png", "knob"];
+            let ok = candidates.into_iter().find(|c| v.check(&Value::Text(c.to_string())).is_ok());
+            vec![Value::Text(ok.unwrap_or(candidates[0]).to_string())]
+        }
     }
 }
 
