@@ -19,21 +19,35 @@ fn toml_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn main() {
-    let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let root =
+        PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let profiles = root.join("settings-profiles");
     // A directory path makes cargo rescan the whole tree for changes.
     println!("cargo:rerun-if-changed=settings-profiles");
-    let mut out = String::from("/// (display name, text) of every shipped profile and preset file.\n");
+    let mut out =
+        String::from("/// (display name, text) of every shipped profile and preset file.\n");
     out.push_str("pub static SHIPPED: &[(&str, &str)] = &[\n");
-    for (sub, dir) in [("", profiles.clone()), ("presets/", profiles.join("presets"))] {
+    for (sub, dir) in [
+        ("", profiles.clone()),
+        ("presets/", profiles.join("presets")),
+    ] {
         for file in toml_files(&dir) {
-            let name = file.file_name().and_then(|n| n.to_str()).expect("profile file names are UTF-8");
+            let name = file
+                .file_name()
+                .and_then(|n| n.to_str())
+                .expect("profile file names are UTF-8");
             let abs = file.to_str().expect("profile paths are UTF-8");
-            writeln!(out, "    ({:?}, include_str!({:?})),", format!("settings-profiles/{sub}{name}"), abs)
-                .expect("writing to a String");
+            writeln!(
+                out,
+                "    ({:?}, include_str!({:?})),",
+                format!("settings-profiles/{sub}{name}"),
+                abs
+            )
+            .expect("writing to a String");
         }
     }
     out.push_str("];\n");
-    let dest = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("shipped_profiles.rs");
+    let dest =
+        PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("shipped_profiles.rs");
     fs::write(dest, out).expect("writing shipped_profiles.rs");
 }

@@ -11,7 +11,15 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<Exit> {
     let platform = platform(args.flags.platform)?;
     let preset = cat.preset(&args.preset).ok_or_else(|| {
         let names: Vec<&str> = cat.presets().iter().map(|p| p.name.as_str()).collect();
-        anyhow!("unknown preset '{}' (presets: {})", args.preset, if names.is_empty() { "none".to_string() } else { names.join(", ") })
+        anyhow!(
+            "unknown preset '{}' (presets: {})",
+            args.preset,
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
+        )
     })?;
     let mut plan = plan(&cat, &preset.values, platform, &system())?;
     execute(&mut plan, &args.flags, &format!("apply {}", preset.name))

@@ -11,8 +11,12 @@ use crate::settings::read_current;
 pub fn run(args: GetArgs) -> anyhow::Result<Exit> {
     let cat = catalog()?;
     let platform = platform(args.platform)?;
-    let reading = read_current(&cat, &args.setting, platform, &system())?
-        .ok_or_else(|| anyhow!("{} cannot be read on {platform}: the catalog has no {platform} mapping for it", args.setting))?;
+    let reading = read_current(&cat, &args.setting, platform, &system())?.ok_or_else(|| {
+        anyhow!(
+            "{} cannot be read on {platform}: the catalog has no {platform} mapping for it",
+            args.setting
+        )
+    })?;
     if args.json {
         let out = json!({
             "setting": reading.setting,
@@ -30,7 +34,11 @@ pub fn run(args: GetArgs) -> anyhow::Result<Exit> {
     match (&reading.value, &reading.current) {
         (_, Current::Unknown(reason)) => println!("{}: unknown ({reason})", reading.setting),
         (Some(v), c) => println!("{}: {v}  ({}, {target})", reading.setting, c.display()),
-        (None, c) => println!("{}: {} is not a value the catalog knows  ({target})", reading.setting, c.display()),
+        (None, c) => println!(
+            "{}: {} is not a value the catalog knows  ({target})",
+            reading.setting,
+            c.display()
+        ),
     }
     Ok(Exit::Ok)
 }

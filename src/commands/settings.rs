@@ -21,15 +21,32 @@ pub fn run(cmd: SettingsCommand) -> anyhow::Result<Exit> {
     }
 }
 
-fn list(cat: &Catalog, platform: Option<crate::settings::Platform>, json: bool) -> anyhow::Result<Exit> {
-    let settings: Vec<&Setting> = cat.settings().iter().filter(|s| platform.is_none_or(|p| s.mapping(p).is_some())).collect();
+fn list(
+    cat: &Catalog,
+    platform: Option<crate::settings::Platform>,
+    json: bool,
+) -> anyhow::Result<Exit> {
+    let settings: Vec<&Setting> = cat
+        .settings()
+        .iter()
+        .filter(|s| platform.is_none_or(|p| s.mapping(p).is_some()))
+        .collect();
     if json {
         let items: Vec<_> = settings
             .iter()
             .map(|s| serde_json::json!({"id": s.id, "title": s.title, "platforms": s.platforms()}))
             .collect();
-        let presets: Vec<_> = cat.presets().iter().map(|p| serde_json::json!({"name": p.name, "title": p.title})).collect();
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"settings": items, "presets": presets}))?);
+        let presets: Vec<_> = cat
+            .presets()
+            .iter()
+            .map(|p| serde_json::json!({"name": p.name, "title": p.title}))
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({"settings": items, "presets": presets})
+            )?
+        );
         return Ok(Exit::Ok);
     }
     let w = settings.iter().map(|s| s.id.len()).max().unwrap_or(0);
@@ -41,7 +58,12 @@ fn list(cat: &Catalog, platform: Option<crate::settings::Platform>, json: bool) 
     if !cat.presets().is_empty() {
         println!();
         println!("presets (knob apply NAME):");
-        let pw = cat.presets().iter().map(|p| p.name.len()).max().unwrap_or(0);
+        let pw = cat
+            .presets()
+            .iter()
+            .map(|p| p.name.len())
+            .max()
+            .unwrap_or(0);
         for p in cat.presets() {
             println!("{:pw$}  {}", p.name, p.title);
         }
@@ -63,14 +85,18 @@ fn show(cat: &Catalog, id: &str, json: bool) -> anyhow::Result<Exit> {
             ty.push_str(&format!(" ({})", v.values.join(", ")));
         }
         if v.min.is_some() || v.max.is_some() {
-            let f = |x: Option<f64>| x.map_or("..".to_string(), crate::settings::value::format_number);
+            let f =
+                |x: Option<f64>| x.map_or("..".to_string(), crate::settings::value::format_number);
             ty.push_str(&format!(" {} to {}", f(v.min), f(v.max)));
         }
         if let Some(u) = &v.unit {
             ty.push_str(&format!(" {u}"));
         }
         if let Some(step) = v.step {
-            ty.push_str(&format!(", step {}", crate::settings::value::format_number(step)));
+            ty.push_str(&format!(
+                ", step {}",
+                crate::settings::value::format_number(step)
+            ));
         }
         println!("  value: {ty}");
         if !s.synonyms.is_empty() {
@@ -80,7 +106,12 @@ fn show(cat: &Catalog, id: &str, json: bool) -> anyhow::Result<Exit> {
             println!("  e.g. \"{e}\"");
         }
         for (table, m) in &s.mappings {
-            println!("  {}: {} {}", table.name(), m.primary.target.backend().name(), m.primary.label());
+            println!(
+                "  {}: {} {}",
+                table.name(),
+                m.primary.target.backend().name(),
+                m.primary.label()
+            );
             for a in &m.also {
                 println!("    also {}", a.label());
             }
@@ -109,7 +140,11 @@ fn show(cat: &Catalog, id: &str, json: bool) -> anyhow::Result<Exit> {
     }
     bail!(crate::settings::PlanError::UnknownSetting {
         id: id.to_string(),
-        similar: cat.similar_ids(id).into_iter().map(str::to_string).collect()
+        similar: cat
+            .similar_ids(id)
+            .into_iter()
+            .map(str::to_string)
+            .collect()
     })
 }
 
@@ -144,7 +179,11 @@ fn check(files: &[std::path::PathBuf]) -> anyhow::Result<Exit> {
             for e in &errors.0 {
                 eprintln!("{e}");
             }
-            eprintln!("knob: {} error{} in the profiles", errors.0.len(), plural(errors.0.len()));
+            eprintln!(
+                "knob: {} error{} in the profiles",
+                errors.0.len(),
+                plural(errors.0.len())
+            );
             Ok(Exit::Error)
         }
     }

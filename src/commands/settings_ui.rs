@@ -31,7 +31,9 @@ pub fn system() -> RealSystem {
 }
 
 pub fn journal() -> anyhow::Result<Journal> {
-    let dir = paths::journal_dir().ok_or_else(|| anyhow!("cannot find a data directory for the journal (set KNOB_DATA_DIR)"))?;
+    let dir = paths::journal_dir().ok_or_else(|| {
+        anyhow!("cannot find a data directory for the journal (set KNOB_DATA_DIR)")
+    })?;
     Ok(Journal::new(dir))
 }
 
@@ -43,22 +45,37 @@ fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
 }
 
 fn print_failure(label: &str, f: &Failure) {
-    let setting = if f.setting.is_empty() { String::new() } else { format!("{}: ", f.setting) };
+    let setting = if f.setting.is_empty() {
+        String::new()
+    } else {
+        format!("{}: ", f.setting)
+    };
     if f.argv.is_empty() {
         eprintln!("knob: {label}: {setting}{}", f.reason);
     } else {
-        eprintln!("knob: {label}: {setting}{} ($ {})", f.reason, format_argv(&f.argv));
+        eprintln!(
+            "knob: {label}: {setting}{} ($ {})",
+            f.reason,
+            format_argv(&f.argv)
+        );
     }
 }
 
 /// Asks on the terminal; `false` unless the answer is yes.
 fn confirm(changes: usize) -> anyhow::Result<bool> {
     let mut err = io::stderr().lock();
-    write!(err, "Apply {changes} change{}? [y/N] ", if changes == 1 { "" } else { "s" })?;
+    write!(
+        err,
+        "Apply {changes} change{}? [y/N] ",
+        if changes == 1 { "" } else { "s" }
+    )?;
     err.flush()?;
     let mut answer = String::new();
     io::stdin().lock().read_line(&mut answer)?;
-    Ok(matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
 }
 
 /// Shows `plan`, and with `--apply` applies it. `summary` names the request
@@ -79,7 +96,11 @@ pub fn execute(plan: &mut Plan, flags: &PlanFlags, summary: &str) -> anyhow::Res
             match (plan.refusal(), changes) {
                 (Some(reason), _) => println!("dry run: {reason}."),
                 (None, 0) => println!("nothing to change."),
-                (None, n) => println!("dry run: {n} change{} planned; add --apply to make {}.", plural(n), if n == 1 { "it" } else { "them" }),
+                (None, n) => println!(
+                    "dry run: {n} change{} planned; add --apply to make {}.",
+                    plural(n),
+                    if n == 1 { "it" } else { "them" }
+                ),
             }
         }
         return Ok(Exit::Ok);
@@ -116,7 +137,10 @@ pub fn execute(plan: &mut Plan, flags: &PlanFlags, summary: &str) -> anyhow::Res
     let mut json = plan.to_json();
     let exit = match outcome {
         Outcome::NothingToDo => Exit::Ok,
-        Outcome::Applied { journal_id, after_failures } => {
+        Outcome::Applied {
+            journal_id,
+            after_failures,
+        } => {
             plan.applied = true;
             json.applied = true;
             json.journal_id = journal_id;
@@ -125,7 +149,9 @@ pub fn execute(plan: &mut Plan, flags: &PlanFlags, summary: &str) -> anyhow::Res
                 if flags.yes {
                     show(plan)?;
                 }
-                let id = journal_id.map_or(String::new(), |id| format!(" (plan {id}; `knob undo` reverts it)"));
+                let id = journal_id.map_or(String::new(), |id| {
+                    format!(" (plan {id}; `knob undo` reverts it)")
+                });
                 println!("applied {changes} change{}{id}.", plural(changes));
             }
             for f in &after_failures {
@@ -133,7 +159,12 @@ pub fn execute(plan: &mut Plan, flags: &PlanFlags, summary: &str) -> anyhow::Res
             }
             Exit::Ok
         }
-        Outcome::RolledBack { journal_id, failed, rolled_back, rollback_failures } => {
+        Outcome::RolledBack {
+            journal_id,
+            failed,
+            rolled_back,
+            rollback_failures,
+        } => {
             json.journal_id = journal_id;
             json.failed = Some(failed.clone());
             json.rolled_back = rolled_back.clone();

@@ -20,15 +20,34 @@ pub fn run(args: UndoArgs) -> anyhow::Result<Exit> {
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
-        let restored = if report.restored.is_empty() { "nothing".to_string() } else { report.restored.join(", ") };
-        println!("undid plan {} ({}): restored {restored}.", report.id, report.summary);
+        let restored = if report.restored.is_empty() {
+            "nothing".to_string()
+        } else {
+            report.restored.join(", ")
+        };
+        println!(
+            "undid plan {} ({}): restored {restored}.",
+            report.id, report.summary
+        );
     }
     for f in &report.failures {
-        let how = if f.argv.is_empty() || !args.verbose { String::new() } else { format!(" ($ {})", format_argv(&f.argv)) };
+        let how = if f.argv.is_empty() || !args.verbose {
+            String::new()
+        } else {
+            format!(" ($ {})", format_argv(&f.argv))
+        };
         eprintln!("knob: could not restore {}: {}{how}", f.setting, f.reason);
     }
     for f in &report.after_failures {
-        eprintln!("knob: warning: a follow-up command failed: {} ($ {})", f.reason, format_argv(&f.argv));
+        eprintln!(
+            "knob: warning: a follow-up command failed: {} ($ {})",
+            f.reason,
+            format_argv(&f.argv)
+        );
     }
-    Ok(if report.failures.is_empty() { Exit::Ok } else { Exit::Error })
+    Ok(if report.failures.is_empty() {
+        Exit::Ok
+    } else {
+        Exit::Error
+    })
 }

@@ -86,7 +86,12 @@ pub fn journal_entry(plan: &Plan, summary: &str) -> Entry {
 
 /// Applies `plan` through `sys`. With a journal, the entry is synced to disk
 /// before the first change (a dry run passes `None`).
-pub fn apply(plan: &Plan, sys: &dyn System, journal: Option<&Journal>, summary: &str) -> Result<Outcome, ApplyError> {
+pub fn apply(
+    plan: &Plan,
+    sys: &dyn System,
+    journal: Option<&Journal>,
+    summary: &str,
+) -> Result<Outcome, ApplyError> {
     if let Some(reason) = plan.refusal() {
         return Err(ApplyError::Refused(reason));
     }
@@ -102,13 +107,31 @@ pub fn apply(plan: &Plan, sys: &dyn System, journal: Option<&Journal>, summary: 
         let result = run(sys, &entry.changes[i].apply);
         if let Err(reason) = result {
             entry.changes[i].status = ChangeStatus::Failed;
-            let failed = Failure { setting: entry.changes[i].setting.clone(), argv: entry.changes[i].apply.clone(), reason };
-            let (rolled_back, rollback_failures) = restore(sys, &mut entry.changes[..i], ChangeStatus::RolledBack, ChangeStatus::RollbackFailed);
-            entry.state = if rollback_failures.is_empty() { State::RolledBack } else { State::RollbackFailed };
+            let failed = Failure {
+                setting: entry.changes[i].setting.clone(),
+                argv: entry.changes[i].apply.clone(),
+                reason,
+            };
+            let (rolled_back, rollback_failures) = restore(
+                sys,
+                &mut entry.changes[..i],
+                ChangeStatus::RolledBack,
+                ChangeStatus::RollbackFailed,
+            );
+            entry.state = if rollback_failures.is_empty() {
+                State::RolledBack
+            } else {
+                State::RollbackFailed
+            };
             if let Some(j) = journal {
                 j.update(&entry)?;
             }
-            return Ok(Outcome::RolledBack { journal_id, failed, rolled_back, rollback_failures });
+            return Ok(Outcome::RolledBack {
+                journal_id,
+                failed,
+                rolled_back,
+                rollback_failures,
+            });
         }
         entry.changes[i].status = ChangeStatus::Applied;
         if let Some(j) = journal {
@@ -122,19 +145,33 @@ pub fn apply(plan: &Plan, sys: &dyn System, journal: Option<&Journal>, summary: 
     if let Some(j) = journal {
         j.update(&entry)?;
     }
-    Ok(Outcome::Applied { journal_id, after_failures })
+    Ok(Outcome::Applied {
+        journal_id,
+        after_failures,
+    })
 }
 
 fn run_after(sys: &dyn System, after: &[Vec<String>]) -> Vec<Failure> {
     after
         .iter()
-        .filter_map(|argv| run(sys, argv).err().map(|reason| Failure { setting: String::new(), argv: argv.clone(), reason }))
+        .filter_map(|argv| {
+            run(sys, argv).err().map(|reason| Failure {
+                setting: String::new(),
+                argv: argv.clone(),
+                reason,
+            })
+        })
         .collect()
 }
 
 /// Restores `changes` in reverse order, marking each `ok` or `failed`.
 /// Returns the restored settings and the failures.
-fn restore(sys: &dyn System, changes: &mut [Change], ok: ChangeStatus, failed: ChangeStatus) -> (Vec<String>, Vec<Failure>) {
+fn restore(
+    sys: &dyn System,
+    changes: &mut [Change],
+    ok: ChangeStatus,
+    failed: ChangeStatus,
+) -> (Vec<String>, Vec<Failure>) {
     let mut restored = Vec::new();
     let mut failures = Vec::new();
     for change in changes.iter_mut().rev() {
@@ -143,7 +180,10 @@ fn restore(sys: &dyn System, changes: &mut [Change], ok: ChangeStatus, failed: C
             failures.push(Failure {
                 setting: change.setting.clone(),
                 argv: Vec::new(),
-                reason: format!("cannot restore {}: its value before was {}", change.key, change.before_state),
+                reason: format!(
+                    "cannot restore {}: its value before was {}",
+                    change.key, change.before_state
+                ),
             });
             continue;
         };
@@ -156,7 +196,11 @@ fn restore(sys: &dyn System, changes: &mut [Change], ok: ChangeStatus, failed: C
             }
             Err(reason) => {
                 change.status = failed;
-                failures.push(Failure { setting: change.setting.clone(), argv, reason });
+                failures.push(Failure {
+                    setting: change.setting.clone(),
+                    argv,
+                    reason,
+                });
             }
         }
     }
@@ -177,26 +221,50 @@ pub struct UndoReport {
 /// Reverts plan `id`, or the newest plan that can be undone. A pending entry
 /// (knob stopped between the journal write and the end of apply) restores
 /// every change it lists.
-pub fn undo(journal: &Journal, id: Option<u64>, sys: &dyn System) -> Result<UndoReport, JournalError> {
+pub fn undo(
+    journal: &Journal,
+    id: Option<u64>,
+    sys: &dyn System,
+) -> Result<UndoReport, JournalError> {
     let mut entry = journal.undo_target(id)?;
     let todo: Vec<usize> = entry
         .changes
         .iter()
         .enumerate()
         .filter(|(_, c)| match entry.state {
-            State::Pending => !matches!(c.status, ChangeStatus::Restored | ChangeStatus::RolledBack),
-            _ => matches!(c.status, ChangeStatus::Applied | ChangeStatus::RestoreFailed | ChangeStatus::RollbackFailed),
+            State::Pending => {
+                !matches!(c.status, ChangeStatus::Restored | ChangeStatus::RolledBack)
+            }
+            _ => matches!(
+                c.status,
+                ChangeStatus::Applied | ChangeStatus::RestoreFailed | ChangeStatus::RollbackFailed
+            ),
         })
         .map(|(i, _)| i)
         .collect();
     let mut selected: Vec<Change> = todo.iter().map(|&i| entry.changes[i].clone()).collect();
-    let (restored, failures) = restore(sys, &mut selected, ChangeStatus::Restored, ChangeStatus::RestoreFailed);
+    let (restored, failures) = restore(
+        sys,
+        &mut selected,
+        ChangeStatus::Restored,
+        ChangeStatus::RestoreFailed,
+    );
     for (&i, c) in todo.iter().zip(selected) {
         entry.changes[i] = c;
     }
     let after_failures = run_after(sys, &entry.after);
-    entry.state = if failures.is_empty() { State::Undone } else { State::UndoFailed };
+    entry.state = if failures.is_empty() {
+        State::Undone
+    } else {
+        State::UndoFailed
+    };
     entry.undone = Some(journal::now());
     journal.update(&entry)?;
-    Ok(UndoReport { id: entry.id, summary: entry.summary, restored, failures, after_failures })
+    Ok(UndoReport {
+        id: entry.id,
+        summary: entry.summary,
+        restored,
+        failures,
+        after_failures,
+    })
 }

@@ -56,7 +56,11 @@ impl Tools {
         let six = sys.has_program("kwriteconfig6") && sys.has_program("kreadconfig6");
         Tools {
             kreadconfig: if six { "kreadconfig6" } else { "kreadconfig5" },
-            kwriteconfig: if six { "kwriteconfig6" } else { "kwriteconfig5" },
+            kwriteconfig: if six {
+                "kwriteconfig6"
+            } else {
+                "kwriteconfig5"
+            },
         }
     }
 
@@ -96,17 +100,39 @@ fn kconfig_base(program: &str, file: &str, groups: &[String], key: &str) -> Vec<
 /// The argv that reads `key`.
 pub fn read_argv(key: &Key, tools: &Tools) -> Vec<String> {
     match &key.target {
-        Target::Gsettings { schema, key: k } => vec![s("gsettings"), s("get"), schema.clone(), k.clone()],
-        Target::Kconfig { file, groups, key: k } => kconfig_base(tools.kreadconfig, file, groups, k),
-        Target::Defaults { domain, key: k } => vec![s("defaults"), s("read"), domain.clone(), k.clone()],
-        Target::Registry { path, name } => vec![s("reg"), s("query"), path.clone(), s("/v"), name.clone()],
+        Target::Gsettings { schema, key: k } => {
+            vec![s("gsettings"), s("get"), schema.clone(), k.clone()]
+        }
+        Target::Kconfig {
+            file,
+            groups,
+            key: k,
+        } => kconfig_base(tools.kreadconfig, file, groups, k),
+        Target::Defaults { domain, key: k } => {
+            vec![s("defaults"), s("read"), domain.clone(), k.clone()]
+        }
+        Target::Registry { path, name } => {
+            vec![s("reg"), s("query"), path.clone(), s("/v"), name.clone()]
+        }
         Target::Command { read, .. } => read.clone(),
     }
 }
 
 /// Drops a GVariant type annotation such as `uint32 ` or `@as `.
 fn strip_gvariant_prefix(text: &str) -> &str {
-    const WORDS: &[&str] = &["byte", "int16", "uint16", "int32", "uint32", "int64", "uint64", "handle", "double", "objectpath", "signature"];
+    const WORDS: &[&str] = &[
+        "byte",
+        "int16",
+        "uint16",
+        "int32",
+        "uint32",
+        "int64",
+        "uint64",
+        "handle",
+        "double",
+        "objectpath",
+        "signature",
+    ];
     if let Some((first, rest)) = text.split_once(' ') {
         if WORDS.contains(&first) || (first.starts_with('@') && first.len() > 1) {
             return rest;
@@ -138,7 +164,11 @@ pub fn parse_read(key: &Key, out: &Output) -> Current {
         Target::Defaults { .. } => {
             if !out.success {
                 let all = format!("{}{}", out.stderr, out.stdout);
-                return if all.contains("does not exist") { Current::Absent } else { Current::Unknown(format!("defaults: {}", out.reason())) };
+                return if all.contains("does not exist") {
+                    Current::Absent
+                } else {
+                    Current::Unknown(format!("defaults: {}", out.reason()))
+                };
             }
             let text = out.stdout.trim();
             Current::Set(match (key.vtype.as_str(), text) {
@@ -150,22 +180,36 @@ pub fn parse_read(key: &Key, out: &Output) -> Current {
         Target::Registry { name, .. } => {
             if !out.success {
                 let all = format!("{}{}", out.stderr, out.stdout);
-                return if all.contains("unable to find") { Current::Absent } else { Current::Unknown(format!("reg: {}", out.reason())) };
+                return if all.contains("unable to find") {
+                    Current::Absent
+                } else {
+                    Current::Unknown(format!("reg: {}", out.reason()))
+                };
             }
             for line in out.stdout.lines() {
                 let line = line.trim();
-                let Some(rest) = line.get(name.len()..) else { continue };
-                if !line[..name.len()].eq_ignore_ascii_case(name) || !rest.starts_with(char::is_whitespace) {
+                let Some(rest) = line.get(name.len()..) else {
+                    continue;
+                };
+                if !line[..name.len()].eq_ignore_ascii_case(name)
+                    || !rest.starts_with(char::is_whitespace)
+                {
                     continue;
                 }
                 let rest = rest.trim_start();
-                let Some((ty, data)) = rest.split_once(char::is_whitespace).or(Some((rest, ""))) else { continue };
+                let Some((ty, data)) = rest.split_once(char::is_whitespace).or(Some((rest, "")))
+                else {
+                    continue;
+                };
                 if !ty.starts_with("REG_") {
                     continue;
                 }
                 let data = data.trim_start();
                 if matches!(ty, "REG_DWORD" | "REG_QWORD") {
-                    if let Some(n) = data.strip_prefix("0x").and_then(|h| u64::from_str_radix(h, 16).ok()) {
+                    if let Some(n) = data
+                        .strip_prefix("0x")
+                        .and_then(|h| u64::from_str_radix(h, 16).ok())
+                    {
                         return Current::Set(n.to_string());
                     }
                 }
@@ -179,7 +223,11 @@ pub fn parse_read(key: &Key, out: &Output) -> Current {
             }
             match parse.captures(&out.stdout).and_then(|c| c.get(1)) {
                 Some(m) => Current::Set(m.as_str().to_string()),
-                None => Current::Unknown(format!("{}: output did not match {}", read[0], parse.as_str())),
+                None => Current::Unknown(format!(
+                    "{}: output did not match {}",
+                    read[0],
+                    parse.as_str()
+                )),
             }
         }
     }
@@ -218,7 +266,10 @@ pub fn gvariant_unquote(text: &str) -> Option<String> {
 
 fn is_integer_type(key: &Key) -> bool {
     match &key.target {
-        Target::Gsettings { .. } => matches!(key.vtype.as_str(), "y" | "n" | "q" | "i" | "u" | "x" | "t" | "h"),
+        Target::Gsettings { .. } => matches!(
+            key.vtype.as_str(),
+            "y" | "n" | "q" | "i" | "u" | "x" | "t" | "h"
+        ),
         Target::Kconfig { .. } | Target::Defaults { .. } => key.vtype == "int",
         Target::Registry { .. } => matches!(key.vtype.as_str(), "REG_DWORD" | "REG_QWORD"),
         Target::Command { .. } => false,
@@ -232,7 +283,10 @@ pub fn encode(key: &Key, spec: &ValueSpec, value: &Value) -> Result<String, Stri
         let k = value.map_key();
         return map.get(&k).cloned().ok_or_else(|| {
             let known: Vec<&str> = map.keys().map(String::as_str).collect();
-            format!("the value {k} is not available here (available: {})", known.join(", "))
+            format!(
+                "the value {k} is not available here (available: {})",
+                known.join(", ")
+            )
         });
     }
     let gsettings = matches!(key.target, Target::Gsettings { .. });
@@ -243,7 +297,8 @@ pub fn encode(key: &Key, spec: &ValueSpec, value: &Value) -> Result<String, Stri
         },
         Value::Int(_) | Value::Float(_) => {
             let n = value.as_f64().unwrap_or(0.0) * key.scale;
-            let integral = is_integer_type(key) || (spec.kind == Kind::Int && key.scale.fract() == 0.0);
+            let integral =
+                is_integer_type(key) || (spec.kind == Kind::Int && key.scale.fract() == 0.0);
             if integral {
                 format!("{}", n.round() as i64)
             } else {
@@ -258,7 +313,12 @@ pub fn encode(key: &Key, spec: &ValueSpec, value: &Value) -> Result<String, Stri
             if gsettings {
                 match key.vtype.as_str() {
                     "as" => {
-                        let items: Vec<String> = t.split(',').map(str::trim).filter(|i| !i.is_empty()).map(gvariant_quote).collect();
+                        let items: Vec<String> = t
+                            .split(',')
+                            .map(str::trim)
+                            .filter(|i| !i.is_empty())
+                            .map(gvariant_quote)
+                            .collect();
                         format!("[{}]", items.join(", "))
                     }
                     "s" | "enum" | "o" => gvariant_quote(t),
@@ -286,7 +346,10 @@ pub fn values_equal(a: &Value, b: &Value) -> bool {
 fn value_from_key(spec: &ValueSpec, key: &str) -> Option<Value> {
     match spec.kind {
         Kind::Bool => key.parse::<bool>().ok().map(Value::Bool),
-        Kind::Int => key.parse::<f64>().ok().map(|n| Value::Int(n.round() as i64)),
+        Kind::Int => key
+            .parse::<f64>()
+            .ok()
+            .map(|n| Value::Int(n.round() as i64)),
         Kind::Float => key.parse::<f64>().ok().map(Value::Float),
         Kind::Enum | Kind::String => Some(Value::Text(key.to_string())),
     }
@@ -301,8 +364,16 @@ pub fn decode(key: &Key, spec: &ValueSpec, current: &Current) -> Option<Value> {
             Current::Absent => DELETE,
             Current::Unknown(_) => return None,
         };
-        let same = |m: &str| m == want || (gsettings && gvariant_unquote(m).is_some() && gvariant_unquote(m) == gvariant_unquote(want));
-        return map.iter().find(|(_, text)| same(text)).and_then(|(k, _)| value_from_key(spec, k));
+        let same = |m: &str| {
+            m == want
+                || (gsettings
+                    && gvariant_unquote(m).is_some()
+                    && gvariant_unquote(m) == gvariant_unquote(want))
+        };
+        return map
+            .iter()
+            .find(|(_, text)| same(text))
+            .and_then(|(k, _)| value_from_key(spec, k));
     }
     let text = current.text()?.trim();
     match spec.kind {
@@ -313,10 +384,18 @@ pub fn decode(key: &Key, spec: &ValueSpec, current: &Current) -> Option<Value> {
         },
         Kind::Int | Kind::Float => {
             let n = text.parse::<f64>().ok()? / key.scale;
-            Some(if spec.kind == Kind::Int { Value::Int(n.round() as i64) } else { Value::Float(n) })
+            Some(if spec.kind == Kind::Int {
+                Value::Int(n.round() as i64)
+            } else {
+                Value::Float(n)
+            })
         }
         Kind::Enum | Kind::String => {
-            let t = if gsettings { gvariant_unquote(text).unwrap_or_else(|| text.to_string()) } else { text.to_string() };
+            let t = if gsettings {
+                gvariant_unquote(text).unwrap_or_else(|| text.to_string())
+            } else {
+                text.to_string()
+            };
             if spec.kind == Kind::Enum && !spec.values.contains(&t) {
                 return None;
             }
@@ -326,11 +405,19 @@ pub fn decode(key: &Key, spec: &ValueSpec, current: &Current) -> Option<Value> {
 }
 
 /// Whether writing `new` over `current` changes nothing.
-pub fn unchanged(key: &Key, spec: &ValueSpec, current: &Current, new_value: &Value, new_text: &str) -> bool {
+pub fn unchanged(
+    key: &Key,
+    spec: &ValueSpec,
+    current: &Current,
+    new_value: &Value,
+    new_text: &str,
+) -> bool {
     match current {
         Current::Unknown(_) => false,
         Current::Absent => new_text == DELETE,
-        Current::Set(t) => t == new_text || decode(key, spec, current).is_some_and(|v| values_equal(&v, new_value)),
+        Current::Set(t) => {
+            t == new_text || decode(key, spec, current).is_some_and(|v| values_equal(&v, new_value))
+        }
     }
 }
 
@@ -338,8 +425,14 @@ pub fn unchanged(key: &Key, spec: &ValueSpec, current: &Current, new_value: &Val
 pub fn write_argv(key: &Key, tools: &Tools, text: &str) -> Vec<String> {
     let delete = text == DELETE;
     match &key.target {
-        Target::Gsettings { schema, key: k } => vec![s("gsettings"), s("set"), schema.clone(), k.clone(), s(text)],
-        Target::Kconfig { file, groups, key: k } => {
+        Target::Gsettings { schema, key: k } => {
+            vec![s("gsettings"), s("set"), schema.clone(), k.clone(), s(text)]
+        }
+        Target::Kconfig {
+            file,
+            groups,
+            key: k,
+        } => {
             let mut argv = kconfig_base(tools.kwriteconfig, file, groups, k);
             if delete {
                 argv.push(s("--delete"));
@@ -355,11 +448,38 @@ pub fn write_argv(key: &Key, tools: &Tools, text: &str) -> Vec<String> {
             argv.push(s(text));
             argv
         }
-        Target::Defaults { domain, key: k } if delete => vec![s("defaults"), s("delete"), domain.clone(), k.clone()],
-        Target::Defaults { domain, key: k } => vec![s("defaults"), s("write"), domain.clone(), k.clone(), format!("-{}", key.vtype), s(text)],
-        Target::Registry { path, name } if delete => vec![s("reg"), s("delete"), path.clone(), s("/v"), name.clone(), s("/f")],
+        Target::Defaults { domain, key: k } if delete => {
+            vec![s("defaults"), s("delete"), domain.clone(), k.clone()]
+        }
+        Target::Defaults { domain, key: k } => vec![
+            s("defaults"),
+            s("write"),
+            domain.clone(),
+            k.clone(),
+            format!("-{}", key.vtype),
+            s(text),
+        ],
+        Target::Registry { path, name } if delete => vec![
+            s("reg"),
+            s("delete"),
+            path.clone(),
+            s("/v"),
+            name.clone(),
+            s("/f"),
+        ],
         Target::Registry { path, name } => {
-            vec![s("reg"), s("add"), path.clone(), s("/v"), name.clone(), s("/t"), key.vtype.clone(), s("/d"), s(text), s("/f")]
+            vec![
+                s("reg"),
+                s("add"),
+                path.clone(),
+                s("/v"),
+                name.clone(),
+                s("/t"),
+                key.vtype.clone(),
+                s("/d"),
+                s(text),
+                s("/f"),
+            ]
         }
         Target::Command { write, .. } => write.iter().map(|a| a.replace("{value}", text)).collect(),
     }
@@ -369,7 +489,14 @@ pub fn write_argv(key: &Key, tools: &Tools, text: &str) -> Vec<String> {
 pub fn restore_argv(key: &Key, tools: &Tools, before: &Current) -> Option<Vec<String>> {
     match before {
         Current::Set(t) => Some(write_argv(key, tools, t)),
-        Current::Absent if !matches!(key.target, Target::Gsettings { .. } | Target::Command { .. }) => Some(write_argv(key, tools, DELETE)),
+        Current::Absent
+            if !matches!(
+                key.target,
+                Target::Gsettings { .. } | Target::Command { .. }
+            ) =>
+        {
+            Some(write_argv(key, tools, DELETE))
+        }
         _ => None,
     }
 }
@@ -380,66 +507,206 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn key(target: Target, vtype: &str) -> Key {
-        Key { target, vtype: vtype.into(), map: None, scale: 1.0 }
+        Key {
+            target,
+            vtype: vtype.into(),
+            map: None,
+            scale: 1.0,
+        }
     }
     fn spec(kind: Kind) -> ValueSpec {
-        ValueSpec { kind, min: None, max: None, step: None, unit: None, values: vec!["a".into(), "b c".into()], pattern: None }
+        ValueSpec {
+            kind,
+            min: None,
+            max: None,
+            step: None,
+            unit: None,
+            values: vec!["a".into(), "b c".into()],
+            pattern: None,
+        }
     }
-    const TOOLS: Tools = Tools { kreadconfig: "kreadconfig5", kwriteconfig: "kwriteconfig5" };
+    const TOOLS: Tools = Tools {
+        kreadconfig: "kreadconfig5",
+        kwriteconfig: "kwriteconfig5",
+    };
 
     #[test]
     fn gsettings_text_rules() {
-        let k = key(Target::Gsettings { schema: "s".into(), key: "k".into() }, "u");
-        assert_eq!(parse_read(&k, &Output::ok("uint32 300\n")), Current::Set("300".into()));
+        let k = key(
+            Target::Gsettings {
+                schema: "s".into(),
+                key: "k".into(),
+            },
+            "u",
+        );
+        assert_eq!(
+            parse_read(&k, &Output::ok("uint32 300\n")),
+            Current::Set("300".into())
+        );
         let mut minutes = k.clone();
         minutes.scale = 60.0;
-        assert_eq!(encode(&minutes, &spec(Kind::Int), &Value::Int(5)).unwrap(), "300");
-        assert_eq!(decode(&minutes, &spec(Kind::Int), &Current::Set("300".into())), Some(Value::Int(5)));
-        let d = key(Target::Gsettings { schema: "s".into(), key: "k".into() }, "d");
-        assert_eq!(encode(&d, &spec(Kind::Float), &Value::Float(1.0)).unwrap(), "1.0");
-        assert!(unchanged(&d, &spec(Kind::Float), &Current::Set("1.0".into()), &Value::Float(1.0), "1.0"));
-        let st = key(Target::Gsettings { schema: "s".into(), key: "k".into() }, "s");
-        assert_eq!(encode(&st, &spec(Kind::String), &Value::Text("it's".into())).unwrap(), r"'it\'s'");
+        assert_eq!(
+            encode(&minutes, &spec(Kind::Int), &Value::Int(5)).unwrap(),
+            "300"
+        );
+        assert_eq!(
+            decode(&minutes, &spec(Kind::Int), &Current::Set("300".into())),
+            Some(Value::Int(5))
+        );
+        let d = key(
+            Target::Gsettings {
+                schema: "s".into(),
+                key: "k".into(),
+            },
+            "d",
+        );
+        assert_eq!(
+            encode(&d, &spec(Kind::Float), &Value::Float(1.0)).unwrap(),
+            "1.0"
+        );
+        assert!(unchanged(
+            &d,
+            &spec(Kind::Float),
+            &Current::Set("1.0".into()),
+            &Value::Float(1.0),
+            "1.0"
+        ));
+        let st = key(
+            Target::Gsettings {
+                schema: "s".into(),
+                key: "k".into(),
+            },
+            "s",
+        );
+        assert_eq!(
+            encode(&st, &spec(Kind::String), &Value::Text("it's".into())).unwrap(),
+            r"'it\'s'"
+        );
         assert_eq!(gvariant_unquote(r"'it\'s'").as_deref(), Some("it's"));
-        assert_eq!(parse_read(&st, &Output::fail(1, "No such schema “x”\n")), Current::Unknown("gsettings: No such schema “x”".into()));
+        assert_eq!(
+            parse_read(&st, &Output::fail(1, "No such schema “x”\n")),
+            Current::Unknown("gsettings: No such schema “x”".into())
+        );
     }
 
     #[test]
     fn map_is_inverted_on_read() {
-        let mut k = key(Target::Defaults { domain: "NSGlobalDomain".into(), key: "AppleInterfaceStyle".into() }, "string");
-        k.map = Some(BTreeMap::from([("true".into(), "Dark".into()), ("false".into(), DELETE.into())]));
+        let mut k = key(
+            Target::Defaults {
+                domain: "NSGlobalDomain".into(),
+                key: "AppleInterfaceStyle".into(),
+            },
+            "string",
+        );
+        k.map = Some(BTreeMap::from([
+            ("true".into(), "Dark".into()),
+            ("false".into(), DELETE.into()),
+        ]));
         let sp = spec(Kind::Bool);
         assert_eq!(decode(&k, &sp, &Current::Absent), Some(Value::Bool(false)));
-        assert_eq!(decode(&k, &sp, &Current::Set("Dark".into())), Some(Value::Bool(true)));
+        assert_eq!(
+            decode(&k, &sp, &Current::Set("Dark".into())),
+            Some(Value::Bool(true))
+        );
         assert_eq!(decode(&k, &sp, &Current::Set("Light".into())), None);
-        assert_eq!(write_argv(&k, &TOOLS, DELETE), vec!["defaults", "delete", "NSGlobalDomain", "AppleInterfaceStyle"]);
-        assert!(unchanged(&k, &sp, &Current::Absent, &Value::Bool(false), DELETE));
-        assert_eq!(encode(&k, &sp, &Value::Text("x".into())).unwrap_err(), "the value x is not available here (available: false, true)");
+        assert_eq!(
+            write_argv(&k, &TOOLS, DELETE),
+            vec![
+                "defaults",
+                "delete",
+                "NSGlobalDomain",
+                "AppleInterfaceStyle"
+            ]
+        );
+        assert!(unchanged(
+            &k,
+            &sp,
+            &Current::Absent,
+            &Value::Bool(false),
+            DELETE
+        ));
+        assert_eq!(
+            encode(&k, &sp, &Value::Text("x".into())).unwrap_err(),
+            "the value x is not available here (available: false, true)"
+        );
     }
 
     #[test]
     fn registry_reads_hex_dwords_and_absent_values() {
-        let k = key(Target::Registry { path: r"HKCU\X".into(), name: "AppsUseLightTheme".into() }, "REG_DWORD");
-        let out = Output::ok("\r\nHKEY_CURRENT_USER\\X\r\n    AppsUseLightTheme    REG_DWORD    0x1\r\n\r\n");
+        let k = key(
+            Target::Registry {
+                path: r"HKCU\X".into(),
+                name: "AppsUseLightTheme".into(),
+            },
+            "REG_DWORD",
+        );
+        let out = Output::ok(
+            "\r\nHKEY_CURRENT_USER\\X\r\n    AppsUseLightTheme    REG_DWORD    0x1\r\n\r\n",
+        );
         assert_eq!(parse_read(&k, &out), Current::Set("1".into()));
-        let missing = Output::fail(1, "ERROR: The system was unable to find the specified registry key or value.");
+        let missing = Output::fail(
+            1,
+            "ERROR: The system was unable to find the specified registry key or value.",
+        );
         assert_eq!(parse_read(&k, &missing), Current::Absent);
-        assert_eq!(restore_argv(&k, &TOOLS, &Current::Absent).unwrap(), vec!["reg", "delete", r"HKCU\X", "/v", "AppsUseLightTheme", "/f"]);
-        assert_eq!(encode(&k, &spec(Kind::Bool), &Value::Bool(true)).unwrap(), "1");
-        let sz = key(Target::Registry { path: r"HKCU\X".into(), name: "Wall".into() }, "REG_SZ");
+        assert_eq!(
+            restore_argv(&k, &TOOLS, &Current::Absent).unwrap(),
+            vec!["reg", "delete", r"HKCU\X", "/v", "AppsUseLightTheme", "/f"]
+        );
+        assert_eq!(
+            encode(&k, &spec(Kind::Bool), &Value::Bool(true)).unwrap(),
+            "1"
+        );
+        let sz = key(
+            Target::Registry {
+                path: r"HKCU\X".into(),
+                name: "Wall".into(),
+            },
+            "REG_SZ",
+        );
         let out = Output::ok("    Wall    REG_SZ    C:\\My Pictures\\a b.jpg\r\n");
-        assert_eq!(parse_read(&sz, &out), Current::Set("C:\\My Pictures\\a b.jpg".into()));
+        assert_eq!(
+            parse_read(&sz, &out),
+            Current::Set("C:\\My Pictures\\a b.jpg".into())
+        );
     }
 
     #[test]
     fn kconfig_argv_and_negative_values() {
-        let k = key(Target::Kconfig { file: "kwinrc".into(), groups: vec!["A".into(), "B".into()], key: "K".into() }, "int");
+        let k = key(
+            Target::Kconfig {
+                file: "kwinrc".into(),
+                groups: vec!["A".into(), "B".into()],
+                key: "K".into(),
+            },
+            "int",
+        );
         assert_eq!(
             write_argv(&k, &TOOLS, "-1"),
-            vec!["kwriteconfig5", "--file", "kwinrc", "--group", "A", "--group", "B", "--key", "K", "--type", "int", "--", "-1"]
+            vec![
+                "kwriteconfig5",
+                "--file",
+                "kwinrc",
+                "--group",
+                "A",
+                "--group",
+                "B",
+                "--key",
+                "K",
+                "--type",
+                "int",
+                "--",
+                "-1"
+            ]
         );
         assert_eq!(parse_read(&k, &Output::ok("\n")), Current::Absent);
-        assert_eq!(restore_argv(&k, &TOOLS, &Current::Absent).unwrap().last().map(String::as_str), Some("--delete"));
+        assert_eq!(
+            restore_argv(&k, &TOOLS, &Current::Absent)
+                .unwrap()
+                .last()
+                .map(String::as_str),
+            Some("--delete")
+        );
     }
 
     #[test]
@@ -447,19 +714,37 @@ mod tests {
         let k = Key {
             target: Target::Command {
                 name: "wpctl".into(),
-                read: vec!["wpctl".into(), "get-volume".into(), "@DEFAULT_AUDIO_SINK@".into()],
+                read: vec![
+                    "wpctl".into(),
+                    "get-volume".into(),
+                    "@DEFAULT_AUDIO_SINK@".into(),
+                ],
                 parse: regex::Regex::new(r"Volume: ([0-9.]+)").unwrap(),
-                write: vec!["wpctl".into(), "set-volume".into(), "@DEFAULT_AUDIO_SINK@".into(), "{value}".into()],
+                write: vec![
+                    "wpctl".into(),
+                    "set-volume".into(),
+                    "@DEFAULT_AUDIO_SINK@".into(),
+                    "{value}".into(),
+                ],
             },
             vtype: String::new(),
             map: None,
             scale: 0.01,
         };
         let sp = spec(Kind::Int);
-        assert_eq!(parse_read(&k, &Output::ok("Volume: 0.40\n")), Current::Set("0.40".into()));
-        assert_eq!(decode(&k, &sp, &Current::Set("0.40".into())), Some(Value::Int(40)));
+        assert_eq!(
+            parse_read(&k, &Output::ok("Volume: 0.40\n")),
+            Current::Set("0.40".into())
+        );
+        assert_eq!(
+            decode(&k, &sp, &Current::Set("0.40".into())),
+            Some(Value::Int(40))
+        );
         assert_eq!(encode(&k, &sp, &Value::Int(50)).unwrap(), "0.5");
         assert_eq!(write_argv(&k, &TOOLS, "0.5")[3], "0.5");
-        assert!(matches!(parse_read(&k, &Output::ok("muted")), Current::Unknown(_)));
+        assert!(matches!(
+            parse_read(&k, &Output::ok("muted")),
+            Current::Unknown(_)
+        ));
     }
 }

@@ -36,14 +36,21 @@ impl Setting {
             Platform::Macos => Table::Macos,
             Platform::Windows => Table::Windows,
         };
-        self.mappings
-            .get(&own)
-            .or_else(|| if platform.is_linux() { self.mappings.get(&Table::Linux) } else { None })
+        self.mappings.get(&own).or_else(|| {
+            if platform.is_linux() {
+                self.mappings.get(&Table::Linux)
+            } else {
+                None
+            }
+        })
     }
 
     /// The platforms this setting can be changed on.
     pub fn platforms(&self) -> Vec<Platform> {
-        Platform::ALL.into_iter().filter(|p| self.mapping(*p).is_some()).collect()
+        Platform::ALL
+            .into_iter()
+            .filter(|p| self.mapping(*p).is_some())
+            .collect()
     }
 }
 
@@ -101,11 +108,29 @@ pub struct Key {
 /// Where a value lives, per backend.
 #[derive(Debug, Clone)]
 pub enum Target {
-    Gsettings { schema: String, key: String },
-    Kconfig { file: String, groups: Vec<String>, key: String },
-    Defaults { domain: String, key: String },
-    Registry { path: String, name: String },
-    Command { name: String, read: Vec<String>, parse: Regex, write: Vec<String> },
+    Gsettings {
+        schema: String,
+        key: String,
+    },
+    Kconfig {
+        file: String,
+        groups: Vec<String>,
+        key: String,
+    },
+    Defaults {
+        domain: String,
+        key: String,
+    },
+    Registry {
+        path: String,
+        name: String,
+    },
+    Command {
+        name: String,
+        read: Vec<String>,
+        parse: Regex,
+        write: Vec<String>,
+    },
 }
 
 /// A target in plan JSON: `{schema, key}`, `{file, groups, key}`,
@@ -179,10 +204,25 @@ impl Key {
     pub fn target_json(&self) -> TargetJson {
         let t = |x: &String| x.clone();
         match &self.target {
-            Target::Gsettings { schema, key } => TargetJson::Gsettings { schema: t(schema), key: t(key) },
-            Target::Kconfig { file, groups, key } => TargetJson::Kconfig { file: t(file), groups: groups.clone(), key: t(key) },
-            Target::Defaults { domain, key } => TargetJson::Defaults { domain: t(domain), key: t(key), vtype: t(&self.vtype) },
-            Target::Registry { path, name } => TargetJson::Registry { path: t(path), name: t(name), vtype: t(&self.vtype) },
+            Target::Gsettings { schema, key } => TargetJson::Gsettings {
+                schema: t(schema),
+                key: t(key),
+            },
+            Target::Kconfig { file, groups, key } => TargetJson::Kconfig {
+                file: t(file),
+                groups: groups.clone(),
+                key: t(key),
+            },
+            Target::Defaults { domain, key } => TargetJson::Defaults {
+                domain: t(domain),
+                key: t(key),
+                vtype: t(&self.vtype),
+            },
+            Target::Registry { path, name } => TargetJson::Registry {
+                path: t(path),
+                name: t(name),
+                vtype: t(&self.vtype),
+            },
             Target::Command { name, .. } => TargetJson::Command { name: t(name) },
         }
     }
@@ -191,7 +231,9 @@ impl Key {
     pub fn label(&self) -> String {
         match &self.target {
             Target::Gsettings { schema, key } => format!("{schema} {key}"),
-            Target::Kconfig { file, groups, key } => format!("{file} [{}] {key}", groups.join("][")),
+            Target::Kconfig { file, groups, key } => {
+                format!("{file} [{}] {key}", groups.join("]["))
+            }
             Target::Defaults { domain, key } => format!("{domain} {key}"),
             Target::Registry { path, name } => format!("{path} {name}"),
             Target::Command { name, .. } => name.clone(),
@@ -224,8 +266,16 @@ impl Catalog {
     pub(crate) fn new(mut settings: Vec<Setting>, mut presets: Vec<Preset>) -> Catalog {
         settings.sort_by(|a, b| a.id.cmp(&b.id));
         presets.sort_by(|a, b| a.name.cmp(&b.name));
-        let index = settings.iter().enumerate().map(|(i, s)| (s.id.clone(), i)).collect();
-        Catalog { settings, index, presets }
+        let index = settings
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id.clone(), i))
+            .collect();
+        Catalog {
+            settings,
+            index,
+            presets,
+        }
     }
 
     /// All settings, sorted by id.

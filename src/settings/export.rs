@@ -96,7 +96,13 @@ pub fn value_json(v: &ValueSpec) -> ValueJson {
 fn mapping_json(m: &Mapping) -> MappingJson {
     let k = &m.primary;
     let (read, parse, write) = match &k.target {
-        Target::Command { read, parse, write, .. } => (Some(read.clone()), Some(parse.as_str().to_string()), Some(write.clone())),
+        Target::Command {
+            read, parse, write, ..
+        } => (
+            Some(read.clone()),
+            Some(parse.as_str().to_string()),
+            Some(write.clone()),
+        ),
         _ => (None, None, None),
     };
     MappingJson {
@@ -116,7 +122,12 @@ fn mapping_json(m: &Mapping) -> MappingJson {
 }
 
 fn key_json(k: &Key) -> KeyJson {
-    KeyJson { target: k.target_json(), vtype: k.vtype.clone(), map: k.map.clone(), scale: k.scale }
+    KeyJson {
+        target: k.target_json(),
+        vtype: k.vtype.clone(),
+        map: k.map.clone(),
+        scale: k.scale,
+    }
 }
 
 pub fn setting_json(s: &Setting) -> SettingJson {
@@ -128,7 +139,11 @@ pub fn setting_json(s: &Setting) -> SettingJson {
         examples: s.examples.clone(),
         value: value_json(&s.value),
         platforms: s.platforms().iter().map(|p| p.name().to_string()).collect(),
-        mappings: s.mappings.iter().map(|(t, m)| (t.name().to_string(), mapping_json(m))).collect(),
+        mappings: s
+            .mappings
+            .iter()
+            .map(|(t, m)| (t.name().to_string(), mapping_json(m)))
+            .collect(),
     }
 }
 

@@ -41,7 +41,10 @@ impl State {
     }
     /// Whether `knob undo` has something to restore.
     pub fn undoable(self) -> bool {
-        matches!(self, State::Pending | State::Applied | State::UndoFailed | State::RollbackFailed)
+        matches!(
+            self,
+            State::Pending | State::Applied | State::UndoFailed | State::RollbackFailed
+        )
     }
 }
 
@@ -128,7 +131,10 @@ pub struct Journal {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> JournalError + '_ {
-    move |source| JournalError::Io { path: path.to_path_buf(), source }
+    move |source| JournalError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Syncs a directory so a new or renamed file in it survives a crash.
@@ -140,7 +146,9 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 }
 
 pub fn now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 impl Journal {
@@ -188,7 +196,10 @@ impl Journal {
             match OpenOptions::new().write(true).create_new(true).open(&path) {
                 Ok(mut f) => {
                     let text = serde_json::to_vec_pretty(entry).expect("journal entries serialize");
-                    f.write_all(&text).and_then(|_| f.write_all(b"\n")).and_then(|_| f.sync_all()).map_err(io_err(&path))?;
+                    f.write_all(&text)
+                        .and_then(|_| f.write_all(b"\n"))
+                        .and_then(|_| f.sync_all())
+                        .map_err(io_err(&path))?;
                     sync_dir(&self.dir).map_err(io_err(&self.dir))?;
                     return Ok(id);
                 }
@@ -218,26 +229,45 @@ impl Journal {
         let path = self.path(id);
         let bytes = match fs::read(&path) {
             Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(JournalError::NotFound(id)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(JournalError::NotFound(id))
+            }
             Err(e) => return Err(io_err(&path)(e)),
         };
-        let corrupt = |message: String| JournalError::Corrupt { path: path.clone(), message };
-        let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+        let corrupt = |message: String| JournalError::Corrupt {
+            path: path.clone(),
+            message,
+        };
+        let value: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
         match value.get("format").and_then(|f| f.as_u64()) {
             None => return Err(corrupt("no format number".to_string())),
-            Some(f) if f > u64::from(FORMAT) => return Err(JournalError::Newer { path, format: f }),
+            Some(f) if f > u64::from(FORMAT) => {
+                return Err(JournalError::Newer { path, format: f })
+            }
             Some(_) => {}
         }
         let entry: Entry = serde_json::from_value(value).map_err(|e| corrupt(e.to_string()))?;
         if entry.id != id {
-            return Err(corrupt(format!("it says it is entry {} but its file name says {id}", entry.id)));
+            return Err(corrupt(format!(
+                "it says it is entry {} but its file name says {id}",
+                entry.id
+            )));
         }
         Ok(entry)
     }
 
     /// Every entry, oldest first; unreadable ones carry their error.
     pub fn list(&self) -> Result<Vec<Listed>, JournalError> {
-        Ok(self.ids()?.into_iter().map(|id| Listed { id, path: self.path(id), entry: self.read(id) }).collect())
+        Ok(self
+            .ids()?
+            .into_iter()
+            .map(|id| Listed {
+                id,
+                path: self.path(id),
+                entry: self.read(id),
+            })
+            .collect())
     }
 
     /// The entry `id`, or else the newest entry that can be undone. An
@@ -246,7 +276,10 @@ impl Journal {
         if let Some(id) = id {
             let entry = self.read(id)?;
             if !entry.state.undoable() {
-                return Err(JournalError::NotUndoable { id, state: entry.state.name() });
+                return Err(JournalError::NotUndoable {
+                    id,
+                    state: entry.state.name(),
+                });
             }
             return Ok(entry);
         }
@@ -274,7 +307,11 @@ pub fn format_time(secs: u64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}", rem / 3600, rem % 3600 / 60)
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60
+    )
 }
 
 #[cfg(test)]
@@ -308,8 +345,14 @@ mod tests {
         b.state = State::Undone;
         j.update(&b).unwrap();
         assert_eq!(j.undo_target(None).unwrap().id, 1);
-        assert!(matches!(j.undo_target(Some(2)), Err(JournalError::NotUndoable { id: 2, .. })));
-        assert!(matches!(j.undo_target(Some(9)), Err(JournalError::NotFound(9))));
+        assert!(matches!(
+            j.undo_target(Some(2)),
+            Err(JournalError::NotUndoable { id: 2, .. })
+        ));
+        assert!(matches!(
+            j.undo_target(Some(9)),
+            Err(JournalError::NotFound(9))
+        ));
     }
 
     #[test]
@@ -322,13 +365,18 @@ mod tests {
         assert!(err.contains("000002.json is corrupt"), "{err}");
         fs::write(dir.path().join("000002.json"), r#"{"format": 7, "id": 2}"#).unwrap();
         let err = j.undo_target(None).unwrap_err().to_string();
-        assert!(err.contains("written by a newer knob (format 7, this knob reads 1)"), "{err}");
+        assert!(
+            err.contains("written by a newer knob (format 7, this knob reads 1)"),
+            "{err}"
+        );
         let listed = j.list().unwrap();
         assert_eq!(listed.len(), 2);
         assert!(listed[1].entry.is_err());
         // A new entry never reuses the unreadable one's id.
         assert_eq!(j.create(&mut entry(State::Applied)).unwrap(), 3);
-        assert!(fs::read_to_string(dir.path().join("000002.json")).unwrap().contains("\"format\": 7"));
+        assert!(fs::read_to_string(dir.path().join("000002.json"))
+            .unwrap()
+            .contains("\"format\": 7"));
     }
 
     #[test]

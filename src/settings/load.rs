@@ -7,7 +7,9 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use super::catalog::{Catalog, Preset, Setting};
-use super::profile::{file_kind, line_col, parse_preset, parse_profile, FileKind, ProfileError, ProfileErrors};
+use super::profile::{
+    file_kind, line_col, parse_preset, parse_profile, FileKind, ProfileError, ProfileErrors,
+};
 
 mod shipped {
     include!(concat!(env!("OUT_DIR"), "/shipped_profiles.rs"));
@@ -22,7 +24,13 @@ pub struct SourceFile {
 
 /// The profiles and presets embedded at build time.
 pub fn shipped_files() -> Vec<SourceFile> {
-    shipped::SHIPPED.iter().map(|(name, text)| SourceFile { name: name.to_string(), text: text.to_string() }).collect()
+    shipped::SHIPPED
+        .iter()
+        .map(|(name, text)| SourceFile {
+            name: name.to_string(),
+            text: text.to_string(),
+        })
+        .collect()
 }
 
 /// `dir/*.toml` and `dir/presets/*.toml`, sorted; a missing directory is empty.
@@ -50,7 +58,10 @@ pub fn read_files(paths: &[PathBuf]) -> Result<Vec<SourceFile>, ProfileErrors> {
     let mut errors = Vec::new();
     for p in paths {
         match fs::read_to_string(p) {
-            Ok(text) => files.push(SourceFile { name: p.display().to_string(), text }),
+            Ok(text) => files.push(SourceFile {
+                name: p.display().to_string(),
+                text,
+            }),
             Err(e) => errors.push(io_error(p, &e).0.remove(0)),
         }
     }
@@ -62,7 +73,12 @@ pub fn read_files(paths: &[PathBuf]) -> Result<Vec<SourceFile>, ProfileErrors> {
 }
 
 fn io_error(path: &Path, e: &std::io::Error) -> ProfileErrors {
-    ProfileErrors(vec![ProfileError { file: path.display().to_string(), line: 1, col: 1, message: format!("cannot read: {e}") }])
+    ProfileErrors(vec![ProfileError {
+        file: path.display().to_string(),
+        line: 1,
+        col: 1,
+        message: format!("cannot read: {e}"),
+    }])
 }
 
 /// Where a definition came from, for duplicate messages.
@@ -72,7 +88,10 @@ struct Origin {
 }
 
 fn origin(file: &SourceFile, span: &Range<usize>) -> Origin {
-    Origin { file: file.name.clone(), line: line_col(&file.text, span.start).0 }
+    Origin {
+        file: file.name.clone(),
+        line: line_col(&file.text, span.start).0,
+    }
 }
 
 /// Builds the catalog from the shipped layer and the user layer. Within a
@@ -98,7 +117,10 @@ pub fn load(shipped: &[SourceFile], user: &[SourceFile]) -> Result<Catalog, Prof
                                 &file.name,
                                 &file.text,
                                 Some(span),
-                                format!("duplicate setting id '{}' (first defined at {}:{})", setting.id, first.file, first.line),
+                                format!(
+                                    "duplicate setting id '{}' (first defined at {}:{})",
+                                    setting.id, first.file, first.line
+                                ),
                             ));
                             continue;
                         }
@@ -121,7 +143,10 @@ pub fn load(shipped: &[SourceFile], user: &[SourceFile]) -> Result<Catalog, Prof
                         &file.name,
                         &file.text,
                         Some(span),
-                        format!("duplicate preset name '{}' (first defined at {}:{})", preset.name, first.file, first.line),
+                        format!(
+                            "duplicate preset name '{}' (first defined at {}:{})",
+                            preset.name, first.file, first.line
+                        ),
                     ));
                     continue;
                 }
@@ -133,7 +158,10 @@ pub fn load(shipped: &[SourceFile], user: &[SourceFile]) -> Result<Catalog, Prof
     if !errors.is_empty() {
         return Err(ProfileErrors(errors));
     }
-    Ok(Catalog::new(settings.into_values().collect(), presets.into_values().collect()))
+    Ok(Catalog::new(
+        settings.into_values().collect(),
+        presets.into_values().collect(),
+    ))
 }
 
 /// The shipped catalog extended by the profiles in `user_dir` (usually
@@ -151,7 +179,10 @@ mod tests {
     use super::*;
 
     fn src(name: &str, text: &str) -> SourceFile {
-        SourceFile { name: name.into(), text: text.into() }
+        SourceFile {
+            name: name.into(),
+            text: text.into(),
+        }
     }
 
     const A: &str = r#"
@@ -180,16 +211,25 @@ type = "b"
     #[test]
     fn duplicate_in_one_layer_is_an_error() {
         let err = load(&[src("s.toml", A), src("t.toml", A)], &[]).unwrap_err();
-        assert_eq!(err.to_string(), "t.toml:3:6: duplicate setting id 'a.one' (first defined at s.toml:3)");
+        assert_eq!(
+            err.to_string(),
+            "t.toml:3:6: duplicate setting id 'a.one' (first defined at s.toml:3)"
+        );
     }
 
     #[test]
     fn presets_are_checked_against_settings() {
         let preset = "name = \"p\"\ntitle = \"P\"\ndescription = \"d\"\n[values]\n\"a.one\" = 3\n";
         let err = load(&[src("s.toml", A), src("presets/p.toml", preset)], &[]).unwrap_err();
-        assert_eq!(err.to_string(), "presets/p.toml:5:11: 'a.one': expected an on/off value, got the number 3");
+        assert_eq!(
+            err.to_string(),
+            "presets/p.toml:5:11: 'a.one': expected an on/off value, got the number 3"
+        );
         let ok = preset.replace("= 3", "= true");
         let cat = load(&[src("s.toml", A), src("presets/p.toml", &ok)], &[]).unwrap();
-        assert_eq!(cat.preset("p").unwrap().values, vec![("a.one".to_string(), super::super::value::Value::Bool(true))]);
+        assert_eq!(
+            cat.preset("p").unwrap().values,
+            vec![("a.one".to_string(), super::super::value::Value::Bool(true))]
+        );
     }
 }

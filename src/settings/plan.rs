@@ -232,7 +232,11 @@ pub struct Reading {
 }
 
 fn missing_programs(key: &Key, tools: &Tools, sys: &dyn System) -> Vec<String> {
-    tools.programs(key).into_iter().filter(|p| !sys.has_program(p)).collect()
+    tools
+        .programs(key)
+        .into_iter()
+        .filter(|p| !sys.has_program(p))
+        .collect()
 }
 
 fn read_key(key: &Key, tools: &Tools, sys: &dyn System) -> Current {
@@ -247,33 +251,64 @@ fn read_key(key: &Key, tools: &Tools, sys: &dyn System) -> Current {
 }
 
 fn lookup<'c>(catalog: &'c Catalog, id: &str) -> Result<&'c Setting, PlanError> {
-    catalog.setting(id).ok_or_else(|| PlanError::UnknownSetting {
-        id: id.to_string(),
-        similar: catalog.similar_ids(id).into_iter().map(str::to_string).collect(),
-    })
+    catalog
+        .setting(id)
+        .ok_or_else(|| PlanError::UnknownSetting {
+            id: id.to_string(),
+            similar: catalog
+                .similar_ids(id)
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
+        })
 }
 
 /// Reads a setting's current value (for `knob get` and relative changes).
 /// `Ok(None)` when the platform has no mapping for the setting.
-pub fn read_current(catalog: &Catalog, id: &str, platform: Platform, sys: &dyn System) -> Result<Option<Reading>, PlanError> {
+pub fn read_current(
+    catalog: &Catalog,
+    id: &str,
+    platform: Platform,
+    sys: &dyn System,
+) -> Result<Option<Reading>, PlanError> {
     let setting = lookup(catalog, id)?;
-    let Some(mapping) = setting.mapping(platform) else { return Ok(None) };
+    let Some(mapping) = setting.mapping(platform) else {
+        return Ok(None);
+    };
     let tools = Tools::detect(sys);
     let key = &mapping.primary;
     let current = read_key(key, &tools, sys);
     let value = backend::decode(key, &setting.value, &current);
-    Ok(Some(Reading { setting: setting.id.clone(), platform, backend: key.target.backend(), key: key.clone(), current, value }))
+    Ok(Some(Reading {
+        setting: setting.id.clone(),
+        platform,
+        backend: key.target.backend(),
+        key: key.clone(),
+        current,
+        value,
+    }))
 }
 
 /// Builds the plan. Values are checked against their settings before any
 /// argv is made; a setting the platform cannot change is listed as skipped.
 /// A setting requested twice keeps its last value.
-pub fn plan(catalog: &Catalog, requests: &[(String, Value)], platform: Platform, sys: &dyn System) -> Result<Plan, PlanError> {
+pub fn plan(
+    catalog: &Catalog,
+    requests: &[(String, Value)],
+    platform: Platform,
+    sys: &dyn System,
+) -> Result<Plan, PlanError> {
     let tools = Tools::detect(sys);
     let mut wanted: Vec<(&Setting, Value)> = Vec::new();
     for (id, value) in requests {
         let setting = lookup(catalog, id)?;
-        let checked = setting.value.check(value).map_err(|e| PlanError::InvalidValue { id: id.clone(), message: e.0 })?;
+        let checked = setting
+            .value
+            .check(value)
+            .map_err(|e| PlanError::InvalidValue {
+                id: id.clone(),
+                message: e.0,
+            })?;
         wanted.retain(|(s, _)| s.id != setting.id);
         wanted.push((setting, checked));
     }
@@ -281,7 +316,10 @@ pub fn plan(catalog: &Catalog, requests: &[(String, Value)], platform: Platform,
     let mut skipped = Vec::new();
     for (setting, value) in wanted {
         let Some(mapping) = setting.mapping(platform) else {
-            skipped.push(Skipped { setting: setting.id.clone(), reason: format!("{} has no {platform} mapping in the catalog", setting.id) });
+            skipped.push(Skipped {
+                setting: setting.id.clone(),
+                reason: format!("{} has no {platform} mapping in the catalog", setting.id),
+            });
             continue;
         };
         let mut notes = mapping.notes.clone();
@@ -291,7 +329,12 @@ pub fn plan(catalog: &Catalog, requests: &[(String, Value)], platform: Platform,
         let mut missing = Vec::new();
         let mut writes = Vec::new();
         for key in std::iter::once(&mapping.primary).chain(&mapping.also) {
-            let new = backend::encode(key, &setting.value, &value).map_err(|m| PlanError::InvalidValue { id: setting.id.clone(), message: m })?;
+            let new = backend::encode(key, &setting.value, &value).map_err(|m| {
+                PlanError::InvalidValue {
+                    id: setting.id.clone(),
+                    message: m,
+                }
+            })?;
             for m in missing_programs(key, &tools, sys) {
                 if !missing.contains(&m) {
                     missing.push(m);
@@ -328,5 +371,10 @@ pub fn plan(catalog: &Catalog, requests: &[(String, Value)], platform: Platform,
             after: mapping.after.clone(),
         });
     }
-    Ok(Plan { platform, actions, skipped, applied: false })
+    Ok(Plan {
+        platform,
+        actions,
+        skipped,
+        applied: false,
+    })
 }

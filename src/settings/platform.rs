@@ -14,7 +14,12 @@ pub enum Platform {
 }
 
 impl Platform {
-    pub const ALL: [Platform; 4] = [Platform::Gnome, Platform::Kde, Platform::Macos, Platform::Windows];
+    pub const ALL: [Platform; 4] = [
+        Platform::Gnome,
+        Platform::Kde,
+        Platform::Macos,
+        Platform::Windows,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -43,7 +48,9 @@ impl FromStr for Platform {
         Platform::ALL
             .into_iter()
             .find(|p| p.name().eq_ignore_ascii_case(s))
-            .ok_or_else(|| format!("unknown platform '{s}' (expected gnome, kde, macos or windows)"))
+            .ok_or_else(|| {
+                format!("unknown platform '{s}' (expected gnome, kde, macos or windows)")
+            })
     }
 }
 
@@ -64,7 +71,9 @@ pub fn detect_desktop(desktop: Option<&str>) -> Result<Platform, String> {
     let desktop = desktop.unwrap_or("");
     for part in desktop.split(':') {
         match part.to_ascii_uppercase().as_str() {
-            "GNOME" | "GNOME-FLASHBACK" | "GNOME-CLASSIC" | "UNITY" | "BUDGIE" | "POP" => return Ok(Platform::Gnome),
+            "GNOME" | "GNOME-FLASHBACK" | "GNOME-CLASSIC" | "UNITY" | "BUDGIE" | "POP" => {
+                return Ok(Platform::Gnome)
+            }
             "KDE" | "PLASMA" => return Ok(Platform::Kde),
             _ => {}
         }
@@ -86,7 +95,9 @@ mod tests {
     fn detects_desktops() {
         assert_eq!(detect_desktop(Some("ubuntu:GNOME")), Ok(Platform::Gnome));
         assert_eq!(detect_desktop(Some("KDE")), Ok(Platform::Kde));
-        assert!(detect_desktop(None).unwrap_err().contains("XDG_CURRENT_DESKTOP is not set"));
+        assert!(detect_desktop(None)
+            .unwrap_err()
+            .contains("XDG_CURRENT_DESKTOP is not set"));
         assert!(detect_desktop(Some("XFCE")).unwrap_err().contains("'XFCE'"));
         assert_eq!("Windows".parse::<Platform>(), Ok(Platform::Windows));
         assert!("beos".parse::<Platform>().is_err());

@@ -23,9 +23,19 @@ pub struct ProfileError {
 }
 
 impl ProfileError {
-    pub fn at(file: &str, text: &str, span: Option<Range<usize>>, message: impl Into<String>) -> ProfileError {
+    pub fn at(
+        file: &str,
+        text: &str,
+        span: Option<Range<usize>>,
+        message: impl Into<String>,
+    ) -> ProfileError {
         let (line, col) = line_col(text, span.map_or(0, |s| s.start));
-        ProfileError { file: file.to_string(), line, col, message: message.into() }
+        ProfileError {
+            file: file.to_string(),
+            line,
+            col,
+            message: message.into(),
+        }
     }
 }
 
@@ -65,7 +75,12 @@ pub enum FileKind {
 /// A preset has a top-level `name` or `values`; anything else is a profile.
 pub fn file_kind(text: &str) -> FileKind {
     match text.parse::<toml::Table>() {
-        Ok(t) if !t.contains_key("setting") && (t.contains_key("name") || t.contains_key("values")) => FileKind::Preset,
+        Ok(t)
+            if !t.contains_key("setting")
+                && (t.contains_key("name") || t.contains_key("values")) =>
+        {
+            FileKind::Preset
+        }
         _ => FileKind::Profile,
     }
 }
@@ -202,7 +217,10 @@ impl<'de> Deserialize<'de> for OrderedValues {
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a table of setting ids and values")
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<OrderedValues, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<OrderedValues, A::Error> {
                 let mut out = Vec::new();
                 while let Some((k, v)) = map.next_entry()? {
                     out.push((k, v));
@@ -225,7 +243,8 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn error(&mut self, span: Range<usize>, message: impl Into<String>) {
-        self.errors.push(ProfileError::at(self.file, self.text, Some(span), message));
+        self.errors
+            .push(ProfileError::at(self.file, self.text, Some(span), message));
     }
 }
 
@@ -235,9 +254,16 @@ fn toml_error(file: &str, text: &str, e: &toml::de::Error) -> ProfileError {
 
 /// Parses a profile file into settings. The settings are not yet checked
 /// against other files (duplicate ids across files are the loader's job).
-pub fn parse_profile(file: &str, text: &str) -> Result<Vec<(Setting, Range<usize>)>, Vec<ProfileError>> {
+pub fn parse_profile(
+    file: &str,
+    text: &str,
+) -> Result<Vec<(Setting, Range<usize>)>, Vec<ProfileError>> {
     let raw: RawProfile = toml::from_str(text).map_err(|e| vec![toml_error(file, text, &e)])?;
-    let mut ctx = Ctx { file, text, errors: Vec::new() };
+    let mut ctx = Ctx {
+        file,
+        text,
+        errors: Vec::new(),
+    };
     let mut out = Vec::new();
     let mut seen: BTreeMap<String, Range<usize>> = BTreeMap::new();
     for raw_setting in raw.setting {
@@ -245,7 +271,10 @@ pub fn parse_profile(file: &str, text: &str) -> Result<Vec<(Setting, Range<usize
         let id = raw_setting.id.get_ref().clone();
         if let Some(first) = seen.get(&id) {
             let (line, _) = line_col(text, first.start);
-            ctx.error(id_span.clone(), format!("duplicate setting id '{id}' (first defined on line {line})"));
+            ctx.error(
+                id_span.clone(),
+                format!("duplicate setting id '{id}' (first defined on line {line})"),
+            );
             continue;
         }
         seen.insert(id.clone(), id_span.clone());
@@ -265,14 +294,19 @@ fn valid_id(id: &str) -> bool {
         && !id.starts_with('.')
         && !id.ends_with('.')
         && !id.contains("..")
-        && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.')
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.')
 }
 
 fn check_setting(ctx: &mut Ctx, raw: RawSetting) -> Option<Setting> {
     let before = ctx.errors.len();
     let id = raw.id.get_ref().clone();
     if !valid_id(&id) {
-        ctx.error(raw.id.span(), format!("setting id '{id}' must look like area.name, using only a-z, 0-9, '_' and '.'"));
+        ctx.error(
+            raw.id.span(),
+            format!("setting id '{id}' must look like area.name, using only a-z, 0-9, '_' and '.'"),
+        );
     }
     for (field, text) in [("title", &raw.title), ("description", &raw.description)] {
         if text.get_ref().trim().is_empty() {
@@ -314,22 +348,43 @@ fn check_value(ctx: &mut Ctx, raw: &Spanned<RawValue>) -> Option<Spanned<ValueSp
     let v = raw.get_ref();
     let before = ctx.errors.len();
     let Some(kind) = Kind::parse(v.kind.get_ref()) else {
-        ctx.error(v.kind.span(), format!("unknown value type '{}' (expected bool, int, float, enum or string)", v.kind.get_ref()));
+        ctx.error(
+            v.kind.span(),
+            format!(
+                "unknown value type '{}' (expected bool, int, float, enum or string)",
+                v.kind.get_ref()
+            ),
+        );
         return None;
     };
     let numeric = matches!(kind, Kind::Int | Kind::Float);
     for (field, opt) in [("min", &v.min), ("max", &v.max), ("step", &v.step)] {
         if let Some(n) = opt {
             if !numeric {
-                ctx.error(n.span(), format!("'{field}' applies only to int and float values, not {}", kind.name()));
+                ctx.error(
+                    n.span(),
+                    format!(
+                        "'{field}' applies only to int and float values, not {}",
+                        kind.name()
+                    ),
+                );
             } else if kind == Kind::Int && n.get_ref().fract() != 0.0 {
-                ctx.error(n.span(), format!("'{field}' of an int value must be a whole number"));
+                ctx.error(
+                    n.span(),
+                    format!("'{field}' of an int value must be a whole number"),
+                );
             }
         }
     }
     if let Some(unit) = &v.unit {
         if !numeric {
-            ctx.error(unit.span(), format!("'unit' applies only to int and float values, not {}", kind.name()));
+            ctx.error(
+                unit.span(),
+                format!(
+                    "'unit' applies only to int and float values, not {}",
+                    kind.name()
+                ),
+            );
         }
     }
     if let (Some(min), Some(max)) = (&v.min, &v.max) {
@@ -349,8 +404,15 @@ fn check_value(ctx: &mut Ctx, raw: &Spanned<RawValue>) -> Option<Spanned<ValueSp
                 ctx.error(list.span(), "an enum needs at least one value");
             }
             for (i, name) in list.get_ref().iter().enumerate() {
-                if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-') {
-                    ctx.error(list.span(), format!("enum value '{name}' must use only a-z, 0-9, '_' and '-'"));
+                if name.is_empty()
+                    || !name.chars().all(|c| {
+                        c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-'
+                    })
+                {
+                    ctx.error(
+                        list.span(),
+                        format!("enum value '{name}' must use only a-z, 0-9, '_' and '-'"),
+                    );
                 } else if list.get_ref()[..i].contains(name) {
                     ctx.error(list.span(), format!("enum value '{name}' is listed twice"));
                 }
@@ -358,17 +420,32 @@ fn check_value(ctx: &mut Ctx, raw: &Spanned<RawValue>) -> Option<Spanned<ValueSp
             values = list.get_ref().clone();
         }
         (None, Kind::Enum) => ctx.error(raw.span(), "an enum value needs 'values'"),
-        (Some(list), _) => ctx.error(list.span(), format!("'values' applies only to enum values, not {}", kind.name())),
+        (Some(list), _) => ctx.error(
+            list.span(),
+            format!("'values' applies only to enum values, not {}", kind.name()),
+        ),
         (None, _) => {}
     }
     let mut pattern = None;
     if let Some(p) = &v.pattern {
         if kind != Kind::String {
-            ctx.error(p.span(), format!("'pattern' applies only to string values, not {}", kind.name()));
+            ctx.error(
+                p.span(),
+                format!(
+                    "'pattern' applies only to string values, not {}",
+                    kind.name()
+                ),
+            );
         } else {
             match Regex::new(p.get_ref()) {
                 Ok(re) => pattern = Some(re),
-                Err(e) => ctx.error(p.span(), format!("invalid pattern: {}", e.to_string().lines().last().unwrap_or(""))),
+                Err(e) => ctx.error(
+                    p.span(),
+                    format!(
+                        "invalid pattern: {}",
+                        e.to_string().lines().last().unwrap_or("")
+                    ),
+                ),
             }
         }
     }
@@ -399,7 +476,13 @@ fn backend_fields(backend: &str) -> Option<&'static [&'static str]> {
     })
 }
 
-fn required(ctx: &mut Ctx, backend: &str, table_span: &Range<usize>, field: &str, v: &Option<Spanned<String>>) -> String {
+fn required(
+    ctx: &mut Ctx,
+    backend: &str,
+    table_span: &Range<usize>,
+    field: &str,
+    v: &Option<Spanned<String>>,
+) -> String {
     match v {
         Some(s) if !s.get_ref().is_empty() => s.get_ref().clone(),
         Some(s) => {
@@ -407,22 +490,42 @@ fn required(ctx: &mut Ctx, backend: &str, table_span: &Range<usize>, field: &str
             String::new()
         }
         None => {
-            ctx.error(table_span.clone(), format!("a {backend} table needs '{field}'"));
+            ctx.error(
+                table_span.clone(),
+                format!("a {backend} table needs '{field}'"),
+            );
             String::new()
         }
     }
 }
 
-fn check_type(ctx: &mut Ctx, backend: &str, table_span: &Range<usize>, vtype: &Option<Spanned<String>>, allowed: &[&str], needed: bool) -> String {
+fn check_type(
+    ctx: &mut Ctx,
+    backend: &str,
+    table_span: &Range<usize>,
+    vtype: &Option<Spanned<String>>,
+    allowed: &[&str],
+    needed: bool,
+) -> String {
     match vtype {
         None if needed => {
-            ctx.error(table_span.clone(), format!("a {backend} table needs 'type'"));
+            ctx.error(
+                table_span.clone(),
+                format!("a {backend} table needs 'type'"),
+            );
             String::new()
         }
         None => String::new(),
         Some(t) if allowed.contains(&t.get_ref().as_str()) => t.get_ref().clone(),
         Some(t) => {
-            ctx.error(t.span(), format!("unknown {backend} type '{}' (expected {})", t.get_ref(), allowed.join(", ")));
+            ctx.error(
+                t.span(),
+                format!(
+                    "unknown {backend} type '{}' (expected {})",
+                    t.get_ref(),
+                    allowed.join(", ")
+                ),
+            );
             String::new()
         }
     }
@@ -430,7 +533,11 @@ fn check_type(ctx: &mut Ctx, backend: &str, table_span: &Range<usize>, vtype: &O
 
 /// Checks a GVariant type string (`b`, `u`, `as`, `a(ss)`, ...) or the
 /// schema kinds `enum` and `flags`.
-fn check_gvariant_type(ctx: &mut Ctx, span: &Range<usize>, vtype: &Option<Spanned<String>>) -> String {
+fn check_gvariant_type(
+    ctx: &mut Ctx,
+    span: &Range<usize>,
+    vtype: &Option<Spanned<String>>,
+) -> String {
     let Some(t) = vtype else {
         ctx.error(span.clone(), "a gsettings table needs 'type'");
         return String::new();
@@ -445,22 +552,38 @@ fn check_gvariant_type(ctx: &mut Ctx, span: &Range<usize>, vtype: &Option<Spanne
         }
         depth >= 0
     }) && depth == 0;
-    let valid = text == "enum" || text == "flags" || (!text.is_empty() && balanced && text.chars().all(|c| "bynqiuxthdsogvam(){}".contains(c)));
+    let valid = text == "enum"
+        || text == "flags"
+        || (!text.is_empty()
+            && balanced
+            && text.chars().all(|c| "bynqiuxthdsogvam(){}".contains(c)));
     if !valid {
-        ctx.error(t.span(), format!("'{text}' is not a GVariant type (such as b, i, u, d, s, as, a(ss)) or enum/flags"));
+        ctx.error(
+            t.span(),
+            format!(
+                "'{text}' is not a GVariant type (such as b, i, u, d, s, as, a(ss)) or enum/flags"
+            ),
+        );
         return String::new();
     }
     text.clone()
 }
 
-fn check_map(ctx: &mut Ctx, spec: &ValueSpec, map: &Option<RawMap>) -> Option<BTreeMap<String, String>> {
+fn check_map(
+    ctx: &mut Ctx,
+    spec: &ValueSpec,
+    map: &Option<RawMap>,
+) -> Option<BTreeMap<String, String>> {
     let map = map.as_ref()?;
     let mut out = BTreeMap::new();
     for (key, text) in map.get_ref() {
         let ok = match spec.kind {
             Kind::Bool => key == "true" || key == "false",
             Kind::Enum => spec.values.contains(key),
-            Kind::Int | Kind::Float => key.parse::<f64>().ok().is_some_and(|n| spec.check(&Value::Float(n)).is_ok()),
+            Kind::Int | Kind::Float => key
+                .parse::<f64>()
+                .ok()
+                .is_some_and(|n| spec.check(&Value::Float(n)).is_ok()),
             Kind::String => spec.check(&Value::Text(key.clone())).is_ok(),
         };
         if !ok {
@@ -469,14 +592,22 @@ fn check_map(ctx: &mut Ctx, spec: &ValueSpec, map: &Option<RawMap>) -> Option<BT
                 Kind::Enum => format!("one of: {}", spec.values.join(", ")),
                 _ => format!("a valid {} value", spec.kind.name()),
             };
-            ctx.error(map.span(), format!("map key '{key}' is not a value of this setting (expected {expected})"));
+            ctx.error(
+                map.span(),
+                format!("map key '{key}' is not a value of this setting (expected {expected})"),
+            );
         }
         out.insert(key.clone(), text.text());
     }
     Some(out)
 }
 
-fn check_mapping(ctx: &mut Ctx, table: Table, raw: RawMapping, spec: &ValueSpec) -> Option<Mapping> {
+fn check_mapping(
+    ctx: &mut Ctx,
+    table: Table,
+    raw: RawMapping,
+    spec: &ValueSpec,
+) -> Option<Mapping> {
     let before = ctx.errors.len();
     let backend = raw.backend.get_ref().as_str();
     let span = raw.backend.span();
@@ -503,12 +634,21 @@ fn check_mapping(ctx: &mut Ctx, table: Table, raw: RawMapping, spec: &ValueSpec)
     for (field, at) in present {
         if let Some(at) = at {
             if !allowed.contains(&field) {
-                ctx.error(at, format!("'{field}' is not a field of a {backend} table (in [setting.{}])", table.name()));
+                ctx.error(
+                    at,
+                    format!(
+                        "'{field}' is not a field of a {backend} table (in [setting.{}])",
+                        table.name()
+                    ),
+                );
             }
         }
     }
     if table == Table::Linux && !matches!(backend, "command" | "gsettings" | "kconfig") {
-        ctx.error(span.clone(), format!("a [setting.linux] table cannot use the {backend} backend"));
+        ctx.error(
+            span.clone(),
+            format!("a [setting.linux] table cannot use the {backend} backend"),
+        );
     }
     let mut after = Vec::new();
     if let Some(a) = &raw.after {
@@ -537,35 +677,95 @@ fn check_mapping(ctx: &mut Ctx, table: Table, raw: RawMapping, spec: &ValueSpec)
     let target = match backend {
         "gsettings" => {
             vtype = check_gvariant_type(ctx, &span, &raw.vtype);
-            Target::Gsettings { schema: required(ctx, backend, &span, "schema", &raw.schema), key: required(ctx, backend, &span, "key", &raw.key) }
+            Target::Gsettings {
+                schema: required(ctx, backend, &span, "schema", &raw.schema),
+                key: required(ctx, backend, &span, "key", &raw.key),
+            }
         }
         "kconfig" => {
-            vtype = check_type(ctx, backend, &span, &raw.vtype, &["bool", "int", "double", "string"], false);
-            let groups = raw.groups.as_ref().map(|g| g.get_ref().clone()).unwrap_or_default();
+            vtype = check_type(
+                ctx,
+                backend,
+                &span,
+                &raw.vtype,
+                &["bool", "int", "double", "string"],
+                false,
+            );
+            let groups = raw
+                .groups
+                .as_ref()
+                .map(|g| g.get_ref().clone())
+                .unwrap_or_default();
             if groups.is_empty() {
-                ctx.error(raw.groups.as_ref().map_or(span.clone(), |g| g.span()), "a kconfig table needs at least one group in 'groups'");
+                ctx.error(
+                    raw.groups.as_ref().map_or(span.clone(), |g| g.span()),
+                    "a kconfig table needs at least one group in 'groups'",
+                );
             }
-            Target::Kconfig { file: required(ctx, backend, &span, "file", &raw.file), groups, key: required(ctx, backend, &span, "key", &raw.key) }
+            Target::Kconfig {
+                file: required(ctx, backend, &span, "file", &raw.file),
+                groups,
+                key: required(ctx, backend, &span, "key", &raw.key),
+            }
         }
         "defaults" => {
-            vtype = check_type(ctx, backend, &span, &raw.vtype, &["bool", "int", "float", "string"], true);
-            Target::Defaults { domain: required(ctx, backend, &span, "domain", &raw.domain), key: required(ctx, backend, &span, "key", &raw.key) }
+            vtype = check_type(
+                ctx,
+                backend,
+                &span,
+                &raw.vtype,
+                &["bool", "int", "float", "string"],
+                true,
+            );
+            Target::Defaults {
+                domain: required(ctx, backend, &span, "domain", &raw.domain),
+                key: required(ctx, backend, &span, "key", &raw.key),
+            }
         }
         "registry" => {
-            vtype = check_type(ctx, backend, &span, &raw.vtype, &["REG_DWORD", "REG_QWORD", "REG_SZ", "REG_EXPAND_SZ"], true);
+            vtype = check_type(
+                ctx,
+                backend,
+                &span,
+                &raw.vtype,
+                &["REG_DWORD", "REG_QWORD", "REG_SZ", "REG_EXPAND_SZ"],
+                true,
+            );
             let path = required(ctx, backend, &span, "path", &raw.path);
-            const ROOTS: &[&str] = &["HKCU", "HKLM", "HKU", "HKCR", "HKCC", "HKEY_CURRENT_USER", "HKEY_LOCAL_MACHINE", "HKEY_USERS", "HKEY_CLASSES_ROOT", "HKEY_CURRENT_CONFIG"];
+            const ROOTS: &[&str] = &[
+                "HKCU",
+                "HKLM",
+                "HKU",
+                "HKCR",
+                "HKCC",
+                "HKEY_CURRENT_USER",
+                "HKEY_LOCAL_MACHINE",
+                "HKEY_USERS",
+                "HKEY_CLASSES_ROOT",
+                "HKEY_CURRENT_CONFIG",
+            ];
             let root = path.split('\\').next().unwrap_or("");
             if !path.is_empty() && !ROOTS.contains(&root) {
-                ctx.error(raw.path.as_ref().map_or(span.clone(), |p| p.span()), format!("a registry path starts with a root key ({}), not '{root}'", ROOTS[..5].join(", ")));
+                ctx.error(
+                    raw.path.as_ref().map_or(span.clone(), |p| p.span()),
+                    format!(
+                        "a registry path starts with a root key ({}), not '{root}'",
+                        ROOTS[..5].join(", ")
+                    ),
+                );
             }
-            Target::Registry { path, name: required(ctx, backend, &span, "name", &raw.name) }
+            Target::Registry {
+                path,
+                name: required(ctx, backend, &span, "name", &raw.name),
+            }
         }
         _ => {
             vtype = String::new();
             let name = required(ctx, backend, &span, "name", &raw.name);
             let mut argv = |field: &str, v: &Option<Spanned<Vec<String>>>| match v {
-                Some(a) if !a.get_ref().is_empty() && !a.get_ref()[0].is_empty() => a.get_ref().clone(),
+                Some(a) if !a.get_ref().is_empty() && !a.get_ref()[0].is_empty() => {
+                    a.get_ref().clone()
+                }
                 Some(a) => {
                     ctx.error(a.span(), format!("'{field}' must be a non-empty argv"));
                     Vec::new()
@@ -583,7 +783,10 @@ fn check_mapping(ctx: &mut Ctx, table: Table, raw: RawMapping, spec: &ValueSpec)
                 }
             }
             if read.iter().any(|a| a.contains("{value}")) {
-                ctx.error(raw.read.as_ref().map_or(span.clone(), |r| r.span()), "'read' must not contain {value}");
+                ctx.error(
+                    raw.read.as_ref().map_or(span.clone(), |r| r.span()),
+                    "'read' must not contain {value}",
+                );
             }
             let parse = match &raw.parse {
                 None => {
@@ -593,17 +796,31 @@ fn check_mapping(ctx: &mut Ctx, table: Table, raw: RawMapping, spec: &ValueSpec)
                 Some(p) => match Regex::new(p.get_ref()) {
                     Ok(re) if re.captures_len() >= 2 => Some(re),
                     Ok(_) => {
-                        ctx.error(p.span(), "'parse' needs a capture group: group 1 is the backend text");
+                        ctx.error(
+                            p.span(),
+                            "'parse' needs a capture group: group 1 is the backend text",
+                        );
                         None
                     }
                     Err(e) => {
-                        ctx.error(p.span(), format!("invalid regex in 'parse': {}", e.to_string().lines().last().unwrap_or("")));
+                        ctx.error(
+                            p.span(),
+                            format!(
+                                "invalid regex in 'parse': {}",
+                                e.to_string().lines().last().unwrap_or("")
+                            ),
+                        );
                         None
                     }
                 },
             };
             match parse {
-                Some(parse) => Target::Command { name, read, parse, write },
+                Some(parse) => Target::Command {
+                    name,
+                    read,
+                    parse,
+                    write,
+                },
                 None => return None,
             }
         }
@@ -615,7 +832,10 @@ fn check_mapping(ctx: &mut Ctx, table: Table, raw: RawMapping, spec: &ValueSpec)
             let vt = check_gvariant_type(ctx, &item.span(), &Some(a.vtype.clone()));
             let map = check_map(ctx, spec, &a.map);
             also.push(Key {
-                target: Target::Gsettings { schema: a.schema.get_ref().clone(), key: a.key.get_ref().clone() },
+                target: Target::Gsettings {
+                    schema: a.schema.get_ref().clone(),
+                    key: a.key.get_ref().clone(),
+                },
                 vtype: vt,
                 map,
                 scale: a.scale.as_ref().map_or(1.0, |s| *s.get_ref()),
@@ -625,19 +845,48 @@ fn check_mapping(ctx: &mut Ctx, table: Table, raw: RawMapping, spec: &ValueSpec)
     if ctx.errors.len() > before {
         return None;
     }
-    Some(Mapping { primary: Key { target, vtype, map, scale }, also, notes: raw.notes, admin: raw.admin, after })
+    Some(Mapping {
+        primary: Key {
+            target,
+            vtype,
+            map,
+            scale,
+        },
+        also,
+        notes: raw.notes,
+        admin: raw.admin,
+        after,
+    })
 }
 
 /// Parses a preset file. `lookup` finds the setting a value is checked against.
-pub fn parse_preset<'c>(file: &str, text: &str, lookup: impl Fn(&str) -> Option<&'c Setting>) -> Result<(Preset, Range<usize>), Vec<ProfileError>> {
+pub fn parse_preset<'c>(
+    file: &str,
+    text: &str,
+    lookup: impl Fn(&str) -> Option<&'c Setting>,
+) -> Result<(Preset, Range<usize>), Vec<ProfileError>> {
     let raw: RawPreset = toml::from_str(text).map_err(|e| vec![toml_error(file, text, &e)])?;
-    let mut ctx = Ctx { file, text, errors: Vec::new() };
+    let mut ctx = Ctx {
+        file,
+        text,
+        errors: Vec::new(),
+    };
     let name = raw.name.get_ref().clone();
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_') {
-        ctx.error(raw.name.span(), format!("preset name '{name}' must use only a-z, 0-9, '-' and '_'"));
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+    {
+        ctx.error(
+            raw.name.span(),
+            format!("preset name '{name}' must use only a-z, 0-9, '-' and '_'"),
+        );
     }
     if raw.values.get_ref().0.is_empty() {
-        ctx.error(raw.values.span(), "a preset needs at least one value in [values]");
+        ctx.error(
+            raw.values.span(),
+            "a preset needs at least one value in [values]",
+        );
     }
     let mut values = Vec::new();
     for (id, value) in &raw.values.get_ref().0 {
@@ -646,7 +895,13 @@ pub fn parse_preset<'c>(file: &str, text: &str, lookup: impl Fn(&str) -> Option<
             continue;
         };
         let Some(v) = Value::from_toml(value.get_ref()) else {
-            ctx.error(value.span(), format!("'{}': a value must be a boolean, number or string", id.get_ref()));
+            ctx.error(
+                value.span(),
+                format!(
+                    "'{}': a value must be a boolean, number or string",
+                    id.get_ref()
+                ),
+            );
             continue;
         };
         match setting.value.check(&v) {

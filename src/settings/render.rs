@@ -30,7 +30,10 @@ pub const LEGEND: &str = "M modify  A add  D delete  ? current unknown  = unchan
 
 /// Quotes an argument for display only (knob never runs a shell).
 pub fn quote_arg(arg: &str) -> String {
-    let plain = !arg.is_empty() && arg.chars().all(|c| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c));
+    let plain = !arg.is_empty()
+        && arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c));
     if plain {
         arg.to_string()
     } else if !arg.contains(['"', '$', '`', '\\', '!']) {
@@ -41,7 +44,10 @@ pub fn quote_arg(arg: &str) -> String {
 }
 
 pub fn format_argv(argv: &[String]) -> String {
-    argv.iter().map(|a| quote_arg(a)).collect::<Vec<_>>().join(" ")
+    argv.iter()
+        .map(|a| quote_arg(a))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The plan as a table. `verbose` adds each argv and the legend.
@@ -52,17 +58,35 @@ pub fn render_plan(plan: &Plan, verbose: bool) -> String {
         .iter()
         .map(|a| {
             let p = a.primary();
-            let change = if a.changed() { format!("{} -> {}", p.current.display(), p.new) } else { p.current.display() };
-            (status_letter(a), a.setting.as_str(), change, format!("{} {}", a.backend.name(), p.key.label()))
+            let change = if a.changed() {
+                format!("{} -> {}", p.current.display(), p.new)
+            } else {
+                p.current.display()
+            };
+            (
+                status_letter(a),
+                a.setting.as_str(),
+                change,
+                format!("{} {}", a.backend.name(), p.key.label()),
+            )
         })
         .collect();
-    let id_w = rows.iter().map(|r| r.1.len()).chain(plan.skipped.iter().map(|s| s.setting.len())).max().unwrap_or(0);
+    let id_w = rows
+        .iter()
+        .map(|r| r.1.len())
+        .chain(plan.skipped.iter().map(|s| s.setting.len()))
+        .max()
+        .unwrap_or(0);
     let change_w = rows.iter().map(|r| r.2.chars().count()).max().unwrap_or(0);
     for (action, (letter, id, change, target)) in plan.actions.iter().zip(&rows) {
         let pad = change_w - change.chars().count();
         let _ = writeln!(out, "{letter} {id:id_w$}  {change}{:pad$}  {target}", "");
         for w in &action.writes[1..] {
-            let c = if w.changed { format!("{} -> {}", w.current.display(), w.new) } else { w.current.display() };
+            let c = if w.changed {
+                format!("{} -> {}", w.current.display(), w.new)
+            } else {
+                w.current.display()
+            };
             let _ = writeln!(out, "  {:id_w$}  also {} {c}", "", w.key.label());
         }
         for note in &action.notes {
@@ -97,7 +121,10 @@ mod tests {
 
     #[test]
     fn quotes_for_display() {
-        assert_eq!(quote_arg("org.gnome.desktop.interface"), "org.gnome.desktop.interface");
+        assert_eq!(
+            quote_arg("org.gnome.desktop.interface"),
+            "org.gnome.desktop.interface"
+        );
         assert_eq!(quote_arg("'prefer-dark'"), "\"'prefer-dark'\"");
         assert_eq!(quote_arg("a b"), "\"a b\"");
         assert_eq!(quote_arg(r"HKCU\X"), r"'HKCU\X'");

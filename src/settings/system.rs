@@ -20,14 +20,28 @@ pub struct Output {
 
 impl Output {
     pub fn ok(stdout: impl Into<String>) -> Output {
-        Output { success: true, code: Some(0), stdout: stdout.into(), stderr: String::new() }
+        Output {
+            success: true,
+            code: Some(0),
+            stdout: stdout.into(),
+            stderr: String::new(),
+        }
     }
     pub fn fail(code: i32, stderr: impl Into<String>) -> Output {
-        Output { success: false, code: Some(code), stdout: String::new(), stderr: stderr.into() }
+        Output {
+            success: false,
+            code: Some(code),
+            stdout: String::new(),
+            stderr: stderr.into(),
+        }
     }
     /// A one-line reason for a failure: stderr, else stdout, else the status.
     pub fn reason(&self) -> String {
-        let text = if !self.stderr.trim().is_empty() { &self.stderr } else { &self.stdout };
+        let text = if !self.stderr.trim().is_empty() {
+            &self.stderr
+        } else {
+            &self.stdout
+        };
         let line = text.trim().lines().next().unwrap_or("").trim().to_string();
         if line.is_empty() {
             match self.code {
@@ -87,7 +101,9 @@ impl RealSystem {
     }
 
     fn run(&self, argv: &[String]) -> io::Result<Output> {
-        let (program, args) = argv.split_first().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty argv"))?;
+        let (program, args) = argv
+            .split_first()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty argv"))?;
         let mut cmd = Command::new(program);
         cmd.args(args).stdin(Stdio::null());
         for k in &self.remove {
@@ -96,7 +112,9 @@ impl RealSystem {
         for (k, v) in &self.set {
             cmd.env(k, v);
         }
-        let out = cmd.output().map_err(|e| io::Error::new(e.kind(), format!("cannot run {program}: {e}")))?;
+        let out = cmd
+            .output()
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot run {program}: {e}")))?;
         Ok(Output {
             success: out.status.success(),
             code: out.status.code(),
@@ -112,7 +130,9 @@ impl System for RealSystem {
         if p.components().count() > 1 {
             return p.is_file();
         }
-        let Some(path) = self.path_var() else { return false };
+        let Some(path) = self.path_var() else {
+            return false;
+        };
         std::env::split_paths(&path).any(|dir| {
             let candidate = dir.join(program);
             candidate.is_file() || (cfg!(windows) && dir.join(format!("{program}.exe")).is_file())
@@ -136,7 +156,10 @@ pub struct DryRunSystem<'a> {
 
 impl<'a> DryRunSystem<'a> {
     pub fn new(inner: &'a dyn System) -> DryRunSystem<'a> {
-        DryRunSystem { inner, writes: RefCell::new(Vec::new()) }
+        DryRunSystem {
+            inner,
+            writes: RefCell::new(Vec::new()),
+        }
     }
 
     /// The writes that would have run, in order.
@@ -176,12 +199,17 @@ pub struct FakeSystem {
 impl FakeSystem {
     /// A machine on which `programs` exist.
     pub fn with_programs(programs: &[&str]) -> FakeSystem {
-        FakeSystem { programs: programs.iter().map(|p| p.to_string()).collect(), ..FakeSystem::default() }
+        FakeSystem {
+            programs: programs.iter().map(|p| p.to_string()).collect(),
+            ..FakeSystem::default()
+        }
     }
 
     /// Presets a stored value; `key` as in `stored`.
     pub fn set(&self, key: &str, value: &str) {
-        self.values.borrow_mut().insert(key.to_string(), value.to_string());
+        self.values
+            .borrow_mut()
+            .insert(key.to_string(), value.to_string());
     }
 
     /// The stored value of `key`: `gsettings SCHEMA KEY`, `kconfig FILE G1/G2 KEY`,
@@ -207,7 +235,10 @@ impl FakeSystem {
     }
 
     fn flag<'a>(argv: &'a [String], name: &str) -> Vec<&'a str> {
-        argv.windows(2).filter(|w| w[0] == name).map(|w| w[1].as_str()).collect()
+        argv.windows(2)
+            .filter(|w| w[0] == name)
+            .map(|w| w[1].as_str())
+            .collect()
     }
 
     fn kconfig_key(argv: &[String]) -> String {
@@ -225,15 +256,23 @@ impl FakeSystem {
         let a: Vec<&str> = argv.iter().map(String::as_str).collect();
         let mut values = self.values.borrow_mut();
         match a.as_slice() {
-            ["gsettings", "get", schema, key] => match values.get(&format!("gsettings {schema} {key}")) {
-                Some(v) => Output::ok(format!("{v}\n")),
-                None => Output::fail(1, format!("No such schema “{schema}”\n")),
-            },
+            ["gsettings", "get", schema, key] => {
+                match values.get(&format!("gsettings {schema} {key}")) {
+                    Some(v) => Output::ok(format!("{v}\n")),
+                    None => Output::fail(1, format!("No such schema “{schema}”\n")),
+                }
+            }
             ["gsettings", "set", schema, key, v] => {
                 values.insert(format!("gsettings {schema} {key}"), v.to_string());
                 Output::ok("")
             }
-            [p, ..] if p.starts_with("kreadconfig") => Output::ok(format!("{}\n", values.get(&Self::kconfig_key(argv)).cloned().unwrap_or_default())),
+            [p, ..] if p.starts_with("kreadconfig") => Output::ok(format!(
+                "{}\n",
+                values
+                    .get(&Self::kconfig_key(argv))
+                    .cloned()
+                    .unwrap_or_default()
+            )),
             [p, ..] if p.starts_with("kwriteconfig") => {
                 let k = Self::kconfig_key(argv);
                 if a.contains(&"--delete") {
@@ -243,10 +282,15 @@ impl FakeSystem {
                 }
                 Output::ok("")
             }
-            ["defaults", "read", domain, key] => match values.get(&format!("defaults {domain} {key}")) {
-                Some(v) => Output::ok(format!("{v}\n")),
-                None => Output::fail(1, format!("The domain/default pair of ({domain}, {key}) does not exist\n")),
-            },
+            ["defaults", "read", domain, key] => {
+                match values.get(&format!("defaults {domain} {key}")) {
+                    Some(v) => Output::ok(format!("{v}\n")),
+                    None => Output::fail(
+                        1,
+                        format!("The domain/default pair of ({domain}, {key}) does not exist\n"),
+                    ),
+                }
+            }
             ["defaults", "write", domain, key, _ty, v] => {
                 values.insert(format!("defaults {domain} {key}"), v.to_string());
                 Output::ok("")
@@ -258,13 +302,21 @@ impl FakeSystem {
             ["reg", "query", path, "/v", name] => match values.get(&format!("reg {path} {name}")) {
                 Some(v) => {
                     let (ty, data) = v.split_once(' ').unwrap_or(("REG_SZ", v));
-                    Output::ok(format!("\r\n{path}\r\n    {name}    {ty}    {data}\r\n\r\n"))
+                    Output::ok(format!(
+                        "\r\n{path}\r\n    {name}    {ty}    {data}\r\n\r\n"
+                    ))
                 }
-                None => Output::fail(1, "ERROR: The system was unable to find the specified registry key or value.\r\n"),
+                None => Output::fail(
+                    1,
+                    "ERROR: The system was unable to find the specified registry key or value.\r\n",
+                ),
             },
             ["reg", "add", path, "/v", name, "/t", ty, "/d", data, "/f"] => {
                 let shown = match *ty {
-                    "REG_DWORD" | "REG_QWORD" => data.parse::<u64>().map(|n| format!("0x{n:x}")).unwrap_or_else(|_| data.to_string()),
+                    "REG_DWORD" | "REG_QWORD" => data
+                        .parse::<u64>()
+                        .map(|n| format!("0x{n:x}"))
+                        .unwrap_or_else(|_| data.to_string()),
                     _ => data.to_string(),
                 };
                 values.insert(format!("reg {path} {name}"), format!("{ty} {shown}"));
@@ -321,17 +373,40 @@ mod tests {
         let fake = FakeSystem::with_programs(&["gsettings"]);
         fake.set("gsettings s k", "true");
         let dry = DryRunSystem::new(&fake);
-        assert_eq!(dry.read(&v(&["gsettings", "get", "s", "k"])).unwrap().stdout, "true\n");
-        dry.write(&v(&["gsettings", "set", "s", "k", "false"])).unwrap();
-        assert_eq!(dry.writes(), vec![v(&["gsettings", "set", "s", "k", "false"])]);
+        assert_eq!(
+            dry.read(&v(&["gsettings", "get", "s", "k"]))
+                .unwrap()
+                .stdout,
+            "true\n"
+        );
+        dry.write(&v(&["gsettings", "set", "s", "k", "false"]))
+            .unwrap();
+        assert_eq!(
+            dry.writes(),
+            vec![v(&["gsettings", "set", "s", "k", "false"])]
+        );
         assert_eq!(fake.stored("gsettings s k").as_deref(), Some("true"));
     }
 
     #[test]
     fn fake_registry_prints_dwords_in_hex() {
         let fake = FakeSystem::with_programs(&["reg"]);
-        fake.write(&v(&["reg", "add", "HKCU\\X", "/v", "N", "/t", "REG_DWORD", "/d", "26", "/f"])).unwrap();
-        let out = fake.read(&v(&["reg", "query", "HKCU\\X", "/v", "N"])).unwrap();
+        fake.write(&v(&[
+            "reg",
+            "add",
+            "HKCU\\X",
+            "/v",
+            "N",
+            "/t",
+            "REG_DWORD",
+            "/d",
+            "26",
+            "/f",
+        ]))
+        .unwrap();
+        let out = fake
+            .read(&v(&["reg", "query", "HKCU\\X", "/v", "N"]))
+            .unwrap();
         assert!(out.stdout.contains("    N    REG_DWORD    0x1a"));
     }
 }

@@ -39,7 +39,10 @@ impl Value {
     pub fn from_json(v: &serde_json::Value) -> Option<Value> {
         match v {
             serde_json::Value::Bool(b) => Some(Value::Bool(*b)),
-            serde_json::Value::Number(n) => n.as_i64().map(Value::Int).or_else(|| n.as_f64().map(Value::Float)),
+            serde_json::Value::Number(n) => n
+                .as_i64()
+                .map(Value::Int)
+                .or_else(|| n.as_f64().map(Value::Float)),
             serde_json::Value::String(s) => Some(Value::Text(s.clone())),
             _ => None,
         }
@@ -150,8 +153,12 @@ impl ValueSpec {
         let checked = match (self.kind, value) {
             (Kind::Bool, Value::Bool(b)) => Value::Bool(*b),
             (Kind::Int, Value::Int(i)) => Value::Int(*i),
-            (Kind::Int, Value::Float(f)) if f.fract() == 0.0 && f.abs() < 9.0e15 => Value::Int(*f as i64),
-            (Kind::Int, Value::Float(f)) => return err(format!("{} is not a whole number", format_number(*f))),
+            (Kind::Int, Value::Float(f)) if f.fract() == 0.0 && f.abs() < 9.0e15 => {
+                Value::Int(*f as i64)
+            }
+            (Kind::Int, Value::Float(f)) => {
+                return err(format!("{} is not a whole number", format_number(*f)))
+            }
             (Kind::Float, Value::Float(f)) if f.is_finite() => Value::Float(*f),
             (Kind::Float, Value::Int(i)) => Value::Float(*i as f64),
             (Kind::Enum, Value::Text(s)) => match self.values.iter().find(|v| *v == s) {
@@ -169,18 +176,32 @@ impl ValueSpec {
                 }
                 Value::Text(s.clone())
             }
-            (kind, other) => return err(format!("expected {} value, got {}", article(kind), describe(other))),
+            (kind, other) => {
+                return err(format!(
+                    "expected {} value, got {}",
+                    article(kind),
+                    describe(other)
+                ))
+            }
         };
         if let Some(n) = checked.as_f64() {
             let unit = self.unit_suffix();
             if let Some(min) = self.min {
                 if n < min {
-                    return err(format!("{}{unit} is below the minimum {}{unit}", format_number(n), format_number(min)));
+                    return err(format!(
+                        "{}{unit} is below the minimum {}{unit}",
+                        format_number(n),
+                        format_number(min)
+                    ));
                 }
             }
             if let Some(max) = self.max {
                 if n > max {
-                    return err(format!("{}{unit} is above the maximum {}{unit}", format_number(n), format_number(max)));
+                    return err(format!(
+                        "{}{unit} is above the maximum {}{unit}",
+                        format_number(n),
+                        format_number(max)
+                    ));
                 }
             }
         }
@@ -204,7 +225,11 @@ impl ValueSpec {
             Kind::Bool => match t.to_ascii_lowercase().as_str() {
                 "true" | "on" | "yes" | "1" | "enable" | "enabled" => Value::Bool(true),
                 "false" | "off" | "no" | "0" | "disable" | "disabled" => Value::Bool(false),
-                _ => return err(format!("'{t}' is not on or off (use on/off, true/false, yes/no)")),
+                _ => {
+                    return err(format!(
+                        "'{t}' is not on or off (use on/off, true/false, yes/no)"
+                    ))
+                }
             },
             Kind::Int | Kind::Float => Value::Float(self.parse_number(t)?),
             Kind::Enum => {
@@ -224,7 +249,9 @@ impl ValueSpec {
         let Some(caps) = re.captures(t) else {
             return err(format!("'{t}' is not a number"));
         };
-        let n: f64 = caps[1].parse().map_err(|_| ValueError(format!("'{t}' is not a number")))?;
+        let n: f64 = caps[1]
+            .parse()
+            .map_err(|_| ValueError(format!("'{t}' is not a number")))?;
         let suffix = caps[2].trim().to_ascii_lowercase();
         if suffix.is_empty() {
             return Ok(n);
@@ -238,7 +265,14 @@ impl ValueSpec {
         }
         match (seconds_per(given), seconds_per(want)) {
             (Some(g), Some(w)) => Ok(n * g / w),
-            _ => err(format!("'{t}': this setting is measured in {}", if want.is_empty() { "plain numbers" } else { want })),
+            _ => err(format!(
+                "'{t}': this setting is measured in {}",
+                if want.is_empty() {
+                    "plain numbers"
+                } else {
+                    want
+                }
+            )),
         }
     }
 
@@ -251,10 +285,17 @@ impl ValueSpec {
             },
             (Kind::Int | Kind::Float, Relative::Increase(by) | Relative::Decrease(by)) => {
                 let Some(now) = current.as_f64() else {
-                    return err(format!("the current value {} is not a number", describe(current)));
+                    return err(format!(
+                        "the current value {} is not a number",
+                        describe(current)
+                    ));
                 };
                 let by = by.or(self.step).unwrap_or(1.0);
-                let sign = if matches!(change, Relative::Increase(_)) { 1.0 } else { -1.0 };
+                let sign = if matches!(change, Relative::Increase(_)) {
+                    1.0
+                } else {
+                    -1.0
+                };
                 let mut next = now + sign * by;
                 if let Some(min) = self.min {
                     next = next.max(min);
@@ -269,21 +310,34 @@ impl ValueSpec {
             }
             (Kind::Enum, Relative::Increase(_) | Relative::Decrease(_)) => {
                 let Value::Text(now) = current else {
-                    return err(format!("the current value {} is not a name", describe(current)));
+                    return err(format!(
+                        "the current value {} is not a name",
+                        describe(current)
+                    ));
                 };
                 let pos = self.values.iter().position(|v| v == now).unwrap_or(0) as isize;
-                let delta = if matches!(change, Relative::Increase(_)) { 1 } else { -1 };
+                let delta = if matches!(change, Relative::Increase(_)) {
+                    1
+                } else {
+                    -1
+                };
                 let next = (pos + delta).clamp(0, self.values.len() as isize - 1) as usize;
                 Ok(Value::Text(self.values[next].clone()))
             }
-            (kind, _) => err(format!("a {} setting cannot be changed that way", kind.name())),
+            (kind, _) => err(format!(
+                "a {} setting cannot be changed that way",
+                kind.name()
+            )),
         }
     }
 }
 
 fn number_re() -> &'static Regex {
     static RE: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
-    RE.get_or_init(|| Regex::new(r"^([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))\s*([A-Za-z%×]*)$").expect("valid regex"))
+    RE.get_or_init(|| {
+        Regex::new(r"^([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))\s*([A-Za-z%×]*)$")
+            .expect("valid regex")
+    })
 }
 
 /// Maps a written unit to a catalog unit name.
@@ -337,7 +391,15 @@ mod tests {
     use super::*;
 
     fn spec(kind: Kind) -> ValueSpec {
-        ValueSpec { kind, min: None, max: None, step: None, unit: None, values: vec![], pattern: None }
+        ValueSpec {
+            kind,
+            min: None,
+            max: None,
+            step: None,
+            unit: None,
+            values: vec![],
+            pattern: None,
+        }
     }
 
     #[test]
@@ -345,7 +407,11 @@ mod tests {
         let s = spec(Kind::Bool);
         assert_eq!(s.parse_text("On").unwrap(), Value::Bool(true));
         assert_eq!(s.parse_text("disabled").unwrap(), Value::Bool(false));
-        assert!(s.parse_text("maybe").unwrap_err().0.contains("'maybe' is not on or off"));
+        assert!(s
+            .parse_text("maybe")
+            .unwrap_err()
+            .0
+            .contains("'maybe' is not on or off"));
     }
 
     #[test]
@@ -355,9 +421,19 @@ mod tests {
         s.max = Some(100.0);
         s.unit = Some("percent".into());
         assert_eq!(s.parse_text("50%").unwrap(), Value::Int(50));
-        assert_eq!(s.parse_text("120%").unwrap_err().0, "120% is above the maximum 100%");
-        assert_eq!(s.parse_text("2.5").unwrap_err().0, "2.5 is not a whole number");
-        assert!(s.parse_text("5 minutes").unwrap_err().0.contains("measured in percent"));
+        assert_eq!(
+            s.parse_text("120%").unwrap_err().0,
+            "120% is above the maximum 100%"
+        );
+        assert_eq!(
+            s.parse_text("2.5").unwrap_err().0,
+            "2.5 is not a whole number"
+        );
+        assert!(s
+            .parse_text("5 minutes")
+            .unwrap_err()
+            .0
+            .contains("measured in percent"));
 
         let mut m = spec(Kind::Int);
         m.unit = Some("minutes".into());
@@ -375,9 +451,19 @@ mod tests {
     fn enum_names_are_matched_loosely_but_stored_exactly() {
         let mut s = spec(Kind::Enum);
         s.values = vec!["prefer_dark".into(), "default".into()];
-        assert_eq!(s.parse_text("Prefer-Dark").unwrap(), Value::Text("prefer_dark".into()));
-        assert_eq!(s.parse_text("x").unwrap_err().0, "'x' is not one of: prefer_dark, default");
-        assert!(s.check(&Value::Bool(true)).unwrap_err().0.contains("expected a name value"));
+        assert_eq!(
+            s.parse_text("Prefer-Dark").unwrap(),
+            Value::Text("prefer_dark".into())
+        );
+        assert_eq!(
+            s.parse_text("x").unwrap_err().0,
+            "'x' is not one of: prefer_dark, default"
+        );
+        assert!(s
+            .check(&Value::Bool(true))
+            .unwrap_err()
+            .0
+            .contains("expected a name value"));
     }
 
     #[test]
@@ -385,7 +471,11 @@ mod tests {
         let mut s = spec(Kind::String);
         s.pattern = Some(Regex::new("^[A-Za-z ]+$").unwrap());
         assert!(s.parse_text("Cantarell").is_ok());
-        assert!(s.parse_text("a;rm").unwrap_err().0.contains("does not match"));
+        assert!(s
+            .parse_text("a;rm")
+            .unwrap_err()
+            .0
+            .contains("does not match"));
         let plain = spec(Kind::String);
         assert!(plain.check(&Value::Text("a\nb".into())).is_err());
     }
@@ -396,9 +486,22 @@ mod tests {
         s.min = Some(0.0);
         s.max = Some(100.0);
         s.step = Some(10.0);
-        assert_eq!(s.relative(&Value::Int(95), Relative::Increase(None)).unwrap(), Value::Int(100));
-        assert_eq!(s.relative(&Value::Int(5), Relative::Decrease(None)).unwrap(), Value::Int(0));
-        assert_eq!(spec(Kind::Bool).relative(&Value::Bool(true), Relative::Toggle).unwrap(), Value::Bool(false));
+        assert_eq!(
+            s.relative(&Value::Int(95), Relative::Increase(None))
+                .unwrap(),
+            Value::Int(100)
+        );
+        assert_eq!(
+            s.relative(&Value::Int(5), Relative::Decrease(None))
+                .unwrap(),
+            Value::Int(0)
+        );
+        assert_eq!(
+            spec(Kind::Bool)
+                .relative(&Value::Bool(true), Relative::Toggle)
+                .unwrap(),
+            Value::Bool(false)
+        );
     }
 
     #[test]

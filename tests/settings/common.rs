@@ -39,10 +39,18 @@ impl Sandbox {
         }
         let profiles = sb.path("config").join("knob").join("profiles");
         fs::create_dir_all(profiles.join("presets")).unwrap();
-        fs::copy(Path::new(FIXTURES).join("profiles/fixtures.toml"), profiles.join("fixtures.toml")).unwrap();
+        fs::copy(
+            Path::new(FIXTURES).join("profiles/fixtures.toml"),
+            profiles.join("fixtures.toml"),
+        )
+        .unwrap();
         for entry in fs::read_dir(Path::new(FIXTURES).join("profiles/presets")).unwrap() {
             let entry = entry.unwrap();
-            fs::copy(entry.path(), profiles.join("presets").join(entry.file_name())).unwrap();
+            fs::copy(
+                entry.path(),
+                profiles.join("presets").join(entry.file_name()),
+            )
+            .unwrap();
         }
         sb
     }
@@ -66,7 +74,12 @@ impl Sandbox {
         ]
     }
 
-    const REMOVE: [&'static str; 4] = ["XDG_CURRENT_DESKTOP", "KNOB_DATA_DIR", "KNOB_CONFIG_DIR", "DBUS_SESSION_BUS_ADDRESS"];
+    const REMOVE: [&'static str; 4] = [
+        "XDG_CURRENT_DESKTOP",
+        "KNOB_DATA_DIR",
+        "KNOB_CONFIG_DIR",
+        "DBUS_SESSION_BUS_ADDRESS",
+    ];
 
     /// Sets the sandbox environment on a child command.
     pub fn prepare(&self, cmd: &mut Command) {
@@ -106,9 +119,17 @@ impl Sandbox {
         let mut cmd = Command::new(argv[0]);
         cmd.args(&argv[1..]);
         self.prepare(&mut cmd);
-        let out = cmd.output().unwrap_or_else(|e| panic!("running {argv:?}: {e}"));
-        assert!(out.status.success(), "{argv:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).trim_end_matches('\n').to_string()
+        let out = cmd
+            .output()
+            .unwrap_or_else(|e| panic!("running {argv:?}: {e}"));
+        assert!(
+            out.status.success(),
+            "{argv:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .trim_end_matches('\n')
+            .to_string()
     }
 }
 
@@ -122,18 +143,34 @@ pub fn stderr(out: &Output) -> String {
 
 /// Parses knob's JSON output, with the output in the message on failure.
 pub fn json(out: &Output) -> serde_json::Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): stdout: {} stderr: {}", stdout(out), stderr(out)))
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): stdout: {} stderr: {}",
+            stdout(out),
+            stderr(out)
+        )
+    })
 }
 
 /// Files (path -> size, modification time) under the real user's
 /// directories that a settings test could touch by mistake.
 pub fn outside_snapshot() -> BTreeMap<PathBuf, (u64, Option<SystemTime>)> {
     let mut out = BTreeMap::new();
-    let Some(home) = std::env::var_os("HOME").map(PathBuf::from) else { return out };
-    let roots = [".config/glib-2.0", ".config/dconf", ".config/knob", ".local/share/knob", ".config/kdeglobals", ".config/kcminputrc"];
+    let Some(home) = std::env::var_os("HOME").map(PathBuf::from) else {
+        return out;
+    };
+    let roots = [
+        ".config/glib-2.0",
+        ".config/dconf",
+        ".config/knob",
+        ".local/share/knob",
+        ".config/kdeglobals",
+        ".config/kcminputrc",
+    ];
     fn walk(p: &Path, out: &mut BTreeMap<PathBuf, (u64, Option<SystemTime>)>) {
-        let Ok(meta) = fs::symlink_metadata(p) else { return };
+        let Ok(meta) = fs::symlink_metadata(p) else {
+            return;
+        };
         out.insert(p.to_path_buf(), (meta.len(), meta.modified().ok()));
         if meta.is_dir() {
             for e in fs::read_dir(p).into_iter().flatten().flatten() {

@@ -14,7 +14,13 @@ use super::common::FIXTURES;
 /// the range ends of a number, and a sample text.
 fn samples(s: &Setting) -> Vec<Value> {
     let v = &s.value;
-    let num = |x: f64| if v.kind == Kind::Int { Value::Int(x as i64) } else { Value::Float(x) };
+    let num = |x: f64| {
+        if v.kind == Kind::Int {
+            Value::Int(x as i64)
+        } else {
+            Value::Float(x)
+        }
+    };
     match v.kind {
         Kind::Bool => vec![Value::Bool(true), Value::Bool(false)],
         Kind::Enum => v.values.iter().map(|n| Value::Text(n.clone())).collect(),
@@ -28,8 +34,15 @@ fn samples(s: &Setting) -> Vec<Value> {
         }
         Kind::String => {
             // The first candidate the setting's pattern accepts.
-            let candidates = ["Knob Sample", "/home/knob/Pictures/knob.png", r"C:\Users\knob\Pictures\knob.png", "knob"];
-            let ok = candidates.into_iter().find(|c| v.check(&Value::Text(c.to_string())).is_ok());
+            let candidates = [
+                "Knob Sample",
+                "/home/knob/Pictures/knob.png",
+                r"C:\Users\knob\Pictures\knob.png",
+                "knob",
+            ];
+            let ok = candidates
+                .into_iter()
+                .find(|c| v.check(&Value::Text(c.to_string())).is_ok());
             vec![Value::Text(ok.unwrap_or(candidates[0]).to_string())]
         }
     }
@@ -40,7 +53,11 @@ fn golden(cat: &Catalog, platform: Platform) -> String {
     // No tools: current values are unknown, so every write is planned.
     let sys = FakeSystem::with_programs(&[]);
     let mut out = String::new();
-    for s in cat.settings().iter().filter(|s| s.mapping(platform).is_some()) {
+    for s in cat
+        .settings()
+        .iter()
+        .filter(|s| s.mapping(platform).is_some())
+    {
         let _ = writeln!(out, "{}", s.id);
         for value in samples(s) {
             let _ = write!(out, "  = {}", serde_json::to_string(&value).unwrap());
@@ -79,7 +96,10 @@ fn shipped_macos_argv() {
 
 #[test]
 fn shipped_windows_argv() {
-    insta::assert_snapshot!("shipped_windows_argv", golden(&shipped(), Platform::Windows));
+    insta::assert_snapshot!(
+        "shipped_windows_argv",
+        golden(&shipped(), Platform::Windows)
+    );
 }
 
 #[test]
@@ -89,5 +109,8 @@ fn fixture_macos_argv() {
 
 #[test]
 fn fixture_windows_argv() {
-    insta::assert_snapshot!("fixture_windows_argv", golden(&fixtures(), Platform::Windows));
+    insta::assert_snapshot!(
+        "fixture_windows_argv",
+        golden(&fixtures(), Platform::Windows)
+    );
 }

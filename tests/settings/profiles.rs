@@ -10,25 +10,45 @@ fn every_shipped_profile_and_preset_loads() {
     let files = shipped_files();
     for f in &files {
         if file_kind(&f.text) == FileKind::Profile {
-            let settings = parse_profile(&f.name, &f.text).unwrap_or_else(|e| panic!("{f:?}: {e:?}", f = f.name));
+            let settings = parse_profile(&f.name, &f.text)
+                .unwrap_or_else(|e| panic!("{f:?}: {e:?}", f = f.name));
             assert!(!settings.is_empty(), "{} defines no setting", f.name);
         }
     }
-    let cat = load(&files, &[]).unwrap_or_else(|e| panic!("the shipped catalog does not load:\n{e}"));
-    let presets = files.iter().filter(|f| file_kind(&f.text) == FileKind::Preset).count();
-    assert_eq!(cat.presets().len(), presets, "every preset file defines one preset");
+    let cat =
+        load(&files, &[]).unwrap_or_else(|e| panic!("the shipped catalog does not load:\n{e}"));
+    let presets = files
+        .iter()
+        .filter(|f| file_kind(&f.text) == FileKind::Preset)
+        .count();
+    assert_eq!(
+        cat.presets().len(),
+        presets,
+        "every preset file defines one preset"
+    );
     for p in cat.presets() {
-        assert!(p.source.starts_with("settings-profiles/presets/"), "{} is a preset outside presets/", p.source);
+        assert!(
+            p.source.starts_with("settings-profiles/presets/"),
+            "{} is a preset outside presets/",
+            p.source
+        );
     }
     for s in cat.settings() {
-        assert!(!s.platforms().is_empty(), "{} has no platform mapping", s.id);
+        assert!(
+            !s.platforms().is_empty(),
+            "{} has no platform mapping",
+            s.id
+        );
     }
 }
 
 fn fixture(name: &str) -> SourceFile {
     let path = format!("{FIXTURES}/invalid-profiles/{name}");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    SourceFile { name: name.to_string(), text }
+    SourceFile {
+        name: name.to_string(),
+        text,
+    }
 }
 
 #[test]
@@ -59,8 +79,14 @@ fn invalid_profiles_give_their_exact_errors() {
         ),
         ("write_without_value.toml", "write_without_value.toml:14:9: 'write' must contain {value}"),
     ];
-    let listed = std::fs::read_dir(format!("{FIXTURES}/invalid-profiles")).unwrap().count();
-    assert_eq!(listed, cases.len(), "every invalid-profile fixture has a case here");
+    let listed = std::fs::read_dir(format!("{FIXTURES}/invalid-profiles"))
+        .unwrap()
+        .count();
+    assert_eq!(
+        listed,
+        cases.len(),
+        "every invalid-profile fixture has a case here"
+    );
     for (name, expected) in cases {
         let mut user = good.clone();
         user.push(fixture(name));
@@ -75,7 +101,10 @@ fn check_command_reports_errors_with_paths() {
     let path = format!("{FIXTURES}/invalid-profiles/min_above_max.toml");
     let out = sb.knob(&["settings", "check", &path]);
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(stderr(&out), format!("{path}:8:7: min is greater than max\nknob: 1 error in the profiles\n"));
+    assert_eq!(
+        stderr(&out),
+        format!("{path}:8:7: min is greater than max\nknob: 1 error in the profiles\n")
+    );
     let out = sb.knob(&["settings", "check"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).starts_with("ok: "), "{}", stdout(&out));
@@ -89,23 +118,55 @@ fn export_is_complete() {
     let export = json(&out);
     assert_eq!(export["format"], 1);
     let settings = export["settings"].as_array().unwrap();
-    let dark = settings.iter().find(|s| s["id"] == "fixture.dark_mode").expect("user profiles are exported");
+    let dark = settings
+        .iter()
+        .find(|s| s["id"] == "fixture.dark_mode")
+        .expect("user profiles are exported");
     assert_eq!(dark["title"], "Dark mode (fixture)");
     assert_eq!(dark["synonyms"], serde_json::json!(["dark theme"]));
     assert_eq!(dark["examples"], serde_json::json!(["turn on dark mode"]));
-    assert_eq!(dark["platforms"], serde_json::json!(["gnome", "kde", "macos", "windows"]));
+    assert_eq!(
+        dark["platforms"],
+        serde_json::json!(["gnome", "kde", "macos", "windows"])
+    );
     assert_eq!(dark["value"]["type"], "bool");
-    assert_eq!(dark["mappings"]["gnome"]["target"], serde_json::json!({"schema": "org.gnome.desktop.interface", "key": "color-scheme"}));
+    assert_eq!(
+        dark["mappings"]["gnome"]["target"],
+        serde_json::json!({"schema": "org.gnome.desktop.interface", "key": "color-scheme"})
+    );
     assert_eq!(dark["mappings"]["macos"]["map"]["false"], "<delete>");
-    let cursor = settings.iter().find(|s| s["id"] == "fixture.cursor_size").unwrap();
+    let cursor = settings
+        .iter()
+        .find(|s| s["id"] == "fixture.cursor_size")
+        .unwrap();
     assert_eq!(
         cursor["value"],
         serde_json::json!({"type": "int", "min": 16.0, "max": 96.0, "step": 8.0, "unit": "px", "values": [], "pattern": null})
     );
-    let volume = settings.iter().find(|s| s["id"] == "fixture.volume").unwrap();
-    assert_eq!(volume["platforms"], serde_json::json!(["gnome", "kde", "macos"]));
-    assert_eq!(volume["mappings"]["linux"]["write"], serde_json::json!(["wpctl", "set-volume", "@DEFAULT_AUDIO_SINK@", "{value}"]));
-    let evening = export["presets"].as_array().unwrap().iter().find(|p| p["name"] == "fixture-evening").unwrap();
-    assert_eq!(evening["values"], serde_json::json!({"fixture.cursor_size": 32, "fixture.dark_mode": true}));
-    assert_eq!(evening["examples"], serde_json::json!(["get ready for the evening"]));
+    let volume = settings
+        .iter()
+        .find(|s| s["id"] == "fixture.volume")
+        .unwrap();
+    assert_eq!(
+        volume["platforms"],
+        serde_json::json!(["gnome", "kde", "macos"])
+    );
+    assert_eq!(
+        volume["mappings"]["linux"]["write"],
+        serde_json::json!(["wpctl", "set-volume", "@DEFAULT_AUDIO_SINK@", "{value}"])
+    );
+    let evening = export["presets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "fixture-evening")
+        .unwrap();
+    assert_eq!(
+        evening["values"],
+        serde_json::json!({"fixture.cursor_size": 32, "fixture.dark_mode": true})
+    );
+    assert_eq!(
+        evening["examples"],
+        serde_json::json!(["get ready for the evening"])
+    );
 }
