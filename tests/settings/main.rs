@@ -2,6 +2,7 @@
 //! and Windows, the engine on a fake system, and real gsettings and
 //! kwriteconfig5 round trips in temporary directories.
 mod common;
+mod confirm;
 mod engine;
 mod golden;
 mod gsettings;
