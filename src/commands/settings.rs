@@ -50,9 +50,15 @@ fn list(
         return Ok(Exit::Ok);
     }
     let w = settings.iter().map(|s| s.id.len()).max().unwrap_or(0);
+    let tw = settings
+        .iter()
+        .map(|s| s.title.chars().count())
+        .max()
+        .unwrap_or(0);
     for s in &settings {
         let on: Vec<&str> = s.platforms().iter().map(|p| p.name()).collect();
-        println!("{:w$}  {}  [{}]", s.id, s.title, on.join(" "));
+        let pad = tw - s.title.chars().count();
+        println!("{:w$}  {}{:pad$}  {}", s.id, s.title, "", on.join(" "));
     }
     println!("{} setting{}", settings.len(), plural(settings.len()));
     if !cat.presets().is_empty() {
