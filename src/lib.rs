@@ -12,6 +12,7 @@ pub mod gguf;
 pub mod man;
 pub mod model;
 pub mod sampling;
+pub mod settings;
 pub mod tokenizer;
 pub mod toml_error;
 pub mod tui;

@@ -7,12 +7,19 @@ use crate::cli::{BenchCommand, Cli, Command};
 use crate::config::Config;
 use crate::exit::Exit;
 
+pub mod apply;
 mod bench_model;
 pub mod chat;
 mod completions;
 mod config;
 mod generate;
+pub mod get;
+pub mod history;
 mod model;
+pub mod set;
+pub mod settings;
+mod settings_ui;
+pub mod undo;
 
 /// What every subcommand may need besides its own arguments.
 #[derive(Debug)]
@@ -51,5 +58,11 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Some(Command::Generate(args)) => generate::run(args),
         Some(Command::Bench(BenchCommand::Model(args))) => bench_model::run(args),
         Some(Command::Model(cmd)) => model::run(cmd),
+        Some(Command::Set(args)) => set::run(args),
+        Some(Command::Get(args)) => get::run(args),
+        Some(Command::Apply(args)) => apply::run(args),
+        Some(Command::Undo(args)) => undo::run(args),
+        Some(Command::History(args)) => history::run(args),
+        Some(Command::Settings(cmd)) => settings::run(cmd),
     }
 }

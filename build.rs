@@ -1,0 +1,53 @@
+//! Embeds the shipped catalog: every `settings-profiles/*.toml` and
+//! `settings-profiles/presets/*.toml` becomes an `include_str!` entry in
+//! `$OUT_DIR/shipped_profiles.rs`, so knob works from any directory and a new
+//! profile file needs no code change.
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::{env, fs};
+
+fn toml_files(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn main() {
+    let root =
+        PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let profiles = root.join("settings-profiles");
+    // A directory path makes cargo rescan the whole tree for changes.
+    println!("cargo:rerun-if-changed=settings-profiles");
+    let mut out =
+        String::from("/// (display name, text) of every shipped profile and preset file.\n");
+    out.push_str("pub static SHIPPED: &[(&str, &str)] = &[\n");
+    for (sub, dir) in [
+        ("", profiles.clone()),
+        ("presets/", profiles.join("presets")),
+    ] {
+        for file in toml_files(&dir) {
+            let name = file
+                .file_name()
+                .and_then(|n| n.to_str())
+                .expect("profile file names are UTF-8");
+            let abs = file.to_str().expect("profile paths are UTF-8");
+            writeln!(
+                out,
+                "    ({:?}, include_str!({:?})),",
+                format!("settings-profiles/{sub}{name}"),
+                abs
+            )
+            .expect("writing to a String");
+        }
+    }
+    out.push_str("];\n");
+    let dest =
+        PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("shipped_profiles.rs");
+    fs::write(dest, out).expect("writing shipped_profiles.rs");
+}

@@ -1,0 +1,26 @@
+//! `knob apply PRESET`: plan a preset's values; with --apply, make them.
+use anyhow::anyhow;
+
+use super::settings_ui::{catalog, execute, platform, system};
+use crate::cli::ApplyArgs;
+use crate::exit::Exit;
+use crate::settings::plan;
+
+pub fn run(args: ApplyArgs) -> anyhow::Result<Exit> {
+    let cat = catalog()?;
+    let platform = platform(args.flags.platform)?;
+    let preset = cat.preset(&args.preset).ok_or_else(|| {
+        let names: Vec<&str> = cat.presets().iter().map(|p| p.name.as_str()).collect();
+        anyhow!(
+            "unknown preset '{}' (presets: {})",
+            args.preset,
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
+        )
+    })?;
+    let mut plan = plan(&cat, &preset.values, platform, &system())?;
+    execute(&mut plan, &args.flags, &format!("apply {}", preset.name))
+}

@@ -1,0 +1,44 @@
+//! `knob get SETTING`: read a setting's current value.
+use anyhow::anyhow;
+use serde_json::json;
+
+use super::settings_ui::{catalog, platform, system};
+use crate::cli::GetArgs;
+use crate::exit::Exit;
+use crate::settings::backend::Current;
+use crate::settings::read_current;
+
+pub fn run(args: GetArgs) -> anyhow::Result<Exit> {
+    let cat = catalog()?;
+    let platform = platform(args.platform)?;
+    let reading = read_current(&cat, &args.setting, platform, &system())?.ok_or_else(|| {
+        anyhow!(
+            "{} cannot be read on {platform}: the catalog has no {platform} mapping for it",
+            args.setting
+        )
+    })?;
+    if args.json {
+        let out = json!({
+            "setting": reading.setting,
+            "platform": platform,
+            "value": reading.value,
+            "backend": reading.backend,
+            "target": reading.key.target_json(),
+            "current": reading.current.text(),
+            "current_state": reading.current.state(),
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(Exit::Ok);
+    }
+    let target = format!("{} {}", reading.backend.name(), reading.key.label());
+    match (&reading.value, &reading.current) {
+        (_, Current::Unknown(reason)) => println!("{}: unknown ({reason})", reading.setting),
+        (Some(v), c) => println!("{}: {v}  ({}, {target})", reading.setting, c.display()),
+        (None, c) => println!(
+            "{}: {} is not a value the catalog knows  ({target})",
+            reading.setting,
+            c.display()
+        ),
+    }
+    Ok(Exit::Ok)
+}

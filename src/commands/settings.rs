@@ -1,0 +1,196 @@
+//! `knob settings list|show|check|export`: inspect and check the catalog.
+use anyhow::bail;
+
+use super::settings_ui::{catalog, plural};
+use crate::cli::SettingsCommand;
+use crate::exit::Exit;
+use crate::settings::export::{export, preset_json, setting_json};
+use crate::settings::load::{dir_files, load, read_files, shipped_files};
+use crate::settings::render::format_argv;
+use crate::settings::{paths, Catalog, Setting};
+
+pub fn run(cmd: SettingsCommand) -> anyhow::Result<Exit> {
+    match cmd {
+        SettingsCommand::List { platform, json } => list(&catalog()?, platform, json),
+        SettingsCommand::Show { id, json } => show(&catalog()?, &id, json),
+        SettingsCommand::Check { paths } => check(&paths),
+        SettingsCommand::Export { json: _ } => {
+            println!("{}", serde_json::to_string_pretty(&export(&catalog()?))?);
+            Ok(Exit::Ok)
+        }
+    }
+}
+
+fn list(
+    cat: &Catalog,
+    platform: Option<crate::settings::Platform>,
+    json: bool,
+) -> anyhow::Result<Exit> {
+    let settings: Vec<&Setting> = cat
+        .settings()
+        .iter()
+        .filter(|s| platform.is_none_or(|p| s.mapping(p).is_some()))
+        .collect();
+    if json {
+        let items: Vec<_> = settings
+            .iter()
+            .map(|s| serde_json::json!({"id": s.id, "title": s.title, "platforms": s.platforms()}))
+            .collect();
+        let presets: Vec<_> = cat
+            .presets()
+            .iter()
+            .map(|p| serde_json::json!({"name": p.name, "title": p.title}))
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({"settings": items, "presets": presets})
+            )?
+        );
+        return Ok(Exit::Ok);
+    }
+    let w = settings.iter().map(|s| s.id.len()).max().unwrap_or(0);
+    let tw = settings
+        .iter()
+        .map(|s| s.title.chars().count())
+        .max()
+        .unwrap_or(0);
+    for s in &settings {
+        let on: Vec<&str> = s.platforms().iter().map(|p| p.name()).collect();
+        let pad = tw - s.title.chars().count();
+        println!("{:w$}  {}{:pad$}  {}", s.id, s.title, "", on.join(" "));
+    }
+    println!("{} setting{}", settings.len(), plural(settings.len()));
+    if !cat.presets().is_empty() {
+        println!();
+        println!("presets (knob apply NAME):");
+        let pw = cat
+            .presets()
+            .iter()
+            .map(|p| p.name.len())
+            .max()
+            .unwrap_or(0);
+        for p in cat.presets() {
+            println!("{:pw$}  {}", p.name, p.title);
+        }
+    }
+    Ok(Exit::Ok)
+}
+
+fn show(cat: &Catalog, id: &str, json: bool) -> anyhow::Result<Exit> {
+    if let Some(s) = cat.setting(id) {
+        if json {
+            println!("{}", serde_json::to_string_pretty(&setting_json(s))?);
+            return Ok(Exit::Ok);
+        }
+        println!("{}: {}", s.id, s.title);
+        println!("  {}", s.description);
+        let v = &s.value;
+        let mut ty = v.kind.name().to_string();
+        if !v.values.is_empty() {
+            ty.push_str(&format!(" ({})", v.values.join(", ")));
+        }
+        if v.min.is_some() || v.max.is_some() {
+            let f =
+                |x: Option<f64>| x.map_or("..".to_string(), crate::settings::value::format_number);
+            ty.push_str(&format!(" {} to {}", f(v.min), f(v.max)));
+        }
+        if let Some(u) = &v.unit {
+            ty.push_str(&format!(" {u}"));
+        }
+        if let Some(step) = v.step {
+            ty.push_str(&format!(
+                ", step {}",
+                crate::settings::value::format_number(step)
+            ));
+        }
+        println!("  value: {ty}");
+        if !s.synonyms.is_empty() {
+            println!("  also called: {}", s.synonyms.join(", "));
+        }
+        for e in &s.examples {
+            println!("  e.g. \"{e}\"");
+        }
+        for (table, m) in &s.mappings {
+            println!(
+                "  {}: {} {}",
+                table.name(),
+                m.primary.target.backend().name(),
+                m.primary.label()
+            );
+            for a in &m.also {
+                println!("    also {}", a.label());
+            }
+            for n in &m.notes {
+                println!("    note: {n}");
+            }
+            for a in &m.after {
+                println!("    then: {}", format_argv(a));
+            }
+        }
+        println!("  defined in {}", s.source);
+        return Ok(Exit::Ok);
+    }
+    if let Some(p) = cat.preset(id) {
+        if json {
+            println!("{}", serde_json::to_string_pretty(&preset_json(p))?);
+            return Ok(Exit::Ok);
+        }
+        println!("preset {}: {}", p.name, p.title);
+        println!("  {}", p.description);
+        for (id, v) in &p.values {
+            println!("  {id} = {v}");
+        }
+        println!("  defined in {}", p.source);
+        return Ok(Exit::Ok);
+    }
+    bail!(crate::settings::PlanError::UnknownSetting {
+        id: id.to_string(),
+        similar: cat
+            .similar_ids(id)
+            .into_iter()
+            .map(str::to_string)
+            .collect()
+    })
+}
+
+/// Checks the given files together with the catalog (a preset is checked
+/// against the settings it names); without files, the catalog itself.
+fn check(files: &[std::path::PathBuf]) -> anyhow::Result<Exit> {
+    let result = (|| {
+        let mut user = match paths::profiles_dir() {
+            Some(dir) => dir_files(&dir)?,
+            None => Vec::new(),
+        };
+        let given = read_files(files)?;
+        // A given file that is also in the user directory is checked once.
+        let canon = |name: &str| std::fs::canonicalize(name).ok();
+        let given_canon: Vec<_> = given.iter().map(|f| canon(&f.name)).collect();
+        user.retain(|u| canon(&u.name).is_none_or(|c| !given_canon.contains(&Some(c))));
+        user.extend(given);
+        load(&shipped_files(), &user)
+    })();
+    match result {
+        Ok(cat) => {
+            println!(
+                "ok: {} setting{}, {} preset{}",
+                cat.settings().len(),
+                plural(cat.settings().len()),
+                cat.presets().len(),
+                plural(cat.presets().len())
+            );
+            Ok(Exit::Ok)
+        }
+        Err(errors) => {
+            for e in &errors.0 {
+                eprintln!("{e}");
+            }
+            eprintln!(
+                "knob: {} error{} in the profiles",
+                errors.0.len(),
+                plural(errors.0.len())
+            );
+            Ok(Exit::Error)
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! What the settings commands share: loading the catalog, choosing the
+//! platform, and showing a plan and applying it (confirmation, journal,
+//! rollback report, exit status).
+use std::io::{self, BufRead, IsTerminal, Write};
+
+use anyhow::{anyhow, Context};
+
+use crate::cli::PlanFlags;
+use crate::exit::Exit;
+use crate::settings::apply::{self, Failure, Outcome};
+use crate::settings::render::{format_argv, render_plan};
+use crate::settings::{paths, platform, Catalog, Journal, Plan, Platform, RealSystem};
+
+pub fn catalog() -> anyhow::Result<Catalog> {
+    crate::settings::load_catalog().context("loading the settings catalog")
+}
+
+/// The `--platform` flag, or the detected platform.
+pub fn platform(flag: Option<Platform>) -> anyhow::Result<Platform> {
+    match flag {
+        Some(p) => Ok(p),
+        None => {
+            let desktop = std::env::var("XDG_CURRENT_DESKTOP").ok();
+            platform::detect(desktop.as_deref()).map_err(|e| anyhow!(e))
+        }
+    }
+}
+
+pub fn system() -> RealSystem {
+    RealSystem::new()
+}
+
+pub fn journal() -> anyhow::Result<Journal> {
+    let dir = paths::journal_dir().ok_or_else(|| {
+        anyhow!("cannot find a data directory for the journal (set KNOB_DATA_DIR)")
+    })?;
+    Ok(Journal::new(dir))
+}
+
+fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    let mut out = io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+fn print_failure(label: &str, f: &Failure) {
+    let setting = if f.setting.is_empty() {
+        String::new()
+    } else {
+        format!("{}: ", f.setting)
+    };
+    if f.argv.is_empty() {
+        eprintln!("knob: {label}: {setting}{}", f.reason);
+    } else {
+        eprintln!(
+            "knob: {label}: {setting}{} ($ {})",
+            f.reason,
+            format_argv(&f.argv)
+        );
+    }
+}
+
+/// Asks on the terminal; `false` unless the answer is yes.
+fn confirm(changes: usize) -> anyhow::Result<bool> {
+    let mut err = io::stderr().lock();
+    write!(
+        err,
+        "Apply {changes} change{}? [y/N] ",
+        if changes == 1 { "" } else { "s" }
+    )?;
+    err.flush()?;
+    let mut answer = String::new();
+    io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
+}
+
+/// Shows `plan`, and with `--apply` applies it. `summary` names the request
+/// in the journal.
+pub fn execute(plan: &mut Plan, flags: &PlanFlags, summary: &str) -> anyhow::Result<Exit> {
+    let changes = plan.changes().count();
+    let show = |plan: &Plan| -> anyhow::Result<()> {
+        if flags.json {
+            print_json(&plan.to_json())
+        } else {
+            print!("{}", render_plan(plan, flags.verbose));
+            Ok(())
+        }
+    };
+    if !flags.apply {
+        show(plan)?;
+        if !flags.json {
+            match (plan.refusal(), changes) {
+                (Some(reason), _) => println!("dry run: {reason}."),
+                (None, 0) => println!("nothing to change."),
+                (None, n) => println!(
+                    "dry run: {n} change{} planned; add --apply to make {}.",
+                    plural(n),
+                    if n == 1 { "it" } else { "them" }
+                ),
+            }
+        }
+        return Ok(Exit::Ok);
+    }
+    if let Some(reason) = plan.refusal() {
+        show(plan)?;
+        eprintln!("knob: not applied: {reason}.");
+        return Ok(Exit::ApplyRefused);
+    }
+    if changes == 0 {
+        show(plan)?;
+        if !flags.json {
+            println!("nothing to change.");
+        }
+        return Ok(Exit::Ok);
+    }
+    if !flags.yes {
+        let interactive = io::stdin().is_terminal() && io::stderr().is_terminal();
+        if !interactive {
+            show(plan)?;
+            eprintln!("knob: not applied: there is no terminal to ask for confirmation on; add --yes to apply without asking.");
+            return Ok(Exit::ApplyRefused);
+        }
+        if !flags.json {
+            show(plan)?;
+        }
+        if !confirm(changes)? {
+            eprintln!("knob: not applied.");
+            return Ok(Exit::ApplyRefused);
+        }
+    }
+    let journal = journal()?;
+    let outcome = apply::apply(plan, &system(), Some(&journal), summary).map_err(|e| anyhow!(e))?;
+    let mut json = plan.to_json();
+    let exit = match outcome {
+        Outcome::NothingToDo => Exit::Ok,
+        Outcome::Applied {
+            journal_id,
+            after_failures,
+        } => {
+            plan.applied = true;
+            json.applied = true;
+            json.journal_id = journal_id;
+            json.errors = after_failures.clone();
+            if !flags.json {
+                if flags.yes {
+                    show(plan)?;
+                }
+                let id = journal_id.map_or(String::new(), |id| {
+                    format!(" (plan {id}; `knob undo` reverts it)")
+                });
+                println!("applied {changes} change{}{id}.", plural(changes));
+            }
+            for f in &after_failures {
+                print_failure("warning: a follow-up command failed", f);
+            }
+            Exit::Ok
+        }
+        Outcome::RolledBack {
+            journal_id,
+            failed,
+            rolled_back,
+            rollback_failures,
+        } => {
+            json.journal_id = journal_id;
+            json.failed = Some(failed.clone());
+            json.rolled_back = rolled_back.clone();
+            json.errors = rollback_failures.clone();
+            if !flags.json && flags.yes {
+                show(plan)?;
+            }
+            print_failure("failed", &failed);
+            if rolled_back.is_empty() {
+                eprintln!("knob: nothing had been changed before the failure.");
+            } else {
+                eprintln!("knob: rolled back: {}", rolled_back.join(", "));
+            }
+            for f in &rollback_failures {
+                print_failure("rollback failed", f);
+            }
+            Exit::ApplyRefused
+        }
+    };
+    if flags.json {
+        print_json(&json)?;
+    }
+    Ok(exit)
+}
+
+pub fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}

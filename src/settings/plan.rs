@@ -1,0 +1,380 @@
+//! Planning: for a list of (setting, value) pairs, read each current value
+//! through the platform's backend and build the exact actions that would run.
+use serde::Serialize;
+
+use super::apply::Failure;
+use super::backend::{self, Current, Tools};
+use super::catalog::{Backend, Catalog, Key, Setting, TargetJson};
+use super::platform::Platform;
+use super::system::System;
+use super::value::Value;
+
+/// One backend key an action writes.
+#[derive(Debug, Clone)]
+pub struct Write {
+    pub key: Key,
+    pub current: Current,
+    /// Backend text of the new value (`<delete>` removes the key).
+    pub new: String,
+    pub changed: bool,
+    /// The argv that writes `new`.
+    pub argv: Vec<String>,
+    /// The argv that puts `current` back; `None` when it cannot be.
+    pub restore: Option<Vec<String>>,
+}
+
+/// One setting's change on one platform.
+#[derive(Debug, Clone)]
+pub struct Action {
+    pub setting: String,
+    pub title: String,
+    /// The checked new value.
+    pub value: Value,
+    /// The current value as a catalog value, when it can be told.
+    pub current_value: Option<Value>,
+    pub backend: Backend,
+    /// The primary key first, then `also` keys.
+    pub writes: Vec<Write>,
+    pub notes: Vec<String>,
+    pub admin: bool,
+    /// Programs this action needs that are not on this machine.
+    pub missing: Vec<String>,
+    /// Argv to run after the plan's writes when this action changes something.
+    pub after: Vec<Vec<String>>,
+}
+
+impl Action {
+    pub fn changed(&self) -> bool {
+        self.writes.iter().any(|w| w.changed)
+    }
+    pub fn primary(&self) -> &Write {
+        &self.writes[0]
+    }
+}
+
+/// A requested setting the platform cannot change.
+#[derive(Debug, Clone, Serialize)]
+pub struct Skipped {
+    pub setting: String,
+    pub reason: String,
+}
+
+/// A plan of actions for one platform.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub platform: Platform,
+    pub actions: Vec<Action>,
+    pub skipped: Vec<Skipped>,
+    pub applied: bool,
+}
+
+/// Why a plan could not be made.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PlanError {
+    #[error("unknown setting '{id}'{}", did_you_mean(.similar))]
+    UnknownSetting { id: String, similar: Vec<String> },
+    #[error("{id}: {message}")]
+    InvalidValue { id: String, message: String },
+}
+
+fn did_you_mean(similar: &[String]) -> String {
+    if similar.is_empty() {
+        " (see `knob settings list`)".to_string()
+    } else {
+        format!(" (did you mean {}?)", similar.join(", "))
+    }
+}
+
+impl Plan {
+    /// Actions that change something.
+    pub fn changes(&self) -> impl Iterator<Item = &Action> {
+        self.actions.iter().filter(|a| a.changed())
+    }
+
+    /// The `after` argv of changed actions, deduplicated, in order.
+    pub fn after(&self) -> Vec<Vec<String>> {
+        let mut out: Vec<Vec<String>> = Vec::new();
+        for a in self.changes() {
+            for argv in &a.after {
+                if !out.contains(argv) {
+                    out.push(argv.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// Why this plan cannot be applied on this machine, if it cannot.
+    pub fn refusal(&self) -> Option<String> {
+        let mut missing: Vec<&str> = Vec::new();
+        for a in self.changes() {
+            for m in &a.missing {
+                if !missing.contains(&m.as_str()) {
+                    missing.push(m);
+                }
+            }
+        }
+        if missing.is_empty() {
+            return None;
+        }
+        Some(format!(
+            "cannot apply this {} plan here: {} not found on this machine, so the current values are unknown",
+            self.platform,
+            missing.join(", ")
+        ))
+    }
+
+    pub fn to_json(&self) -> PlanJson {
+        PlanJson {
+            platform: self.platform,
+            actions: self.actions.iter().map(action_json).collect(),
+            skipped: self.skipped.clone(),
+            after: self.after(),
+            applied: self.applied,
+            can_apply: self.refusal().is_none(),
+            refusal: self.refusal(),
+            journal_id: None,
+            failed: None,
+            rolled_back: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
+}
+
+/// The plan JSON (issue 4's schema; extra fields come after the documented ones).
+#[derive(Debug, Serialize)]
+pub struct PlanJson {
+    pub platform: Platform,
+    pub actions: Vec<ActionJson>,
+    pub skipped: Vec<Skipped>,
+    pub after: Vec<Vec<String>>,
+    pub applied: bool,
+    pub can_apply: bool,
+    pub refusal: Option<String>,
+    /// Set once applied: the journal entry `knob undo --id` takes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub journal_id: Option<u64>,
+    /// The change that failed, when applying was rolled back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed: Option<Failure>,
+    /// Settings restored by the rollback.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rolled_back: Vec<String>,
+    /// Restores or `after` commands that failed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<Failure>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ActionJson {
+    pub setting: String,
+    pub value: Value,
+    pub backend: Backend,
+    pub target: TargetJson,
+    pub current: Option<String>,
+    pub new: String,
+    pub changed: bool,
+    pub argv: Vec<String>,
+    pub notes: Vec<String>,
+    /// `set`, `absent` or `unknown`.
+    pub current_state: &'static str,
+    pub current_value: Option<Value>,
+    pub also: Vec<WriteJson>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct WriteJson {
+    pub target: TargetJson,
+    pub current: Option<String>,
+    pub current_state: &'static str,
+    pub new: String,
+    pub changed: bool,
+    pub argv: Vec<String>,
+}
+
+fn action_json(a: &Action) -> ActionJson {
+    let p = a.primary();
+    ActionJson {
+        setting: a.setting.clone(),
+        value: a.value.clone(),
+        backend: a.backend,
+        target: p.key.target_json(),
+        current: p.current.text().map(str::to_string),
+        new: p.new.clone(),
+        changed: a.changed(),
+        argv: p.argv.clone(),
+        notes: a.notes.clone(),
+        current_state: p.current.state(),
+        current_value: a.current_value.clone(),
+        also: a.writes[1..]
+            .iter()
+            .map(|w| WriteJson {
+                target: w.key.target_json(),
+                current: w.current.text().map(str::to_string),
+                current_state: w.current.state(),
+                new: w.new.clone(),
+                changed: w.changed,
+                argv: w.argv.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// A current value read through the backend.
+#[derive(Debug, Clone)]
+pub struct Reading {
+    pub setting: String,
+    pub platform: Platform,
+    pub backend: Backend,
+    pub key: Key,
+    pub current: Current,
+    pub value: Option<Value>,
+}
+
+fn missing_programs(key: &Key, tools: &Tools, sys: &dyn System) -> Vec<String> {
+    tools
+        .programs(key)
+        .into_iter()
+        .filter(|p| !sys.has_program(p))
+        .collect()
+}
+
+fn read_key(key: &Key, tools: &Tools, sys: &dyn System) -> Current {
+    let missing = missing_programs(key, tools, sys);
+    if !missing.is_empty() {
+        return Current::Unknown(format!("{} not found on this machine", missing.join(", ")));
+    }
+    match sys.read(&backend::read_argv(key, tools)) {
+        Ok(out) => backend::parse_read(key, &out),
+        Err(e) => Current::Unknown(e.to_string()),
+    }
+}
+
+fn lookup<'c>(catalog: &'c Catalog, id: &str) -> Result<&'c Setting, PlanError> {
+    catalog
+        .setting(id)
+        .ok_or_else(|| PlanError::UnknownSetting {
+            id: id.to_string(),
+            similar: catalog
+                .similar_ids(id)
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
+        })
+}
+
+/// Reads a setting's current value (for `knob get` and relative changes).
+/// `Ok(None)` when the platform has no mapping for the setting.
+pub fn read_current(
+    catalog: &Catalog,
+    id: &str,
+    platform: Platform,
+    sys: &dyn System,
+) -> Result<Option<Reading>, PlanError> {
+    let setting = lookup(catalog, id)?;
+    let Some(mapping) = setting.mapping(platform) else {
+        return Ok(None);
+    };
+    let tools = Tools::detect(sys);
+    let key = &mapping.primary;
+    let current = read_key(key, &tools, sys);
+    let value = backend::decode(key, &setting.value, &current);
+    Ok(Some(Reading {
+        setting: setting.id.clone(),
+        platform,
+        backend: key.target.backend(),
+        key: key.clone(),
+        current,
+        value,
+    }))
+}
+
+/// Builds the plan. Values are checked against their settings before any
+/// argv is made; a setting the platform cannot change is listed as skipped.
+/// A setting requested twice keeps its last value.
+pub fn plan(
+    catalog: &Catalog,
+    requests: &[(String, Value)],
+    platform: Platform,
+    sys: &dyn System,
+) -> Result<Plan, PlanError> {
+    let tools = Tools::detect(sys);
+    let mut wanted: Vec<(&Setting, Value)> = Vec::new();
+    for (id, value) in requests {
+        let setting = lookup(catalog, id)?;
+        let checked = setting
+            .value
+            .check(value)
+            .map_err(|e| PlanError::InvalidValue {
+                id: id.clone(),
+                message: e.0,
+            })?;
+        wanted.retain(|(s, _)| s.id != setting.id);
+        wanted.push((setting, checked));
+    }
+    let mut actions = Vec::new();
+    let mut skipped = Vec::new();
+    for (setting, value) in wanted {
+        let Some(mapping) = setting.mapping(platform) else {
+            skipped.push(Skipped {
+                setting: setting.id.clone(),
+                reason: format!("{} has no {platform} mapping in the catalog", setting.id),
+            });
+            continue;
+        };
+        let mut notes = mapping.notes.clone();
+        if mapping.admin {
+            notes.push("needs administrator rights".to_string());
+        }
+        let mut missing = Vec::new();
+        let mut writes = Vec::new();
+        for key in std::iter::once(&mapping.primary).chain(&mapping.also) {
+            let new = backend::encode(key, &setting.value, &value).map_err(|m| {
+                PlanError::InvalidValue {
+                    id: setting.id.clone(),
+                    message: m,
+                }
+            })?;
+            for m in missing_programs(key, &tools, sys) {
+                if !missing.contains(&m) {
+                    missing.push(m);
+                }
+            }
+            let current = read_key(key, &tools, sys);
+            if let Current::Unknown(reason) = &current {
+                let note = format!("current value unknown: {reason}");
+                if !notes.contains(&note) {
+                    notes.push(note);
+                }
+            }
+            let changed = !backend::unchanged(key, &setting.value, &current, &value, &new);
+            writes.push(Write {
+                argv: backend::write_argv(key, &tools, &new),
+                restore: backend::restore_argv(key, &tools, &current),
+                key: key.clone(),
+                current,
+                new,
+                changed,
+            });
+        }
+        let current_value = backend::decode(&mapping.primary, &setting.value, &writes[0].current);
+        actions.push(Action {
+            setting: setting.id.clone(),
+            title: setting.title.clone(),
+            value,
+            current_value,
+            backend: mapping.primary.target.backend(),
+            writes,
+            notes,
+            admin: mapping.admin,
+            missing,
+            after: mapping.after.clone(),
+        });
+    }
+    Ok(Plan {
+        platform,
+        actions,
+        skipped,
+        applied: false,
+    })
+}

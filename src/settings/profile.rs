@@ -1,0 +1,948 @@
+//! Parses one profile or preset file (docs/catalog-format.md) into catalog
+//! types. Every table denies unknown fields, and every error carries
+//! `file:line:col` from toml's spans.
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::Range;
+
+use regex::Regex;
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::catalog::{Key, Mapping, Preset, Setting, Table, Target};
+use super::value::{Kind, Value, ValueSpec};
+
+/// An error in a profile file, located at a line and column (1-based).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}:{col}: {message}")]
+pub struct ProfileError {
+    pub file: String,
+    pub line: usize,
+    pub col: usize,
+    pub message: String,
+}
+
+impl ProfileError {
+    pub fn at(
+        file: &str,
+        text: &str,
+        span: Option<Range<usize>>,
+        message: impl Into<String>,
+    ) -> ProfileError {
+        let (line, col) = line_col(text, span.map_or(0, |s| s.start));
+        ProfileError {
+            file: file.to_string(),
+            line,
+            col,
+            message: message.into(),
+        }
+    }
+}
+
+/// All errors of a load or check, one per line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ProfileErrors(pub Vec<ProfileError>);
+
+impl fmt::Display for ProfileErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let col = before[line_start..].chars().count() + 1;
+    (line, col)
+}
+
+/// What a file holds, judged by its top-level keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    Profile,
+    Preset,
+}
+
+/// A preset has a top-level `name` or `values`; anything else is a profile.
+pub fn file_kind(text: &str) -> FileKind {
+    match text.parse::<toml::Table>() {
+        Ok(t)
+            if !t.contains_key("setting")
+                && (t.contains_key("name") || t.contains_key("values")) =>
+        {
+            FileKind::Preset
+        }
+        _ => FileKind::Profile,
+    }
+}
+
+// ---- raw TOML shapes -------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProfile {
+    #[serde(default)]
+    setting: Vec<RawSetting>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSetting {
+    id: Spanned<String>,
+    title: Spanned<String>,
+    description: Spanned<String>,
+    #[serde(default)]
+    synonyms: Vec<String>,
+    #[serde(default)]
+    examples: Vec<String>,
+    value: Spanned<RawValue>,
+    gnome: Option<Spanned<RawMapping>>,
+    kde: Option<Spanned<RawMapping>>,
+    macos: Option<Spanned<RawMapping>>,
+    windows: Option<Spanned<RawMapping>>,
+    linux: Option<Spanned<RawMapping>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawValue {
+    #[serde(rename = "type")]
+    kind: Spanned<String>,
+    min: Option<Spanned<f64>>,
+    max: Option<Spanned<f64>>,
+    step: Option<Spanned<f64>>,
+    unit: Option<Spanned<String>>,
+    values: Option<Spanned<Vec<String>>>,
+    pattern: Option<Spanned<String>>,
+}
+
+/// A scalar written as a string, number or boolean; kept as text.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Scalar {
+    Str(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+}
+
+impl Scalar {
+    fn text(&self) -> String {
+        match self {
+            Scalar::Str(s) => s.clone(),
+            Scalar::Int(i) => i.to_string(),
+            Scalar::Float(f) => super::value::format_number(*f),
+            Scalar::Bool(b) => b.to_string(),
+        }
+    }
+}
+
+type RawMap = Spanned<BTreeMap<String, Scalar>>;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMapping {
+    backend: Spanned<String>,
+    #[serde(default)]
+    notes: Vec<String>,
+    #[serde(default)]
+    admin: bool,
+    after: Option<Spanned<Vec<Vec<String>>>>,
+    map: Option<RawMap>,
+    scale: Option<Spanned<f64>>,
+    // gsettings
+    schema: Option<Spanned<String>>,
+    also: Option<Spanned<Vec<Spanned<RawAlso>>>>,
+    // gsettings, kconfig, defaults
+    key: Option<Spanned<String>>,
+    // all but command
+    #[serde(rename = "type")]
+    vtype: Option<Spanned<String>>,
+    // kconfig
+    file: Option<Spanned<String>>,
+    groups: Option<Spanned<Vec<String>>>,
+    // defaults
+    domain: Option<Spanned<String>>,
+    // registry
+    path: Option<Spanned<String>>,
+    // registry, command
+    name: Option<Spanned<String>>,
+    // command
+    read: Option<Spanned<Vec<String>>>,
+    parse: Option<Spanned<String>>,
+    write: Option<Spanned<Vec<String>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAlso {
+    schema: Spanned<String>,
+    key: Spanned<String>,
+    #[serde(rename = "type")]
+    vtype: Spanned<String>,
+    map: Option<RawMap>,
+    scale: Option<Spanned<f64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPreset {
+    name: Spanned<String>,
+    title: Spanned<String>,
+    description: Spanned<String>,
+    #[serde(default)]
+    synonyms: Vec<String>,
+    #[serde(default)]
+    examples: Vec<String>,
+    values: Spanned<OrderedValues>,
+}
+
+/// A preset's `[values]` in file order (the order the plan applies them).
+struct OrderedValues(Vec<(Spanned<String>, Spanned<toml::Value>)>);
+
+impl<'de> Deserialize<'de> for OrderedValues {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = OrderedValues;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a table of setting ids and values")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<OrderedValues, A::Error> {
+                let mut out = Vec::new();
+                while let Some((k, v)) = map.next_entry()? {
+                    out.push((k, v));
+                }
+                Ok(OrderedValues(out))
+            }
+        }
+        d.deserialize_map(Visitor)
+    }
+}
+
+// ---- checking ----------------------------------------------------------------
+
+/// Collects errors for one file.
+struct Ctx<'a> {
+    file: &'a str,
+    text: &'a str,
+    errors: Vec<ProfileError>,
+}
+
+impl Ctx<'_> {
+    fn error(&mut self, span: Range<usize>, message: impl Into<String>) {
+        self.errors
+            .push(ProfileError::at(self.file, self.text, Some(span), message));
+    }
+}
+
+fn toml_error(file: &str, text: &str, e: &toml::de::Error) -> ProfileError {
+    ProfileError::at(file, text, e.span(), e.message().trim_end())
+}
+
+/// Parses a profile file into settings. The settings are not yet checked
+/// against other files (duplicate ids across files are the loader's job).
+pub fn parse_profile(
+    file: &str,
+    text: &str,
+) -> Result<Vec<(Setting, Range<usize>)>, Vec<ProfileError>> {
+    let raw: RawProfile = toml::from_str(text).map_err(|e| vec![toml_error(file, text, &e)])?;
+    let mut ctx = Ctx {
+        file,
+        text,
+        errors: Vec::new(),
+    };
+    let mut out = Vec::new();
+    let mut seen: BTreeMap<String, Range<usize>> = BTreeMap::new();
+    for raw_setting in raw.setting {
+        let id_span = raw_setting.id.span();
+        let id = raw_setting.id.get_ref().clone();
+        if let Some(first) = seen.get(&id) {
+            let (line, _) = line_col(text, first.start);
+            ctx.error(
+                id_span.clone(),
+                format!("duplicate setting id '{id}' (first defined on line {line})"),
+            );
+            continue;
+        }
+        seen.insert(id.clone(), id_span.clone());
+        if let Some(setting) = check_setting(&mut ctx, raw_setting) {
+            out.push((setting, id_span));
+        }
+    }
+    if ctx.errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(ctx.errors)
+    }
+}
+
+fn valid_id(id: &str) -> bool {
+    id.contains('.')
+        && !id.starts_with('.')
+        && !id.ends_with('.')
+        && !id.contains("..")
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.')
+}
+
+fn check_setting(ctx: &mut Ctx, raw: RawSetting) -> Option<Setting> {
+    let before = ctx.errors.len();
+    let id = raw.id.get_ref().clone();
+    if !valid_id(&id) {
+        ctx.error(
+            raw.id.span(),
+            format!("setting id '{id}' must look like area.name, using only a-z, 0-9, '_' and '.'"),
+        );
+    }
+    for (field, text) in [("title", &raw.title), ("description", &raw.description)] {
+        if text.get_ref().trim().is_empty() {
+            ctx.error(text.span(), format!("{field} must not be empty"));
+        }
+    }
+    let value = check_value(ctx, &raw.value);
+    let mut mappings = BTreeMap::new();
+    if let Some(spec) = &value {
+        for (table, mapping) in [
+            (Table::Gnome, raw.gnome),
+            (Table::Kde, raw.kde),
+            (Table::Macos, raw.macos),
+            (Table::Windows, raw.windows),
+            (Table::Linux, raw.linux),
+        ] {
+            let Some(mapping) = mapping else { continue };
+            if let Some(m) = check_mapping(ctx, table, mapping.into_inner(), spec.get_ref()) {
+                mappings.insert(table, m);
+            }
+        }
+    }
+    if ctx.errors.len() > before {
+        return None;
+    }
+    Some(Setting {
+        id,
+        title: raw.title.into_inner(),
+        description: raw.description.into_inner(),
+        synonyms: raw.synonyms,
+        examples: raw.examples,
+        value: value?.into_inner(),
+        mappings,
+        source: ctx.file.to_string(),
+    })
+}
+
+fn check_value(ctx: &mut Ctx, raw: &Spanned<RawValue>) -> Option<Spanned<ValueSpec>> {
+    let v = raw.get_ref();
+    let before = ctx.errors.len();
+    let Some(kind) = Kind::parse(v.kind.get_ref()) else {
+        ctx.error(
+            v.kind.span(),
+            format!(
+                "unknown value type '{}' (expected bool, int, float, enum or string)",
+                v.kind.get_ref()
+            ),
+        );
+        return None;
+    };
+    let numeric = matches!(kind, Kind::Int | Kind::Float);
+    for (field, opt) in [("min", &v.min), ("max", &v.max), ("step", &v.step)] {
+        if let Some(n) = opt {
+            if !numeric {
+                ctx.error(
+                    n.span(),
+                    format!(
+                        "'{field}' applies only to int and float values, not {}",
+                        kind.name()
+                    ),
+                );
+            } else if kind == Kind::Int && n.get_ref().fract() != 0.0 {
+                ctx.error(
+                    n.span(),
+                    format!("'{field}' of an int value must be a whole number"),
+                );
+            }
+        }
+    }
+    if let Some(unit) = &v.unit {
+        if !numeric {
+            ctx.error(
+                unit.span(),
+                format!(
+                    "'unit' applies only to int and float values, not {}",
+                    kind.name()
+                ),
+            );
+        }
+    }
+    if let (Some(min), Some(max)) = (&v.min, &v.max) {
+        if min.get_ref() > max.get_ref() {
+            ctx.error(min.span(), "min is greater than max");
+        }
+    }
+    if let Some(step) = &v.step {
+        if *step.get_ref() <= 0.0 {
+            ctx.error(step.span(), "step must be positive");
+        }
+    }
+    let mut values = Vec::new();
+    match (&v.values, kind) {
+        (Some(list), Kind::Enum) => {
+            if list.get_ref().is_empty() {
+                ctx.error(list.span(), "an enum needs at least one value");
+            }
+            for (i, name) in list.get_ref().iter().enumerate() {
+                if name.is_empty()
+                    || !name.chars().all(|c| {
+                        c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-'
+                    })
+                {
+                    ctx.error(
+                        list.span(),
+                        format!("enum value '{name}' must use only a-z, 0-9, '_' and '-'"),
+                    );
+                } else if list.get_ref()[..i].contains(name) {
+                    ctx.error(list.span(), format!("enum value '{name}' is listed twice"));
+                }
+            }
+            values = list.get_ref().clone();
+        }
+        (None, Kind::Enum) => ctx.error(raw.span(), "an enum value needs 'values'"),
+        (Some(list), _) => ctx.error(
+            list.span(),
+            format!("'values' applies only to enum values, not {}", kind.name()),
+        ),
+        (None, _) => {}
+    }
+    let mut pattern = None;
+    if let Some(p) = &v.pattern {
+        if kind != Kind::String {
+            ctx.error(
+                p.span(),
+                format!(
+                    "'pattern' applies only to string values, not {}",
+                    kind.name()
+                ),
+            );
+        } else {
+            match Regex::new(p.get_ref()) {
+                Ok(re) => pattern = Some(re),
+                Err(e) => ctx.error(
+                    p.span(),
+                    format!(
+                        "invalid pattern: {}",
+                        e.to_string().lines().last().unwrap_or("")
+                    ),
+                ),
+            }
+        }
+    }
+    if ctx.errors.len() > before {
+        return None;
+    }
+    let spec = ValueSpec {
+        kind,
+        min: v.min.as_ref().map(|s| *s.get_ref()),
+        max: v.max.as_ref().map(|s| *s.get_ref()),
+        step: v.step.as_ref().map(|s| *s.get_ref()),
+        unit: v.unit.as_ref().map(|s| s.get_ref().clone()),
+        values,
+        pattern,
+    };
+    Some(Spanned::new(raw.span(), spec))
+}
+
+/// The fields each backend accepts besides the common ones.
+fn backend_fields(backend: &str) -> Option<&'static [&'static str]> {
+    Some(match backend {
+        "gsettings" => &["schema", "key", "type", "map", "scale", "also"],
+        "kconfig" => &["file", "groups", "key", "type", "map", "scale"],
+        "defaults" => &["domain", "key", "type", "map", "scale"],
+        "registry" => &["path", "name", "type", "map", "scale"],
+        "command" => &["name", "read", "parse", "write", "map", "scale"],
+        _ => return None,
+    })
+}
+
+fn required(
+    ctx: &mut Ctx,
+    backend: &str,
+    table_span: &Range<usize>,
+    field: &str,
+    v: &Option<Spanned<String>>,
+) -> String {
+    match v {
+        Some(s) if !s.get_ref().is_empty() => s.get_ref().clone(),
+        Some(s) => {
+            ctx.error(s.span(), format!("'{field}' must not be empty"));
+            String::new()
+        }
+        None => {
+            ctx.error(
+                table_span.clone(),
+                format!("a {backend} table needs '{field}'"),
+            );
+            String::new()
+        }
+    }
+}
+
+fn check_type(
+    ctx: &mut Ctx,
+    backend: &str,
+    table_span: &Range<usize>,
+    vtype: &Option<Spanned<String>>,
+    allowed: &[&str],
+    needed: bool,
+) -> String {
+    match vtype {
+        None if needed => {
+            ctx.error(
+                table_span.clone(),
+                format!("a {backend} table needs 'type'"),
+            );
+            String::new()
+        }
+        None => String::new(),
+        Some(t) if allowed.contains(&t.get_ref().as_str()) => t.get_ref().clone(),
+        Some(t) => {
+            ctx.error(
+                t.span(),
+                format!(
+                    "unknown {backend} type '{}' (expected {})",
+                    t.get_ref(),
+                    allowed.join(", ")
+                ),
+            );
+            String::new()
+        }
+    }
+}
+
+/// Checks a GVariant type string (`b`, `u`, `as`, `a(ss)`, ...) or the
+/// schema kinds `enum` and `flags`.
+fn check_gvariant_type(
+    ctx: &mut Ctx,
+    span: &Range<usize>,
+    vtype: &Option<Spanned<String>>,
+) -> String {
+    let Some(t) = vtype else {
+        ctx.error(span.clone(), "a gsettings table needs 'type'");
+        return String::new();
+    };
+    let text = t.get_ref();
+    let mut depth = 0i32;
+    let balanced = text.chars().all(|c| {
+        match c {
+            '(' | '{' => depth += 1,
+            ')' | '}' => depth -= 1,
+            _ => {}
+        }
+        depth >= 0
+    }) && depth == 0;
+    let valid = text == "enum"
+        || text == "flags"
+        || (!text.is_empty()
+            && balanced
+            && text.chars().all(|c| "bynqiuxthdsogvam(){}".contains(c)));
+    if !valid {
+        ctx.error(
+            t.span(),
+            format!(
+                "'{text}' is not a GVariant type (such as b, i, u, d, s, as, a(ss)) or enum/flags"
+            ),
+        );
+        return String::new();
+    }
+    text.clone()
+}
+
+fn check_map(
+    ctx: &mut Ctx,
+    spec: &ValueSpec,
+    map: &Option<RawMap>,
+) -> Option<BTreeMap<String, String>> {
+    let map = map.as_ref()?;
+    let mut out = BTreeMap::new();
+    for (key, text) in map.get_ref() {
+        let ok = match spec.kind {
+            Kind::Bool => key == "true" || key == "false",
+            Kind::Enum => spec.values.contains(key),
+            Kind::Int | Kind::Float => key
+                .parse::<f64>()
+                .ok()
+                .is_some_and(|n| spec.check(&Value::Float(n)).is_ok()),
+            Kind::String => spec.check(&Value::Text(key.clone())).is_ok(),
+        };
+        if !ok {
+            let expected = match spec.kind {
+                Kind::Bool => "true or false".to_string(),
+                Kind::Enum => format!("one of: {}", spec.values.join(", ")),
+                _ => format!("a valid {} value", spec.kind.name()),
+            };
+            ctx.error(
+                map.span(),
+                format!("map key '{key}' is not a value of this setting (expected {expected})"),
+            );
+        }
+        out.insert(key.clone(), text.text());
+    }
+    Some(out)
+}
+
+fn check_mapping(
+    ctx: &mut Ctx,
+    table: Table,
+    raw: RawMapping,
+    spec: &ValueSpec,
+) -> Option<Mapping> {
+    let before = ctx.errors.len();
+    let backend = raw.backend.get_ref().as_str();
+    let span = raw.backend.span();
+    let Some(allowed) = backend_fields(backend) else {
+        ctx.error(span, format!("unknown backend '{backend}' (expected gsettings, kconfig, defaults, registry or command)"));
+        return None;
+    };
+    let present: [(&str, Option<Range<usize>>); 14] = [
+        ("map", raw.map.as_ref().map(|s| s.span())),
+        ("scale", raw.scale.as_ref().map(|s| s.span())),
+        ("schema", raw.schema.as_ref().map(|s| s.span())),
+        ("also", raw.also.as_ref().map(|s| s.span())),
+        ("key", raw.key.as_ref().map(|s| s.span())),
+        ("type", raw.vtype.as_ref().map(|s| s.span())),
+        ("file", raw.file.as_ref().map(|s| s.span())),
+        ("groups", raw.groups.as_ref().map(|s| s.span())),
+        ("domain", raw.domain.as_ref().map(|s| s.span())),
+        ("path", raw.path.as_ref().map(|s| s.span())),
+        ("name", raw.name.as_ref().map(|s| s.span())),
+        ("read", raw.read.as_ref().map(|s| s.span())),
+        ("parse", raw.parse.as_ref().map(|s| s.span())),
+        ("write", raw.write.as_ref().map(|s| s.span())),
+    ];
+    for (field, at) in present {
+        if let Some(at) = at {
+            if !allowed.contains(&field) {
+                ctx.error(
+                    at,
+                    format!(
+                        "'{field}' is not a field of a {backend} table (in [setting.{}])",
+                        table.name()
+                    ),
+                );
+            }
+        }
+    }
+    if table == Table::Linux && !matches!(backend, "command" | "gsettings" | "kconfig") {
+        ctx.error(
+            span.clone(),
+            format!("a [setting.linux] table cannot use the {backend} backend"),
+        );
+    }
+    let mut after = Vec::new();
+    if let Some(a) = &raw.after {
+        for argv in a.get_ref() {
+            if argv.is_empty() || argv[0].is_empty() {
+                ctx.error(a.span(), "each 'after' entry must be a non-empty argv");
+            }
+        }
+        after = a.get_ref().clone();
+    }
+    let scale = match &raw.scale {
+        Some(s) if *s.get_ref() == 0.0 || !s.get_ref().is_finite() => {
+            ctx.error(s.span(), "scale must be a non-zero number");
+            1.0
+        }
+        Some(s) => {
+            if !matches!(spec.kind, Kind::Int | Kind::Float) {
+                ctx.error(s.span(), "'scale' applies only to int and float settings");
+            }
+            *s.get_ref()
+        }
+        None => 1.0,
+    };
+    let map = check_map(ctx, spec, &raw.map);
+    let vtype;
+    let target = match backend {
+        "gsettings" => {
+            vtype = check_gvariant_type(ctx, &span, &raw.vtype);
+            Target::Gsettings {
+                schema: required(ctx, backend, &span, "schema", &raw.schema),
+                key: required(ctx, backend, &span, "key", &raw.key),
+            }
+        }
+        "kconfig" => {
+            vtype = check_type(
+                ctx,
+                backend,
+                &span,
+                &raw.vtype,
+                &["bool", "int", "double", "string"],
+                false,
+            );
+            let groups = raw
+                .groups
+                .as_ref()
+                .map(|g| g.get_ref().clone())
+                .unwrap_or_default();
+            if groups.is_empty() {
+                ctx.error(
+                    raw.groups.as_ref().map_or(span.clone(), |g| g.span()),
+                    "a kconfig table needs at least one group in 'groups'",
+                );
+            }
+            Target::Kconfig {
+                file: required(ctx, backend, &span, "file", &raw.file),
+                groups,
+                key: required(ctx, backend, &span, "key", &raw.key),
+            }
+        }
+        "defaults" => {
+            vtype = check_type(
+                ctx,
+                backend,
+                &span,
+                &raw.vtype,
+                &["bool", "int", "float", "string"],
+                true,
+            );
+            Target::Defaults {
+                domain: required(ctx, backend, &span, "domain", &raw.domain),
+                key: required(ctx, backend, &span, "key", &raw.key),
+            }
+        }
+        "registry" => {
+            vtype = check_type(
+                ctx,
+                backend,
+                &span,
+                &raw.vtype,
+                &["REG_DWORD", "REG_QWORD", "REG_SZ", "REG_EXPAND_SZ"],
+                true,
+            );
+            let path = required(ctx, backend, &span, "path", &raw.path);
+            const ROOTS: &[&str] = &[
+                "HKCU",
+                "HKLM",
+                "HKU",
+                "HKCR",
+                "HKCC",
+                "HKEY_CURRENT_USER",
+                "HKEY_LOCAL_MACHINE",
+                "HKEY_USERS",
+                "HKEY_CLASSES_ROOT",
+                "HKEY_CURRENT_CONFIG",
+            ];
+            let root = path.split('\\').next().unwrap_or("");
+            if !path.is_empty() && !ROOTS.contains(&root) {
+                ctx.error(
+                    raw.path.as_ref().map_or(span.clone(), |p| p.span()),
+                    format!(
+                        "a registry path starts with a root key ({}), not '{root}'",
+                        ROOTS[..5].join(", ")
+                    ),
+                );
+            }
+            Target::Registry {
+                path,
+                name: required(ctx, backend, &span, "name", &raw.name),
+            }
+        }
+        _ => {
+            vtype = String::new();
+            let name = required(ctx, backend, &span, "name", &raw.name);
+            let mut argv = |field: &str, v: &Option<Spanned<Vec<String>>>| match v {
+                Some(a) if !a.get_ref().is_empty() && !a.get_ref()[0].is_empty() => {
+                    a.get_ref().clone()
+                }
+                Some(a) => {
+                    ctx.error(a.span(), format!("'{field}' must be a non-empty argv"));
+                    Vec::new()
+                }
+                None => {
+                    ctx.error(span.clone(), format!("a command table needs '{field}'"));
+                    Vec::new()
+                }
+            };
+            let read = argv("read", &raw.read);
+            let write = argv("write", &raw.write);
+            if let Some(w) = &raw.write {
+                if !w.get_ref().iter().any(|a| a.contains("{value}")) {
+                    ctx.error(w.span(), "'write' must contain {value}");
+                }
+            }
+            if read.iter().any(|a| a.contains("{value}")) {
+                ctx.error(
+                    raw.read.as_ref().map_or(span.clone(), |r| r.span()),
+                    "'read' must not contain {value}",
+                );
+            }
+            let parse = match &raw.parse {
+                None => {
+                    ctx.error(span.clone(), "a command table needs 'parse'");
+                    None
+                }
+                Some(p) => match Regex::new(p.get_ref()) {
+                    Ok(re) if re.captures_len() >= 2 => Some(re),
+                    Ok(_) => {
+                        ctx.error(
+                            p.span(),
+                            "'parse' needs a capture group: group 1 is the backend text",
+                        );
+                        None
+                    }
+                    Err(e) => {
+                        ctx.error(
+                            p.span(),
+                            format!(
+                                "invalid regex in 'parse': {}",
+                                e.to_string().lines().last().unwrap_or("")
+                            ),
+                        );
+                        None
+                    }
+                },
+            };
+            match parse {
+                Some(parse) => Target::Command {
+                    name,
+                    read,
+                    parse,
+                    write,
+                },
+                None => return None,
+            }
+        }
+    };
+    let mut also = Vec::new();
+    if let Some(list) = &raw.also {
+        for item in list.get_ref() {
+            let a = item.get_ref();
+            let vt = check_gvariant_type(ctx, &item.span(), &Some(a.vtype.clone()));
+            let map = check_map(ctx, spec, &a.map);
+            also.push(Key {
+                target: Target::Gsettings {
+                    schema: a.schema.get_ref().clone(),
+                    key: a.key.get_ref().clone(),
+                },
+                vtype: vt,
+                map,
+                scale: a.scale.as_ref().map_or(1.0, |s| *s.get_ref()),
+            });
+        }
+    }
+    if ctx.errors.len() > before {
+        return None;
+    }
+    Some(Mapping {
+        primary: Key {
+            target,
+            vtype,
+            map,
+            scale,
+        },
+        also,
+        notes: raw.notes,
+        admin: raw.admin,
+        after,
+    })
+}
+
+/// Parses a preset file. `lookup` finds the setting a value is checked against.
+pub fn parse_preset<'c>(
+    file: &str,
+    text: &str,
+    lookup: impl Fn(&str) -> Option<&'c Setting>,
+) -> Result<(Preset, Range<usize>), Vec<ProfileError>> {
+    let raw: RawPreset = toml::from_str(text).map_err(|e| vec![toml_error(file, text, &e)])?;
+    let mut ctx = Ctx {
+        file,
+        text,
+        errors: Vec::new(),
+    };
+    let name = raw.name.get_ref().clone();
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+    {
+        ctx.error(
+            raw.name.span(),
+            format!("preset name '{name}' must use only a-z, 0-9, '-' and '_'"),
+        );
+    }
+    if raw.values.get_ref().0.is_empty() {
+        ctx.error(
+            raw.values.span(),
+            "a preset needs at least one value in [values]",
+        );
+    }
+    let mut values = Vec::new();
+    for (id, value) in &raw.values.get_ref().0 {
+        let Some(setting) = lookup(id.get_ref()) else {
+            ctx.error(id.span(), format!("unknown setting '{}'", id.get_ref()));
+            continue;
+        };
+        let Some(v) = Value::from_toml(value.get_ref()) else {
+            ctx.error(
+                value.span(),
+                format!(
+                    "'{}': a value must be a boolean, number or string",
+                    id.get_ref()
+                ),
+            );
+            continue;
+        };
+        match setting.value.check(&v) {
+            Ok(v) => values.push((id.get_ref().clone(), v)),
+            Err(e) => ctx.error(value.span(), format!("'{}': {e}", id.get_ref())),
+        }
+    }
+    if !ctx.errors.is_empty() {
+        return Err(ctx.errors);
+    }
+    let span = raw.name.span();
+    Ok((
+        Preset {
+            name,
+            title: raw.title.into_inner(),
+            description: raw.description.into_inner(),
+            synonyms: raw.synonyms,
+            examples: raw.examples,
+            values,
+            source: file.to_string(),
+        },
+        span,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_col_counts_characters() {
+        let text = "a = 1\nbé = 2\n";
+        assert_eq!(line_col(text, 0), (1, 1));
+        assert_eq!(line_col(text, 6), (2, 1));
+        assert_eq!(line_col(text, 10), (2, 4));
+    }
+
+    #[test]
+    fn detects_presets() {
+        assert_eq!(file_kind("name = \"x\"\n[values]\n"), FileKind::Preset);
+        assert_eq!(file_kind("[[setting]]\nid = \"a.b\"\n"), FileKind::Profile);
+        assert_eq!(file_kind("not toml ["), FileKind::Profile);
+    }
+}

@@ -1,0 +1,185 @@
+//! A sandbox: temporary HOME, XDG directories and knob data directory, with
+//! the fixture profiles installed as user profiles. Environment changes are
+//! made per child process only, so tests run in parallel safely.
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::SystemTime;
+
+use knob::settings::{RealSystem, System};
+
+pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+
+/// Fails (never skips) when a tool the test needs is missing.
+pub fn require_tool(name: &str) {
+    if !RealSystem::new().has_program(name) {
+        panic!(
+            "{name} is not installed, and this test needs the real tool. Install it with scripts/setup-dev.sh \
+             (Debian packages libglib2.0-bin gsettings-desktop-schemas for gsettings, libkf5config-bin for kwriteconfig5/kreadconfig5)."
+        );
+    }
+}
+
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let sb = Sandbox { dir };
+        for d in ["home", "config", "data", "cache", "state", "runtime"] {
+            fs::create_dir_all(sb.path(d)).unwrap();
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(sb.path("runtime"), fs::Permissions::from_mode(0o700)).unwrap();
+        }
+        let profiles = sb.path("config").join("knob").join("profiles");
+        fs::create_dir_all(profiles.join("presets")).unwrap();
+        fs::copy(
+            Path::new(FIXTURES).join("profiles/fixtures.toml"),
+            profiles.join("fixtures.toml"),
+        )
+        .unwrap();
+        for entry in fs::read_dir(Path::new(FIXTURES).join("profiles/presets")).unwrap() {
+            let entry = entry.unwrap();
+            fs::copy(
+                entry.path(),
+                profiles.join("presets").join(entry.file_name()),
+            )
+            .unwrap();
+        }
+        sb
+    }
+
+    pub fn path(&self, sub: &str) -> PathBuf {
+        self.dir.path().join(sub)
+    }
+
+    pub fn journal_dir(&self) -> PathBuf {
+        self.path("data").join("knob").join("journal")
+    }
+
+    fn env(&self) -> Vec<(&'static str, PathBuf)> {
+        vec![
+            ("HOME", self.path("home")),
+            ("XDG_CONFIG_HOME", self.path("config")),
+            ("XDG_DATA_HOME", self.path("data")),
+            ("XDG_CACHE_HOME", self.path("cache")),
+            ("XDG_STATE_HOME", self.path("state")),
+            ("XDG_RUNTIME_DIR", self.path("runtime")),
+        ]
+    }
+
+    const REMOVE: [&'static str; 4] = [
+        "XDG_CURRENT_DESKTOP",
+        "KNOB_DATA_DIR",
+        "KNOB_CONFIG_DIR",
+        "DBUS_SESSION_BUS_ADDRESS",
+    ];
+
+    /// Sets the sandbox environment on a child command.
+    pub fn prepare(&self, cmd: &mut Command) {
+        for k in Self::REMOVE {
+            cmd.env_remove(k);
+        }
+        for (k, v) in self.env() {
+            cmd.env(k, v);
+        }
+        // Without dconf, gsettings silently writes to memory: be explicit.
+        cmd.env("GSETTINGS_BACKEND", "keyfile");
+        cmd.stdin(Stdio::null());
+    }
+
+    /// The same environment for library calls that run tools.
+    pub fn system(&self) -> RealSystem {
+        let mut sys = RealSystem::new().env("GSETTINGS_BACKEND", "keyfile");
+        for k in Self::REMOVE {
+            sys = sys.env_remove(k);
+        }
+        for (k, v) in self.env() {
+            sys = sys.env(k, v);
+        }
+        sys
+    }
+
+    /// Runs knob in the sandbox with no terminal on stdin.
+    pub fn knob(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_knob"));
+        cmd.args(args);
+        self.prepare(&mut cmd);
+        cmd.output().expect("running knob")
+    }
+
+    /// Runs a tool in the sandbox; asserts success and returns trimmed stdout.
+    pub fn tool(&self, argv: &[&str]) -> String {
+        let mut cmd = Command::new(argv[0]);
+        cmd.args(&argv[1..]);
+        self.prepare(&mut cmd);
+        let out = cmd
+            .output()
+            .unwrap_or_else(|e| panic!("running {argv:?}: {e}"));
+        assert!(
+            out.status.success(),
+            "{argv:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .trim_end_matches('\n')
+            .to_string()
+    }
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Parses knob's JSON output, with the output in the message on failure.
+pub fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): stdout: {} stderr: {}",
+            stdout(out),
+            stderr(out)
+        )
+    })
+}
+
+/// Files (path -> size, modification time) under the real user's
+/// directories that a settings test could touch by mistake.
+pub fn outside_snapshot() -> BTreeMap<PathBuf, (u64, Option<SystemTime>)> {
+    let mut out = BTreeMap::new();
+    let Some(home) = std::env::var_os("HOME").map(PathBuf::from) else {
+        return out;
+    };
+    let roots = [
+        ".config/glib-2.0",
+        ".config/dconf",
+        ".config/knob",
+        ".local/share/knob",
+        ".config/kdeglobals",
+        ".config/kcminputrc",
+    ];
+    fn walk(p: &Path, out: &mut BTreeMap<PathBuf, (u64, Option<SystemTime>)>) {
+        let Ok(meta) = fs::symlink_metadata(p) else {
+            return;
+        };
+        out.insert(p.to_path_buf(), (meta.len(), meta.modified().ok()));
+        if meta.is_dir() {
+            for e in fs::read_dir(p).into_iter().flatten().flatten() {
+                walk(&e.path(), out);
+            }
+        }
+    }
+    for r in roots {
+        walk(&home.join(r), &mut out);
+    }
+    out
+}

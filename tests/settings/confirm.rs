@@ -1,0 +1,139 @@
+//! Confirmation on a terminal: knob asks before applying, applies on `y`,
+//! and refuses (exit 4) on anything else. The terminal is a tmux pane; knob
+//! runs directly in it (argv, no shell).
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use super::common::{require_tool, Sandbox};
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(["-f", "/dev/null"])
+            .args(args)
+            .output()
+            .expect("running tmux");
+        assert!(
+            out.status.success(),
+            "tmux {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn wait_for(&self, what: &str, done: impl Fn(&Tmux) -> bool) {
+        let start = Instant::now();
+        while !done(self) {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "timed out waiting for {what}; screen:\n{}",
+                self.screen()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", "t"])
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .arg("kill-server")
+            .output();
+    }
+}
+
+/// Runs `knob set fixture.cursor_size VALUE --platform gnome --apply` in a
+/// pane, answers `answer`, and returns knob's exit status.
+fn answer_prompt(sb: &Sandbox, value: &str, answer: &str) -> i32 {
+    let tmux = Tmux {
+        socket: format!("knob-test-{}-{value}", std::process::id()),
+    };
+    let env: Vec<String> = [
+        ("HOME", sb.path("home")),
+        ("XDG_CONFIG_HOME", sb.path("config")),
+        ("XDG_DATA_HOME", sb.path("data")),
+        ("XDG_RUNTIME_DIR", sb.path("runtime")),
+        ("KNOB_DATA_DIR", sb.path("data").join("knob")),
+        ("KNOB_CONFIG_DIR", sb.path("config").join("knob")),
+    ]
+    .iter()
+    .map(|(k, v)| format!("{k}={}", v.display()))
+    .chain(["GSETTINGS_BACKEND=keyfile".to_string()])
+    .collect();
+    let mut args: Vec<&str> = vec!["new-session", "-d", "-s", "t", "-x", "150", "-y", "40"];
+    for e in &env {
+        args.extend(["-e", e]);
+    }
+    let knob = env!("CARGO_BIN_EXE_knob");
+    args.extend([
+        "--",
+        knob,
+        "set",
+        "fixture.cursor_size",
+        value,
+        "--platform",
+        "gnome",
+        "--apply",
+    ]);
+    tmux.run(&args);
+    tmux.run(&["set-option", "-t", "t", "remain-on-exit", "on"]);
+    tmux.wait_for("the prompt", |t| {
+        t.screen().contains("Apply 1 change? [y/N]")
+    });
+    assert!(
+        tmux.screen().contains("M fixture.cursor_size"),
+        "the plan is shown before the question:\n{}",
+        tmux.screen()
+    );
+    tmux.run(&["send-keys", "-t", "t", answer, "Enter"]);
+    tmux.wait_for("knob to exit", |t| {
+        t.run(&["display", "-p", "-t", "t", "#{pane_dead}"]).trim() == "1"
+    });
+    tmux.run(&["display", "-p", "-t", "t", "#{pane_dead_status}"])
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn a_terminal_is_asked_before_applying() {
+    require_tool("tmux");
+    require_tool("gsettings");
+    let sb = Sandbox::new();
+    assert_eq!(
+        answer_prompt(&sb, "40", "n"),
+        4,
+        "declining refuses with exit 4"
+    );
+    assert_eq!(
+        sb.tool(&[
+            "gsettings",
+            "get",
+            "org.gnome.desktop.interface",
+            "cursor-size"
+        ]),
+        "24"
+    );
+    assert_eq!(answer_prompt(&sb, "48", "y"), 0);
+    assert_eq!(
+        sb.tool(&[
+            "gsettings",
+            "get",
+            "org.gnome.desktop.interface",
+            "cursor-size"
+        ]),
+        "48"
+    );
+}

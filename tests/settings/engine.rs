@@ -1,0 +1,310 @@
+//! The engine on the fake and dry-run systems: the same apply code path,
+//! rollback, undo of deleted keys, and refusal when the tools are absent.
+use knob::settings::apply::Outcome;
+use knob::settings::load::{load, read_files, shipped_files};
+use knob::settings::{
+    apply, plan, undo, Catalog, DryRunSystem, FakeSystem, Journal, Platform, RealSystem, Value,
+};
+
+use super::common::{stderr, Sandbox, FIXTURES};
+
+fn fixtures() -> Catalog {
+    let files = read_files(&[format!("{FIXTURES}/profiles/fixtures.toml").into()]).unwrap();
+    load(&shipped_files(), &files).unwrap()
+}
+
+fn req(id: &str, v: Value) -> (String, Value) {
+    (id.to_string(), v)
+}
+
+const PERSONALIZE: &str = r"HKCU\Software\Microsoft\Windows\CurrentVersion\Themes\Personalize";
+
+#[test]
+fn macos_apply_and_undo_on_the_fake_system() {
+    let cat = fixtures();
+    let fake = FakeSystem::with_programs(&["defaults", "killall"]);
+    fake.set(
+        "defaults com.apple.universalaccess mouseDriverCursorSize",
+        "1",
+    );
+    let p = plan(
+        &cat,
+        &[
+            req("fixture.dark_mode", Value::Bool(true)),
+            req("fixture.cursor_size", Value::Int(64)),
+        ],
+        Platform::Macos,
+        &fake,
+    )
+    .unwrap();
+    let dark = &p.actions[0];
+    assert_eq!(
+        dark.primary().current,
+        knob::settings::backend::Current::Absent
+    );
+    assert_eq!(
+        dark.current_value,
+        Some(Value::Bool(false)),
+        "absent reads as the <delete> value"
+    );
+    assert_eq!(p.actions[1].current_value, Some(Value::Int(32)));
+    assert_eq!(
+        p.after(),
+        vec![vec!["killall".to_string(), "SystemUIServer".to_string()]]
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::new(dir.path());
+    let outcome = apply(&p, &fake, Some(&journal), "test").unwrap();
+    assert!(
+        matches!(outcome, Outcome::Applied { journal_id: Some(1), ref after_failures } if after_failures.is_empty()),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        fake.stored("defaults NSGlobalDomain AppleInterfaceStyle")
+            .as_deref(),
+        Some("Dark")
+    );
+    assert_eq!(
+        fake.stored("defaults com.apple.universalaccess mouseDriverCursorSize")
+            .as_deref(),
+        Some("2")
+    );
+
+    let report = undo(&journal, None, &fake).unwrap();
+    assert_eq!(
+        report.restored,
+        vec!["fixture.dark_mode", "fixture.cursor_size"]
+    );
+    assert!(report.failures.is_empty());
+    assert_eq!(
+        fake.stored("defaults NSGlobalDomain AppleInterfaceStyle"),
+        None,
+        "undo deletes a key that was absent"
+    );
+    assert_eq!(
+        fake.stored("defaults com.apple.universalaccess mouseDriverCursorSize")
+            .as_deref(),
+        Some("1")
+    );
+    let log = fake.log();
+    assert_eq!(
+        log.iter().filter(|a| a[0] == "killall").count(),
+        2,
+        "after steps run after apply and after undo: {log:?}"
+    );
+}
+
+#[test]
+fn windows_rollback_on_the_fake_system_reports_both_facts() {
+    let cat = fixtures();
+    let fake = FakeSystem::with_programs(&["reg"]).fail_writes_containing("ScreenSaveTimeOut");
+    fake.set(
+        &format!("reg {PERSONALIZE} AppsUseLightTheme"),
+        "REG_DWORD 0x1",
+    );
+    let p = plan(
+        &cat,
+        &[
+            req("fixture.dark_mode", Value::Bool(true)),
+            req("fixture.idle_delay", Value::Int(10)),
+        ],
+        Platform::Windows,
+        &fake,
+    )
+    .unwrap();
+    assert_eq!(p.actions[0].primary().current.text(), Some("1"));
+    assert_eq!(p.actions[1].primary().new, "600");
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::new(dir.path());
+    match apply(&p, &fake, Some(&journal), "test").unwrap() {
+        Outcome::RolledBack {
+            failed,
+            rolled_back,
+            rollback_failures,
+            journal_id,
+        } => {
+            assert_eq!(failed.setting, "fixture.idle_delay");
+            assert!(failed.reason.starts_with("simulated failure"));
+            assert_eq!(rolled_back, vec!["fixture.dark_mode"]);
+            assert!(rollback_failures.is_empty());
+            assert_eq!(journal_id, Some(1));
+        }
+        other => panic!("expected a rollback, got {other:?}"),
+    }
+    assert_eq!(
+        fake.stored(&format!("reg {PERSONALIZE} AppsUseLightTheme"))
+            .as_deref(),
+        Some("REG_DWORD 0x1")
+    );
+    let entry = std::fs::read_to_string(dir.path().join("000001.json")).unwrap();
+    assert!(entry.contains("\"state\": \"rolled_back\""), "{entry}");
+    assert!(
+        entry.contains("\"status\": \"failed\"") && entry.contains("\"status\": \"rolled_back\""),
+        "{entry}"
+    );
+}
+
+#[test]
+fn dry_run_runs_the_same_code_and_changes_nothing() {
+    let cat = fixtures();
+    let fake = FakeSystem::with_programs(&["gsettings"]);
+    fake.set(
+        "gsettings org.gnome.desktop.interface color-scheme",
+        "'default'",
+    );
+    fake.set(
+        "gsettings org.gnome.desktop.interface gtk-theme",
+        "'Adwaita'",
+    );
+    let p = plan(
+        &cat,
+        &[req("fixture.dark_mode", Value::Bool(true))],
+        Platform::Gnome,
+        &fake,
+    )
+    .unwrap();
+    let dry = DryRunSystem::new(&fake);
+    let outcome = apply(&p, &dry, None, "dry").unwrap();
+    assert!(matches!(
+        outcome,
+        Outcome::Applied {
+            journal_id: None,
+            ..
+        }
+    ));
+    assert_eq!(
+        dry.writes(),
+        vec![
+            vec![
+                "gsettings",
+                "set",
+                "org.gnome.desktop.interface",
+                "color-scheme",
+                "'prefer-dark'"
+            ],
+            vec![
+                "gsettings",
+                "set",
+                "org.gnome.desktop.interface",
+                "gtk-theme",
+                "'Adwaita-dark'"
+            ],
+        ]
+    );
+    assert_eq!(
+        fake.stored("gsettings org.gnome.desktop.interface color-scheme")
+            .as_deref(),
+        Some("'default'")
+    );
+}
+
+#[test]
+fn windows_on_linux_has_unknown_values_and_refuses_to_apply() {
+    let cat = fixtures();
+    let sys = RealSystem::new().env("PATH", "/nonexistent");
+    let p = plan(
+        &cat,
+        &[req("fixture.dark_mode", Value::Bool(true))],
+        Platform::Windows,
+        &sys,
+    )
+    .unwrap();
+    let a = &p.actions[0];
+    assert_eq!(a.primary().current.state(), "unknown");
+    assert_eq!(
+        a.primary().argv,
+        vec![
+            "reg",
+            "add",
+            PERSONALIZE,
+            "/v",
+            "AppsUseLightTheme",
+            "/t",
+            "REG_DWORD",
+            "/d",
+            "0",
+            "/f"
+        ]
+    );
+    let refusal = p.refusal().unwrap();
+    assert_eq!(refusal, "cannot apply this windows plan here: reg not found on this machine, so the current values are unknown");
+    let err = apply(&p, &sys, None, "x").unwrap_err();
+    assert_eq!(err.to_string(), refusal);
+}
+
+#[test]
+fn windows_on_linux_through_the_binary() {
+    let sb = Sandbox::new();
+    let out = sb.knob(&[
+        "set",
+        "fixture.dark_mode",
+        "on",
+        "--platform",
+        "windows",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["actions"][0]["current"], serde_json::Value::Null);
+    assert_eq!(plan["actions"][0]["current_state"], "unknown");
+    assert_eq!(plan["can_apply"], false);
+    let out = sb.knob(&[
+        "set",
+        "fixture.dark_mode",
+        "on",
+        "--platform",
+        "windows",
+        "--apply",
+        "--yes",
+    ]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(
+        stderr(&out).contains(
+            "not applied: cannot apply this windows plan here: reg not found on this machine"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!sb.journal_dir().exists());
+}
+
+#[test]
+fn unsupported_platform_and_unknown_ids_are_explained() {
+    let cat = fixtures();
+    let fake = FakeSystem::with_programs(&[]);
+    let p = plan(
+        &cat,
+        &[req("fixture.not_installed", Value::Bool(true))],
+        Platform::Macos,
+        &fake,
+    )
+    .unwrap();
+    assert!(p.actions.is_empty());
+    assert_eq!(
+        p.skipped[0].reason,
+        "fixture.not_installed has no macos mapping in the catalog"
+    );
+    let err = plan(
+        &cat,
+        &[req("fixture.dark_mod", Value::Bool(true))],
+        Platform::Gnome,
+        &fake,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "unknown setting 'fixture.dark_mod' (did you mean fixture.dark_mode?)"
+    );
+    let err = plan(
+        &cat,
+        &[req("fixture.button_layout", Value::Text("middle".into()))],
+        Platform::Gnome,
+        &fake,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "fixture.button_layout: 'middle' is not one of: left, right"
+    );
+}

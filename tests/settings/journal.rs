@@ -1,0 +1,161 @@
+//! The write-ahead journal: a crash between the journal write and the end of
+//! apply still lets undo restore the values; unreadable entries are reported.
+use std::cell::Cell;
+use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use knob::settings::load::load_with_user_dir;
+use knob::settings::system::Output;
+use knob::settings::{apply, plan, Journal, Platform, RealSystem, System, Value};
+
+use super::common::{require_tool, stderr, stdout, Sandbox};
+
+const IFACE: &str = "org.gnome.desktop.interface";
+
+/// The real system, except that the process "dies" (panics) when write
+/// number `crash_at` (1-based) is about to run.
+struct CrashingSystem {
+    inner: RealSystem,
+    writes: Cell<usize>,
+    crash_at: usize,
+}
+
+impl System for CrashingSystem {
+    fn has_program(&self, program: &str) -> bool {
+        self.inner.has_program(program)
+    }
+    fn read(&self, argv: &[String]) -> io::Result<Output> {
+        self.inner.read(argv)
+    }
+    fn write(&self, argv: &[String]) -> io::Result<Output> {
+        self.writes.set(self.writes.get() + 1);
+        if self.writes.get() == self.crash_at {
+            panic!("simulated crash before write {}", self.crash_at);
+        }
+        self.inner.write(argv)
+    }
+}
+
+fn crash_during_apply(sb: &Sandbox, crash_at: usize) {
+    let cat = load_with_user_dir(Some(&sb.path("config").join("knob/profiles"))).unwrap();
+    let sys = CrashingSystem {
+        inner: sb.system(),
+        writes: Cell::new(0),
+        crash_at,
+    };
+    let requests = [
+        ("fixture.cursor_size".to_string(), Value::Int(48)),
+        ("fixture.text_scale".to_string(), Value::Float(2.0)),
+    ];
+    let p = plan(&cat, &requests, Platform::Gnome, &sys).unwrap();
+    let journal = Journal::new(sb.journal_dir());
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        apply(&p, &sys, Some(&journal), "crash test")
+    }));
+    assert!(result.is_err(), "the simulated crash must stop apply");
+}
+
+#[test]
+fn crash_after_the_first_write_is_undoable() {
+    require_tool("gsettings");
+    let sb = Sandbox::new();
+    let get = |k: &str| sb.tool(&["gsettings", "get", IFACE, k]);
+    crash_during_apply(&sb, 2);
+    assert_eq!(
+        get("cursor-size"),
+        "48",
+        "the first change ran before the crash"
+    );
+    assert_eq!(get("text-scaling-factor"), "1.0");
+    let entry = std::fs::read_to_string(sb.journal_dir().join("000001.json")).unwrap();
+    assert!(entry.contains("\"state\": \"pending\""), "{entry}");
+
+    let out = sb.knob(&["history"]);
+    assert!(
+        stdout(&out).contains("pending") && stdout(&out).contains("crash test"),
+        "{}",
+        stdout(&out)
+    );
+    let out = sb.knob(&["undo"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(get("cursor-size"), "24");
+    assert_eq!(get("text-scaling-factor"), "1.0");
+    let entry = std::fs::read_to_string(sb.journal_dir().join("000001.json")).unwrap();
+    assert!(entry.contains("\"state\": \"undone\""), "{entry}");
+}
+
+#[test]
+fn crash_before_any_write_leaves_an_undoable_entry() {
+    require_tool("gsettings");
+    let sb = Sandbox::new();
+    crash_during_apply(&sb, 1);
+    assert_eq!(sb.tool(&["gsettings", "get", IFACE, "cursor-size"]), "24");
+    let out = sb.knob(&["undo"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(sb.tool(&["gsettings", "get", IFACE, "cursor-size"]), "24");
+}
+
+#[test]
+fn corrupt_and_newer_entries_are_reported_never_dropped() {
+    require_tool("gsettings");
+    let sb = Sandbox::new();
+    let out = sb.knob(&[
+        "set",
+        "fixture.cursor_size",
+        "40",
+        "--platform",
+        "gnome",
+        "--apply",
+        "--yes",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let bad = sb.journal_dir().join("000002.json");
+    std::fs::write(&bad, "{\"format\": 1, \"id\": 2, \"truncated").unwrap();
+
+    let out = sb.knob(&["undo"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("000002.json is corrupt"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        sb.tool(&["gsettings", "get", IFACE, "cursor-size"]),
+        "40",
+        "nothing undone past a corrupt entry"
+    );
+    let out = sb.knob(&["history"]);
+    let text = stdout(&out);
+    assert!(
+        text.contains("   1  ") && text.contains("   2  unreadable: journal entry"),
+        "{text}"
+    );
+
+    std::fs::write(&bad, "{\"format\": 99, \"id\": 2}").unwrap();
+    let out = sb.knob(&["undo"]);
+    assert!(
+        stderr(&out).contains("written by a newer knob (format 99, this knob reads 1)"),
+        "{}",
+        stderr(&out)
+    );
+
+    // The readable entry can still be undone by id, and the bad one stays.
+    let out = sb.knob(&["undo", "--id", "1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(sb.tool(&["gsettings", "get", IFACE, "cursor-size"]), "24");
+    assert_eq!(
+        std::fs::read_to_string(&bad).unwrap(),
+        "{\"format\": 99, \"id\": 2}"
+    );
+    // A new plan does not reuse the unreadable entry's id.
+    let out = sb.knob(&[
+        "set",
+        "fixture.cursor_size",
+        "40",
+        "--platform",
+        "gnome",
+        "--apply",
+        "--yes",
+    ]);
+    assert!(stdout(&out).contains("(plan 3;"), "{}", stdout(&out));
+}

@@ -1,0 +1,11 @@
+//! Settings-engine tests: catalog loading and errors, golden argv for macOS
+//! and Windows, the engine on a fake system, and real gsettings and
+//! kwriteconfig5 round trips in temporary directories.
+mod common;
+mod confirm;
+mod engine;
+mod golden;
+mod gsettings;
+mod journal;
+mod kconfig;
+mod profiles;

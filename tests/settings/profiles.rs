@@ -1,0 +1,172 @@
+//! Every shipped profile and preset loads; every invalid-profile fixture
+//! gives its exact error text with file:line:col.
+use knob::settings::load::{load, read_files, shipped_files, SourceFile};
+use knob::settings::profile::{file_kind, parse_profile, FileKind};
+
+use super::common::{json, stderr, stdout, Sandbox, FIXTURES};
+
+#[test]
+fn every_shipped_profile_and_preset_loads() {
+    let files = shipped_files();
+    for f in &files {
+        if file_kind(&f.text) == FileKind::Profile {
+            let settings = parse_profile(&f.name, &f.text)
+                .unwrap_or_else(|e| panic!("{f:?}: {e:?}", f = f.name));
+            assert!(!settings.is_empty(), "{} defines no setting", f.name);
+        }
+    }
+    let cat =
+        load(&files, &[]).unwrap_or_else(|e| panic!("the shipped catalog does not load:\n{e}"));
+    let presets = files
+        .iter()
+        .filter(|f| file_kind(&f.text) == FileKind::Preset)
+        .count();
+    assert_eq!(
+        cat.presets().len(),
+        presets,
+        "every preset file defines one preset"
+    );
+    for p in cat.presets() {
+        assert!(
+            p.source.starts_with("settings-profiles/presets/"),
+            "{} is a preset outside presets/",
+            p.source
+        );
+    }
+    for s in cat.settings() {
+        assert!(
+            !s.platforms().is_empty(),
+            "{} has no platform mapping",
+            s.id
+        );
+    }
+}
+
+fn fixture(name: &str) -> SourceFile {
+    let path = format!("{FIXTURES}/invalid-profiles/{name}");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    SourceFile {
+        name: name.to_string(),
+        text,
+    }
+}
+
+#[test]
+fn invalid_profiles_give_their_exact_errors() {
+    let good = read_files(&[format!("{FIXTURES}/profiles/fixtures.toml").into()]).unwrap();
+    let cases = [
+        ("bad_id.toml", "bad_id.toml:2:6: setting id 'Bad Example' must look like area.name, using only a-z, 0-9, '_' and '.'"),
+        ("bad_parse_regex.toml", "bad_parse_regex.toml:13:9: invalid regex in 'parse': error: unclosed character class"),
+        ("duplicate_id.toml", "duplicate_id.toml:10:6: duplicate setting id 'bad.example' (first defined on line 2)"),
+        ("enum_without_values.toml", "enum_without_values.toml:6:1: an enum value needs 'values'"),
+        ("field_of_other_backend.toml", "field_of_other_backend.toml:14:10: 'domain' is not a field of a gsettings table (in [setting.gnome])"),
+        ("map_key_not_a_value.toml", "map_key_not_a_value.toml:14:7: map key 'yes' is not a value of this setting (expected true or false)"),
+        ("min_above_max.toml", "min_above_max.toml:8:7: min is greater than max"),
+        ("min_on_string.toml", "min_on_string.toml:8:7: 'min' applies only to int and float values, not string"),
+        ("missing_title.toml", "missing_title.toml:1:1: missing field `title`"),
+        ("preset_out_of_range.toml", "preset_out_of_range.toml:6:25: 'fixture.cursor_size': 500 px is above the maximum 96 px"),
+        (
+            "preset_unknown_field.toml",
+            "preset_unknown_field.toml:4:1: unknown field `synonym`, expected one of `name`, `title`, `description`, `synonyms`, `examples`, `values`",
+        ),
+        ("preset_unknown_setting.toml", "preset_unknown_setting.toml:7:1: unknown setting 'nope.missing'"),
+        ("registry_type.toml", "registry_type.toml:13:8: unknown registry type 'REG_BINARY' (expected REG_DWORD, REG_QWORD, REG_SZ, REG_EXPAND_SZ)"),
+        ("toml_syntax.toml", "toml_syntax.toml:3:17: invalid basic string, expected `\"`"),
+        ("unknown_backend.toml", "unknown_backend.toml:10:11: unknown backend 'dconf' (expected gsettings, kconfig, defaults, registry or command)"),
+        (
+            "unknown_field.toml",
+            "unknown_field.toml:3:1: unknown field `titel`, expected one of `id`, `title`, `description`, `synonyms`, `examples`, `value`, `gnome`, `kde`, `macos`, `windows`, `linux`",
+        ),
+        ("write_without_value.toml", "write_without_value.toml:14:9: 'write' must contain {value}"),
+    ];
+    let listed = std::fs::read_dir(format!("{FIXTURES}/invalid-profiles"))
+        .unwrap()
+        .count();
+    assert_eq!(
+        listed,
+        cases.len(),
+        "every invalid-profile fixture has a case here"
+    );
+    for (name, expected) in cases {
+        let mut user = good.clone();
+        user.push(fixture(name));
+        let err = load(&[], &user).expect_err(name);
+        assert_eq!(err.to_string(), expected, "{name}");
+    }
+}
+
+#[test]
+fn check_command_reports_errors_with_paths() {
+    let sb = Sandbox::new();
+    let path = format!("{FIXTURES}/invalid-profiles/min_above_max.toml");
+    let out = sb.knob(&["settings", "check", &path]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        format!("{path}:8:7: min is greater than max\nknob: 1 error in the profiles\n")
+    );
+    let out = sb.knob(&["settings", "check"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).starts_with("ok: "), "{}", stdout(&out));
+}
+
+#[test]
+fn export_is_complete() {
+    let sb = Sandbox::new();
+    let out = sb.knob(&["settings", "export", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let export = json(&out);
+    assert_eq!(export["format"], 1);
+    let settings = export["settings"].as_array().unwrap();
+    let dark = settings
+        .iter()
+        .find(|s| s["id"] == "fixture.dark_mode")
+        .expect("user profiles are exported");
+    assert_eq!(dark["title"], "Dark mode (fixture)");
+    assert_eq!(dark["synonyms"], serde_json::json!(["dark theme"]));
+    assert_eq!(dark["examples"], serde_json::json!(["turn on dark mode"]));
+    assert_eq!(
+        dark["platforms"],
+        serde_json::json!(["gnome", "kde", "macos", "windows"])
+    );
+    assert_eq!(dark["value"]["type"], "bool");
+    assert_eq!(
+        dark["mappings"]["gnome"]["target"],
+        serde_json::json!({"schema": "org.gnome.desktop.interface", "key": "color-scheme"})
+    );
+    assert_eq!(dark["mappings"]["macos"]["map"]["false"], "<delete>");
+    let cursor = settings
+        .iter()
+        .find(|s| s["id"] == "fixture.cursor_size")
+        .unwrap();
+    assert_eq!(
+        cursor["value"],
+        serde_json::json!({"type": "int", "min": 16.0, "max": 96.0, "step": 8.0, "unit": "px", "values": [], "pattern": null})
+    );
+    let volume = settings
+        .iter()
+        .find(|s| s["id"] == "fixture.volume")
+        .unwrap();
+    assert_eq!(
+        volume["platforms"],
+        serde_json::json!(["gnome", "kde", "macos"])
+    );
+    assert_eq!(
+        volume["mappings"]["linux"]["write"],
+        serde_json::json!(["wpctl", "set-volume", "@DEFAULT_AUDIO_SINK@", "{value}"])
+    );
+    let evening = export["presets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "fixture-evening")
+        .unwrap();
+    assert_eq!(
+        evening["values"],
+        serde_json::json!({"fixture.cursor_size": 32, "fixture.dark_mode": true})
+    );
+    assert_eq!(
+        evening["examples"],
+        serde_json::json!(["get ready for the evening"])
+    );
+}
