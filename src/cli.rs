@@ -176,7 +176,6 @@ pub struct ChatArgs {
     pub model: Option<std::path::PathBuf>,
 }
 
-
 /// Flags shared by the commands that plan and apply changes.
 #[derive(Debug, Args)]
 pub struct PlanFlags {

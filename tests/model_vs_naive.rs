@@ -730,3 +730,62 @@ fn mu_limits_are_errors() {
         }
     ));
 }
+
+/// Several hypotheses decoded together (beam search) give each hypothesis the
+/// logits the naive model gives its own token sequence, also after the
+/// hypotheses are reordered, duplicated and dropped between steps.
+fn check_mu_beams(q8: bool, threads: usize) {
+    use knob::model::mu::BeamCache;
+    let m = mu_model(q8, 0x5eed + q8 as u64);
+    let query = [4u32, 9, 33, 71, 12, 5];
+    let mut model = Mu::load(&m, threads).unwrap();
+    let start = model.config.start_token;
+    let mut cache = BeamCache::new(&model, 4);
+    model.encode(&query).unwrap();
+
+    // Step 0: one hypothesis with the start token, then fan out to three.
+    let logits = model.decode_beams(&mut cache, &[start]).unwrap().to_vec();
+    let r = &naive_mu(&m, &query, &[])[0];
+    assert!(max_abs_diff(&logits, r) <= tolerance(q8, r));
+    cache.reorder(&model, &[0, 0, 0]);
+    let mut seqs: Vec<Vec<u32>> = vec![vec![], vec![], vec![]];
+
+    // Each step feeds every hypothesis its own token; between steps the
+    // hypotheses are shuffled the way beam search does.
+    let steps: [(&[u32], &[usize]); 4] = [
+        (&[7, 11, 64], &[2, 0, 0]),
+        (&[2, 79, 30], &[1, 2]),
+        (&[8, 17], &[0, 1, 1, 0]),
+        (&[3, 5, 9, 1], &[3]),
+    ];
+    for (tokens, from) in steps {
+        let logits = model.decode_beams(&mut cache, tokens).unwrap().to_vec();
+        let vocab = logits.len() / tokens.len();
+        for (b, &t) in tokens.iter().enumerate() {
+            seqs[b].push(t);
+            let reference = naive_mu(&m, &query, &seqs[b]);
+            let r = reference.last().unwrap();
+            let got = &logits[b * vocab..(b + 1) * vocab];
+            assert!(
+                max_abs_diff(got, r) <= tolerance(q8, r),
+                "beam {b} after {:?}: {}",
+                seqs[b],
+                max_abs_diff(got, r)
+            );
+        }
+        cache.reorder(&model, from);
+        seqs = from.iter().map(|&f| seqs[f].clone()).collect();
+    }
+    // More tokens than live hypotheses is a usage error, not a panic.
+    assert!(model.decode_beams(&mut cache, &[1, 2]).is_err());
+}
+
+#[test]
+fn mu_beams_f32_match_naive() {
+    check_mu_beams(false, 1);
+}
+
+#[test]
+fn mu_beams_q8_match_naive_two_threads() {
+    check_mu_beams(true, 2);
+}

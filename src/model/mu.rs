@@ -11,6 +11,9 @@ use knob_kernels::{QuantizedActs, ThreadPool};
 
 use super::{attend, par_heads, LanguageModel, Linear, Loader, ModelError, ModelSource, RopeTable};
 
+mod beams;
+pub use beams::BeamCache;
+
 /// Hyperparameters, read from the `mu.*` metadata keys.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
