@@ -40,6 +40,14 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Understand one request and show the plan (apply it with --apply).
+    #[command(after_help = crate::exit::EXIT_CODES_HELP)]
+    Ask(AskArgs),
+    /// Understand many requests, one per line (plain text or JSONL), as JSON lines.
+    #[command(after_help = crate::exit::EXIT_CODES_HELP)]
+    Batch(BatchArgs),
+    /// Measure the settings model's accuracy on a JSONL file of requests and expected actions.
+    Eval(EvalArgs),
     /// Show where the config file is, or what it holds.
     Config(ConfigArgs),
     /// Print a shell completion script to stdout.
@@ -67,6 +75,62 @@ pub enum Command {
     /// Inspect and check the settings catalog.
     #[command(subcommand)]
     Settings(SettingsCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct AskArgs {
+    /// The request in plain words; read from standard input when absent.
+    #[arg(value_name = "QUERY")]
+    pub query: Vec<String>,
+    #[command(flatten)]
+    pub flags: PlanFlags,
+    /// Also show the model's n-best list with probabilities.
+    #[arg(long)]
+    pub explain: bool,
+    /// A GGUF chat model that answers requests not about settings.
+    #[arg(long, value_name = "FILE")]
+    pub model: Option<PathBuf>,
+    /// Inference threads.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(usize))]
+    pub threads: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct BatchArgs {
+    /// Input file, one request per line or JSONL {"id": ..., "query": ...}; `-` or absent: standard input.
+    #[arg(value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// Print full plan objects (the default prints them too; kept for symmetry with ask).
+    #[arg(long)]
+    pub json: bool,
+    /// Plan for this platform instead of the detected one: gnome, kde, macos or windows.
+    #[arg(long, value_name = "PLATFORM")]
+    pub platform: Option<Platform>,
+    /// Apply each plan (needs --yes).
+    #[arg(long, requires = "yes")]
+    pub apply: bool,
+    /// Apply without asking; required with --apply.
+    #[arg(long)]
+    pub yes: bool,
+    /// Worker threads; requests are spread over them.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// JSONL file of {"query": ..., "expect": [actions]}.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Print one JSON report.
+    #[arg(long)]
+    pub json: bool,
+    /// Failures to list (all with --json).
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub show: usize,
+    /// Worker threads.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 #![deny(unsafe_code)]
 
 pub mod agent;
+pub mod chat;
 pub mod chat_template;
 pub mod cli;
 pub mod commands;

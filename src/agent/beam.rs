@@ -81,6 +81,10 @@ pub fn beam_search(
             break;
         }
         let logits = decoder.step(&feed);
+        if logits.len() < live.len() * vocab {
+            // The decoder could not take the step (its context is full, or it failed).
+            break;
+        }
         // (score, parent, token, next state)
         let mut candidates: Vec<(f32, usize, u32, Option<PrefixState>)> = Vec::new();
         for (b, hyp) in live.iter().enumerate() {

@@ -2,5 +2,11 @@
 pub mod batch_input;
 pub mod beam;
 pub mod grammar;
+pub mod parallel;
+pub mod pipeline;
 pub mod request;
+pub mod resolve;
 pub mod search;
+pub mod settings_model;
+
+pub use pipeline::{Agent, AgentError, Intent, Understanding};

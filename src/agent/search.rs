@@ -117,6 +117,14 @@ impl SearchIndex {
         }
     }
 
+    /// The title of the document with this id.
+    pub fn title_of(&self, id: &str) -> Option<&str> {
+        self.docs
+            .iter()
+            .find(|d| d.id == id)
+            .map(|d| d.title.as_str())
+    }
+
     /// The best `limit` documents for `query`, best first; empty when nothing matches.
     pub fn search(&self, query: &str, limit: usize) -> Vec<Hit> {
         let mut scores = vec![0.0f32; self.docs.len()];

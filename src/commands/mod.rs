@@ -8,10 +8,13 @@ use crate::config::Config;
 use crate::exit::Exit;
 
 pub mod apply;
+pub mod ask;
+pub mod batch;
 mod bench_model;
 pub mod chat;
 mod completions;
 mod config;
+pub mod eval;
 mod generate;
 pub mod get;
 pub mod history;
@@ -53,6 +56,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         // says how to use `knob ask` and `knob batch` instead (exit 2).
         None => chat::run(crate::cli::ChatArgs { model: None }),
         Some(Command::Chat(args)) => chat::run(args),
+        Some(Command::Ask(args)) => ask::run(&ctx, args),
+        Some(Command::Batch(args)) => batch::run(&ctx, args),
+        Some(Command::Eval(args)) => eval::run(&ctx, args),
         Some(Command::Config(args)) => config::run(&ctx, &args.action),
         Some(Command::Completions(args)) => completions::run(args.shell),
         Some(Command::Generate(args)) => generate::run(args),

@@ -81,10 +81,32 @@ fn confirm(changes: usize) -> anyhow::Result<bool> {
 /// Shows `plan`, and with `--apply` applies it. `summary` names the request
 /// in the journal.
 pub fn execute(plan: &mut Plan, flags: &PlanFlags, summary: &str) -> anyhow::Result<Exit> {
+    execute_with(plan, flags, summary, &serde_json::Map::new())
+}
+
+/// The plan JSON with the caller's fields added (`knob ask` adds the query,
+/// intent, confidence and timing).
+fn with_extra(plan_json: &impl serde::Serialize, extra: &serde_json::Map<String, serde_json::Value>) -> anyhow::Result<serde_json::Value> {
+    let mut value = serde_json::to_value(plan_json)?;
+    if let Some(obj) = value.as_object_mut() {
+        for (k, v) in extra {
+            obj.insert(k.clone(), v.clone());
+        }
+    }
+    Ok(value)
+}
+
+/// [`execute`], with `extra` fields added to the JSON output.
+pub fn execute_with(
+    plan: &mut Plan,
+    flags: &PlanFlags,
+    summary: &str,
+    extra: &serde_json::Map<String, serde_json::Value>,
+) -> anyhow::Result<Exit> {
     let changes = plan.changes().count();
     let show = |plan: &Plan| -> anyhow::Result<()> {
         if flags.json {
-            print_json(&plan.to_json())
+            print_json(&with_extra(&plan.to_json(), extra)?)
         } else {
             print!("{}", render_plan(plan, flags.verbose));
             Ok(())
@@ -185,7 +207,7 @@ pub fn execute(plan: &mut Plan, flags: &PlanFlags, summary: &str) -> anyhow::Res
         }
     };
     if flags.json {
-        print_json(&json)?;
+        print_json(&with_extra(&json, extra)?)?;
     }
     Ok(exit)
 }

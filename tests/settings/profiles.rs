@@ -33,13 +33,23 @@ fn every_shipped_profile_and_preset_loads() {
             p.source
         );
     }
+    // Settings the catalog format cannot map yet: a list edited one item at a
+    // time (pinned apps), and a per-app parameter (one app's notifications).
+    // knob recognises them and says it cannot change them.
+    const UNMAPPED: &[&str] = &["desktop.favorite_apps", "notifications.app"];
     for s in cat.settings() {
-        assert!(
-            !s.platforms().is_empty(),
-            "{} has no platform mapping",
+        assert_eq!(
+            s.platforms().is_empty(),
+            UNMAPPED.contains(&s.id.as_str()),
+            "{}: platform mappings and the UNMAPPED list disagree",
             s.id
         );
     }
+    assert!(
+        cat.settings().len() >= 136,
+        "the catalog has {} settings; the core set is 136",
+        cat.settings().len()
+    );
 }
 
 fn fixture(name: &str) -> SourceFile {

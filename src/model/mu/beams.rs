@@ -53,6 +53,12 @@ impl BeamCache {
         self.pos
     }
 
+    /// The logits of the last step's first `n` hypotheses.
+    pub fn logits(&self, n: usize) -> &[f32] {
+        let vocab = self.logits.len() / self.capacity;
+        &self.logits[..n.min(self.beams) * vocab]
+    }
+
     /// Forgets every hypothesis; the next step starts at position 0.
     pub fn reset(&mut self) {
         self.beams = 0;

@@ -1,0 +1,424 @@
+//! From a request to an understanding: clean it, encode it once, beam-search
+//! the action grammar, and decide what kind of answer it gets.
+//!
+//! | case | intent |
+//! | --- | --- |
+//! | the best program is `none` | `none` (the caller may hand it to a chat model) |
+//! | a short keyword query ("bluetooth") | `search` |
+//! | the best program's probability is under the threshold | `search` |
+//! | only presets | `preset` |
+//! | otherwise | `change` |
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::beam::{beam_search, BeamDecoder};
+use super::grammar::{self, Action, GrammarCatalog, PrefixAutomaton, Program, ValueKind};
+use super::request::{self, RequestError};
+use super::search::{SearchDoc, SearchIndex};
+use super::settings_model::{SettingsModel, SettingsModelError, MAX_BEAMS};
+use crate::settings::value::Kind;
+use crate::settings::Catalog;
+
+/// Below this probability the best program is shown as a suggestion, not a
+/// plan. Chosen on the held-out split (see docs/agent.md).
+pub const DEFAULT_CONFIDENCE_THRESHOLD: f32 = 0.5;
+/// Hypotheses kept by beam search.
+pub const DEFAULT_BEAM_WIDTH: usize = 4;
+/// Suggestions shown for a search.
+const MAX_SUGGESTIONS: usize = 5;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Intent {
+    Change,
+    Preset,
+    Search,
+    Chat,
+    None,
+}
+
+impl Intent {
+    pub fn name(self) -> &'static str {
+        match self {
+            Intent::Change => "change",
+            Intent::Preset => "preset",
+            Intent::Search => "search",
+            Intent::Chat => "chat",
+            Intent::None => "none",
+        }
+    }
+}
+
+/// One hypothesis of the n-best list.
+#[derive(Debug, Clone, Serialize)]
+pub struct Candidate {
+    pub program: String,
+    pub probability: f32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Suggestion {
+    /// A setting id, or `preset:NAME`.
+    pub setting: String,
+    pub title: String,
+    pub score: f32,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Timing {
+    pub total_ms: f64,
+    pub encode_ms: f64,
+    pub decode_ms: f64,
+    /// Decoder tokens of the best hypothesis, end included.
+    pub tokens: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Understanding {
+    /// The request after cleaning.
+    pub query: String,
+    pub intent: Intent,
+    /// The best program, parsed (change and preset intents only).
+    #[serde(skip)]
+    pub program: Option<Program>,
+    /// Probability of the best program.
+    pub confidence: f32,
+    pub candidates: Vec<Candidate>,
+    pub suggestions: Vec<Suggestion>,
+    /// Things the user should know: the query was cut, control characters.
+    pub notices: Vec<String>,
+    pub timing: Timing,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    #[error(transparent)]
+    Model(#[from] SettingsModelError),
+}
+
+pub struct Agent {
+    model: SettingsModel,
+    grammar: GrammarCatalog,
+    automaton: PrefixAutomaton,
+    search: SearchIndex,
+    pub threshold: f32,
+    pub beam_width: usize,
+}
+
+/// Words that make a short query a request rather than a keyword search.
+const ACTION_WORDS: &[&str] = &[
+    "on",
+    "off",
+    "enable",
+    "disable",
+    "up",
+    "down",
+    "more",
+    "less",
+    "bigger",
+    "smaller",
+    "larger",
+    "louder",
+    "quieter",
+    "softer",
+    "brighter",
+    "dimmer",
+    "darker",
+    "lighter",
+    "mute",
+    "unmute",
+    "increase",
+    "decrease",
+    "raise",
+    "lower",
+    "max",
+    "min",
+    "maximum",
+    "minimum",
+    "toggle",
+    "show",
+    "hide",
+    "stop",
+    "start",
+    "faster",
+    "slower",
+    "longer",
+    "shorter",
+    "warmer",
+    "cooler",
+    "never",
+    "always",
+    "turn",
+    "set",
+    "make",
+    "switch",
+    "activate",
+    "deactivate",
+];
+
+/// A keyword query names a thing and asks nothing of it: "bluetooth", "mouse
+/// pointer". Such queries get search results, as a settings search box gives.
+pub fn is_keyword_query(query: &str) -> bool {
+    let words: Vec<String> = query
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    !words.is_empty()
+        && words.len() <= 2
+        && !words
+            .iter()
+            .any(|w| w.chars().any(|c| c.is_ascii_digit()) || ACTION_WORDS.contains(&w.as_str()))
+}
+
+/// The grammar's view of the catalog.
+pub fn grammar_catalog(catalog: &Catalog) -> GrammarCatalog {
+    let settings = catalog
+        .settings()
+        .iter()
+        .map(|s| {
+            let v = &s.value;
+            let kind = match v.kind {
+                Kind::Bool => ValueKind::Bool,
+                Kind::Int => ValueKind::Int {
+                    min: v.min.map_or(i64::MIN, |m| m.ceil() as i64),
+                    max: v.max.map_or(i64::MAX, |m| m.floor() as i64),
+                },
+                Kind::Float => ValueKind::Float {
+                    min: v.min.unwrap_or(f64::NEG_INFINITY),
+                    max: v.max.unwrap_or(f64::INFINITY),
+                },
+                Kind::Enum => ValueKind::Enum(v.values.clone()),
+                Kind::String => ValueKind::String,
+            };
+            (s.id.clone(), kind)
+        })
+        .collect();
+    let presets = catalog.presets().iter().map(|p| p.name.clone()).collect();
+    GrammarCatalog { settings, presets }
+}
+
+/// The search index over settings and presets.
+pub fn search_index(catalog: &Catalog) -> SearchIndex {
+    let mut docs: Vec<SearchDoc> = catalog
+        .settings()
+        .iter()
+        .map(|s| SearchDoc {
+            id: s.id.clone(),
+            title: s.title.clone(),
+            fields: vec![
+                (s.title.clone(), 3.0),
+                (s.id.replace(['.', '_'], " "), 2.0),
+                (s.synonyms.join(" . "), 2.0),
+                (s.description.clone(), 1.0),
+                (s.examples.join(" . "), 0.5),
+            ],
+        })
+        .collect();
+    docs.extend(catalog.presets().iter().map(|p| SearchDoc {
+        id: format!("preset:{}", p.name),
+        title: p.title.clone(),
+        fields: vec![
+            (
+                format!("{} preset {}", p.title, p.name.replace('-', " ")),
+                3.0,
+            ),
+            (p.synonyms.join(" . "), 2.0),
+            (p.description.clone(), 1.0),
+        ],
+    }));
+    SearchIndex::new(docs)
+}
+
+impl Agent {
+    pub fn new(catalog: &Catalog, model: SettingsModel) -> Agent {
+        let grammar = grammar_catalog(catalog);
+        let automaton = PrefixAutomaton::new(&grammar);
+        Agent {
+            model,
+            grammar,
+            automaton,
+            search: search_index(catalog),
+            threshold: DEFAULT_CONFIDENCE_THRESHOLD,
+            beam_width: DEFAULT_BEAM_WIDTH,
+        }
+    }
+
+    pub fn model_name(&self) -> &str {
+        &self.model.name
+    }
+
+    pub fn grammar(&self) -> &GrammarCatalog {
+        &self.grammar
+    }
+
+    /// Ranked catalog entries for a free-text query.
+    pub fn suggest(&self, query: &str, limit: usize) -> Vec<Suggestion> {
+        self.search
+            .search(query, limit)
+            .into_iter()
+            .map(|h| Suggestion {
+                setting: h.id,
+                title: h.title,
+                score: h.score,
+            })
+            .collect()
+    }
+
+    /// Understands one request. Never reads or changes a setting.
+    pub fn understand(&mut self, raw: &str) -> Result<Understanding, AgentError> {
+        let t0 = Instant::now();
+        let clean = request::clean(raw)?;
+        let mut notices = Vec::new();
+        if clean.had_control_chars {
+            notices.push("control characters in the request were replaced by spaces".to_string());
+        }
+        let (ids, cut) = self.model.encode_query(&clean.text)?;
+        if cut {
+            notices.push(format!(
+                "the request was cut to its first {} tokens",
+                ids.len()
+            ));
+        }
+        let mut timing = Timing::default();
+        let mut hyps = Vec::new();
+        if !ids.is_empty() {
+            self.model.encode(&ids)?;
+            let t1 = Instant::now();
+            timing.encode_ms = ms(t1 - t0);
+            let width = self.beam_width.clamp(1, MAX_BEAMS);
+            let (mut decoder, tokens) = self.model.decoder();
+            hyps = beam_search(
+                &mut decoder as &mut dyn BeamDecoder,
+                tokens,
+                &self.automaton,
+                width,
+            );
+            if let Some(e) = decoder.failed.take() {
+                return Err(SettingsModelError::Model(e).into());
+            }
+            timing.decode_ms = ms(t1.elapsed());
+        }
+        // Beam search only yields well-formed programs, but values can still
+        // be out of range (numbers are open-ended): keep those that parse.
+        let mut candidates = Vec::new();
+        let mut best: Option<Program> = None;
+        for h in &hyps {
+            let parsed = grammar::parse(&h.text, &self.grammar);
+            if let Ok(p) = &parsed {
+                if best.is_none() {
+                    best = Some(p.clone());
+                    timing.tokens = h.tokens.len() + 1;
+                }
+            }
+            candidates.push(Candidate {
+                program: h.text.trim().to_string(),
+                probability: h.logprob.exp(),
+            });
+        }
+        let confidence = best
+            .as_ref()
+            .and_then(|b| {
+                candidates
+                    .iter()
+                    .find(|c| grammar::parse(&c.program, &self.grammar).as_ref() == Ok(b))
+            })
+            .map_or(0.0, |c| c.probability);
+
+        let keyword = is_keyword_query(&clean.text);
+        let (intent, program) = match best {
+            None => (Intent::Search, None),
+            Some(Program::None) if confidence >= self.threshold => (Intent::None, None),
+            Some(_) if keyword || confidence < self.threshold => (Intent::Search, None),
+            Some(Program::Actions(actions)) => {
+                let only_presets = actions.iter().all(|a| matches!(a, Action::Preset { .. }));
+                let intent = if only_presets {
+                    Intent::Preset
+                } else {
+                    Intent::Change
+                };
+                (intent, Some(Program::Actions(actions)))
+            }
+            Some(Program::None) => (Intent::Search, None),
+        };
+        let suggestions = match intent {
+            Intent::Change | Intent::Preset => Vec::new(),
+            _ => self.suggestions_for(&clean.text, &candidates),
+        };
+        timing.total_ms = ms(t0.elapsed());
+        Ok(Understanding {
+            query: clean.text,
+            intent,
+            program,
+            confidence,
+            candidates,
+            suggestions,
+            notices,
+            timing,
+        })
+    }
+
+    /// Search results, with the settings the model was considering first.
+    fn suggestions_for(&self, query: &str, candidates: &[Candidate]) -> Vec<Suggestion> {
+        let mut out: Vec<Suggestion> = Vec::new();
+        for c in candidates {
+            let Ok(Program::Actions(actions)) = grammar::parse(&c.program, &self.grammar) else {
+                continue;
+            };
+            for a in actions {
+                let id = match &a {
+                    Action::Preset { name } => format!("preset:{name}"),
+                    other => other.setting().unwrap_or_default().to_string(),
+                };
+                if c.probability >= 0.05 && !out.iter().any(|s| s.setting == id) {
+                    let title = self.search_title(&id);
+                    out.push(Suggestion {
+                        setting: id,
+                        title,
+                        score: c.probability,
+                    });
+                }
+            }
+        }
+        for s in self.suggest(query, MAX_SUGGESTIONS) {
+            if !out.iter().any(|o| o.setting == s.setting) {
+                out.push(s);
+            }
+        }
+        out.truncate(MAX_SUGGESTIONS);
+        out
+    }
+
+    fn search_title(&self, id: &str) -> String {
+        self.search.title_of(id).unwrap_or(id).to_string()
+    }
+}
+
+fn ms(d: std::time::Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keyword_queries_name_a_thing_and_ask_nothing() {
+        for q in ["bluetooth", "mouse", "Night light", "wi-fi"] {
+            assert!(is_keyword_query(q), "{q}");
+        }
+        for q in [
+            "louder",
+            "dark mode on",
+            "volume 50",
+            "turn off bluetooth",
+            "make the text bigger",
+            "",
+        ] {
+            assert!(!is_keyword_query(q), "{q}");
+        }
+    }
+}

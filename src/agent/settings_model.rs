@@ -1,0 +1,160 @@
+//! The shipped settings model: the `mu` GGUF embedded in the binary, its
+//! tokenizer, and the glue that lets beam search drive it.
+use std::sync::Arc;
+
+use crate::gguf::Gguf;
+use crate::model::gguf_source::GgufSource;
+use crate::model::mu::{BeamCache, Mu};
+use crate::model::ModelError;
+use crate::tokenizer::Tokenizer;
+
+use super::beam::{BeamDecoder, TokenTable};
+
+/// The model file compiled into knob (`assets/knob-mu.gguf`).
+pub static EMBEDDED_MODEL: &[u8] = include_bytes!("../../assets/knob-mu.gguf");
+
+/// Most hypotheses beam search keeps.
+pub const MAX_BEAMS: usize = 8;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsModelError {
+    #[error("reading the settings model: {0}")]
+    Gguf(#[from] crate::gguf::GgufError),
+    #[error("loading the settings model: {0}")]
+    Model(#[from] ModelError),
+    #[error("the settings model's tokenizer: {0}")]
+    Tokenizer(String),
+    #[error("the settings model is a '{0}' model, expected 'mu'")]
+    NotMu(String),
+}
+
+/// A loaded settings model with its decoding state, reused for every query.
+pub struct SettingsModel {
+    pub name: String,
+    pub(crate) mu: Mu,
+    pub(crate) tokenizer: Arc<Tokenizer>,
+    pub(crate) tokens: TokenTable,
+    cache: BeamCache,
+}
+
+impl SettingsModel {
+    /// The embedded model.
+    pub fn embedded(threads: usize) -> Result<SettingsModel, SettingsModelError> {
+        Self::from_gguf(Gguf::from_static(EMBEDDED_MODEL)?, threads)
+    }
+
+    pub fn from_gguf(gguf: Gguf, threads: usize) -> Result<SettingsModel, SettingsModelError> {
+        let arch = gguf.architecture()?.to_string();
+        if arch != "mu" {
+            return Err(SettingsModelError::NotMu(arch));
+        }
+        let name = gguf
+            .metadata()
+            .get_str_opt("general.name")?
+            .unwrap_or("mu")
+            .to_string();
+        let tokenizer = Tokenizer::from_gguf(&gguf)
+            .map_err(|e| SettingsModelError::Tokenizer(e.to_string()))?;
+        let mu = Mu::load(&GgufSource::new(gguf), threads)?;
+        let eos = tokenizer
+            .eos()
+            .ok_or_else(|| SettingsModelError::Tokenizer("no end-of-output token".into()))?;
+        // Each token's text on its own; tokens that are not whole UTF-8 (pieces
+        // of a multi-byte character) and control tokens get none, so the
+        // grammar never picks them.
+        let text = (0..mu.config.vocab_size as u32)
+            .map(|id| String::from_utf8(tokenizer.token_bytes(id, false)).unwrap_or_default())
+            .collect();
+        let tokens = TokenTable {
+            text,
+            start: mu.config.start_token,
+            eos,
+        };
+        let cache = BeamCache::new(&mu, MAX_BEAMS);
+        Ok(SettingsModel {
+            name,
+            mu,
+            tokenizer: Arc::new(tokenizer),
+            tokens,
+            cache,
+        })
+    }
+
+    /// The query's token ids, cut to the encoder's context; the flag says
+    /// whether anything was cut.
+    pub fn encode_query(&self, text: &str) -> Result<(Vec<u32>, bool), SettingsModelError> {
+        let mut ids = self
+            .tokenizer
+            .encode(text, false, false)
+            .map_err(|e| SettingsModelError::Tokenizer(e.to_string()))?;
+        let limit = self.mu.config.enc_ctx;
+        let cut = ids.len() > limit;
+        ids.truncate(limit);
+        Ok((ids, cut))
+    }
+
+    /// Runs the encoder once for this query.
+    pub fn encode(&mut self, ids: &[u32]) -> Result<(), SettingsModelError> {
+        self.mu.encode(ids)?;
+        Ok(())
+    }
+
+    /// Splits the model into the decoder half beam search drives and the
+    /// token facts it needs.
+    pub fn decoder(&mut self) -> (MuBeams<'_>, &TokenTable) {
+        (
+            MuBeams {
+                mu: &mut self.mu,
+                cache: &mut self.cache,
+                failed: None,
+            },
+            &self.tokens,
+        )
+    }
+
+    pub fn threads(&self) -> usize {
+        use crate::model::LanguageModel;
+        self.mu.threads()
+    }
+}
+
+/// The mu decoder seen as a [`BeamDecoder`].
+pub struct MuBeams<'a> {
+    mu: &'a mut Mu,
+    cache: &'a mut BeamCache,
+    /// The first error, if a step failed; its logits rows are then all zero.
+    pub failed: Option<ModelError>,
+}
+
+impl BeamDecoder for MuBeams<'_> {
+    fn vocab_size(&self) -> usize {
+        self.mu.config.vocab_size
+    }
+
+    fn max_len(&self) -> usize {
+        // The start token takes one decoder position.
+        self.mu.config.dec_ctx.saturating_sub(1)
+    }
+
+    fn start(&mut self, _beams: usize) {
+        self.cache.reset();
+    }
+
+    fn step(&mut self, tokens: &[u32]) -> &[f32] {
+        let n = tokens.len().min(self.cache.capacity());
+        match self.mu.decode_beams(self.cache, &tokens[..n]) {
+            Ok(_) => {}
+            Err(e) => {
+                self.failed.get_or_insert(e);
+                // Uniform logits: the search ends without inventing anything.
+                return &[];
+            }
+        }
+        self.cache.logits(n)
+    }
+
+    fn reorder(&mut self, from: &[usize]) {
+        let n = from.len().min(self.cache.capacity());
+        self.cache.reorder(self.mu, &from[..n]);
+    }
+}

@@ -1,0 +1,249 @@
+//! `knob ask QUERY...`: one request, from the arguments or standard input, to
+//! a plan (shown, or applied with --apply), suggestions, or a chat answer.
+use std::io::{IsTerminal, Read, Write};
+use std::sync::atomic::AtomicBool;
+
+use anyhow::{Context as _, Result};
+use serde_json::{json, Map, Value as Json};
+
+use super::settings_ui::{catalog, execute_with, platform, system};
+use super::Context;
+use crate::agent::pipeline::{Agent, Intent, Understanding};
+use crate::agent::request::MAX_REQUEST_BYTES;
+use crate::agent::resolve::resolve;
+use crate::agent::settings_model::SettingsModel;
+use crate::agent::AgentError;
+use crate::chat::ChatModel;
+use crate::chat_template::Message;
+use crate::cli::AskArgs;
+use crate::exit::Exit;
+use crate::settings::{plan, Catalog};
+
+/// Loads the catalog and the embedded settings model, with the config's threshold.
+pub fn load_agent(ctx: &Context, catalog: &Catalog, threads: Option<usize>) -> Result<Agent> {
+    let threads = threads.or(ctx.config.threads).unwrap_or(1);
+    let model = SettingsModel::embedded(threads).context("loading the embedded settings model")?;
+    let mut agent = Agent::new(catalog, model);
+    if let Some(t) = ctx.config.confidence_threshold {
+        agent.threshold = t;
+    }
+    Ok(agent)
+}
+
+/// The query from the arguments, or else from standard input (up to the
+/// request limit plus one byte, so an over-long one is still reported).
+fn read_query(words: &[String]) -> Result<String> {
+    if !words.is_empty() {
+        return Ok(words.join(" "));
+    }
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        anyhow::bail!("no request: give it as arguments or on standard input");
+    }
+    let mut bytes = Vec::new();
+    stdin
+        .lock()
+        .take(MAX_REQUEST_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .context("reading the request from standard input")?;
+    String::from_utf8(bytes)
+        .map_err(|_| anyhow::anyhow!("the request on standard input is not valid UTF-8"))
+}
+
+pub fn run(ctx: &Context, args: AskArgs) -> Result<Exit> {
+    let query = read_query(&args.query)?;
+    let catalog = catalog()?;
+    let mut agent = load_agent(ctx, &catalog, args.threads)?;
+    let u = match agent.understand(&query) {
+        Ok(u) => u,
+        Err(AgentError::Request(e)) => {
+            eprintln!("knob: error: {e}");
+            return Ok(Exit::Usage);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    for n in &u.notices {
+        eprintln!("knob: note: {n}");
+    }
+    if args.explain && !args.flags.json {
+        print_explain(&u)?;
+    }
+    match u.intent {
+        Intent::Change | Intent::Preset => plan_and_execute(ctx, &args, &catalog, &u),
+        Intent::Search => {
+            report_unplanned(
+                &args,
+                &u,
+                "no clear change was understood; settings that match:",
+            )?;
+            Ok(Exit::NotUnderstood)
+        }
+        Intent::None | Intent::Chat => {
+            let chat_model = args.model.clone().or_else(|| ctx.config.chat_model.clone());
+            match chat_model {
+                Some(path) => chat(&args, &u, &path, ctx),
+                None => {
+                    report_unplanned(
+                        &args,
+                        &u,
+                        "this is not about a setting knob knows. To ask a chat model, pass --model FILE.gguf (or set chat_model in the config).",
+                    )?;
+                    Ok(Exit::NotUnderstood)
+                }
+            }
+        }
+    }
+}
+
+/// The fields `--json` adds to the settings engine's plan object.
+fn extra_json(u: &Understanding, intent: Intent, explain: bool) -> Map<String, Json> {
+    let mut m = Map::new();
+    m.insert("query".into(), json!(u.query));
+    m.insert("intent".into(), json!(intent.name()));
+    m.insert("confidence".into(), json!(u.confidence));
+    m.insert("suggestions".into(), json!(u.suggestions));
+    m.insert("timing".into(), json!(u.timing));
+    if !u.notices.is_empty() {
+        m.insert("notices".into(), json!(u.notices));
+    }
+    if explain {
+        m.insert("candidates".into(), json!(u.candidates));
+    }
+    m
+}
+
+fn plan_and_execute(
+    ctx: &Context,
+    args: &AskArgs,
+    catalog: &Catalog,
+    u: &Understanding,
+) -> Result<Exit> {
+    let platform = platform(
+        args.flags
+            .platform
+            .or(ctx.config.platform.as_deref().and_then(|p| p.parse().ok())),
+    )?;
+    let program = u
+        .program
+        .as_ref()
+        .expect("change and preset intents carry a program");
+    let resolved = resolve(program, catalog, platform, &system());
+    let mut extra = extra_json(u, u.intent, args.explain);
+    if !resolved.notes.is_empty() {
+        extra.insert("notes".into(), json!(resolved.notes));
+    }
+    if resolved.requests.is_empty() {
+        // Every action was relative to a value that could not be read.
+        if args.flags.json {
+            let mut obj = Map::new();
+            obj.insert("platform".into(), json!(platform.name()));
+            obj.insert("actions".into(), json!([]));
+            obj.insert("applied".into(), json!(false));
+            obj.extend(extra);
+            println!("{}", serde_json::to_string_pretty(&obj)?);
+        } else {
+            println!("understood: {program} ({:.0}% sure)", u.confidence * 100.0);
+            for n in &resolved.notes {
+                println!("  note: {n}");
+            }
+        }
+        return Ok(Exit::NotUnderstood);
+    }
+    let mut plan = plan(catalog, &resolved.requests, platform, &system())?;
+    if !args.flags.json {
+        println!("understood: {program} ({:.0}% sure)", u.confidence * 100.0);
+        for n in &resolved.notes {
+            println!("  note: {n}");
+        }
+    }
+    execute_with(&mut plan, &args.flags, &format!("ask: {}", u.query), &extra)
+}
+
+/// Suggestions (and the n-best list with --explain) when no plan is made.
+fn report_unplanned(args: &AskArgs, u: &Understanding, headline: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    if args.flags.json {
+        let mut obj = Map::new();
+        obj.insert("platform".into(), Json::Null);
+        obj.insert("actions".into(), json!([]));
+        obj.insert("applied".into(), json!(false));
+        obj.extend(extra_json(u, u.intent, args.explain));
+        writeln!(out, "{}", serde_json::to_string_pretty(&obj)?)?;
+        return Ok(());
+    }
+    writeln!(out, "{headline}")?;
+    if u.suggestions.is_empty() {
+        writeln!(
+            out,
+            "  (nothing in the catalog matches; `knob settings list` shows every setting)"
+        )?;
+    }
+    for s in &u.suggestions {
+        writeln!(out, "  {:<34} {}", s.setting, s.title)?;
+    }
+    Ok(())
+}
+
+fn print_explain(u: &Understanding) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "n-best ({} hypotheses):", u.candidates.len())?;
+    for c in &u.candidates {
+        writeln!(out, "  {:>6.2}%  {}", c.probability * 100.0, c.program)?;
+    }
+    writeln!(
+        out,
+        "intent {} · encode {:.2} ms · decode {:.2} ms · {} tokens",
+        u.intent.name(),
+        u.timing.encode_ms,
+        u.timing.decode_ms,
+        u.timing.tokens
+    )?;
+    Ok(())
+}
+
+fn chat(args: &AskArgs, u: &Understanding, path: &std::path::Path, ctx: &Context) -> Result<Exit> {
+    let threads = args
+        .threads
+        .or(ctx.config.threads)
+        .unwrap_or_else(super::generate::default_threads);
+    let mut model = ChatModel::load(path, threads)?;
+    let cancel = AtomicBool::new(false);
+    let mut stdout = std::io::stdout().lock();
+    let json = args.flags.json;
+    let mut write_err = None;
+    let g = model.reply(
+        &[Message::new("user", &u.query)],
+        &cancel,
+        &mut |piece, _| {
+            if json || write_err.is_some() {
+                return;
+            }
+            if let Err(e) = stdout
+                .write_all(piece.as_bytes())
+                .and_then(|()| stdout.flush())
+            {
+                write_err = Some(e);
+                cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        },
+    )?;
+    if let Some(e) = write_err {
+        return Err(e).context("writing to standard output");
+    }
+    if json {
+        let mut obj = extra_json(u, Intent::Chat, args.explain);
+        obj.insert("answer".into(), json!(g.text));
+        obj.insert("chat_model".into(), json!(model.name));
+        obj.insert("stats".into(), json!(g.stats));
+        writeln!(stdout, "{}", serde_json::to_string_pretty(&obj)?)?;
+    } else {
+        writeln!(stdout)?;
+        eprintln!(
+            "[{}: {} tokens, {:.1} tokens/s]",
+            model.name,
+            g.stats.generated_tokens,
+            g.stats.decode_tokens_per_sec()
+        );
+    }
+    Ok(Exit::Ok)
+}

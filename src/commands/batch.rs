@@ -1,0 +1,256 @@
+//! `knob batch [FILE|-]`: one JSON object per input line, in input order,
+//! flushed as it goes; a summary (counts, requests/s, p50/p99 latency) on
+//! stderr. A bad line gets an error object and the batch goes on.
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Write};
+use std::time::Instant;
+
+use anyhow::{Context as _, Result};
+use serde_json::{json, Map, Value as Json};
+
+use super::ask::load_agent;
+use super::settings_ui::{catalog, journal, platform, system};
+use super::Context;
+use crate::agent::batch_input::{BadLine, BatchItem, BatchReader};
+use crate::agent::parallel::map_ordered;
+use crate::agent::pipeline::{Agent, Intent};
+use crate::agent::resolve::resolve;
+use crate::cli::BatchArgs;
+use crate::exit::Exit;
+use crate::settings::apply::{self, Outcome};
+use crate::settings::{plan, Catalog, Plan, Platform};
+
+/// What one line turned into.
+struct LineResult {
+    json: Map<String, Json>,
+    /// A plan to apply (with --apply), made by the worker.
+    plan: Option<Plan>,
+    latency_ms: f64,
+    outcome: &'static str,
+}
+
+pub fn run(ctx: &Context, args: BatchArgs) -> Result<Exit> {
+    let catalog = catalog()?;
+    let platform = platform(
+        args.platform
+            .or(ctx.config.platform.as_deref().and_then(|p| p.parse().ok())),
+    )?;
+    let threads = args
+        .threads
+        .or(ctx.config.threads)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let input: Box<dyn BufRead + Send> = match args.input.as_deref() {
+        None => Box::new(BufReader::new(io::stdin())),
+        Some(p) if p.as_os_str() == "-" => Box::new(BufReader::new(io::stdin())),
+        Some(p) => Box::new(BufReader::new(
+            File::open(p).with_context(|| format!("opening {}", p.display()))?,
+        )),
+    };
+    // A read error ends the input; it is reported after the lines before it.
+    let read_error: std::sync::Mutex<Option<io::Error>> = std::sync::Mutex::new(None);
+    let items = BatchReader::new(input).map_while(|r| match r {
+        Ok(item) => Some(item),
+        Err(e) => {
+            *read_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+            None
+        }
+    });
+
+    let started = Instant::now();
+    let mut latencies = Vec::new();
+    let mut counts: std::collections::BTreeMap<&'static str, usize> = Default::default();
+    let journal = if args.apply { Some(journal()?) } else { None };
+    let mut out = io::stdout().lock();
+    let mut apply_failed = false;
+    map_ordered(
+        items,
+        threads,
+        || load_agent(ctx, &catalog, Some(1)),
+        |agent: &mut Agent, item| process(agent, &catalog, platform, item, args.apply),
+        |mut r: LineResult| -> Result<()> {
+            if let (Some(mut plan), Some(journal)) = (r.plan.take(), journal.as_ref()) {
+                let summary = format!(
+                    "batch: {}",
+                    r.json.get("query").and_then(Json::as_str).unwrap_or("")
+                );
+                let applied = match apply::apply(&plan, &system(), Some(journal), &summary) {
+                    Ok(Outcome::Applied { journal_id, .. }) => {
+                        plan.applied = true;
+                        json!({"applied": true, "journal_id": journal_id})
+                    }
+                    Ok(Outcome::NothingToDo) => json!({"applied": false}),
+                    Ok(Outcome::RolledBack {
+                        failed,
+                        rolled_back,
+                        ..
+                    }) => {
+                        apply_failed = true;
+                        json!({"applied": false, "failed": failed, "rolled_back": rolled_back})
+                    }
+                    Err(e) => {
+                        apply_failed = true;
+                        json!({"applied": false, "error": e.to_string()})
+                    }
+                };
+                if let Json::Object(fields) = applied {
+                    r.json.extend(fields);
+                }
+            }
+            latencies.push(r.latency_ms);
+            *counts.entry(r.outcome).or_default() += 1;
+            serde_json::to_writer(&mut out, &r.json)?;
+            out.write_all(b"\n")?;
+            out.flush()?;
+            Ok(())
+        },
+    )?;
+    if let Some(e) = read_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e).context("reading the batch input");
+    }
+    summarize(
+        &counts,
+        &mut latencies,
+        started.elapsed().as_secs_f64(),
+        threads,
+    );
+    let errors = counts.get("error").copied().unwrap_or(0);
+    Ok(if apply_failed {
+        Exit::ApplyRefused
+    } else if errors > 0 {
+        Exit::Error
+    } else {
+        Exit::Ok
+    })
+}
+
+fn process(
+    agent: &mut Agent,
+    catalog: &Catalog,
+    platform: Platform,
+    item: Result<BatchItem, BadLine>,
+    apply: bool,
+) -> LineResult {
+    let t0 = Instant::now();
+    let mut json = Map::new();
+    let item = match item {
+        Ok(item) => item,
+        Err(bad) => {
+            json.insert("line".into(), json!(bad.line));
+            if let Some(id) = bad.id {
+                json.insert("id".into(), id);
+            }
+            json.insert("error".into(), json!(bad.error.to_string()));
+            return LineResult {
+                json,
+                plan: None,
+                latency_ms: ms(t0),
+                outcome: "error",
+            };
+        }
+    };
+    json.insert("line".into(), json!(item.line));
+    if let Some(id) = item.id {
+        json.insert("id".into(), id);
+    }
+    let u = match agent.understand(&item.query) {
+        Ok(u) => u,
+        Err(e) => {
+            json.insert("query".into(), json!(item.query));
+            json.insert("error".into(), json!(e.to_string()));
+            return LineResult {
+                json,
+                plan: None,
+                latency_ms: ms(t0),
+                outcome: "error",
+            };
+        }
+    };
+    let mut plan_out = None;
+    let mut outcome = u.intent.name();
+    json.insert("platform".into(), json!(platform.name()));
+    json.insert("actions".into(), json!([]));
+    json.insert("applied".into(), json!(false));
+    if let (Intent::Change | Intent::Preset, Some(program)) = (u.intent, &u.program) {
+        json.insert("program".into(), json!(program.to_string()));
+        let resolved = resolve(program, catalog, platform, &system());
+        if !resolved.notes.is_empty() {
+            json.insert("notes".into(), json!(resolved.notes));
+        }
+        match plan(catalog, &resolved.requests, platform, &system()) {
+            Ok(p) => {
+                if let Ok(Json::Object(fields)) = serde_json::to_value(p.to_json()) {
+                    json.extend(fields);
+                }
+                if apply && p.refusal().is_none() {
+                    plan_out = Some(p);
+                }
+            }
+            Err(e) => {
+                json.insert("error".into(), json!(e.to_string()));
+                outcome = "error";
+            }
+        }
+    }
+    json.insert("query".into(), json!(u.query));
+    json.insert("intent".into(), json!(u.intent.name()));
+    json.insert("confidence".into(), json!(u.confidence));
+    json.insert("suggestions".into(), json!(u.suggestions));
+    json.insert("timing".into(), json!(u.timing));
+    if !u.notices.is_empty() {
+        json.insert("notices".into(), json!(u.notices));
+    }
+    LineResult {
+        json,
+        plan: plan_out,
+        latency_ms: ms(t0),
+        outcome,
+    }
+}
+
+fn ms(t0: Instant) -> f64 {
+    t0.elapsed().as_secs_f64() * 1000.0
+}
+
+/// Nearest-rank percentile of sorted values.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn summarize(
+    counts: &std::collections::BTreeMap<&'static str, usize>,
+    latencies: &mut [f64],
+    secs: f64,
+    threads: usize,
+) {
+    latencies.sort_by(f64::total_cmp);
+    let n = latencies.len();
+    let parts: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    eprintln!(
+        "knob batch: {n} requests ({}) in {:.2} s on {threads} thread{}: {:.0} requests/s, latency p50 {:.2} ms, p99 {:.2} ms",
+        if parts.is_empty() { "none".to_string() } else { parts.join(", ") },
+        secs,
+        if threads == 1 { "" } else { "s" },
+        if secs > 0.0 { n as f64 / secs } else { 0.0 },
+        percentile(latencies, 50.0),
+        percentile(latencies, 99.0),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percentile;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let v: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(&v, 50.0), 50.0);
+        assert_eq!(percentile(&v, 99.0), 99.0);
+        assert_eq!(percentile(&v, 100.0), 100.0);
+        assert_eq!(percentile(&[3.0], 99.0), 3.0);
+        assert_eq!(percentile(&[], 50.0), 0.0);
+    }
+}

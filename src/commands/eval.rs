@@ -1,0 +1,242 @@
+//! `knob eval FILE`: exact-action accuracy of the settings model on a JSONL
+//! file of {"query": ..., "expect": [actions]}, a per-setting summary and the
+//! failures. The model's best valid program is compared, whatever its
+//! confidence; the report also says how many answers fell under the threshold.
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+
+use anyhow::{anyhow, Context as _, Result};
+use serde::Serialize;
+use serde_json::Value as Json;
+
+use super::ask::load_agent;
+use super::settings_ui::catalog;
+use super::Context;
+use crate::agent::grammar::{self, GrammarCatalog, Program};
+use crate::agent::parallel::map_ordered;
+use crate::agent::pipeline::Agent;
+use crate::cli::EvalArgs;
+use crate::exit::Exit;
+
+#[derive(Debug, Clone, Serialize)]
+struct Failure {
+    line: usize,
+    query: String,
+    expected: String,
+    got: String,
+    confidence: f32,
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+struct PerSetting {
+    total: usize,
+    correct: usize,
+    /// Wrong answers given for this setting's requests, by how often.
+    confused_with: BTreeMap<String, usize>,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    file: String,
+    total: usize,
+    correct: usize,
+    accuracy: f64,
+    below_threshold: usize,
+    threshold: f32,
+    per_setting: BTreeMap<String, PerSetting>,
+    failures: Vec<Failure>,
+}
+
+/// A program in canonical text, with actions sorted so order does not count.
+fn canonical(p: &Program) -> String {
+    match p {
+        Program::None => "none".into(),
+        Program::Actions(actions) => {
+            let mut parts: Vec<String> = actions.iter().map(|a| a.to_string()).collect();
+            parts.sort();
+            parts.join(grammar::SEPARATOR)
+        }
+    }
+}
+
+/// The expected program; `expect` may be a list of actions or one string.
+fn expected(v: &Json, g: &GrammarCatalog) -> Result<Program> {
+    let text = match v {
+        Json::Array(items) => items
+            .iter()
+            .map(|i| {
+                i.as_str()
+                    .ok_or_else(|| anyhow!("\"expect\" items must be strings"))
+            })
+            .collect::<Result<Vec<_>>>()?
+            .join(grammar::SEPARATOR),
+        Json::String(s) => s.clone(),
+        _ => return Err(anyhow!("\"expect\" must be a list of actions")),
+    };
+    grammar::parse(&text, g).map_err(|e| anyhow!("bad expected program '{text}': {e}"))
+}
+
+/// Settings a program is about (for the per-setting summary).
+fn settings_of(p: &Program) -> Vec<String> {
+    match p {
+        Program::None => vec!["none".into()],
+        Program::Actions(actions) => actions
+            .iter()
+            .map(|a| match a {
+                grammar::Action::Preset { name } => format!("preset:{name}"),
+                other => other.setting().unwrap_or_default().to_string(),
+            })
+            .collect(),
+    }
+}
+
+pub fn run(ctx: &Context, args: EvalArgs) -> Result<Exit> {
+    let catalog = catalog()?;
+    let probe = load_agent(ctx, &catalog, Some(1))?;
+    let g = probe.grammar().clone();
+    let threshold = probe.threshold;
+    drop(probe);
+    let file = std::fs::File::open(&args.file)
+        .with_context(|| format!("opening {}", args.file.display()))?;
+    let mut cases = Vec::new();
+    for (i, line) in BufReader::new(file).lines().enumerate() {
+        let line = line.with_context(|| format!("reading {}", args.file.display()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let v: Json = serde_json::from_str(&line)
+            .with_context(|| format!("{}:{}: bad JSON", args.file.display(), i + 1))?;
+        let query = v
+            .get("query")
+            .and_then(Json::as_str)
+            .ok_or_else(|| anyhow!("{}:{}: missing \"query\"", args.file.display(), i + 1))?
+            .to_string();
+        let want = expected(v.get("expect").unwrap_or(&Json::Null), &g)
+            .with_context(|| format!("{}:{}", args.file.display(), i + 1))?;
+        cases.push((i + 1, query, want));
+    }
+    let threads = args
+        .threads
+        .or(ctx.config.threads)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let mut report = Report {
+        file: args.file.display().to_string(),
+        total: 0,
+        correct: 0,
+        accuracy: 0.0,
+        below_threshold: 0,
+        threshold,
+        per_setting: BTreeMap::new(),
+        failures: Vec::new(),
+    };
+    map_ordered(
+        cases.into_iter(),
+        threads,
+        || load_agent(ctx, &catalog, Some(1)),
+        |agent: &mut Agent, (line, query, want): (usize, String, Program)| {
+            let got = agent.understand(&query).ok();
+            (line, query, want, got)
+        },
+        |(line, query, want, got)| -> Result<()> {
+            let (got_program, confidence) = match &got {
+                Some(u) => (
+                    u.candidates
+                        .iter()
+                        .find_map(|c| grammar::parse(&c.program, &g).ok()),
+                    u.confidence,
+                ),
+                None => (None, 0.0),
+            };
+            let ok = got_program.as_ref().map(canonical) == Some(canonical(&want));
+            report.total += 1;
+            report.correct += usize::from(ok);
+            report.below_threshold += usize::from(confidence < threshold);
+            for s in settings_of(&want) {
+                let e = report.per_setting.entry(s).or_default();
+                e.total += 1;
+                if ok {
+                    e.correct += 1;
+                } else {
+                    let wrong = got_program
+                        .as_ref()
+                        .map_or("(nothing)".to_string(), |p| p.to_string());
+                    *e.confused_with.entry(wrong).or_default() += 1;
+                }
+            }
+            if !ok {
+                report.failures.push(Failure {
+                    line,
+                    query,
+                    expected: want.to_string(),
+                    got: got_program.map_or("(no valid program)".to_string(), |p| p.to_string()),
+                    confidence,
+                });
+            }
+            Ok(())
+        },
+    )?;
+    report.accuracy = if report.total == 0 {
+        0.0
+    } else {
+        report.correct as f64 / report.total as f64
+    };
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
+        return Ok(Exit::Ok);
+    }
+    writeln!(
+        out,
+        "{}: {}/{} exact ({:.2}%); {} answers under the confidence threshold {}",
+        report.file,
+        report.correct,
+        report.total,
+        report.accuracy * 100.0,
+        report.below_threshold,
+        report.threshold
+    )?;
+    let mut worst: Vec<(&String, &PerSetting)> = report
+        .per_setting
+        .iter()
+        .filter(|(_, s)| s.correct < s.total)
+        .collect();
+    worst.sort_by(|a, b| {
+        let ra = a.1.correct as f64 / a.1.total as f64;
+        let rb = b.1.correct as f64 / b.1.total as f64;
+        ra.total_cmp(&rb).then(b.1.total.cmp(&a.1.total))
+    });
+    if !worst.is_empty() {
+        writeln!(
+            out,
+            "\nsettings with misses (correct/total, most common wrong answer):"
+        )?;
+        for (id, s) in worst.iter().take(args.show) {
+            let top = s
+                .confused_with
+                .iter()
+                .max_by_key(|(_, n)| **n)
+                .map_or(String::new(), |(p, n)| format!("{p} ×{n}"));
+            writeln!(out, "  {:<36} {:>3}/{:<3} {top}", id, s.correct, s.total)?;
+        }
+    }
+    if !report.failures.is_empty() {
+        writeln!(
+            out,
+            "\nfailures (first {}):",
+            args.show.min(report.failures.len())
+        )?;
+        for f in report.failures.iter().take(args.show) {
+            writeln!(
+                out,
+                "  {}: {:?}\n      expected {}\n      got      {} ({:.0}%)",
+                f.line,
+                f.query,
+                f.expected,
+                f.got,
+                f.confidence * 100.0
+            )?;
+        }
+    }
+    Ok(Exit::Ok)
+}
