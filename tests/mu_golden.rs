@@ -1,0 +1,99 @@
+//! The golden test of the `mu` forward pass: knob's engine against the JAX
+//! model it was trained as. `train/run.sh --smoke` writes a tiny trained
+//! model in two forms (all-F32 and Q8_0) and `golden.json` with the JAX
+//! logits at every decoder position for a few fixed queries, and the
+//! tolerances it measured (see train/knobtrain/golden.py).
+//!
+//! The committed copy lives in tests/fixtures/mu-golden; CI re-runs the smoke
+//! pipeline and points KNOB_MU_GOLDEN_DIR at the fresh output, so a change on
+//! either side of the contract (docs/mu-gguf.md) is caught.
+use std::path::PathBuf;
+
+use knob::gguf::Gguf;
+use knob::model::gguf_source::GgufSource;
+use knob::model::mu::Mu;
+use knob::tokenizer::Tokenizer;
+use serde_json::Value;
+
+fn golden_dir() -> PathBuf {
+    std::env::var_os("KNOB_MU_GOLDEN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mu-golden"))
+}
+
+fn golden() -> Value {
+    let path = golden_dir().join("golden.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+fn ids(v: &Value) -> Vec<u32> {
+    v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect()
+}
+
+fn rows(v: &Value) -> Vec<Vec<f32>> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect())
+        .collect()
+}
+
+/// Runs every golden case through the engine loaded from `file`, comparing
+/// with the `logits_key` logits; returns the largest difference seen.
+fn check(file: &str, logits_key: &str, tolerance: f32) -> f32 {
+    let g = golden();
+    let gguf = Gguf::open(golden_dir().join(file)).unwrap();
+    let tokenizer = Tokenizer::from_gguf(&gguf).unwrap();
+    let mut model = Mu::load(&GgufSource::new(gguf), 1).unwrap();
+    let mut worst = 0.0f32;
+    for case in g["cases"].as_array().unwrap() {
+        let query = case["query"].as_str().unwrap();
+        let enc = ids(&case["enc_ids"]);
+        // The embedded tokenizer.json tokenizes exactly as the trainer did.
+        assert_eq!(tokenizer.encode(query, false, false).unwrap(), enc, "tokens of {query:?}");
+        let dec = ids(&case["dec_ids"]);
+        let want = rows(&case[logits_key]);
+        assert_eq!(want.len(), dec.len());
+        model.encode(&enc).unwrap();
+        for (pos, (&token, want)) in dec.iter().zip(&want).enumerate() {
+            let got = model.decode_step(token).unwrap();
+            let diff = got.iter().zip(want).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+            assert!(
+                diff <= tolerance,
+                "{file} {query:?} position {pos}: max |logit diff| {diff} > {tolerance}"
+            );
+            worst = worst.max(diff);
+        }
+    }
+    worst
+}
+
+#[test]
+fn f32_engine_matches_the_f32_jax_model() {
+    let g = golden();
+    let tol = g["tolerance"]["f32_gguf_vs_logits_f32"]["max_abs"].as_f64().unwrap() as f32;
+    let worst = check(g["gguf_f32"].as_str().unwrap(), "logits_f32", tol);
+    eprintln!("f32: worst difference {worst} (tolerance {tol})");
+}
+
+#[test]
+fn q8_0_engine_matches_the_jax_model_with_the_same_quantized_weights() {
+    let g = golden();
+    let tol = g["tolerance"]["q8_0_gguf_vs_logits_q8"]["max_abs"].as_f64().unwrap() as f32;
+    let worst = check(g["gguf_q8_0"].as_str().unwrap(), "logits_q8", tol);
+    eprintln!("q8_0: worst difference {worst} (tolerance {tol})");
+}
+
+#[test]
+fn the_golden_cases_are_not_trivial() {
+    // A golden file whose logits were all equal would let any engine pass.
+    let g = golden();
+    let cases = g["cases"].as_array().unwrap();
+    assert!(cases.len() >= 3);
+    for case in cases {
+        let logits = rows(&case["logits_f32"]);
+        let spread = logits[0].iter().cloned().fold(f32::MIN, f32::max) - logits[0].iter().cloned().fold(f32::MAX, f32::min);
+        assert!(spread > 0.1, "logits of {:?} are nearly flat", case["query"]);
+    }
+}
