@@ -133,6 +133,25 @@ pub struct EvalArgs {
     pub threads: Option<usize>,
 }
 
+#[derive(Debug, clap::Args)]
+pub struct BenchAgentArgs {
+    /// Queries, one per line or JSONL with "query" (default: the built-in natural-request set)
+    #[arg(long, value_name = "FILE")]
+    pub queries: Option<PathBuf>,
+    /// Passes over the queries
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub reps: usize,
+    /// Print a JSON report
+    #[arg(long)]
+    pub json: bool,
+    /// Skip the JAX baseline
+    #[arg(long)]
+    pub no_jax: bool,
+    /// Python of train/'s venv, for the JAX baseline
+    #[arg(long, value_name = "PATH")]
+    pub python: Option<PathBuf>,
+}
+
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
     /// The shell to complete for.
@@ -200,6 +219,8 @@ pub struct GenerateArgs {
 pub enum BenchCommand {
     /// Prefill (64 and 512 tokens) and decode (128 tokens) speed of a GGUF model, 1 and 2 threads
     Model(BenchModelArgs),
+    /// Latency and throughput of the settings agent, side by side with the same model in JAX
+    Agent(BenchAgentArgs),
 }
 
 #[derive(Debug, clap::Args)]

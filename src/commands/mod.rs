@@ -10,6 +10,7 @@ use crate::exit::Exit;
 pub mod apply;
 pub mod ask;
 pub mod batch;
+mod bench_agent;
 mod bench_model;
 pub mod chat;
 mod completions;
@@ -63,6 +64,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Some(Command::Completions(args)) => completions::run(args.shell),
         Some(Command::Generate(args)) => generate::run(args),
         Some(Command::Bench(BenchCommand::Model(args))) => bench_model::run(args),
+        Some(Command::Bench(BenchCommand::Agent(args))) => bench_agent::run(&ctx, args),
         Some(Command::Model(cmd)) => model::run(cmd),
         Some(Command::Set(args)) => set::run(args),
         Some(Command::Get(args)) => get::run(args),
