@@ -104,6 +104,29 @@ impl Plan {
         out
     }
 
+    /// Moves actions whose programs are missing here (a preset's
+    /// `brightnessctl` on a desktop without it) to `skipped`, so the rest can
+    /// be applied. Does nothing when no changing action could run, so a plan
+    /// for another platform's tools (windows on Linux) keeps its refusal.
+    /// Returns how many actions were set aside.
+    pub fn set_aside_unavailable(&mut self) -> usize {
+        let runnable = self.changes().any(|a| a.missing.is_empty());
+        if !runnable {
+            return 0;
+        }
+        let (unavailable, keep): (Vec<Action>, Vec<Action>) = std::mem::take(&mut self.actions)
+            .into_iter()
+            .partition(|a| !a.missing.is_empty());
+        self.actions = keep;
+        for a in &unavailable {
+            self.skipped.push(Skipped {
+                setting: a.setting.clone(),
+                reason: format!("{} not found on this machine", a.missing.join(", ")),
+            });
+        }
+        unavailable.len()
+    }
+
     /// Why this plan cannot be applied on this machine, if it cannot.
     pub fn refusal(&self) -> Option<String> {
         let mut missing: Vec<&str> = Vec::new();

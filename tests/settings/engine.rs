@@ -308,3 +308,36 @@ fn unsupported_platform_and_unknown_ids_are_explained() {
         "fixture.button_layout: 'middle' is not one of: left, right"
     );
 }
+
+#[test]
+fn unavailable_actions_are_set_aside_only_when_others_can_run() {
+    let cat = fixtures();
+    let fake = FakeSystem::with_programs(&["gsettings"]);
+    fake.set("gsettings org.gnome.desktop.interface cursor-size", "24");
+    let requests = [
+        req("fixture.cursor_size", Value::Int(32)),
+        req("fixture.volume", Value::Int(50)),
+    ];
+    let mut p = plan(&cat, &requests, Platform::Gnome, &fake).unwrap();
+    assert!(p.refusal().unwrap().contains("wpctl not found"));
+    assert_eq!(p.set_aside_unavailable(), 1);
+    assert_eq!(p.refusal(), None);
+    assert_eq!(p.actions.len(), 1);
+    assert_eq!(p.skipped[0].setting, "fixture.volume");
+    assert_eq!(p.skipped[0].reason, "wpctl not found on this machine");
+
+    let none = FakeSystem::with_programs(&[]);
+    let mut w = plan(
+        &cat,
+        &[req("fixture.dark_mode", Value::Bool(true))],
+        Platform::Windows,
+        &none,
+    )
+    .unwrap();
+    assert_eq!(
+        w.set_aside_unavailable(),
+        0,
+        "a plan nothing of which can run keeps its refusal"
+    );
+    assert!(w.refusal().is_some());
+}
