@@ -33,12 +33,22 @@ fn every_shipped_profile_and_preset_loads() {
             p.source
         );
     }
-    for s in cat.settings() {
-        assert!(
-            !s.platforms().is_empty(),
-            "{} has no platform mapping",
-            s.id
-        );
+    // Issue 4: at least the 136 core settings, and the required presets. (A
+    // setting may have no platform table: knob then explains it by hand.)
+    assert!(
+        cat.settings().len() >= 136,
+        "{} settings",
+        cat.settings().len()
+    );
+    for name in [
+        "presentation",
+        "focus",
+        "night",
+        "large-text",
+        "battery-saver",
+        "low-vision",
+    ] {
+        assert!(cat.preset(name).is_some(), "preset {name} is missing");
     }
 }
 
