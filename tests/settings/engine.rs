@@ -341,3 +341,114 @@ fn unavailable_actions_are_set_aside_only_when_others_can_run() {
     );
     assert!(w.refusal().is_some());
 }
+
+/// Every shipped macOS defaults and Windows registry mapping round-trips on
+/// the fake system: from a key that is not set, and from one holding another
+/// value, apply then undo leaves the stored state as it was.
+#[test]
+fn shipped_key_value_mappings_round_trip_on_the_fake_system() {
+    use knob::settings::catalog::Target;
+    use std::collections::BTreeSet;
+
+    let cat = load(&shipped_files(), &[]).unwrap();
+    let mut programs: BTreeSet<String> = ["defaults".to_string(), "reg".to_string()].into();
+    for s in cat.settings() {
+        for m in s.mappings.values() {
+            programs.extend(m.after.iter().map(|a| a[0].clone()));
+        }
+    }
+    let programs: Vec<&str> = programs.iter().map(String::as_str).collect();
+    let mut checked = 0;
+    for platform in [Platform::Macos, Platform::Windows] {
+        for s in cat.settings() {
+            let Some(m) = s.mapping(platform) else {
+                continue;
+            };
+            if matches!(m.primary.target, Target::Command { .. }) {
+                continue;
+            }
+            // Values this platform can write, from the setting's map or type.
+            let values: Vec<Value> = match &m.primary.map {
+                Some(map) => map
+                    .keys()
+                    .filter_map(|k| s.value.parse_text(k).ok())
+                    .collect(),
+                None => match s.value.kind {
+                    knob::settings::value::Kind::Bool => {
+                        vec![Value::Bool(true), Value::Bool(false)]
+                    }
+                    _ => [s.value.min, s.value.max]
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|n| s.value.check(&Value::Float(n)).ok())
+                        .collect(),
+                },
+            };
+            for (i, value) in values.iter().enumerate().take(3) {
+                let fake = FakeSystem::with_programs(&programs);
+                // Start either from nothing or from the previous value written.
+                if i > 0 {
+                    let p = plan(
+                        &cat,
+                        &[(s.id.clone(), values[i - 1].clone())],
+                        platform,
+                        &fake,
+                    )
+                    .unwrap();
+                    apply(&p, &fake, None, "seed").unwrap();
+                }
+                let snapshot = format!("{:?}", fake_state(&fake, &p_keys(&cat, &s.id, platform)));
+                let p = plan(&cat, &[(s.id.clone(), value.clone())], platform, &fake).unwrap();
+                let dir = scratch_dir();
+                let journal = Journal::new(dir.path());
+                match apply(&p, &fake, Some(&journal), "test").unwrap() {
+                    Outcome::NothingToDo => continue,
+                    Outcome::Applied { .. } => {}
+                    other => panic!("{} = {value:?} on {platform}: {other:?}", s.id),
+                }
+                let report = undo(&journal, None, &fake).unwrap();
+                assert!(
+                    report.failures.is_empty(),
+                    "{} on {platform}: {:?}",
+                    s.id,
+                    report.failures
+                );
+                let after = format!("{:?}", fake_state(&fake, &p_keys(&cat, &s.id, platform)));
+                assert_eq!(
+                    snapshot, after,
+                    "{} = {value:?} on {platform}: undo did not restore",
+                    s.id
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 100, "only {checked} round trips");
+}
+
+/// The fake-store keys a setting's mapping writes.
+fn p_keys(cat: &Catalog, id: &str, platform: Platform) -> Vec<String> {
+    use knob::settings::catalog::Target;
+    let m = cat.setting(id).unwrap().mapping(platform).unwrap();
+    std::iter::once(&m.primary)
+        .chain(&m.also)
+        .filter_map(|k| match &k.target {
+            Target::Defaults { domain, key } => Some(format!("defaults {domain} {key}")),
+            Target::Registry { path, name } => Some(format!("reg {path} {name}")),
+            _ => None,
+        })
+        .collect()
+}
+
+fn fake_state(fake: &FakeSystem, keys: &[String]) -> Vec<Option<String>> {
+    keys.iter().map(|k| fake.stored(k)).collect()
+}
+
+/// A temporary directory in memory where there is one (journal syncs are
+/// then cheap), else in the system's temporary directory.
+fn scratch_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .tempdir_in("/dev/shm")
+        .or_else(|_| tempfile::tempdir())
+        .unwrap()
+}
