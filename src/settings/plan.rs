@@ -75,6 +75,14 @@ pub enum PlanError {
     UnknownSetting { id: String, similar: Vec<String> },
     #[error("{id}: {message}")]
     InvalidValue { id: String, message: String },
+    #[error("{first} and {second} both write {key}, with different values ({first_text} and {second_text}); ask for one of them")]
+    Conflict {
+        key: String,
+        first: String,
+        first_text: String,
+        second: String,
+        second_text: String,
+    },
 }
 
 fn did_you_mean(similar: &[String]) -> String {
@@ -394,10 +402,36 @@ pub fn plan(
             after: mapping.after.clone(),
         });
     }
+    check_conflicts(&actions)?;
     Ok(Plan {
         platform,
         actions,
         skipped,
         applied: false,
     })
+}
+
+/// Two actions may write the same key only with the same text; otherwise
+/// the result would depend on their order, and undo could not tell them apart.
+fn check_conflicts(actions: &[Action]) -> Result<(), PlanError> {
+    let mut seen: Vec<(String, &str, &str)> = Vec::new();
+    for a in actions {
+        for w in &a.writes {
+            let key = format!("{} {}", a.backend.name(), w.key.label());
+            match seen.iter().find(|(k, _, _)| *k == key) {
+                Some((_, first, text)) if *first != a.setting && *text != w.new => {
+                    return Err(PlanError::Conflict {
+                        key: w.key.label(),
+                        first: first.to_string(),
+                        first_text: text.to_string(),
+                        second: a.setting.clone(),
+                        second_text: w.new.clone(),
+                    });
+                }
+                Some(_) => {}
+                None => seen.push((key, &a.setting, &w.new)),
+            }
+        }
+    }
+    Ok(())
 }

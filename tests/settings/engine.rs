@@ -452,3 +452,57 @@ fn scratch_dir() -> tempfile::TempDir {
         .or_else(|_| tempfile::tempdir())
         .unwrap()
 }
+
+#[test]
+fn two_settings_writing_one_key_differently_is_an_error() {
+    let extra = r#"
+[[setting]]
+id = "fixture.big_text"
+title = "Big text (fixture)"
+description = "Writes the same key as fixture.text_scale."
+[setting.value]
+type = "bool"
+[setting.gnome]
+backend = "gsettings"
+schema = "org.gnome.desktop.interface"
+key = "text-scaling-factor"
+type = "d"
+map = { true = "1.25", false = "1.0" }
+"#;
+    let mut files = read_files(&[format!("{FIXTURES}/profiles/fixtures.toml").into()]).unwrap();
+    files.push(knob::settings::load::SourceFile {
+        name: "extra.toml".into(),
+        text: extra.into(),
+    });
+    let cat = load(&[], &files).unwrap();
+    let fake = FakeSystem::with_programs(&["gsettings"]);
+    fake.set(
+        "gsettings org.gnome.desktop.interface text-scaling-factor",
+        "1.0",
+    );
+    let err = plan(
+        &cat,
+        &[
+            req("fixture.big_text", Value::Bool(true)),
+            req("fixture.text_scale", Value::Float(2.0)),
+        ],
+        Platform::Gnome,
+        &fake,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "fixture.big_text and fixture.text_scale both write org.gnome.desktop.interface text-scaling-factor, with different values (1.25 and 2.0); ask for one of them"
+    );
+    // The same text is fine.
+    assert!(plan(
+        &cat,
+        &[
+            req("fixture.big_text", Value::Bool(true)),
+            req("fixture.text_scale", Value::Float(1.25))
+        ],
+        Platform::Gnome,
+        &fake
+    )
+    .is_ok());
+}
