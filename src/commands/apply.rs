@@ -22,5 +22,7 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<Exit> {
         )
     })?;
     let mut plan = plan(&cat, &preset.values, platform, &system())?;
+    // A preset applies what this machine can; the rest is listed as skipped.
+    plan.set_aside_unavailable();
     execute(&mut plan, &args.flags, &format!("apply {}", preset.name))
 }

@@ -335,6 +335,17 @@ fn numbers_equal(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
 }
 
+/// Whether two GVariant texts are the same value as far as knob can tell:
+/// equal after dropping a type annotation (`@as []` is `[]`), or the same
+/// string in either quote style.
+fn same_gvariant(a: &str, b: &str) -> bool {
+    let (a, b) = (
+        strip_gvariant_prefix(a.trim()),
+        strip_gvariant_prefix(b.trim()),
+    );
+    a == b || gvariant_unquote(a).is_some_and(|x| gvariant_unquote(b) == Some(x))
+}
+
 /// Whether two values are the same setting value (numbers with a tolerance).
 pub fn values_equal(a: &Value, b: &Value) -> bool {
     match (a.as_f64(), b.as_f64()) {
@@ -359,16 +370,11 @@ fn value_from_key(spec: &ValueSpec, key: &str) -> Option<Value> {
 pub fn decode(key: &Key, spec: &ValueSpec, current: &Current) -> Option<Value> {
     let gsettings = matches!(key.target, Target::Gsettings { .. });
     if let Some(map) = &key.map {
-        let want = match current {
-            Current::Set(t) => t.as_str(),
-            Current::Absent => DELETE,
-            Current::Unknown(_) => return None,
-        };
-        let same = |m: &str| {
-            m == want
-                || (gsettings
-                    && gvariant_unquote(m).is_some()
-                    && gvariant_unquote(m) == gvariant_unquote(want))
+        let same = |m: &str| match current {
+            Current::Set(t) => m == t || (gsettings && same_gvariant(m, t)),
+            // An empty map text writes an empty value, which reads as not set.
+            Current::Absent => m == DELETE || m.is_empty(),
+            Current::Unknown(_) => false,
         };
         return map
             .iter()
@@ -414,7 +420,10 @@ pub fn unchanged(
 ) -> bool {
     match current {
         Current::Unknown(_) => false,
-        Current::Absent => new_text == DELETE,
+        Current::Absent => {
+            new_text == DELETE
+                || (new_text.is_empty() && !matches!(key.target, Target::Gsettings { .. }))
+        }
         Current::Set(t) => {
             t == new_text || decode(key, spec, current).is_some_and(|v| values_equal(&v, new_value))
         }
@@ -629,6 +638,60 @@ mod tests {
             encode(&k, &sp, &Value::Text("x".into())).unwrap_err(),
             "the value x is not available here (available: false, true)"
         );
+    }
+
+    #[test]
+    fn annotated_and_empty_map_texts_match_what_is_read() {
+        let mut g = key(
+            Target::Gsettings {
+                schema: "s".into(),
+                key: "k".into(),
+            },
+            "as",
+        );
+        g.map = Some(BTreeMap::from([
+            ("a".into(), "@as []".into()),
+            ("b c".into(), "['x']".into()),
+        ]));
+        let sp = spec(Kind::Enum);
+        assert_eq!(
+            parse_read(&g, &Output::ok("@as []\n")),
+            Current::Set("[]".into())
+        );
+        assert_eq!(
+            decode(&g, &sp, &Current::Set("[]".into())),
+            Some(Value::Text("a".into()))
+        );
+        assert!(unchanged(
+            &g,
+            &sp,
+            &Current::Set("[]".into()),
+            &Value::Text("a".into()),
+            "@as []"
+        ));
+        let mut k = key(
+            Target::Kconfig {
+                file: "f".into(),
+                groups: vec!["G".into()],
+                key: "K".into(),
+            },
+            "string",
+        );
+        k.map = Some(BTreeMap::from([
+            ("a".into(), "".into()),
+            ("b c".into(), "x".into()),
+        ]));
+        assert_eq!(
+            decode(&k, &sp, &Current::Absent),
+            Some(Value::Text("a".into()))
+        );
+        assert!(unchanged(
+            &k,
+            &sp,
+            &Current::Absent,
+            &Value::Text("a".into()),
+            ""
+        ));
     }
 
     #[test]

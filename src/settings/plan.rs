@@ -75,6 +75,14 @@ pub enum PlanError {
     UnknownSetting { id: String, similar: Vec<String> },
     #[error("{id}: {message}")]
     InvalidValue { id: String, message: String },
+    #[error("{first} and {second} both write {key}, with different values ({first_text} and {second_text}); ask for one of them")]
+    Conflict {
+        key: String,
+        first: String,
+        first_text: String,
+        second: String,
+        second_text: String,
+    },
 }
 
 fn did_you_mean(similar: &[String]) -> String {
@@ -102,6 +110,29 @@ impl Plan {
             }
         }
         out
+    }
+
+    /// Moves actions whose programs are missing here (a preset's
+    /// `brightnessctl` on a desktop without it) to `skipped`, so the rest can
+    /// be applied. Does nothing when no changing action could run, so a plan
+    /// for another platform's tools (windows on Linux) keeps its refusal.
+    /// Returns how many actions were set aside.
+    pub fn set_aside_unavailable(&mut self) -> usize {
+        let runnable = self.changes().any(|a| a.missing.is_empty());
+        if !runnable {
+            return 0;
+        }
+        let (unavailable, keep): (Vec<Action>, Vec<Action>) = std::mem::take(&mut self.actions)
+            .into_iter()
+            .partition(|a| !a.missing.is_empty());
+        self.actions = keep;
+        for a in &unavailable {
+            self.skipped.push(Skipped {
+                setting: a.setting.clone(),
+                reason: format!("{} not found on this machine", a.missing.join(", ")),
+            });
+        }
+        unavailable.len()
     }
 
     /// Why this plan cannot be applied on this machine, if it cannot.
@@ -371,10 +402,36 @@ pub fn plan(
             after: mapping.after.clone(),
         });
     }
+    check_conflicts(&actions)?;
     Ok(Plan {
         platform,
         actions,
         skipped,
         applied: false,
     })
+}
+
+/// Two actions may write the same key only with the same text; otherwise
+/// the result would depend on their order, and undo could not tell them apart.
+fn check_conflicts(actions: &[Action]) -> Result<(), PlanError> {
+    let mut seen: Vec<(String, &str, &str)> = Vec::new();
+    for a in actions {
+        for w in &a.writes {
+            let key = format!("{} {}", a.backend.name(), w.key.label());
+            match seen.iter().find(|(k, _, _)| *k == key) {
+                Some((_, first, text)) if *first != a.setting && *text != w.new => {
+                    return Err(PlanError::Conflict {
+                        key: w.key.label(),
+                        first: first.to_string(),
+                        first_text: text.to_string(),
+                        second: a.setting.clone(),
+                        second_text: w.new.clone(),
+                    });
+                }
+                Some(_) => {}
+                None => seen.push((key, &a.setting, &w.new)),
+            }
+        }
+    }
+    Ok(())
 }

@@ -98,13 +98,15 @@ fn answer_prompt(sb: &Sandbox, value: &str, answer: &str) -> i32 {
         tmux.screen()
     );
     tmux.run(&["send-keys", "-t", "t", answer, "Enter"]);
-    tmux.wait_for("knob to exit", |t| {
-        t.run(&["display", "-p", "-t", "t", "#{pane_dead}"]).trim() == "1"
-    });
-    tmux.run(&["display", "-p", "-t", "t", "#{pane_dead_status}"])
-        .trim()
-        .parse()
-        .unwrap()
+    // tmux marks the pane dead when its output closes and learns the exit
+    // status a moment later: wait for the status itself.
+    let status = |t: &Tmux| {
+        t.run(&["display", "-p", "-t", "t", "#{pane_dead_status}"])
+            .trim()
+            .to_string()
+    };
+    tmux.wait_for("knob to exit", |t| !status(t).is_empty());
+    status(&tmux).parse().unwrap()
 }
 
 #[test]

@@ -308,3 +308,201 @@ fn unsupported_platform_and_unknown_ids_are_explained() {
         "fixture.button_layout: 'middle' is not one of: left, right"
     );
 }
+
+#[test]
+fn unavailable_actions_are_set_aside_only_when_others_can_run() {
+    let cat = fixtures();
+    let fake = FakeSystem::with_programs(&["gsettings"]);
+    fake.set("gsettings org.gnome.desktop.interface cursor-size", "24");
+    let requests = [
+        req("fixture.cursor_size", Value::Int(32)),
+        req("fixture.volume", Value::Int(50)),
+    ];
+    let mut p = plan(&cat, &requests, Platform::Gnome, &fake).unwrap();
+    assert!(p.refusal().unwrap().contains("wpctl not found"));
+    assert_eq!(p.set_aside_unavailable(), 1);
+    assert_eq!(p.refusal(), None);
+    assert_eq!(p.actions.len(), 1);
+    assert_eq!(p.skipped[0].setting, "fixture.volume");
+    assert_eq!(p.skipped[0].reason, "wpctl not found on this machine");
+
+    let none = FakeSystem::with_programs(&[]);
+    let mut w = plan(
+        &cat,
+        &[req("fixture.dark_mode", Value::Bool(true))],
+        Platform::Windows,
+        &none,
+    )
+    .unwrap();
+    assert_eq!(
+        w.set_aside_unavailable(),
+        0,
+        "a plan nothing of which can run keeps its refusal"
+    );
+    assert!(w.refusal().is_some());
+}
+
+/// Every shipped macOS defaults and Windows registry mapping round-trips on
+/// the fake system: from a key that is not set, and from one holding another
+/// value, apply then undo leaves the stored state as it was.
+#[test]
+fn shipped_key_value_mappings_round_trip_on_the_fake_system() {
+    use knob::settings::catalog::Target;
+    use std::collections::BTreeSet;
+
+    let cat = load(&shipped_files(), &[]).unwrap();
+    let mut programs: BTreeSet<String> = ["defaults".to_string(), "reg".to_string()].into();
+    for s in cat.settings() {
+        for m in s.mappings.values() {
+            programs.extend(m.after.iter().map(|a| a[0].clone()));
+        }
+    }
+    let programs: Vec<&str> = programs.iter().map(String::as_str).collect();
+    let mut checked = 0;
+    for platform in [Platform::Macos, Platform::Windows] {
+        for s in cat.settings() {
+            let Some(m) = s.mapping(platform) else {
+                continue;
+            };
+            if matches!(m.primary.target, Target::Command { .. }) {
+                continue;
+            }
+            // Values this platform can write, from the setting's map or type.
+            let values: Vec<Value> = match &m.primary.map {
+                Some(map) => map
+                    .keys()
+                    .filter_map(|k| s.value.parse_text(k).ok())
+                    .collect(),
+                None => match s.value.kind {
+                    knob::settings::value::Kind::Bool => {
+                        vec![Value::Bool(true), Value::Bool(false)]
+                    }
+                    _ => [s.value.min, s.value.max]
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|n| s.value.check(&Value::Float(n)).ok())
+                        .collect(),
+                },
+            };
+            for (i, value) in values.iter().enumerate().take(3) {
+                let fake = FakeSystem::with_programs(&programs);
+                // Start either from nothing or from the previous value written.
+                if i > 0 {
+                    let p = plan(
+                        &cat,
+                        &[(s.id.clone(), values[i - 1].clone())],
+                        platform,
+                        &fake,
+                    )
+                    .unwrap();
+                    apply(&p, &fake, None, "seed").unwrap();
+                }
+                let snapshot = format!("{:?}", fake_state(&fake, &p_keys(&cat, &s.id, platform)));
+                let p = plan(&cat, &[(s.id.clone(), value.clone())], platform, &fake).unwrap();
+                let dir = scratch_dir();
+                let journal = Journal::new(dir.path());
+                match apply(&p, &fake, Some(&journal), "test").unwrap() {
+                    Outcome::NothingToDo => continue,
+                    Outcome::Applied { .. } => {}
+                    other => panic!("{} = {value:?} on {platform}: {other:?}", s.id),
+                }
+                let report = undo(&journal, None, &fake).unwrap();
+                assert!(
+                    report.failures.is_empty(),
+                    "{} on {platform}: {:?}",
+                    s.id,
+                    report.failures
+                );
+                let after = format!("{:?}", fake_state(&fake, &p_keys(&cat, &s.id, platform)));
+                assert_eq!(
+                    snapshot, after,
+                    "{} = {value:?} on {platform}: undo did not restore",
+                    s.id
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 100, "only {checked} round trips");
+}
+
+/// The fake-store keys a setting's mapping writes.
+fn p_keys(cat: &Catalog, id: &str, platform: Platform) -> Vec<String> {
+    use knob::settings::catalog::Target;
+    let m = cat.setting(id).unwrap().mapping(platform).unwrap();
+    std::iter::once(&m.primary)
+        .chain(&m.also)
+        .filter_map(|k| match &k.target {
+            Target::Defaults { domain, key } => Some(format!("defaults {domain} {key}")),
+            Target::Registry { path, name } => Some(format!("reg {path} {name}")),
+            _ => None,
+        })
+        .collect()
+}
+
+fn fake_state(fake: &FakeSystem, keys: &[String]) -> Vec<Option<String>> {
+    keys.iter().map(|k| fake.stored(k)).collect()
+}
+
+/// A temporary directory in memory where there is one (journal syncs are
+/// then cheap), else in the system's temporary directory.
+fn scratch_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .tempdir_in("/dev/shm")
+        .or_else(|_| tempfile::tempdir())
+        .unwrap()
+}
+
+#[test]
+fn two_settings_writing_one_key_differently_is_an_error() {
+    let extra = r#"
+[[setting]]
+id = "fixture.big_text"
+title = "Big text (fixture)"
+description = "Writes the same key as fixture.text_scale."
+[setting.value]
+type = "bool"
+[setting.gnome]
+backend = "gsettings"
+schema = "org.gnome.desktop.interface"
+key = "text-scaling-factor"
+type = "d"
+map = { true = "1.25", false = "1.0" }
+"#;
+    let mut files = read_files(&[format!("{FIXTURES}/profiles/fixtures.toml").into()]).unwrap();
+    files.push(knob::settings::load::SourceFile {
+        name: "extra.toml".into(),
+        text: extra.into(),
+    });
+    let cat = load(&[], &files).unwrap();
+    let fake = FakeSystem::with_programs(&["gsettings"]);
+    fake.set(
+        "gsettings org.gnome.desktop.interface text-scaling-factor",
+        "1.0",
+    );
+    let err = plan(
+        &cat,
+        &[
+            req("fixture.big_text", Value::Bool(true)),
+            req("fixture.text_scale", Value::Float(2.0)),
+        ],
+        Platform::Gnome,
+        &fake,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "fixture.big_text and fixture.text_scale both write org.gnome.desktop.interface text-scaling-factor, with different values (1.25 and 2.0); ask for one of them"
+    );
+    // The same text is fine.
+    assert!(plan(
+        &cat,
+        &[
+            req("fixture.big_text", Value::Bool(true)),
+            req("fixture.text_scale", Value::Float(1.25))
+        ],
+        Platform::Gnome,
+        &fake
+    )
+    .is_ok());
+}

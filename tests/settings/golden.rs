@@ -36,6 +36,9 @@ fn samples(s: &Setting) -> Vec<Value> {
             // The first candidate the setting's pattern accepts.
             let candidates = [
                 "Knob Sample",
+                "Europe/Berlin",
+                "Cantarell 12",
+                "de_DE.UTF-8",
                 "/home/knob/Pictures/knob.png",
                 r"C:\Users\knob\Pictures\knob.png",
                 "knob",

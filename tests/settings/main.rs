@@ -1,6 +1,7 @@
 //! Settings-engine tests: catalog loading and errors, golden argv for macOS
 //! and Windows, the engine on a fake system, and real gsettings and
 //! kwriteconfig5 round trips in temporary directories.
+mod catalog_real;
 mod common;
 mod confirm;
 mod engine;

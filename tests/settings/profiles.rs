@@ -45,6 +45,17 @@ fn every_shipped_profile_and_preset_loads() {
             s.id
         );
     }
+    // Issue 4: at least the 136 core settings, and the required presets.
+    for name in [
+        "presentation",
+        "focus",
+        "night",
+        "large-text",
+        "battery-saver",
+        "low-vision",
+    ] {
+        assert!(cat.preset(name).is_some(), "preset {name} is missing");
+    }
     assert!(
         cat.settings().len() >= 136,
         "the catalog has {} settings; the core set is 136",
