@@ -18,7 +18,9 @@ use serde_json::Value;
 fn golden_dir() -> PathBuf {
     std::env::var_os("KNOB_MU_GOLDEN_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mu-golden"))
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mu-golden")
+        })
 }
 
 fn golden() -> Value {
@@ -28,14 +30,24 @@ fn golden() -> Value {
 }
 
 fn ids(v: &Value) -> Vec<u32> {
-    v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as u32)
+        .collect()
 }
 
 fn rows(v: &Value) -> Vec<Vec<f32>> {
     v.as_array()
         .unwrap()
         .iter()
-        .map(|r| r.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect())
+        .map(|r| {
+            r.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap() as f32)
+                .collect()
+        })
         .collect()
 }
 
@@ -51,14 +63,22 @@ fn check(file: &str, logits_key: &str, tolerance: f32) -> f32 {
         let query = case["query"].as_str().unwrap();
         let enc = ids(&case["enc_ids"]);
         // The embedded tokenizer.json tokenizes exactly as the trainer did.
-        assert_eq!(tokenizer.encode(query, false, false).unwrap(), enc, "tokens of {query:?}");
+        assert_eq!(
+            tokenizer.encode(query, false, false).unwrap(),
+            enc,
+            "tokens of {query:?}"
+        );
         let dec = ids(&case["dec_ids"]);
         let want = rows(&case[logits_key]);
         assert_eq!(want.len(), dec.len());
         model.encode(&enc).unwrap();
         for (pos, (&token, want)) in dec.iter().zip(&want).enumerate() {
             let got = model.decode_step(token).unwrap();
-            let diff = got.iter().zip(want).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+            let diff = got
+                .iter()
+                .zip(want)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f32::max);
             assert!(
                 diff <= tolerance,
                 "{file} {query:?} position {pos}: max |logit diff| {diff} > {tolerance}"
@@ -72,7 +92,9 @@ fn check(file: &str, logits_key: &str, tolerance: f32) -> f32 {
 #[test]
 fn f32_engine_matches_the_f32_jax_model() {
     let g = golden();
-    let tol = g["tolerance"]["f32_gguf_vs_logits_f32"]["max_abs"].as_f64().unwrap() as f32;
+    let tol = g["tolerance"]["f32_gguf_vs_logits_f32"]["max_abs"]
+        .as_f64()
+        .unwrap() as f32;
     let worst = check(g["gguf_f32"].as_str().unwrap(), "logits_f32", tol);
     eprintln!("f32: worst difference {worst} (tolerance {tol})");
 }
@@ -80,7 +102,9 @@ fn f32_engine_matches_the_f32_jax_model() {
 #[test]
 fn q8_0_engine_matches_the_jax_model_with_the_same_quantized_weights() {
     let g = golden();
-    let tol = g["tolerance"]["q8_0_gguf_vs_logits_q8"]["max_abs"].as_f64().unwrap() as f32;
+    let tol = g["tolerance"]["q8_0_gguf_vs_logits_q8"]["max_abs"]
+        .as_f64()
+        .unwrap() as f32;
     let worst = check(g["gguf_q8_0"].as_str().unwrap(), "logits_q8", tol);
     eprintln!("q8_0: worst difference {worst} (tolerance {tol})");
 }
@@ -93,7 +117,12 @@ fn the_golden_cases_are_not_trivial() {
     assert!(cases.len() >= 3);
     for case in cases {
         let logits = rows(&case["logits_f32"]);
-        let spread = logits[0].iter().cloned().fold(f32::MIN, f32::max) - logits[0].iter().cloned().fold(f32::MAX, f32::min);
-        assert!(spread > 0.1, "logits of {:?} are nearly flat", case["query"]);
+        let spread = logits[0].iter().cloned().fold(f32::MIN, f32::max)
+            - logits[0].iter().cloned().fold(f32::MAX, f32::min);
+        assert!(
+            spread > 0.1,
+            "logits of {:?} are nearly flat",
+            case["query"]
+        );
     }
 }

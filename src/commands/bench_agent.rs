@@ -40,13 +40,16 @@ struct Throughput {
 
 fn queries(path: Option<&Path>) -> Result<Vec<String>> {
     let text = match path {
-        Some(p) => std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
+        Some(p) => {
+            std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?
+        }
         None => DEFAULT_QUERIES.to_string(),
     };
     let mut out = Vec::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         if line.trim_start().starts_with('{') {
-            let v: serde_json::Value = serde_json::from_str(line).context("bad JSON line in the query file")?;
+            let v: serde_json::Value =
+                serde_json::from_str(line).context("bad JSON line in the query file")?;
             if let Some(q) = v.get("query").and_then(|q| q.as_str()) {
                 out.push(q.to_string());
             }
@@ -70,10 +73,21 @@ fn latency(agent: &mut Agent, qs: &[String], reps: usize, label: String) -> Resu
         }
     }
     times.sort_by(f64::total_cmp);
-    Ok(Latency { engine: label, requests: times.len(), p50_ms: percentile(&times, 50.0), p99_ms: percentile(&times, 99.0) })
+    Ok(Latency {
+        engine: label,
+        requests: times.len(),
+        p50_ms: percentile(&times, 50.0),
+        p99_ms: percentile(&times, 99.0),
+    })
 }
 
-fn throughput(ctx: &Context, cat: &crate::settings::Catalog, qs: &[String], reps: usize, threads: usize) -> Result<Throughput> {
+fn throughput(
+    ctx: &Context,
+    cat: &crate::settings::Catalog,
+    qs: &[String],
+    reps: usize,
+    threads: usize,
+) -> Result<Throughput> {
     let items: Vec<&String> = (0..reps).flat_map(|_| qs.iter()).collect();
     let n = items.len();
     let t = Instant::now();
@@ -86,7 +100,11 @@ fn throughput(ctx: &Context, cat: &crate::settings::Catalog, qs: &[String], reps
     )?;
     // Startup (loading each worker's model) is included: it is part of a batch.
     let secs = t.elapsed().as_secs_f64();
-    Ok(Throughput { threads, requests: n, requests_per_s: n as f64 / secs })
+    Ok(Throughput {
+        threads,
+        requests: n,
+        requests_per_s: n as f64 / secs,
+    })
 }
 
 /// Runs train/bench_jax.py on the same model and queries; None when the venv is absent.
@@ -116,12 +134,23 @@ fn jax_baseline(python: &Path, qs: &[String], reps: usize) -> Result<Option<Late
     let _ = std::fs::remove_dir_all(&dir);
     let out = out?;
     if !out.status.success() {
-        bail!("the JAX baseline failed: {}", String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or(""));
+        bail!(
+            "the JAX baseline failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
+        );
     }
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).context("the JAX baseline's output")?;
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).context("the JAX baseline's output")?;
     let get = |k: &str| v.get(k).and_then(|x| x.as_f64()).unwrap_or(f64::NAN);
     Ok(Some(Latency {
-        engine: v.get("engine").and_then(|e| e.as_str()).unwrap_or("jax").to_string(),
+        engine: v
+            .get("engine")
+            .and_then(|e| e.as_str())
+            .unwrap_or("jax")
+            .to_string(),
         requests: v.get("requests").and_then(|x| x.as_u64()).unwrap_or(0) as usize,
         p50_ms: get("p50_ms"),
         p99_ms: get("p99_ms"),
@@ -136,13 +165,28 @@ pub fn run(ctx: &Context, args: BenchAgentArgs) -> Result<Exit> {
     let model = agent.model_name().to_string();
     latency(&mut agent, &qs, 1, String::new())?; // warm-up
     let beam_width = agent.beam_width;
-    let beam = latency(&mut agent, &qs, reps, format!("knob, beam {beam_width}, 1 thread"))?;
+    let beam = latency(
+        &mut agent,
+        &qs,
+        reps,
+        format!("knob, beam {beam_width}, 1 thread"),
+    )?;
     agent.beam_width = 1;
     let greedy = latency(&mut agent, &qs, reps, "knob, greedy, 1 thread".into())?;
     drop(agent);
-    let batches = [1, 2].iter().map(|&t| throughput(ctx, &cat, &qs, reps, t)).collect::<Result<Vec<_>>>()?;
-    let python = args.python.clone().unwrap_or_else(|| PathBuf::from("train/.venv/bin/python"));
-    let jax = if args.no_jax { None } else { jax_baseline(&python, &qs, reps)? };
+    let batches = [1, 2]
+        .iter()
+        .map(|&t| throughput(ctx, &cat, &qs, reps, t))
+        .collect::<Result<Vec<_>>>()?;
+    let python = args
+        .python
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("train/.venv/bin/python"));
+    let jax = if args.no_jax {
+        None
+    } else {
+        jax_baseline(&python, &qs, reps)?
+    };
 
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -159,9 +203,17 @@ pub fn run(ctx: &Context, args: BenchAgentArgs) -> Result<Exit> {
         return Ok(Exit::Ok);
     }
     writeln!(out, "settings model {model}: {} queries x {reps}", qs.len())?;
-    writeln!(out, "\n{:<40} {:>10} {:>10}", "per request (tokenize+encode+decode+validate)", "p50 ms", "p99 ms")?;
+    writeln!(
+        out,
+        "\n{:<40} {:>10} {:>10}",
+        "per request (tokenize+encode+decode+validate)", "p50 ms", "p99 ms"
+    )?;
     for l in [&beam, &greedy] {
-        writeln!(out, "{:<40} {:>10.3} {:>10.3}", l.engine, l.p50_ms, l.p99_ms)?;
+        writeln!(
+            out,
+            "{:<40} {:>10.3} {:>10.3}",
+            l.engine, l.p50_ms, l.p99_ms
+        )?;
     }
     match &jax {
         Some(j) => {
@@ -175,9 +227,22 @@ pub fn run(ctx: &Context, args: BenchAgentArgs) -> Result<Exit> {
             python.display()
         )?,
     }
-    writeln!(out, "\n{:<40} {:>10}", "batch (beam search, startup included)", "req/s")?;
+    writeln!(
+        out,
+        "\n{:<40} {:>10}",
+        "batch (beam search, startup included)", "req/s"
+    )?;
     for b in &batches {
-        writeln!(out, "{:<40} {:>10.0}", format!("{} thread{}", b.threads, if b.threads == 1 { "" } else { "s" }), b.requests_per_s)?;
+        writeln!(
+            out,
+            "{:<40} {:>10.0}",
+            format!(
+                "{} thread{}",
+                b.threads,
+                if b.threads == 1 { "" } else { "s" }
+            ),
+            b.requests_per_s
+        )?;
     }
     Ok(Exit::Ok)
 }

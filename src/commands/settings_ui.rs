@@ -86,7 +86,10 @@ pub fn execute(plan: &mut Plan, flags: &PlanFlags, summary: &str) -> anyhow::Res
 
 /// The plan JSON with the caller's fields added (`knob ask` adds the query,
 /// intent, confidence and timing).
-fn with_extra(plan_json: &impl serde::Serialize, extra: &serde_json::Map<String, serde_json::Value>) -> anyhow::Result<serde_json::Value> {
+fn with_extra(
+    plan_json: &impl serde::Serialize,
+    extra: &serde_json::Map<String, serde_json::Value>,
+) -> anyhow::Result<serde_json::Value> {
     let mut value = serde_json::to_value(plan_json)?;
     if let Some(obj) = value.as_object_mut() {
         for (k, v) in extra {
