@@ -33,6 +33,9 @@ pub enum ChatTemplateError {
     Metadata(#[from] crate::gguf::GgufError),
 }
 
+/// Instructions one render may execute; real templates need a few thousand per message.
+pub const TEMPLATE_FUEL: u64 = 5_000_000;
+
 /// ChatML, the fallback (the same text llama.cpp's built-in `chatml` produces).
 pub const CHATML: &str = "{% for message in messages %}\
 {{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}\
@@ -55,6 +58,10 @@ impl std::fmt::Debug for ChatTemplate {
 impl ChatTemplate {
     /// Compiles `source`; `bos_token`/`eos_token` are the texts templates see.
     pub fn new(source: &str, bos_token: &str, eos_token: &str) -> Result<ChatTemplate, ChatTemplateError> {
+        Self::with_fuel(source, bos_token, eos_token, TEMPLATE_FUEL)
+    }
+
+    fn with_fuel(source: &str, bos_token: &str, eos_token: &str, fuel: u64) -> Result<ChatTemplate, ChatTemplateError> {
         let mut env = Environment::new();
         let syntax = SyntaxConfig::builder()
             .trim_blocks(true)
@@ -63,6 +70,9 @@ impl ChatTemplate {
             .map_err(ChatTemplateError::Syntax)?;
         env.set_syntax(syntax);
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        // A template comes from the model file: bound its work so a hostile
+        // one (nested loops over huge ranges) fails instead of hanging.
+        env.set_fuel(Some(fuel));
         env.add_function("raise_exception", |msg: String| -> Result<String, Error> {
             Err(Error::new(ErrorKind::InvalidOperation, msg))
         });
@@ -229,6 +239,14 @@ mod tests {
         let t = ChatTemplate::new(MISTRAL, "<s>", "</s>").unwrap();
         let e = t.render(&msgs(&[("assistant", "first")]), false).unwrap_err().to_string();
         assert!(e.contains("Conversation roles must alternate"), "{e}");
+    }
+
+    #[test]
+    fn runaway_templates_run_out_of_fuel() {
+        let src = "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}";
+        let t = ChatTemplate::with_fuel(src, "", "", 100_000).unwrap();
+        let e = t.render(&[], false).unwrap_err().to_string();
+        assert!(e.contains("fuel"), "{e}");
     }
 
     #[test]

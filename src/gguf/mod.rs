@@ -15,6 +15,7 @@ compile_error!("the GGUF reader views little-endian tensor data in place and nee
 
 mod dequant;
 mod error;
+mod fuzz;
 mod metadata;
 mod mmap;
 mod q8_0;
@@ -28,6 +29,8 @@ use std::fs::File;
 use std::path::Path;
 
 pub use error::{GgufError, Result};
+#[doc(hidden)]
+pub use fuzz::{fuzz_one, fuzz_reader};
 pub use knob_kernels::{bf16_to_f32, f16_to_f32, f32_to_f16};
 pub use metadata::{Array, Metadata, Value, ValueType};
 pub use q8_0::{blocks_from_bytes, dequantize_row_q8_0, quantize_row_q8_0, BlockQ8_0, QK8_0, Q8_0_BLOCK_BYTES};
