@@ -167,6 +167,10 @@ fn file_round_trip_through_mmap() {
     small_model().write_to(&path).unwrap();
     let g = Gguf::open(&path).unwrap();
     assert_eq!(g.tensor_f32("norm.weight").unwrap()[31], 15.5);
+    std::fs::write(dir.join("empty.gguf"), b"").unwrap();
+    let e = Gguf::open(dir.join("empty.gguf")).unwrap_err().to_string();
+    assert_eq!(e, "file truncated: magic at byte 0 needs 4 bytes, but the file has only 0 left");
+    assert!(Gguf::open(&dir).is_err(), "a directory is not a model");
     let missing = Gguf::open(dir.join("absent.gguf")).unwrap_err().to_string();
     assert!(missing.starts_with("cannot read ") && missing.contains("absent.gguf"), "{missing}");
     std::fs::remove_dir_all(&dir).unwrap();
