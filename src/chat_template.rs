@@ -214,7 +214,9 @@ mod tests {
     fn template_table() {
         let hi = msgs(&[("user", "Hi there")]);
         let sys = msgs(&[("system", "Be brief."), ("user", "Hi"), ("assistant", "Hello!"), ("user", " Bye ")]);
-        let table: Vec<(&str, &str, &str, Vec<Message>, bool, &str)> = vec![
+        // (template, bos, eos, messages, add_generation_prompt, expected)
+        type Row<'a> = (&'a str, &'a str, &'a str, Vec<Message>, bool, &'a str);
+        let table: Vec<Row> = vec![
             (SMOLLM2, "<|im_start|>", "<|im_end|>", hi.clone(), true,
              "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n<|im_start|>user\nHi there<|im_end|>\n<|im_start|>assistant\n"),
             (SMOLLM2, "<|im_start|>", "<|im_end|>", sys.clone(), false,

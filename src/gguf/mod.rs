@@ -85,7 +85,7 @@ impl Gguf {
     /// used in place when they are 8-aligned and copied once otherwise
     /// (`include_bytes!` only guarantees alignment 1).
     pub fn from_static(bytes: &'static [u8]) -> Result<Gguf> {
-        if bytes.as_ptr() as usize % STORAGE_ALIGN == 0 {
+        if (bytes.as_ptr() as usize).is_multiple_of(STORAGE_ALIGN) {
             Self::from_storage(Storage::Static(bytes))
         } else {
             Self::from_bytes(bytes)
