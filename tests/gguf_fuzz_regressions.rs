@@ -14,11 +14,22 @@ use knob::gguf::{fuzz_one, fuzz_reader, GgmlType, Gguf};
 /// A small model with every supported tensor type and a byte-level tokenizer.
 fn seed() -> Vec<u8> {
     let mut w = GgufWriter::new();
-    let mut tokens: Vec<String> = vec!["<|endoftext|>".into(), "<|im_start|>".into(), "<|im_end|>".into()];
+    let mut tokens: Vec<String> = vec![
+        "<|endoftext|>".into(),
+        "<|im_start|>".into(),
+        "<|im_end|>".into(),
+    ];
     for b in 0..256u32 {
         let c = match b {
             33..=126 | 161..=172 | 174..=255 => char::from_u32(b).unwrap(),
-            _ => char::from_u32(256 + [0..=32, 127..=160, 173..=173].iter().flat_map(|r| r.clone()).position(|x| x == b).unwrap() as u32).unwrap(),
+            _ => char::from_u32(
+                256 + [0..=32, 127..=160, 173..=173]
+                    .iter()
+                    .flat_map(|r| r.clone())
+                    .position(|x| x == b)
+                    .unwrap() as u32,
+            )
+            .unwrap(),
         };
         tokens.push(c.to_string());
     }
@@ -32,18 +43,48 @@ fn seed() -> Vec<u8> {
         .set("tokenizer.ggml.pre", "smollm")
         .set("tokenizer.ggml.tokens", tokens)
         .set("tokenizer.ggml.token_type", types)
-        .set("tokenizer.ggml.merges", vec!["h e", "l l", "ll o", "he llo"])
+        .set(
+            "tokenizer.ggml.merges",
+            vec!["h e", "l l", "ll o", "he llo"],
+        )
         .set("tokenizer.ggml.bos_token_id", 1u32)
         .set("tokenizer.ggml.eos_token_id", 2u32)
-        .set("tokenizer.chat_template", "{% for m in messages %}{{ m['role'] + ': ' + m['content'].strip() }}{% endfor %}");
+        .set(
+            "tokenizer.chat_template",
+            "{% for m in messages %}{{ m['role'] + ': ' + m['content'].strip() }}{% endfor %}",
+        );
     let vals: Vec<f32> = (0..256).map(|i| (i as f32 - 128.0) / 17.0).collect();
     w.add_f32("norm", &[32], &vals[..32]).unwrap();
     w.add_f16("f16", &[32, 2], &vals[..64]).unwrap();
     w.add_q8_0("q8", &[64, 2], &vals[..128]).unwrap();
-    w.add_raw("bf16", &[32], GgmlType::Bf16, (0..64).map(|i| i as u8).collect()).unwrap();
-    w.add_raw("q4_0", &[64], GgmlType::Q4_0, (0..36).map(|i| (i * 7) as u8).collect()).unwrap();
-    w.add_raw("q4_k", &[256], GgmlType::Q4K, (0..144).map(|i| (i * 13) as u8).collect()).unwrap();
-    w.add_raw("q6_k", &[256], GgmlType::Q6K, (0..210).map(|i| (i * 3) as u8).collect()).unwrap();
+    w.add_raw(
+        "bf16",
+        &[32],
+        GgmlType::Bf16,
+        (0..64).map(|i| i as u8).collect(),
+    )
+    .unwrap();
+    w.add_raw(
+        "q4_0",
+        &[64],
+        GgmlType::Q4_0,
+        (0..36).map(|i| (i * 7) as u8).collect(),
+    )
+    .unwrap();
+    w.add_raw(
+        "q4_k",
+        &[256],
+        GgmlType::Q4K,
+        (0..144).map(|i| (i * 13) as u8).collect(),
+    )
+    .unwrap();
+    w.add_raw(
+        "q6_k",
+        &[256],
+        GgmlType::Q6K,
+        (0..210).map(|i| (i * 3) as u8).collect(),
+    )
+    .unwrap();
     w.to_bytes()
 }
 
@@ -62,8 +103,22 @@ impl Rng {
     }
 }
 
-const INTERESTING: [u64; 14] =
-    [0, 1, 2, 4, 8, 9, 13, 31, 63, 64, 0x7FFF_FFFF, 0xFFFF_FFFF, 1 << 62, u64::MAX];
+const INTERESTING: [u64; 14] = [
+    0,
+    1,
+    2,
+    4,
+    8,
+    9,
+    13,
+    31,
+    63,
+    64,
+    0x7FFF_FFFF,
+    0xFFFF_FFFF,
+    1 << 62,
+    u64::MAX,
+];
 
 fn mutate(rng: &mut Rng, data: &mut Vec<u8>) {
     let len = data.len();
@@ -78,7 +133,11 @@ fn mutate(rng: &mut Rng, data: &mut Vec<u8>) {
         }
         2 | 3 if len >= 8 => {
             // Counts, lengths, dims and offsets live in the header: aim there most of the time.
-            let span = if rng.below(4) == 0 { len - 8 } else { (len - 8).min(2048) };
+            let span = if rng.below(4) == 0 {
+                len - 8
+            } else {
+                (len - 8).min(2048)
+            };
             let i = rng.below(span + 1);
             let v = INTERESTING[rng.below(INTERESTING.len())];
             if rng.below(2) == 0 {
@@ -127,7 +186,11 @@ fn in_process_mutation_fuzzing() {
             mutate(&mut rng, &mut data);
         }
         // Building tokenizers is slow in debug builds: the consumers get every 64th input.
-        let ok = if i % 64 == 0 { fuzz_one(&data) } else { fuzz_reader(&data).is_some() };
+        let ok = if i % 64 == 0 {
+            fuzz_one(&data)
+        } else {
+            fuzz_reader(&data).is_some()
+        };
         if ok {
             parsed += 1;
         } else {
@@ -135,7 +198,10 @@ fn in_process_mutation_fuzzing() {
         }
     }
     // Both outcomes must be well represented, or the mutations are too weak or too strong.
-    assert!(parsed > 200 && rejected > 200, "parsed {parsed}, rejected {rejected}");
+    assert!(
+        parsed > 200 && rejected > 200,
+        "parsed {parsed}, rejected {rejected}"
+    );
 }
 
 #[test]
@@ -143,7 +209,9 @@ fn kept_inputs_do_not_crash() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
     let mut n = 0;
     for dir in ["regressions", "seeds"] {
-        let Ok(entries) = std::fs::read_dir(root.join(dir)) else { continue };
+        let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
+            continue;
+        };
         for entry in entries {
             let path = entry.unwrap().path();
             if path.extension().is_some_and(|e| e == "md") {

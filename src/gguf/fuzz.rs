@@ -7,7 +7,9 @@ use super::Gguf;
 /// file. Returns whether it parsed. Must never panic.
 #[doc(hidden)]
 pub fn fuzz_one(data: &[u8]) -> bool {
-    let Some(gguf) = fuzz_reader(data) else { return false };
+    let Some(gguf) = fuzz_reader(data) else {
+        return false;
+    };
     let _ = crate::commands::model::info_json(&gguf, false);
     if let Ok(tok) = crate::tokenizer::Tokenizer::from_gguf(&gguf) {
         if let Ok(ids) = tok.encode("Hello, wörld! 123 <|im_start|>", true, true) {

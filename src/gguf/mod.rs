@@ -11,7 +11,9 @@
 //! ```
 
 #[cfg(target_endian = "big")]
-compile_error!("the GGUF reader views little-endian tensor data in place and needs a little-endian target");
+compile_error!(
+    "the GGUF reader views little-endian tensor data in place and needs a little-endian target"
+);
 
 mod dequant;
 mod error;
@@ -33,10 +35,12 @@ pub use error::{GgufError, Result};
 pub use fuzz::{fuzz_one, fuzz_reader};
 pub use knob_kernels::{bf16_to_f32, f16_to_f32, f32_to_f16};
 pub use metadata::{Array, Metadata, Value, ValueType};
-pub use q8_0::{blocks_from_bytes, dequantize_row_q8_0, quantize_row_q8_0, BlockQ8_0, QK8_0, Q8_0_BLOCK_BYTES};
+pub use q8_0::{
+    blocks_from_bytes, dequantize_row_q8_0, quantize_row_q8_0, BlockQ8_0, Q8_0_BLOCK_BYTES, QK8_0,
+};
 pub use reader::{
-    TensorInfo, DEFAULT_ALIGNMENT, MAX_ARRAY_LEN, MAX_DIMS, MAX_KV_COUNT, MAX_STRING_LEN, MAX_TENSOR_COUNT,
-    MAX_TENSOR_NAME,
+    TensorInfo, DEFAULT_ALIGNMENT, MAX_ARRAY_LEN, MAX_DIMS, MAX_KV_COUNT, MAX_STRING_LEN,
+    MAX_TENSOR_COUNT, MAX_TENSOR_NAME,
 };
 pub use tensor::TensorRef;
 pub use types::{GgmlType, QK_K};
@@ -75,7 +79,10 @@ impl Gguf {
     /// Memory-maps and validates the file at `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<Gguf> {
         let path = path.as_ref();
-        let io_err = |source| GgufError::Io { path: path.to_path_buf(), source };
+        let io_err = |source| GgufError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
         let file = File::open(path).map_err(io_err)?;
         let map = mmap::map_readonly(&file).map_err(io_err)?;
         Self::from_storage(Storage::Mmap(map))
@@ -101,8 +108,17 @@ impl Gguf {
 
     fn from_storage(storage: Storage) -> Result<Gguf> {
         let header = reader::parse_header(storage_bytes(&storage))?;
-        let index = header.tensors.iter().enumerate().map(|(i, t)| (t.name.clone(), i)).collect();
-        Ok(Gguf { storage, header, index })
+        let index = header
+            .tensors
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.name.clone(), i))
+            .collect();
+        Ok(Gguf {
+            storage,
+            header,
+            index,
+        })
     }
 
     /// The whole file.
@@ -150,7 +166,12 @@ impl Gguf {
 
     /// The tensor `name`, with its data borrowed from the file.
     pub fn tensor(&self, name: &str) -> Result<TensorRef<'_>> {
-        let i = self.index.get(name).ok_or_else(|| GgufError::MissingTensor { name: name.to_string() })?;
+        let i = self
+            .index
+            .get(name)
+            .ok_or_else(|| GgufError::MissingTensor {
+                name: name.to_string(),
+            })?;
         Ok(self.tensor_ref(&self.header.tensors[*i]))
     }
 
@@ -164,7 +185,12 @@ impl Gguf {
             .zip(usize::try_from(end).ok())
             .and_then(|(s, e)| self.bytes().get(s..e))
             .unwrap_or(&[]);
-        TensorRef { name: &info.name, dims: &info.dims, ggml_type: info.ggml_type, bytes }
+        TensorRef {
+            name: &info.name,
+            dims: &info.dims,
+            ggml_type: info.ggml_type,
+            bytes,
+        }
     }
 
     /// The tensor `name` as f32 values: borrowed for F32 data, converted otherwise.

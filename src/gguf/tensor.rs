@@ -38,7 +38,10 @@ impl<'a> TensorRef<'a> {
     }
 
     fn unsupported(&self) -> GgufError {
-        GgufError::UnsupportedType { name: self.name.to_string(), ggml_type: self.ggml_type }
+        GgufError::UnsupportedType {
+            name: self.name.to_string(),
+            ggml_type: self.ggml_type,
+        }
     }
 
     /// The values as f32: borrowed when the data is F32 (and 4-aligned, which it
