@@ -36,6 +36,9 @@ pub enum ChatTemplateError {
     Metadata(#[from] crate::gguf::GgufError),
 }
 
+/// Instructions one render may execute; real templates need a few thousand per message.
+pub const TEMPLATE_FUEL: u64 = 5_000_000;
+
 /// ChatML, the fallback (the same text llama.cpp's built-in `chatml` produces).
 pub const CHATML: &str = "{% for message in messages %}\
 {{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}\
@@ -64,6 +67,15 @@ impl ChatTemplate {
         bos_token: &str,
         eos_token: &str,
     ) -> Result<ChatTemplate, ChatTemplateError> {
+        Self::with_fuel(source, bos_token, eos_token, TEMPLATE_FUEL)
+    }
+
+    fn with_fuel(
+        source: &str,
+        bos_token: &str,
+        eos_token: &str,
+        fuel: u64,
+    ) -> Result<ChatTemplate, ChatTemplateError> {
         let mut env = Environment::new();
         let syntax = SyntaxConfig::builder()
             .trim_blocks(true)
@@ -72,6 +84,9 @@ impl ChatTemplate {
             .map_err(ChatTemplateError::Syntax)?;
         env.set_syntax(syntax);
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        // A template comes from the model file: bound its work so a hostile
+        // one (nested loops over huge ranges) fails instead of hanging.
+        env.set_fuel(Some(fuel));
         env.add_function("raise_exception", |msg: String| -> Result<String, Error> {
             Err(Error::new(ErrorKind::InvalidOperation, msg))
         });
@@ -245,7 +260,9 @@ mod tests {
             ("assistant", "Hello!"),
             ("user", " Bye "),
         ]);
-        let table: Vec<(&str, &str, &str, Vec<Message>, bool, &str)> = vec![
+        // (template, bos, eos, messages, add_generation_prompt, expected)
+        type Row<'a> = (&'a str, &'a str, &'a str, Vec<Message>, bool, &'a str);
+        let table: Vec<Row> = vec![
             (SMOLLM2, "<|im_start|>", "<|im_end|>", hi.clone(), true,
              "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n<|im_start|>user\nHi there<|im_end|>\n<|im_start|>assistant\n"),
             (SMOLLM2, "<|im_start|>", "<|im_end|>", sys.clone(), false,
@@ -273,6 +290,15 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("Conversation roles must alternate"), "{e}");
+    }
+
+    #[test]
+    fn runaway_templates_run_out_of_fuel() {
+        let src =
+            "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}";
+        let t = ChatTemplate::with_fuel(src, "", "", 100_000).unwrap();
+        let e = t.render(&[], false).unwrap_err().to_string();
+        assert!(e.contains("fuel"), "{e}");
     }
 
     #[test]

@@ -195,6 +195,7 @@ fn q8_k(b: &[u8], y: &mut [f32]) {
 }
 
 #[cfg(test)]
+#[allow(clippy::needless_range_loop)] // element indices are the point of these tests
 mod tests {
     //! Each format is checked against blocks packed here from the layout in
     //! ggml-common.h, element by element (an independent formulation of the
@@ -261,7 +262,7 @@ mod tests {
         assert_eq!(y[0], 8.0);
         assert_eq!(y[31], -7.5);
         let mut b = 0.25f32.to_le_bytes().to_vec();
-        b.extend((0..256).map(|i| (i as i32 - 128) as i8 as u8));
+        b.extend((0..256).map(|i| (i - 128) as i8 as u8));
         b.extend([0u8; 32]); // bsums are not used by dequantization
         let y = deq(GgmlType::Q8K, &b);
         assert_eq!(y[0], -32.0);

@@ -17,6 +17,7 @@ compile_error!(
 
 mod dequant;
 mod error;
+mod fuzz;
 mod metadata;
 mod mmap;
 mod q8_0;
@@ -30,6 +31,8 @@ use std::fs::File;
 use std::path::Path;
 
 pub use error::{GgufError, Result};
+#[doc(hidden)]
+pub use fuzz::{fuzz_one, fuzz_reader};
 pub use knob_kernels::{bf16_to_f32, f16_to_f32, f32_to_f16};
 pub use metadata::{Array, Metadata, Value, ValueType};
 pub use q8_0::{
@@ -89,7 +92,7 @@ impl Gguf {
     /// used in place when they are 8-aligned and copied once otherwise
     /// (`include_bytes!` only guarantees alignment 1).
     pub fn from_static(bytes: &'static [u8]) -> Result<Gguf> {
-        if bytes.as_ptr() as usize % STORAGE_ALIGN == 0 {
+        if (bytes.as_ptr() as usize).is_multiple_of(STORAGE_ALIGN) {
             Self::from_storage(Storage::Static(bytes))
         } else {
             Self::from_bytes(bytes)

@@ -211,3 +211,60 @@ fn sentencepiece_merges_by_score_with_byte_fallback() {
         " hello world"
     );
 }
+
+/// A `tokenizer.json` as a mu model would carry it (here: the byte-level
+/// tokenizer above, serialized by the tokenizers crate, with a post-processor
+/// that appends `<|im_end|>`).
+fn hf_tokenizer() -> Tokenizer {
+    let base = gpt2_tokenizer("gpt-2");
+    let mut inner = base.with_special.clone();
+    let post = tokenizers::processors::template::TemplateProcessing::builder()
+        .try_single("$A <|im_end|>")
+        .unwrap()
+        .special_tokens(vec![("<|im_end|>", 2)])
+        .build()
+        .unwrap();
+    inner.with_post_processor(Some(post));
+    let json = inner.to_string(false).unwrap();
+    let m = md(vec![
+        ("tokenizer.huggingface.json", Value::String(json)),
+        ("tokenizer.ggml.eos_token_id", Value::U32(2)),
+        ("tokenizer.ggml.padding_token_id", Value::U32(0)),
+    ]);
+    Tokenizer::from_metadata(&m).unwrap()
+}
+
+#[test]
+fn huggingface_json_tokenizer_for_mu() {
+    let t = hf_tokenizer();
+    let plain = t.encode("hello world", false, false).unwrap();
+    assert_eq!(plain, ids(&t, &["hello", "Ġworld"]));
+    // add_special runs the tokenizer.json's own post-processor.
+    let with_eos = t.encode("hello world", true, false).unwrap();
+    assert_eq!(with_eos, ids(&t, &["hello", "Ġworld", "<|im_end|>"]));
+    assert_eq!(t.eos(), Some(2));
+    assert!(t.is_eog(2));
+    assert_eq!(t.decode(&with_eos, false), "hello world");
+    assert_eq!(t.decode(&with_eos, true), "hello world<|im_end|>");
+    assert_eq!(t.encode("<|im_start|>", false, true).unwrap(), vec![1]);
+    assert_ne!(t.encode("<|im_start|>", false, false).unwrap(), vec![1]);
+    let text = "héllo 🦀";
+    let enc = t.encode(text, false, false).unwrap();
+    let mut s = t.stream(false);
+    let pieces: Vec<String> = enc.iter().map(|&id| s.push(id)).collect();
+    assert_eq!(pieces.concat(), text);
+    assert!(pieces.iter().all(|p| !p.contains('\u{FFFD}')), "{pieces:?}");
+}
+
+#[test]
+fn broken_huggingface_json_is_an_error() {
+    let m = md(vec![(
+        "tokenizer.huggingface.json",
+        Value::String("{not json".into()),
+    )]);
+    let e = Tokenizer::from_metadata(&m).unwrap_err().to_string();
+    assert!(
+        e.starts_with("building the tokenizer: tokenizer.huggingface.json:"),
+        "{e}"
+    );
+}
