@@ -19,7 +19,7 @@ pub mod eval;
 mod generate;
 pub mod get;
 pub mod history;
-mod model;
+pub mod model;
 pub mod set;
 pub mod settings;
 mod settings_ui;
