@@ -2,6 +2,8 @@
 use std::io::{self, IsTerminal, Write};
 use std::time::Duration;
 
+use super::chat_assistant::RealAssistant;
+use super::Context;
 use crate::cli::ChatArgs;
 use crate::exit::Exit;
 use crate::tui::app::Command;
@@ -27,36 +29,47 @@ pub fn on_terminal() -> bool {
     io::stdin().is_terminal() && io::stdout().is_terminal()
 }
 
-pub fn run(args: ChatArgs) -> anyhow::Result<Exit> {
+pub fn run(ctx: &Context, args: ChatArgs) -> anyhow::Result<Exit> {
     if !on_terminal() {
         let mut stderr = io::stderr().lock();
         writeln!(stderr, "{NOT_A_TERMINAL}")?;
         return Ok(Exit::Usage);
     }
-    let assistant = assistant();
-    let startup = args.model.into_iter().map(Command::SetModel).collect();
+    // Loaded before the terminal is taken over, so an error prints plainly.
+    let assistant = assistant(ctx)?;
+    let model = args.model.or_else(|| ctx.config.chat_model.clone());
+    let startup = model.into_iter().map(Command::SetModel).collect();
     crate::tui::run(assistant, startup)?;
     Ok(Exit::Ok)
 }
 
-/// The assistant behind the interface.
-///
-/// The settings agent and the GGUF chat model plug in here once they are
-/// merged; until then every session uses the demo assistant, which says in
-/// the status bar that it runs no model. `KNOB_TUI_FAKE=1` will keep
-/// selecting it after that, for the end-to-end tests.
-fn assistant() -> Box<dyn Assistant> {
+/// The assistant behind the interface: the settings agent and, once loaded,
+/// a chat model; or the demo assistant when `KNOB_TUI_FAKE` is set.
+fn assistant(ctx: &Context) -> anyhow::Result<Box<dyn Assistant>> {
+    if std::env::var_os(FAKE_ENV).is_none() {
+        let catalog = super::settings_ui::catalog()?;
+        let threads = ctx.config.threads.unwrap_or_else(super::generate::default_threads);
+        let agent = super::ask::load_agent(ctx, &catalog, Some(1))?;
+        let journal = super::settings_ui::journal().ok();
+        let flag = ctx.config.platform.as_deref().and_then(|p| p.parse().ok());
+        let assistant = match super::settings_ui::platform(flag) {
+            Ok(p) => RealAssistant::new(catalog, agent, p, journal, threads),
+            // The interface still opens; the first answer says how to choose.
+            Err(e) => RealAssistant::new(catalog, agent, crate::settings::Platform::Gnome, journal, threads)
+                .with_note(format!("{e}; planning for gnome until /platform NAME says otherwise")),
+        };
+        return Ok(Box::new(assistant));
+    }
     let delay_ms = std::env::var(FAKE_DELAY_ENV)
         .ok()
         .and_then(|v| v.parse::<u64>().ok())
         .unwrap_or(40)
         .min(10_000);
     let delay = Duration::from_millis(delay_ms);
-    match std::env::var_os(FAKE_ENV) {
+    Ok(match std::env::var_os(FAKE_ENV) {
         Some(v) if v == "no-chat" => Box::new(FakeAssistant::without_chat(delay)),
-        // `1`, and for now every other case: see above.
         _ => Box::new(FakeAssistant::new(delay)),
-    }
+    })
 }
 
 #[cfg(test)]

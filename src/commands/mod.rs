@@ -13,6 +13,7 @@ pub mod batch;
 mod bench_agent;
 mod bench_model;
 pub mod chat;
+mod chat_assistant;
 mod completions;
 mod config;
 pub mod eval;
@@ -55,8 +56,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         // `knob` alone opens the chat interface on a terminal; elsewhere it
         // says how to use `knob ask` and `knob batch` instead (exit 2).
-        None => chat::run(crate::cli::ChatArgs { model: None }),
-        Some(Command::Chat(args)) => chat::run(args),
+        None => chat::run(&ctx, crate::cli::ChatArgs { model: None }),
+        Some(Command::Chat(args)) => chat::run(&ctx, args),
         Some(Command::Ask(args)) => ask::run(&ctx, args),
         Some(Command::Batch(args)) => batch::run(&ctx, args),
         Some(Command::Eval(args)) => eval::run(&ctx, args),

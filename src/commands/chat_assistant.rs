@@ -1,0 +1,298 @@
+//! The real assistant behind the chat interface: the settings agent on the
+//! embedded model, the settings engine for plans, apply, undo and history,
+//! and an optional GGUF chat model for everything else.
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::mpsc::Sender;
+
+use crate::agent::pipeline::{Agent, Intent, Understanding};
+use crate::agent::resolve::resolve;
+use crate::chat::ChatModel;
+use crate::chat_template::Message;
+use crate::generate::Stats;
+use crate::settings::apply::{self, Outcome};
+use crate::settings::{plan, Catalog, Journal, Plan, Platform, RealSystem};
+use crate::tui::backend::{Assistant, GenStats, PlanCard, PlanRow, WorkerEvent};
+
+/// Turns of chat history kept in the prompt.
+const HISTORY_TURNS: usize = 8;
+
+pub struct RealAssistant {
+    catalog: Catalog,
+    agent: Agent,
+    platform: Platform,
+    journal: Option<Journal>,
+    chat: Option<ChatModel>,
+    history: Vec<Message>,
+    threads: usize,
+    plans: HashMap<u64, Plan>,
+    next_plan: u64,
+    /// Said once, with the first answer (e.g. the desktop was not detected).
+    note: Option<String>,
+}
+
+impl RealAssistant {
+    pub fn new(catalog: Catalog, agent: Agent, platform: Platform, journal: Option<Journal>, threads: usize) -> Self {
+        RealAssistant {
+            catalog,
+            agent,
+            platform,
+            journal,
+            chat: None,
+            history: Vec::new(),
+            threads: threads.max(1),
+            plans: HashMap::new(),
+            next_plan: 1,
+            note: None,
+        }
+    }
+
+    pub fn with_note(mut self, note: String) -> Self {
+        self.note = Some(note);
+        self
+    }
+
+    /// The settings agent's figures: its decoder tokens per second of decoding.
+    fn agent_stats(u: &Understanding, prompt_tokens: usize) -> GenStats {
+        let secs = u.timing.decode_ms / 1000.0;
+        GenStats {
+            prompt_tokens,
+            generated: u.timing.tokens,
+            ttft_ms: Some(u.timing.encode_ms),
+            tokens_per_s: if secs > 0.0 { u.timing.tokens as f64 / secs } else { 0.0 },
+        }
+    }
+
+    fn plan_card(&mut self, request: &str, u: &Understanding, events: &Sender<WorkerEvent>) {
+        let Some(program) = &u.program else { return };
+        let sys = RealSystem::new();
+        let resolved = resolve(program, &self.catalog, self.platform, &sys);
+        if resolved.requests.is_empty() {
+            let why = if resolved.notes.is_empty() { "nothing to plan".to_string() } else { resolved.notes.join("; ") };
+            let _ = events.send(WorkerEvent::Error(format!("understood `{program}`, but {why}")));
+            return;
+        }
+        let plan = match plan(&self.catalog, &resolved.requests, self.platform, &sys) {
+            Ok(p) => p,
+            Err(e) => {
+                let _ = events.send(WorkerEvent::Error(e.to_string()));
+                return;
+            }
+        };
+        let platform = self.platform.name().to_string();
+        let mut rows: Vec<PlanRow> = plan
+            .actions
+            .iter()
+            .map(|a| PlanRow {
+                id: a.setting.clone(),
+                title: a.title.clone(),
+                current: a.current_value.as_ref().map_or_else(|| a.writes[0].current.display(), |v| v.to_string()),
+                new: a.value.to_string(),
+                changed: a.changed(),
+                platform: platform.clone(),
+                notes: a.notes.clone(),
+            })
+            .collect();
+        for s in &plan.skipped {
+            rows.push(PlanRow {
+                id: s.setting.clone(),
+                title: self.catalog.setting(&s.setting).map_or_else(|| s.setting.clone(), |x| x.title.clone()),
+                current: "-".into(),
+                new: "-".into(),
+                changed: false,
+                platform: platform.clone(),
+                notes: vec![s.reason.clone()],
+            });
+        }
+        if let (Some(first), false) = (rows.first_mut(), resolved.notes.is_empty()) {
+            first.notes.extend(resolved.notes.iter().cloned());
+        }
+        if let Some(reason) = plan.refusal() {
+            if let Some(first) = rows.first_mut() {
+                first.notes.push(format!("cannot be applied here: {reason}"));
+            }
+        }
+        let id = self.next_plan;
+        self.next_plan += 1;
+        self.plans.insert(id, plan);
+        let _ = events.send(WorkerEvent::Plan(PlanCard { id, request: request.to_string(), rows, confidence: u.confidence }));
+    }
+
+    fn chat_reply(&mut self, request: &str, events: &Sender<WorkerEvent>, cancel: &AtomicBool) {
+        let Some(chat) = self.chat.as_mut() else { return };
+        self.history.push(Message::new("user", request));
+        let keep = self.history.len().saturating_sub(HISTORY_TURNS * 2);
+        let messages = self.history[keep..].to_vec();
+        let to_gen = |s: &Stats| GenStats {
+            prompt_tokens: s.prompt_tokens,
+            generated: s.generated_tokens,
+            ttft_ms: (s.generated_tokens > 0).then_some(s.time_to_first_token_secs * 1000.0),
+            tokens_per_s: s.decode_tokens_per_sec(),
+        };
+        let result = chat.reply(&messages, cancel, &mut |piece, stats| {
+            let _ = events.send(WorkerEvent::Token { text: piece.to_string(), stats: to_gen(stats) });
+        });
+        match result {
+            Ok(g) => {
+                let cancelled = matches!(g.stop, crate::generate::StopReason::Cancelled);
+                self.history.push(Message::new("assistant", &g.text));
+                let _ = events.send(WorkerEvent::Finished { stats: to_gen(&g.stats), cancelled });
+            }
+            Err(e) => {
+                self.history.pop();
+                let _ = events.send(WorkerEvent::Error(format!("{e:#}")));
+            }
+        }
+    }
+}
+
+impl Assistant for RealAssistant {
+    fn handle(&mut self, request: &str, events: &Sender<WorkerEvent>, cancel: &AtomicBool) {
+        if let Some(note) = self.note.take() {
+            let _ = events.send(WorkerEvent::Info(note));
+        }
+        let u = match self.agent.understand(request) {
+            Ok(u) => u,
+            Err(e) => {
+                let _ = events.send(WorkerEvent::Error(e.to_string()));
+                return;
+            }
+        };
+        let prompt_tokens = u.query.split_whitespace().count();
+        let _ = events.send(WorkerEvent::Stats(Self::agent_stats(&u, prompt_tokens)));
+        for n in &u.notices {
+            let _ = events.send(WorkerEvent::Info(n.clone()));
+        }
+        match u.intent {
+            Intent::Change | Intent::Preset => self.plan_card(request, &u, events),
+            Intent::None | Intent::Chat if self.chat.is_some() => self.chat_reply(request, events, cancel),
+            intent => {
+                let hits = u.suggestions.iter().map(|s| (s.setting.clone(), s.title.clone(), s.score)).collect();
+                let hint = match intent {
+                    Intent::Search => Some("Not sure what to change: pick a setting and say what you want, e.g. \"turn it on\" or \"set it to 50\".".to_string()),
+                    _ if self.chat.is_none() => Some("That is not about a setting. /model PATH loads a GGUF chat model to answer it (knob chat --model FILE at start-up).".to_string()),
+                    _ => None,
+                };
+                let _ = events.send(WorkerEvent::Suggestions { hits, hint });
+            }
+        }
+        let _ = events.send(WorkerEvent::Finished { stats: Self::agent_stats(&u, prompt_tokens), cancelled: false });
+    }
+
+    fn apply(&mut self, plan_id: u64, events: &Sender<WorkerEvent>) {
+        let Some(mut plan) = self.plans.remove(&plan_id) else {
+            let _ = events.send(WorkerEvent::Applied { plan_id, result: Err(format!("no plan {plan_id} to apply")) });
+            return;
+        };
+        let result = if let Some(reason) = plan.refusal() {
+            Err(format!("not applied: {reason}"))
+        } else {
+            let summary: Vec<String> = plan.actions.iter().map(|a| format!("set {} {}", a.setting, a.value)).collect();
+            match apply::apply(&plan, &RealSystem::new(), self.journal.as_ref(), &format!("chat: {}", summary.join("; "))) {
+                Ok(Outcome::NothingToDo) => Ok("nothing to change".to_string()),
+                Ok(Outcome::Applied { journal_id, after_failures }) => {
+                    plan.applied = true;
+                    let changed: Vec<String> = plan.changes().map(|a| format!("{}: {}", a.title, a.value)).collect();
+                    let mut msg = format!("applied {}", changed.join(", "));
+                    if let Some(id) = journal_id {
+                        msg.push_str(&format!(" (plan {id}; u or /undo reverts it)"));
+                    }
+                    for f in after_failures {
+                        msg.push_str(&format!("; warning: {} failed: {}", f.argv.join(" "), f.reason));
+                    }
+                    Ok(msg)
+                }
+                Ok(Outcome::RolledBack { failed, rolled_back, .. }) => Err(format!(
+                    "{} failed ({}); rolled back: {}",
+                    failed.setting,
+                    failed.reason,
+                    if rolled_back.is_empty() { "nothing had changed".to_string() } else { rolled_back.join(", ") }
+                )),
+                Err(e) => Err(e.to_string()),
+            }
+        };
+        let _ = events.send(WorkerEvent::Applied { plan_id, result });
+    }
+
+    fn undo(&mut self, events: &Sender<WorkerEvent>) {
+        let result = match &self.journal {
+            None => Err("no journal directory: nothing can be undone".to_string()),
+            Some(j) => match apply::undo(j, None, &RealSystem::new()) {
+                Ok(r) if r.failures.is_empty() => Ok(format!("undid plan {} ({}): restored {}", r.id, r.summary, r.restored.join(", "))),
+                Ok(r) => Err(format!(
+                    "plan {}: restored {}; failed: {}",
+                    r.id,
+                    r.restored.join(", "),
+                    r.failures.iter().map(|f| format!("{} ({})", f.setting, f.reason)).collect::<Vec<_>>().join(", ")
+                )),
+                Err(e) => Err(e.to_string()),
+            },
+        };
+        let _ = events.send(WorkerEvent::Undone { result });
+    }
+
+    fn history(&mut self, events: &Sender<WorkerEvent>) {
+        let text = match self.journal.as_ref().map(Journal::list) {
+            None => "no journal directory".to_string(),
+            Some(Err(e)) => format!("cannot read the journal: {e}"),
+            Some(Ok(list)) if list.is_empty() => "no plans applied yet".to_string(),
+            Some(Ok(list)) => list
+                .iter()
+                .rev()
+                .take(10)
+                .map(|l| match &l.entry {
+                    Ok(e) => format!("{:>4}  {:<10} {}", e.id, e.state.name(), e.summary),
+                    Err(err) => format!("{:>4}  unreadable: {err}", l.id),
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+        };
+        let _ = events.send(WorkerEvent::Info(text));
+    }
+
+    fn set_model(&mut self, path: &Path, events: &Sender<WorkerEvent>) {
+        let _ = events.send(WorkerEvent::Info(format!("loading {} ...", path.display())));
+        match ChatModel::load(path, self.threads) {
+            Ok(m) => {
+                let _ = events.send(WorkerEvent::Info(format!("chat model {} loaded", m.name)));
+                self.chat = Some(m);
+                self.history.clear();
+            }
+            Err(e) => {
+                let _ = events.send(WorkerEvent::Error(format!("{e:#}")));
+            }
+        }
+    }
+
+    fn set_platform(&mut self, name: &str, events: &Sender<WorkerEvent>) {
+        match name.parse::<Platform>() {
+            Ok(p) => {
+                self.platform = p;
+                let _ = events.send(WorkerEvent::Info(format!("planning for {p} now")));
+            }
+            Err(e) => {
+                let _ = events.send(WorkerEvent::Error(e.to_string()));
+            }
+        }
+    }
+
+    fn set_threads(&mut self, n: usize, events: &Sender<WorkerEvent>) {
+        self.threads = n.max(1);
+        if let Some(path) = self.chat.as_ref().map(|c| c.path.clone()) {
+            // The kernels' pool is sized at load, so the chat model is reloaded.
+            self.set_model(&path, events);
+        }
+    }
+
+    fn model_name(&self) -> String {
+        match &self.chat {
+            Some(c) => format!("{} + {}", self.agent.model_name(), c.name),
+            None => self.agent.model_name().to_string(),
+        }
+    }
+
+    fn threads(&self) -> usize {
+        self.threads
+    }
+}
