@@ -19,6 +19,11 @@ fn toml_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn main() {
+    println!("cargo:rustc-env=KNOB_GIT_COMMIT={}", git_commit());
+    // Rebuild when HEAD moves, so the commit shown stays true.
+    println!("cargo:rerun-if-changed=.git/HEAD");
+    println!("cargo:rerun-if-changed=.git/refs/heads");
+    println!("cargo:rerun-if-changed=assets/knob-mu.gguf");
     let root =
         PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let profiles = root.join("settings-profiles");
@@ -50,4 +55,17 @@ fn main() {
     let dest =
         PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("shipped_profiles.rs");
     fs::write(dest, out).expect("writing shipped_profiles.rs");
+}
+
+/// The commit knob is built from, for `knob --version`; "unknown" outside a
+/// git checkout (a crate tarball).
+fn git_commit() -> String {
+    std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|| "unknown".to_string())
 }

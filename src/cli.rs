@@ -50,6 +50,8 @@ pub enum Command {
     Eval(EvalArgs),
     /// Show where the config file is, or what it holds.
     Config(ConfigArgs),
+    /// Check what knob sees here: platform, tools, CPU kernels, files, journal.
+    Doctor,
     /// Print a shell completion script to stdout.
     Completions(CompletionsArgs),
     /// Generate text with a GGUF model (text to stdout, statistics to stderr)

@@ -17,3 +17,4 @@ pub mod settings;
 pub mod tokenizer;
 pub mod toml_error;
 pub mod tui;
+pub mod version;

@@ -1,12 +1,20 @@
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use knob::cli::Cli;
 use knob::exit::Exit;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let mut command = Cli::command();
+    // Hashing the embedded model costs a few milliseconds: only for --version.
+    if std::env::args_os().any(|a| a == "--version") {
+        command = command.long_version(knob::version::long_version());
+    }
+    let cli = match command
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
         Ok(cli) => cli,
         Err(e) => {
             // clap prints help/version to stdout with status 0, usage errors with 2.

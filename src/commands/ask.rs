@@ -69,7 +69,7 @@ pub fn run(ctx: &Context, args: AskArgs) -> Result<Exit> {
         print_explain(&u)?;
     }
     match u.intent {
-        Intent::Change | Intent::Preset => plan_and_execute(ctx, &args, &catalog, &u),
+        Intent::Change | Intent::Preset => plan_and_execute(&args, &catalog, &u),
         Intent::Search => {
             report_unplanned(
                 &args,
@@ -112,17 +112,8 @@ fn extra_json(u: &Understanding, intent: Intent, explain: bool) -> Map<String, J
     m
 }
 
-fn plan_and_execute(
-    ctx: &Context,
-    args: &AskArgs,
-    catalog: &Catalog,
-    u: &Understanding,
-) -> Result<Exit> {
-    let platform = platform(
-        args.flags
-            .platform
-            .or(ctx.config.platform.as_deref().and_then(|p| p.parse().ok())),
-    )?;
+fn plan_and_execute(args: &AskArgs, catalog: &Catalog, u: &Understanding) -> Result<Exit> {
+    let platform = platform(args.flags.platform)?;
     let program = u
         .program
         .as_ref()

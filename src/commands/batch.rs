@@ -31,10 +31,7 @@ struct LineResult {
 
 pub fn run(ctx: &Context, args: BatchArgs) -> Result<Exit> {
     let catalog = catalog()?;
-    let platform = platform(
-        args.platform
-            .or(ctx.config.platform.as_deref().and_then(|p| p.parse().ok())),
-    )?;
+    let platform = platform(args.platform)?;
     let threads = args
         .threads
         .or(ctx.config.threads)

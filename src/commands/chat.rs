@@ -48,15 +48,25 @@ pub fn run(ctx: &Context, args: ChatArgs) -> anyhow::Result<Exit> {
 fn assistant(ctx: &Context) -> anyhow::Result<Box<dyn Assistant>> {
     if std::env::var_os(FAKE_ENV).is_none() {
         let catalog = super::settings_ui::catalog()?;
-        let threads = ctx.config.threads.unwrap_or_else(super::generate::default_threads);
+        let threads = ctx
+            .config
+            .threads
+            .unwrap_or_else(super::generate::default_threads);
         let agent = super::ask::load_agent(ctx, &catalog, Some(1))?;
         let journal = super::settings_ui::journal().ok();
-        let flag = ctx.config.platform.as_deref().and_then(|p| p.parse().ok());
-        let assistant = match super::settings_ui::platform(flag) {
+        let assistant = match super::settings_ui::platform(None) {
             Ok(p) => RealAssistant::new(catalog, agent, p, journal, threads),
             // The interface still opens; the first answer says how to choose.
-            Err(e) => RealAssistant::new(catalog, agent, crate::settings::Platform::Gnome, journal, threads)
-                .with_note(format!("{e}; planning for gnome until /platform NAME says otherwise")),
+            Err(e) => RealAssistant::new(
+                catalog,
+                agent,
+                crate::settings::Platform::Gnome,
+                journal,
+                threads,
+            )
+            .with_note(format!(
+                "{e}; planning for gnome until /platform NAME says otherwise"
+            )),
         };
         return Ok(Box::new(assistant));
     }

@@ -33,7 +33,13 @@ pub struct RealAssistant {
 }
 
 impl RealAssistant {
-    pub fn new(catalog: Catalog, agent: Agent, platform: Platform, journal: Option<Journal>, threads: usize) -> Self {
+    pub fn new(
+        catalog: Catalog,
+        agent: Agent,
+        platform: Platform,
+        journal: Option<Journal>,
+        threads: usize,
+    ) -> Self {
         RealAssistant {
             catalog,
             agent,
@@ -60,7 +66,11 @@ impl RealAssistant {
             prompt_tokens,
             generated: u.timing.tokens,
             ttft_ms: Some(u.timing.encode_ms),
-            tokens_per_s: if secs > 0.0 { u.timing.tokens as f64 / secs } else { 0.0 },
+            tokens_per_s: if secs > 0.0 {
+                u.timing.tokens as f64 / secs
+            } else {
+                0.0
+            },
         }
     }
 
@@ -69,8 +79,14 @@ impl RealAssistant {
         let sys = RealSystem::new();
         let resolved = resolve(program, &self.catalog, self.platform, &sys);
         if resolved.requests.is_empty() {
-            let why = if resolved.notes.is_empty() { "nothing to plan".to_string() } else { resolved.notes.join("; ") };
-            let _ = events.send(WorkerEvent::Error(format!("understood `{program}`, but {why}")));
+            let why = if resolved.notes.is_empty() {
+                "nothing to plan".to_string()
+            } else {
+                resolved.notes.join("; ")
+            };
+            let _ = events.send(WorkerEvent::Error(format!(
+                "understood `{program}`, but {why}"
+            )));
             return;
         }
         let plan = match plan(&self.catalog, &resolved.requests, self.platform, &sys) {
@@ -87,7 +103,10 @@ impl RealAssistant {
             .map(|a| PlanRow {
                 id: a.setting.clone(),
                 title: a.title.clone(),
-                current: a.current_value.as_ref().map_or_else(|| a.writes[0].current.display(), |v| v.to_string()),
+                current: a
+                    .current_value
+                    .as_ref()
+                    .map_or_else(|| a.writes[0].current.display(), |v| v.to_string()),
                 new: a.value.to_string(),
                 changed: a.changed(),
                 platform: platform.clone(),
@@ -97,7 +116,10 @@ impl RealAssistant {
         for s in &plan.skipped {
             rows.push(PlanRow {
                 id: s.setting.clone(),
-                title: self.catalog.setting(&s.setting).map_or_else(|| s.setting.clone(), |x| x.title.clone()),
+                title: self
+                    .catalog
+                    .setting(&s.setting)
+                    .map_or_else(|| s.setting.clone(), |x| x.title.clone()),
                 current: "-".into(),
                 new: "-".into(),
                 changed: false,
@@ -110,17 +132,26 @@ impl RealAssistant {
         }
         if let Some(reason) = plan.refusal() {
             if let Some(first) = rows.first_mut() {
-                first.notes.push(format!("cannot be applied here: {reason}"));
+                first
+                    .notes
+                    .push(format!("cannot be applied here: {reason}"));
             }
         }
         let id = self.next_plan;
         self.next_plan += 1;
         self.plans.insert(id, plan);
-        let _ = events.send(WorkerEvent::Plan(PlanCard { id, request: request.to_string(), rows, confidence: u.confidence }));
+        let _ = events.send(WorkerEvent::Plan(PlanCard {
+            id,
+            request: request.to_string(),
+            rows,
+            confidence: u.confidence,
+        }));
     }
 
     fn chat_reply(&mut self, request: &str, events: &Sender<WorkerEvent>, cancel: &AtomicBool) {
-        let Some(chat) = self.chat.as_mut() else { return };
+        let Some(chat) = self.chat.as_mut() else {
+            return;
+        };
         self.history.push(Message::new("user", request));
         let keep = self.history.len().saturating_sub(HISTORY_TURNS * 2);
         let messages = self.history[keep..].to_vec();
@@ -131,13 +162,19 @@ impl RealAssistant {
             tokens_per_s: s.decode_tokens_per_sec(),
         };
         let result = chat.reply(&messages, cancel, &mut |piece, stats| {
-            let _ = events.send(WorkerEvent::Token { text: piece.to_string(), stats: to_gen(stats) });
+            let _ = events.send(WorkerEvent::Token {
+                text: piece.to_string(),
+                stats: to_gen(stats),
+            });
         });
         match result {
             Ok(g) => {
                 let cancelled = matches!(g.stop, crate::generate::StopReason::Cancelled);
                 self.history.push(Message::new("assistant", &g.text));
-                let _ = events.send(WorkerEvent::Finished { stats: to_gen(&g.stats), cancelled });
+                let _ = events.send(WorkerEvent::Finished {
+                    stats: to_gen(&g.stats),
+                    cancelled,
+                });
             }
             Err(e) => {
                 self.history.pop();
@@ -166,9 +203,15 @@ impl Assistant for RealAssistant {
         }
         match u.intent {
             Intent::Change | Intent::Preset => self.plan_card(request, &u, events),
-            Intent::None | Intent::Chat if self.chat.is_some() => self.chat_reply(request, events, cancel),
+            Intent::None | Intent::Chat if self.chat.is_some() => {
+                self.chat_reply(request, events, cancel)
+            }
             intent => {
-                let hits = u.suggestions.iter().map(|s| (s.setting.clone(), s.title.clone(), s.score)).collect();
+                let hits = u
+                    .suggestions
+                    .iter()
+                    .map(|s| (s.setting.clone(), s.title.clone(), s.score))
+                    .collect();
                 let hint = match intent {
                     Intent::Search => Some("Not sure what to change: pick a setting and say what you want, e.g. \"turn it on\" or \"set it to 50\".".to_string()),
                     _ if self.chat.is_none() => Some("That is not about a setting. /model PATH loads a GGUF chat model to answer it (knob chat --model FILE at start-up).".to_string()),
@@ -177,37 +220,70 @@ impl Assistant for RealAssistant {
                 let _ = events.send(WorkerEvent::Suggestions { hits, hint });
             }
         }
-        let _ = events.send(WorkerEvent::Finished { stats: Self::agent_stats(&u, prompt_tokens), cancelled: false });
+        let _ = events.send(WorkerEvent::Finished {
+            stats: Self::agent_stats(&u, prompt_tokens),
+            cancelled: false,
+        });
     }
 
     fn apply(&mut self, plan_id: u64, events: &Sender<WorkerEvent>) {
         let Some(mut plan) = self.plans.remove(&plan_id) else {
-            let _ = events.send(WorkerEvent::Applied { plan_id, result: Err(format!("no plan {plan_id} to apply")) });
+            let _ = events.send(WorkerEvent::Applied {
+                plan_id,
+                result: Err(format!("no plan {plan_id} to apply")),
+            });
             return;
         };
         let result = if let Some(reason) = plan.refusal() {
             Err(format!("not applied: {reason}"))
         } else {
-            let summary: Vec<String> = plan.actions.iter().map(|a| format!("set {} {}", a.setting, a.value)).collect();
-            match apply::apply(&plan, &RealSystem::new(), self.journal.as_ref(), &format!("chat: {}", summary.join("; "))) {
+            let summary: Vec<String> = plan
+                .actions
+                .iter()
+                .map(|a| format!("set {} {}", a.setting, a.value))
+                .collect();
+            match apply::apply(
+                &plan,
+                &RealSystem::new(),
+                self.journal.as_ref(),
+                &format!("chat: {}", summary.join("; ")),
+            ) {
                 Ok(Outcome::NothingToDo) => Ok("nothing to change".to_string()),
-                Ok(Outcome::Applied { journal_id, after_failures }) => {
+                Ok(Outcome::Applied {
+                    journal_id,
+                    after_failures,
+                }) => {
                     plan.applied = true;
-                    let changed: Vec<String> = plan.changes().map(|a| format!("{}: {}", a.title, a.value)).collect();
+                    let changed: Vec<String> = plan
+                        .changes()
+                        .map(|a| format!("{}: {}", a.title, a.value))
+                        .collect();
                     let mut msg = format!("applied {}", changed.join(", "));
                     if let Some(id) = journal_id {
                         msg.push_str(&format!(" (plan {id}; u or /undo reverts it)"));
                     }
                     for f in after_failures {
-                        msg.push_str(&format!("; warning: {} failed: {}", f.argv.join(" "), f.reason));
+                        msg.push_str(&format!(
+                            "; warning: {} failed: {}",
+                            f.argv.join(" "),
+                            f.reason
+                        ));
                     }
                     Ok(msg)
                 }
-                Ok(Outcome::RolledBack { failed, rolled_back, .. }) => Err(format!(
+                Ok(Outcome::RolledBack {
+                    failed,
+                    rolled_back,
+                    ..
+                }) => Err(format!(
                     "{} failed ({}); rolled back: {}",
                     failed.setting,
                     failed.reason,
-                    if rolled_back.is_empty() { "nothing had changed".to_string() } else { rolled_back.join(", ") }
+                    if rolled_back.is_empty() {
+                        "nothing had changed".to_string()
+                    } else {
+                        rolled_back.join(", ")
+                    }
                 )),
                 Err(e) => Err(e.to_string()),
             }
@@ -219,12 +295,21 @@ impl Assistant for RealAssistant {
         let result = match &self.journal {
             None => Err("no journal directory: nothing can be undone".to_string()),
             Some(j) => match apply::undo(j, None, &RealSystem::new()) {
-                Ok(r) if r.failures.is_empty() => Ok(format!("undid plan {} ({}): restored {}", r.id, r.summary, r.restored.join(", "))),
+                Ok(r) if r.failures.is_empty() => Ok(format!(
+                    "undid plan {} ({}): restored {}",
+                    r.id,
+                    r.summary,
+                    r.restored.join(", ")
+                )),
                 Ok(r) => Err(format!(
                     "plan {}: restored {}; failed: {}",
                     r.id,
                     r.restored.join(", "),
-                    r.failures.iter().map(|f| format!("{} ({})", f.setting, f.reason)).collect::<Vec<_>>().join(", ")
+                    r.failures
+                        .iter()
+                        .map(|f| format!("{} ({})", f.setting, f.reason))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )),
                 Err(e) => Err(e.to_string()),
             },

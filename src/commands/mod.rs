@@ -16,6 +16,7 @@ pub mod chat;
 mod chat_assistant;
 mod completions;
 mod config;
+mod doctor;
 pub mod eval;
 mod generate;
 pub mod get;
@@ -53,6 +54,9 @@ impl Context {
 
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     let ctx = Context::from_args(&cli.global)?;
+    if let Some(p) = ctx.config.platform.as_deref().and_then(|p| p.parse().ok()) {
+        let _ = settings_ui::CONFIG_PLATFORM.set(p);
+    }
     match cli.command {
         // `knob` alone opens the chat interface on a terminal; elsewhere it
         // says how to use `knob ask` and `knob batch` instead (exit 2).
@@ -62,6 +66,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Some(Command::Batch(args)) => batch::run(&ctx, args),
         Some(Command::Eval(args)) => eval::run(&ctx, args),
         Some(Command::Config(args)) => config::run(&ctx, &args.action),
+        Some(Command::Doctor) => doctor::run(&ctx),
         Some(Command::Completions(args)) => completions::run(args.shell),
         Some(Command::Generate(args)) => generate::run(args),
         Some(Command::Bench(BenchCommand::Model(args))) => bench_model::run(args),

@@ -15,9 +15,12 @@ pub fn catalog() -> anyhow::Result<Catalog> {
     crate::settings::load_catalog().context("loading the settings catalog")
 }
 
-/// The `--platform` flag, or the detected platform.
+/// The config file's `platform`, set once at start-up by `commands::run`.
+pub static CONFIG_PLATFORM: std::sync::OnceLock<Platform> = std::sync::OnceLock::new();
+
+/// The `--platform` flag, else the config's platform, else the detected one.
 pub fn platform(flag: Option<Platform>) -> anyhow::Result<Platform> {
-    match flag {
+    match flag.or_else(|| CONFIG_PLATFORM.get().copied()) {
         Some(p) => Ok(p),
         None => {
             let desktop = std::env::var("XDG_CURRENT_DESKTOP").ok();
