@@ -675,24 +675,66 @@ class Generator:
                 "family": ea["family"] + "+" + eb["family"], "name": ea["name"] + "+" + eb["name"]}
 
 
-_OFF = re.compile(r"\b(off|disable|disabled|don'?t|do not|stop|no longer|hide|without|get rid|remove|never|turn it off)\b")
+_OFF = re.compile(r"\b(off|disable|disabled|deactivate|don'?t|do not|no longer|hide|get rid|remove|never)\b|(^|[,.;] ?)stop\b")
+_ON = re.compile(r"\b(turn|switch|put|back|keep)( \w+)* on\b|\b(enable|enabled|activate|start|show|use|want|let)\b")
 _SUPPRESS = re.compile(r"\b(mute|muted|do not disturb|airplane|hide|autohide|auto-hide|disable|block|lock)\b")
+_QUESTION = re.compile(r"^(is|are|what|what's|whats|how|does|do|which|where|when|why|can i|should)\b")
+_UP = re.compile(r"\b(increase|raise|turn up|higher|more|up|maximum|boost)\b")
+_DOWN = re.compile(r"\b(decrease|lower|reduce|turn down|less|down|minimum|cut)\b")
+_NUM = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*(%|percent|px|pixels|ms|milliseconds|k|kelvin|x|seconds?|secs?|minutes?|mins?|hours?|h|am|pm)?(?!\w)")
 
 
 def infer_example(s: Setting, q: str, lex) -> str | None:
-    ql = q.lower()
+    """Label a catalog example only where the text makes the intent unambiguous; else None."""
+    ql = q.lower().strip()
+    if _QUESTION.search(ql) and ql.endswith("?"):
+        return None  # asks for the current value: no action to learn
     if s.type == "bool":
-        if _SUPPRESS.search(norm(s.title)):
+        on, off = bool(_ON.search(ql)), bool(_OFF.search(ql))
+        if on == off or _SUPPRESS.search(norm(s.title)):
             return None
-        return f"set {s.id} {'false' if _OFF.search(ql) else 'true'}"
+        return f"set {s.id} {'false' if off else 'true'}"
     if s.type == "enum":
-        hits = [v for v in s.values if re.search(r"\b" + re.escape(v.replace("_", " ")) + r"\b", ql)]
+        hits = [v for v in s.values if re.search(r"\b" + re.escape(v.replace("_", " ").replace("-", " ")) + r"\b",
+                                                ql.replace("-", " "))]
         return f"set {s.id} {hits[0]}" if len(hits) == 1 else None
-    if s.type in ("int", "float") and lex:
-        _, inc_a, dec_a, inc_p, dec_p, _ = lex
-        up = any(w in ql for w in inc_a + inc_p)
-        down = any(w in ql for w in dec_a + dec_p)
-        if up != down and not re.search(r"[0-9]", ql):
+    if s.type in ("int", "float"):
+        nums = _NUM.findall(ql)
+        if len(nums) == 1:
+            x, u = float(nums[0][0]), nums[0][1]
+            kind = unit_of(s).kind
+            if kind == "seconds" and u.startswith("min"):
+                x *= 60
+            elif kind == "seconds" and u.startswith("h"):
+                x *= 3600
+            elif kind == "factor" and u in ("%", "percent"):
+                x /= 100
+            elif kind == "hours":
+                if (u == "pm" or re.search(r"\b(evening|tonight|afternoon)\b", ql)) and x < 12:
+                    x += 12
+                u = ""
+            elif u and kind in ("percent", "plain") and u not in ("%", "percent"):
+                return None
+            if re.search(r"\bby\b", ql):
+                if _UP.search(ql) != _DOWN.search(ql) and x > 0:
+                    return f"{'inc' if _UP.search(ql) else 'dec'} {s.id} {fmt_num(x, s.type)}"
+                return None
+            if (s.min is None or x >= s.min) and (s.max is None or x <= s.max):
+                return f"set {s.id} {fmt_num(x, s.type)}"
+            return None
+        if nums:
+            return None
+        if re.search(r"\b(max|maximum|all the way up|full)\b", ql) and s.max is not None:
+            return f"set {s.id} {fmt_num(s.max, s.type)}"
+        if re.search(r"\b(min|minimum|all the way down|lowest)\b", ql) and s.min is not None:
+            return f"set {s.id} {fmt_num(s.min, s.type)}"
+        up = bool(_UP.search(ql))
+        down = bool(_DOWN.search(ql))
+        if lex:
+            _, inc_a, dec_a, inc_p, dec_p, _ = lex
+            up = up or any(w in ql for w in inc_a + inc_p)
+            down = down or any(w in ql for w in dec_a + dec_p)
+        if up != down:
             return f"{'inc' if up else 'dec'} {s.id}"
     return None
 

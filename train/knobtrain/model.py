@@ -101,14 +101,23 @@ def rope(x, pos, base):
     return jnp.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin], axis=-1)
 
 
+def _mm(x, w):
+    return x @ w
+
+
+# Every linear map goes through MATMUL, so a golden run can simulate the
+# engine's int8 activations (see golden.py). Training uses the plain product.
+MATMUL = _mm
+
+
 def attention(cfg: Config, q_in, kv_in, wq, wk, wv, wo, mask, use_rope: bool):
     """q_in: [B, Tq, d], kv_in: [B, Tk, d], mask: broadcastable to [B, H, Tq, Tk] (True = attend)."""
     B, Tq, _ = q_in.shape
     Tk = kv_in.shape[1]
     H, Hkv, D = cfg.n_head, cfg.n_head_kv, cfg.d_head
-    q = (q_in @ wq).reshape(B, Tq, H, D)
-    k = (kv_in @ wk).reshape(B, Tk, Hkv, D)
-    v = (kv_in @ wv).reshape(B, Tk, Hkv, D)
+    q = MATMUL(q_in, wq).reshape(B, Tq, H, D)
+    k = MATMUL(kv_in, wk).reshape(B, Tk, Hkv, D)
+    v = MATMUL(kv_in, wv).reshape(B, Tk, Hkv, D)
     if use_rope:
         q = rope(q, jnp.arange(Tq), cfg.rope_base)
         k = rope(k, jnp.arange(Tk), cfg.rope_base)
@@ -120,11 +129,11 @@ def attention(cfg: Config, q_in, kv_in, wq, wk, wv, wo, mask, use_rope: bool):
     s = jnp.where(mask, s, -1e30)
     a = jax.nn.softmax(s, axis=-1)
     o = jnp.einsum("bhqk,bkhd->bqhd", a, v).reshape(B, Tq, H * D)
-    return o @ wo
+    return MATMUL(o, wo)
 
 
 def ffn(x, wg, wu, wd):
-    return (jax.nn.silu(x @ wg) * (x @ wu)) @ wd
+    return MATMUL(jax.nn.silu(MATMUL(x, wg)) * MATMUL(x, wu), wd)
 
 
 def _ln(p, name, x, eps):
@@ -171,7 +180,7 @@ def decode(cfg: Config, p: dict, enc, enc_ids, dec_ids):
         x = ffn(x, p[b + "ffn_gate.weight"], p[b + "ffn_up.weight"], p[b + "ffn_down.weight"])
         h = h + _ln(p, b + "ffn_post_norm", x, cfg.eps)
     h = _ln(p, "dec.output_norm", h, cfg.eps)
-    return h @ p["token_embd.weight"].T
+    return MATMUL(h, p["token_embd.weight"].T)
 
 
 def forward(cfg: Config, p: dict, enc_ids, dec_ids):
