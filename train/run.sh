@@ -82,4 +82,5 @@ if "$(knob_bin)" eval --help >/dev/null 2>&1; then
     echo "== knob eval (int8 engine)"
     "$(knob_bin)" eval train/eval/heldout.jsonl --json > "$out/knob-eval.json" || true
 fi
-echo "done: assets/knob-mu.gguf, reports in $out"
+"$py" -m knobtrain.report --out "$out" --gguf assets/knob-mu.gguf --report train/REPORT.md
+echo "done: assets/knob-mu.gguf, train/REPORT.md, reports in $out"

@@ -32,6 +32,7 @@ class Preset:
     title: str
     description: str
     synonyms: tuple[str, ...]
+    examples: tuple = ()
     values: dict = field(default_factory=dict, hash=False, compare=False)
 
 
@@ -81,6 +82,7 @@ def parse_catalog(doc: dict) -> Catalog:
                 title=p.get("title", p["name"]),
                 description=p.get("description", ""),
                 synonyms=tuple(p.get("synonyms", []) or []),
+                examples=tuple(p.get("examples", []) or []),
                 values=dict(p.get("values", {}) or {}),
             )
         )

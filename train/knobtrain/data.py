@@ -661,6 +661,11 @@ class Generator:
                 act = infer_example(s, e, lex_for(s))
                 if act:
                     out.append({"query": e, "expect": [act], "family": "example:0", "name": f"{s.id}|example"})
+        for p in self.cat.presets:
+            for e in p.examples:
+                if isinstance(e, str) and e.strip():
+                    out.append({"query": e, "expect": [f"preset {p.name}"], "family": "example:0",
+                                "name": f"preset:{p.name}|example"})
         return out
 
     def pair(self, rng, mode: str) -> dict | None:

@@ -24,7 +24,7 @@ from .data import read_jsonl, target_text
 from .model import Config, forward, greedy, init_params, n_params
 from .tokenizer import decode, encode
 
-BUCKETS = [(16, 12), (32, 20), (48, 24)]
+BUCKETS = [(12, 6), (16, 8), (24, 12), (48, 24)]  # (encoder, decoder) lengths; most requests fit the first
 
 
 def tokenize_rows(tok: Tokenizer, rows: list[dict], buckets=BUCKETS):
@@ -53,21 +53,20 @@ def tokenize_rows(tok: Tokenizer, rows: list[dict], buckets=BUCKETS):
     return out, dropped
 
 
-def wsd_schedule(peak: float, steps: int, warmup_frac=0.05, decay_frac=0.2, floor=0.02):
-    w = max(1, int(steps * warmup_frac))
-    d = max(1, int(steps * decay_frac))
-    s = max(0, steps - w - d)
-    return optax.join_schedules(
-        [optax.linear_schedule(0.0, peak, w), optax.constant_schedule(peak), optax.linear_schedule(peak, peak * floor, d)],
-        [w, w + s],
-    )
+def wsd(peak: float, progress: float, warmup=0.05, decay=0.2, floor=0.02) -> float:
+    """Warmup-stable-decay learning rate at `progress` in [0, 1] of the run."""
+    if progress < warmup:
+        return peak * progress / warmup
+    if progress < 1.0 - decay:
+        return peak
+    return peak * (floor + (1.0 - floor) * max(0.0, 1.0 - progress) / decay)
 
 
-def make_optimizer(lr: float, steps: int, wd: float):
-    sched = wsd_schedule(lr, steps)
-    # no weight decay on norms
+def make_optimizer(wd: float):
+    # the learning rate is injected each step (wsd of the run's progress); no weight decay on norms
     mask = lambda p: {k: (v.ndim == 2) for k, v in p.items()}
-    return optax.chain(optax.clip_by_global_norm(1.0), optax.adamw(sched, b1=0.9, b2=0.98, weight_decay=wd, mask=mask)), sched
+    adamw = optax.inject_hyperparams(optax.adamw, static_args=("mask",))(learning_rate=0.0, b1=0.9, b2=0.98, weight_decay=wd, mask=mask)
+    return optax.chain(optax.clip_by_global_norm(1.0), adamw)
 
 
 def loss_fn(cfg, params, enc, dec_in, dec_out):
@@ -117,14 +116,16 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--data", required=True, help="dir with train.jsonl, eval.jsonl, tokenizer.json")
     ap.add_argument("--out", required=True, help="checkpoint path (.npz)")
-    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--steps", type=int, default=3000, help="most steps")
+    ap.add_argument("--minutes", type=float, default=0.0,
+                    help="wall-clock budget: progress (and so the schedule) is max(step/steps, elapsed/budget)")
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--wd", type=float, default=0.01)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--eval-every", type=int, default=500)
     ap.add_argument("--eval-n", type=int, default=512, help="held-out examples scored during training")
-    ap.add_argument("--d-model", type=int, default=192)
+    ap.add_argument("--d-model", type=int, default=128)
     ap.add_argument("--d-ff", type=int, default=512)
     ap.add_argument("--n-enc", type=int, default=4)
     ap.add_argument("--n-dec", type=int, default=2)
@@ -145,12 +146,13 @@ def main(argv=None):
 
     params = init_params(cfg, jax.random.PRNGKey(a.seed))
     print(f"model: {n_params(params):,} parameters, config {cfg.to_dict()}", flush=True)
-    opt, sched = make_optimizer(a.lr, a.steps, a.wd)
+    opt = make_optimizer(a.wd)
     opt_state = opt.init(params)
 
     @jax.jit
-    def step(params, opt_state, enc, dec_in, dec_out):
+    def step(params, opt_state, enc, dec_in, dec_out, lr):
         loss, grads = jax.value_and_grad(lambda p: loss_fn(cfg, p, enc, dec_in, dec_out))(params)
+        opt_state[1].hyperparams["learning_rate"] = lr
         upd, opt_state = opt.update(grads, opt_state, params)
         return optax.apply_updates(params, upd), opt_state, loss
 
@@ -164,8 +166,16 @@ def main(argv=None):
     t0 = time.time()
     ema = None
     acc = float("nan")
-    bar = tqdm(range(1, a.steps + 1), mininterval=2.0, dynamic_ncols=True)
-    for it in bar:
+    budget = a.minutes * 60.0
+    t_train = None  # the clock starts after the first step (compilation)
+    bar = tqdm(total=a.steps, mininterval=2.0, dynamic_ncols=True)
+    it = 0
+    progress = 0.0
+    while progress < 1.0:
+        it += 1
+        elapsed = 0.0 if t_train is None else time.time() - t_train
+        progress = max(it / a.steps, elapsed / budget if budget else 0.0)
+        lr = wsd(a.lr, min(1.0, progress))
         k = keys[rng.choice(len(keys), p=probs)]
         perm, pos = perms[k]
         if pos + a.batch > len(perm):
@@ -175,21 +185,26 @@ def main(argv=None):
             idx = rng.choice(sizes[k], a.batch)
         perms[k] = (perm, pos + a.batch)
         e, di, do, _ = buckets[k]
-        params, opt_state, loss = step(params, opt_state, e[idx], di[idx], do[idx])
-        if it % 20 == 0 or it == a.steps:
+        params, opt_state, loss = step(params, opt_state, e[idx], di[idx], do[idx], jnp.float32(lr))
+        if t_train is None:
+            t_train = time.time()
+        bar.update(1)
+        last = progress >= 1.0
+        if it % 20 == 0 or last:
             lv = float(loss)
             ema = lv if ema is None else 0.9 * ema + 0.1 * lv
-            bar.set_postfix(loss=f"{ema:.4f}", lr=f"{float(sched(it)):.2e}", acc=f"{acc:.3f}")
-        if it % a.eval_every == 0 or it == a.steps:
+            bar.set_postfix(loss=f"{ema:.4f}", lr=f"{lr:.2e}", acc=f"{acc:.3f}", progress=f"{progress:.3f}")
+        if it % a.eval_every == 0 or last:
             acc, _ = evaluate(cfg, params, tok, eval_sub)
-            rec = {"step": it, "loss": ema, "heldout_acc": acc, "lr": float(sched(it)), "elapsed_s": round(time.time() - t0, 1)}
+            rec = {"step": it, "loss": ema, "heldout_acc": acc, "lr": lr, "progress": round(progress, 4), "elapsed_s": round(time.time() - t0, 1)}
             tqdm.write(json.dumps(rec))
             if log:
                 log.write(json.dumps(rec) + "\n")
                 log.flush()
             save_params(Path(a.out), cfg, params)
+    bar.close()
     save_params(Path(a.out), cfg, params)
-    print(f"done: {a.steps} steps in {time.time() - t0:.0f}s", flush=True)
+    print(f"done: {it} steps in {time.time() - t0:.0f}s", flush=True)
 
 
 if __name__ == "__main__":
