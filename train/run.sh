@@ -9,6 +9,7 @@
 #   KNOB_TRAIN_OUT     output directory (default train/out, or train/out-smoke with --smoke)
 #   KNOB_CATALOG_JSON  catalog JSON to use instead of `knob settings export --json`
 #   KNOB_TRAIN_STEPS   override the number of training steps
+#   KNOB_TRAIN_MINUTES wall-clock budget for training (the schedule follows elapsed time; 0 = steps only)
 #   KNOB_BIN           knob binary for the export and `knob eval` (default: cargo build, target/debug/knob)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,7 +18,7 @@ smoke=0
 for a in "$@"; do
     case "$a" in
         --smoke) smoke=1 ;;
-        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
         *) echo "run.sh: unknown argument $a" >&2; exit 2 ;;
     esac
 done
@@ -63,11 +64,13 @@ if [ "$smoke" = 1 ]; then
     exit 0
 fi
 
-steps="${KNOB_TRAIN_STEPS:-3600}"
+steps="${KNOB_TRAIN_STEPS:-4000}"
+minutes="${KNOB_TRAIN_MINUTES:-0}"
 echo "== data + tokenizer"
 "$py" -m knobtrain.prepare --catalog "$out/catalog.json" --out "$out/data"
 echo "== train ($steps steps)"
-"$py" -m knobtrain.train --data "$out/data" --out "$out/mu.npz" --steps "$steps" --log "$out/train-log.jsonl"
+"$py" -m knobtrain.train --data "$out/data" --out "$out/mu.npz" --steps "$steps" --minutes "$minutes" \
+    --eval-every 250 --eval-n 384 --log "$out/train-log.jsonl"
 echo "== export"
 "$py" -m knobtrain.export --ckpt "$out/mu.npz" --tokenizer "$out/data/tokenizer.json" --out assets/knob-mu.gguf --name knob-mu
 mkdir -p train/eval && cp "$out/data/heldout.jsonl" train/eval/heldout.jsonl

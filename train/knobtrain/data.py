@@ -206,7 +206,8 @@ for _e in LEX:
     for _lst in _e[1:5]:
         for _phrase in _lst:
             POLAR.update(w for w in _phrase.split() if w not in ("to", "hard", "see", "read", "hear", "enough", "way"))
-POLAR.update(["dim", "darken", "brighten", "bright", "loud", "quiet", "big", "small", "slow"])
+POLAR.update(["dim", "darken", "brighten", "bright", "loud", "quiet", "big", "small", "slow", "shut", "up", "down",
+              "silence", "instead", "again", "only", "every", "all", "any"])
 
 BARE_IDS = {"brightness": "display.brightness", "volume": "sound.volume"}  # last id part -> bare owner
 
@@ -229,7 +230,9 @@ class Unit:
 
 def unit_of(s: Setting) -> Unit:
     u = s.unit.lower()
-    never0 = "never" in u
+    never0 = "never" in u or (s.min == 0 and any(w in s.id for w in ("timeout", "sleep", "lock")))
+    if u.startswith("factor") and (s.min or 0) < 0:
+        return Unit("plain", never0=never0)  # a signed speed, not a multiplier
     for kind in ("percent", "factor", "seconds", "minutes", "ms", "px", "kelvin", "hours"):
         if u.startswith(kind) or (kind == "ms" and u.startswith("millisecond")):
             return Unit(kind, never0=never0)
@@ -302,7 +305,7 @@ def value_phrase(rng: random.Random, s: Setting, x: float, unit: Unit, amount: b
 
 def hours_value(s: Setting, rng: random.Random) -> float:
     h = rng.randrange(0, 24)
-    m = rng.choice([0, 0, 0, 30, 15, 45])
+    m = rng.choice([0, 0, 0, 30, 30] + ([15, 45] if not s.step or s.step < 0.5 else []))
     return min(h + m / 60, s.max if s.max is not None else 23.99)
 
 
@@ -314,7 +317,7 @@ def sample_value(rng: random.Random, s: Setting, unit: Unit) -> float:
     if unit.kind in ("seconds", "minutes") and rng.random() < 0.8:
         per = 1 if unit.kind == "seconds" else 1 / 60
         nice = [30, 60, 120, 180, 300, 600, 900, 1200, 1800, 2700, 3600, 7200, 10800, 14400]
-        cands = [v * per for v in nice if lo <= v * per <= hi]
+        cands = [v * per for v in nice if lo <= v * per <= hi and (s.type != "int" or float(v * per).is_integer())]
         if cands:
             return float(rng.choice(cands))
     if s.type == "int":
@@ -334,7 +337,8 @@ def sample_amount(rng: random.Random, s: Setting, unit: Unit) -> float:
     span = hi - lo
     if unit.kind in ("seconds", "minutes"):
         per = 1 if unit.kind == "seconds" else 1 / 60
-        cands = [v * per for v in (30, 60, 120, 300, 600, 900, 1800, 3600) if v * per <= span / 2]
+        cands = [v * per for v in (30, 60, 120, 300, 600, 900, 1800, 3600)
+                 if 1 <= v * per <= span / 2 and (s.type != "int" or float(v * per).is_integer())]
         return float(rng.choice(cands or [max(1.0, span / 10)]))
     if s.type == "int":
         cands = [v for v in (1, 2, 5, 10, 15, 20, 25, 50, 100, 200, 250, 500) if v <= span / 2]
@@ -499,7 +503,13 @@ class Generator:
                 seen[n] = seen.get(n, 0) + 1
         for sid, ns in self.names.items():
             self.names[sid] = [ns[0]] + [n for n in ns[1:] if seen[n] == 1]
-        self.pnames = {p.name: self._preset_names(p) for p in cat.presets}
+        taken = {n for ns in self.names.values() for n in ns}
+        self.pnames = {}
+        for p in cat.presets:
+            ns = self._preset_names(p)
+            # a preset name that also names a setting ("large text") stays only in "... mode/preset" phrasings
+            free = [n for n in ns if n not in taken]
+            self.pnames[p.name] = free or ns
         self.bare_owner = {}
         ids = cat.by_id()
         for key, sid in BARE_IDS.items():
@@ -509,8 +519,9 @@ class Generator:
     @staticmethod
     def _preset_names(p: Preset) -> list[str]:
         out = [norm(p.title)]
-        if norm(p.name.replace("_", " ")) not in out:
-            out.append(norm(p.name.replace("_", " ")))
+        plain = norm(p.name.replace("_", " ").replace("-", " "))
+        if plain not in out:
+            out.append(plain)
         for s in p.synonyms:
             n = norm(s)
             if n and n not in out:
@@ -680,7 +691,7 @@ class Generator:
                 "family": ea["family"] + "+" + eb["family"], "name": ea["name"] + "+" + eb["name"]}
 
 
-_OFF = re.compile(r"\b(off|disable|disabled|deactivate|don'?t|do not|no longer|hide|get rid|remove|never)\b|(^|[,.;] ?)stop\b")
+_OFF = re.compile(r"\b(off|disable|disabled|deactivate|don'?t|do not|no longer|hide|get rid|remove)\b|(^|[,.;] ?)stop\b")
 _ON = re.compile(r"\b(turn|switch|put|back|keep)( \w+)* on\b|\b(enable|enabled|activate|start|show|use|want|let)\b")
 _SUPPRESS = re.compile(r"\b(mute|muted|do not disturb|airplane|hide|autohide|auto-hide|disable|block|lock)\b")
 _QUESTION = re.compile(r"^(is|are|what|what's|whats|how|does|do|which|where|when|why|can i|should)\b")
@@ -712,6 +723,12 @@ def infer_example(s: Setting, q: str, lex) -> str | None:
                 x *= 60
             elif kind == "seconds" and u.startswith("h"):
                 x *= 3600
+            elif kind == "minutes" and u.startswith("h"):
+                x *= 60
+            elif kind == "minutes" and u.startswith("s"):
+                x /= 60
+                if not float(x).is_integer():
+                    return None
             elif kind == "factor" and u in ("%", "percent"):
                 x /= 100
             elif kind == "hours":
