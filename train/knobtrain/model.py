@@ -28,6 +28,10 @@ class Config:
     eps: float = 1e-5
     rope_base: float = 10000.0
 
+    def __post_init__(self):
+        if self.d_model % self.n_head or (self.d_model // self.n_head) % 2 or self.n_head % self.n_head_kv:
+            raise ValueError(f"bad heads: d_model {self.d_model}, n_head {self.n_head}, n_head_kv {self.n_head_kv}")
+
     @property
     def d_head(self) -> int:
         return self.d_model // self.n_head

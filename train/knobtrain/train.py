@@ -129,7 +129,7 @@ def main(argv=None):
     ap.add_argument("--d-ff", type=int, default=512)
     ap.add_argument("--n-enc", type=int, default=4)
     ap.add_argument("--n-dec", type=int, default=2)
-    ap.add_argument("--n-head", type=int, default=6)
+    ap.add_argument("--n-head", type=int, default=4)
     ap.add_argument("--n-head-kv", type=int, default=2)
     ap.add_argument("--log", default=None, help="JSONL log file")
     a = ap.parse_args(argv)
