@@ -1,0 +1,831 @@
+"""Synthetic training data for the settings model, generated from the catalog.
+
+Everything is a pure function of (catalog, seed): the same inputs give the
+same files byte for byte. Each example is {"query", "expect": [actions],
+"family", "name"}; `family` is the phrasing family (template id) and `name` the
+synonym used, so that the held-out split can be checked to be disjoint:
+training uses only training templates AND training synonyms; every evaluation
+example uses a held-out template OR a held-out synonym.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+from dataclasses import dataclass
+
+from .catalog import Catalog, Preset, Setting
+from .grammar import fmt_num, quote
+
+# ---------------------------------------------------------------- numbers in words
+_ONES = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()
+_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+
+
+def words(n: int) -> str:
+    if n < 0:
+        return "minus " + words(-n)
+    if n < 20:
+        return _ONES[n]
+    if n < 100:
+        t, o = divmod(n, 10)
+        return _TENS[t] + ("" if o == 0 else "-" + _ONES[o])
+    if n < 1000:
+        h, r = divmod(n, 100)
+        return _ONES[h] + " hundred" + ("" if r == 0 else " and " + words(r))
+    if n < 100000:
+        th, r = divmod(n, 1000)
+        return words(th) + " thousand" + ("" if r == 0 else " " + words(r))
+    return str(n)
+
+
+def num_text(rng: random.Random, x: float, allow_words: bool = True) -> str:
+    """A number as a person might type it."""
+    if abs(x - round(x)) < 1e-9:
+        n = int(round(x))
+        if allow_words and 0 <= n <= 1000 and rng.random() < 0.3:
+            return words(n)
+        return str(n)
+    if allow_words and abs(x - 0.5) < 1e-9 and rng.random() < 0.3:
+        return "half"
+    if allow_words and abs(x * 2 - round(x * 2)) < 1e-9 and rng.random() < 0.25:
+        return words(int(x)) + " and a half"
+    return fmt_num(x, "float")
+
+
+# ---------------------------------------------------------------- name handling
+POLAR = set(
+    """turn switch make stop disable enable reduce hide show off on use add remove change move keep set
+    more less bigger smaller louder quieter brighter dimmer faster slower warmer cooler larger pin press
+    open never always increase decrease lower raise don't dont no not too can't cant mute unmute allow
+    block kill get let put want go goes start starts when what where which how why my i me it so fast""".split()
+)
+ANTONYMS = [("dark", "light"), ("on", "off"), ("show", "hide"), ("enable", "disable"), ("left", "right"),
+            ("big", "small"), ("bigger", "smaller"), ("faster", "slower"), ("monday", "sunday")]
+
+
+def norm(s: str) -> str:
+    return re.sub(r"\s+", " ", s.strip().lower())
+
+
+def clean_names(s: Setting) -> list[str]:
+    """Title and the synonyms that name the setting without a verb, polarity or value."""
+    title = norm(s.title)
+    out = [title]
+    tw = set(title.split())
+    vals = {v.replace("_", " ").replace("-", " ") for v in s.values} | set(s.values)
+    for syn in s.synonyms:
+        n = norm(syn)
+        w = set(re.findall(r"[a-z0-9']+", n))
+        if not n or n in out or w & POLAR:
+            continue
+        if any(v in w or v == n for v in vals):
+            continue
+        if any((a in tw and b in w) or (b in tw and a in w) for a, b in ANTONYMS):
+            continue
+        if re.search(r"[0-9]", n):
+            continue
+        out.append(n)
+    return out
+
+
+# ---------------------------------------------------------------- templates
+# Each list is a pool of templates of one intent; every template is a family.
+T = {
+    "on": [
+        "turn on {n}", "enable {n}", "switch on {n}", "switch {n} on", "turn {n} on", "activate {n}",
+        "{n} on", "i want {n}", "can you turn on {n}?", "please enable {n}", "put {n} on", "use {n}",
+        "start using {n}", "{n} please", "could you enable {n} for me", "i'd like {n} turned on",
+        "set {n} to on", "{n}: on", "make sure {n} is on", "give me {n}", "let's have {n}",
+        "is it possible to turn on {n}", "how do i enable {n}", "i need {n}", "{n} enabled",
+        "turn {n} back on", "enable the {n} setting", "{n} yes", "activate the {n} option",
+    ],
+    "off": [
+        "turn off {n}", "disable {n}", "switch off {n}", "switch {n} off", "turn {n} off", "deactivate {n}",
+        "{n} off", "no more {n}", "can you turn off {n}?", "please disable {n}", "get rid of {n}",
+        "i don't want {n}", "don't use {n}", "stop using {n}", "kill {n}", "could you disable {n} for me",
+        "set {n} to off", "{n}: off", "make sure {n} is off", "i hate {n}, turn it off", "{n} disabled",
+        "how do i turn off {n}", "remove {n}", "no {n}", "{n} no", "switch {n} off please", "shut off {n}",
+        "i'd like {n} turned off", "deactivate the {n} option",
+    ],
+    "toggle": ["toggle {n}", "flip {n}", "toggle the {n} setting", "{n} toggle", "flip {n} around", "switch {n} the other way"],
+    "set": [
+        "set {n} to {v}", "{n} {v}", "change {n} to {v}", "make {n} {v}", "put {n} at {v}",
+        "can you set {n} to {v}?", "i want {n} at {v}", "{n} = {v}", "adjust {n} to {v}", "{n} to {v}",
+        "{n}: {v}", "please set {n} to {v}", "could you change {n} to {v}", "i'd like {n} set to {v}",
+        "switch {n} to {v}", "{v} {n}", "use {v} for {n}", "set the {n} to {v} please", "update {n} to {v}",
+        "how do i set {n} to {v}", "make the {n} {v}", "{n} should be {v}", "go with {v} for {n}",
+    ],
+    "inc": [
+        "increase {n}", "raise {n}", "turn up {n}", "more {n}", "{n} up", "higher {n}", "bump up {n}",
+        "boost {n}", "can you increase {n}?", "turn {n} up", "increase the {n} a bit", "a little more {n}",
+        "up the {n}", "crank up {n}", "{n} higher", "push {n} up", "raise the {n} please",
+        "could you turn up the {n}", "{n} +", "i need more {n}",
+    ],
+    "dec": [
+        "decrease {n}", "lower {n}", "turn down {n}", "less {n}", "{n} down", "reduce {n}", "drop {n}",
+        "can you decrease {n}?", "turn {n} down", "lower the {n} a bit", "a little less {n}",
+        "dial down {n}", "{n} lower", "bring {n} down", "reduce the {n} please", "could you turn down the {n}",
+        "{n} -", "tone down {n}", "cut {n}",
+    ],
+    "inc_by": [
+        "increase {n} by {a}", "{n} up by {a}", "raise {n} by {a}", "turn up {n} by {a}", "add {a} to {n}",
+        "bump {n} up {a}", "{n} +{a}", "increase the {n} {a}", "can you raise {n} by {a}?", "{a} more {n}",
+        "push {n} up by {a}",
+    ],
+    "dec_by": [
+        "decrease {n} by {a}", "{n} down by {a}", "lower {n} by {a}", "turn down {n} by {a}",
+        "take {a} off {n}", "reduce {n} by {a}", "{n} -{a}", "decrease the {n} {a}", "can you lower {n} by {a}?",
+        "{a} less {n}", "drop {n} by {a}",
+    ],
+    "adj_inc": [
+        "make {n} {adj}", "{adj} {n}", "{n} {adj}", "make the {n} {adj} please", "can you make {n} {adj}?",
+        "i want {n} {adj}", "{n} a bit {adj}", "{n} should be {adj}", "a little {adj} {n}", "{n} much {adj}",
+    ],
+    "prob": [
+        "the {n} is {p}", "{n} is {p}", "my {n} is {p}", "{n} {p}", "ugh, {n} is {p}", "the {n} is way {p}",
+        "i think the {n} is {p}", "{n} seems {p}", "help, {n} is {p}", "the {n} feels {p}",
+    ],
+    "bare_adj": ["{adj}", "a bit {adj}", "{adj} please", "make it {adj}", "slightly {adj}", "much {adj}",
+                 "it should be {adj}", "can it be {adj}?", "way {adj}"],
+    "bare_prob": ["it's {p}", "it is {p}", "the {s} is {p}", "my {s} is {p}", "{s} {p}", "this is {p}", "the {s} is way {p}"],
+    "max": ["{n} to max", "max {n}", "maximum {n}", "{n} all the way up", "full {n}", "set {n} to the maximum",
+            "highest {n}", "{n} at 100 percent of its range"],
+    "min": ["{n} to min", "min {n}", "minimum {n}", "{n} all the way down", "lowest {n}", "set {n} to the minimum"],
+    "never": ["{n} never", "set {n} to never", "never {n}", "disable {n}", "turn off {n}", "{n} off", "no {n}"],
+    "enum": [
+        "set {n} to {v}", "{n} {v}", "change {n} to {v}", "use {v} {n}", "make {n} {v}", "i want {v} {n}",
+        "switch {n} to {v}", "{v} {n}", "{n}: {v}", "can you set {n} to {v}?", "{n} should be {v}",
+        "please use {v} for {n}", "i'd like the {n} to be {v}", "put {n} on {v}", "change the {n} to {v} please",
+        "go with {v} {n}", "{n} = {v}", "select {v} for {n}",
+    ],
+    "string": [
+        "set {n} to {v}", "change {n} to {v}", "use {v} as {n}", "{n} {v}", "make {v} my {n}",
+        "can you set {n} to {v}?", "i want {v} as {n}", "{n}: {v}", "switch {n} to {v}", "please use {v} for {n}",
+        "set the {n} to {v} please", "{n} = {v}",
+    ],
+    "preset": [
+        "{p}", "{p} mode", "turn on {p} mode", "switch to {p}", "activate the {p} preset", "apply {p} preset",
+        "go into {p} mode", "i want {p} mode", "set up for {p}", "{p} please", "enable {p} mode",
+        "can you switch to {p} mode?", "load the {p} profile", "{p} preset", "put me in {p} mode",
+        "use the {p} settings", "get ready for {p}",
+    ],
+    "example": ["{q}"],
+}
+JOINERS = [" and ", ", ", " and also ", " then ", " plus ", ", and ", " & ", " and then ", "; "]
+JOINER_FAMILY = {j: i for i, j in enumerate(JOINERS)}
+
+PREFIX = ["", "", "", "", "please ", "hey, ", "hey knob, ", "could you ", "can you ", "um ", "ok ", "yo ",
+          "i was wondering, ", "quick one: ", "knob ", "so ", "actually ", "pls "]
+SUFFIX = ["", "", "", "", " please", " thanks", " thank you", " pls", " now", " asap", " for me", " right now",
+          " if you can", " :)", " ty", " thx"]
+
+# Relative-change lexicon, matched on words of the setting id and title.
+# (keys, inc adjectives, dec adjectives, problems meaning inc, problems meaning dec, bare subjects)
+LEX = [
+    (("brightness",), ["brighter", "lighter", "more bright"], ["dimmer", "darker", "less bright"],
+     ["too dark", "too dim", "hard to see", "not bright enough"], ["too bright", "blinding", "way too bright"],
+     ["screen", "display", "monitor"]),
+    (("volume",), ["louder", "higher", "stronger"], ["quieter", "softer", "lower"],
+     ["too quiet", "too soft", "hard to hear", "not loud enough", "barely audible"],
+     ["too loud", "deafening", "way too loud"], ["sound", "audio", "music", "speaker"]),
+    (("size", "scale", "scaling"), ["bigger", "larger", "huger"], ["smaller", "tinier", "less big"],
+     ["too small", "too tiny", "hard to read", "not big enough"], ["too big", "too large", "huge"], []),
+    (("speed", "rate", "sensitivity"), ["faster", "quicker", "more responsive"], ["slower", "less sensitive"],
+     ["too slow", "sluggish", "not fast enough"], ["too fast", "too jumpy", "too sensitive"], []),
+    (("timeout", "delay", "lock"), ["longer", "later"], ["shorter", "sooner", "quicker"],
+     ["too soon", "too quick", "too short"], ["too long", "too slow", "taking forever"], []),
+    (("temperature",), ["cooler", "bluer", "less warm", "colder"], ["warmer", "more orange", "less blue"],
+     ["too warm", "too orange", "too yellow"], ["too blue", "too cold", "too harsh"], []),
+    (("count", "lines", "workspaces", "workspace"), ["more", "greater"], ["fewer", "less"],
+     ["too few", "not enough"], ["too many"], []),
+]
+
+for _e in LEX:
+    for _lst in _e[1:5]:
+        for _phrase in _lst:
+            POLAR.update(w for w in _phrase.split() if w not in ("to", "hard", "see", "read", "hear", "enough", "way"))
+POLAR.update(["dim", "darken", "brighten", "bright", "loud", "quiet", "big", "small", "slow", "shut", "up", "down",
+              "silence", "instead", "again", "only", "every", "all", "any"])
+
+BARE_IDS = {"brightness": "display.brightness", "volume": "sound.volume"}  # last id part -> bare owner
+
+
+def lex_for(s: Setting):
+    w = set(re.split(r"[._ ]+", s.id.lower())) | set(norm(s.title).split())
+    for entry in LEX:
+        if w & set(entry[0]):
+            return entry
+    return None
+
+
+# ---------------------------------------------------------------- units
+@dataclass
+class Unit:
+    kind: str  # percent | factor | seconds | minutes | ms | px | kelvin | hours | plain
+    word: str = ""
+    never0: bool = False
+
+
+def unit_of(s: Setting) -> Unit:
+    u = s.unit.lower()
+    never0 = "never" in u or (s.min == 0 and any(w in s.id for w in ("timeout", "sleep", "lock")))
+    if u.startswith("factor") and (s.min or 0) < 0:
+        return Unit("plain", never0=never0)  # a signed speed, not a multiplier
+    for kind in ("percent", "factor", "seconds", "minutes", "ms", "px", "kelvin", "hours"):
+        if u.startswith(kind) or (kind == "ms" and u.startswith("millisecond")):
+            return Unit(kind, never0=never0)
+    word = u.split("(")[0].strip() if u and not u.startswith("normalised") else ""
+    return Unit("plain", word=word, never0=never0)
+
+
+def value_phrase(rng: random.Random, s: Setting, x: float, unit: Unit, amount: bool = False) -> str:
+    """Text for value x (in the setting's unit), using a unit the user might say."""
+    k = unit.kind
+    if k == "percent":
+        n = num_text(rng, x)
+        return rng.choice([f"{n}%", f"{n} percent", f"{n} per cent", n, f"{n}%"]) if not n.isalpha() or True else n
+    if k == "factor":
+        r = rng.random()
+        if r < 0.4:
+            return f"{fmt_num(x, 'float')}x"
+        if r < 0.6:
+            return f"{num_text(rng, x)} times"
+        if r < 0.8 and not amount:
+            return f"{int(round(x * 100))}%"
+        return fmt_num(x, "float")
+    if k in ("seconds", "minutes"):
+        secs = x if k == "seconds" else x * 60
+        opts = []
+        if secs % 3600 == 0 and secs > 0:
+            h = int(secs // 3600)
+            opts += [f"{num_text(rng, h)} hour" + ("s" if h != 1 else ""), f"{h}h", f"{h} hr" + ("s" if h > 1 else "")]
+            if h == 1:
+                opts += ["an hour", "one hour"]
+        if secs % 60 == 0 and secs > 0:
+            m = int(secs // 60)
+            opts += [f"{num_text(rng, m)} minute" + ("s" if m != 1 else ""), f"{m} min", f"{m}m", f"{m} mins"]
+            if m == 1:
+                opts += ["a minute"]
+            if m == 30:
+                opts += ["half an hour"]
+        if secs < 600 or not opts:
+            opts += [f"{num_text(rng, secs)} seconds", f"{int(secs)}s", f"{int(secs)} sec"]
+        return rng.choice(opts)
+    if k == "ms":
+        opts = [f"{int(x)} ms", f"{int(x)}ms", f"{num_text(rng, x)} milliseconds"]
+        if x % 1000 == 0:
+            opts.append(f"{int(x // 1000)} second" + ("s" if x > 1000 else ""))
+        if x == 500:
+            opts.append("half a second")
+        return rng.choice(opts)
+    if k == "px":
+        n = num_text(rng, x)
+        return rng.choice([f"{n} px", f"{int(x)}px", f"{n} pixels", n])
+    if k == "kelvin":
+        return rng.choice([f"{int(x)}K", f"{int(x)} kelvin", f"{int(x)} k", str(int(x))])
+    if k == "hours":
+        h = int(x)
+        m = int(round((x - h) * 60))
+        if amount:
+            return rng.choice([f"{num_text(rng, x)} hours", f"{fmt_num(x, 'float')}h"])
+        ampm = "am" if h < 12 else "pm"
+        h12 = h % 12 or 12
+        opts = [f"{h:02d}:{m:02d}", f"{h}:{m:02d}"]
+        opts += [f"{h12}:{m:02d} {ampm}" if m else f"{h12} {ampm}", f"{h12}{ampm}" if not m else f"{h12}:{m:02d}{ampm}"]
+        if not m:
+            opts.append(f"{h12} o'clock" + (" in the evening" if h >= 17 else " in the morning" if h < 12 else ""))
+        return rng.choice(opts)
+    n = num_text(rng, x) if s.type == "int" else fmt_num(x, "float")
+    if unit.word and rng.random() < 0.5:
+        return f"{n} {unit.word}"
+    return n
+
+
+def hours_value(s: Setting, rng: random.Random) -> float:
+    h = rng.randrange(0, 24)
+    m = rng.choice([0, 0, 0, 30, 30] + ([15, 45] if not s.step or s.step < 0.5 else []))
+    return min(h + m / 60, s.max if s.max is not None else 23.99)
+
+
+def sample_value(rng: random.Random, s: Setting, unit: Unit) -> float:
+    lo = s.min if s.min is not None else 0.0
+    hi = s.max if s.max is not None else (100.0 if s.type == "int" else 1.0)
+    if unit.kind == "hours":
+        return hours_value(s, rng)
+    if unit.kind in ("seconds", "minutes") and rng.random() < 0.8:
+        per = 1 if unit.kind == "seconds" else 1 / 60
+        nice = [30, 60, 120, 180, 300, 600, 900, 1200, 1800, 2700, 3600, 7200, 10800, 14400]
+        cands = [v * per for v in nice if lo <= v * per <= hi and (s.type != "int" or float(v * per).is_integer())]
+        if cands:
+            return float(rng.choice(cands))
+    if s.type == "int":
+        step = s.step or (5 if hi - lo >= 50 else 1)
+        if rng.random() < 0.7:
+            k = rng.randrange(0, int((hi - lo) // step) + 1)
+            return float(min(hi, lo + k * step))
+        return float(rng.randrange(int(lo), int(hi) + 1))
+    step = s.step or (0.25 if hi - lo >= 2 else 0.1)
+    k = rng.randrange(0, int(round((hi - lo) / step)) + 1)
+    return round(min(hi, lo + k * step), 2)
+
+
+def sample_amount(rng: random.Random, s: Setting, unit: Unit) -> float:
+    lo = s.min if s.min is not None else 0.0
+    hi = s.max if s.max is not None else 100.0
+    span = hi - lo
+    if unit.kind in ("seconds", "minutes"):
+        per = 1 if unit.kind == "seconds" else 1 / 60
+        cands = [v * per for v in (30, 60, 120, 300, 600, 900, 1800, 3600)
+                 if 1 <= v * per <= span / 2 and (s.type != "int" or float(v * per).is_integer())]
+        return float(rng.choice(cands or [max(1.0, span / 10)]))
+    if s.type == "int":
+        cands = [v for v in (1, 2, 5, 10, 15, 20, 25, 50, 100, 200, 250, 500) if v <= span / 2]
+        return float(rng.choice(cands or [1]))
+    cands = [v for v in (0.1, 0.2, 0.25, 0.5, 1.0) if v <= span / 2]
+    return float(rng.choice(cands or [round(span / 10, 2)]))
+
+
+# ---------------------------------------------------------------- string values
+STRING_POOLS = [
+    (("font",), ["Inter", "Fira Code", "JetBrains Mono", "Noto Sans", "Ubuntu 11", "Cantarell 12", "Hack", "DejaVu Sans Mono", "Roboto"]),
+    (("icon", "cursor_theme", "theme"), ["Papirus", "Adwaita", "Breeze", "Numix", "Yaru", "Breeze_Snow", "DMZ-White", "Bibata"]),
+    (("timezone", "zone"), ["Europe/Berlin", "America/New_York", "Asia/Tokyo", "Europe/London", "UTC", "Australia/Sydney", "America/Los_Angeles"]),
+    (("browser",), ["firefox", "chromium", "google chrome", "brave", "safari", "edge", "vivaldi"]),
+    (("wallpaper", "background"), ["~/Pictures/beach.jpg", "/usr/share/backgrounds/forest.png", "~/Pictures/cat.png", "mountains.jpg"]),
+    (("resolution",), ["1920x1080", "2560x1440", "3840x2160", "1366x768", "1280x720"]),
+    (("output_device", "device"), ["headphones", "speakers", "HDMI", "bluetooth headset", "USB audio"]),
+    (("layout", "keyboard_layouts"), ["us", "de", "fr", "gb", "es", "us,de", "ru"]),
+    (("shortcut", "switch_shortcut"), ["alt+shift", "ctrl+shift", "super+space", "ctrl+space"]),
+    (("input_method",), ["ibus", "fcitx5", "mozc", "pinyin", "anthy"]),
+    (("location", "folder", "save"), ["~/Pictures/Screenshots", "~/Desktop", "~/Downloads", "/tmp/shots"]),
+    (("formats", "region"), ["en_US.UTF-8", "de_DE.UTF-8", "en_GB.UTF-8", "fr_FR.UTF-8"]),
+    (("titlebar_buttons", "buttons"), ["close,minimize,maximize:", ":minimize,maximize,close", "appmenu:close"]),
+    (("remap", "key"), ["caps:ctrl_modifier", "caps:escape", "compose:ralt", "ctrl:swapcaps"]),
+    (("apps", "favorite"), ["firefox.desktop", "org.gnome.Terminal.desktop", "code.desktop"]),
+]
+GENERIC_STRINGS = ["Default", "Custom One", "my-profile", "Work", "Home", "Office 2"]
+
+
+def string_pool(s: Setting) -> list[str]:
+    key = s.id.lower()
+    for keys, pool in STRING_POOLS:
+        if any(k in key for k in keys):
+            return pool
+    return GENERIC_STRINGS
+
+
+# ---------------------------------------------------------------- negatives
+NEG = [
+    "what's the capital of france", "tell me a joke", "hi", "hello there", "how are you", "thanks", "thank you",
+    "who won the world cup", "what time is it in tokyo", "what's the weather like", "good morning", "bye",
+    "write a poem about cats", "how do i cook pasta", "what is the meaning of life", "translate hello to spanish",
+    "open spotify", "install vlc", "play some music", "set an alarm for 7am", "remind me to call mom",
+    "send an email to bob", "how much ram do i have", "what is my ip address", "format my hard drive",
+    "delete all my files", "shut down the computer", "restart now", "update the system", "what version of linux is this",
+    "print this document", "change the printer paper size", "connect to the vpn", "add a new user account",
+    "change my password", "book a flight to paris", "what's 2 plus 2", "calculate 15% of 80", "who are you",
+    "what can you do", "help", "lol", "ok", "cool", "nevermind", "never mind", "asdf", "test", "?",
+    "how tall is mount everest", "recommend a movie", "summarize this article", "explain quantum physics",
+    "order a pizza", "call an uber", "what's on my calendar", "create a new folder", "rename this file",
+    "compress these photos", "empty the recycle bin now", "scan for viruses", "how do i take a screenshot",
+    "why is my computer slow", "check disk space", "list running processes", "kill firefox", "open the terminal",
+    "make me a sandwich", "sing a song", "what day is it", "is it going to rain tomorrow", "define serendipity",
+    "i love you", "you are great", "good night", "what's your name", "how old are you", "flip a coin",
+    "roll a dice", "what's the news", "search the web for cats", "set a timer for 10 minutes", "start a stopwatch",
+    "change the oven temperature", "turn on the kitchen lights", "lock the front door", "turn up the thermostat",
+    "make the coffee stronger", "set my car's mirror", "change the tv channel", "increase my salary",
+    "make my code faster", "turn on the dishwasher", "set the fridge to 4 degrees", "my cat is too loud",
+    "the neighbours are too loud", "make the music playlist longer", "change the font in my document",
+    "make this word bold", "turn the page", "open a new tab", "close all windows", "minimize everything",
+    "what's the battery level", "how bright is the sun", "why is the sky blue", "is dark chocolate healthy",
+    "install dark reader extension", "buy a bigger monitor", "how loud is a jet engine", "what's a good font for a resume",
+]
+NEG_T = ["{q}", "{q}?", "hey {q}", "can you {q}", "{q} please", "so, {q}", "um {q}", "quick question: {q}",
+         "knob, {q}", "{q} thanks", "i want to know {q}", "tell me {q}"]
+
+
+# ---------------------------------------------------------------- noise
+def typo(rng: random.Random, q: str) -> str:
+    ws = q.split(" ")
+    idx = [i for i, w in enumerate(ws) if len(w) >= 4 and w.isalpha()]
+    if not idx:
+        return q
+    i = rng.choice(idx)
+    w = ws[i]
+    j = rng.randrange(1, len(w) - 1)
+    r = rng.random()
+    if r < 0.3:
+        w = w[:j] + w[j + 1:]
+    elif r < 0.6:
+        w = w[:j] + w[j + 1] + w[j] + w[j + 2:]
+    elif r < 0.8:
+        w = w[:j] + w[j] + w[j:]
+    else:
+        w = w[:j] + rng.choice("qwertyuiopasdfghjklzxcvbnm") + w[j + 1:]
+    ws[i] = w
+    return " ".join(ws)
+
+
+def noisy(rng: random.Random, q: str, polite: bool = True) -> str:
+    if polite and rng.random() < 0.35:
+        q = rng.choice(PREFIX) + q + rng.choice(SUFFIX)
+    if rng.random() < 0.15:
+        q = typo(rng, q)
+    r = rng.random()
+    if r < 0.12:
+        q = q.upper() if rng.random() < 0.2 else q.capitalize()
+    elif r < 0.2:
+        q = q.title()
+    r = rng.random()
+    if r < 0.1:
+        q = q.rstrip("?.!") + rng.choice(["?", ".", "!", "!!", "??"])
+    elif r < 0.3:
+        q = q.replace("?", "").replace(",", "").replace("'", "")
+    return re.sub(r"\s+", " ", q).strip()
+
+
+# ---------------------------------------------------------------- generator
+def _h(*parts: str) -> int:
+    return int(hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:12], 16)
+
+
+@dataclass
+class Split:
+    """Which template families and synonyms are held out."""
+    seed: int
+    frac: float = 0.2
+
+    def __post_init__(self):
+        self._cache: dict = {}
+
+    def family_held(self, fam: str) -> bool:
+        key = (fam,)
+        if key not in self._cache:
+            self._cache[key] = self._family_held(fam)
+        return self._cache[key]
+
+    def _family_held(self, fam: str) -> bool:
+        intent, idx = fam.rsplit(":", 1)
+        pool = T.get(intent, [])
+        if intent in ("example",) or len(pool) < 4:
+            return False
+        # hold out round(frac * len) templates per intent, chosen by seeded hash
+        order = sorted(range(len(pool)), key=lambda i: _h(str(self.seed), intent, str(i)))
+        k = max(1, round(self.frac * len(pool)))
+        return int(idx) in order[:k]
+
+    def name_held(self, owner: str, name: str, names: list[str]) -> bool:
+        key = (owner, name, tuple(names))
+        if key not in self._cache:
+            self._cache[key] = self._name_held(owner, name, names)
+        return self._cache[key]
+
+    def _name_held(self, owner: str, name: str, names: list[str]) -> bool:
+        if len(names) < 3 or name == names[0]:
+            return False  # the title is always trained on
+        order = sorted(names[1:], key=lambda n: _h(str(self.seed), owner, n))
+        k = max(1, round(self.frac * len(names)))
+        return name in order[:k]
+
+
+class Generator:
+    def __init__(self, cat: Catalog, seed: int):
+        self.cat = cat
+        self.seed = seed
+        self.split = Split(seed)
+        self.names = {s.id: clean_names(s) for s in cat.settings}
+        # a name shared by two settings is ambiguous: drop it from both
+        seen: dict[str, int] = {}
+        for ns in self.names.values():
+            for n in ns[1:]:
+                seen[n] = seen.get(n, 0) + 1
+        for sid, ns in self.names.items():
+            self.names[sid] = [ns[0]] + [n for n in ns[1:] if seen[n] == 1]
+        taken = {n for ns in self.names.values() for n in ns}
+        self.pnames = {}
+        for p in cat.presets:
+            ns = self._preset_names(p)
+            # a preset name that also names a setting ("large text") stays only in "... mode/preset" phrasings
+            free = [n for n in ns if n not in taken]
+            self.pnames[p.name] = free or ns
+        self.bare_owner = {}
+        ids = cat.by_id()
+        for key, sid in BARE_IDS.items():
+            if sid in ids:
+                self.bare_owner[sid] = key
+
+    @staticmethod
+    def _preset_names(p: Preset) -> list[str]:
+        out = [norm(p.title)]
+        plain = norm(p.name.replace("_", " ").replace("-", " "))
+        if plain not in out:
+            out.append(plain)
+        for s in p.synonyms:
+            n = norm(s)
+            if n and n not in out:
+                out.append(n)
+        return out
+
+    # -- choosing families and names for a split
+    def _pick_template(self, rng, intent: str, held: bool | None) -> tuple[str, str]:
+        pool = T[intent]
+        idx = list(range(len(pool)))
+        if held is not None:
+            sub = [i for i in idx if self.split.family_held(f"{intent}:{i}") == held]
+            idx = sub or idx
+        i = rng.choice(idx)
+        return pool[i], f"{intent}:{i}"
+
+    def _pick_name(self, rng, owner: str, names: list[str], held: bool | None) -> str:
+        if held is None:
+            return rng.choice(names)
+        sub = [n for n in names if self.split.name_held(owner, n, names) == held]
+        return rng.choice(sub or names)
+
+    # -- one single-setting example
+    def single(self, rng, s: Setting, mode: str) -> dict | None:
+        """mode: 'train' (train families and names), 'heldtpl', 'heldname'."""
+        t_held = {"train": False, "heldtpl": True, "heldname": None}[mode]
+        n_held = {"train": False, "heldtpl": None, "heldname": True}[mode]
+        names = self.names[s.id]
+        name = self._pick_name(rng, s.id, names, n_held)
+        if mode == "heldname" and not self.split.name_held(s.id, name, names):
+            return None
+        if rng.random() < 0.25 and not name.startswith("the "):
+            name_t = "the " + name if rng.random() < 0.5 else name
+        else:
+            name_t = name
+        unit = unit_of(s)
+        lex = lex_for(s)
+        if s.type == "bool":
+            intent = rng.choices(["on", "off", "toggle"], [0.46, 0.46, 0.08])[0]
+            tpl, fam = self._pick_template(rng, intent, t_held)
+            q = tpl.format(n=name_t)
+            act = {"on": f"set {s.id} true", "off": f"set {s.id} false", "toggle": f"toggle {s.id}"}[intent]
+        elif s.type in ("int", "float"):
+            opts = ["set", "inc", "dec", "inc_by", "dec_by", "max", "min"]
+            w = [0.34, 0.1, 0.1, 0.08, 0.08, 0.03, 0.03]
+            if lex:
+                opts += ["adj_inc", "adj_dec", "prob_inc", "prob_dec"]
+                w += [0.07, 0.07, 0.06, 0.06]
+                if s.id in self.bare_owner:
+                    opts += ["bare_adj_inc", "bare_adj_dec", "bare_prob_inc", "bare_prob_dec"]
+                    w += [0.05, 0.05, 0.05, 0.05]
+            if unit.never0 and (s.min or 0) <= 0:
+                opts.append("never")
+                w.append(0.05)
+            intent = rng.choices(opts, w)[0]
+            tintent = intent.replace("_inc", "").replace("_dec", "") if intent.startswith(("adj", "prob", "bare")) else intent
+            if tintent == "adj":
+                tintent = "adj_inc"
+            tpl, fam = self._pick_template(rng, tintent, t_held)
+            up = intent.endswith("_inc") or intent in ("inc", "inc_by")
+            if intent == "set":
+                x = sample_value(rng, s, unit)
+                q = tpl.format(n=name_t, v=value_phrase(rng, s, x, unit))
+                act = f"set {s.id} {fmt_num(x, s.type)}"
+            elif intent in ("inc", "dec"):
+                q = tpl.format(n=name_t)
+                act = f"{intent} {s.id}"
+            elif intent in ("inc_by", "dec_by"):
+                a = sample_amount(rng, s, unit)
+                q = tpl.format(n=name_t, a=value_phrase(rng, s, a, unit, amount=True))
+                act = f"{intent[:3]} {s.id} {fmt_num(a, s.type)}"
+            elif intent in ("max", "min"):
+                q = tpl.format(n=name_t)
+                x = s.max if intent == "max" else s.min
+                if x is None:
+                    return None
+                act = f"set {s.id} {fmt_num(x, s.type)}"
+            elif intent == "never":
+                q = tpl.format(n=name_t)
+                act = f"set {s.id} 0"
+            else:
+                _, inc_a, dec_a, inc_p, dec_p, subjects = lex
+                if intent.startswith("bare_prob"):
+                    p = rng.choice(inc_p if up else dec_p)
+                    q = tpl.format(p=p, s=rng.choice(subjects or [name]))
+                elif intent.startswith("bare_adj"):
+                    q = tpl.format(adj=rng.choice(inc_a if up else dec_a))
+                elif intent.startswith("prob"):
+                    q = tpl.format(n=self._subject(rng, s, name, lex), p=rng.choice(inc_p if up else dec_p))
+                else:
+                    q = tpl.format(n=self._subject(rng, s, name, lex), adj=rng.choice(inc_a if up else dec_a))
+                act = f"{'inc' if up else 'dec'} {s.id}"
+        elif s.type == "enum":
+            if not s.values:
+                return None
+            tpl, fam = self._pick_template(rng, "enum", t_held)
+            v = rng.choice(s.values)
+            vt = v.replace("_", " ") if rng.random() < 0.8 else v
+            vt = vt.replace("-", " ") if rng.random() < 0.5 else vt
+            q = tpl.format(n=name_t, v=vt)
+            act = f"set {s.id} {v}"
+        else:
+            tpl, fam = self._pick_template(rng, "string", t_held)
+            v = rng.choice(string_pool(s))
+            q = tpl.format(n=name_t, v=v)
+            act = f"set {s.id} {quote(v)}"
+        q = re.sub(r"\b(the|my) the\b", r"\1", q)
+        return {"query": q, "expect": [act], "family": fam, "name": f"{s.id}|{name}"}
+
+    def _subject(self, rng, s: Setting, name: str, lex) -> str:
+        """'text size' -> 'text' for 'the text is too small'; otherwise the name."""
+        ws = name.split()
+        rest = [w for w in ws if w not in lex[0]]
+        if rest and len(rest) < len(ws) and rng.random() < 0.5:
+            return " ".join(rest)
+        return name
+
+    def preset(self, rng, p: Preset, mode: str) -> dict | None:
+        t_held = {"train": False, "heldtpl": True, "heldname": None}[mode]
+        n_held = {"train": False, "heldtpl": None, "heldname": True}[mode]
+        names = self.pnames[p.name]
+        name = self._pick_name(rng, "preset:" + p.name, names, n_held)
+        if mode == "heldname" and not self.split.name_held("preset:" + p.name, name, names):
+            return None
+        tpl, fam = self._pick_template(rng, "preset", t_held)
+        if name.endswith(" mode") and "mode" in tpl:
+            name = name[: -len(" mode")]
+        return {"query": tpl.format(p=name), "expect": [f"preset {p.name}"], "family": fam, "name": f"preset:{p.name}|{name}"}
+
+    def negative(self, rng, mode: str) -> dict:
+        held = mode != "train"
+        idx = [i for i in range(len(NEG)) if (_h(str(self.seed), "neg", str(i)) % 5 == 0) == held]
+        i = rng.choice(idx)
+        tpl = rng.choice(NEG_T)
+        return {"query": tpl.format(q=NEG[i]), "expect": ["none"], "family": f"neg:{i}", "name": "none|none"}
+
+    def examples(self) -> list[dict]:
+        """Catalog examples with an explicit expectation, or one inferred with confidence."""
+        out = []
+        for s in self.cat.settings:
+            for e in s.examples:
+                if isinstance(e, dict) and "query" in e and "expect" in e:
+                    exp = e["expect"] if isinstance(e["expect"], list) else [e["expect"]]
+                    out.append({"query": e["query"], "expect": exp, "family": "example:0", "name": f"{s.id}|example"})
+                    continue
+                if not isinstance(e, str):
+                    continue
+                act = infer_example(s, e, lex_for(s))
+                if act:
+                    out.append({"query": e, "expect": [act], "family": "example:0", "name": f"{s.id}|example"})
+        for p in self.cat.presets:
+            for e in p.examples:
+                if isinstance(e, str) and e.strip():
+                    out.append({"query": e, "expect": [f"preset {p.name}"], "family": "example:0",
+                                "name": f"preset:{p.name}|example"})
+        return out
+
+    def pair(self, rng, mode: str) -> dict | None:
+        a, b = rng.sample(self.cat.settings, 2)
+        ea = self.single(rng, a, mode)
+        eb = self.single(rng, b, "train" if mode != "train" else "train")
+        if not ea or not eb:
+            return None
+        j = rng.choice(JOINERS)
+        qa, qb = ea["query"].rstrip("?"), eb["query"].rstrip("?")
+        return {"query": qa + j + qb, "expect": ea["expect"] + eb["expect"],
+                "family": ea["family"] + "+" + eb["family"], "name": ea["name"] + "+" + eb["name"]}
+
+
+_OFF = re.compile(r"\b(off|disable|disabled|deactivate|don'?t|do not|no longer|hide|get rid|remove)\b|(^|[,.;] ?)stop\b")
+_ON = re.compile(r"\b(turn|switch|put|back|keep)( \w+)* on\b|\b(enable|enabled|activate|start|show|use|want|let)\b")
+_SUPPRESS = re.compile(r"\b(mute|muted|do not disturb|airplane|hide|autohide|auto-hide|disable|block|lock)\b")
+_QUESTION = re.compile(r"^(is|are|what|what's|whats|how|does|do|which|where|when|why|can i|should)\b")
+_UP = re.compile(r"\b(increase|raise|turn up|higher|more|up|maximum|boost)\b")
+_DOWN = re.compile(r"\b(decrease|lower|reduce|turn down|less|down|minimum|cut)\b")
+_NUM = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*(%|percent|px|pixels|ms|milliseconds|k|kelvin|x|seconds?|secs?|minutes?|mins?|hours?|h|am|pm)?(?!\w)")
+
+
+def infer_example(s: Setting, q: str, lex) -> str | None:
+    """Label a catalog example only where the text makes the intent unambiguous; else None."""
+    ql = q.lower().strip()
+    if _QUESTION.search(ql) and ql.endswith("?"):
+        return None  # asks for the current value: no action to learn
+    if s.type == "bool":
+        on, off = bool(_ON.search(ql)), bool(_OFF.search(ql))
+        if on == off or _SUPPRESS.search(norm(s.title)):
+            return None
+        return f"set {s.id} {'false' if off else 'true'}"
+    if s.type == "enum":
+        hits = [v for v in s.values if re.search(r"\b" + re.escape(v.replace("_", " ").replace("-", " ")) + r"\b",
+                                                ql.replace("-", " "))]
+        return f"set {s.id} {hits[0]}" if len(hits) == 1 else None
+    if s.type in ("int", "float"):
+        nums = _NUM.findall(ql)
+        if len(nums) == 1:
+            x, u = float(nums[0][0]), nums[0][1]
+            kind = unit_of(s).kind
+            if kind == "seconds" and u.startswith("min"):
+                x *= 60
+            elif kind == "seconds" and u.startswith("h"):
+                x *= 3600
+            elif kind == "minutes" and u.startswith("h"):
+                x *= 60
+            elif kind == "minutes" and u.startswith("s"):
+                x /= 60
+                if not float(x).is_integer():
+                    return None
+            elif kind == "factor" and u in ("%", "percent"):
+                x /= 100
+            elif kind == "hours":
+                if (u == "pm" or re.search(r"\b(evening|tonight|afternoon)\b", ql)) and x < 12:
+                    x += 12
+                u = ""
+            elif u and kind in ("percent", "plain") and u not in ("%", "percent"):
+                return None
+            if re.search(r"\bby\b", ql):
+                if _UP.search(ql) != _DOWN.search(ql) and x > 0:
+                    return f"{'inc' if _UP.search(ql) else 'dec'} {s.id} {fmt_num(x, s.type)}"
+                return None
+            if (s.min is None or x >= s.min) and (s.max is None or x <= s.max):
+                return f"set {s.id} {fmt_num(x, s.type)}"
+            return None
+        if nums:
+            return None
+        if re.search(r"\b(max|maximum|all the way up|full)\b", ql) and s.max is not None:
+            return f"set {s.id} {fmt_num(s.max, s.type)}"
+        if re.search(r"\b(min|minimum|all the way down|lowest)\b", ql) and s.min is not None:
+            return f"set {s.id} {fmt_num(s.min, s.type)}"
+        up = bool(_UP.search(ql))
+        down = bool(_DOWN.search(ql))
+        if lex:
+            _, inc_a, dec_a, inc_p, dec_p, _ = lex
+            up = up or any(w in ql for w in inc_a + inc_p)
+            down = down or any(w in ql for w in dec_a + dec_p)
+        if up != down:
+            return f"{'inc' if up else 'dec'} {s.id}"
+    return None
+
+
+def generate(cat: Catalog, seed: int, n_train_per_setting: int, n_eval_per_setting: int) -> tuple[list[dict], list[dict]]:
+    gen = Generator(cat, seed)
+    rng = random.Random(seed)
+    train: dict[str, dict] = {}
+    bad: set[str] = set()
+
+    def add(store: dict, ex: dict | None, polite: bool = True):
+        if not ex:
+            return
+        ex = dict(ex)
+        ex["query"] = noisy(rng, ex["query"], polite)
+        k = ex["query"].lower()
+        if k in bad:
+            return
+        if k in store and store[k]["expect"] != ex["expect"]:
+            bad.add(k)
+            del store[k]
+            return
+        store[k] = ex
+
+    n_set = len(cat.settings)
+    for s in cat.settings:
+        for _ in range(n_train_per_setting):
+            add(train, gen.single(rng, s, "train"))
+    for p in cat.presets:
+        for _ in range(n_train_per_setting):
+            add(train, gen.preset(rng, p, "train"))
+    for _ in range(n_train_per_setting * n_set // 4):
+        add(train, gen.pair(rng, "train"))
+    for _ in range(n_train_per_setting * n_set // 12):
+        add(train, gen.negative(rng, "train"))
+    for ex in gen.examples():
+        for _ in range(8):  # real requests from the catalog: weight them up, with noise
+            add(train, ex)
+        train[ex["query"].lower()] = ex
+
+    ev: dict[str, dict] = {}
+    for s in cat.settings:
+        for i in range(n_eval_per_setting):
+            add(ev, gen.single(rng, s, "heldtpl" if i % 2 == 0 else "heldname") or gen.single(rng, s, "heldtpl"))
+    for p in cat.presets:
+        for i in range(n_eval_per_setting):
+            add(ev, gen.preset(rng, p, "heldtpl" if i % 2 == 0 else "heldname") or gen.preset(rng, p, "heldtpl"))
+    for _ in range(n_eval_per_setting * n_set // 5):
+        add(ev, gen.pair(rng, "heldtpl"))
+    for _ in range(n_eval_per_setting * n_set // 8):
+        add(ev, gen.negative(rng, "eval"))
+    evl = [e for k, e in ev.items() if k not in train and k not in bad]
+    trl = [e for k, e in train.items() if k not in bad]
+    trl.sort(key=lambda e: _h(str(seed), e["query"]))
+    evl.sort(key=lambda e: _h(str(seed), e["query"]))
+    return trl, evl
+
+
+def write_jsonl(path, rows, keep_meta: bool = True) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        for r in rows:
+            row = r if keep_meta else {"query": r["query"], "expect": r["expect"]}
+            f.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
+
+
+def read_jsonl(path) -> list[dict]:
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def target_text(expect: list[str]) -> str:
+    return " ; ".join(expect) if expect else "none"

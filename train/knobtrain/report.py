@@ -1,0 +1,66 @@
+"""Write train/REPORT.md from a run's output directory (data stats, training log, evaluation)."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.2f}%"
+
+
+def render(out: Path, gguf: Path) -> str:
+    stats = json.loads((out / "data" / "data-stats.json").read_text())
+    log = [json.loads(l) for l in (out / "train-log.jsonl").read_text().splitlines() if l.strip()]
+    cfg = json.loads((out / "mu.config.json").read_text())
+    rep = json.loads((out / "eval-report.json").read_text())
+    lines = ["# Settings model: training and evaluation report", ""]
+    lines += ["Reproduce with `bash train/run.sh` (see train/README.md). Numbers below are from that run's",
+              f"output directory (`{out}`).", ""]
+    lines += ["## Data", "", "| | |", "| --- | --- |"]
+    for k in ("settings", "presets", "train", "eval", "vocab", "seed"):
+        lines.append(f"| {k} | {stats.get(k)} |")
+    lines += ["", "## Model", "", "| | |", "| --- | --- |"]
+    for k, v in cfg.items():
+        lines.append(f"| {k} | {v} |")
+    if gguf.exists():
+        lines.append(f"| GGUF size | {gguf.stat().st_size} bytes ({gguf.stat().st_size / 2**20:.2f} MiB) |")
+    lines += ["", "## Training", "", "| step | loss | held-out acc (sample) | lr | elapsed s |", "| --- | --- | --- | --- | --- |"]
+    for r in log:
+        lines.append(f"| {r['step']} | {r['loss']:.4f} | {_pct(r['heldout_acc'])} | {r['lr']:.2e} | {r['elapsed_s']} |")
+    lines += ["", "## Held-out split (phrasing families never seen in training)", ""]
+    for name, key in (("f32 JAX", "f32"), ("Q8_0 weights, JAX", "q8_0_weights")):
+        if key in rep:
+            r = rep[key]
+            lines.append(f"- {name}: **{_pct(r['accuracy'])}** exact match ({r['correct']}/{r['n']})")
+    lines += ["", "By kind of request (f32):", "", "| kind | n | accuracy |", "| --- | --- | --- |"]
+    for k, v in rep["f32"]["by_kind"].items():
+        lines.append(f"| {k} | {v['n']} | {_pct(v['accuracy'])} |")
+    lines += ["", "Weakest settings (f32):", "", "| setting | n | accuracy |", "| --- | --- | --- |"]
+    for w in rep["f32"]["worst_settings"][:10]:
+        lines.append(f"| {w['setting']} | {w['n']} | {_pct(w['accuracy'])} |")
+    lines += ["", "First failures (f32):", "", "| query | expected | got |", "| --- | --- | --- |"]
+    for f in rep["f32"]["failures"][:25]:
+        lines.append(f"| {f['query']} | `{f['expect']}` | `{f['got']}` |")
+    nat = out / "eval-natural.json"
+    if nat.exists():
+        n = json.loads(nat.read_text())["f32"]
+        lines += ["", f"## Natural requests (tests/data/natural_requests.jsonl)", "",
+                  f"- f32 JAX: **{_pct(n['accuracy'])}** ({n['correct']}/{n['n']})"]
+    lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--out", required=True, help="run output directory")
+    ap.add_argument("--gguf", default="assets/knob-mu.gguf")
+    ap.add_argument("--report", default="train/REPORT.md")
+    a = ap.parse_args(argv)
+    Path(a.report).write_text(render(Path(a.out), Path(a.gguf)))
+    print(f"wrote {a.report}")
+
+
+if __name__ == "__main__":
+    main()

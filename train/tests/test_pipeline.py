@@ -1,0 +1,141 @@
+"""Tests of the Python side: data determinism, grammar validity, split disjointness, export round trip."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from knobtrain.catalog import load_catalog, parse_catalog
+from knobtrain.data import Generator, Split, generate, infer_example, lex_for, target_text, words
+from knobtrain.grammar import GrammarError, validate
+
+FIXTURE = Path(__file__).parent / "fixtures" / "catalog.json"
+
+
+@pytest.fixture(scope="module")
+def cat():
+    return load_catalog(FIXTURE)
+
+
+@pytest.fixture(scope="module")
+def splits(cat):
+    return generate(cat, seed=7, n_train_per_setting=60, n_eval_per_setting=12)
+
+
+def test_reader_ignores_unknown_fields_and_sorts(cat):
+    assert [s.id for s in cat.settings] == sorted(s.id for s in cat.settings)
+    s = cat.by_id()["display.brightness"]
+    assert (s.type, s.min, s.max, s.unit) == ("int", 1.0, 100.0, "percent")
+    odd = parse_catalog({"settings": [{"id": "a.b", "value": {"type": "string_list"}, "new": 1}], "later": {}})
+    assert odd.settings[0].type == "string" and odd.presets == ()
+
+
+def test_generation_is_deterministic(cat):
+    a = generate(cat, seed=3, n_train_per_setting=20, n_eval_per_setting=4)
+    b = generate(cat, seed=3, n_train_per_setting=20, n_eval_per_setting=4)
+    c = generate(cat, seed=4, n_train_per_setting=20, n_eval_per_setting=4)
+    assert a == b
+    assert a != c
+
+
+def test_every_target_is_in_the_grammar(cat, splits):
+    train, ev = splits
+    assert len(train) > 300 and len(ev) > 50
+    for r in train + ev:
+        validate(target_text(r["expect"]), cat)
+
+
+def test_data_covers_every_setting_preset_and_negatives(cat, splits):
+    train, _ = splits
+    outs = " ; ".join(target_text(r["expect"]) for r in train)
+    for s in cat.settings:
+        assert f" {s.id}" in outs, s.id
+    for p in cat.presets:
+        assert f"preset {p.name}" in outs
+    assert any(r["expect"] == ["none"] for r in train)
+    assert any(len(r["expect"]) == 2 for r in train)  # two requests in one
+
+
+def test_split_is_disjoint_by_family_and_synonym(cat, splits):
+    train, ev = splits
+    split = Split(7)
+    gen = Generator(cat, 7)
+    for r in train:
+        for fam in r["family"].split("+"):
+            assert not split.family_held(fam), (r, fam)
+        for nm in r["name"].split("+"):
+            owner, name = nm.split("|")
+            if owner.startswith("preset:"):
+                names = gen.pnames[owner[len("preset:"):]]
+            elif owner in gen.names:
+                names = gen.names[owner]
+            else:
+                continue
+            assert not split.name_held(owner, name, names), (r, nm)
+    train_q = {r["query"].lower() for r in train}
+    for r in ev:
+        assert r["query"].lower() not in train_q
+        fam0 = r["family"].split("+")[0]
+        nm0 = r["name"].split("+")[0]
+        owner, name = nm0.split("|")
+        if fam0.startswith("neg:"):
+            continue
+        names = gen.pnames[owner[7:]] if owner.startswith("preset:") else gen.names[owner]
+        assert split.family_held(fam0) or split.name_held(owner, name, names), r
+
+
+def test_grammar_rejects_bad_outputs(cat):
+    for bad in ["set nope.x true", "set appearance.dark_mode maybe", "set display.brightness 101",
+                "inc appearance.dark_mode", "toggle display.brightness", "preset nope", "set dock.position middle",
+                "set time.timezone Europe/Berlin", "dec sound.volume -5", "", "set appearance.dark_mode true ;"]:
+        with pytest.raises(GrammarError):
+            validate(bad, cat)
+    assert validate('set time.timezone "Europe/Berlin" ; inc sound.volume 5', cat) == [
+        ("set", "time.timezone", '"Europe/Berlin"'), ("inc", "sound.volume", "5")]
+    assert validate("none", cat) == []
+
+
+def test_example_labels(cat):
+    ids = cat.by_id()
+    assert infer_example(ids["display.brightness"], "the screen is too dark", lex_for(ids["display.brightness"])) == "inc display.brightness"
+    assert infer_example(ids["display.brightness"], "set the brightness to 70%", None) == "set display.brightness 70"
+    assert infer_example(ids["night_light.start_time"], "start night light at 9 pm", None) == "set night_light.start_time 21"
+    assert infer_example(ids["text.size"], "increase font size by 25%", None) == "inc text.size 0.25"
+    assert infer_example(ids["appearance.dark_mode"], "is dark mode on?", None) is None
+    assert words(42) == "forty-two" and words(1500) == "one thousand five hundred"
+
+
+def test_export_round_trip(tmp_path, cat):
+    import gguf
+    import jax
+
+    from knobtrain.export import export, gguf_arrays, q8_0_roundtrip, read_back
+    from knobtrain.model import Config, init_params
+
+    cfg = Config(n_vocab=50, d_model=64, d_ff=96, n_enc=2, n_dec=1, n_head=4, n_head_kv=2)
+    params = init_params(cfg, jax.random.PRNGKey(0))
+    tok_json = json.dumps({"version": "1.0", "model": {"type": "BPE"}})
+    for f32 in (False, True):
+        path = tmp_path / f"m{int(f32)}.gguf"
+        export(cfg, params, tok_json, path, "t", f32=f32)
+        meta, tensors = read_back(path)
+        assert meta["general.architecture"] == "mu"
+        assert meta["mu.embedding_length"] == 64 and meta["mu.encoder.block_count"] == 2
+        assert meta["mu.attention.head_count_kv"] == 2 and meta["tokenizer.huggingface.json"] == tok_json
+        ga = gguf_arrays(cfg, params)
+        assert set(tensors) == set(ga)
+        assert len(tensors) == 1 + 2 * (7 + 8) + 1 * (11 + 12) + 4
+        for name, a in ga.items():
+            got, typ = tensors[name]
+            assert got.shape == a.shape, name
+            if a.ndim == 1 or f32:
+                assert typ == gguf.GGMLQuantizationType.F32
+                np.testing.assert_array_equal(got, a)
+            else:
+                assert typ == gguf.GGMLQuantizationType.Q8_0
+                np.testing.assert_allclose(got, q8_0_roundtrip(a), atol=1e-6)
+                assert np.max(np.abs(got - a)) <= np.max(np.abs(a)) / 127 + 1e-6
+        # linear weights are stored as (out, in): attn_q maps d_model -> n_head * d_head
+        assert tensors["enc.blk.0.ffn_down.weight"][0].shape == (64, 96)
