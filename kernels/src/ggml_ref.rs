@@ -58,7 +58,7 @@ pub fn quantize_row(x: &[f32], out: &mut [GgmlBlockQ8_0]) {
 /// ggml's `vec_dot_q8_0_q8_0` of two rows of equal, even block count.
 pub fn vec_dot(w: &[GgmlBlockQ8_0], x: &[GgmlBlockQ8_0]) -> f32 {
     assert_eq!(w.len(), x.len(), "rows differ in length");
-    assert!(w.len() % 2 == 0, "ggml's vec_dot_q8_0_q8_0 needs an even number of blocks");
+    assert!(w.len().is_multiple_of(2), "ggml's vec_dot_q8_0_q8_0 needs an even number of blocks");
     let n = i32::try_from(w.len() * QK8_0).expect("row too long for ggml");
     let f = fns().vec_dot_q.expect("ggml has a Q8_0 vec_dot");
     let mut s = 0.0f32;

@@ -17,6 +17,7 @@
 mod acts;
 mod block;
 mod isa;
+pub mod bench;
 pub mod ops;
 mod pool;
 mod scalar;

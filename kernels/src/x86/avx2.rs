@@ -166,44 +166,42 @@ fn dot_block(w: &BlockQ8_0, x: &Q32) -> __m256i {
     dot_abs(_mm256_sign_epi8(wv, wv), wv, load_x(x))
 }
 
-/// Rows per gemv tile: they share each activation block load.
-const GEMV_ROWS: usize = 4;
+/// Independent accumulators per row (blocks in flight).
+const GEMV_UNROLL: usize = 4;
 
+/// gemv reads one row at a time, front to back, prefetching ahead: on
+/// DRAM-bound matrices that beat interleaving rows (see avx512vnni.rs).
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn gemv_rows(w: &[BlockQ8_0], nb: usize, x: ActRow<'_>, y: &mut [f32]) {
-    let mut tiles = y.chunks_exact_mut(GEMV_ROWS);
-    let mut j = 0;
-    for yt in &mut tiles {
-        let rows: [&[BlockQ8_0]; GEMV_ROWS] = std::array::from_fn(|r| &w[(j + r) * nb..(j + r + 1) * nb]);
-        let mut acc = [_mm256_setzero_ps(); GEMV_ROWS];
-        for b in 0..nb {
-            // SAFETY: b < nb == x.qs.len() == x.d.len() == rows[r].len() (checked by the caller).
-            let (xq, xd) = unsafe { (x.qs.get_unchecked(b), *x.d.get_unchecked(b)) };
-            let xv = load_x(xq);
-            let xdv = _mm256_set1_ps(xd);
-            for r in 0..GEMV_ROWS {
-                // SAFETY: as above.
-                let wb = unsafe { rows[r].get_unchecked(b) };
-                let wv = load_w(wb);
-                let p = _mm256_cvtepi32_ps(dot_abs(_mm256_sign_epi8(wv, wv), wv, xv));
-                acc[r] = _mm256_fmadd_ps(_mm256_mul_ps(scale8(wb), xdv), p, acc[r]);
-            }
-        }
-        for r in 0..GEMV_ROWS {
-            yt[r] = hsum_ps(acc[r]);
-        }
-        j += GEMV_ROWS;
-    }
-    for (r, yj) in tiles.into_remainder().iter_mut().enumerate() {
-        let row = &w[(j + r) * nb..(j + r + 1) * nb];
-        let mut acc = _mm256_setzero_ps();
-        for ((wb, xq), &xd) in row.iter().zip(x.qs).zip(x.d) {
+    let wp = w.as_ptr();
+    for (j, yj) in y.iter_mut().enumerate() {
+        // SAFETY: row j < y.len() starts inside w (w.len() == y.len() * nb).
+        let row = unsafe { wp.add(j * nb) };
+        let step = |acc: __m256, b: usize| -> __m256 {
+            // SAFETY: b < nb: block b of this row is inside w, and x has nb blocks.
+            let (wb, xq, xd) = unsafe { (&*row.add(b), x.qs.get_unchecked(b), *x.d.get_unchecked(b)) };
+            _mm_prefetch::<_MM_HINT_T0>((wb as *const BlockQ8_0).cast::<i8>().wrapping_add(PREFETCH_BYTES));
             let p = _mm256_cvtepi32_ps(dot_block(wb, xq));
-            acc = _mm256_fmadd_ps(_mm256_mul_ps(scale8(wb), _mm256_set1_ps(xd)), p, acc);
+            _mm256_fmadd_ps(_mm256_mul_ps(scale8(wb), _mm256_set1_ps(xd)), p, acc)
+        };
+        let mut acc = [_mm256_setzero_ps(); GEMV_UNROLL];
+        let mut b = 0;
+        while b + GEMV_UNROLL <= nb {
+            for u in 0..GEMV_UNROLL {
+                acc[u] = step(acc[u], b + u);
+            }
+            b += GEMV_UNROLL;
         }
-        *yj = hsum_ps(acc);
+        while b < nb {
+            acc[0] = step(acc[0], b);
+            b += 1;
+        }
+        *yj = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
     }
 }
+
+/// How far ahead of the current weight block gemv prefetches (bytes).
+pub(crate) const PREFETCH_BYTES: usize = 4096;
 
 /// gemm tile: weight rows x activation rows sharing every load.
 const GEMM_W: usize = 2;
@@ -257,4 +255,38 @@ unsafe fn gemm_rows(w: &[BlockQ8_0], nb: usize, x: &QuantizedActs, out: &mut Out
         }
         j += wr;
     }
+}
+
+impl Avx2 {
+    /// Reads every byte of `buf` as fast as the core can (the memory
+    /// bandwidth probe of the benchmark): 32-byte loads into four
+    /// independent accumulators, with software prefetch 4 KiB ahead like the
+    /// gemv kernels. Returns a checksum so the reads cannot be elided.
+    pub(crate) fn stream_sum(self, buf: &[u8]) -> u64 {
+        // SAFETY: the token proves AVX2.
+        unsafe { stream_sum(buf) }
+    }
+}
+
+#[target_feature(enable = "avx2")]
+unsafe fn stream_sum(buf: &[u8]) -> u64 {
+    const STEP: usize = 128;
+    let mut acc = [_mm256_setzero_si256(); 4];
+    let body = buf.len() - buf.len() % STEP;
+    let p = buf.as_ptr();
+    let mut i = 0;
+    while i < body {
+        _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(i + 4096).cast());
+        _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(i + 4096 + 64).cast());
+        for (u, a) in acc.iter_mut().enumerate() {
+            // SAFETY: i + STEP <= body <= len, so the 32 bytes at i + 32u are in buf.
+            *a = _mm256_add_epi64(*a, unsafe { _mm256_loadu_si256(p.add(i + 32 * u).cast()) });
+        }
+        i += STEP;
+    }
+    let s = _mm256_add_epi64(_mm256_add_epi64(acc[0], acc[1]), _mm256_add_epi64(acc[2], acc[3]));
+    let mut lanes = [0u64; 4];
+    // SAFETY: lanes is 32 writable bytes.
+    unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast(), s) };
+    lanes.iter().fold(0u64, |a, &b| a.wrapping_add(b)) + buf[body..].iter().map(|&b| u64::from(b)).sum::<u64>()
 }
