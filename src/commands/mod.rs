@@ -2,6 +2,8 @@
 use crate::cli::{Cli, Command};
 use crate::exit::Exit;
 
+pub mod bench;
+
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         None => {
@@ -9,6 +11,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             Cli::command().print_help()?;
             Ok(Exit::Ok)
         }
-        Some(command) => match command {},
+        Some(command) => match command {
+            Command::Bench(cmd) => bench::run(cmd),
+        },
     }
 }
