@@ -192,7 +192,8 @@ pub fn gemv_with(isa: Isa, pool: &ThreadPool, w: &[BlockQ8_0], n: usize, k: usiz
 }
 
 /// `y[r * n + j] = sum_i W[j, i] * X[r, i]` for `r < m = x.rows()`, `j < n`.
-/// Uses the selected path.
+/// Uses the selected path. Tiled so each weight block loaded serves several
+/// activation rows; with m = 1 it is [`gemv`].
 pub fn gemm(pool: &ThreadPool, w: &[BlockQ8_0], n: usize, k: usize, x: &QuantizedActs, y: &mut [f32]) {
     gemm_with(selected_isa(), pool, w, n, k, x, y);
 }
@@ -203,6 +204,11 @@ pub fn gemm_with(isa: Isa, pool: &ThreadPool, w: &[BlockQ8_0], n: usize, k: usiz
     check_shapes("gemm", w, n, k, x, y.len(), m);
     if n == 0 || m == 0 {
         return;
+    }
+    if m == 1 {
+        // One row gains nothing from gemm's tiling (the AVX-512 tiles would
+        // repack weights for a single use).
+        return gemv_with(isa, pool, w, n, k, x, y);
     }
     let kern = kernels_for(isa);
     let nb = k / QK8_0;
