@@ -203,57 +203,42 @@ unsafe fn gemv_rows(w: &[BlockQ8_0], nb: usize, x: ActRow<'_>, y: &mut [f32]) {
 /// How far ahead of the current weight block gemv prefetches (bytes).
 pub(crate) const PREFETCH_BYTES: usize = 4096;
 
-/// gemm tile: weight rows x activation rows sharing every load.
-const GEMM_W: usize = 2;
+/// Activation rows per gemm tile: each weight block's load, `|w|` and scale
+/// serve all of them. (With 16 ymm registers, 1 weight row x 4 activation
+/// rows keeps everything in registers; 2 x 4 spilled.)
 const GEMM_X: usize = 4;
 
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn gemm_rows(w: &[BlockQ8_0], nb: usize, x: &QuantizedActs, out: &mut OutRows<'_>) {
     let n = w.len() / nb;
     let m = x.rows();
-    let mut j = 0;
-    while j < n {
-        let wr = GEMM_W.min(n - j);
-        let mut r = 0;
-        while r < m {
-            let xr = GEMM_X.min(m - r);
-            if wr == GEMM_W && xr == GEMM_X {
-                let wrows: [&[BlockQ8_0]; GEMM_W] = std::array::from_fn(|i| &w[(j + i) * nb..(j + i + 1) * nb]);
-                let xrows: [ActRow<'_>; GEMM_X] = std::array::from_fn(|c| x.row(r + c));
-                let mut acc = [[_mm256_setzero_ps(); GEMM_X]; GEMM_W];
-                for b in 0..nb {
-                    let xv: [__m256i; GEMM_X] = std::array::from_fn(|c| load_x(&xrows[c].qs[b]));
-                    let xd: [__m256; GEMM_X] = std::array::from_fn(|c| _mm256_set1_ps(xrows[c].d[b]));
-                    for i in 0..GEMM_W {
-                        let wb = &wrows[i][b];
-                        let wv = load_w(wb);
-                        let aw = _mm256_sign_epi8(wv, wv);
-                        let dw = scale8(wb);
-                        for c in 0..GEMM_X {
-                            let p = _mm256_cvtepi32_ps(dot_abs(aw, wv, xv[c]));
-                            acc[i][c] = _mm256_fmadd_ps(_mm256_mul_ps(dw, xd[c]), p, acc[i][c]);
-                        }
-                    }
-                }
-                for i in 0..GEMM_W {
-                    for c in 0..GEMM_X {
-                        out.set(r + c, j + i, hsum_ps(acc[i][c]));
-                    }
-                }
-            } else {
-                for i in 0..wr {
-                    let row = &w[(j + i) * nb..(j + i + 1) * nb];
-                    for c in 0..xr {
-                        let mut y = [0.0f32];
-                        // SAFETY: same features; shapes as checked by the caller.
-                        unsafe { gemv_rows(row, nb, x.row(r + c), &mut y) };
-                        out.set(r + c, j + i, y[0]);
-                    }
+    let full = m - m % GEMM_X;
+    for j in 0..n {
+        let row = &w[j * nb..(j + 1) * nb];
+        for r in (0..full).step_by(GEMM_X) {
+            let xrows: [ActRow<'_>; GEMM_X] = std::array::from_fn(|c| x.row(r + c));
+            let mut acc = [_mm256_setzero_ps(); GEMM_X];
+            for (b, wb) in row.iter().enumerate() {
+                let wv = load_w(wb);
+                let aw = _mm256_sign_epi8(wv, wv);
+                let dw = scale8(wb);
+                for c in 0..GEMM_X {
+                    // SAFETY: b < nb == every activation row's block count.
+                    let (xq, xd) = unsafe { (xrows[c].qs.get_unchecked(b), *xrows[c].d.get_unchecked(b)) };
+                    let p = _mm256_cvtepi32_ps(dot_abs(aw, wv, load_x(xq)));
+                    acc[c] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(xd)), p, acc[c]);
                 }
             }
-            r += xr;
+            for c in 0..GEMM_X {
+                out.set(r + c, j, hsum_ps(acc[c]));
+            }
         }
-        j += wr;
+        for r in full..m {
+            let mut y = [0.0f32];
+            // SAFETY: same features; shapes as checked by the caller.
+            unsafe { gemv_rows(row, nb, x.row(r), &mut y) };
+            out.set(r, j, y[0]);
+        }
     }
 }
 
