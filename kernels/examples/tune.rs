@@ -24,7 +24,7 @@ fn main() {
     let mut y = vec![0.0f32; n * m];
     let bytes = n * k / 32 * 34;
     let buf = vec![1u8; bytes];
-    let (t, tr, frac) = time_pair(
+    let (ts, trs, frac) = time_pair(
         false,
         || {
             if gemm {
@@ -37,17 +37,19 @@ fn main() {
             black_box(stream_read_pool(&pool, black_box(&buf)));
         },
     );
+    let (t, tr) = (ts.median, trs.median);
     println!(
-        "{n}x{k} m={m} {} {threads}t: {:.2} us  {:.1} GB/s  {:.1} GOP/s | read {:.1} GB/s, kernel at {:.0}% of it",
+        "{n}x{k} m={m} {} {threads}t: {:.2} us (best {:.2})  {:.1} GB/s  {:.1} GOP/s | read {:.1} GB/s, kernel at {:.0}% of it",
         isa.name(),
         t * 1e6,
+        ts.best * 1e6,
         bytes as f64 / t / 1e9,
         2.0 * (n * k * m) as f64 / t / 1e9,
         bytes as f64 / tr / 1e9,
-        frac * 100.0
+        frac.median * 100.0
     );
     #[cfg(feature = "ggml-reference")]
-    if !gemm && k % 64 == 0 {
+    if !gemm && k.is_multiple_of(64) {
         use knob_kernels::ggml_ref::*;
         let gw: Vec<GgmlBlockQ8_0> = w.iter().map(GgmlBlockQ8_0::from_gguf).collect();
         let mut gx = vec![GgmlBlockQ8_0::ZERO; k / 32];
@@ -65,6 +67,6 @@ fn main() {
                 })
             },
         );
-        println!("  ggml loop: {:.2} us -> ours is {:.2}x", g * 1e6, ratio);
+        println!("  ggml loop: {:.2} us -> ours is {:.2}x (best {:.2}x)", g.median * 1e6, ratio.median, ratio.best);
     }
 }

@@ -60,6 +60,15 @@ impl Default for BenchOptions {
     }
 }
 
+/// A timing or ratio over the samples: the median, and the best sample (the
+/// minimum time, or the ratio of the two best times). On a shared machine
+/// the best sample is the closest to the undisturbed speed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Stat {
+    pub median: f64,
+    pub best: f64,
+}
+
 /// One measured kernel.
 #[derive(Clone, Debug)]
 pub struct Measurement {
@@ -71,20 +80,20 @@ pub struct Measurement {
     /// The path ("ggml" for ggml's own code).
     pub path: String,
     pub threads: usize,
-    /// Median seconds per call.
-    pub seconds: f64,
-    /// Weight bytes streamed per second (GB/s, 1e9).
+    /// Seconds per call.
+    pub seconds: Stat,
+    /// Weight bytes streamed per second (GB/s, 1e9), at the median time.
     pub gb_per_s: f64,
     /// Multiply-adds x 2 per second (GOP/s, 1e9).
     pub gop_per_s: f64,
     /// Activation rows per second (m / seconds).
     pub rows_per_s: f64,
     /// ggml's time over ours, for the same shape and threads (gemv only).
-    pub vs_ggml: Option<f64>,
+    pub vs_ggml: Option<Stat>,
     /// gb_per_s over the streaming read bandwidth of a same-size buffer.
-    pub of_read_bw: Option<f64>,
+    pub of_read_bw: Option<Stat>,
     /// gemm's rows/s over 64 gemv calls' rows/s.
-    pub vs_gemvs: Option<f64>,
+    pub vs_gemvs: Option<Stat>,
 }
 
 /// Streaming read bandwidth of a buffer as large as a shape's weights.
@@ -93,7 +102,10 @@ pub struct ReadBandwidth {
     pub shape: String,
     pub bytes: usize,
     pub threads: usize,
+    /// At the median time.
     pub gb_per_s: f64,
+    /// At the best time.
+    pub best_gb_per_s: f64,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -141,17 +153,23 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Median seconds per call of `f`.
-pub fn time_median(quick: bool, mut f: impl FnMut()) -> f64 {
-    let (samples, min_sample) = sampling(quick);
-    let iters = batch_size(min_sample, &mut f);
-    median((0..samples).map(|_| sample(iters, &mut f)).collect())
+fn stat(v: Vec<f64>) -> Stat {
+    let best = v.iter().copied().fold(f64::INFINITY, f64::min);
+    Stat { median: median(v), best }
 }
 
-/// Median seconds per call of `f` and of `g`, sampled alternately, and the
-/// median of the per-round ratios `time(g) / time(f)`: a ratio of two
-/// kernels that saw the same machine conditions.
-pub fn time_pair(quick: bool, mut f: impl FnMut(), mut g: impl FnMut()) -> (f64, f64, f64) {
+/// Seconds per call of `f`.
+pub fn time_median(quick: bool, mut f: impl FnMut()) -> Stat {
+    let (samples, min_sample) = sampling(quick);
+    let iters = batch_size(min_sample, &mut f);
+    stat((0..samples).map(|_| sample(iters, &mut f)).collect())
+}
+
+/// Seconds per call of `f` and of `g`, sampled alternately, and the ratio
+/// `time(g) / time(f)`: its median is the median of the per-round ratios (two
+/// kernels that saw the same machine conditions), its best is the ratio of
+/// the best times.
+pub fn time_pair(quick: bool, mut f: impl FnMut(), mut g: impl FnMut()) -> (Stat, Stat, Stat) {
     let (samples, min_sample) = sampling(quick);
     let (fi, gi) = (batch_size(min_sample, &mut f), batch_size(min_sample, &mut g));
     let mut ts = Vec::new();
@@ -160,8 +178,9 @@ pub fn time_pair(quick: bool, mut f: impl FnMut(), mut g: impl FnMut()) -> (f64,
         let b = sample(gi, &mut g);
         ts.push((a, b));
     }
-    let ratio = median(ts.iter().map(|(a, b)| b / a).collect());
-    (median(ts.iter().map(|t| t.0).collect()), median(ts.iter().map(|t| t.1).collect()), ratio)
+    let (fs, gs) = (stat(ts.iter().map(|t| t.0).collect()), stat(ts.iter().map(|t| t.1).collect()));
+    let ratio = Stat { median: median(ts.iter().map(|(a, b)| b / a).collect()), best: gs.best / fs.best };
+    (fs, gs, ratio)
 }
 
 /// Deterministic pseudo-random weights for a shape (quantized from f32 with
@@ -246,12 +265,18 @@ pub fn run(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Report {
                 black_box(stream_read_pool(p, black_box(&buf)));
             };
             let bw_s = time_median(opts.quick, || read(pool));
-            let bw = bytes as f64 / bw_s / 1e9;
-            report.read_bw.push(ReadBandwidth { shape: shape.name.to_string(), bytes, threads, gb_per_s: bw });
+            let bw = bytes as f64 / bw_s.median / 1e9;
+            report.read_bw.push(ReadBandwidth {
+                shape: shape.name.to_string(),
+                bytes,
+                threads,
+                gb_per_s: bw,
+                best_gb_per_s: bytes as f64 / bw_s.best / 1e9,
+            });
             progress(&format!("{}: read {:.1} GB/s ({} threads)", shape.name, bw, threads));
 
             let ggml_gemv = ggml::Gemv::new(&w, n, k, &xf[..k]);
-            let mk = |op: &str, path: &str, secs: f64, m: usize| Measurement {
+            let mk = |op: &str, path: &str, secs: Stat, m: usize| Measurement {
                 shape: shape.name.to_string(),
                 n,
                 k,
@@ -259,9 +284,9 @@ pub fn run(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Report {
                 path: path.to_string(),
                 threads,
                 seconds: secs,
-                gb_per_s: bytes as f64 / secs / 1e9,
-                gop_per_s: 2.0 * (n * k * m) as f64 / secs / 1e9,
-                rows_per_s: m as f64 / secs,
+                gb_per_s: bytes as f64 / secs.median / 1e9,
+                gop_per_s: 2.0 * (n * k * m) as f64 / secs.median / 1e9,
+                rows_per_s: m as f64 / secs.median,
                 vs_ggml: None,
                 of_read_bw: None,
                 vs_gemvs: None,
@@ -270,7 +295,7 @@ pub fn run(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Report {
                 let (gs, _, frac) = time_pair(opts.quick, || g.run(pool), || read(pool));
                 let mut r = mk("ggml vec_dot loop", "ggml", gs, 1);
                 r.of_read_bw = Some(frac);
-                r.vs_ggml = Some(1.0);
+                r.vs_ggml = Some(Stat { median: 1.0, best: 1.0 });
                 progress(&line(&r));
                 report.rows.push(r);
             }
@@ -323,18 +348,28 @@ pub fn run(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Report {
 
 fn line(r: &Measurement) -> String {
     format!(
-        "{} {:<10} {:<18} {}t {:>10.1} us {:>7.1} GB/s {:>7.1} GOP/s{}{}{}",
+        "{} {:<10} {:<18} {}t {:>10.1} us (best {:.1}) {:>7.1} GB/s {:>7.1} GOP/s{}{}{}",
         r.shape,
         r.path,
         r.op,
         r.threads,
-        r.seconds * 1e6,
+        r.seconds.median * 1e6,
+        r.seconds.best * 1e6,
         r.gb_per_s,
         r.gop_per_s,
-        r.vs_ggml.map(|v| format!("  {v:.2}x ggml")).unwrap_or_default(),
-        r.of_read_bw.map(|v| format!("  {:.0}% of read bw", v * 100.0)).unwrap_or_default(),
-        r.vs_gemvs.map(|v| format!("  {v:.1}x rows/s of {GEMM_M} gemvs")).unwrap_or_default(),
+        r.vs_ggml.map(|v| format!("  {}x ggml", ratio(v, 2))).unwrap_or_default(),
+        r.of_read_bw.map(|v| format!("  {} of read bw", percent(v))).unwrap_or_default(),
+        r.vs_gemvs.map(|v| format!("  {}x rows/s of {GEMM_M} gemvs", ratio(v, 1))).unwrap_or_default(),
     )
+}
+
+/// "median (best)" with `digits` decimals.
+fn ratio(v: Stat, digits: usize) -> String {
+    format!("{:.*} ({:.*})", digits, v.median, digits, v.best)
+}
+
+fn percent(v: Stat) -> String {
+    format!("{:.0}% ({:.0}%)", v.median * 100.0, v.best * 100.0)
 }
 
 impl Report {
@@ -343,33 +378,43 @@ impl Report {
         let mut s = String::new();
         let paths: Vec<&str> = self.cpu_paths.iter().map(|i| i.name()).collect();
         let _ = writeln!(s, "paths on this CPU: {}; ggml reference: {}", paths.join(", "), if self.ggml { "yes" } else { "no" });
-        let _ = writeln!(s, "medians; GB/s = weight bytes streamed per second; GOP/s = 2 * n * k * m / s");
+        let _ = writeln!(
+            s,
+            "times: median of samples, and the best sample; ratios: median of per-round ratios of kernels timed \
+             alternately (best: ratio of best times); GB/s = weight bytes per second, GOP/s = 2 n k m per second, \
+             both at the median"
+        );
         let mut last = String::new();
         for r in &self.rows {
             if r.shape != last {
                 let _ = writeln!(s, "\n{} (n={}, k={}, {:.1} MiB of Q8_0 weights)", r.shape, r.n, r.k, (r.n * r.k / 32 * 34) as f64 / 1048576.0);
                 for b in self.read_bw.iter().filter(|b| b.shape == r.shape) {
-                    let _ = writeln!(s, "  streaming read, {} thread(s): {:.1} GB/s", b.threads, b.gb_per_s);
+                    let _ = writeln!(
+                        s,
+                        "  streaming read, {} thread(s): {:.1} GB/s (best {:.1})",
+                        b.threads, b.gb_per_s, b.best_gb_per_s
+                    );
                 }
                 let _ = writeln!(
                     s,
-                    "  {:<18} {:<10} {:>3} {:>11} {:>8} {:>8} {:>9} {:>8} {:>9}",
-                    "op", "path", "thr", "median", "GB/s", "GOP/s", "vs ggml", "of read", "vs gemvs"
+                    "  {:<18} {:<10} {:>3} {:>11} {:>11} {:>7} {:>7} {:>13} {:>11} {:>11}",
+                    "op", "path", "thr", "median", "best", "GB/s", "GOP/s", "vs ggml", "of read bw", "vs gemvs"
                 );
                 last = r.shape.clone();
             }
             let _ = writeln!(
                 s,
-                "  {:<18} {:<10} {:>3} {:>8.1} us {:>8.1} {:>8.1} {:>9} {:>8} {:>9}",
+                "  {:<18} {:<10} {:>3} {:>8.1} us {:>8.1} us {:>7.1} {:>7.1} {:>13} {:>11} {:>11}",
                 r.op,
                 r.path,
                 r.threads,
-                r.seconds * 1e6,
+                r.seconds.median * 1e6,
+                r.seconds.best * 1e6,
                 r.gb_per_s,
                 r.gop_per_s,
-                r.vs_ggml.map(|v| format!("{v:.2}x")).unwrap_or_default(),
-                r.of_read_bw.map(|v| format!("{:.0}%", v * 100.0)).unwrap_or_default(),
-                r.vs_gemvs.map(|v| format!("{v:.1}x")).unwrap_or_default(),
+                r.vs_ggml.map(|v| ratio(v, 2)).unwrap_or_default(),
+                r.of_read_bw.map(percent).unwrap_or_default(),
+                r.vs_gemvs.map(|v| ratio(v, 1)).unwrap_or_default(),
             );
         }
         s
@@ -381,8 +426,11 @@ impl Report {
         fn num(v: f64) -> String {
             if v.is_finite() { format!("{v}") } else { "null".to_string() }
         }
-        fn opt(v: Option<f64>) -> String {
-            v.map(num).unwrap_or_else(|| "null".to_string())
+        fn st(v: Stat) -> String {
+            format!("{{\"median\":{},\"best\":{}}}", num(v.median), num(v.best))
+        }
+        fn opt(v: Option<Stat>) -> String {
+            v.map(st).unwrap_or_else(|| "null".to_string())
         }
         fn string(v: &str) -> String {
             let mut s = String::from("\"");
@@ -403,7 +451,16 @@ impl Report {
         let bws: Vec<String> = self
             .read_bw
             .iter()
-            .map(|b| format!("{{\"shape\":{},\"bytes\":{},\"threads\":{},\"gb_per_s\":{}}}", string(&b.shape), b.bytes, b.threads, num(b.gb_per_s)))
+            .map(|b| {
+                format!(
+                    "{{\"shape\":{},\"bytes\":{},\"threads\":{},\"gb_per_s\":{},\"best_gb_per_s\":{}}}",
+                    string(&b.shape),
+                    b.bytes,
+                    b.threads,
+                    num(b.gb_per_s),
+                    num(b.best_gb_per_s)
+                )
+            })
             .collect();
         let rows: Vec<String> = self
             .rows
@@ -417,7 +474,7 @@ impl Report {
                     string(&r.op),
                     string(&r.path),
                     r.threads,
-                    num(r.seconds),
+                    st(r.seconds),
                     num(r.gb_per_s),
                     num(r.gop_per_s),
                     num(r.rows_per_s),
