@@ -42,16 +42,19 @@ fn kernels(c: &mut Criterion) {
                 let mut gx = vec![GgmlBlockQ8_0::ZERO; k / 32];
                 ggml_ref::quantize_row(&xf[..k], &mut gx);
                 let per = n.div_ceil(t);
-                g.bench_function(BenchmarkId::new("ggml vec_dot loop", format!("{t}t")), |b| {
-                    b.iter(|| {
-                        pool.run(t, &|i| {
-                            let (j0, j1) = ((i * per).min(n), ((i + 1) * per).min(n));
-                            for row in gw[j0 * k / 32..j1 * k / 32].chunks_exact(k / 32) {
-                                black_box(ggml_ref::vec_dot(row, &gx));
-                            }
+                g.bench_function(
+                    BenchmarkId::new("ggml vec_dot loop", format!("{t}t")),
+                    |b| {
+                        b.iter(|| {
+                            pool.run(t, &|i| {
+                                let (j0, j1) = ((i * per).min(n), ((i + 1) * per).min(n));
+                                for row in gw[j0 * k / 32..j1 * k / 32].chunks_exact(k / 32) {
+                                    black_box(ggml_ref::vec_dot(row, &gx));
+                                }
+                            })
                         })
-                    })
-                });
+                    },
+                );
             }
             for isa in available_isas() {
                 if isa == Isa::Scalar && !in_cache {
@@ -73,18 +76,22 @@ fn kernels(c: &mut Criterion) {
             for isa in available_isas().into_iter().filter(|&i| i != Isa::Scalar) {
                 let mut xm = QuantizedActs::new();
                 xm.quantize_with(isa, &xf, GEMM_M, k);
-                g.bench_function(BenchmarkId::new(format!("{} gemm", isa.name()), format!("{t}t")), |b| {
-                    b.iter(|| gemm_with(isa, pool, black_box(&w), n, k, &xm, &mut y))
-                });
+                g.bench_function(
+                    BenchmarkId::new(format!("{} gemm", isa.name()), format!("{t}t")),
+                    |b| b.iter(|| gemm_with(isa, pool, black_box(&w), n, k, &xm, &mut y)),
+                );
                 let mut x1 = QuantizedActs::new();
                 x1.quantize_with(isa, &xf[..k], 1, k);
-                g.bench_function(BenchmarkId::new(format!("{} {GEMM_M} gemvs", isa.name()), format!("{t}t")), |b| {
-                    b.iter(|| {
-                        for _ in 0..GEMM_M {
-                            gemv_with(isa, pool, black_box(&w), n, k, &x1, &mut y[..n]);
-                        }
-                    })
-                });
+                g.bench_function(
+                    BenchmarkId::new(format!("{} {GEMM_M} gemvs", isa.name()), format!("{t}t")),
+                    |b| {
+                        b.iter(|| {
+                            for _ in 0..GEMM_M {
+                                gemv_with(isa, pool, black_box(&w), n, k, &x1, &mut y[..n]);
+                            }
+                        })
+                    },
+                );
             }
         }
         g.finish();
@@ -96,7 +103,9 @@ fn kernels(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1536));
     for isa in available_isas() {
         let mut x = QuantizedActs::new();
-        g.bench_function(isa.name(), |b| b.iter(|| x.quantize_with(isa, black_box(&xf), 1, 1536)));
+        g.bench_function(isa.name(), |b| {
+            b.iter(|| x.quantize_with(isa, black_box(&xf), 1, 1536))
+        });
     }
     g.finish();
 }

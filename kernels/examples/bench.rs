@@ -6,10 +6,21 @@ use knob_kernels::Isa;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
-    let mut opts = BenchOptions { quick: args.iter().any(|a| a == "--quick"), ..Default::default() };
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let mut opts = BenchOptions {
+        quick: args.iter().any(|a| a == "--quick"),
+        ..Default::default()
+    };
     if let Some(s) = value("--shape") {
-        opts.shapes = default_shapes().into_iter().filter(|sh| sh.name.contains(s.as_str())).collect();
+        opts.shapes = default_shapes()
+            .into_iter()
+            .filter(|sh| sh.name.contains(s.as_str()))
+            .collect();
     }
     if let Some(t) = value("--threads") {
         opts.threads = vec![t.parse().expect("--threads takes a number")];

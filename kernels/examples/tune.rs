@@ -67,6 +67,11 @@ fn main() {
                 })
             },
         );
-        println!("  ggml loop: {:.2} us -> ours is {:.2}x (best {:.2}x)", g.median * 1e6, ratio.median, ratio.best);
+        println!(
+            "  ggml loop: {:.2} us -> ours is {:.2}x (best {:.2}x)",
+            g.median * 1e6,
+            ratio.median,
+            ratio.best
+        );
     }
 }

@@ -11,7 +11,10 @@ use std::fmt::Write as _;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use crate::{available_isas, gemm_with, gemv_with, quantize_row_q8_0, BlockQ8_0, Isa, QuantizedActs, ThreadPool, QK8_0};
+use crate::{
+    available_isas, gemm_with, gemv_with, quantize_row_q8_0, BlockQ8_0, Isa, QuantizedActs,
+    ThreadPool, QK8_0,
+};
 
 /// One weight matrix shape: `n` rows of `k` values.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,11 +36,31 @@ impl Shape {
 /// (68 MiB of weights, beyond any cache here).
 pub fn default_shapes() -> Vec<Shape> {
     vec![
-        Shape { name: "smollm2 attn 576x576", n: 576, k: 576 },
-        Shape { name: "smollm2 down 576x1536", n: 576, k: 1536 },
-        Shape { name: "smollm2 up 1536x576", n: 1536, k: 576 },
-        Shape { name: "smollm2 lm_head 49152x576", n: 49152, k: 576 },
-        Shape { name: "dram 32768x2048", n: 32768, k: 2048 },
+        Shape {
+            name: "smollm2 attn 576x576",
+            n: 576,
+            k: 576,
+        },
+        Shape {
+            name: "smollm2 down 576x1536",
+            n: 576,
+            k: 1536,
+        },
+        Shape {
+            name: "smollm2 up 1536x576",
+            n: 1536,
+            k: 576,
+        },
+        Shape {
+            name: "smollm2 lm_head 49152x576",
+            n: 49152,
+            k: 576,
+        },
+        Shape {
+            name: "dram 32768x2048",
+            n: 32768,
+            k: 2048,
+        },
     ]
 }
 
@@ -56,7 +79,12 @@ pub struct BenchOptions {
 
 impl Default for BenchOptions {
     fn default() -> Self {
-        BenchOptions { shapes: default_shapes(), isas: available_isas(), threads: vec![1, 2], quick: false }
+        BenchOptions {
+            shapes: default_shapes(),
+            isas: available_isas(),
+            threads: vec![1, 2],
+            quick: false,
+        }
     }
 }
 
@@ -119,7 +147,11 @@ pub struct Report {
 fn sampling(quick: bool) -> (usize, Duration) {
     // Many short samples: on a shared machine a short sample is more often
     // uninterrupted, so the median tracks the undisturbed speed.
-    if quick { (7, Duration::from_millis(2)) } else { (21, Duration::from_millis(5)) }
+    if quick {
+        (7, Duration::from_millis(2))
+    } else {
+        (21, Duration::from_millis(5))
+    }
 }
 
 /// Calls of `f` per sample so a sample lasts at least `min_sample` (this also
@@ -155,7 +187,10 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn stat(v: Vec<f64>) -> Stat {
     let best = v.iter().copied().fold(f64::INFINITY, f64::min);
-    Stat { median: median(v), best }
+    Stat {
+        median: median(v),
+        best,
+    }
 }
 
 /// Seconds per call of `f`.
@@ -171,15 +206,24 @@ pub fn time_median(quick: bool, mut f: impl FnMut()) -> Stat {
 /// the best times.
 pub fn time_pair(quick: bool, mut f: impl FnMut(), mut g: impl FnMut()) -> (Stat, Stat, Stat) {
     let (samples, min_sample) = sampling(quick);
-    let (fi, gi) = (batch_size(min_sample, &mut f), batch_size(min_sample, &mut g));
+    let (fi, gi) = (
+        batch_size(min_sample, &mut f),
+        batch_size(min_sample, &mut g),
+    );
     let mut ts = Vec::new();
     for _ in 0..samples {
         let a = sample(fi, &mut f);
         let b = sample(gi, &mut g);
         ts.push((a, b));
     }
-    let (fs, gs) = (stat(ts.iter().map(|t| t.0).collect()), stat(ts.iter().map(|t| t.1).collect()));
-    let ratio = Stat { median: median(ts.iter().map(|(a, b)| b / a).collect()), best: gs.best / fs.best };
+    let (fs, gs) = (
+        stat(ts.iter().map(|t| t.0).collect()),
+        stat(ts.iter().map(|t| t.1).collect()),
+    );
+    let ratio = Stat {
+        median: median(ts.iter().map(|(a, b)| b / a).collect()),
+        best: gs.best / fs.best,
+    };
     (fs, gs, ratio)
 }
 
@@ -227,10 +271,13 @@ pub fn stream_read(buf: &[u8]) -> u64 {
     let tail = chunks.remainder();
     for c in chunks {
         for (i, a) in acc.iter_mut().enumerate() {
-            *a = a.wrapping_add(u64::from_le_bytes(c[8 * i..8 * i + 8].try_into().expect("8 bytes")));
+            *a = a.wrapping_add(u64::from_le_bytes(
+                c[8 * i..8 * i + 8].try_into().expect("8 bytes"),
+            ));
         }
     }
-    acc.iter().fold(0u64, |a, &b| a.wrapping_add(b)) + tail.iter().map(|&b| u64::from(b)).sum::<u64>()
+    acc.iter().fold(0u64, |a, &b| a.wrapping_add(b))
+        + tail.iter().map(|&b| u64::from(b)).sum::<u64>()
 }
 
 /// Streaming read over the pool's threads (each thread reads its share).
@@ -247,7 +294,11 @@ pub fn stream_read_pool(pool: &ThreadPool, buf: &[u8]) -> u64 {
 
 /// Runs the benchmark; `progress` gets a line per measurement.
 pub fn run(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Report {
-    let mut report = Report { cpu_paths: available_isas(), ggml: ggml::AVAILABLE, ..Report::default() };
+    let mut report = Report {
+        cpu_paths: available_isas(),
+        ggml: ggml::AVAILABLE,
+        ..Report::default()
+    };
     let pools: Vec<ThreadPool> = opts.threads.iter().map(|&t| ThreadPool::new(t)).collect();
     for (si, shape) in opts.shapes.iter().enumerate() {
         let (n, k) = (shape.n, shape.k);
@@ -273,7 +324,10 @@ pub fn run(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Report {
                 gb_per_s: bw,
                 best_gb_per_s: bytes as f64 / bw_s.best / 1e9,
             });
-            progress(&format!("{}: read {:.1} GB/s ({} threads)", shape.name, bw, threads));
+            progress(&format!(
+                "{}: read {:.1} GB/s ({} threads)",
+                shape.name, bw, threads
+            ));
 
             let ggml_gemv = ggml::Gemv::new(&w, n, k, &xf[..k]);
             let mk = |op: &str, path: &str, secs: Stat, m: usize| Measurement {
@@ -295,7 +349,10 @@ pub fn run(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Report {
                 let (gs, _, frac) = time_pair(opts.quick, || g.run(pool), || read(pool));
                 let mut r = mk("ggml vec_dot loop", "ggml", gs, 1);
                 r.of_read_bw = Some(frac);
-                r.vs_ggml = Some(Stat { median: 1.0, best: 1.0 });
+                r.vs_ggml = Some(Stat {
+                    median: 1.0,
+                    best: 1.0,
+                });
                 progress(&line(&r));
                 report.rows.push(r);
             }
@@ -312,7 +369,12 @@ pub fn run(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Report {
                 let mut r = mk("gemv", isa.name(), gemv_s, 1);
                 // Timed alternately with ggml's loop, like the read above.
                 r.vs_ggml = ggml_gemv.as_ref().map(|g| {
-                    time_pair(opts.quick, || gemv_with(isa, pool, black_box(&w), n, k, &one, &mut y[..n]), || g.run(pool)).2
+                    time_pair(
+                        opts.quick,
+                        || gemv_with(isa, pool, black_box(&w), n, k, &one, &mut y[..n]),
+                        || g.run(pool),
+                    )
+                    .2
                 });
                 r.of_read_bw = Some(frac);
                 progress(&line(&r));
@@ -357,9 +419,15 @@ fn line(r: &Measurement) -> String {
         r.seconds.best * 1e6,
         r.gb_per_s,
         r.gop_per_s,
-        r.vs_ggml.map(|v| format!("  {}x ggml", ratio(v, 2))).unwrap_or_default(),
-        r.of_read_bw.map(|v| format!("  {} of read bw", percent(v))).unwrap_or_default(),
-        r.vs_gemvs.map(|v| format!("  {}x rows/s of {GEMM_M} gemvs", ratio(v, 1))).unwrap_or_default(),
+        r.vs_ggml
+            .map(|v| format!("  {}x ggml", ratio(v, 2)))
+            .unwrap_or_default(),
+        r.of_read_bw
+            .map(|v| format!("  {} of read bw", percent(v)))
+            .unwrap_or_default(),
+        r.vs_gemvs
+            .map(|v| format!("  {}x rows/s of {GEMM_M} gemvs", ratio(v, 1)))
+            .unwrap_or_default(),
     )
 }
 
@@ -377,7 +445,12 @@ impl Report {
     pub fn to_table(&self) -> String {
         let mut s = String::new();
         let paths: Vec<&str> = self.cpu_paths.iter().map(|i| i.name()).collect();
-        let _ = writeln!(s, "paths on this CPU: {}; ggml reference: {}", paths.join(", "), if self.ggml { "yes" } else { "no" });
+        let _ = writeln!(
+            s,
+            "paths on this CPU: {}; ggml reference: {}",
+            paths.join(", "),
+            if self.ggml { "yes" } else { "no" }
+        );
         let _ = writeln!(
             s,
             "times: median of samples, and the best sample; ratios: median of per-round ratios of kernels timed \
@@ -387,7 +460,14 @@ impl Report {
         let mut last = String::new();
         for r in &self.rows {
             if r.shape != last {
-                let _ = writeln!(s, "\n{} (n={}, k={}, {:.1} MiB of Q8_0 weights)", r.shape, r.n, r.k, (r.n * r.k / 32 * 34) as f64 / 1048576.0);
+                let _ = writeln!(
+                    s,
+                    "\n{} (n={}, k={}, {:.1} MiB of Q8_0 weights)",
+                    r.shape,
+                    r.n,
+                    r.k,
+                    (r.n * r.k / 32 * 34) as f64 / 1048576.0
+                );
                 for b in self.read_bw.iter().filter(|b| b.shape == r.shape) {
                     let _ = writeln!(
                         s,
@@ -398,7 +478,16 @@ impl Report {
                 let _ = writeln!(
                     s,
                     "  {:<18} {:<10} {:>3} {:>11} {:>11} {:>7} {:>7} {:>13} {:>11} {:>11}",
-                    "op", "path", "thr", "median", "best", "GB/s", "GOP/s", "vs ggml", "of read bw", "vs gemvs"
+                    "op",
+                    "path",
+                    "thr",
+                    "median",
+                    "best",
+                    "GB/s",
+                    "GOP/s",
+                    "vs ggml",
+                    "of read bw",
+                    "vs gemvs"
                 );
                 last = r.shape.clone();
             }
@@ -424,7 +513,11 @@ impl Report {
     /// and `results`).
     pub fn to_json(&self) -> String {
         fn num(v: f64) -> String {
-            if v.is_finite() { format!("{v}") } else { "null".to_string() }
+            if v.is_finite() {
+                format!("{v}")
+            } else {
+                "null".to_string()
+            }
         }
         fn st(v: Stat) -> String {
             format!("{{\"median\":{},\"best\":{}}}", num(v.median), num(v.best))

@@ -65,7 +65,9 @@ pub struct ThreadPool {
 
 impl std::fmt::Debug for ThreadPool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ThreadPool").field("threads", &self.threads).finish()
+        f.debug_struct("ThreadPool")
+            .field("threads", &self.threads)
+            .finish()
     }
 }
 
@@ -94,7 +96,12 @@ impl ThreadPool {
                     .expect("knob-kernels: cannot spawn a worker thread")
             })
             .collect();
-        ThreadPool { threads, shared, workers, submit: Mutex::new(0) }
+        ThreadPool {
+            threads,
+            shared,
+            workers,
+            submit: Mutex::new(0),
+        }
     }
 
     /// The number of threads kernels run on, the caller included.
@@ -119,7 +126,8 @@ impl ThreadPool {
         // and `CloseAndWait` below (also on unwind) closes the job and does
         // not let this function return until every joined worker has left,
         // so `f` outlives every use.
-        let ptr: *const Job = unsafe { std::mem::transmute::<*const (dyn Fn(usize) + Sync + '_), *const Job>(f) };
+        let ptr: *const Job =
+            unsafe { std::mem::transmute::<*const (dyn Fn(usize) + Sync + '_), *const Job>(f) };
         sh.next.store(0, Ordering::Relaxed);
         sh.state.store(gen << 32, Ordering::SeqCst);
         {
@@ -178,7 +186,10 @@ fn join(sh: &Shared, gen: u64) -> bool {
         if s >> 32 != gen || s & CLOSED != 0 {
             return false;
         }
-        match sh.state.compare_exchange_weak(s, s + 1, Ordering::AcqRel, Ordering::Acquire) {
+        match sh
+            .state
+            .compare_exchange_weak(s, s + 1, Ordering::AcqRel, Ordering::Acquire)
+        {
             Ok(_) => return true,
             Err(now) => s = now,
         }
@@ -191,14 +202,17 @@ fn worker(sh: &Shared) {
         // Spin briefly, then park until a new generation is published.
         let start = Instant::now();
         let mut spins = 0u32;
-        while sh.generation.load(Ordering::Acquire) == seen && !sh.shutdown.load(Ordering::Relaxed) {
+        while sh.generation.load(Ordering::Acquire) == seen && !sh.shutdown.load(Ordering::Relaxed)
+        {
             spins += 1;
             if !spins.is_multiple_of(64) || start.elapsed() < SPIN_BEFORE_PARK {
                 std::hint::spin_loop();
                 continue;
             }
             let mut job = sh.job.lock().unwrap_or_else(|e| e.into_inner());
-            while sh.generation.load(Ordering::Acquire) == seen && !sh.shutdown.load(Ordering::Relaxed) {
+            while sh.generation.load(Ordering::Acquire) == seen
+                && !sh.shutdown.load(Ordering::Relaxed)
+            {
                 job = sh.wake.wait(job).unwrap_or_else(|e| e.into_inner());
             }
             break;
@@ -258,7 +272,10 @@ mod tests {
                 pool.run(tasks, &|t| {
                     counts[t].fetch_add(1, Ordering::Relaxed);
                 });
-                assert!(counts.iter().all(|c| c.load(Ordering::Relaxed) == 1), "threads {threads} tasks {tasks}");
+                assert!(
+                    counts.iter().all(|c| c.load(Ordering::Relaxed) == 1),
+                    "threads {threads} tasks {tasks}"
+                );
             }
         }
     }
@@ -273,7 +290,11 @@ mod tests {
                 ids.lock().unwrap().insert(std::thread::current().id());
             });
         }
-        assert_eq!(ids.lock().unwrap().len(), 2, "both threads should take tasks");
+        assert_eq!(
+            ids.lock().unwrap().len(),
+            2,
+            "both threads should take tasks"
+        );
         // After the spin window the worker is parked: its job slot is empty and
         // a later job still runs.
         std::thread::sleep(SPIN_BEFORE_PARK * 4);

@@ -24,15 +24,22 @@ pub(crate) struct Avx2(());
 
 impl Avx2 {
     pub(crate) fn new() -> Option<Self> {
-        (is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") && is_x86_feature_detected!("f16c"))
-            .then_some(Avx2(()))
+        (is_x86_feature_detected!("avx2")
+            && is_x86_feature_detected!("fma")
+            && is_x86_feature_detected!("f16c"))
+        .then_some(Avx2(()))
     }
 }
 
 impl Kernels for Avx2 {
     fn quantize_acts(&self, x: &[f32], qs: &mut [Q32], d: &mut [f32], sums: &mut [i32]) {
         assert!(x.len() == qs.len() * QK8_0 && d.len() == qs.len() && sums.len() == qs.len());
-        for (((xb, q), d), s) in x.chunks_exact(QK8_0).zip(qs.iter_mut()).zip(d.iter_mut()).zip(sums.iter_mut()) {
+        for (((xb, q), d), s) in x
+            .chunks_exact(QK8_0)
+            .zip(qs.iter_mut())
+            .zip(d.iter_mut())
+            .zip(sums.iter_mut())
+        {
             // SAFETY: the token proves AVX2/FMA/F16C; xb has 32 values.
             unsafe { quantize_block(xb, q, d, s) }
         }
@@ -66,7 +73,14 @@ pub(crate) unsafe fn quantize_block(xb: &[f32], q: &mut Q32, d_out: &mut f32, su
     let p = xb.as_ptr();
     // SAFETY: xb has 32 values (checked by the caller), so the four 8-lane
     // unaligned loads stay inside it.
-    let v = unsafe { [_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(8)), _mm256_loadu_ps(p.add(16)), _mm256_loadu_ps(p.add(24))] };
+    let v = unsafe {
+        [
+            _mm256_loadu_ps(p),
+            _mm256_loadu_ps(p.add(8)),
+            _mm256_loadu_ps(p.add(16)),
+            _mm256_loadu_ps(p.add(24)),
+        ]
+    };
     let sign_mask = _mm256_set1_ps(-0.0);
     let zero = _mm256_setzero_ps();
     // max_ps(a, b) returns b when a is NaN: with |x| first, NaNs are skipped,
@@ -91,7 +105,10 @@ pub(crate) unsafe fn quantize_block(xb: &[f32], q: &mut Q32, d_out: &mut f32, su
         // the dropped fraction is at least one half (exact arithmetic).
         let t = _mm256_round_ps::<{ _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC }>(s);
         let frac = _mm256_andnot_ps(sign_mask, _mm256_sub_ps(s, t));
-        let step = _mm256_and_ps(_mm256_cmp_ps::<_CMP_GE_OQ>(frac, half), _mm256_or_ps(one, _mm256_and_ps(s, sign_mask)));
+        let step = _mm256_and_ps(
+            _mm256_cmp_ps::<_CMP_GE_OQ>(frac, half),
+            _mm256_or_ps(one, _mm256_and_ps(s, sign_mask)),
+        );
         let rounded = _mm256_add_ps(t, step);
         // NaN -> 0, then clamp to [-127, 127].
         let rounded = _mm256_and_ps(rounded, _mm256_cmp_ps::<_CMP_ORD_Q>(s, s));
@@ -179,8 +196,13 @@ unsafe fn gemv_rows(w: &[BlockQ8_0], nb: usize, x: ActRow<'_>, y: &mut [f32]) {
         let row = unsafe { wp.add(j * nb) };
         let step = |acc: __m256, b: usize| -> __m256 {
             // SAFETY: b < nb: block b of this row is inside w, and x has nb blocks.
-            let (wb, xq, xd) = unsafe { (&*row.add(b), x.qs.get_unchecked(b), *x.d.get_unchecked(b)) };
-            _mm_prefetch::<_MM_HINT_T0>((wb as *const BlockQ8_0).cast::<i8>().wrapping_add(PREFETCH_BYTES));
+            let (wb, xq, xd) =
+                unsafe { (&*row.add(b), x.qs.get_unchecked(b), *x.d.get_unchecked(b)) };
+            _mm_prefetch::<_MM_HINT_T0>(
+                (wb as *const BlockQ8_0)
+                    .cast::<i8>()
+                    .wrapping_add(PREFETCH_BYTES),
+            );
             let p = _mm256_cvtepi32_ps(dot_block(wb, xq));
             _mm256_fmadd_ps(_mm256_mul_ps(scale8(wb), _mm256_set1_ps(xd)), p, acc)
         };
@@ -196,7 +218,10 @@ unsafe fn gemv_rows(w: &[BlockQ8_0], nb: usize, x: ActRow<'_>, y: &mut [f32]) {
             acc[0] = step(acc[0], b);
             b += 1;
         }
-        *yj = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+        *yj = hsum_ps(_mm256_add_ps(
+            _mm256_add_ps(acc[0], acc[1]),
+            _mm256_add_ps(acc[2], acc[3]),
+        ));
     }
 }
 
@@ -224,7 +249,8 @@ unsafe fn gemm_rows(w: &[BlockQ8_0], nb: usize, x: &QuantizedActs, out: &mut Out
                 let dw = scale8(wb);
                 for c in 0..GEMM_X {
                     // SAFETY: b < nb == every activation row's block count.
-                    let (xq, xd) = unsafe { (xrows[c].qs.get_unchecked(b), *xrows[c].d.get_unchecked(b)) };
+                    let (xq, xd) =
+                        unsafe { (xrows[c].qs.get_unchecked(b), *xrows[c].d.get_unchecked(b)) };
                     let p = _mm256_cvtepi32_ps(dot_abs(aw, wv, load_x(xq)));
                     acc[c] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(xd)), p, acc[c]);
                 }
@@ -269,9 +295,13 @@ unsafe fn stream_sum(buf: &[u8]) -> u64 {
         }
         i += STEP;
     }
-    let s = _mm256_add_epi64(_mm256_add_epi64(acc[0], acc[1]), _mm256_add_epi64(acc[2], acc[3]));
+    let s = _mm256_add_epi64(
+        _mm256_add_epi64(acc[0], acc[1]),
+        _mm256_add_epi64(acc[2], acc[3]),
+    );
     let mut lanes = [0u64; 4];
     // SAFETY: lanes is 32 writable bytes.
     unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast(), s) };
-    lanes.iter().fold(0u64, |a, &b| a.wrapping_add(b)) + buf[body..].iter().map(|&b| u64::from(b)).sum::<u64>()
+    lanes.iter().fold(0u64, |a, &b| a.wrapping_add(b))
+        + buf[body..].iter().map(|&b| u64::from(b)).sum::<u64>()
 }
