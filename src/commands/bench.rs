@@ -16,9 +16,13 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<Exit> {
 /// Runs the kernel benchmark and prints its table (or JSON) to stdout.
 /// KNOB_ISA, when set, limits it to that path.
 fn kernels(args: &BenchKernelsArgs) -> anyhow::Result<Exit> {
-    let mut opts = BenchOptions { quick: args.quick, ..BenchOptions::default() };
+    let mut opts = BenchOptions {
+        quick: args.quick,
+        ..BenchOptions::default()
+    };
     if std::env::var_os("KNOB_ISA").is_some() {
-        let isa = knob_kernels::isa_from_env().context("cannot use the kernel path KNOB_ISA asks for")?;
+        let isa =
+            knob_kernels::isa_from_env().context("cannot use the kernel path KNOB_ISA asks for")?;
         opts.isas = vec![isa];
     }
     // Progress goes to a terminal only: scripts get just the result.
