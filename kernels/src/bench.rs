@@ -146,12 +146,28 @@ pub struct Report {
 
 fn sampling(quick: bool) -> (usize, Duration) {
     // Many short samples: on a shared machine a short sample is more often
-    // uninterrupted, so the median tracks the undisturbed speed.
+    // uninterrupted, so the median and the best track the undisturbed speed.
     if quick {
-        (7, Duration::from_millis(2))
+        (11, Duration::from_millis(1))
     } else {
-        (21, Duration::from_millis(5))
+        (41, Duration::from_millis(1))
     }
+}
+
+/// At most about this much time per measurement (fewer samples for slow
+/// kernels, but never fewer than 5).
+fn budget(quick: bool) -> Duration {
+    if quick {
+        Duration::from_millis(150)
+    } else {
+        Duration::from_millis(1500)
+    }
+}
+
+/// How many samples of `per_sample` seconds fit the budget.
+fn samples_for(quick: bool, per_sample: f64) -> usize {
+    let (max, _) = sampling(quick);
+    ((budget(quick).as_secs_f64() / per_sample.max(1e-9)) as usize).clamp(5, max)
 }
 
 /// Calls of `f` per sample so a sample lasts at least `min_sample` (this also
@@ -195,8 +211,10 @@ fn stat(v: Vec<f64>) -> Stat {
 
 /// Seconds per call of `f`.
 pub fn time_median(quick: bool, mut f: impl FnMut()) -> Stat {
-    let (samples, min_sample) = sampling(quick);
+    let (_, min_sample) = sampling(quick);
     let iters = batch_size(min_sample, &mut f);
+    let first = sample(iters, &mut f);
+    let samples = samples_for(quick, first * iters as f64);
     stat((0..samples).map(|_| sample(iters, &mut f)).collect())
 }
 
@@ -205,11 +223,13 @@ pub fn time_median(quick: bool, mut f: impl FnMut()) -> Stat {
 /// kernels that saw the same machine conditions), its best is the ratio of
 /// the best times.
 pub fn time_pair(quick: bool, mut f: impl FnMut(), mut g: impl FnMut()) -> (Stat, Stat, Stat) {
-    let (samples, min_sample) = sampling(quick);
+    let (_, min_sample) = sampling(quick);
     let (fi, gi) = (
         batch_size(min_sample, &mut f),
         batch_size(min_sample, &mut g),
     );
+    let round = sample(fi, &mut f) * fi as f64 + sample(gi, &mut g) * gi as f64;
+    let samples = samples_for(quick, round);
     let mut ts = Vec::new();
     for _ in 0..samples {
         let a = sample(fi, &mut f);
