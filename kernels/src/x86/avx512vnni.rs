@@ -245,6 +245,14 @@ unsafe fn gemm_rows(w: &[BlockQ8_0], nb: usize, x: &QuantizedActs, out: &mut Out
     while j < n {
         let rows = TILE_W.min(n - j);
         pack_tile(&w[j * nb..(j + rows) * nb], nb, rows, &mut pk);
+        // Fetch the next tile's weights (contiguous) while this one computes:
+        // packing reads rows with scalar loads that would otherwise wait on
+        // memory one line at a time (3x slower on the 28 MiB lm_head).
+        let next = &w[((j + rows) * nb).min(w.len())..((j + 2 * rows) * nb).min(w.len())];
+        let next_bytes = std::mem::size_of_val(next);
+        for off in (0..next_bytes).step_by(64) {
+            _mm_prefetch::<_MM_HINT_T0>(next.as_ptr().cast::<i8>().wrapping_add(off));
+        }
         let mut r = 0;
         while r < m {
             let xr = TILE_X.min(m - r);
@@ -276,11 +284,15 @@ unsafe fn gemm_rows(w: &[BlockQ8_0], nb: usize, x: &QuantizedActs, out: &mut Out
                 }
             }
             for c in 0..xr {
-                let mut lanes = [0.0f32; TILE_W];
-                // SAFETY: lanes is 16 f32 = 64 writable bytes.
-                unsafe { _mm512_storeu_ps(lanes.as_mut_ptr(), acc[c]) };
-                for (i, &v) in lanes[..rows].iter().enumerate() {
-                    out.set(r + c, j + i, v);
+                let dst = &mut out.row_mut(r + c)[j..j + rows];
+                if rows == TILE_W {
+                    // SAFETY: dst is 16 writable f32.
+                    unsafe { _mm512_storeu_ps(dst.as_mut_ptr(), acc[c]) };
+                } else {
+                    let mut lanes = [0.0f32; TILE_W];
+                    // SAFETY: lanes is 16 writable f32.
+                    unsafe { _mm512_storeu_ps(lanes.as_mut_ptr(), acc[c]) };
+                    dst.copy_from_slice(&lanes[..rows]);
                 }
             }
             r += xr;
