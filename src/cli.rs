@@ -135,6 +135,16 @@ pub struct EvalArgs {
     pub threads: Option<usize>,
 }
 
+#[derive(Debug, Args)]
+pub struct BenchKernelsArgs {
+    /// Print the results as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Fewer, shorter samples (a rough look in seconds).
+    #[arg(long)]
+    pub quick: bool,
+}
+
 #[derive(Debug, clap::Args)]
 pub struct BenchAgentArgs {
     /// Queries, one per line or JSONL with "query" (default: the built-in natural-request set)
@@ -219,6 +229,9 @@ pub struct GenerateArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
+    /// The int8 matrix kernels: gemv and gemm on every CPU path, next to
+    /// ggml and to the machine's memory read bandwidth.
+    Kernels(BenchKernelsArgs),
     /// Prefill (64 and 512 tokens) and decode (128 tokens) speed of a GGUF model, 1 and 2 threads
     Model(BenchModelArgs),
     /// Latency and throughput of the settings agent, side by side with the same model in JAX

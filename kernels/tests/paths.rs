@@ -214,3 +214,27 @@ fn zero_scales_give_zero() {
         assert_eq!(dot_with(isa, &w1, &acts, 0), 0.0, "[{isa}]");
     }
 }
+
+#[test]
+fn every_path_gives_the_same_bits_with_any_thread_count() {
+    // Work is split on tile boundaries, so each output is computed the same
+    // way whatever the thread count.
+    let mut rng = Rng(77);
+    let (n, k, m) = (203, 160, 9);
+    let w = weights(&mut rng, n, k, WeightKind::Random);
+    let x = activations(&mut rng, m, k);
+    let one = ThreadPool::new(1);
+    let three = ThreadPool::new(3);
+    for isa in available_isas() {
+        let mut acts = QuantizedActs::new();
+        acts.quantize_with(isa, &x, m, k);
+        let (mut a, mut b) = (vec![0.0f32; m * n], vec![0.0f32; m * n]);
+        gemm_with(isa, &one, &w, n, k, &acts, &mut a);
+        gemm_with(isa, &three, &w, n, k, &acts, &mut b);
+        assert_eq!(a, b, "[{isa}] gemm");
+        let (mut a, mut b) = (vec![0.0f32; n], vec![0.0f32; n]);
+        gemv_with(isa, &one, &w, n, k, &acts, &mut a);
+        gemv_with(isa, &three, &w, n, k, &acts, &mut b);
+        assert_eq!(a, b, "[{isa}] gemv");
+    }
+}

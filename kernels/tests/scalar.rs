@@ -125,3 +125,17 @@ fn knob_isa_env_values_are_checked() {
         }
     }
 }
+
+#[test]
+fn engine_types_can_be_shared_across_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<ThreadPool>();
+    send_sync::<QuantizedActs>();
+    send_sync::<BlockQ8_0>();
+    send_sync::<KernelError>();
+    // And they are usable from another thread.
+    let pool = std::sync::Arc::new(ThreadPool::new(2));
+    let p2 = std::sync::Arc::clone(&pool);
+    let t = std::thread::spawn(move || p2.threads());
+    assert_eq!(t.join().unwrap(), 2);
+}

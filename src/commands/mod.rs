@@ -10,6 +10,7 @@ use crate::exit::Exit;
 pub mod apply;
 pub mod ask;
 pub mod batch;
+pub mod bench;
 mod bench_agent;
 mod bench_model;
 pub mod chat;
@@ -70,6 +71,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Some(Command::Completions(args)) => completions::run(args.shell),
         Some(Command::Generate(args)) => generate::run(args),
         Some(Command::Bench(BenchCommand::Model(args))) => bench_model::run(args),
+        Some(Command::Bench(cmd @ BenchCommand::Kernels(_))) => bench::run(cmd),
         Some(Command::Bench(BenchCommand::Agent(args))) => bench_agent::run(&ctx, args),
         Some(Command::Model(cmd)) => model::run(cmd),
         Some(Command::Set(args)) => set::run(args),
