@@ -3,9 +3,13 @@
 # on a fresh Debian/Ubuntu machine this one command is all the set-up there is.
 #
 #   1. system packages, the aarch64 cross toolchain, the train/ venv, the test model
-#   2. cargo test for the whole workspace (native: scalar, AVX2, AVX-512 paths)
+#   2. cargo test for the whole workspace, in release mode (real-model tests
+#      run thousands of tokens), on every x86 kernel path the CPU has
 #   3. the kernels crate under qemu-aarch64, with and without dotprod
-#   4. the training pipeline's smoke run and Python tests, and the Rust golden test
+#   4. the settings catalog against the real gsettings/kconfig tools, and the
+#      natural-request set's checker
+#   5. the training pipeline: Python tests, smoke run, golden test of the engine
+#   6. the README's commands, run verbatim from a clean clone
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,20 +17,28 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "set-up"
 bash scripts/setup-dev.sh
+bash train/setup.sh
 KNOB_TEST_MODEL="$(bash scripts/fetch-test-model.sh)"
 export KNOB_TEST_MODEL
+# insta must compare snapshots, never write them.
+export INSTA_UPDATE=no
 
-step "cargo test (workspace)"
-cargo test --workspace --locked
+step "cargo test (workspace, release)"
+cargo test --workspace --release --locked
 
-if [ -f scripts/test-aarch64.sh ]; then
-  step "kernels on aarch64 under qemu"
-  bash scripts/test-aarch64.sh
-fi
+step "kernels on aarch64 under qemu"
+bash scripts/test-aarch64.sh
 
-if [ -f train/run.sh ]; then
-  step "training pipeline: smoke run, Python tests, golden test against the Rust engine"
-  bash train/test.sh
-fi
+step "catalog against the real tools; natural-request set"
+reference=()
+[ -f ../shared/settings-catalog.toml ] && reference=(--reference ../shared/settings-catalog.toml)
+python3 scripts/check_catalog.py --fetch-schemas "${reference[@]}"
+python3 scripts/check_natural_requests.py
+
+step "training pipeline"
+KNOB_BIN="$PWD/target/release/knob" bash train/test.sh
+
+step "README commands from a clean clone"
+bash scripts/check-readme.sh
 
 step "all tests passed"

@@ -55,6 +55,8 @@ impl Context {
 
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     let ctx = Context::from_args(&cli.global)?;
+    // A bad KNOB_ISA is an error here, before any kernel would panic on it.
+    knob_kernels::isa_from_env().context("KNOB_ISA")?;
     if let Some(p) = ctx.config.platform.as_deref().and_then(|p| p.parse().ok()) {
         let _ = settings_ui::CONFIG_PLATFORM.set(p);
     }
