@@ -40,12 +40,13 @@ pub enum ConfigError {
     Parse(String),
 }
 
-/// Where the config file is looked for.
+/// Where the config file is looked for: `KNOB_CONFIG`, else `config.toml` in
+/// knob's config directory (`KNOB_CONFIG_DIR` or the platform's).
 pub fn default_path() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("KNOB_CONFIG") {
         return Some(PathBuf::from(p));
     }
-    directories::ProjectDirs::from("", "", "knob").map(|d| d.config_dir().join("config.toml"))
+    crate::settings::paths::config_dir().map(|d| d.join("config.toml"))
 }
 
 impl Config {

@@ -104,3 +104,85 @@ fn relative(
         Err(e) => out.notes.push(format!("cannot {what} {id}: {e}")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::grammar::{parse, GrammarCatalog};
+    use crate::agent::pipeline::grammar_catalog;
+    use crate::settings::{load_catalog, FakeSystem};
+
+    fn setup() -> (Catalog, GrammarCatalog) {
+        let catalog = load_catalog().expect("the shipped catalog loads");
+        let g = grammar_catalog(&catalog);
+        (catalog, g)
+    }
+
+    fn run(text: &str, platform: Platform, sys: &FakeSystem) -> Resolved {
+        let (catalog, g) = setup();
+        let program = parse(text, &g).unwrap_or_else(|e| panic!("{text}: {e}"));
+        resolve(&program, &catalog, platform, sys)
+    }
+
+    fn gnome(values: &[(&str, &str)]) -> FakeSystem {
+        let sys = FakeSystem::with_programs(&["gsettings"]);
+        for (k, v) in values {
+            sys.set(k, v);
+        }
+        sys
+    }
+
+    const CURSOR: &str = "gsettings org.gnome.desktop.interface cursor-size";
+    const TEXT: &str = "gsettings org.gnome.desktop.interface text-scaling-factor";
+
+    #[test]
+    fn increases_use_the_step_or_the_amount_and_stop_at_the_range_edges() {
+        let sys = gnome(&[(CURSOR, "48")]);
+        assert_eq!(run("inc a11y.cursor_size", Platform::Gnome, &sys).requests, vec![("a11y.cursor_size".into(), Value::Int(56))]);
+        assert_eq!(run("dec a11y.cursor_size 16", Platform::Gnome, &sys).requests, vec![("a11y.cursor_size".into(), Value::Int(32))]);
+        // Past the top of the range: clamped to 96, not refused.
+        let sys = gnome(&[(CURSOR, "90")]);
+        assert_eq!(run("inc a11y.cursor_size 50", Platform::Gnome, &sys).requests, vec![("a11y.cursor_size".into(), Value::Int(96))]);
+        let sys = gnome(&[(CURSOR, "24")]);
+        assert_eq!(run("dec a11y.cursor_size", Platform::Gnome, &sys).requests, vec![("a11y.cursor_size".into(), Value::Int(24))]);
+        // Floats keep their fraction.
+        let sys = gnome(&[(TEXT, "1.25")]);
+        let r = run("inc text.size", Platform::Gnome, &sys).requests;
+        assert_eq!(r.len(), 1);
+        let Value::Float(v) = r[0].1 else { panic!("{r:?}") };
+        assert!((v - 1.35).abs() < 1e-9, "{v}");
+    }
+
+    #[test]
+    fn toggle_flips_the_current_value() {
+        let key = "gsettings org.gnome.desktop.interface color-scheme";
+        let sys = gnome(&[(key, "'prefer-dark'")]);
+        assert_eq!(run("toggle appearance.dark_mode", Platform::Gnome, &sys).requests, vec![("appearance.dark_mode".into(), Value::Bool(false))]);
+        let sys = gnome(&[(key, "'default'")]);
+        assert_eq!(run("toggle appearance.dark_mode", Platform::Gnome, &sys).requests, vec![("appearance.dark_mode".into(), Value::Bool(true))]);
+    }
+
+    #[test]
+    fn several_actions_and_presets_expand_in_order() {
+        let sys = gnome(&[(CURSOR, "24")]);
+        let r = run("set appearance.dark_mode true ; inc a11y.cursor_size", Platform::Gnome, &sys);
+        assert_eq!(r.requests, vec![("appearance.dark_mode".into(), Value::Bool(true)), ("a11y.cursor_size".into(), Value::Int(32))]);
+        assert!(r.notes.is_empty());
+        let (catalog, _) = setup();
+        let night = catalog.preset("night").expect("the night preset ships");
+        let r = run("preset night", Platform::Gnome, &sys);
+        assert_eq!(r.requests, night.values);
+        assert!(!r.requests.is_empty());
+    }
+
+    #[test]
+    fn a_relative_change_without_a_readable_value_is_a_note_not_a_guess() {
+        // Planning for Windows on Linux: reg is not here, so nothing can be read.
+        let sys = FakeSystem::with_programs(&[]);
+        let r = run("inc a11y.cursor_size ; set appearance.dark_mode true", Platform::Windows, &sys);
+        assert_eq!(r.requests, vec![("appearance.dark_mode".into(), Value::Bool(true))]);
+        assert_eq!(r.notes.len(), 1, "{:?}", r.notes);
+        assert!(r.notes[0].contains("cannot increase a11y.cursor_size on windows"), "{}", r.notes[0]);
+        assert!(r.notes[0].contains("say the value you want"), "{}", r.notes[0]);
+    }
+}
