@@ -52,6 +52,10 @@ fn read_query(words: &[String]) -> Result<String> {
 
 pub fn run(ctx: &Context, args: AskArgs) -> Result<Exit> {
     let query = read_query(&args.query)?;
+    if query.len() > MAX_REQUEST_BYTES && args.query.is_empty() {
+        eprintln!("knob: error: the request on standard input is longer than the limit of {MAX_REQUEST_BYTES} bytes");
+        return Ok(Exit::Usage);
+    }
     let catalog = catalog()?;
     let mut agent = load_agent(ctx, &catalog, args.threads)?;
     let u = match agent.understand(&query) {

@@ -44,7 +44,39 @@ struct Report {
     below_threshold: usize,
     threshold: f32,
     per_setting: BTreeMap<String, PerSetting>,
+    /// How each candidate threshold would sort answers (for choosing it).
+    calibration: Vec<Calibration>,
     failures: Vec<Failure>,
+}
+
+#[derive(Debug, Serialize)]
+struct Calibration {
+    threshold: f32,
+    /// Answers at or above the threshold (planned), as a fraction of all.
+    planned: f64,
+    /// Accuracy among the planned answers.
+    planned_accuracy: f64,
+    /// Wrong answers kept from becoming plans, as a fraction of all wrong ones.
+    wrong_caught: f64,
+}
+
+/// Threshold sweep over (confidence, correct) pairs.
+fn calibrate(scored: &[(f32, bool)]) -> Vec<Calibration> {
+    let wrong = scored.iter().filter(|(_, ok)| !ok).count().max(1) as f64;
+    (1..20)
+        .map(|i| {
+            let t = i as f32 * 0.05;
+            let planned: Vec<_> = scored.iter().filter(|(c, _)| *c >= t).collect();
+            let right = planned.iter().filter(|(_, ok)| *ok).count();
+            let caught = scored.iter().filter(|(c, ok)| !ok && *c < t).count();
+            Calibration {
+                threshold: t,
+                planned: planned.len() as f64 / scored.len().max(1) as f64,
+                planned_accuracy: right as f64 / planned.len().max(1) as f64,
+                wrong_caught: caught as f64 / wrong,
+            }
+        })
+        .collect()
 }
 
 /// A program in canonical text, with actions sorted so order does not count.
@@ -127,8 +159,10 @@ pub fn run(ctx: &Context, args: EvalArgs) -> Result<Exit> {
         below_threshold: 0,
         threshold,
         per_setting: BTreeMap::new(),
+        calibration: Vec::new(),
         failures: Vec::new(),
     };
+    let mut scored = Vec::new();
     map_ordered(
         cases.into_iter(),
         threads,
@@ -150,6 +184,7 @@ pub fn run(ctx: &Context, args: EvalArgs) -> Result<Exit> {
             let ok = got_program.as_ref().map(canonical) == Some(canonical(&want));
             report.total += 1;
             report.correct += usize::from(ok);
+            scored.push((confidence, ok));
             report.below_threshold += usize::from(confidence < threshold);
             for s in settings_of(&want) {
                 let e = report.per_setting.entry(s).or_default();
@@ -175,6 +210,7 @@ pub fn run(ctx: &Context, args: EvalArgs) -> Result<Exit> {
             Ok(())
         },
     )?;
+    report.calibration = calibrate(&scored);
     report.accuracy = if report.total == 0 {
         0.0
     } else {
@@ -196,6 +232,18 @@ pub fn run(ctx: &Context, args: EvalArgs) -> Result<Exit> {
         report.below_threshold,
         report.threshold
     )?;
+    writeln!(out, "\nthreshold  planned  accuracy of planned  wrong answers caught")?;
+    for c in report.calibration.iter().filter(|c| (c.threshold * 20.0).round() as i32 % 2 == 0) {
+        let mark = if (c.threshold - report.threshold).abs() < 1e-6 { "  <- in use" } else { "" };
+        writeln!(
+            out,
+            "  {:>5.2}    {:>6.1}%  {:>18.1}%  {:>19.1}%{mark}",
+            c.threshold,
+            c.planned * 100.0,
+            c.planned_accuracy * 100.0,
+            c.wrong_caught * 100.0
+        )?;
+    }
     let mut worst: Vec<(&String, &PerSetting)> = report
         .per_setting
         .iter()

@@ -1,0 +1,105 @@
+//! The settings agent on the shipped model, end to end through the binary and
+//! against the real gsettings (keyfile backend in a sandbox): a request
+//! becomes a plan, `--apply --yes` makes it, `knob undo` restores it. The
+//! requests are plain ones any acceptable model must get right.
+use std::process::Output;
+
+#[path = "settings/common.rs"]
+#[allow(dead_code)]
+mod common;
+
+use common::{require_tool, Sandbox};
+use serde_json::Value;
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}\n{}", text(&out.stdout), text(&out.stderr)))
+}
+
+const SCHEME: [&str; 4] = ["gsettings", "get", "org.gnome.desktop.interface", "color-scheme"];
+const CURSOR: [&str; 4] = ["gsettings", "get", "org.gnome.desktop.interface", "cursor-size"];
+
+#[test]
+fn ask_apply_and_undo_against_real_gsettings() {
+    require_tool("gsettings");
+    let sb = Sandbox::new();
+    assert_eq!(sb.tool(&SCHEME), "'default'");
+    let out = sb.knob(&["ask", "--platform", "gnome", "--json", "turn on dark mode"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let plan = json(&out);
+    assert_eq!(plan["intent"], "change");
+    assert_eq!(plan["actions"][0]["setting"], "appearance.dark_mode");
+    assert_eq!(plan["actions"][0]["current"], "'default'");
+    assert_eq!(plan["applied"], false);
+    // A dry run changed nothing.
+    assert_eq!(sb.tool(&SCHEME), "'default'");
+
+    let out = sb.knob(&["ask", "--platform", "gnome", "--apply", "--yes", "turn on dark mode"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(sb.tool(&SCHEME), "'prefer-dark'");
+    let out = sb.knob(&["undo"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(sb.tool(&SCHEME), "'default'");
+}
+
+#[test]
+fn applying_without_a_terminal_or_yes_is_refused() {
+    require_tool("gsettings");
+    let sb = Sandbox::new();
+    let out = sb.knob(&["ask", "--platform", "gnome", "--apply", "turn on dark mode"]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("add --yes"), "{}", text(&out.stderr));
+    assert_eq!(sb.tool(&SCHEME), "'default'");
+}
+
+#[test]
+fn a_relative_request_reads_the_current_value_and_stops_at_the_range_edge() {
+    require_tool("gsettings");
+    let sb = Sandbox::new();
+    sb.tool(&["gsettings", "set", "org.gnome.desktop.interface", "cursor-size", "48"]);
+    let out = sb.knob(&["ask", "--platform", "gnome", "--json", "make the mouse pointer bigger"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let plan = json(&out);
+    assert_eq!(plan["actions"][0]["setting"], "a11y.cursor_size", "{plan}");
+    let new: i64 = plan["actions"][0]["value"].as_i64().expect("an int value");
+    assert!(new > 48, "{plan}");
+    // At the top of the range, bigger stays at the top.
+    sb.tool(&["gsettings", "set", "org.gnome.desktop.interface", "cursor-size", "96"]);
+    let out = sb.knob(&["ask", "--platform", "gnome", "--json", "make the mouse pointer bigger"]);
+    let plan = json(&out);
+    assert_eq!(plan["actions"][0]["value"], 96, "{plan}");
+    assert_eq!(plan["actions"][0]["changed"], false, "{plan}");
+    assert_eq!(sb.tool(&CURSOR), "96");
+}
+
+#[test]
+fn two_requests_in_one_and_a_preset() {
+    let sb = Sandbox::new();
+    let out = sb.knob(&["ask", "--platform", "windows", "--json", "turn on dark mode and turn off bluetooth"]);
+    let plan = json(&out);
+    let settings: Vec<&str> = plan["actions"].as_array().unwrap().iter().map(|a| a["setting"].as_str().unwrap()).collect();
+    assert!(settings.contains(&"appearance.dark_mode"), "{plan}");
+    assert_eq!(plan["intent"], "change");
+    let out = sb.knob(&["ask", "--platform", "windows", "--json", "switch to presentation mode"]);
+    let plan = json(&out);
+    assert_eq!(plan["intent"], "preset", "{plan}");
+    assert!(plan["actions"].as_array().unwrap().len() >= 2, "{plan}");
+}
+
+#[test]
+fn another_platform_shows_argv_and_notes_an_unknown_current_value() {
+    let sb = Sandbox::new();
+    let out = sb.knob(&["ask", "--platform", "windows", "--json", "turn on dark mode"]);
+    let plan = json(&out);
+    assert_eq!(plan["platform"], "windows");
+    assert_eq!(plan["actions"][0]["argv"][0], "reg", "{plan}");
+    assert_eq!(plan["actions"][0]["current"], Value::Null, "{plan}");
+    // A relative change there cannot be computed: a note, not a guess.
+    let out = sb.knob(&["ask", "--platform", "windows", "--json", "make the mouse pointer bigger"]);
+    let plan = json(&out);
+    let notes = plan["notes"].to_string();
+    assert!(notes.contains("current value is unknown"), "{plan}");
+}
