@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 const KNOB: &str = env!("CARGO_BIN_EXE_knob");
 const PROMPT: &str = "e2e$ ";
-const WAIT: Duration = Duration::from_secs(15);
+const WAIT: Duration = Duration::from_secs(45);
 
 /// A tmux server with one 100x30 pane running a plain bash.
 struct Tmux {

@@ -37,7 +37,8 @@ use theme::Theme;
 pub const TICK: Duration = Duration::from_millis(100);
 /// Most queued events handled between two draws.
 const MAX_BATCH: usize = 512;
-/// Environment variable, honoured by debug builds only: panic on the first key.
+/// Environment variable: panic on the first key (a test hook; the end-to-end
+/// test runs the release binary too).
 pub const TEST_PANIC_ENV: &str = "KNOB_TUI_TEST_PANIC";
 /// The worker thread's name; the panic hook leaves the terminal alone for it.
 const WORKER_THREAD: &str = "knob-worker";
@@ -94,9 +95,9 @@ fn event_loop(
     cancel: &AtomicBool,
     mut effects: Vec<Effect>,
 ) -> anyhow::Result<()> {
-    // Debug builds only: a panic on the first key, so that the end-to-end
-    // test can check that the panic hook gives the terminal back.
-    let panic_on_key = cfg!(debug_assertions) && std::env::var_os(TEST_PANIC_ENV).is_some();
+    // A panic on the first key, so that the end-to-end test can check that
+    // the panic hook gives the terminal back.
+    let panic_on_key = std::env::var_os(TEST_PANIC_ENV).is_some();
     let mut redraw = true;
     loop {
         for effect in effects.drain(..) {

@@ -31,7 +31,7 @@ impl Tmux {
         let start = Instant::now();
         while !done(self) {
             assert!(
-                start.elapsed() < Duration::from_secs(20),
+                start.elapsed() < Duration::from_secs(60),
                 "timed out waiting for {what}; screen:\n{}",
                 self.screen()
             );
