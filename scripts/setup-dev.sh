@@ -16,7 +16,7 @@ apt_pkgs=(
   # end-to-end TUI test
   tmux
   # aarch64 cross build + emulation for the NEON kernels
-  rustc-web cargo-web gcc-aarch64-linux-gnu qemu-user
+  rustc-web cargo-web gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
   libstd-rust-web-dev:arm64
   python3-venv
 )

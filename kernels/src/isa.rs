@@ -55,6 +55,12 @@ impl Isa {
             Isa::Avx512Vnni => crate::x86::avx512vnni::Avx512Vnni::new()
                 .map(|_| ())
                 .ok_or_else(|| crate::x86::avx512vnni::REQUIRES.to_string()),
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon => crate::arm::neon::Neon::new().map(|_| ()).ok_or_else(|| crate::arm::neon::REQUIRES.to_string()),
+            #[cfg(target_arch = "aarch64")]
+            Isa::NeonDotprod => crate::arm::dotprod::NeonDotprod::new()
+                .map(|_| ())
+                .ok_or_else(|| crate::arm::dotprod::REQUIRES.to_string()),
             #[allow(unreachable_patterns)]
             _ => Err(format!("it is a path for another architecture (this build is {})", std::env::consts::ARCH)),
         }

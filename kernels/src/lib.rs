@@ -22,6 +22,8 @@ mod pool;
 mod scalar;
 #[cfg(target_arch = "x86_64")]
 mod x86;
+#[cfg(target_arch = "aarch64")]
+mod arm;
 #[cfg(all(feature = "ggml-reference", target_arch = "x86_64"))]
 pub mod ggml_ref;
 
@@ -92,6 +94,10 @@ pub(crate) fn kernels_for(isa: Isa) -> &'static dyn Kernels {
         Isa::Avx2 => x86::avx2::Avx2::new().map(leak).unwrap_or_else(|| unavailable(isa)),
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512Vnni => x86::avx512vnni::Avx512Vnni::new().map(leak).unwrap_or_else(|| unavailable(isa)),
+        #[cfg(target_arch = "aarch64")]
+        Isa::Neon => arm::neon::Neon::new().map(leak).unwrap_or_else(|| unavailable(isa)),
+        #[cfg(target_arch = "aarch64")]
+        Isa::NeonDotprod => arm::dotprod::NeonDotprod::new().map(leak).unwrap_or_else(|| unavailable(isa)),
         #[allow(unreachable_patterns)]
         _ => unavailable(isa),
     }

@@ -1,0 +1,282 @@
+//! NEON versions of the f32 operations (used by both aarch64 paths).
+//!
+//! Each public function is safe and takes the [`Neon`] token; the
+//! `#[target_feature]` bodies finish tails with the scalar code.
+
+use std::arch::aarch64::*;
+
+use super::scalar;
+use super::RopeStyle;
+use crate::arm::neon::Neon;
+
+const L: usize = 4;
+
+fn body(n: usize) -> usize {
+    n - n % L
+}
+
+pub(crate) fn dot(_t: Neon, a: &[f32], b: &[f32]) -> f32 {
+    // SAFETY: the token proves NEON.
+    unsafe { dot_impl(a, b) }
+}
+
+pub(crate) fn axpy(_t: Neon, y: &mut [f32], a: f32, x: &[f32]) {
+    // SAFETY: the token proves NEON.
+    unsafe { axpy_impl(y, a, x) }
+}
+
+pub(crate) fn add(_t: Neon, a: &mut [f32], b: &[f32]) {
+    // SAFETY: the token proves NEON.
+    unsafe { add_impl(a, b) }
+}
+
+pub(crate) fn scale(_t: Neon, x: &mut [f32], s: f32) {
+    // SAFETY: the token proves NEON.
+    unsafe { scale_impl(x, s) }
+}
+
+pub(crate) fn rms_norm(t: Neon, x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
+    let ms = dot(t, x, x) / x.len() as f32;
+    // SAFETY: the token proves NEON.
+    unsafe { scale_mul_impl(x, 0.0, 1.0 / (ms + eps).sqrt(), weight, None, out) }
+}
+
+pub(crate) fn layer_norm(t: Neon, x: &[f32], weight: &[f32], bias: &[f32], eps: f32, out: &mut [f32]) {
+    let n = x.len() as f32;
+    let _ = t;
+    // SAFETY: the token proves NEON.
+    unsafe {
+        let mean = sum_impl(x, 0.0, false) / n;
+        let var = sum_impl(x, mean, true) / n;
+        scale_mul_impl(x, mean, 1.0 / (var + eps).sqrt(), weight, Some(bias), out)
+    }
+}
+
+pub(crate) fn softmax(t: Neon, x: &mut [f32]) {
+    let m = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    // SAFETY: the token proves NEON.
+    let sum = unsafe { exp_sub_sum_impl(x, m) };
+    scale(t, x, 1.0 / sum);
+}
+
+pub(crate) fn silu_mul(_t: Neon, gate: &mut [f32], up: &[f32]) {
+    // SAFETY: the token proves NEON.
+    unsafe { silu_mul_impl(gate, up) }
+}
+
+pub(crate) fn rope(_t: Neon, x: &mut [f32], head_dim: usize, cos: &[f32], sin: &[f32], style: RopeStyle) {
+    // SAFETY: the token proves NEON.
+    unsafe { rope_impl(x, head_dim, cos, sin, style) }
+}
+
+pub(crate) fn matvec_f32(t: Neon, w: &[f32], k: usize, x: &[f32], y: &mut [f32]) {
+    for (yj, row) in y.iter_mut().zip(w.chunks_exact(k)) {
+        *yj = dot(t, row, x);
+    }
+}
+
+#[target_feature(enable = "neon")]
+#[inline]
+unsafe fn ld(s: &[f32], i: usize) -> float32x4_t {
+    debug_assert!(i + L <= s.len());
+    // SAFETY: in bounds by the caller's guarantee.
+    unsafe { vld1q_f32(s.as_ptr().add(i)) }
+}
+
+#[target_feature(enable = "neon")]
+#[inline]
+unsafe fn st(s: &mut [f32], i: usize, v: float32x4_t) {
+    debug_assert!(i + L <= s.len());
+    // SAFETY: in bounds by the caller's guarantee.
+    unsafe { vst1q_f32(s.as_mut_ptr().add(i), v) }
+}
+
+#[target_feature(enable = "neon")]
+unsafe fn dot_impl(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let mut acc = [vdupq_n_f32(0.0); 4];
+    let mut i = 0;
+    while i + 4 * L <= n {
+        for (u, acc) in acc.iter_mut().enumerate() {
+            // SAFETY: i + 4L <= n.
+            *acc = unsafe { vfmaq_f32(*acc, ld(a, i + u * L), ld(b, i + u * L)) };
+        }
+        i += 4 * L;
+    }
+    while i + L <= n {
+        // SAFETY: i + L <= n.
+        acc[0] = unsafe { vfmaq_f32(acc[0], ld(a, i), ld(b, i)) };
+        i += L;
+    }
+    vaddvq_f32(vaddq_f32(vaddq_f32(acc[0], acc[1]), vaddq_f32(acc[2], acc[3]))) + scalar::dot(&a[i..n], &b[i..n])
+}
+
+/// `sum x` or, with `sq`, `sum (x - mean)^2`.
+#[target_feature(enable = "neon")]
+unsafe fn sum_impl(x: &[f32], mean: f32, sq: bool) -> f32 {
+    let mut acc = vdupq_n_f32(0.0);
+    let mv = vdupq_n_f32(mean);
+    let b = body(x.len());
+    for i in (0..b).step_by(L) {
+        // SAFETY: i + L <= b <= len.
+        let v = unsafe { ld(x, i) };
+        acc = if sq {
+            let d = vsubq_f32(v, mv);
+            vfmaq_f32(acc, d, d)
+        } else {
+            vaddq_f32(acc, v)
+        };
+    }
+    let tail: f32 = if sq { x[b..].iter().map(|v| (v - mean) * (v - mean)).sum() } else { x[b..].iter().sum() };
+    vaddvq_f32(acc) + tail
+}
+
+#[target_feature(enable = "neon")]
+unsafe fn axpy_impl(y: &mut [f32], a: f32, x: &[f32]) {
+    let n = y.len().min(x.len());
+    let b = body(n);
+    for i in (0..b).step_by(L) {
+        // SAFETY: i + L <= b <= n.
+        unsafe { st(y, i, vfmaq_n_f32(ld(y, i), ld(x, i), a)) };
+    }
+    scalar::axpy(&mut y[b..n], a, &x[b..n]);
+}
+
+#[target_feature(enable = "neon")]
+unsafe fn add_impl(a: &mut [f32], bs: &[f32]) {
+    let n = a.len().min(bs.len());
+    let b = body(n);
+    for i in (0..b).step_by(L) {
+        // SAFETY: i + L <= b <= n.
+        unsafe { st(a, i, vaddq_f32(ld(a, i), ld(bs, i))) };
+    }
+    scalar::add(&mut a[b..n], &bs[b..n]);
+}
+
+#[target_feature(enable = "neon")]
+unsafe fn scale_impl(x: &mut [f32], s: f32) {
+    let b = body(x.len());
+    for i in (0..b).step_by(L) {
+        // SAFETY: i + L <= b <= len.
+        unsafe { st(x, i, vmulq_n_f32(ld(x, i), s)) };
+    }
+    scalar::scale(&mut x[b..], s);
+}
+
+#[target_feature(enable = "neon")]
+unsafe fn scale_mul_impl(x: &[f32], sub: f32, s: f32, w: &[f32], bias: Option<&[f32]>, out: &mut [f32]) {
+    let n = x.len();
+    let subv = vdupq_n_f32(sub);
+    let b = body(n);
+    for i in (0..b).step_by(L) {
+        // SAFETY: i + L <= b <= n; all slices have length n (checked by ops::*).
+        unsafe {
+            let v = vmulq_f32(vmulq_n_f32(vsubq_f32(ld(x, i), subv), s), ld(w, i));
+            st(out, i, if let Some(bias) = bias { vaddq_f32(v, ld(bias, i)) } else { v });
+        }
+    }
+    for i in b..n {
+        let v = (x[i] - sub) * s * w[i];
+        out[i] = if let Some(bias) = bias { v + bias[i] } else { v };
+    }
+}
+
+/// `exp(x)`, same polynomial and range handling as the AVX2 `exp8`.
+#[target_feature(enable = "neon")]
+#[inline]
+fn exp4(x: float32x4_t) -> float32x4_t {
+    let hi = vdupq_n_f32(88.376_26);
+    let lo = vdupq_n_f32(-87.336_55);
+    let xc = vminq_f32(vmaxq_f32(x, lo), hi);
+    let n = vrndnq_f32(vmulq_n_f32(xc, std::f32::consts::LOG2_E));
+    let r = vfmsq_f32(xc, n, vdupq_n_f32(0.693_359_4));
+    let r = vfmsq_f32(r, n, vdupq_n_f32(-2.121_944_4e-4));
+    let mut p = vdupq_n_f32(1.987_569_1e-4);
+    p = vfmaq_f32(vdupq_n_f32(1.398_2e-3), p, r);
+    p = vfmaq_f32(vdupq_n_f32(8.333_452e-3), p, r);
+    p = vfmaq_f32(vdupq_n_f32(4.166_579_6e-2), p, r);
+    p = vfmaq_f32(vdupq_n_f32(0.166_666_65), p, r);
+    p = vfmaq_f32(vdupq_n_f32(0.5), p, r);
+    p = vfmaq_f32(vaddq_f32(r, vdupq_n_f32(1.0)), p, vmulq_f32(r, r));
+    let e = vshlq_n_s32::<23>(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)));
+    let res = vmulq_f32(p, vreinterpretq_f32_s32(e));
+    let res = vbslq_f32(vcltq_f32(x, lo), vdupq_n_f32(0.0), res);
+    vbslq_f32(vcgtq_f32(x, vdupq_n_f32(88.722_83)), vdupq_n_f32(f32::INFINITY), res)
+}
+
+#[target_feature(enable = "neon")]
+unsafe fn exp_sub_sum_impl(x: &mut [f32], m: f32) -> f32 {
+    let mv = vdupq_n_f32(m);
+    let mut acc = vdupq_n_f32(0.0);
+    let b = body(x.len());
+    for i in (0..b).step_by(L) {
+        // SAFETY: i + L <= b <= len.
+        unsafe {
+            let e = exp4(vsubq_f32(ld(x, i), mv));
+            acc = vaddq_f32(acc, e);
+            st(x, i, e);
+        }
+    }
+    vaddvq_f32(acc) + scalar::exp_sub_sum(&mut x[b..], m)
+}
+
+#[target_feature(enable = "neon")]
+unsafe fn silu_mul_impl(gate: &mut [f32], up: &[f32]) {
+    let n = gate.len().min(up.len());
+    let one = vdupq_n_f32(1.0);
+    let b = body(n);
+    for i in (0..b).step_by(L) {
+        // SAFETY: i + L <= b <= n.
+        unsafe {
+            let g = ld(gate, i);
+            let e = exp4(vnegq_f32(g));
+            st(gate, i, vmulq_f32(vdivq_f32(g, vaddq_f32(one, e)), ld(up, i)));
+        }
+    }
+    scalar::silu_mul(&mut gate[b..n], &up[b..n]);
+}
+
+#[target_feature(enable = "neon")]
+unsafe fn rope_impl(x: &mut [f32], head_dim: usize, cos: &[f32], sin: &[f32], style: RopeStyle) {
+    let half = head_dim / 2;
+    let b = body(half);
+    for head in x.chunks_exact_mut(head_dim) {
+        match style {
+            RopeStyle::Neox => {
+                let (a, bh) = head.split_at_mut(half);
+                for i in (0..b).step_by(L) {
+                    // SAFETY: i + L <= half; cos/sin hold >= half values (checked by ops::rope).
+                    unsafe {
+                        let (x0, x1, c, s) = (ld(a, i), ld(bh, i), ld(cos, i), ld(sin, i));
+                        st(a, i, vfmsq_f32(vmulq_f32(x0, c), x1, s));
+                        st(bh, i, vfmaq_f32(vmulq_f32(x1, c), x0, s));
+                    }
+                }
+                for i in b..half {
+                    let (x0, x1) = (a[i], bh[i]);
+                    a[i] = x0 * cos[i] - x1 * sin[i];
+                    bh[i] = x0 * sin[i] + x1 * cos[i];
+                }
+            }
+            RopeStyle::Normal => {
+                for i in (0..b).step_by(L) {
+                    // SAFETY: pairs i..i+4 are values 2i..2i+8 <= head_dim;
+                    // ld2/st2 (de)interleave them into x0s and x1s.
+                    unsafe {
+                        let p = head.as_mut_ptr().add(2 * i);
+                        let v = vld2q_f32(p);
+                        let (c, s) = (ld(cos, i), ld(sin, i));
+                        let r0 = vfmsq_f32(vmulq_f32(v.0, c), v.1, s);
+                        let r1 = vfmaq_f32(vmulq_f32(v.1, c), v.0, s);
+                        vst2q_f32(p, float32x4x2_t(r0, r1));
+                    }
+                }
+                for i in b..half {
+                    let (x0, x1) = (head[2 * i], head[2 * i + 1]);
+                    head[2 * i] = x0 * cos[i] - x1 * sin[i];
+                    head[2 * i + 1] = x0 * sin[i] + x1 * cos[i];
+                }
+            }
+        }
+    }
+}
