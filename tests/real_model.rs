@@ -61,15 +61,13 @@ fn greedy_chat_matches_llama_cpp_up_to_the_first_near_tie() {
         model.prefill(&prompt).expect("prefill");
 
         // top-5 logits of the first generated token
+        let mut worst = 0f64;
         for pair in steps[0]["top5"].as_array().expect("top5") {
             let (id, want) = (pair[0].as_u64().expect("id") as usize, pair[1].as_f64().expect("logit"));
-            let got = logits[id] as f64;
-            assert!(
-                (got - want).abs() <= TOP5_TOL,
-                "{:?}: logit of token {id} is {got}, llama.cpp {want}",
-                chat["user"]
-            );
+            worst = worst.max((logits[id] as f64 - want).abs());
         }
+        eprintln!("{:?}: top-5 logits within {worst:.3} of llama.cpp", chat["user"]);
+        assert!(worst <= TOP5_TOL, "{:?}: a top-5 logit is {worst} off llama.cpp's", chat["user"]);
 
         for (i, step) in steps.iter().enumerate() {
             let want = step["token"].as_u64().expect("token") as u32;
