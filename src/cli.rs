@@ -79,9 +79,9 @@ pub struct BenchModelArgs {
     /// Print a JSON report
     #[arg(long)]
     pub json: bool,
-    /// Skip llama.cpp even when built with the `llama-cpp` feature
-    #[arg(long)]
-    pub no_llama_cpp: bool,
+    /// Thread counts to measure
+    #[arg(long, value_name = "N,...", value_delimiter = ',', default_values_t = [1usize, 2])]
+    pub threads: Vec<usize>,
 }
 
 #[derive(Debug, Subcommand)]
