@@ -7,7 +7,7 @@
 use knob_kernels::ops::{self, RopeStyle};
 use knob_kernels::{QuantizedActs, ThreadPool};
 
-use super::{attend, par_heads, LanguageModel, Linear, Loader, ModelError, ModelSource, RopeTable};
+use super::{attend, gemv_many, par_heads, LanguageModel, Linear, Loader, ModelError, ModelSource, RopeTable};
 
 /// Hyperparameters, read from the `llama.*` metadata keys.
 #[derive(Debug, Clone, PartialEq)]
@@ -246,6 +246,8 @@ pub struct Llama {
     st: RunState,
     rope: RopeTable,
     pool: ThreadPool,
+    /// a one-thread pool for the parts of a fused job (see `gemv_many`)
+    serial: ThreadPool,
     n_ctx: usize,
     max_batch: usize,
     pos: usize,
@@ -284,7 +286,7 @@ impl Llama {
         let widest = c.dim.max(c.hidden_dim).max(c.q_dim());
         st.xq.quantize(&vec![0.0; b * widest], b, widest);
         let rope = RopeTable::new(n_ctx, c.head_dim, c.rope_base, c.rope_pos_scale, weights.rope_freqs.as_deref());
-        Self { config: c, weights, st, rope, pool: ThreadPool::new(threads), n_ctx, max_batch: b, pos: 0 }
+        Self { config: c, weights, st, rope, pool: ThreadPool::new(threads), serial: ThreadPool::new(1), n_ctx, max_batch: b, pos: 0 }
     }
 
     /// Runs `tokens` (at most `max_batch`) at positions `pos..`, appending to the
@@ -310,9 +312,14 @@ impl Llama {
                 ops::rms_norm(&st.x[r * dim..(r + 1) * dim], &lw.attn_norm, c.norm_eps, &mut st.xb[r * dim..(r + 1) * dim]);
             }
             st.xq.quantize(&st.xb[..m * dim], m, dim);
-            lw.wq.forward(pool, &st.xb, &st.xq, m, &mut st.q);
-            lw.wk.forward(pool, &st.xb, &st.xq, m, &mut st.k);
-            lw.wv.forward(pool, &st.xb, &st.xq, m, &mut st.v);
+            if m == 1 {
+                let jobs = [(&lw.wq, &mut st.q[..]), (&lw.wk, &mut st.k[..]), (&lw.wv, &mut st.v[..])];
+                gemv_many(pool, &self.serial, jobs, &st.xb, &st.xq);
+            } else {
+                lw.wq.forward(pool, &st.xb, &st.xq, m, &mut st.q);
+                lw.wk.forward(pool, &st.xb, &st.xq, m, &mut st.k);
+                lw.wv.forward(pool, &st.xb, &st.xq, m, &mut st.v);
+            }
 
             // RoPE on q and k (adjacent pairs: see the pitfall on `Layer`),
             // then append k and v to this layer's cache.
@@ -365,8 +372,12 @@ impl Llama {
                 ops::rms_norm(&st.x[r * dim..(r + 1) * dim], &lw.ffn_norm, c.norm_eps, &mut st.xb[r * dim..(r + 1) * dim]);
             }
             st.xq.quantize(&st.xb[..m * dim], m, dim);
-            lw.w_gate.forward(pool, &st.xb, &st.xq, m, &mut st.hb);
-            lw.w_up.forward(pool, &st.xb, &st.xq, m, &mut st.hb2);
+            if m == 1 {
+                gemv_many(pool, &self.serial, [(&lw.w_gate, &mut st.hb[..]), (&lw.w_up, &mut st.hb2[..])], &st.xb, &st.xq);
+            } else {
+                lw.w_gate.forward(pool, &st.xb, &st.xq, m, &mut st.hb);
+                lw.w_up.forward(pool, &st.xb, &st.xq, m, &mut st.hb2);
+            }
             ops::silu_mul(&mut st.hb[..m * hidden], &st.hb2[..m * hidden]);
             st.xq.quantize(&st.hb[..m * hidden], m, hidden);
             lw.w_down.forward(pool, &st.hb, &st.xq, m, &mut st.xb);

@@ -9,7 +9,7 @@
 use knob_kernels::ops::{self, RopeStyle};
 use knob_kernels::{QuantizedActs, ThreadPool};
 
-use super::{attend, par_heads, LanguageModel, Linear, Loader, ModelError, ModelSource, RopeTable};
+use super::{attend, gemv_many, par_heads, LanguageModel, Linear, Loader, ModelError, ModelSource, RopeTable};
 
 /// Hyperparameters, read from the `mu.*` metadata keys.
 #[derive(Debug, Clone, PartialEq)]
@@ -269,6 +269,8 @@ pub struct Mu {
     /// positions 0..max(enc_ctx, dec_ctx)
     rope: RopeTable,
     pool: ThreadPool,
+    /// a one-thread pool for the parts of a fused job (see `gemv_many`)
+    serial: ThreadPool,
     /// encoder tokens of the current query (0 before `encode`)
     n_enc_tokens: usize,
     /// decoder tokens consumed so far
@@ -307,7 +309,7 @@ impl Mu {
         let widest = c.dim.max(c.hidden_dim).max(q);
         st.xq.quantize(&vec![0.0; b * widest], b, widest);
         let rope = RopeTable::new(c.enc_ctx.max(c.dec_ctx), c.head_dim, c.rope_base, 1.0, None);
-        Self { config: c, weights, st, rope, pool: ThreadPool::new(threads), n_enc_tokens: 0, pos: 0 }
+        Self { config: c, weights, st, rope, pool: ThreadPool::new(threads), serial: ThreadPool::new(1), n_enc_tokens: 0, pos: 0 }
     }
 
     /// Encodes one query and computes every decoder layer's cross-attention
@@ -350,7 +352,7 @@ impl Mu {
             ops::add(&mut st.x[..m * d], &st.xb[..m * d]);
 
             // --- feed-forward ------------------------------------------------
-            ffn(c, pool, &lw.ffn, m, st);
+            ffn(c, pool, &self.serial, &lw.ffn, m, st);
         }
         // The encoder output: final norm, kept in xb.
         w.enc_norm.rows(&st.x, m, c.norm_eps, &mut st.xb);
@@ -390,9 +392,8 @@ impl Mu {
             // --- causal self-attention with the KV cache ----------------------
             lw.attn.norm.rows(&st.x, 1, c.norm_eps, &mut st.xb);
             st.xq.quantize(&st.xb[..d], 1, d);
-            lw.attn.wq.forward(pool, &st.xb, &st.xq, 1, &mut st.q);
-            lw.attn.wk.forward(pool, &st.xb, &st.xq, 1, &mut st.k);
-            lw.attn.wv.forward(pool, &st.xb, &st.xq, 1, &mut st.v);
+            let jobs = [(&lw.attn.wq, &mut st.q[..]), (&lw.attn.wk, &mut st.k[..]), (&lw.attn.wv, &mut st.v[..])];
+            gemv_many(pool, &self.serial, jobs, &st.xb, &st.xq);
             let (cos, sin) = self.rope.at(pos);
             ops::rope(&mut st.q[..q_dim], hd, cos, sin, RopeStyle::Neox);
             ops::rope(&mut st.k[..kv], hd, cos, sin, RopeStyle::Neox);
@@ -419,7 +420,7 @@ impl Mu {
             ops::add(&mut st.x[..d], &st.xb[..d]);
 
             // --- feed-forward --------------------------------------------------
-            ffn(c, pool, &lw.ffn, 1, st);
+            ffn(c, pool, &self.serial, &lw.ffn, 1, st);
         }
         // --- final norm and tied output projection ----------------------------
         w.dec_norm.rows(&st.x, 1, c.norm_eps, &mut st.xb);
@@ -431,12 +432,16 @@ impl Mu {
 }
 
 /// `x += post_norm(down(silu(gate(xn)) * up(xn)))` with `xn = norm(x)`, on `m` rows.
-fn ffn(c: &Config, pool: &ThreadPool, f: &Ffn, m: usize, st: &mut RunState) {
+fn ffn(c: &Config, pool: &ThreadPool, serial: &ThreadPool, f: &Ffn, m: usize, st: &mut RunState) {
     let (d, ff) = (c.dim, c.hidden_dim);
     f.norm.rows(&st.x, m, c.norm_eps, &mut st.xb);
     st.xq.quantize(&st.xb[..m * d], m, d);
-    f.gate.forward(pool, &st.xb, &st.xq, m, &mut st.hb);
-    f.up.forward(pool, &st.xb, &st.xq, m, &mut st.hb2);
+    if m == 1 {
+        gemv_many(pool, serial, [(&f.gate, &mut st.hb[..]), (&f.up, &mut st.hb2[..])], &st.xb, &st.xq);
+    } else {
+        f.gate.forward(pool, &st.xb, &st.xq, m, &mut st.hb);
+        f.up.forward(pool, &st.xb, &st.xq, m, &mut st.hb2);
+    }
     ops::silu_mul(&mut st.hb[..m * ff], &st.hb2[..m * ff]);
     st.xq.quantize(&st.hb[..m * ff], m, ff);
     f.down.forward(pool, &st.hb, &st.xq, m, &mut st.xb2);
