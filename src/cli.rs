@@ -1,5 +1,5 @@
 //! Command-line definitions (clap derive). One variant per subcommand.
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
 #[command(name = "knob", version, about, long_about = None, after_help = crate::exit::EXIT_CODES_HELP)]
@@ -64,8 +64,21 @@ pub struct GenerateArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
+    /// The int8 matrix kernels: gemv and gemm on every CPU path, next to
+    /// ggml and to the machine's memory read bandwidth.
+    Kernels(BenchKernelsArgs),
     /// Prefill (64 and 512 tokens) and decode (128 tokens) speed of a GGUF model, 1 and 2 threads
     Model(BenchModelArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchKernelsArgs {
+    /// Print the results as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Fewer, shorter samples (a rough look in seconds).
+    #[arg(long)]
+    pub quick: bool,
 }
 
 #[derive(Debug, clap::Args)]

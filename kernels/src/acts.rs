@@ -50,8 +50,15 @@ impl QuantizedActs {
     /// As [`Self::quantize`] with a given path. Every path yields identical
     /// values (tested). Panics if `isa` is not available on this CPU.
     pub fn quantize_with(&mut self, isa: Isa, x: &[f32], m: usize, k: usize) {
-        assert!(k.is_multiple_of(QK8_0), "QuantizedActs::quantize: k = {k} is not a multiple of 32");
-        assert_eq!(x.len(), m * k, "QuantizedActs::quantize: x.len() must be m * k");
+        assert!(
+            k.is_multiple_of(QK8_0),
+            "QuantizedActs::quantize: k = {k} is not a multiple of 32"
+        );
+        assert_eq!(
+            x.len(),
+            m * k,
+            "QuantizedActs::quantize: x.len() must be m * k"
+        );
         let nb = m * k / QK8_0;
         if self.qs.len() < nb {
             self.qs.resize(nb, Q32::ZERO);
@@ -60,7 +67,12 @@ impl QuantizedActs {
         }
         self.m = m;
         self.k = k;
-        crate::kernels_for(isa).quantize_acts(x, &mut self.qs[..nb], &mut self.d[..nb], &mut self.sums[..nb]);
+        crate::kernels_for(isa).quantize_acts(
+            x,
+            &mut self.qs[..nb],
+            &mut self.d[..nb],
+            &mut self.sums[..nb],
+        );
     }
 
     /// Number of rows quantized by the last call.
@@ -92,6 +104,10 @@ impl QuantizedActs {
         assert!(r < self.m, "QuantizedActs: row {r} out of {}", self.m);
         let nb = self.k / QK8_0;
         let range = r * nb..(r + 1) * nb;
-        ActRow { qs: &self.qs[range.clone()], d: &self.d[range.clone()], sums: &self.sums[range] }
+        ActRow {
+            qs: &self.qs[range.clone()],
+            d: &self.d[range.clone()],
+            sums: &self.sums[range],
+        }
     }
 }

@@ -31,7 +31,10 @@ const _: () = assert!(std::mem::align_of::<BlockQ8_0>() == 1);
 
 impl BlockQ8_0 {
     /// A block of zeros with a zero scale.
-    pub const ZERO: BlockQ8_0 = BlockQ8_0 { d: [0, 0], qs: [0; QK8_0] };
+    pub const ZERO: BlockQ8_0 = BlockQ8_0 {
+        d: [0, 0],
+        qs: [0; QK8_0],
+    };
 
     /// The block's scale as f32.
     #[inline]
@@ -45,19 +48,26 @@ impl BlockQ8_0 {
 pub fn blocks_from_bytes(bytes: &[u8]) -> Result<&[BlockQ8_0], KernelError> {
     let size = std::mem::size_of::<BlockQ8_0>();
     if !bytes.len().is_multiple_of(size) {
-        return Err(KernelError::BadBlockBytes { len: bytes.len(), block: size });
+        return Err(KernelError::BadBlockBytes {
+            len: bytes.len(),
+            block: size,
+        });
     }
     // SAFETY: BlockQ8_0 is repr(C) with alignment 1 and no padding (34 bytes of
     // u8/i8 fields, checked at compile time), every bit pattern is valid for it,
     // and the length is a whole number of blocks; the result borrows `bytes`.
-    Ok(unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<BlockQ8_0>(), bytes.len() / size) })
+    Ok(unsafe {
+        std::slice::from_raw_parts(bytes.as_ptr().cast::<BlockQ8_0>(), bytes.len() / size)
+    })
 }
 
 /// The bytes of a block slice, as they would be written to a file.
 pub fn blocks_as_bytes(blocks: &[BlockQ8_0]) -> &[u8] {
     // SAFETY: BlockQ8_0 is 34 bytes of plain integers with no padding, so its
     // memory is fully initialized bytes; the length is exact.
-    unsafe { std::slice::from_raw_parts(blocks.as_ptr().cast::<u8>(), std::mem::size_of_val(blocks)) }
+    unsafe {
+        std::slice::from_raw_parts(blocks.as_ptr().cast::<u8>(), std::mem::size_of_val(blocks))
+    }
 }
 
 /// ggml's `quantize_row_q8_0_reference`, bit for bit: per block of 32,
@@ -70,7 +80,11 @@ pub fn blocks_as_bytes(blocks: &[BlockQ8_0]) -> &[u8] {
 ///
 /// Panics if `x.len() != out.len() * 32`.
 pub fn quantize_row_q8_0(x: &[f32], out: &mut [BlockQ8_0]) {
-    assert_eq!(x.len(), out.len() * QK8_0, "quantize_row_q8_0: x.len() must be 32 * out.len()");
+    assert_eq!(
+        x.len(),
+        out.len() * QK8_0,
+        "quantize_row_q8_0: x.len() must be 32 * out.len()"
+    );
     for (xb, block) in x.chunks_exact(QK8_0).zip(out.iter_mut()) {
         let (d, id) = block_scale(xb);
         block.d = f32_to_f16(d).to_le_bytes();
@@ -116,7 +130,11 @@ pub(crate) fn round_to_i8(v: f32) -> i8 {
 
 /// Expands Q8_0 blocks to f32 (`out.len() == blocks.len() * 32`).
 pub fn dequantize_row_q8_0(blocks: &[BlockQ8_0], out: &mut [f32]) {
-    assert_eq!(out.len(), blocks.len() * QK8_0, "dequantize_row_q8_0: out.len() must be 32 * blocks.len()");
+    assert_eq!(
+        out.len(),
+        blocks.len() * QK8_0,
+        "dequantize_row_q8_0: out.len() must be 32 * blocks.len()"
+    );
     for (block, ob) in blocks.iter().zip(out.chunks_exact_mut(QK8_0)) {
         let d = block.scale();
         for (o, &q) in ob.iter_mut().zip(&block.qs) {
@@ -172,7 +190,12 @@ pub fn f32_to_f16(x: f32) -> u16 {
     let exp_bits = (bits >> 13) & 0x7c00;
     let mantissa_bits = bits & 0x0fff;
     let nonsign = exp_bits + mantissa_bits;
-    ((sign >> 16) | if shl1_w > 0xff00_0000 { 0x7e00 } else { nonsign }) as u16
+    ((sign >> 16)
+        | if shl1_w > 0xff00_0000 {
+            0x7e00
+        } else {
+            nonsign
+        }) as u16
 }
 
 /// bfloat16 bits to f32 (exact: bf16 is the top half of an f32).
@@ -213,7 +236,10 @@ mod tests {
     fn fast_f16_conversion_is_exact() {
         for bits in 0..=u16::MAX {
             let (a, b) = (f16_to_f32(bits), f16_to_f32_fast(bits));
-            assert!(a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()), "{bits:#06x}: {a} vs {b}");
+            assert!(
+                a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+                "{bits:#06x}: {a} vs {b}"
+            );
         }
     }
 

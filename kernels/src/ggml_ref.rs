@@ -22,11 +22,17 @@ pub struct GgmlBlockQ8_0 {
 const _: () = assert!(std::mem::size_of::<GgmlBlockQ8_0>() == 36);
 
 impl GgmlBlockQ8_0 {
-    pub const ZERO: GgmlBlockQ8_0 = GgmlBlockQ8_0 { d: 0.0, qs: [0; QK8_0] };
+    pub const ZERO: GgmlBlockQ8_0 = GgmlBlockQ8_0 {
+        d: 0.0,
+        qs: [0; QK8_0],
+    };
 
     /// The same block with its f16 scale widened to f32 (exact).
     pub fn from_gguf(b: &BlockQ8_0) -> Self {
-        GgmlBlockQ8_0 { d: f16_to_f32(u16::from_le_bytes(b.d)), qs: b.qs }
+        GgmlBlockQ8_0 {
+            d: f16_to_f32(u16::from_le_bytes(b.d)),
+            qs: b.qs,
+        }
     }
 }
 
@@ -39,7 +45,9 @@ fn fns() -> ggml_sys::quantize_fns_t {
 pub fn quantize_row_reference(x: &[f32], out: &mut [GgmlBlockQ8_0]) {
     assert_eq!(x.len(), out.len() * QK8_0, "x.len() must be 32 * out.len()");
     let k = i32::try_from(x.len()).expect("row too long for ggml");
-    let f = fns().quantize_row_q_reference.expect("ggml has a Q8_0 reference quantizer");
+    let f = fns()
+        .quantize_row_q_reference
+        .expect("ggml has a Q8_0 reference quantizer");
     // SAFETY: x holds k floats and out has room for k / 32 blocks of ggml's
     // 36-byte layout, which GgmlBlockQ8_0 mirrors (size checked at compile time).
     unsafe { f(x.as_ptr(), out.as_mut_ptr().cast(), k) }
@@ -58,7 +66,10 @@ pub fn quantize_row(x: &[f32], out: &mut [GgmlBlockQ8_0]) {
 /// ggml's `vec_dot_q8_0_q8_0` of two rows of equal, even block count.
 pub fn vec_dot(w: &[GgmlBlockQ8_0], x: &[GgmlBlockQ8_0]) -> f32 {
     assert_eq!(w.len(), x.len(), "rows differ in length");
-    assert!(w.len() % 2 == 0, "ggml's vec_dot_q8_0_q8_0 needs an even number of blocks");
+    assert!(
+        w.len().is_multiple_of(2),
+        "ggml's vec_dot_q8_0_q8_0 needs an even number of blocks"
+    );
     let n = i32::try_from(w.len() * QK8_0).expect("row too long for ggml");
     let f = fns().vec_dot_q.expect("ggml has a Q8_0 vec_dot");
     let mut s = 0.0f32;

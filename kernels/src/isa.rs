@@ -22,7 +22,13 @@ pub enum Isa {
 
 impl Isa {
     /// Every path, best last within an architecture.
-    pub const ALL: [Isa; 5] = [Isa::Scalar, Isa::Avx2, Isa::Avx512Vnni, Isa::Neon, Isa::NeonDotprod];
+    pub const ALL: [Isa; 5] = [
+        Isa::Scalar,
+        Isa::Avx2,
+        Isa::Avx512Vnni,
+        Isa::Neon,
+        Isa::NeonDotprod,
+    ];
 
     /// The name `KNOB_ISA` accepts.
     pub fn name(self) -> &'static str {
@@ -50,19 +56,26 @@ impl Isa {
         match self {
             Isa::Scalar => Ok(()),
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => crate::x86::avx2::Avx2::new().map(|_| ()).ok_or_else(|| crate::x86::avx2::REQUIRES.to_string()),
+            Isa::Avx2 => crate::x86::avx2::Avx2::new()
+                .map(|_| ())
+                .ok_or_else(|| crate::x86::avx2::REQUIRES.to_string()),
             #[cfg(target_arch = "x86_64")]
             Isa::Avx512Vnni => crate::x86::avx512vnni::Avx512Vnni::new()
                 .map(|_| ())
                 .ok_or_else(|| crate::x86::avx512vnni::REQUIRES.to_string()),
             #[cfg(target_arch = "aarch64")]
-            Isa::Neon => crate::arm::neon::Neon::new().map(|_| ()).ok_or_else(|| crate::arm::neon::REQUIRES.to_string()),
+            Isa::Neon => crate::arm::neon::Neon::new()
+                .map(|_| ())
+                .ok_or_else(|| crate::arm::neon::REQUIRES.to_string()),
             #[cfg(target_arch = "aarch64")]
             Isa::NeonDotprod => crate::arm::dotprod::NeonDotprod::new()
                 .map(|_| ())
                 .ok_or_else(|| crate::arm::dotprod::REQUIRES.to_string()),
             #[allow(unreachable_patterns)]
-            _ => Err(format!("it is a path for another architecture (this build is {})", std::env::consts::ARCH)),
+            _ => Err(format!(
+                "it is a path for another architecture (this build is {})",
+                std::env::consts::ARCH
+            )),
         }
     }
 }
@@ -75,7 +88,10 @@ impl std::fmt::Display for Isa {
 
 /// Every path this CPU can run, scalar first.
 pub fn available_isas() -> Vec<Isa> {
-    Isa::ALL.into_iter().filter(|isa| isa.check().is_ok()).collect()
+    Isa::ALL
+        .into_iter()
+        .filter(|isa| isa.check().is_ok())
+        .collect()
 }
 
 /// The best path this CPU can run.
@@ -89,7 +105,10 @@ pub fn isa_from_env() -> Result<Isa, KernelError> {
     match std::env::var("KNOB_ISA") {
         Ok(v) if !v.trim().is_empty() => {
             let isa = Isa::from_name(&v)?;
-            isa.check().map_err(|reason| KernelError::UnsupportedIsa { name: isa.name(), reason })?;
+            isa.check().map_err(|reason| KernelError::UnsupportedIsa {
+                name: isa.name(),
+                reason,
+            })?;
             Ok(isa)
         }
         _ => Ok(best_isa()),
@@ -115,7 +134,10 @@ mod tests {
         }
         assert_eq!(Isa::from_name(" AVX2 ").unwrap(), Isa::Avx2);
         let err = Isa::from_name("sse9").unwrap_err();
-        assert!(err.to_string().contains("sse9") && err.to_string().contains("avx512vnni"), "{err}");
+        assert!(
+            err.to_string().contains("sse9") && err.to_string().contains("avx512vnni"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -15,25 +15,26 @@
 #![allow(clippy::needless_range_loop)] // index loops over tiles read clearer in kernels
 
 mod acts;
+#[cfg(target_arch = "aarch64")]
+mod arm;
+pub mod bench;
 mod block;
+#[cfg(all(feature = "ggml-reference", target_arch = "x86_64"))]
+pub mod ggml_ref;
 mod isa;
 pub mod ops;
 mod pool;
 mod scalar;
 #[cfg(target_arch = "x86_64")]
 mod x86;
-#[cfg(target_arch = "aarch64")]
-mod arm;
-#[cfg(all(feature = "ggml-reference", target_arch = "x86_64"))]
-pub mod ggml_ref;
 
 use std::marker::PhantomData;
 
 pub use acts::QuantizedActs;
 use acts::{ActRow, Q32};
 pub use block::{
-    bf16_to_f32, blocks_as_bytes, blocks_from_bytes, dequantize_row_q8_0, f16_to_f32, f32_to_f16, quantize_row_q8_0,
-    BlockQ8_0, QK8_0,
+    bf16_to_f32, blocks_as_bytes, blocks_from_bytes, dequantize_row_q8_0, f16_to_f32, f32_to_f16,
+    quantize_row_q8_0, BlockQ8_0, QK8_0,
 };
 pub use isa::{available_isas, isa_from_env, selected_isa, Isa};
 pub use pool::ThreadPool;
@@ -91,13 +92,21 @@ pub(crate) fn kernels_for(isa: Isa) -> &'static dyn Kernels {
     match isa {
         Isa::Scalar => &scalar::Scalar,
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => x86::avx2::Avx2::new().map(leak).unwrap_or_else(|| unavailable(isa)),
+        Isa::Avx2 => x86::avx2::Avx2::new()
+            .map(leak)
+            .unwrap_or_else(|| unavailable(isa)),
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512Vnni => x86::avx512vnni::Avx512Vnni::new().map(leak).unwrap_or_else(|| unavailable(isa)),
+        Isa::Avx512Vnni => x86::avx512vnni::Avx512Vnni::new()
+            .map(leak)
+            .unwrap_or_else(|| unavailable(isa)),
         #[cfg(target_arch = "aarch64")]
-        Isa::Neon => arm::neon::Neon::new().map(leak).unwrap_or_else(|| unavailable(isa)),
+        Isa::Neon => arm::neon::Neon::new()
+            .map(leak)
+            .unwrap_or_else(|| unavailable(isa)),
         #[cfg(target_arch = "aarch64")]
-        Isa::NeonDotprod => arm::dotprod::NeonDotprod::new().map(leak).unwrap_or_else(|| unavailable(isa)),
+        Isa::NeonDotprod => arm::dotprod::NeonDotprod::new()
+            .map(leak)
+            .unwrap_or_else(|| unavailable(isa)),
         #[allow(unreachable_patterns)]
         _ => unavailable(isa),
     }
@@ -111,7 +120,10 @@ fn leak<K: Kernels + 'static>(k: K) -> &'static dyn Kernels {
 }
 
 fn unavailable(isa: Isa) -> ! {
-    panic!("knob-kernels: the {} path is not available on this CPU (see available_isas())", isa.name())
+    panic!(
+        "knob-kernels: the {} path is not available on this CPU (see available_isas())",
+        isa.name()
+    )
 }
 
 /// A strided window of an output matrix, `rows x cols` with row stride `ld`:
@@ -130,12 +142,23 @@ impl OutRows<'_> {
     /// `c < cols`, and no other live reference may access those elements
     /// while this value exists.
     unsafe fn new(ptr: *mut f32, ld: usize, rows: usize, cols: usize) -> Self {
-        OutRows { ptr, ld, rows, cols, _borrow: PhantomData }
+        OutRows {
+            ptr,
+            ld,
+            rows,
+            cols,
+            _borrow: PhantomData,
+        }
     }
 
     #[inline]
     pub(crate) fn set(&mut self, r: usize, c: usize, v: f32) {
-        assert!(r < self.rows && c < self.cols, "OutRows: ({r}, {c}) outside {}x{}", self.rows, self.cols);
+        assert!(
+            r < self.rows && c < self.cols,
+            "OutRows: ({r}, {c}) outside {}x{}",
+            self.rows,
+            self.cols
+        );
         // SAFETY: in bounds (checked above), and exclusive by the contract of `new`.
         unsafe { *self.ptr.add(r * self.ld + c) = v }
     }
@@ -152,22 +175,63 @@ fn split_rows(n: usize, threads: usize) -> usize {
     per.div_ceil(16) * 16
 }
 
-fn check_shapes(what: &str, w: &[BlockQ8_0], n: usize, k: usize, x: &QuantizedActs, y_len: usize, m: usize) {
-    assert!(k.is_multiple_of(QK8_0), "{what}: k = {k} is not a multiple of 32");
-    assert_eq!(w.len(), n * (k / QK8_0), "{what}: w has {} blocks, expected n * k / 32 = {}", w.len(), n * k / 32);
-    assert_eq!(x.cols(), k, "{what}: activations have {} columns, expected k = {k}", x.cols());
-    assert!(y_len >= m * n, "{what}: y has {y_len} values, needs {}", m * n);
+fn check_shapes(
+    what: &str,
+    w: &[BlockQ8_0],
+    n: usize,
+    k: usize,
+    x: &QuantizedActs,
+    y_len: usize,
+    m: usize,
+) {
+    assert!(
+        k.is_multiple_of(QK8_0),
+        "{what}: k = {k} is not a multiple of 32"
+    );
+    assert_eq!(
+        w.len(),
+        n * (k / QK8_0),
+        "{what}: w has {} blocks, expected n * k / 32 = {}",
+        w.len(),
+        n * k / 32
+    );
+    assert_eq!(
+        x.cols(),
+        k,
+        "{what}: activations have {} columns, expected k = {k}",
+        x.cols()
+    );
+    assert!(
+        y_len >= m * n,
+        "{what}: y has {y_len} values, needs {}",
+        m * n
+    );
 }
 
 /// `y[j] = sum_i W[j, i] * x[i]` for `j < n`: `w` is `n` rows of `k / 32`
 /// blocks, `x` holds (at least) one quantized row of `k` values. Uses the
 /// selected path.
-pub fn gemv(pool: &ThreadPool, w: &[BlockQ8_0], n: usize, k: usize, x: &QuantizedActs, y: &mut [f32]) {
+pub fn gemv(
+    pool: &ThreadPool,
+    w: &[BlockQ8_0],
+    n: usize,
+    k: usize,
+    x: &QuantizedActs,
+    y: &mut [f32],
+) {
     gemv_with(selected_isa(), pool, w, n, k, x, y);
 }
 
 /// [`gemv`] on a given path (panics if the CPU lacks it).
-pub fn gemv_with(isa: Isa, pool: &ThreadPool, w: &[BlockQ8_0], n: usize, k: usize, x: &QuantizedActs, y: &mut [f32]) {
+pub fn gemv_with(
+    isa: Isa,
+    pool: &ThreadPool,
+    w: &[BlockQ8_0],
+    n: usize,
+    k: usize,
+    x: &QuantizedActs,
+    y: &mut [f32],
+) {
     check_shapes("gemv", w, n, k, x, y.len(), 1);
     assert!(x.rows() >= 1, "gemv: no activation row");
     if n == 0 {
@@ -191,17 +255,38 @@ pub fn gemv_with(isa: Isa, pool: &ThreadPool, w: &[BlockQ8_0], n: usize, k: usiz
 }
 
 /// `y[r * n + j] = sum_i W[j, i] * X[r, i]` for `r < m = x.rows()`, `j < n`.
-/// Uses the selected path.
-pub fn gemm(pool: &ThreadPool, w: &[BlockQ8_0], n: usize, k: usize, x: &QuantizedActs, y: &mut [f32]) {
+/// Uses the selected path. Tiled so each weight block loaded serves several
+/// activation rows; with m = 1 it is [`gemv`].
+pub fn gemm(
+    pool: &ThreadPool,
+    w: &[BlockQ8_0],
+    n: usize,
+    k: usize,
+    x: &QuantizedActs,
+    y: &mut [f32],
+) {
     gemm_with(selected_isa(), pool, w, n, k, x, y);
 }
 
 /// [`gemm`] on a given path (panics if the CPU lacks it).
-pub fn gemm_with(isa: Isa, pool: &ThreadPool, w: &[BlockQ8_0], n: usize, k: usize, x: &QuantizedActs, y: &mut [f32]) {
+pub fn gemm_with(
+    isa: Isa,
+    pool: &ThreadPool,
+    w: &[BlockQ8_0],
+    n: usize,
+    k: usize,
+    x: &QuantizedActs,
+    y: &mut [f32],
+) {
     let m = x.rows();
     check_shapes("gemm", w, n, k, x, y.len(), m);
     if n == 0 || m == 0 {
         return;
+    }
+    if m == 1 {
+        // One row gains nothing from gemm's tiling (the AVX-512 tiles would
+        // repack weights for a single use).
+        return gemv_with(isa, pool, w, n, k, x, y);
     }
     let kern = kernels_for(isa);
     let nb = k / QK8_0;
@@ -221,10 +306,20 @@ pub fn gemm_with(isa: Isa, pool: &ThreadPool, w: &[BlockQ8_0], n: usize, k: usiz
 
 /// Exact per-block integer dot products of one weight row (`k / 32` blocks)
 /// with activation row `r` on a given path, for tests that compare paths.
-pub fn block_dots_with(isa: Isa, w_row: &[BlockQ8_0], x: &QuantizedActs, r: usize, out: &mut [i32]) {
+pub fn block_dots_with(
+    isa: Isa,
+    w_row: &[BlockQ8_0],
+    x: &QuantizedActs,
+    r: usize,
+    out: &mut [i32],
+) {
     let row = x.row(r);
     assert_eq!(w_row.len(), row.qs.len(), "block_dots: row lengths differ");
-    assert_eq!(out.len(), w_row.len(), "block_dots: out.len() must be the block count");
+    assert_eq!(
+        out.len(),
+        w_row.len(),
+        "block_dots: out.len() must be the block count"
+    );
     kernels_for(isa).block_dots(w_row, row, out);
 }
 

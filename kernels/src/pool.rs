@@ -2,6 +2,11 @@
 //!
 //! - The caller sets the thread count; the calling thread is one of them, so
 //!   `ThreadPool::new(1)` starts no thread and runs everything inline.
+//! - Tasks are claimed from a shared counter, so whoever is running does the
+//!   work: the caller never waits for a worker that has not started (on a
+//!   busy machine a parked worker can take hundreds of microseconds to be
+//!   scheduled). A worker joins a job only while it is open; the caller
+//!   closes it when the tasks run out and waits just for workers that joined.
 //! - Workers that find no work spin for at most [`SPIN_BEFORE_PARK`] (so the
 //!   back-to-back matrix products of one decode step do not pay a futex wake
 //!   each), then park on a condition variable: an idle pool uses no CPU.
@@ -18,24 +23,30 @@ pub const SPIN_BEFORE_PARK: Duration = Duration::from_micros(50);
 
 type Job = dyn Fn(usize) + Sync;
 
-/// A job with its lifetime erased; only dereferenced while `ThreadPool::run`
-/// is still waiting for it (see the SAFETY notes there).
+/// A job with its lifetime erased; only dereferenced by workers that joined
+/// the job while it was open (see the SAFETY notes in `run`).
 #[derive(Clone, Copy)]
 struct JobPtr(*const Job);
 // SAFETY: the pointee is `Sync`, and the pointer is only used while the
-// borrow it came from is alive (run() waits for every worker to finish).
+// borrow it came from is alive (run() waits for every joined worker).
 unsafe impl Send for JobPtr {}
 
+/// `state` layout: job generation in the high 32 bits, [`CLOSED`], and the
+/// number of workers inside the job in the low bits.
+const CLOSED: u64 = 1 << 31;
+const COUNT: u64 = CLOSED - 1;
+
 struct Shared {
-    /// Bumped for every job; workers compare it with the last one they ran.
+    /// The latest published generation; workers compare it with the last
+    /// one they saw.
     generation: AtomicU64,
-    /// The current job and its task count (valid for `generation`).
-    job: Mutex<Option<(JobPtr, usize)>>,
+    /// The current job: pointer, task count, generation.
+    job: Mutex<Option<(JobPtr, usize, u64)>>,
     wake: Condvar,
     /// Next task index to hand out.
     next: AtomicUsize,
-    /// Workers still busy with the current job.
-    busy: AtomicUsize,
+    /// Generation, CLOSED flag and joined-worker count of the current job.
+    state: AtomicU64,
     done_lock: Mutex<()>,
     done: Condvar,
     panicked: AtomicBool,
@@ -47,13 +58,16 @@ pub struct ThreadPool {
     threads: usize,
     shared: Arc<Shared>,
     workers: Vec<JoinHandle<()>>,
-    /// Serializes `run` calls from different threads.
-    submit: Mutex<()>,
+    /// Serializes `run` calls from different threads; holds the last
+    /// generation used.
+    submit: Mutex<u64>,
 }
 
 impl std::fmt::Debug for ThreadPool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ThreadPool").field("threads", &self.threads).finish()
+        f.debug_struct("ThreadPool")
+            .field("threads", &self.threads)
+            .finish()
     }
 }
 
@@ -67,7 +81,7 @@ impl ThreadPool {
             job: Mutex::new(None),
             wake: Condvar::new(),
             next: AtomicUsize::new(0),
-            busy: AtomicUsize::new(0),
+            state: AtomicU64::new(CLOSED),
             done_lock: Mutex::new(()),
             done: Condvar::new(),
             panicked: AtomicBool::new(false),
@@ -82,7 +96,12 @@ impl ThreadPool {
                     .expect("knob-kernels: cannot spawn a worker thread")
             })
             .collect();
-        ThreadPool { threads, shared, workers, submit: Mutex::new(()) }
+        ThreadPool {
+            threads,
+            shared,
+            workers,
+            submit: Mutex::new(0),
+        }
     }
 
     /// The number of threads kernels run on, the caller included.
@@ -98,25 +117,28 @@ impl ThreadPool {
             (0..tasks).for_each(f);
             return;
         }
-        let _submit = self.submit.lock().unwrap_or_else(|e| e.into_inner());
+        let mut last = self.submit.lock().unwrap_or_else(|e| e.into_inner());
+        let gen = (*last + 1) & 0xffff_ffff;
+        *last = gen;
         let sh = &*self.shared;
-        // SAFETY: this erases the lifetime of `f`. Workers dereference the
-        // pointer only between seeing this generation and decrementing `busy`,
-        // and `WaitForWorkers` below (also on unwind) does not let this
-        // function return until `busy` is back to 0, so `f` outlives every use.
-        let ptr: *const Job = unsafe { std::mem::transmute::<*const (dyn Fn(usize) + Sync + '_), *const Job>(f) };
+        // SAFETY: this erases the lifetime of `f`. A worker dereferences the
+        // pointer only after joining this generation's job while it is open,
+        // and `CloseAndWait` below (also on unwind) closes the job and does
+        // not let this function return until every joined worker has left,
+        // so `f` outlives every use.
+        let ptr: *const Job =
+            unsafe { std::mem::transmute::<*const (dyn Fn(usize) + Sync + '_), *const Job>(f) };
         sh.next.store(0, Ordering::Relaxed);
-        sh.busy.store(self.workers.len(), Ordering::Relaxed);
+        sh.state.store(gen << 32, Ordering::SeqCst);
         {
             let mut job = sh.job.lock().unwrap_or_else(|e| e.into_inner());
-            *job = Some((JobPtr(ptr), tasks));
-            sh.generation.fetch_add(1, Ordering::Release);
+            *job = Some((JobPtr(ptr), tasks, gen));
+            sh.generation.store(gen, Ordering::Release);
         }
         sh.wake.notify_all();
-        let guard = WaitForWorkers(sh);
+        let guard = CloseAndWait(sh);
         take_tasks(sh, f, tasks);
         drop(guard);
-        *sh.job.lock().unwrap_or_else(|e| e.into_inner()) = None;
         if sh.panicked.swap(false, Ordering::Relaxed) {
             panic!("knob-kernels: a worker thread panicked");
         }
@@ -133,23 +155,43 @@ fn take_tasks(sh: &Shared, f: &(dyn Fn(usize) + Sync + '_), tasks: usize) {
     }
 }
 
-/// Waits (on drop, so also while unwinding) until no worker uses the job.
-struct WaitForWorkers<'a>(&'a Shared);
+/// Closes the current job and waits (on drop, so also while unwinding) until
+/// no joined worker is still inside it.
+struct CloseAndWait<'a>(&'a Shared);
 
-impl Drop for WaitForWorkers<'_> {
+impl Drop for CloseAndWait<'_> {
     fn drop(&mut self) {
         let sh = self.0;
+        sh.state.fetch_or(CLOSED, Ordering::AcqRel);
         let start = Instant::now();
-        while sh.busy.load(Ordering::Acquire) != 0 {
+        while sh.state.load(Ordering::Acquire) & COUNT != 0 {
             if start.elapsed() < SPIN_BEFORE_PARK {
                 std::hint::spin_loop();
                 continue;
             }
             let lock = sh.done_lock.lock().unwrap_or_else(|e| e.into_inner());
-            if sh.busy.load(Ordering::Acquire) != 0 {
+            if sh.state.load(Ordering::Acquire) & COUNT != 0 {
                 // The timeout covers a wake that raced with this check.
                 let _ = sh.done.wait_timeout(lock, Duration::from_millis(1));
             }
+        }
+        *sh.job.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+}
+
+/// Joins job `gen` if it is still open.
+fn join(sh: &Shared, gen: u64) -> bool {
+    let mut s = sh.state.load(Ordering::Acquire);
+    loop {
+        if s >> 32 != gen || s & CLOSED != 0 {
+            return false;
+        }
+        match sh
+            .state
+            .compare_exchange_weak(s, s + 1, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => return true,
+            Err(now) => s = now,
         }
     }
 }
@@ -157,17 +199,20 @@ impl Drop for WaitForWorkers<'_> {
 fn worker(sh: &Shared) {
     let mut seen = 0u64;
     loop {
-        // Spin briefly, then park until the generation changes.
+        // Spin briefly, then park until a new generation is published.
         let start = Instant::now();
         let mut spins = 0u32;
-        while sh.generation.load(Ordering::Acquire) == seen && !sh.shutdown.load(Ordering::Relaxed) {
+        while sh.generation.load(Ordering::Acquire) == seen && !sh.shutdown.load(Ordering::Relaxed)
+        {
             spins += 1;
             if !spins.is_multiple_of(64) || start.elapsed() < SPIN_BEFORE_PARK {
                 std::hint::spin_loop();
                 continue;
             }
             let mut job = sh.job.lock().unwrap_or_else(|e| e.into_inner());
-            while sh.generation.load(Ordering::Acquire) == seen && !sh.shutdown.load(Ordering::Relaxed) {
+            while sh.generation.load(Ordering::Acquire) == seen
+                && !sh.shutdown.load(Ordering::Relaxed)
+            {
                 job = sh.wake.wait(job).unwrap_or_else(|e| e.into_inner());
             }
             break;
@@ -175,22 +220,26 @@ fn worker(sh: &Shared) {
         if sh.shutdown.load(Ordering::Relaxed) {
             return;
         }
-        let (ptr, tasks) = {
+        let (ptr, tasks, gen) = {
             let job = sh.job.lock().unwrap_or_else(|e| e.into_inner());
             seen = sh.generation.load(Ordering::Acquire);
             match *job {
-                Some(j) => j,
-                None => continue,
+                Some(j) if j.2 == seen => j,
+                _ => continue,
             }
         };
-        // SAFETY: `run` published this job and waits for `busy` to reach 0
-        // before `f` goes out of scope; we decrement `busy` only after the
-        // last use of `ptr` below.
+        if !join(sh, gen) {
+            continue;
+        }
+        // SAFETY: we joined job `gen` while it was open, so `run` is still
+        // waiting in CloseAndWait and `f` is alive; we leave (decrement the
+        // count) only after the last use of `ptr` below.
         let f: &Job = unsafe { &*ptr.0 };
         if panic::catch_unwind(AssertUnwindSafe(|| take_tasks(sh, f, tasks))).is_err() {
             sh.panicked.store(true, Ordering::Relaxed);
         }
-        if sh.busy.fetch_sub(1, Ordering::AcqRel) == 1 {
+        let prev = sh.state.fetch_sub(1, Ordering::AcqRel);
+        if prev & CLOSED != 0 && prev & COUNT == 1 {
             let _lock = sh.done_lock.lock().unwrap_or_else(|e| e.into_inner());
             sh.done.notify_all();
         }
@@ -223,7 +272,10 @@ mod tests {
                 pool.run(tasks, &|t| {
                     counts[t].fetch_add(1, Ordering::Relaxed);
                 });
-                assert!(counts.iter().all(|c| c.load(Ordering::Relaxed) == 1), "threads {threads} tasks {tasks}");
+                assert!(
+                    counts.iter().all(|c| c.load(Ordering::Relaxed) == 1),
+                    "threads {threads} tasks {tasks}"
+                );
             }
         }
     }
@@ -238,7 +290,11 @@ mod tests {
                 ids.lock().unwrap().insert(std::thread::current().id());
             });
         }
-        assert_eq!(ids.lock().unwrap().len(), 2, "both threads should take tasks");
+        assert_eq!(
+            ids.lock().unwrap().len(),
+            2,
+            "both threads should take tasks"
+        );
         // After the spin window the worker is parked: its job slot is empty and
         // a later job still runs.
         std::thread::sleep(SPIN_BEFORE_PARK * 4);

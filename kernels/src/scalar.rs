@@ -17,7 +17,10 @@ pub(crate) struct Scalar;
 /// Exact integer dot product of one weight block with 32 activation values.
 #[inline]
 pub(crate) fn block_dot(w: &BlockQ8_0, x: &Q32) -> i32 {
-    w.qs.iter().zip(&x.0).map(|(&a, &b)| i32::from(a) * i32::from(b)).sum()
+    w.qs.iter()
+        .zip(&x.0)
+        .map(|(&a, &b)| i32::from(a) * i32::from(b))
+        .sum()
 }
 
 /// One weight row against one activation row.
@@ -31,7 +34,12 @@ pub(crate) fn dot_row(w: &[BlockQ8_0], x: ActRow<'_>) -> f32 {
 
 impl Kernels for Scalar {
     fn quantize_acts(&self, x: &[f32], qs: &mut [Q32], d: &mut [f32], sums: &mut [i32]) {
-        for (((xb, q), d), s) in x.chunks_exact(QK8_0).zip(qs.iter_mut()).zip(d.iter_mut()).zip(sums.iter_mut()) {
+        for (((xb, q), d), s) in x
+            .chunks_exact(QK8_0)
+            .zip(qs.iter_mut())
+            .zip(d.iter_mut())
+            .zip(sums.iter_mut())
+        {
             let (scale, inv) = act_block_scale(xb);
             *d = scale;
             for (qv, &v) in q.0.iter_mut().zip(xb) {

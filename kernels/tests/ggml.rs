@@ -17,7 +17,11 @@ fn quantizer_is_bit_identical_to_ggml_reference() {
     let mut x = activations(&mut rng, 4, 2048);
     // exact .5 ties after scaling: amax 127 -> d = 1
     for (i, v) in x[..64].iter_mut().enumerate() {
-        *v = if i % 32 == 0 { 127.0 } else { (i as f32 - 40.0) + 0.5 };
+        *v = if i % 32 == 0 {
+            127.0
+        } else {
+            (i as f32 - 40.0) + 0.5
+        };
     }
     let nb = x.len() / 32;
     let mut ours = vec![BlockQ8_0::ZERO; nb];
@@ -27,7 +31,12 @@ fn quantizer_is_bit_identical_to_ggml_reference() {
     for (b, (o, t)) in ours.iter().zip(&theirs).enumerate() {
         assert_eq!(o.qs, t.qs, "block {b}: values");
         // GGUF-era ggml stores GGML_FP32_TO_FP16(d): round to nearest even.
-        assert_eq!(u16::from_le_bytes(o.d), f32_to_f16(t.d), "block {b}: scale {}", t.d);
+        assert_eq!(
+            u16::from_le_bytes(o.d),
+            f32_to_f16(t.d),
+            "block {b}: scale {}",
+            t.d
+        );
     }
     // Ties really occurred and were rounded away from zero (ggml's SIMD
     // activation quantizer would round them to even).
@@ -40,7 +49,11 @@ fn dot_products_match_ggml_vec_dot() {
     let mut rng = Rng(43);
     let pool = ThreadPool::new(1);
     for (n, k) in [(5, 64), (9, 576), (3, 1536), (2, 8192)] {
-        for kind in [WeightKind::Random, WeightKind::Extreme, WeightKind::WithMinus128] {
+        for kind in [
+            WeightKind::Random,
+            WeightKind::Extreme,
+            WeightKind::WithMinus128,
+        ] {
             let w = weights(&mut rng, n, k, kind);
             let x = activations(&mut rng, 1, k);
             let nb = k / 32;
@@ -54,8 +67,16 @@ fn dot_products_match_ggml_vec_dot() {
                 acts.quantize_with(isa, &x, 1, k);
                 let vals: Vec<i8> = acts.row_values(0).collect();
                 for (b, g) in gx.iter().enumerate() {
-                    assert_eq!(&vals[b * 32..b * 32 + 32], &g.qs[..], "[{isa}] activation block {b}");
-                    assert_eq!(acts.row_scales(0)[b].to_bits(), g.d.to_bits(), "[{isa}] activation scale {b}");
+                    assert_eq!(
+                        &vals[b * 32..b * 32 + 32],
+                        &g.qs[..],
+                        "[{isa}] activation block {b}"
+                    );
+                    assert_eq!(
+                        acts.row_scales(0)[b].to_bits(),
+                        g.d.to_bits(),
+                        "[{isa}] activation scale {b}"
+                    );
                 }
                 let mut y = vec![0.0f32; n];
                 gemv_with(isa, &pool, &w, n, k, &acts, &mut y);
@@ -63,7 +84,11 @@ fn dot_products_match_ggml_vec_dot() {
                     let (_, abs) = common::dot_f64(&w[j * nb..(j + 1) * nb], &acts, 0);
                     let theirs = ggml_ref::vec_dot(&gw[j * nb..(j + 1) * nb], &gx);
                     let tol = dot_tolerance(nb, abs as f32);
-                    assert!((y[j] - theirs).abs() <= tol, "[{isa}] {n}x{k} row {j}: ours {} ggml {theirs} tol {tol}", y[j]);
+                    assert!(
+                        (y[j] - theirs).abs() <= tol,
+                        "[{isa}] {n}x{k} row {j}: ours {} ggml {theirs} tol {tol}",
+                        y[j]
+                    );
                 }
             }
         }

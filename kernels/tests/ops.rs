@@ -17,7 +17,10 @@ fn close(got: &[f32], want: &[f64], scale: f64, what: &str, isa: Isa) {
     assert_eq!(got.len(), want.len());
     for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
         let tol = OPS_REL_TOL as f64 * scale.max(w.abs()) + 1e-30;
-        assert!((g as f64 - w).abs() <= tol, "{what} [{isa}] i {i}: {g} vs {w} (tol {tol})");
+        assert!(
+            (g as f64 - w).abs() <= tol,
+            "{what} [{isa}] i {i}: {g} vs {w} (tol {tol})"
+        );
     }
 }
 
@@ -29,18 +32,33 @@ fn reductions_and_elementwise() {
             let a = vec(&mut rng, n, 3.0);
             let b = vec(&mut rng, n, 3.0);
             let want: f64 = a.iter().zip(&b).map(|(&x, &y)| x as f64 * y as f64).sum();
-            let abs: f64 = a.iter().zip(&b).map(|(&x, &y)| (x as f64 * y as f64).abs()).sum();
+            let abs: f64 = a
+                .iter()
+                .zip(&b)
+                .map(|(&x, &y)| (x as f64 * y as f64).abs())
+                .sum();
             let got = ops::dot_with(isa, &a, &b) as f64;
-            assert!((got - want).abs() <= OPS_REL_TOL as f64 * abs, "dot [{isa}] n {n}: {got} vs {want}");
+            assert!(
+                (got - want).abs() <= OPS_REL_TOL as f64 * abs,
+                "dot [{isa}] n {n}: {got} vs {want}"
+            );
 
             let mut y = a.clone();
             ops::axpy_with(isa, &mut y, 0.75, &b);
-            let want: Vec<f64> = a.iter().zip(&b).map(|(&x, &z)| x as f64 + 0.75 * z as f64).collect();
+            let want: Vec<f64> = a
+                .iter()
+                .zip(&b)
+                .map(|(&x, &z)| x as f64 + 0.75 * z as f64)
+                .collect();
             close(&y, &want, 3.0, "axpy", isa);
 
             let mut y = a.clone();
             ops::add_with(isa, &mut y, &b);
-            let want: Vec<f64> = a.iter().zip(&b).map(|(&x, &z)| x as f64 + z as f64).collect();
+            let want: Vec<f64> = a
+                .iter()
+                .zip(&b)
+                .map(|(&x, &z)| x as f64 + z as f64)
+                .collect();
             close(&y, &want, 3.0, "add", isa);
 
             let mut y = a.clone();
@@ -64,15 +82,23 @@ fn norms() {
             ops::rms_norm_with(isa, &x, &w, eps, &mut out);
             let ms: f64 = x.iter().map(|&v| v as f64 * v as f64).sum::<f64>() / n as f64;
             let inv = 1.0 / (ms + eps as f64).sqrt();
-            let want: Vec<f64> = x.iter().zip(&w).map(|(&v, &g)| v as f64 * inv * g as f64).collect();
+            let want: Vec<f64> = x
+                .iter()
+                .zip(&w)
+                .map(|(&v, &g)| v as f64 * inv * g as f64)
+                .collect();
             close(&out, &want, 2.0, "rms_norm", isa);
 
             ops::layer_norm_with(isa, &x, &w, &bias, eps, &mut out);
             let mean: f64 = x.iter().map(|&v| v as f64).sum::<f64>() / n as f64;
             let var: f64 = x.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n as f64;
             let inv = 1.0 / (var + eps as f64).sqrt();
-            let want: Vec<f64> =
-                x.iter().zip(&w).zip(&bias).map(|((&v, &g), &b)| (v as f64 - mean) * inv * g as f64 + b as f64).collect();
+            let want: Vec<f64> = x
+                .iter()
+                .zip(&w)
+                .zip(&bias)
+                .map(|((&v, &g), &b)| (v as f64 - mean) * inv * g as f64 + b as f64)
+                .collect();
             // layer_norm's relative error grows with |x - mean| / std; scale by the
             // largest normalized magnitude.
             close(&out, &want, 2.0 * (n as f64).sqrt(), "layer_norm", isa);
@@ -100,14 +126,20 @@ fn softmax_and_silu() {
             let u = vec(&mut rng, n, 2.0);
             let mut y = g.clone();
             ops::silu_mul_with(isa, &mut y, &u);
-            let want: Vec<f64> =
-                g.iter().zip(&u).map(|(&a, &b)| a as f64 / (1.0 + (-(a as f64)).exp()) * b as f64).collect();
+            let want: Vec<f64> = g
+                .iter()
+                .zip(&u)
+                .map(|(&a, &b)| a as f64 / (1.0 + (-(a as f64)).exp()) * b as f64)
+                .collect();
             close(&y, &want, 0.0, "silu_mul", isa);
         }
         // Extremes: silu of large negative is -0, not NaN.
         let mut y = vec![-100.0f32, 100.0, -1e30, 0.0];
         ops::silu_mul_with(isa, &mut y, &[1.0; 4]);
-        assert!(y[0].abs() < 1e-30 && (y[1] - 100.0).abs() < 1e-3 && y[2] == 0.0 && y[3] == 0.0, "{y:?} [{isa}]");
+        assert!(
+            y[0].abs() < 1e-30 && (y[1] - 100.0).abs() < 1e-3 && y[2] == 0.0 && y[3] == 0.0,
+            "{y:?} [{isa}]"
+        );
     }
 }
 
@@ -118,7 +150,9 @@ fn rope_both_styles() {
         for head_dim in [2, 8, 64, 80] {
             let heads = 3;
             let x = vec(&mut rng, heads * head_dim, 2.0);
-            let theta: Vec<f64> = (0..head_dim / 2).map(|i| 7.0 * 10000f64.powf(-2.0 * i as f64 / head_dim as f64)).collect();
+            let theta: Vec<f64> = (0..head_dim / 2)
+                .map(|i| 7.0 * 10000f64.powf(-2.0 * i as f64 / head_dim as f64))
+                .collect();
             let cos: Vec<f32> = theta.iter().map(|t| t.cos() as f32).collect();
             let sin: Vec<f32> = theta.iter().map(|t| t.sin() as f32).collect();
             for style in [RopeStyle::Normal, RopeStyle::Neox] {
@@ -155,8 +189,13 @@ fn matvec_f32_matches_f64() {
             ops::matvec_f32_with(isa, &w, n, k, &x, &mut y);
             for j in 0..n {
                 let want: f64 = (0..k).map(|i| w[j * k + i] as f64 * x[i] as f64).sum();
-                let abs: f64 = (0..k).map(|i| (w[j * k + i] as f64 * x[i] as f64).abs()).sum();
-                assert!((y[j] as f64 - want).abs() <= OPS_REL_TOL as f64 * abs + 1e-30, "matvec [{isa}] {n}x{k} j {j}");
+                let abs: f64 = (0..k)
+                    .map(|i| (w[j * k + i] as f64 * x[i] as f64).abs())
+                    .sum();
+                assert!(
+                    (y[j] as f64 - want).abs() <= OPS_REL_TOL as f64 * abs + 1e-30,
+                    "matvec [{isa}] {n}x{k} j {j}"
+                );
             }
         }
     }

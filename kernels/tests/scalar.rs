@@ -21,7 +21,10 @@ fn quantized_acts_match_the_q8_0_quantizer() {
             let blk = &blocks[r * k / 32 + b];
             assert_eq!(&vals[b * 32..b * 32 + 32], &blk.qs[..], "row {r} block {b}");
             assert_eq!(f32_to_f16(acts.row_scales(r)[b]), u16::from_le_bytes(blk.d));
-            assert_eq!(acts.row_sums(r)[b], blk.qs.iter().map(|&q| q as i32).sum::<i32>());
+            assert_eq!(
+                acts.row_sums(r)[b],
+                blk.qs.iter().map(|&q| q as i32).sum::<i32>()
+            );
         }
         assert!(vals.iter().all(|&q| q != -128));
     }
@@ -34,7 +37,11 @@ fn quantized_acts_match_the_q8_0_quantizer() {
 fn scalar_gemv_and_gemm_match_f64_math() {
     let mut rng = Rng(11);
     for (n, k, m) in [(1, 32, 1), (7, 96, 3), (33, 544, 5)] {
-        for kind in [WeightKind::Random, WeightKind::Extreme, WeightKind::WithMinus128] {
+        for kind in [
+            WeightKind::Random,
+            WeightKind::Extreme,
+            WeightKind::WithMinus128,
+        ] {
             let w = weights(&mut rng, n, k, kind);
             let x = activations(&mut rng, m, k);
             let mut acts = QuantizedActs::new();
@@ -47,8 +54,10 @@ fn scalar_gemv_and_gemm_match_f64_math() {
                     let (want, abs) = dot_f64(&w[j * k / 32..(j + 1) * k / 32], &acts, r);
                     let tol = dot_tolerance(k / 32, abs as f32) as f64;
                     let got = y[r * n + j] as f64;
-                    assert!((got - want).abs() <= tol || (got.is_infinite() && want.abs() > 3e38),
-                        "n {n} k {k} r {r} j {j}: {got} vs {want} (tol {tol})");
+                    assert!(
+                        (got - want).abs() <= tol || (got.is_infinite() && want.abs() > 3e38),
+                        "n {n} k {k} r {r} j {j}: {got} vs {want} (tol {tol})"
+                    );
                 }
             }
             let mut y1 = vec![0.0f32; n];
@@ -94,7 +103,10 @@ fn dequantize_inverts_quantize_within_half_a_step() {
         let step = blk.scale();
         for (a, c) in xs.iter().zip(ys) {
             // half a step plus the f16 rounding of the scale (2^-11 relative)
-            assert!((a - c).abs() <= step * 0.5 + a.abs() * 1e-3 + 1e-6, "{a} vs {c}");
+            assert!(
+                (a - c).abs() <= step * 0.5 + a.abs() * 1e-3 + 1e-6,
+                "{a} vs {c}"
+            );
         }
     }
 }
@@ -102,11 +114,28 @@ fn dequantize_inverts_quantize_within_half_a_step() {
 #[test]
 fn knob_isa_env_values_are_checked() {
     // isa_from_env reads the environment; exercise the parser it uses.
-    assert!(matches!(Isa::from_name("bogus"), Err(KernelError::UnknownIsa { .. })));
+    assert!(matches!(
+        Isa::from_name("bogus"),
+        Err(KernelError::UnknownIsa { .. })
+    ));
     for isa in Isa::ALL {
         if let Err(reason) = isa.check() {
             assert!(!available_isas().contains(&isa));
             assert!(!reason.is_empty());
         }
     }
+}
+
+#[test]
+fn engine_types_can_be_shared_across_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<ThreadPool>();
+    send_sync::<QuantizedActs>();
+    send_sync::<BlockQ8_0>();
+    send_sync::<KernelError>();
+    // And they are usable from another thread.
+    let pool = std::sync::Arc::new(ThreadPool::new(2));
+    let p2 = std::sync::Arc::clone(&pool);
+    let t = std::thread::spawn(move || p2.threads());
+    assert_eq!(t.join().unwrap(), 2);
 }

@@ -1,11 +1,12 @@
 //! One module per subcommand; `run` dispatches the parsed command line.
-use crate::cli::{BenchCommand, Cli, Command};
+use crate::cli::{Cli, Command};
 
 pub mod bench_model;
 pub mod generate;
 use crate::exit::Exit;
 
 pub mod model;
+pub mod bench;
 
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
@@ -16,7 +17,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         }
         Some(command) => match command {
             Command::Generate(args) => generate::run(args),
-            Command::Bench(BenchCommand::Model(args)) => bench_model::run(args),
+            Command::Bench(cmd) => bench::run(cmd),
             Command::Model(cmd) => model::run(cmd),
         },
     }

@@ -27,7 +27,12 @@ impl Neon {
 impl Kernels for Neon {
     fn quantize_acts(&self, x: &[f32], qs: &mut [Q32], d: &mut [f32], sums: &mut [i32]) {
         assert!(x.len() == qs.len() * QK8_0 && d.len() == qs.len() && sums.len() == qs.len());
-        for (((xb, q), d), s) in x.chunks_exact(QK8_0).zip(qs.iter_mut()).zip(d.iter_mut()).zip(sums.iter_mut()) {
+        for (((xb, q), d), s) in x
+            .chunks_exact(QK8_0)
+            .zip(qs.iter_mut())
+            .zip(d.iter_mut())
+            .zip(sums.iter_mut())
+        {
             // SAFETY: the token proves NEON; xb has 32 values.
             unsafe { quantize_block(xb, q, d, s) }
         }
@@ -71,13 +76,19 @@ pub(crate) unsafe fn quantize_block(xb: &[f32], q: &mut Q32, d_out: &mut f32, su
     let id = if d != 0.0 { 1.0 / d } else { 0.0 };
     *d_out = d;
     let (lo, hi) = (vdupq_n_s32(-127), vdupq_n_s32(127));
-    let r: [int32x4_t; 8] = std::array::from_fn(|i| vminq_s32(vmaxq_s32(vcvtq_s32_f32(vrndaq_f32(vmulq_n_f32(v[i], id))), lo), hi));
+    let r: [int32x4_t; 8] = std::array::from_fn(|i| {
+        vminq_s32(
+            vmaxq_s32(vcvtq_s32_f32(vrndaq_f32(vmulq_n_f32(v[i], id))), lo),
+            hi,
+        )
+    });
     let mut s = vdupq_n_s32(0);
     for ri in r {
         s = vaddq_s32(s, ri);
     }
     *sum_out = vaddvq_s32(s);
-    let h: [int16x8_t; 4] = std::array::from_fn(|i| vcombine_s16(vqmovn_s32(r[2 * i]), vqmovn_s32(r[2 * i + 1])));
+    let h: [int16x8_t; 4] =
+        std::array::from_fn(|i| vcombine_s16(vqmovn_s32(r[2 * i]), vqmovn_s32(r[2 * i + 1])));
     let b0 = vcombine_s8(vqmovn_s16(h[0]), vqmovn_s16(h[1]));
     let b1 = vcombine_s8(vqmovn_s16(h[2]), vqmovn_s16(h[3]));
     // SAFETY: Q32 is 32 writable bytes.
@@ -147,7 +158,12 @@ const GEMV_ROWS: usize = 4;
 /// and `x` has `nb` blocks.
 #[target_feature(enable = "neon")]
 #[inline]
-pub(crate) unsafe fn gemv_rows<D: BlockDot>(w: &[BlockQ8_0], nb: usize, x: ActRow<'_>, y: &mut [f32]) {
+pub(crate) unsafe fn gemv_rows<D: BlockDot>(
+    w: &[BlockQ8_0],
+    nb: usize,
+    x: ActRow<'_>,
+    y: &mut [f32],
+) {
     let n = y.len();
     let mut j = 0;
     while j < n {
@@ -180,7 +196,12 @@ const GEMM_X: usize = 4;
 /// As for [`gemv_rows`]; `x.cols() == nb * 32`.
 #[target_feature(enable = "neon")]
 #[inline]
-pub(crate) unsafe fn gemm_rows<D: BlockDot>(w: &[BlockQ8_0], nb: usize, x: &QuantizedActs, out: &mut OutRows<'_>) {
+pub(crate) unsafe fn gemm_rows<D: BlockDot>(
+    w: &[BlockQ8_0],
+    nb: usize,
+    x: &QuantizedActs,
+    out: &mut OutRows<'_>,
+) {
     let n = w.len() / nb;
     let m = x.rows();
     let mut j = 0;

@@ -48,7 +48,14 @@ pub(crate) fn rms_norm(t: Avx2, x: &[f32], weight: &[f32], eps: f32, out: &mut [
     unsafe { scale_mul_impl(x, 0.0, 1.0 / (ms + eps).sqrt(), weight, None, out) }
 }
 
-pub(crate) fn layer_norm(t: Avx2, x: &[f32], weight: &[f32], bias: &[f32], eps: f32, out: &mut [f32]) {
+pub(crate) fn layer_norm(
+    t: Avx2,
+    x: &[f32],
+    weight: &[f32],
+    bias: &[f32],
+    eps: f32,
+    out: &mut [f32],
+) {
     let n = x.len() as f32;
     // SAFETY: the token proves AVX2/FMA.
     let mean = unsafe { sum_impl(x) } / n;
@@ -74,7 +81,14 @@ pub(crate) fn silu_mul(_t: Avx2, gate: &mut [f32], up: &[f32]) {
     unsafe { silu_mul_impl(gate, up) }
 }
 
-pub(crate) fn rope(_t: Avx2, x: &mut [f32], head_dim: usize, cos: &[f32], sin: &[f32], style: RopeStyle) {
+pub(crate) fn rope(
+    _t: Avx2,
+    x: &mut [f32],
+    head_dim: usize,
+    cos: &[f32],
+    sin: &[f32],
+    style: RopeStyle,
+) {
     // SAFETY: the token proves AVX2/FMA.
     unsafe { rope_impl(x, head_dim, cos, sin, style) }
 }
@@ -188,7 +202,14 @@ unsafe fn scale_impl(x: &mut [f32], s: f32) {
 
 /// `out = (x - sub) * s * w (+ bias)`, with the scalar code's operation order.
 #[target_feature(enable = "avx2,fma")]
-unsafe fn scale_mul_impl(x: &[f32], sub: f32, s: f32, w: &[f32], bias: Option<&[f32]>, out: &mut [f32]) {
+unsafe fn scale_mul_impl(
+    x: &[f32],
+    sub: f32,
+    s: f32,
+    w: &[f32],
+    bias: Option<&[f32]>,
+    out: &mut [f32],
+) {
     let n = x.len();
     let (subv, sv) = (_mm256_set1_ps(sub), _mm256_set1_ps(s));
     let b = body(n);
@@ -196,12 +217,24 @@ unsafe fn scale_mul_impl(x: &[f32], sub: f32, s: f32, w: &[f32], bias: Option<&[
         // SAFETY: i + L <= b <= n, and all slices have length n (checked by ops::*).
         unsafe {
             let v = _mm256_mul_ps(_mm256_mul_ps(_mm256_sub_ps(ld(x, i), subv), sv), ld(w, i));
-            st(out, i, if let Some(bias) = bias { _mm256_add_ps(v, ld(bias, i)) } else { v });
+            st(
+                out,
+                i,
+                if let Some(bias) = bias {
+                    _mm256_add_ps(v, ld(bias, i))
+                } else {
+                    v
+                },
+            );
         }
     }
     for i in b..n {
         let v = (x[i] - sub) * s * w[i];
-        out[i] = if let Some(bias) = bias { v + bias[i] } else { v };
+        out[i] = if let Some(bias) = bias {
+            v + bias[i]
+        } else {
+            v
+        };
     }
 }
 
@@ -216,7 +249,11 @@ unsafe fn max_impl(x: &[f32]) -> f32 {
     let mut lanes = [0.0f32; L];
     // SAFETY: lanes has 8 writable f32.
     unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), m) };
-    lanes.iter().chain(&x[b..]).copied().fold(f32::NEG_INFINITY, f32::max)
+    lanes
+        .iter()
+        .chain(&x[b..])
+        .copied()
+        .fold(f32::NEG_INFINITY, f32::max)
 }
 
 /// `exp(x)` to within 2 ulp over the f32 range (Cephes' `expf` polynomial):
@@ -228,7 +265,10 @@ pub(crate) fn exp8(x: __m256) -> __m256 {
     let lo = _mm256_set1_ps(-87.336_55);
     let xc = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
     // n = round(x / ln 2); r = x - n ln 2 in two parts for precision.
-    let n = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm256_mul_ps(xc, _mm256_set1_ps(std::f32::consts::LOG2_E)));
+    let n = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm256_mul_ps(
+        xc,
+        _mm256_set1_ps(std::f32::consts::LOG2_E),
+    ));
     let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693_359_4), xc);
     let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.121_944_4e-4), r);
     let mut p = _mm256_set1_ps(1.987_569_1e-4);
@@ -237,12 +277,23 @@ pub(crate) fn exp8(x: __m256) -> __m256 {
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.166_579_6e-2));
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.166_666_65));
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5));
-    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0)));
+    p = _mm256_fmadd_ps(
+        p,
+        _mm256_mul_ps(r, r),
+        _mm256_add_ps(r, _mm256_set1_ps(1.0)),
+    );
     // 2^n through the exponent bits (n is in [-126, 128]; 2^128 is handled below).
-    let e = _mm256_slli_epi32::<23>(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)));
+    let e = _mm256_slli_epi32::<23>(_mm256_add_epi32(
+        _mm256_cvtps_epi32(n),
+        _mm256_set1_epi32(127),
+    ));
     let res = _mm256_mul_ps(p, _mm256_castsi256_ps(e));
     let res = _mm256_blendv_ps(res, _mm256_setzero_ps(), _mm256_cmp_ps::<_CMP_LT_OQ>(x, lo));
-    _mm256_blendv_ps(res, _mm256_set1_ps(f32::INFINITY), _mm256_cmp_ps::<_CMP_GT_OQ>(x, _mm256_set1_ps(88.722_83)))
+    _mm256_blendv_ps(
+        res,
+        _mm256_set1_ps(f32::INFINITY),
+        _mm256_cmp_ps::<_CMP_GT_OQ>(x, _mm256_set1_ps(88.722_83)),
+    )
 }
 
 #[target_feature(enable = "avx2,fma")]
@@ -272,7 +323,11 @@ unsafe fn silu_mul_impl(gate: &mut [f32], up: &[f32]) {
         unsafe {
             let g = ld(gate, i);
             let e = exp8(_mm256_xor_ps(g, neg));
-            st(gate, i, _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(one, e)), ld(up, i)));
+            st(
+                gate,
+                i,
+                _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(one, e)), ld(up, i)),
+            );
         }
     }
     scalar::silu_mul(&mut gate[b..n], &up[b..n]);
@@ -310,11 +365,21 @@ unsafe fn rope_impl(x: &mut [f32], head_dim: usize, cos: &[f32], sin: &[f32], st
                     // SAFETY: 2p + 8 <= head_dim and p + 4 <= half <= cos.len(), sin.len().
                     unsafe {
                         let v = ld(head, 2 * p);
-                        let c = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_loadu_ps(cos.as_ptr().add(p))), dup);
-                        let s = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_loadu_ps(sin.as_ptr().add(p))), dup);
+                        let c = _mm256_permutevar8x32_ps(
+                            _mm256_castps128_ps256(_mm_loadu_ps(cos.as_ptr().add(p))),
+                            dup,
+                        );
+                        let s = _mm256_permutevar8x32_ps(
+                            _mm256_castps128_ps256(_mm_loadu_ps(sin.as_ptr().add(p))),
+                            dup,
+                        );
                         // (x0, x1) -> (x1, x0), times (-sin, sin)
                         let sw = _mm256_permute_ps::<0b1011_0001>(v);
-                        st(head, 2 * p, _mm256_fmadd_ps(v, c, _mm256_mul_ps(sw, _mm256_mul_ps(s, alt))));
+                        st(
+                            head,
+                            2 * p,
+                            _mm256_fmadd_ps(v, c, _mm256_mul_ps(sw, _mm256_mul_ps(s, alt))),
+                        );
                     }
                 }
                 for i in pairs..half {

@@ -4,11 +4,11 @@
 //!
 //! Length mismatches are programming errors and panic.
 
-mod scalar;
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 #[cfg(target_arch = "aarch64")]
 mod neon;
+mod scalar;
 
 use crate::{selected_isa, Isa};
 
@@ -105,9 +105,10 @@ macro_rules! dispatch {
 #[cfg(target_arch = "x86_64")]
 fn x86_token(isa: Isa) -> Option<crate::x86::avx2::Avx2> {
     match isa {
-        Isa::Avx2 | Isa::Avx512Vnni => {
-            Some(crate::x86::avx2::Avx2::new().unwrap_or_else(|| panic!("the {isa} path is not available on this CPU")))
-        }
+        Isa::Avx2 | Isa::Avx512Vnni => Some(
+            crate::x86::avx2::Avx2::new()
+                .unwrap_or_else(|| panic!("the {isa} path is not available on this CPU")),
+        ),
         _ => None,
     }
 }
@@ -116,19 +117,30 @@ fn x86_token(isa: Isa) -> Option<crate::x86::avx2::Avx2> {
 #[cfg(target_arch = "aarch64")]
 fn arm_token(isa: Isa) -> Option<crate::arm::neon::Neon> {
     match isa {
-        Isa::Neon | Isa::NeonDotprod => {
-            Some(crate::arm::neon::Neon::new().unwrap_or_else(|| panic!("the {isa} path is not available on this CPU")))
-        }
+        Isa::Neon | Isa::NeonDotprod => Some(
+            crate::arm::neon::Neon::new()
+                .unwrap_or_else(|| panic!("the {isa} path is not available on this CPU")),
+        ),
         _ => None,
     }
 }
 
 pub fn rms_norm_with(isa: Isa, x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
-    assert!(x.len() == weight.len() && x.len() == out.len(), "rms_norm: length mismatch");
+    assert!(
+        x.len() == weight.len() && x.len() == out.len(),
+        "rms_norm: length mismatch"
+    );
     dispatch!(isa, rms_norm(x, weight, eps, out))
 }
 
-pub fn layer_norm_with(isa: Isa, x: &[f32], weight: &[f32], bias: &[f32], eps: f32, out: &mut [f32]) {
+pub fn layer_norm_with(
+    isa: Isa,
+    x: &[f32],
+    weight: &[f32],
+    bias: &[f32],
+    eps: f32,
+    out: &mut [f32],
+) {
     assert!(
         x.len() == weight.len() && x.len() == bias.len() && x.len() == out.len(),
         "layer_norm: length mismatch"
@@ -143,9 +155,22 @@ pub fn softmax_with(isa: Isa, x: &mut [f32]) {
     dispatch!(isa, softmax(x))
 }
 
-pub fn rope_with(isa: Isa, x: &mut [f32], head_dim: usize, cos: &[f32], sin: &[f32], style: RopeStyle) {
-    assert!(head_dim.is_multiple_of(2) && head_dim > 0 && x.len().is_multiple_of(head_dim), "rope: bad head_dim {head_dim}");
-    assert!(cos.len() >= head_dim / 2 && sin.len() >= head_dim / 2, "rope: cos/sin need head_dim/2 values");
+pub fn rope_with(
+    isa: Isa,
+    x: &mut [f32],
+    head_dim: usize,
+    cos: &[f32],
+    sin: &[f32],
+    style: RopeStyle,
+) {
+    assert!(
+        head_dim.is_multiple_of(2) && head_dim > 0 && x.len().is_multiple_of(head_dim),
+        "rope: bad head_dim {head_dim}"
+    );
+    assert!(
+        cos.len() >= head_dim / 2 && sin.len() >= head_dim / 2,
+        "rope: cos/sin need head_dim/2 values"
+    );
     dispatch!(isa, rope(x, head_dim, cos, sin, style))
 }
 
@@ -174,6 +199,9 @@ pub fn axpy_with(isa: Isa, y: &mut [f32], a: f32, x: &[f32]) {
 }
 
 pub fn matvec_f32_with(isa: Isa, w: &[f32], n: usize, k: usize, x: &[f32], y: &mut [f32]) {
-    assert!(w.len() == n * k && x.len() == k && y.len() == n, "matvec_f32: shape mismatch");
+    assert!(
+        w.len() == n * k && x.len() == k && y.len() == n,
+        "matvec_f32: shape mismatch"
+    );
     dispatch!(isa, matvec_f32(w, k, x, y))
 }

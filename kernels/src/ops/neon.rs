@@ -41,7 +41,14 @@ pub(crate) fn rms_norm(t: Neon, x: &[f32], weight: &[f32], eps: f32, out: &mut [
     unsafe { scale_mul_impl(x, 0.0, 1.0 / (ms + eps).sqrt(), weight, None, out) }
 }
 
-pub(crate) fn layer_norm(t: Neon, x: &[f32], weight: &[f32], bias: &[f32], eps: f32, out: &mut [f32]) {
+pub(crate) fn layer_norm(
+    t: Neon,
+    x: &[f32],
+    weight: &[f32],
+    bias: &[f32],
+    eps: f32,
+    out: &mut [f32],
+) {
     let n = x.len() as f32;
     let _ = t;
     // SAFETY: the token proves NEON.
@@ -64,7 +71,14 @@ pub(crate) fn silu_mul(_t: Neon, gate: &mut [f32], up: &[f32]) {
     unsafe { silu_mul_impl(gate, up) }
 }
 
-pub(crate) fn rope(_t: Neon, x: &mut [f32], head_dim: usize, cos: &[f32], sin: &[f32], style: RopeStyle) {
+pub(crate) fn rope(
+    _t: Neon,
+    x: &mut [f32],
+    head_dim: usize,
+    cos: &[f32],
+    sin: &[f32],
+    style: RopeStyle,
+) {
     // SAFETY: the token proves NEON.
     unsafe { rope_impl(x, head_dim, cos, sin, style) }
 }
@@ -108,7 +122,10 @@ unsafe fn dot_impl(a: &[f32], b: &[f32]) -> f32 {
         acc[0] = unsafe { vfmaq_f32(acc[0], ld(a, i), ld(b, i)) };
         i += L;
     }
-    vaddvq_f32(vaddq_f32(vaddq_f32(acc[0], acc[1]), vaddq_f32(acc[2], acc[3]))) + scalar::dot(&a[i..n], &b[i..n])
+    vaddvq_f32(vaddq_f32(
+        vaddq_f32(acc[0], acc[1]),
+        vaddq_f32(acc[2], acc[3]),
+    )) + scalar::dot(&a[i..n], &b[i..n])
 }
 
 /// `sum x` or, with `sq`, `sum (x - mean)^2`.
@@ -127,7 +144,11 @@ unsafe fn sum_impl(x: &[f32], mean: f32, sq: bool) -> f32 {
             vaddq_f32(acc, v)
         };
     }
-    let tail: f32 = if sq { x[b..].iter().map(|v| (v - mean) * (v - mean)).sum() } else { x[b..].iter().sum() };
+    let tail: f32 = if sq {
+        x[b..].iter().map(|v| (v - mean) * (v - mean)).sum()
+    } else {
+        x[b..].iter().sum()
+    };
     vaddvq_f32(acc) + tail
 }
 
@@ -164,7 +185,14 @@ unsafe fn scale_impl(x: &mut [f32], s: f32) {
 }
 
 #[target_feature(enable = "neon")]
-unsafe fn scale_mul_impl(x: &[f32], sub: f32, s: f32, w: &[f32], bias: Option<&[f32]>, out: &mut [f32]) {
+unsafe fn scale_mul_impl(
+    x: &[f32],
+    sub: f32,
+    s: f32,
+    w: &[f32],
+    bias: Option<&[f32]>,
+    out: &mut [f32],
+) {
     let n = x.len();
     let subv = vdupq_n_f32(sub);
     let b = body(n);
@@ -172,12 +200,24 @@ unsafe fn scale_mul_impl(x: &[f32], sub: f32, s: f32, w: &[f32], bias: Option<&[
         // SAFETY: i + L <= b <= n; all slices have length n (checked by ops::*).
         unsafe {
             let v = vmulq_f32(vmulq_n_f32(vsubq_f32(ld(x, i), subv), s), ld(w, i));
-            st(out, i, if let Some(bias) = bias { vaddq_f32(v, ld(bias, i)) } else { v });
+            st(
+                out,
+                i,
+                if let Some(bias) = bias {
+                    vaddq_f32(v, ld(bias, i))
+                } else {
+                    v
+                },
+            );
         }
     }
     for i in b..n {
         let v = (x[i] - sub) * s * w[i];
-        out[i] = if let Some(bias) = bias { v + bias[i] } else { v };
+        out[i] = if let Some(bias) = bias {
+            v + bias[i]
+        } else {
+            v
+        };
     }
 }
 
@@ -201,7 +241,11 @@ fn exp4(x: float32x4_t) -> float32x4_t {
     let e = vshlq_n_s32::<23>(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)));
     let res = vmulq_f32(p, vreinterpretq_f32_s32(e));
     let res = vbslq_f32(vcltq_f32(x, lo), vdupq_n_f32(0.0), res);
-    vbslq_f32(vcgtq_f32(x, vdupq_n_f32(88.722_83)), vdupq_n_f32(f32::INFINITY), res)
+    vbslq_f32(
+        vcgtq_f32(x, vdupq_n_f32(88.722_83)),
+        vdupq_n_f32(f32::INFINITY),
+        res,
+    )
 }
 
 #[target_feature(enable = "neon")]
@@ -230,7 +274,11 @@ unsafe fn silu_mul_impl(gate: &mut [f32], up: &[f32]) {
         unsafe {
             let g = ld(gate, i);
             let e = exp4(vnegq_f32(g));
-            st(gate, i, vmulq_f32(vdivq_f32(g, vaddq_f32(one, e)), ld(up, i)));
+            st(
+                gate,
+                i,
+                vmulq_f32(vdivq_f32(g, vaddq_f32(one, e)), ld(up, i)),
+            );
         }
     }
     scalar::silu_mul(&mut gate[b..n], &up[b..n]);

@@ -24,15 +24,22 @@ pub(crate) struct Avx2(());
 
 impl Avx2 {
     pub(crate) fn new() -> Option<Self> {
-        (is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") && is_x86_feature_detected!("f16c"))
-            .then_some(Avx2(()))
+        (is_x86_feature_detected!("avx2")
+            && is_x86_feature_detected!("fma")
+            && is_x86_feature_detected!("f16c"))
+        .then_some(Avx2(()))
     }
 }
 
 impl Kernels for Avx2 {
     fn quantize_acts(&self, x: &[f32], qs: &mut [Q32], d: &mut [f32], sums: &mut [i32]) {
         assert!(x.len() == qs.len() * QK8_0 && d.len() == qs.len() && sums.len() == qs.len());
-        for (((xb, q), d), s) in x.chunks_exact(QK8_0).zip(qs.iter_mut()).zip(d.iter_mut()).zip(sums.iter_mut()) {
+        for (((xb, q), d), s) in x
+            .chunks_exact(QK8_0)
+            .zip(qs.iter_mut())
+            .zip(d.iter_mut())
+            .zip(sums.iter_mut())
+        {
             // SAFETY: the token proves AVX2/FMA/F16C; xb has 32 values.
             unsafe { quantize_block(xb, q, d, s) }
         }
@@ -66,7 +73,14 @@ pub(crate) unsafe fn quantize_block(xb: &[f32], q: &mut Q32, d_out: &mut f32, su
     let p = xb.as_ptr();
     // SAFETY: xb has 32 values (checked by the caller), so the four 8-lane
     // unaligned loads stay inside it.
-    let v = unsafe { [_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(8)), _mm256_loadu_ps(p.add(16)), _mm256_loadu_ps(p.add(24))] };
+    let v = unsafe {
+        [
+            _mm256_loadu_ps(p),
+            _mm256_loadu_ps(p.add(8)),
+            _mm256_loadu_ps(p.add(16)),
+            _mm256_loadu_ps(p.add(24)),
+        ]
+    };
     let sign_mask = _mm256_set1_ps(-0.0);
     let zero = _mm256_setzero_ps();
     // max_ps(a, b) returns b when a is NaN: with |x| first, NaNs are skipped,
@@ -91,7 +105,10 @@ pub(crate) unsafe fn quantize_block(xb: &[f32], q: &mut Q32, d_out: &mut f32, su
         // the dropped fraction is at least one half (exact arithmetic).
         let t = _mm256_round_ps::<{ _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC }>(s);
         let frac = _mm256_andnot_ps(sign_mask, _mm256_sub_ps(s, t));
-        let step = _mm256_and_ps(_mm256_cmp_ps::<_CMP_GE_OQ>(frac, half), _mm256_or_ps(one, _mm256_and_ps(s, sign_mask)));
+        let step = _mm256_and_ps(
+            _mm256_cmp_ps::<_CMP_GE_OQ>(frac, half),
+            _mm256_or_ps(one, _mm256_and_ps(s, sign_mask)),
+        );
         let rounded = _mm256_add_ps(t, step);
         // NaN -> 0, then clamp to [-127, 127].
         let rounded = _mm256_and_ps(rounded, _mm256_cmp_ps::<_CMP_ORD_Q>(s, s));
@@ -166,95 +183,125 @@ fn dot_block(w: &BlockQ8_0, x: &Q32) -> __m256i {
     dot_abs(_mm256_sign_epi8(wv, wv), wv, load_x(x))
 }
 
-/// Rows per gemv tile: they share each activation block load.
-const GEMV_ROWS: usize = 4;
+/// Independent accumulators per row (blocks in flight).
+const GEMV_UNROLL: usize = 4;
 
+/// gemv reads one row at a time, front to back, prefetching ahead: on
+/// DRAM-bound matrices that beat interleaving rows (see avx512vnni.rs).
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn gemv_rows(w: &[BlockQ8_0], nb: usize, x: ActRow<'_>, y: &mut [f32]) {
-    let mut tiles = y.chunks_exact_mut(GEMV_ROWS);
-    let mut j = 0;
-    for yt in &mut tiles {
-        let rows: [&[BlockQ8_0]; GEMV_ROWS] = std::array::from_fn(|r| &w[(j + r) * nb..(j + r + 1) * nb]);
-        let mut acc = [_mm256_setzero_ps(); GEMV_ROWS];
-        for b in 0..nb {
-            // SAFETY: b < nb == x.qs.len() == x.d.len() == rows[r].len() (checked by the caller).
-            let (xq, xd) = unsafe { (x.qs.get_unchecked(b), *x.d.get_unchecked(b)) };
-            let xv = load_x(xq);
-            let xdv = _mm256_set1_ps(xd);
-            for r in 0..GEMV_ROWS {
-                // SAFETY: as above.
-                let wb = unsafe { rows[r].get_unchecked(b) };
-                let wv = load_w(wb);
-                let p = _mm256_cvtepi32_ps(dot_abs(_mm256_sign_epi8(wv, wv), wv, xv));
-                acc[r] = _mm256_fmadd_ps(_mm256_mul_ps(scale8(wb), xdv), p, acc[r]);
-            }
-        }
-        for r in 0..GEMV_ROWS {
-            yt[r] = hsum_ps(acc[r]);
-        }
-        j += GEMV_ROWS;
-    }
-    for (r, yj) in tiles.into_remainder().iter_mut().enumerate() {
-        let row = &w[(j + r) * nb..(j + r + 1) * nb];
-        let mut acc = _mm256_setzero_ps();
-        for ((wb, xq), &xd) in row.iter().zip(x.qs).zip(x.d) {
+    let wp = w.as_ptr();
+    for (j, yj) in y.iter_mut().enumerate() {
+        // SAFETY: row j < y.len() starts inside w (w.len() == y.len() * nb).
+        let row = unsafe { wp.add(j * nb) };
+        let step = |acc: __m256, b: usize| -> __m256 {
+            // SAFETY: b < nb: block b of this row is inside w, and x has nb blocks.
+            let (wb, xq, xd) =
+                unsafe { (&*row.add(b), x.qs.get_unchecked(b), *x.d.get_unchecked(b)) };
+            _mm_prefetch::<_MM_HINT_T0>(
+                (wb as *const BlockQ8_0)
+                    .cast::<i8>()
+                    .wrapping_add(PREFETCH_BYTES),
+            );
             let p = _mm256_cvtepi32_ps(dot_block(wb, xq));
-            acc = _mm256_fmadd_ps(_mm256_mul_ps(scale8(wb), _mm256_set1_ps(xd)), p, acc);
+            _mm256_fmadd_ps(_mm256_mul_ps(scale8(wb), _mm256_set1_ps(xd)), p, acc)
+        };
+        let mut acc = [_mm256_setzero_ps(); GEMV_UNROLL];
+        let mut b = 0;
+        while b + GEMV_UNROLL <= nb {
+            for u in 0..GEMV_UNROLL {
+                acc[u] = step(acc[u], b + u);
+            }
+            b += GEMV_UNROLL;
         }
-        *yj = hsum_ps(acc);
+        while b < nb {
+            acc[0] = step(acc[0], b);
+            b += 1;
+        }
+        *yj = hsum_ps(_mm256_add_ps(
+            _mm256_add_ps(acc[0], acc[1]),
+            _mm256_add_ps(acc[2], acc[3]),
+        ));
     }
 }
 
-/// gemm tile: weight rows x activation rows sharing every load.
-const GEMM_W: usize = 2;
+/// How far ahead of the current weight block gemv prefetches (bytes).
+pub(crate) const PREFETCH_BYTES: usize = 4096;
+
+/// Activation rows per gemm tile: each weight block's load, `|w|` and scale
+/// serve all of them. (With 16 ymm registers, 1 weight row x 4 activation
+/// rows keeps everything in registers; 2 x 4 spilled.)
 const GEMM_X: usize = 4;
 
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn gemm_rows(w: &[BlockQ8_0], nb: usize, x: &QuantizedActs, out: &mut OutRows<'_>) {
     let n = w.len() / nb;
     let m = x.rows();
-    let mut j = 0;
-    while j < n {
-        let wr = GEMM_W.min(n - j);
-        let mut r = 0;
-        while r < m {
-            let xr = GEMM_X.min(m - r);
-            if wr == GEMM_W && xr == GEMM_X {
-                let wrows: [&[BlockQ8_0]; GEMM_W] = std::array::from_fn(|i| &w[(j + i) * nb..(j + i + 1) * nb]);
-                let xrows: [ActRow<'_>; GEMM_X] = std::array::from_fn(|c| x.row(r + c));
-                let mut acc = [[_mm256_setzero_ps(); GEMM_X]; GEMM_W];
-                for b in 0..nb {
-                    let xv: [__m256i; GEMM_X] = std::array::from_fn(|c| load_x(&xrows[c].qs[b]));
-                    let xd: [__m256; GEMM_X] = std::array::from_fn(|c| _mm256_set1_ps(xrows[c].d[b]));
-                    for i in 0..GEMM_W {
-                        let wb = &wrows[i][b];
-                        let wv = load_w(wb);
-                        let aw = _mm256_sign_epi8(wv, wv);
-                        let dw = scale8(wb);
-                        for c in 0..GEMM_X {
-                            let p = _mm256_cvtepi32_ps(dot_abs(aw, wv, xv[c]));
-                            acc[i][c] = _mm256_fmadd_ps(_mm256_mul_ps(dw, xd[c]), p, acc[i][c]);
-                        }
-                    }
-                }
-                for i in 0..GEMM_W {
-                    for c in 0..GEMM_X {
-                        out.set(r + c, j + i, hsum_ps(acc[i][c]));
-                    }
-                }
-            } else {
-                for i in 0..wr {
-                    let row = &w[(j + i) * nb..(j + i + 1) * nb];
-                    for c in 0..xr {
-                        let mut y = [0.0f32];
-                        // SAFETY: same features; shapes as checked by the caller.
-                        unsafe { gemv_rows(row, nb, x.row(r + c), &mut y) };
-                        out.set(r + c, j + i, y[0]);
-                    }
+    let full = m - m % GEMM_X;
+    for j in 0..n {
+        let row = &w[j * nb..(j + 1) * nb];
+        for r in (0..full).step_by(GEMM_X) {
+            let xrows: [ActRow<'_>; GEMM_X] = std::array::from_fn(|c| x.row(r + c));
+            let mut acc = [_mm256_setzero_ps(); GEMM_X];
+            for (b, wb) in row.iter().enumerate() {
+                let wv = load_w(wb);
+                let aw = _mm256_sign_epi8(wv, wv);
+                let dw = scale8(wb);
+                for c in 0..GEMM_X {
+                    // SAFETY: b < nb == every activation row's block count.
+                    let (xq, xd) =
+                        unsafe { (xrows[c].qs.get_unchecked(b), *xrows[c].d.get_unchecked(b)) };
+                    let p = _mm256_cvtepi32_ps(dot_abs(aw, wv, load_x(xq)));
+                    acc[c] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(xd)), p, acc[c]);
                 }
             }
-            r += xr;
+            for c in 0..GEMM_X {
+                out.set(r + c, j, hsum_ps(acc[c]));
+            }
         }
-        j += wr;
+        for r in full..m {
+            let mut y = [0.0f32];
+            // SAFETY: same features; shapes as checked by the caller.
+            unsafe { gemv_rows(row, nb, x.row(r), &mut y) };
+            out.set(r, j, y[0]);
+        }
     }
+}
+
+impl Avx2 {
+    /// Reads every byte of `buf` as fast as the core can (the memory
+    /// bandwidth probe of the benchmark): 32-byte loads into four
+    /// independent accumulators, with software prefetch 4 KiB ahead like the
+    /// gemv kernels. Returns a checksum so the reads cannot be elided.
+    pub(crate) fn stream_sum(self, buf: &[u8]) -> u64 {
+        // SAFETY: the token proves AVX2.
+        unsafe { stream_sum(buf) }
+    }
+}
+
+#[target_feature(enable = "avx2")]
+unsafe fn stream_sum(buf: &[u8]) -> u64 {
+    const STEP: usize = 128;
+    let mut acc = [_mm256_setzero_si256(); 4];
+    let body = buf.len() - buf.len() % STEP;
+    let p = buf.as_ptr();
+    let mut i = 0;
+    while i < body {
+        _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(i + 4096).cast());
+        _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(i + 4096 + 64).cast());
+        for (u, a) in acc.iter_mut().enumerate() {
+            // SAFETY: i + STEP <= body <= len, so the 32 bytes at i + 32u are in buf.
+            *a = _mm256_add_epi64(*a, unsafe { _mm256_loadu_si256(p.add(i + 32 * u).cast()) });
+        }
+        i += STEP;
+    }
+    let s = _mm256_add_epi64(
+        _mm256_add_epi64(acc[0], acc[1]),
+        _mm256_add_epi64(acc[2], acc[3]),
+    );
+    let mut lanes = [0u64; 4];
+    // SAFETY: lanes is 32 writable bytes.
+    unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast(), s) };
+    lanes.iter().fold(0u64, |a, &b| a.wrapping_add(b))
+        + buf[body..].iter().map(|&b| u64::from(b)).sum::<u64>()
 }

@@ -67,7 +67,10 @@ pub fn weights(rng: &mut Rng, n: usize, k: usize, kind: WeightKind) -> Vec<Block
                     }
                 };
             }
-            BlockQ8_0 { d: f32_to_f16(d).to_le_bytes(), qs }
+            BlockQ8_0 {
+                d: f32_to_f16(d).to_le_bytes(),
+                qs,
+            }
         })
         .collect()
 }
@@ -106,7 +109,11 @@ pub fn dot_f64(w_row: &[BlockQ8_0], x: &QuantizedActs, r: usize) -> (f64, f64) {
     let mut sum = 0.0f64;
     let mut abs = 0.0f64;
     for (b, wb) in w_row.iter().enumerate() {
-        let prods = wb.qs.iter().zip(&vals[b * 32..b * 32 + 32]).map(|(&a, &c)| a as i64 * c as i64);
+        let prods = wb
+            .qs
+            .iter()
+            .zip(&vals[b * 32..b * 32 + 32])
+            .map(|(&a, &c)| a as i64 * c as i64);
         let (isum, iabs) = prods.fold((0i64, 0i64), |(s, a), p| (s + p, a + p.abs()));
         let d = wb.scale() as f64 * scales[b] as f64;
         sum += d * isum as f64;
