@@ -19,7 +19,10 @@ pub struct Message {
 
 impl Message {
     pub fn new(role: &str, content: &str) -> Message {
-        Message { role: role.to_string(), content: content.to_string() }
+        Message {
+            role: role.to_string(),
+            content: content.to_string(),
+        }
     }
 }
 
@@ -32,6 +35,9 @@ pub enum ChatTemplateError {
     #[error(transparent)]
     Metadata(#[from] crate::gguf::GgufError),
 }
+
+/// Instructions one render may execute; real templates need a few thousand per message.
+pub const TEMPLATE_FUEL: u64 = 5_000_000;
 
 /// ChatML, the fallback (the same text llama.cpp's built-in `chatml` produces).
 pub const CHATML: &str = "{% for message in messages %}\
@@ -48,13 +54,28 @@ pub struct ChatTemplate {
 
 impl std::fmt::Debug for ChatTemplate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ChatTemplate").field("is_fallback", &self.is_fallback).finish()
+        f.debug_struct("ChatTemplate")
+            .field("is_fallback", &self.is_fallback)
+            .finish()
     }
 }
 
 impl ChatTemplate {
     /// Compiles `source`; `bos_token`/`eos_token` are the texts templates see.
-    pub fn new(source: &str, bos_token: &str, eos_token: &str) -> Result<ChatTemplate, ChatTemplateError> {
+    pub fn new(
+        source: &str,
+        bos_token: &str,
+        eos_token: &str,
+    ) -> Result<ChatTemplate, ChatTemplateError> {
+        Self::with_fuel(source, bos_token, eos_token, TEMPLATE_FUEL)
+    }
+
+    fn with_fuel(
+        source: &str,
+        bos_token: &str,
+        eos_token: &str,
+        fuel: u64,
+    ) -> Result<ChatTemplate, ChatTemplateError> {
         let mut env = Environment::new();
         let syntax = SyntaxConfig::builder()
             .trim_blocks(true)
@@ -63,11 +84,15 @@ impl ChatTemplate {
             .map_err(ChatTemplateError::Syntax)?;
         env.set_syntax(syntax);
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        // A template comes from the model file: bound its work so a hostile
+        // one (nested loops over huge ranges) fails instead of hanging.
+        env.set_fuel(Some(fuel));
         env.add_function("raise_exception", |msg: String| -> Result<String, Error> {
             Err(Error::new(ErrorKind::InvalidOperation, msg))
         });
         env.add_function("strftime_now", |fmt: String| strftime_now(&fmt));
-        env.add_template_owned("chat", source.to_string()).map_err(ChatTemplateError::Syntax)?;
+        env.add_template_owned("chat", source.to_string())
+            .map_err(ChatTemplateError::Syntax)?;
         Ok(ChatTemplate {
             env,
             bos_token: bos_token.to_string(),
@@ -78,14 +103,19 @@ impl ChatTemplate {
 
     /// ChatML.
     pub fn chatml() -> ChatTemplate {
-        let mut t = Self::new(CHATML, "", "<|im_end|>").expect("the built-in ChatML template compiles");
+        let mut t =
+            Self::new(CHATML, "", "<|im_end|>").expect("the built-in ChatML template compiles");
         t.is_fallback = true;
         t
     }
 
     /// The model's `tokenizer.chat_template`, or ChatML when it has none.
     /// `bos_token`/`eos_token` are the texts of the model's BOS and EOS tokens.
-    pub fn from_metadata(md: &Metadata, bos_token: &str, eos_token: &str) -> Result<ChatTemplate, ChatTemplateError> {
+    pub fn from_metadata(
+        md: &Metadata,
+        bos_token: &str,
+        eos_token: &str,
+    ) -> Result<ChatTemplate, ChatTemplateError> {
         match md.get_str_opt("tokenizer.chat_template")? {
             Some(source) => Self::new(source, bos_token, eos_token),
             None => {
@@ -98,9 +128,13 @@ impl ChatTemplate {
     }
 
     /// The template of a model, with BOS/EOS texts from its tokenizer.
-    pub fn for_model(md: &Metadata, tokenizer: &crate::tokenizer::Tokenizer) -> Result<ChatTemplate, ChatTemplateError> {
+    pub fn for_model(
+        md: &Metadata,
+        tokenizer: &crate::tokenizer::Tokenizer,
+    ) -> Result<ChatTemplate, ChatTemplateError> {
         let text = |id: Option<u32>| {
-            id.map(|id| String::from_utf8_lossy(&tokenizer.token_bytes(id, true)).into_owned()).unwrap_or_default()
+            id.map(|id| String::from_utf8_lossy(&tokenizer.token_bytes(id, true)).into_owned())
+                .unwrap_or_default()
         };
         Self::from_metadata(md, &text(tokenizer.bos()), &text(tokenizer.eos()))
     }
@@ -112,8 +146,15 @@ impl ChatTemplate {
 
     /// The prompt text for `messages`; with `add_generation_prompt` it ends
     /// where the assistant's reply starts.
-    pub fn render(&self, messages: &[Message], add_generation_prompt: bool) -> Result<String, ChatTemplateError> {
-        let tmpl = self.env.get_template("chat").map_err(ChatTemplateError::Render)?;
+    pub fn render(
+        &self,
+        messages: &[Message],
+        add_generation_prompt: bool,
+    ) -> Result<String, ChatTemplateError> {
+        let tmpl = self
+            .env
+            .get_template("chat")
+            .map_err(ChatTemplateError::Render)?;
         tmpl.render(context! {
             messages => minijinja::Value::from(minijinja::value::Serde(messages)),
             add_generation_prompt => add_generation_prompt,
@@ -137,8 +178,18 @@ fn strftime_now(fmt: &str) -> String {
 /// Formats day `days` since 1970-01-01 with strftime directives.
 fn format_date(days: u64, fmt: &str) -> String {
     const MONTHS: [&str; 12] = [
-        "January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-        "November", "December",
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
     ];
     // Howard Hinnant's civil_from_days.
     let z = days as i64 + 719_468;
@@ -203,8 +254,15 @@ mod tests {
     #[test]
     fn template_table() {
         let hi = msgs(&[("user", "Hi there")]);
-        let sys = msgs(&[("system", "Be brief."), ("user", "Hi"), ("assistant", "Hello!"), ("user", " Bye ")]);
-        let table: Vec<(&str, &str, &str, Vec<Message>, bool, &str)> = vec![
+        let sys = msgs(&[
+            ("system", "Be brief."),
+            ("user", "Hi"),
+            ("assistant", "Hello!"),
+            ("user", " Bye "),
+        ]);
+        // (template, bos, eos, messages, add_generation_prompt, expected)
+        type Row<'a> = (&'a str, &'a str, &'a str, Vec<Message>, bool, &'a str);
+        let table: Vec<Row> = vec![
             (SMOLLM2, "<|im_start|>", "<|im_end|>", hi.clone(), true,
              "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n<|im_start|>user\nHi there<|im_end|>\n<|im_start|>assistant\n"),
             (SMOLLM2, "<|im_start|>", "<|im_end|>", sys.clone(), false,
@@ -227,8 +285,20 @@ mod tests {
     #[test]
     fn raise_exception_becomes_an_error() {
         let t = ChatTemplate::new(MISTRAL, "<s>", "</s>").unwrap();
-        let e = t.render(&msgs(&[("assistant", "first")]), false).unwrap_err().to_string();
+        let e = t
+            .render(&msgs(&[("assistant", "first")]), false)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("Conversation roles must alternate"), "{e}");
+    }
+
+    #[test]
+    fn runaway_templates_run_out_of_fuel() {
+        let src =
+            "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}";
+        let t = ChatTemplate::with_fuel(src, "", "", 100_000).unwrap();
+        let e = t.render(&[], false).unwrap_err().to_string();
+        assert!(e.contains("fuel"), "{e}");
     }
 
     #[test]

@@ -21,7 +21,10 @@ fn smollm2_header_and_metadata() {
     assert_eq!(m.get_u32("llama.attention.head_count").unwrap(), 9);
     assert_eq!(m.get_u32("llama.attention.head_count_kv").unwrap(), 3);
     assert_eq!(m.get_str("tokenizer.ggml.model").unwrap(), "gpt2");
-    assert_eq!(m.get_str_array("tokenizer.ggml.tokens").unwrap().len(), 49152);
+    assert_eq!(
+        m.get_str_array("tokenizer.ggml.tokens").unwrap().len(),
+        49152
+    );
     // 30 layers x 9 tensors + token_embd + output_norm.
     assert_eq!(g.tensor_infos().len(), 272);
 }
@@ -45,5 +48,8 @@ fn smollm2_every_tensor_converts() {
     assert!(q8_blocks * 32 > 130_000_000, "{q8_blocks}");
     let embd = g.tensor("token_embd.weight").unwrap();
     assert_eq!(embd.dims, &[576, 49152]);
-    assert!(matches!(embd.ggml_type, GgmlType::Q4_1 | GgmlType::Q8_0 | GgmlType::Q6K | GgmlType::F16));
+    assert!(matches!(
+        embd.ggml_type,
+        GgmlType::Q4_1 | GgmlType::Q8_0 | GgmlType::Q6K | GgmlType::F16
+    ));
 }

@@ -41,9 +41,14 @@ fn smollm2_special_tokens_and_digits() {
     assert_eq!(t.vocab_size(), 49152);
     assert_eq!(t.token_id("<|im_start|>"), Some(1));
     assert_eq!(t.token_id("<|im_end|>"), Some(2));
-    assert!(!t.add_bos(), "SmolLM2 sets tokenizer.ggml.add_bos_token = false");
+    assert!(
+        !t.add_bos(),
+        "SmolLM2 sets tokenizer.ggml.add_bos_token = false"
+    );
     assert!(t.is_eog(2) && t.is_eog(0) && !t.is_eog(1));
-    let chat = t.encode("<|im_start|>user\nHi<|im_end|>\n", true, true).unwrap();
+    let chat = t
+        .encode("<|im_start|>user\nHi<|im_end|>\n", true, true)
+        .unwrap();
     assert_eq!(chat[0], 1);
     assert_eq!(chat.iter().filter(|&&id| id == 2).count(), 1);
     let plain = t.encode("<|im_start|>user", true, false).unwrap();
@@ -64,14 +69,24 @@ fn smollm2_chat_template_renders_and_tokenizes() {
     let t = Tokenizer::from_gguf(&gguf).unwrap();
     let tmpl = ChatTemplate::for_model(gguf.metadata(), &t).unwrap();
     assert!(!tmpl.is_fallback());
-    let text = tmpl.render(&[Message::new("user", "What is 2+2?")], true).unwrap();
+    let text = tmpl
+        .render(&[Message::new("user", "What is 2+2?")], true)
+        .unwrap();
     assert_eq!(
         text,
         "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n\
          <|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n"
     );
     let ids = t.encode(&text, true, true).unwrap();
-    assert_eq!(ids.iter().filter(|&&id| id == 1).count(), 3, "three <|im_start|>");
-    assert_eq!(ids.iter().filter(|&&id| id == 2).count(), 2, "two <|im_end|>");
+    assert_eq!(
+        ids.iter().filter(|&&id| id == 1).count(),
+        3,
+        "three <|im_start|>"
+    );
+    assert_eq!(
+        ids.iter().filter(|&&id| id == 2).count(),
+        2,
+        "two <|im_end|>"
+    );
     assert_eq!(t.decode(&ids, true), text);
 }

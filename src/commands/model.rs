@@ -34,31 +34,81 @@ fn info(path: &Path, as_json: bool, full: bool) -> anyhow::Result<Exit> {
 }
 
 /// The text report: header, metadata (one line per key), tensor table.
-pub fn write_info_text(out: &mut impl Write, gguf: &Gguf, path: &Path, full: bool) -> std::io::Result<()> {
-    let (max_items, max_chars) = if full { (usize::MAX, usize::MAX) } else { (MAX_ITEMS, MAX_CHARS) };
+pub fn write_info_text(
+    out: &mut impl Write,
+    gguf: &Gguf,
+    path: &Path,
+    full: bool,
+) -> std::io::Result<()> {
+    let (max_items, max_chars) = if full {
+        (usize::MAX, usize::MAX)
+    } else {
+        (MAX_ITEMS, MAX_CHARS)
+    };
     let total: u64 = gguf.tensor_infos().iter().map(|t| t.n_bytes).sum();
     let params: u64 = gguf.tensor_infos().iter().map(|t| t.n_elements).sum();
     writeln!(out, "file:       {}", path.display())?;
-    writeln!(out, "gguf:       version {}, alignment {}", gguf.version(), gguf.alignment())?;
-    writeln!(out, "tensors:    {} ({} parameters, {} bytes)", gguf.tensor_infos().len(), params, total)?;
+    writeln!(
+        out,
+        "gguf:       version {}, alignment {}",
+        gguf.version(),
+        gguf.alignment()
+    )?;
+    writeln!(
+        out,
+        "tensors:    {} ({} parameters, {} bytes)",
+        gguf.tensor_infos().len(),
+        params,
+        total
+    )?;
     writeln!(out, "\nmetadata ({} keys):", gguf.metadata().len())?;
-    let key_width = gguf.metadata().iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    let key_width = gguf
+        .metadata()
+        .iter()
+        .map(|(k, _)| k.len())
+        .max()
+        .unwrap_or(0);
     for (key, value) in gguf.metadata().iter() {
-        writeln!(out, "  {key:<key_width$}  {:<10} {}", value.type_name_short(), value.summary(max_items, max_chars))?;
+        writeln!(
+            out,
+            "  {key:<key_width$}  {:<10} {}",
+            value.type_name_short(),
+            value.summary(max_items, max_chars)
+        )?;
     }
-    let name_width = gguf.tensor_infos().iter().map(|t| t.name.len()).max().unwrap_or(4).max(4);
-    writeln!(out, "\n  {:<name_width$}  {:<7} {:<20} {:>12}", "name", "type", "dims", "bytes")?;
+    let name_width = gguf
+        .tensor_infos()
+        .iter()
+        .map(|t| t.name.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    writeln!(
+        out,
+        "\n  {:<name_width$}  {:<7} {:<20} {:>12}",
+        "name", "type", "dims", "bytes"
+    )?;
     for t in gguf.tensor_infos() {
         let dims = format!("{:?}", t.dims);
-        writeln!(out, "  {:<name_width$}  {:<7} {:<20} {:>12}", t.name, t.ggml_type.name(), dims, t.n_bytes)?;
+        writeln!(
+            out,
+            "  {:<name_width$}  {:<7} {:<20} {:>12}",
+            t.name,
+            t.ggml_type.name(),
+            dims,
+            t.n_bytes
+        )?;
     }
     Ok(())
 }
 
 /// The JSON report: long arrays are summarized unless `full`.
 pub fn info_json(gguf: &Gguf, full: bool) -> serde_json::Value {
-    let metadata: serde_json::Map<String, serde_json::Value> =
-        gguf.metadata().iter().map(|(k, v)| (k.to_string(), value_json(v, full))).collect();
+    let metadata: serde_json::Map<String, serde_json::Value> = gguf
+        .metadata()
+        .iter()
+        .map(|(k, v)| (k.to_string(), value_json(v, full)))
+        .collect();
     let tensors: Vec<serde_json::Value> = gguf
         .tensor_infos()
         .iter()
@@ -84,11 +134,18 @@ pub fn info_json(gguf: &Gguf, full: bool) -> serde_json::Value {
 fn value_json(v: &Value, full: bool) -> serde_json::Value {
     match v {
         Value::Array(a) if !full && a.len() > MAX_ITEMS => {
-            let head: Vec<serde_json::Value> =
-                (0..MAX_ITEMS).filter_map(|i| a.get(i)).map(|v| value_json(&v, full)).collect();
+            let head: Vec<serde_json::Value> = (0..MAX_ITEMS)
+                .filter_map(|i| a.get(i))
+                .map(|v| value_json(&v, full))
+                .collect();
             json!({ "type": v.type_name(), "len": a.len(), "head": head })
         }
-        Value::Array(a) => serde_json::Value::Array((0..a.len()).filter_map(|i| a.get(i)).map(|v| value_json(&v, full)).collect()),
+        Value::Array(a) => serde_json::Value::Array(
+            (0..a.len())
+                .filter_map(|i| a.get(i))
+                .map(|v| value_json(&v, full))
+                .collect(),
+        ),
         Value::U8(x) => json!(x),
         Value::I8(x) => json!(x),
         Value::U16(x) => json!(x),
@@ -129,10 +186,13 @@ mod tests {
 
     fn tiny() -> Gguf {
         let mut w = GgufWriter::new();
-        w.set("general.architecture", "llama")
-            .set("tokenizer.ggml.tokens", (0..100).map(|i| format!("t{i}")).collect::<Vec<_>>());
+        w.set("general.architecture", "llama").set(
+            "tokenizer.ggml.tokens",
+            (0..100).map(|i| format!("t{i}")).collect::<Vec<_>>(),
+        );
         w.add_f32("output_norm.weight", &[32], &[1.0; 32]).unwrap();
-        w.add_q8_0("token_embd.weight", &[32, 4], &[0.5; 128]).unwrap();
+        w.add_q8_0("token_embd.weight", &[32, 4], &[0.5; 128])
+            .unwrap();
         Gguf::from_bytes(&w.to_bytes()).unwrap()
     }
 
@@ -141,10 +201,19 @@ mod tests {
         let mut out = Vec::new();
         write_info_text(&mut out, &tiny(), Path::new("tiny.gguf"), false).unwrap();
         let text = String::from_utf8(out).unwrap();
-        assert!(text.contains("general.architecture   string     \"llama\""), "{text}");
+        assert!(
+            text.contains("general.architecture   string     \"llama\""),
+            "{text}"
+        );
         assert!(text.contains("[\"t0\", \"t1\", \"t2\", \"t3\", \"t4\", \"t5\", \"t6\", \"t7\", …] (100 × string)"), "{text}");
-        assert!(text.contains("token_embd.weight   q8_0    [32, 4]                       136"), "{text}");
-        assert!(text.contains("tensors:    2 (160 parameters, 264 bytes)"), "{text}");
+        assert!(
+            text.contains("token_embd.weight   q8_0    [32, 4]                       136"),
+            "{text}"
+        );
+        assert!(
+            text.contains("tensors:    2 (160 parameters, 264 bytes)"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -155,6 +224,11 @@ mod tests {
         assert_eq!(v["tensors"][1]["type"], "q8_0");
         assert_eq!(v["tensors"][1]["dims"], json!([32, 4]));
         let full = info_json(&tiny(), true);
-        assert_eq!(full["metadata"]["tokenizer.ggml.tokens"].as_array().map(Vec::len), Some(100));
+        assert_eq!(
+            full["metadata"]["tokenizer.ggml.tokens"]
+                .as_array()
+                .map(Vec::len),
+            Some(100)
+        );
     }
 }

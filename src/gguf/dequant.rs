@@ -6,8 +6,8 @@
 //! block bytes and `out.len()` is the matching element count. Callers
 //! (`tensor.rs`) check that before calling.
 
-use knob_kernels::{bf16_to_f32, f16_to_f32};
 use super::types::{GgmlType, QK_K};
+use knob_kernels::{bf16_to_f32, f16_to_f32};
 
 fn half(b: &[u8], at: usize) -> f32 {
     f16_to_f32(u16::from_le_bytes([b[at], b[at + 1]]))
@@ -27,7 +27,9 @@ pub fn dequantize(t: GgmlType, bytes: &[u8], out: &mut [f32]) -> bool {
             }
         }
         GgmlType::F16 => blocks.for_each(|(b, y)| y[0] = half(b, 0)),
-        GgmlType::Bf16 => blocks.for_each(|(b, y)| y[0] = bf16_to_f32(u16::from_le_bytes([b[0], b[1]]))),
+        GgmlType::Bf16 => {
+            blocks.for_each(|(b, y)| y[0] = bf16_to_f32(u16::from_le_bytes([b[0], b[1]])))
+        }
         GgmlType::Q8_0 => blocks.for_each(|(b, y)| q8_0(b, y)),
         GgmlType::Q4_0 => blocks.for_each(|(b, y)| q4_0(b, y)),
         GgmlType::Q4_1 => blocks.for_each(|(b, y)| q4_1(b, y)),
@@ -111,7 +113,10 @@ fn scale_min_k4(j: usize, q: &[u8]) -> (u8, u8) {
     if j < 4 {
         (q[j] & 63, q[j + 4] & 63)
     } else {
-        ((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4), (q[j + 4] >> 4) | ((q[j] >> 6) << 4))
+        (
+            (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4),
+            (q[j + 4] >> 4) | ((q[j] >> 6) << 4),
+        )
     }
 }
 
@@ -190,6 +195,7 @@ fn q8_k(b: &[u8], y: &mut [f32]) {
 }
 
 #[cfg(test)]
+#[allow(clippy::needless_range_loop)] // element indices are the point of these tests
 mod tests {
     //! Each format is checked against blocks packed here from the layout in
     //! ggml-common.h, element by element (an independent formulation of the
@@ -208,7 +214,10 @@ mod tests {
         let mut b = vec![0x00, 0x3C]; // d = 1.0
         b.extend((0..16u8).map(|j| j | ((15 - j) << 4)));
         let y = deq(GgmlType::Q4_0, &b);
-        let expected: Vec<f32> = (0..16).map(|j| j as f32 - 8.0).chain((0..16).map(|j| 7.0 - j as f32)).collect();
+        let expected: Vec<f32> = (0..16)
+            .map(|j| j as f32 - 8.0)
+            .chain((0..16).map(|j| 7.0 - j as f32))
+            .collect();
         assert_eq!(y, expected);
     }
 
@@ -253,7 +262,7 @@ mod tests {
         assert_eq!(y[0], 8.0);
         assert_eq!(y[31], -7.5);
         let mut b = 0.25f32.to_le_bytes().to_vec();
-        b.extend((0..256).map(|i| (i as i32 - 128) as i8 as u8));
+        b.extend((0..256).map(|i| (i - 128) as i8 as u8));
         b.extend([0u8; 32]); // bsums are not used by dequantization
         let y = deq(GgmlType::Q8K, &b);
         assert_eq!(y[0], -32.0);
@@ -295,7 +304,11 @@ mod tests {
         let y = deq(GgmlType::Q4K, &b);
         for e in 0..256 {
             let s = e / 32;
-            assert_eq!(y[e], d * SC[s] as f32 * q(e) as f32 - dmin * MN[s] as f32, "element {e}");
+            assert_eq!(
+                y[e],
+                d * SC[s] as f32 * q(e) as f32 - dmin * MN[s] as f32,
+                "element {e}"
+            );
         }
     }
 
@@ -326,7 +339,11 @@ mod tests {
         let y = deq(GgmlType::Q5K, &b);
         for e in 0..256 {
             let s = e / 32;
-            assert_eq!(y[e], d * SC[s] as f32 * q(e) as f32 - dmin * MN[s] as f32, "element {e}");
+            assert_eq!(
+                y[e],
+                d * SC[s] as f32 * q(e) as f32 - dmin * MN[s] as f32,
+                "element {e}"
+            );
         }
     }
 

@@ -270,7 +270,11 @@ impl Value {
                     })
                     .collect();
                 if n > max_items {
-                    format!("[{}, …] ({n} × {})", shown.join(", "), a.element_type().name())
+                    format!(
+                        "[{}, …] ({n} × {})",
+                        shown.join(", "),
+                        a.element_type().name()
+                    )
                 } else {
                     format!("[{}]", shown.join(", "))
                 }
@@ -310,11 +314,17 @@ macro_rules! int_getter {
 }
 
 fn missing(key: &str) -> GgufError {
-    GgufError::MissingKey { key: key.to_string() }
+    GgufError::MissingKey {
+        key: key.to_string(),
+    }
 }
 
 fn wrong_type(key: &str, v: &Value, expected: &'static str) -> GgufError {
-    GgufError::WrongType { key: key.to_string(), found: v.type_name(), expected }
+    GgufError::WrongType {
+        key: key.to_string(),
+        found: v.type_name(),
+        expected,
+    }
 }
 
 impl Metadata {
@@ -406,14 +416,22 @@ impl Metadata {
     pub fn get_str_array(&self, key: &str) -> Result<&[String]> {
         match self.get_array(key)? {
             Array::String(v) => Ok(v),
-            _ => Err(wrong_type(key, self.get(key).expect("present"), "array of string")),
+            _ => Err(wrong_type(
+                key,
+                self.get(key).expect("present"),
+                "array of string",
+            )),
         }
     }
 
     pub fn get_f32_array(&self, key: &str) -> Result<&[f32]> {
         match self.get_array(key)? {
             Array::F32(v) => Ok(v),
-            _ => Err(wrong_type(key, self.get(key).expect("present"), "array of f32")),
+            _ => Err(wrong_type(
+                key,
+                self.get(key).expect("present"),
+                "array of f32",
+            )),
         }
     }
 
@@ -421,7 +439,11 @@ impl Metadata {
     pub fn get_int_array(&self, key: &str) -> Result<Vec<i64>> {
         let a = self.get_array(key)?;
         let out: Option<Vec<i64>> = (0..a.len())
-            .map(|i| a.get(i).and_then(|v| v.as_i128()).and_then(|v| i64::try_from(v).ok()))
+            .map(|i| {
+                a.get(i)
+                    .and_then(|v| v.as_i128())
+                    .and_then(|v| i64::try_from(v).ok())
+            })
             .collect();
         out.ok_or_else(|| wrong_type(key, self.get(key).expect("present"), "array of integers"))
     }
@@ -437,7 +459,10 @@ mod tests {
         m.insert("a.i32".into(), Value::I32(-1));
         m.insert("a.str".into(), Value::String("hi".into()));
         m.insert("a.f64".into(), Value::F64(0.5));
-        m.insert("a.arr".into(), Value::Array(Array::String(vec!["x".into(), "y".into()])));
+        m.insert(
+            "a.arr".into(),
+            Value::Array(Array::String(vec!["x".into(), "y".into()])),
+        );
         m
     }
 
@@ -450,7 +475,10 @@ mod tests {
         assert_eq!(m.get_str("a.str").unwrap(), "hi");
         assert_eq!(m.get_str_array("a.arr").unwrap(), ["x", "y"]);
         assert_eq!(m.get_u32_opt("nope").unwrap(), None);
-        assert_eq!(m.get_u32("nope").unwrap_err().to_string(), "missing metadata key nope");
+        assert_eq!(
+            m.get_u32("nope").unwrap_err().to_string(),
+            "missing metadata key nope"
+        );
         assert_eq!(
             m.get_u32("a.str").unwrap_err().to_string(),
             "metadata key a.str has type string, expected u32"
@@ -471,6 +499,10 @@ mod tests {
         let v = Value::Array(Array::U32((0..100).collect()));
         assert_eq!(v.summary(3, 80), "[0, 1, 2, …] (100 × u32)");
         let s = Value::String("x".repeat(100));
-        assert!(s.summary(3, 10).ends_with("…\" (100 bytes)"), "{}", s.summary(3, 10));
+        assert!(
+            s.summary(3, 10).ends_with("…\" (100 bytes)"),
+            "{}",
+            s.summary(3, 10)
+        );
     }
 }

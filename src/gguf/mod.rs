@@ -11,10 +11,13 @@
 //! ```
 
 #[cfg(target_endian = "big")]
-compile_error!("the GGUF reader views little-endian tensor data in place and needs a little-endian target");
+compile_error!(
+    "the GGUF reader views little-endian tensor data in place and needs a little-endian target"
+);
 
 mod dequant;
 mod error;
+mod fuzz;
 mod metadata;
 mod mmap;
 mod q8_0;
@@ -28,12 +31,16 @@ use std::fs::File;
 use std::path::Path;
 
 pub use error::{GgufError, Result};
+#[doc(hidden)]
+pub use fuzz::{fuzz_one, fuzz_reader};
 pub use knob_kernels::{bf16_to_f32, f16_to_f32, f32_to_f16};
 pub use metadata::{Array, Metadata, Value, ValueType};
-pub use q8_0::{blocks_from_bytes, dequantize_row_q8_0, quantize_row_q8_0, BlockQ8_0, QK8_0, Q8_0_BLOCK_BYTES};
+pub use q8_0::{
+    blocks_from_bytes, dequantize_row_q8_0, quantize_row_q8_0, BlockQ8_0, Q8_0_BLOCK_BYTES, QK8_0,
+};
 pub use reader::{
-    TensorInfo, DEFAULT_ALIGNMENT, MAX_ARRAY_LEN, MAX_DIMS, MAX_KV_COUNT, MAX_STRING_LEN, MAX_TENSOR_COUNT,
-    MAX_TENSOR_NAME,
+    TensorInfo, DEFAULT_ALIGNMENT, MAX_ARRAY_LEN, MAX_DIMS, MAX_KV_COUNT, MAX_STRING_LEN,
+    MAX_TENSOR_COUNT, MAX_TENSOR_NAME,
 };
 pub use tensor::TensorRef;
 pub use types::{GgmlType, QK_K};
@@ -72,7 +79,10 @@ impl Gguf {
     /// Memory-maps and validates the file at `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<Gguf> {
         let path = path.as_ref();
-        let io_err = |source| GgufError::Io { path: path.to_path_buf(), source };
+        let io_err = |source| GgufError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
         let file = File::open(path).map_err(io_err)?;
         let map = mmap::map_readonly(&file).map_err(io_err)?;
         Self::from_storage(Storage::Mmap(map))
@@ -82,7 +92,7 @@ impl Gguf {
     /// used in place when they are 8-aligned and copied once otherwise
     /// (`include_bytes!` only guarantees alignment 1).
     pub fn from_static(bytes: &'static [u8]) -> Result<Gguf> {
-        if bytes.as_ptr() as usize % STORAGE_ALIGN == 0 {
+        if (bytes.as_ptr() as usize).is_multiple_of(STORAGE_ALIGN) {
             Self::from_storage(Storage::Static(bytes))
         } else {
             Self::from_bytes(bytes)
@@ -98,8 +108,17 @@ impl Gguf {
 
     fn from_storage(storage: Storage) -> Result<Gguf> {
         let header = reader::parse_header(storage_bytes(&storage))?;
-        let index = header.tensors.iter().enumerate().map(|(i, t)| (t.name.clone(), i)).collect();
-        Ok(Gguf { storage, header, index })
+        let index = header
+            .tensors
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.name.clone(), i))
+            .collect();
+        Ok(Gguf {
+            storage,
+            header,
+            index,
+        })
     }
 
     /// The whole file.
@@ -147,7 +166,12 @@ impl Gguf {
 
     /// The tensor `name`, with its data borrowed from the file.
     pub fn tensor(&self, name: &str) -> Result<TensorRef<'_>> {
-        let i = self.index.get(name).ok_or_else(|| GgufError::MissingTensor { name: name.to_string() })?;
+        let i = self
+            .index
+            .get(name)
+            .ok_or_else(|| GgufError::MissingTensor {
+                name: name.to_string(),
+            })?;
         Ok(self.tensor_ref(&self.header.tensors[*i]))
     }
 
@@ -161,7 +185,12 @@ impl Gguf {
             .zip(usize::try_from(end).ok())
             .and_then(|(s, e)| self.bytes().get(s..e))
             .unwrap_or(&[]);
-        TensorRef { name: &info.name, dims: &info.dims, ggml_type: info.ggml_type, bytes }
+        TensorRef {
+            name: &info.name,
+            dims: &info.dims,
+            ggml_type: info.ggml_type,
+            bytes,
+        }
     }
 
     /// The tensor `name` as f32 values: borrowed for F32 data, converted otherwise.

@@ -1,6 +1,8 @@
 //! Q8_0 blocks: the kernels' block type, plus a copy for misaligned storage.
 
-pub use knob_kernels::{blocks_from_bytes, dequantize_row_q8_0, quantize_row_q8_0, BlockQ8_0, QK8_0};
+pub use knob_kernels::{
+    blocks_from_bytes, dequantize_row_q8_0, quantize_row_q8_0, BlockQ8_0, QK8_0,
+};
 
 /// Bytes of one Q8_0 block.
 pub const Q8_0_BLOCK_BYTES: usize = std::mem::size_of::<BlockQ8_0>();

@@ -61,7 +61,12 @@ impl<'a> Cursor<'a> {
     fn take(&mut self, n: u64, field: &dyn Fn() -> String) -> Result<&'a [u8]> {
         let available = (self.bytes.len() - self.pos) as u64;
         if n > available {
-            return Err(GgufError::Truncated { field: field(), offset: self.pos as u64, needed: n, available });
+            return Err(GgufError::Truncated {
+                field: field(),
+                offset: self.pos as u64,
+                needed: n,
+                available,
+            });
         }
         let start = self.pos;
         self.pos += n as usize;
@@ -89,12 +94,22 @@ impl<'a> Cursor<'a> {
         let offset = self.pos as u64;
         let n = self.u64(field)?;
         if n > limit {
-            return Err(GgufError::TooLarge { field: field(), offset, value: n, limit });
+            return Err(GgufError::TooLarge {
+                field: field(),
+                offset,
+                value: n,
+                limit,
+            });
         }
         let available = (self.bytes.len() - self.pos) as u64;
         let needed = n.saturating_mul(min_size);
         if needed > available {
-            return Err(GgufError::Truncated { field: field(), offset: self.pos as u64, needed, available });
+            return Err(GgufError::Truncated {
+                field: field(),
+                offset: self.pos as u64,
+                needed,
+                available,
+            });
         }
         Ok(n)
     }
@@ -105,14 +120,22 @@ impl<'a> Cursor<'a> {
         let b = self.take(len, field)?;
         match std::str::from_utf8(b) {
             Ok(s) => Ok(s.to_string()),
-            Err(_) => Err(GgufError::BadUtf8 { field: field(), offset, len }),
+            Err(_) => Err(GgufError::BadUtf8 {
+                field: field(),
+                offset,
+                len,
+            }),
         }
     }
 
     fn value_type(&mut self, field: &dyn Fn() -> String) -> Result<ValueType> {
         let offset = self.pos as u64;
         let id = self.u32(&|| format!("type of {}", field()))?;
-        ValueType::from_id(id).ok_or_else(|| GgufError::BadValueType { field: field(), offset, id })
+        ValueType::from_id(id).ok_or_else(|| GgufError::BadValueType {
+            field: field(),
+            offset,
+            id,
+        })
     }
 
     fn bool(&mut self, field: &dyn Fn() -> String) -> Result<bool> {
@@ -120,7 +143,11 @@ impl<'a> Cursor<'a> {
         match self.array::<1>(field)?[0] {
             0 => Ok(false),
             1 => Ok(true),
-            value => Err(GgufError::BadBool { field: field(), offset, value }),
+            value => Err(GgufError::BadBool {
+                field: field(),
+                offset,
+                value,
+            }),
         }
     }
 
@@ -146,9 +173,16 @@ impl<'a> Cursor<'a> {
         let offset = self.pos as u64;
         let et = self.value_type(&|| format!("element type of {}", field()))?;
         if et == ValueType::Array {
-            return Err(GgufError::NestedArray { field: field(), offset });
+            return Err(GgufError::NestedArray {
+                field: field(),
+                offset,
+            });
         }
-        let n = self.count(&|| format!("element count of {}", field()), MAX_ARRAY_LEN, et.min_size())? as usize;
+        let n = self.count(
+            &|| format!("element count of {}", field()),
+            MAX_ARRAY_LEN,
+            et.min_size(),
+        )? as usize;
         let elem = |i: usize| move || format!("element {i} of {}", field());
         macro_rules! fixed {
             ($variant:ident, $t:ty) => {{
@@ -162,7 +196,12 @@ impl<'a> Cursor<'a> {
         }
         Ok(match et {
             ValueType::U8 => Array::U8(self.take(n as u64, field)?.to_vec()),
-            ValueType::I8 => Array::I8(self.take(n as u64, field)?.iter().map(|&b| b as i8).collect()),
+            ValueType::I8 => Array::I8(
+                self.take(n as u64, field)?
+                    .iter()
+                    .map(|&b| b as i8)
+                    .collect(),
+            ),
             ValueType::U16 => fixed!(U16, u16),
             ValueType::I16 => fixed!(I16, i16),
             ValueType::U32 => fixed!(U32, u32),
@@ -196,7 +235,9 @@ pub fn parse_header(bytes: &[u8]) -> Result<Header> {
     let mut c = Cursor { bytes, pos: 0 };
     let magic = c.array::<4>(&|| "magic".into())?;
     if magic != GGUF_MAGIC {
-        return Err(GgufError::BadMagic { found: String::from_utf8_lossy(&magic).escape_debug().to_string() });
+        return Err(GgufError::BadMagic {
+            found: String::from_utf8_lossy(&magic).escape_debug().to_string(),
+        });
     }
     let version = c.u32(&|| "version".into())?;
     if version != 2 && version != 3 {
@@ -256,7 +297,12 @@ pub fn parse_header(bytes: &[u8]) -> Result<Header> {
         let dims_at = c.pos as u64;
         let n_dims = c.u32(&|| field("dimension count"))?;
         if n_dims > MAX_DIMS {
-            return Err(GgufError::TooManyDims { name, offset: dims_at, n_dims, max: MAX_DIMS });
+            return Err(GgufError::TooManyDims {
+                name,
+                offset: dims_at,
+                n_dims,
+                max: MAX_DIMS,
+            });
         }
         let mut dims = Vec::with_capacity(n_dims as usize);
         for d in 0..n_dims {
@@ -267,31 +313,69 @@ pub fn parse_header(bytes: &[u8]) -> Result<Header> {
         let offset_at = c.pos as u64;
         let offset = c.u64(&|| field("data offset"))?;
         let Some(ggml_type) = GgmlType::from_id(type_id) else {
-            return Err(GgufError::UnknownTensorType { name, offset: type_at, id: type_id });
+            return Err(GgufError::UnknownTensorType {
+                name,
+                offset: type_at,
+                id: type_id,
+            });
         };
         // ggml stores dimensions as int64: each and their product must fit.
         let n_elements = dims
             .iter()
-            .try_fold(1u64, |acc, &d| if d > i64::MAX as u64 { None } else { acc.checked_mul(d) })
+            .try_fold(1u64, |acc, &d| {
+                if d > i64::MAX as u64 {
+                    None
+                } else {
+                    acc.checked_mul(d)
+                }
+            })
             .filter(|&n| n <= i64::MAX as u64);
         let Some(n_elements) = n_elements else {
-            return Err(GgufError::DimsOverflow { name, offset: dims_at + 4, dims });
+            return Err(GgufError::DimsOverflow {
+                name,
+                offset: dims_at + 4,
+                dims,
+            });
         };
         let block = ggml_type.block_size() as u64;
         let ne0 = dims.first().copied().unwrap_or(1);
         if ne0 % block != 0 {
-            return Err(GgufError::NotBlockMultiple { name, ne0, ggml_type, block });
+            return Err(GgufError::NotBlockMultiple {
+                name,
+                ne0,
+                ggml_type,
+                block,
+            });
         }
         let Some(n_bytes) = (n_elements / block).checked_mul(ggml_type.type_size() as u64) else {
-            return Err(GgufError::DimsOverflow { name, offset: dims_at + 4, dims });
+            return Err(GgufError::DimsOverflow {
+                name,
+                offset: dims_at + 4,
+                dims,
+            });
         };
         if offset % alignment != 0 {
-            return Err(GgufError::MisalignedOffset { name, offset, at: offset_at, alignment });
+            return Err(GgufError::MisalignedOffset {
+                name,
+                offset,
+                at: offset_at,
+                alignment,
+            });
         }
         if names.insert(name.clone(), ()).is_some() {
-            return Err(GgufError::DuplicateTensor { name, offset: info_offset });
+            return Err(GgufError::DuplicateTensor {
+                name,
+                offset: info_offset,
+            });
         }
-        tensors.push(TensorInfo { name, dims, ggml_type, offset, n_elements, n_bytes });
+        tensors.push(TensorInfo {
+            name,
+            dims,
+            ggml_type,
+            offset,
+            n_elements,
+            n_bytes,
+        });
     }
 
     let data_start = (c.pos as u64).div_ceil(alignment) * alignment;
@@ -308,5 +392,11 @@ pub fn parse_header(bytes: &[u8]) -> Result<Header> {
             });
         }
     }
-    Ok(Header { version, metadata, tensors, alignment, data_start })
+    Ok(Header {
+        version,
+        metadata,
+        tensors,
+        alignment,
+        data_start,
+    })
 }

@@ -38,7 +38,10 @@ impl<'a> TensorRef<'a> {
     }
 
     fn unsupported(&self) -> GgufError {
-        GgufError::UnsupportedType { name: self.name.to_string(), ggml_type: self.ggml_type }
+        GgufError::UnsupportedType {
+            name: self.name.to_string(),
+            ggml_type: self.ggml_type,
+        }
     }
 
     /// The values as f32: borrowed when the data is F32 (and 4-aligned, which it
@@ -71,7 +74,7 @@ impl<'a> TensorRef<'a> {
             let blocks = blocks_from_bytes(self.bytes).map_err(|_| self.unsupported())?;
             return Ok(Cow::Borrowed(blocks));
         }
-        if self.row_len() % QK8_0 != 0 {
+        if !self.row_len().is_multiple_of(QK8_0) {
             return Err(GgufError::RowNotQ8Multiple {
                 name: self.name.to_string(),
                 ggml_type: self.ggml_type,

@@ -204,7 +204,10 @@ mod tests {
         for id in 0..64 {
             match GgmlType::from_id(id) {
                 Some(t) => assert_eq!(t.id(), id),
-                None => assert!([4, 5, 31, 32, 33, 36, 37, 38].contains(&id) || id > 39, "{id}"),
+                None => assert!(
+                    [4, 5, 31, 32, 33, 36, 37, 38].contains(&id) || id > 39,
+                    "{id}"
+                ),
             }
         }
     }

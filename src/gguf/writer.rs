@@ -5,20 +5,36 @@
 use std::io::{self, Write};
 use std::path::Path;
 
-use knob_kernels::{blocks_as_bytes, f32_to_f16};
 use super::metadata::{Array, Value};
 use super::q8_0::{quantize_row_q8_0, BlockQ8_0, QK8_0};
 use super::reader::DEFAULT_ALIGNMENT;
 use super::types::GgmlType;
+use knob_kernels::{blocks_as_bytes, f32_to_f16};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
     #[error("tensor {name}: dimensions {dims:?} hold {expected} elements, but {got} were given")]
-    ElementCount { name: String, dims: Vec<u64>, expected: u64, got: u64 },
+    ElementCount {
+        name: String,
+        dims: Vec<u64>,
+        expected: u64,
+        got: u64,
+    },
     #[error("tensor {name}: {ggml_type} data for dimensions {dims:?} is {expected} bytes, but {got} were given")]
-    ByteCount { name: String, dims: Vec<u64>, ggml_type: GgmlType, expected: u64, got: u64 },
+    ByteCount {
+        name: String,
+        dims: Vec<u64>,
+        ggml_type: GgmlType,
+        expected: u64,
+        got: u64,
+    },
     #[error("tensor {name}: first dimension {ne0} is not a multiple of the {ggml_type} block size {block}")]
-    NotBlockMultiple { name: String, ne0: u64, ggml_type: GgmlType, block: u64 },
+    NotBlockMultiple {
+        name: String,
+        ne0: u64,
+        ggml_type: GgmlType,
+        block: u64,
+    },
     #[error("alignment {0} is not a power of two")]
     BadAlignment(u32),
     #[error("cannot write {}: {source}", path.display())]
@@ -77,7 +93,11 @@ impl From<Vec<&str>> for Value {
 impl GgufWriter {
     /// A writer with the default alignment (32).
     pub fn new() -> Self {
-        GgufWriter { alignment: DEFAULT_ALIGNMENT, metadata: Vec::new(), tensors: Vec::new() }
+        GgufWriter {
+            alignment: DEFAULT_ALIGNMENT,
+            metadata: Vec::new(),
+            tensors: Vec::new(),
+        }
     }
 
     /// Sets `general.alignment` (a power of two).
@@ -87,7 +107,8 @@ impl GgufWriter {
         }
         self.alignment = u64::from(alignment);
         self.metadata.retain(|(k, _)| k != "general.alignment");
-        self.metadata.push(("general.alignment".into(), Value::U32(alignment)));
+        self.metadata
+            .push(("general.alignment".into(), Value::U32(alignment)));
         Ok(self)
     }
 
@@ -102,21 +123,39 @@ impl GgufWriter {
     }
 
     /// Adds a tensor of F32 values.
-    pub fn add_f32(&mut self, name: &str, dims: &[u64], values: &[f32]) -> Result<&mut Self, WriteError> {
+    pub fn add_f32(
+        &mut self,
+        name: &str,
+        dims: &[u64],
+        values: &[f32],
+    ) -> Result<&mut Self, WriteError> {
         check_count(name, dims, values.len())?;
         let data = values.iter().flat_map(|v| v.to_le_bytes()).collect();
         self.add_raw(name, dims, GgmlType::F32, data)
     }
 
     /// Adds a tensor of F16 values (rounded to nearest even).
-    pub fn add_f16(&mut self, name: &str, dims: &[u64], values: &[f32]) -> Result<&mut Self, WriteError> {
+    pub fn add_f16(
+        &mut self,
+        name: &str,
+        dims: &[u64],
+        values: &[f32],
+    ) -> Result<&mut Self, WriteError> {
         check_count(name, dims, values.len())?;
-        let data = values.iter().flat_map(|&v| f32_to_f16(v).to_le_bytes()).collect();
+        let data = values
+            .iter()
+            .flat_map(|&v| f32_to_f16(v).to_le_bytes())
+            .collect();
         self.add_raw(name, dims, GgmlType::F16, data)
     }
 
     /// Adds a tensor quantized to Q8_0 with ggml's reference quantizer (`dims[0]` a multiple of 32).
-    pub fn add_q8_0(&mut self, name: &str, dims: &[u64], values: &[f32]) -> Result<&mut Self, WriteError> {
+    pub fn add_q8_0(
+        &mut self,
+        name: &str,
+        dims: &[u64],
+        values: &[f32],
+    ) -> Result<&mut Self, WriteError> {
         check_count(name, dims, values.len())?;
         let ne0 = dims.first().copied().unwrap_or(1);
         if ne0 % QK8_0 as u64 != 0 {
@@ -129,11 +168,21 @@ impl GgufWriter {
         }
         let mut blocks = vec![BlockQ8_0::ZERO; values.len() / QK8_0];
         quantize_row_q8_0(values, &mut blocks);
-        self.add_raw(name, dims, GgmlType::Q8_0, blocks_as_bytes(&blocks).to_vec())
+        self.add_raw(
+            name,
+            dims,
+            GgmlType::Q8_0,
+            blocks_as_bytes(&blocks).to_vec(),
+        )
     }
 
     /// Adds a tensor of ready Q8_0 blocks (`dims[0]` a multiple of 32).
-    pub fn add_q8_0_blocks(&mut self, name: &str, dims: &[u64], blocks: &[BlockQ8_0]) -> Result<&mut Self, WriteError> {
+    pub fn add_q8_0_blocks(
+        &mut self,
+        name: &str,
+        dims: &[u64],
+        blocks: &[BlockQ8_0],
+    ) -> Result<&mut Self, WriteError> {
         self.add_raw(name, dims, GgmlType::Q8_0, blocks_as_bytes(blocks).to_vec())
     }
 
@@ -148,7 +197,12 @@ impl GgufWriter {
         let ne0 = dims.first().copied().unwrap_or(1);
         let block = ggml_type.block_size() as u64;
         if ne0 % block != 0 {
-            return Err(WriteError::NotBlockMultiple { name: name.to_string(), ne0, ggml_type, block });
+            return Err(WriteError::NotBlockMultiple {
+                name: name.to_string(),
+                ne0,
+                ggml_type,
+                block,
+            });
         }
         let n: u64 = dims.iter().product();
         let expected = n / block * ggml_type.type_size() as u64;
@@ -161,7 +215,12 @@ impl GgufWriter {
                 got: data.len() as u64,
             });
         }
-        self.tensors.push(PendingTensor { name: name.to_string(), dims: dims.to_vec(), ggml_type, data });
+        self.tensors.push(PendingTensor {
+            name: name.to_string(),
+            dims: dims.to_vec(),
+            ggml_type,
+            data,
+        });
         Ok(self)
     }
 
@@ -202,7 +261,10 @@ impl GgufWriter {
     /// Writes the file to `path`.
     pub fn write_to(&self, path: impl AsRef<Path>) -> Result<(), WriteError> {
         let path = path.as_ref();
-        let io_err = |source| WriteError::Io { path: path.to_path_buf(), source };
+        let io_err = |source| WriteError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
         let mut file = std::fs::File::create(path).map_err(io_err)?;
         file.write_all(&self.to_bytes()).map_err(io_err)?;
         file.sync_all().map_err(io_err)
@@ -212,7 +274,12 @@ impl GgufWriter {
 fn check_count(name: &str, dims: &[u64], got: usize) -> Result<(), WriteError> {
     let expected: u64 = dims.iter().product();
     if expected != got as u64 {
-        return Err(WriteError::ElementCount { name: name.to_string(), dims: dims.to_vec(), expected, got: got as u64 });
+        return Err(WriteError::ElementCount {
+            name: name.to_string(),
+            dims: dims.to_vec(),
+            expected,
+            got: got as u64,
+        });
     }
     Ok(())
 }

@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-
 use tokenizers::decoders::byte_level::ByteLevel as ByteLevelDecoder;
 use tokenizers::models::bpe::BPE;
 use tokenizers::normalizers::{Prepend, Replace, Sequence as NormalizerSequence};
@@ -33,8 +32,10 @@ fn pre_regexes(pre: &str) -> Option<Vec<&'static str>> {
         "smollm" | "starcoder" | "refact" | "command-r" | "codeshell" | "exaone" | "minerva" => {
             vec![r"\p{N}", GPT2]
         }
-        "gpt-2" | "phi-2" | "jina-es" | "jina-de" | "gigachat" | "jina-v1-en" | "jina-v2-es" | "jina-v2-de"
-        | "jina-v2-code" | "roberta-bpe" | "mpt" | "olmo" | "jais" | "trillion" => vec![GPT2],
+        "gpt-2" | "phi-2" | "jina-es" | "jina-de" | "gigachat" | "jina-v1-en" | "jina-v2-es"
+        | "jina-v2-de" | "jina-v2-code" | "roberta-bpe" | "mpt" | "olmo" | "jais" | "trillion" => {
+            vec![GPT2]
+        }
         _ => return None,
     })
 }
@@ -44,7 +45,8 @@ fn byte_to_char() -> [char; 256] {
     let mut table = ['\0'; 256];
     let mut next = 256u32;
     for b in 0..256u32 {
-        let printable = (33..=126).contains(&b) || (161..=172).contains(&b) || (174..=255).contains(&b);
+        let printable =
+            (33..=126).contains(&b) || (161..=172).contains(&b) || (174..=255).contains(&b);
         table[b as usize] = if printable {
             char::from_u32(b).expect("latin-1")
         } else {
@@ -90,9 +92,16 @@ fn read_vocab(md: &Metadata) -> Result<Vocab> {
         None
     };
     if tokens.is_empty() || tokens.len() > u32::MAX as usize {
-        return Err(TokenizerError::Invalid(format!("tokenizer.ggml.tokens has {} entries", tokens.len())));
+        return Err(TokenizerError::Invalid(format!(
+            "tokenizer.ggml.tokens has {} entries",
+            tokens.len()
+        )));
     }
-    Ok(Vocab { tokens, types, scores })
+    Ok(Vocab {
+        tokens,
+        types,
+        scores,
+    })
 }
 
 pub(super) fn build(md: &Metadata) -> Result<Tokenizer> {
@@ -103,7 +112,15 @@ pub(super) fn build(md: &Metadata) -> Result<Tokenizer> {
         "llama" => build_spm(md, &vocab)?,
         other => return Err(TokenizerError::UnsupportedModel(other.to_string())),
     };
-    finish(md, inner, Pieces::Table { bytes, types: vocab.types.clone() }, &vocab)
+    finish(
+        md,
+        inner,
+        Pieces::Table {
+            bytes,
+            types: vocab.types.clone(),
+        },
+        &vocab,
+    )
 }
 
 fn build_err(e: impl std::fmt::Display) -> TokenizerError {
@@ -122,14 +139,17 @@ fn vocab_map(vocab: &Vocab) -> ahash::AHashMap<String, u32> {
 /// Byte-level BPE (`gpt2`).
 fn build_bpe(md: &Metadata, vocab: &Vocab) -> Result<(tokenizers::Tokenizer, Vec<Vec<u8>>)> {
     let pre = md.get_str_opt("tokenizer.ggml.pre")?.unwrap_or("default");
-    let regexes = pre_regexes(pre).ok_or_else(|| TokenizerError::UnsupportedPre(pre.to_string()))?;
+    let regexes =
+        pre_regexes(pre).ok_or_else(|| TokenizerError::UnsupportedPre(pre.to_string()))?;
     let merges_raw = md.get_str_array("tokenizer.ggml.merges")?;
     let mut merges = Vec::with_capacity(merges_raw.len());
     for (i, m) in merges_raw.iter().enumerate() {
         // Split at the first space after the first character, as llama.cpp does.
         let first_len = m.chars().next().map_or(0, char::len_utf8);
         let Some(pos) = m[first_len..].find(' ').map(|p| p + first_len) else {
-            return Err(TokenizerError::Invalid(format!("tokenizer.ggml.merges entry {i} {m:?} has no space")));
+            return Err(TokenizerError::Invalid(format!(
+                "tokenizer.ggml.merges entry {i} {m:?} has no space"
+            )));
         };
         merges.push((m[..pos].to_string(), m[pos + 1..].to_string()));
     }
@@ -140,16 +160,23 @@ fn build_bpe(md: &Metadata, vocab: &Vocab) -> Result<(tokenizers::Tokenizer, Vec
     let mut tok = tokenizers::Tokenizer::new(bpe);
     let mut steps: Vec<PreTokenizerWrapper> = Vec::new();
     for r in regexes {
-        let split = Split::new(SplitPattern::Regex(r.to_string()), SplitDelimiterBehavior::Isolated, false)
-            .map_err(build_err)?;
+        let split = Split::new(
+            SplitPattern::Regex(r.to_string()),
+            SplitDelimiterBehavior::Isolated,
+            false,
+        )
+        .map_err(build_err)?;
         steps.push(split.into());
     }
     steps.push(ByteLevel::new(false, false, false).into());
     tok.with_pre_tokenizer(Some(Sequence::new(steps)));
     tok.with_decoder(Some(ByteLevelDecoder::default()));
 
-    let unicode_to_byte: HashMap<char, u8> =
-        byte_to_char().iter().enumerate().map(|(b, &c)| (c, b as u8)).collect();
+    let unicode_to_byte: HashMap<char, u8> = byte_to_char()
+        .iter()
+        .enumerate()
+        .map(|(b, &c)| (c, b as u8))
+        .collect();
     let bytes = vocab
         .tokens
         .iter()
@@ -174,10 +201,9 @@ fn build_bpe(md: &Metadata, vocab: &Vocab) -> Result<(tokenizers::Tokenizer, Vec
 /// the order llama.cpp's `llm_tokenizer_spm` merges in. Unknown bytes fall
 /// back to the `<0xXX>` byte tokens.
 fn build_spm(md: &Metadata, vocab: &Vocab) -> Result<(tokenizers::Tokenizer, Vec<Vec<u8>>)> {
-    let scores = vocab
-        .scores
-        .as_ref()
-        .ok_or_else(|| TokenizerError::Invalid("a llama tokenizer needs tokenizer.ggml.scores".into()))?;
+    let scores = vocab.scores.as_ref().ok_or_else(|| {
+        TokenizerError::Invalid("a llama tokenizer needs tokenizer.ggml.scores".into())
+    })?;
     let map = vocab_map(vocab);
     let mut ranked: Vec<(f32, u32, String, String)> = Vec::new();
     for (id, text) in vocab.tokens.iter().enumerate() {
@@ -186,7 +212,10 @@ fn build_spm(md: &Metadata, vocab: &Vocab) -> Result<(tokenizers::Tokenizer, Vec
         }
         for (pos, _) in text.char_indices().skip(1) {
             let (l, r) = text.split_at(pos);
-            let normal = |s: &str| map.get(s).is_some_and(|&i| vocab.types[i as usize] == TokenType::Normal);
+            let normal = |s: &str| {
+                map.get(s)
+                    .is_some_and(|&i| vocab.types[i as usize] == TokenType::Normal)
+            };
             if normal(l) && normal(r) {
                 ranked.push((scores[id], id as u32, l.to_string(), r.to_string()));
             }
@@ -194,7 +223,9 @@ fn build_spm(md: &Metadata, vocab: &Vocab) -> Result<(tokenizers::Tokenizer, Vec
     }
     ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     let merges = ranked.into_iter().map(|(_, _, l, r)| (l, r)).collect();
-    let mut builder = BPE::builder().vocab_and_merges(map, merges).byte_fallback(true);
+    let mut builder = BPE::builder()
+        .vocab_and_merges(map, merges)
+        .byte_fallback(true);
     if let Some(unk) = md.get_u32_opt("tokenizer.ggml.unknown_token_id")? {
         if let Some(t) = vocab.tokens.get(unk as usize) {
             builder = builder.unk_token(t.clone());
@@ -202,13 +233,16 @@ fn build_spm(md: &Metadata, vocab: &Vocab) -> Result<(tokenizers::Tokenizer, Vec
     }
     let bpe = builder.build().map_err(build_err)?;
     let mut tok = tokenizers::Tokenizer::new(bpe);
-    let add_space = md.get_bool_opt("tokenizer.ggml.add_space_prefix")?.unwrap_or(true);
+    let add_space = md
+        .get_bool_opt("tokenizer.ggml.add_space_prefix")?
+        .unwrap_or(true);
     let mut norms: Vec<tokenizers::NormalizerWrapper> = Vec::new();
     if add_space {
         norms.push(Prepend::new("▁".into()).into());
     }
     norms.push(Replace::new(" ", "▁").map_err(build_err)?.into());
-    tok.with_normalizer(Some(NormalizerSequence::new(norms))).map_err(build_err)?;
+    tok.with_normalizer(Some(NormalizerSequence::new(norms)))
+        .map_err(build_err)?;
 
     let bytes = vocab
         .tokens
@@ -216,7 +250,9 @@ fn build_spm(md: &Metadata, vocab: &Vocab) -> Result<(tokenizers::Tokenizer, Vec
         .zip(&vocab.types)
         .map(|(text, ty)| match ty {
             TokenType::Normal => text.replace('▁', " ").into_bytes(),
-            TokenType::Byte => parse_byte_token(text).map_or_else(|| text.as_bytes().to_vec(), |b| vec![b]),
+            TokenType::Byte => {
+                parse_byte_token(text).map_or_else(|| text.as_bytes().to_vec(), |b| vec![b])
+            }
             _ => text.as_bytes().to_vec(),
         })
         .collect();
@@ -230,7 +266,12 @@ fn parse_byte_token(text: &str) -> Option<u8> {
 }
 
 /// Registers control and user-defined tokens and makes the two variants.
-fn finish(md: &Metadata, mut inner: tokenizers::Tokenizer, pieces: Pieces, vocab: &Vocab) -> Result<Tokenizer> {
+fn finish(
+    md: &Metadata,
+    mut inner: tokenizers::Tokenizer,
+    pieces: Pieces,
+    vocab: &Vocab,
+) -> Result<Tokenizer> {
     let mut seen = BTreeSet::new();
     let mut special = Vec::new();
     let mut user = Vec::new();
@@ -242,7 +283,9 @@ fn finish(md: &Metadata, mut inner: tokenizers::Tokenizer, pieces: Pieces, vocab
             TokenType::Control | TokenType::Unknown => {
                 special.push(AddedToken::from(text.clone(), true).normalized(false))
             }
-            TokenType::UserDefined => user.push(AddedToken::from(text.clone(), false).normalized(false)),
+            TokenType::UserDefined => {
+                user.push(AddedToken::from(text.clone(), false).normalized(false))
+            }
             _ => {}
         }
     }
@@ -263,7 +306,9 @@ fn finish(md: &Metadata, mut inner: tokenizers::Tokenizer, pieces: Pieces, vocab
         vocab_size: vocab.tokens.len(),
     };
     t.read_special_ids(md)?;
-    if md.get_str("tokenizer.ggml.model")? == "llama" && !md.contains("tokenizer.ggml.add_bos_token") {
+    if md.get_str("tokenizer.ggml.model")? == "llama"
+        && !md.contains("tokenizer.ggml.add_bos_token")
+    {
         t.add_bos = true; // llama.cpp's default for SentencePiece vocabularies
     }
     Ok(t)

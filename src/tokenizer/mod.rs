@@ -62,7 +62,10 @@ impl TokenType {
 enum Pieces {
     /// Bytes of every token (llama.cpp's `token_to_piece` with special = true)
     /// and each token's type: decoding is concatenation.
-    Table { bytes: Vec<Vec<u8>>, types: Vec<TokenType> },
+    Table {
+        bytes: Vec<Vec<u8>>,
+        types: Vec<TokenType>,
+    },
     /// A `tokenizer.json`: decoded by the tokenizer's own decoder.
     Hf,
 }
@@ -125,8 +128,9 @@ impl Tokenizer {
     /// A tokenizer from a `tokenizer.json`; special ids come from `md`'s
     /// `tokenizer.ggml.*_token_id` keys where present.
     pub fn from_hf_json(json: &str, md: &Metadata) -> Result<Tokenizer> {
-        let with_special: tokenizers::Tokenizer =
-            json.parse().map_err(|e| TokenizerError::Build(format!("tokenizer.huggingface.json: {e}")))?;
+        let with_special: tokenizers::Tokenizer = json
+            .parse()
+            .map_err(|e| TokenizerError::Build(format!("tokenizer.huggingface.json: {e}")))?;
         let mut without_special = with_special.clone();
         without_special.set_encode_special_tokens(true);
         let vocab_size = with_special.get_vocab_size(true);
@@ -168,9 +172,17 @@ impl Tokenizer {
             .iter()
             .map(|k| id(&format!("tokenizer.ggml.{k}_token_id")))
             .collect::<Result<_>>()?;
-        self.add_bos = md.get_bool_opt("tokenizer.ggml.add_bos_token")?.unwrap_or(false);
-        self.add_eos = md.get_bool_opt("tokenizer.ggml.add_eos_token")?.unwrap_or(false);
-        self.eog = [self.eos, self.eot, eom].into_iter().chain(fim).flatten().collect();
+        self.add_bos = md
+            .get_bool_opt("tokenizer.ggml.add_bos_token")?
+            .unwrap_or(false);
+        self.add_eos = md
+            .get_bool_opt("tokenizer.ggml.add_eos_token")?
+            .unwrap_or(false);
+        self.eog = [self.eos, self.eot, eom]
+            .into_iter()
+            .chain(fim)
+            .flatten()
+            .collect();
         for text in EOG_TEXTS {
             if let Some(id) = self.with_special.token_to_id(text) {
                 self.eog.insert(id);
@@ -183,9 +195,15 @@ impl Tokenizer {
     /// (llama.cpp's `add_special`); `parse_special` turns control-token texts
     /// such as `<|im_start|>` into their ids instead of tokenizing them as text.
     pub fn encode(&self, text: &str, add_special: bool, parse_special: bool) -> Result<Vec<u32>> {
-        let tok = if parse_special { &self.with_special } else { &self.without_special };
+        let tok = if parse_special {
+            &self.with_special
+        } else {
+            &self.without_special
+        };
         let hf_specials = add_special && matches!(self.pieces, Pieces::Hf);
-        let enc = tok.encode_fast(text, hf_specials).map_err(|e| TokenizerError::Encode(e.to_string()))?;
+        let enc = tok
+            .encode_fast(text, hf_specials)
+            .map_err(|e| TokenizerError::Encode(e.to_string()))?;
         let mut ids = Vec::with_capacity(enc.get_ids().len() + 2);
         if add_special && self.add_bos {
             ids.extend(self.bos);
@@ -204,13 +222,20 @@ impl Tokenizer {
     pub fn token_bytes(&self, id: u32, special: bool) -> Vec<u8> {
         match &self.pieces {
             Pieces::Table { bytes, types } => {
-                let hidden = matches!(types.get(id as usize), Some(TokenType::Control | TokenType::Unknown));
+                let hidden = matches!(
+                    types.get(id as usize),
+                    Some(TokenType::Control | TokenType::Unknown)
+                );
                 if hidden && !special {
                     return Vec::new();
                 }
                 bytes.get(id as usize).cloned().unwrap_or_default()
             }
-            Pieces::Hf => self.with_special.decode(&[id], !special).unwrap_or_default().into_bytes(),
+            Pieces::Hf => self
+                .with_special
+                .decode(&[id], !special)
+                .unwrap_or_default()
+                .into_bytes(),
         }
     }
 
@@ -219,19 +244,34 @@ impl Tokenizer {
     pub fn decode(&self, ids: &[u32], special: bool) -> String {
         match &self.pieces {
             Pieces::Table { .. } => {
-                let bytes: Vec<u8> = ids.iter().flat_map(|&id| self.token_bytes(id, special)).collect();
+                let bytes: Vec<u8> = ids
+                    .iter()
+                    .flat_map(|&id| self.token_bytes(id, special))
+                    .collect();
                 String::from_utf8_lossy(&bytes).into_owned()
             }
             Pieces::Hf => {
-                let valid: Vec<u32> = ids.iter().copied().filter(|&id| (id as usize) < self.vocab_size).collect();
-                self.with_special.decode(&valid, !special).unwrap_or_default()
+                let valid: Vec<u32> = ids
+                    .iter()
+                    .copied()
+                    .filter(|&id| (id as usize) < self.vocab_size)
+                    .collect();
+                self.with_special
+                    .decode(&valid, !special)
+                    .unwrap_or_default()
             }
         }
     }
 
     /// A decoder for generated tokens that yields text only once it is whole UTF-8.
     pub fn stream(&self, special: bool) -> TextStream<'_> {
-        TextStream { tokenizer: self, special, pending: Vec::new(), ids: Vec::new(), emitted: 0 }
+        TextStream {
+            tokenizer: self,
+            special,
+            pending: Vec::new(),
+            ids: Vec::new(),
+            emitted: 0,
+        }
     }
 
     /// The token's text as stored in the vocabulary.
@@ -293,14 +333,18 @@ impl TextStream<'_> {
         if let Pieces::Hf = self.tokenizer.pieces {
             self.ids.push(id);
             let text = self.tokenizer.decode(&self.ids, self.special);
-            if text.ends_with('\u{FFFD}') || text.len() < self.emitted || !text.is_char_boundary(self.emitted) {
+            if text.ends_with('\u{FFFD}')
+                || text.len() < self.emitted
+                || !text.is_char_boundary(self.emitted)
+            {
                 return String::new();
             }
             let out = text[self.emitted..].to_string();
             self.emitted = text.len();
             return out;
         }
-        self.pending.extend(self.tokenizer.token_bytes(id, self.special));
+        self.pending
+            .extend(self.tokenizer.token_bytes(id, self.special));
         take_utf8(&mut self.pending, false)
     }
 

@@ -17,16 +17,23 @@ fn strings(v: &[&str]) -> Value {
 
 /// A byte-level vocabulary: 3 control tokens, the 256 byte characters, then merges.
 fn gpt2_tokenizer(pre: &str) -> Tokenizer {
-    let mut tokens: Vec<String> = vec!["<|endoftext|>".into(), "<|im_start|>".into(), "<|im_end|>".into()];
+    let mut tokens: Vec<String> = vec![
+        "<|endoftext|>".into(),
+        "<|im_start|>".into(),
+        "<|im_end|>".into(),
+    ];
     let mut types = vec![3i32, 3, 3];
     let table = super::ggml::tests_support::byte_chars();
     tokens.extend(table.iter().map(|c| c.to_string()));
     types.extend(std::iter::repeat_n(1, 256));
-    let merged = ["he", "ll", "llo", "hello", "Ġw", "or", "orl", "orld", "Ġworld", "Ġhello", "12"];
+    let merged = [
+        "he", "ll", "llo", "hello", "Ġw", "or", "orl", "orld", "Ġworld", "Ġhello", "12",
+    ];
     tokens.extend(merged.iter().map(|s| s.to_string()));
     types.extend(std::iter::repeat_n(1, merged.len()));
-    let merges =
-        ["h e", "l l", "ll o", "he llo", "Ġ w", "o r", "or l", "orl d", "Ġw orld", "Ġ hello", "1 2"];
+    let merges = [
+        "h e", "l l", "ll o", "he llo", "Ġ w", "o r", "or l", "orl d", "Ġw orld", "Ġ hello", "1 2",
+    ];
     let n = tokens.len();
     let m = md(vec![
         ("tokenizer.ggml.model", Value::String("gpt2".into())),
@@ -44,7 +51,10 @@ fn gpt2_tokenizer(pre: &str) -> Tokenizer {
 }
 
 fn ids(t: &Tokenizer, texts: &[&str]) -> Vec<u32> {
-    texts.iter().map(|s| t.token_id(s).unwrap_or_else(|| panic!("{s} not in vocab"))).collect()
+    texts
+        .iter()
+        .map(|s| t.token_id(s).unwrap_or_else(|| panic!("{s} not in vocab")))
+        .collect()
 }
 
 #[test]
@@ -52,7 +62,13 @@ fn gpt2_bpe_merges_and_round_trips() {
     let t = gpt2_tokenizer("gpt-2");
     let got = t.encode("hello world", true, false).unwrap();
     assert_eq!(got, ids(&t, &["hello", "Ġworld"]));
-    for text in ["hello world", "héllo wörld ☃ 🦀", "tab\there\n\nnew  spaces ", "x=1; // ok", ""] {
+    for text in [
+        "hello world",
+        "héllo wörld ☃ 🦀",
+        "tab\there\n\nnew  spaces ",
+        "x=1; // ok",
+        "",
+    ] {
         let enc = t.encode(text, false, false).unwrap();
         assert_eq!(t.decode(&enc, false), text);
     }
@@ -61,7 +77,9 @@ fn gpt2_bpe_merges_and_round_trips() {
 #[test]
 fn special_tokens_parse_only_when_asked() {
     let t = gpt2_tokenizer("gpt-2");
-    let with = t.encode("<|im_start|>hello<|im_end|>", false, true).unwrap();
+    let with = t
+        .encode("<|im_start|>hello<|im_end|>", false, true)
+        .unwrap();
     assert_eq!(with, ids(&t, &["<|im_start|>", "hello", "<|im_end|>"]));
     let without = t.encode("<|im_start|>hello", false, false).unwrap();
     assert!(!without.contains(&1), "{without:?}");
@@ -87,11 +105,20 @@ fn end_of_generation_ids_follow_llama_cpp() {
 #[test]
 fn smollm_pre_tokenizer_splits_digits() {
     let gpt2 = gpt2_tokenizer("gpt-2");
-    assert_eq!(gpt2.encode("12", false, false).unwrap(), ids(&gpt2, &["12"]));
+    assert_eq!(
+        gpt2.encode("12", false, false).unwrap(),
+        ids(&gpt2, &["12"])
+    );
     let smol = gpt2_tokenizer("smollm");
-    assert_eq!(smol.encode("12", false, false).unwrap(), ids(&smol, &["1", "2"]));
+    assert_eq!(
+        smol.encode("12", false, false).unwrap(),
+        ids(&smol, &["1", "2"])
+    );
     // GPT-2's regex keeps a space before a word, and the trailing spaces apart.
-    assert_eq!(smol.encode("hello  world", false, false).unwrap(), ids(&smol, &["hello", "Ġ", "Ġworld"]));
+    assert_eq!(
+        smol.encode("hello  world", false, false).unwrap(),
+        ids(&smol, &["hello", "Ġ", "Ġworld"])
+    );
 }
 
 #[test]
@@ -103,11 +130,23 @@ fn unknown_pre_tokenizer_and_model_are_errors() {
         ("tokenizer.ggml.merges", strings(&[])),
     ]);
     let e = Tokenizer::from_metadata(&m).unwrap_err();
-    assert_eq!(e.to_string(), "unsupported pre-tokenizer \"martian\" in tokenizer.ggml.pre");
-    m = md(vec![("tokenizer.ggml.model", Value::String("bert".into())), ("tokenizer.ggml.tokens", strings(&["a"]))]);
-    assert!(matches!(Tokenizer::from_metadata(&m).unwrap_err(), TokenizerError::UnsupportedModel(_)));
+    assert_eq!(
+        e.to_string(),
+        "unsupported pre-tokenizer \"martian\" in tokenizer.ggml.pre"
+    );
+    m = md(vec![
+        ("tokenizer.ggml.model", Value::String("bert".into())),
+        ("tokenizer.ggml.tokens", strings(&["a"])),
+    ]);
+    assert!(matches!(
+        Tokenizer::from_metadata(&m).unwrap_err(),
+        TokenizerError::UnsupportedModel(_)
+    ));
     let m = md(vec![]);
-    assert_eq!(Tokenizer::from_metadata(&m).unwrap_err().to_string(), "missing metadata key tokenizer.ggml.model");
+    assert_eq!(
+        Tokenizer::from_metadata(&m).unwrap_err().to_string(),
+        "missing metadata key tokenizer.ggml.model"
+    );
 }
 
 #[test]
@@ -133,7 +172,10 @@ fn spm_tokenizer() -> Tokenizer {
         types.push(6);
         scores.push(0.0);
     }
-    let pieces = ["▁", "h", "e", "l", "o", "w", "r", "d", "▁h", "lo", "llo", "ello", "▁hello", "▁w", "or", "▁wor", "ld", "▁world"];
+    let pieces = [
+        "▁", "h", "e", "l", "o", "w", "r", "d", "▁h", "lo", "llo", "ello", "▁hello", "▁w", "or",
+        "▁wor", "ld", "▁world",
+    ];
     for (i, p) in pieces.iter().enumerate() {
         tokens.push(p.to_string());
         types.push(1);
@@ -154,12 +196,75 @@ fn spm_tokenizer() -> Tokenizer {
 #[test]
 fn sentencepiece_merges_by_score_with_byte_fallback() {
     let t = spm_tokenizer();
-    assert!(t.add_bos(), "llama.cpp adds BOS for SentencePiece vocabularies by default");
+    assert!(
+        t.add_bos(),
+        "llama.cpp adds BOS for SentencePiece vocabularies by default"
+    );
     let got = t.encode("hello world", true, false).unwrap();
     assert_eq!(got, ids(&t, &["<s>", "▁hello", "▁world"]));
     // 'é' is not a piece: its UTF-8 bytes become byte tokens.
     let got = t.encode("hé", false, false).unwrap();
     assert_eq!(got, ids(&t, &["▁h", "<0xC3>", "<0xA9>"]));
     assert_eq!(t.decode(&got, false), " hé");
-    assert_eq!(t.decode(&t.encode("hello world", true, false).unwrap(), false), " hello world");
+    assert_eq!(
+        t.decode(&t.encode("hello world", true, false).unwrap(), false),
+        " hello world"
+    );
+}
+
+/// A `tokenizer.json` as a mu model would carry it (here: the byte-level
+/// tokenizer above, serialized by the tokenizers crate, with a post-processor
+/// that appends `<|im_end|>`).
+fn hf_tokenizer() -> Tokenizer {
+    let base = gpt2_tokenizer("gpt-2");
+    let mut inner = base.with_special.clone();
+    let post = tokenizers::processors::template::TemplateProcessing::builder()
+        .try_single("$A <|im_end|>")
+        .unwrap()
+        .special_tokens(vec![("<|im_end|>", 2)])
+        .build()
+        .unwrap();
+    inner.with_post_processor(Some(post));
+    let json = inner.to_string(false).unwrap();
+    let m = md(vec![
+        ("tokenizer.huggingface.json", Value::String(json)),
+        ("tokenizer.ggml.eos_token_id", Value::U32(2)),
+        ("tokenizer.ggml.padding_token_id", Value::U32(0)),
+    ]);
+    Tokenizer::from_metadata(&m).unwrap()
+}
+
+#[test]
+fn huggingface_json_tokenizer_for_mu() {
+    let t = hf_tokenizer();
+    let plain = t.encode("hello world", false, false).unwrap();
+    assert_eq!(plain, ids(&t, &["hello", "Ġworld"]));
+    // add_special runs the tokenizer.json's own post-processor.
+    let with_eos = t.encode("hello world", true, false).unwrap();
+    assert_eq!(with_eos, ids(&t, &["hello", "Ġworld", "<|im_end|>"]));
+    assert_eq!(t.eos(), Some(2));
+    assert!(t.is_eog(2));
+    assert_eq!(t.decode(&with_eos, false), "hello world");
+    assert_eq!(t.decode(&with_eos, true), "hello world<|im_end|>");
+    assert_eq!(t.encode("<|im_start|>", false, true).unwrap(), vec![1]);
+    assert_ne!(t.encode("<|im_start|>", false, false).unwrap(), vec![1]);
+    let text = "héllo 🦀";
+    let enc = t.encode(text, false, false).unwrap();
+    let mut s = t.stream(false);
+    let pieces: Vec<String> = enc.iter().map(|&id| s.push(id)).collect();
+    assert_eq!(pieces.concat(), text);
+    assert!(pieces.iter().all(|p| !p.contains('\u{FFFD}')), "{pieces:?}");
+}
+
+#[test]
+fn broken_huggingface_json_is_an_error() {
+    let m = md(vec![(
+        "tokenizer.huggingface.json",
+        Value::String("{not json".into()),
+    )]);
+    let e = Tokenizer::from_metadata(&m).unwrap_err().to_string();
+    assert!(
+        e.starts_with("building the tokenizer: tokenizer.huggingface.json:"),
+        "{e}"
+    );
 }
