@@ -194,3 +194,79 @@ fn q8_greedy_chat_matches_llama_cpp_up_to_the_first_near_tie() {
     }
     assert!(compared >= 40, "only {compared} steps compared");
 }
+
+// ---------------------------------------------------------------------------
+// `knob generate` on the real model.
+
+fn knob(args: &[&str], stdin: Option<&str>) -> std::process::Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_knob"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("knob runs");
+    let mut input = child.stdin.take().expect("stdin");
+    if let Some(text) = stdin {
+        input.write_all(text.as_bytes()).expect("write stdin");
+    }
+    drop(input);
+    child.wait_with_output().expect("knob exits")
+}
+
+#[test]
+fn generate_json_greedy_chat_matches_the_llama_cpp_text() {
+    let refs = refs();
+    // the CPU chat: 20 steps, a near-tie only at step 13
+    let chat = &refs["chats"][4];
+    let model = model_path();
+    let out = knob(
+        &[
+            "generate", "--model", model.to_str().expect("utf-8 path"), "--chat", "--system",
+            chat["system"].as_str().expect("system"), "--temp", "0", "--max-tokens", "12", "--json",
+            chat["user"].as_str().expect("user"),
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    let want = chat["text"].as_str().expect("text");
+    let got = v["text"].as_str().expect("text");
+    assert!(!got.is_empty() && want.starts_with(got), "knob {got:?}, llama.cpp {want:?}");
+    assert_eq!(v["stop"], "max_tokens");
+    assert_eq!(v["stats"]["generated_tokens"], 12);
+    assert_eq!(v["stats"]["prompt_tokens"].as_u64(), Some(chat["prompt_ids"].as_array().expect("ids").len() as u64));
+    assert!(v["stats"]["decode_tokens_per_sec"].as_f64().expect("rate") > 0.0);
+}
+
+#[test]
+fn generate_streams_text_and_stats_and_reads_stdin() {
+    let model = model_path();
+    let out = knob(
+        &["generate", "--model", model.to_str().expect("utf-8 path"), "--temp", "0.7", "--seed", "3", "--max-tokens", "8"],
+        Some("The capital of France is"),
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("8 tokens at") && err.contains("stop: max_tokens"), "{err}");
+    // the same seed gives the same text
+    let again = knob(
+        &["generate", "--model", model.to_str().expect("utf-8 path"), "--temp", "0.7", "--seed", "3", "--max-tokens", "8"],
+        Some("The capital of France is"),
+    );
+    assert_eq!(out.stdout, again.stdout);
+    assert!(!out.stdout.is_empty());
+}
+
+#[test]
+fn generate_refuses_a_prompt_longer_than_the_context() {
+    let model = model_path();
+    let long = "hello ".repeat(9000);
+    let out = knob(&["generate", "--model", model.to_str().expect("utf-8 path"), "--max-tokens", "4"], Some(&long));
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("the prompt is 9001 tokens") && err.contains("but the context holds 8192"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
