@@ -48,7 +48,9 @@ def knob_round(knob, model, threads):
         text=True,
     )
     rep = json.loads(r.stdout)
-    return {row["test"]: row["knob_tokens_per_sec"] for row in rep["rows"]}, rep
+    # knob names the tests prefill64, prefill512, decode128
+    got = {row["test"]: row["knob_tokens_per_sec"] for row in rep["rows"]}
+    return {n: got[n.replace("_", "")] for n, _ in TESTS}, rep
 
 
 def main():

@@ -40,6 +40,9 @@ pub struct Config {
     pub rope_base: f32,
     /// first decoder input token (`mu.decoder_start_token_id`)
     pub start_token: u32,
+    /// padding token (`tokenizer.ggml.padding_token_id`), never produced:
+    /// its logit is set to -inf
+    pub pad_token: Option<u32>,
 }
 
 impl Config {
@@ -86,6 +89,7 @@ impl Config {
             norm_eps: ld.f32("attention.layer_norm_epsilon")?,
             rope_base: ld.f32("rope.freq_base")?,
             start_token,
+            pad_token: src.meta_u32("tokenizer.ggml.padding_token_id").filter(|&p| (p as usize) < vocab_size),
         })
     }
     fn kv_dim(&self) -> usize {
@@ -426,6 +430,9 @@ impl Mu {
         w.dec_norm.rows(&st.x, 1, c.norm_eps, &mut st.xb);
         st.xq.quantize(&st.xb[..d], 1, d);
         w.token_embd.forward(pool, &st.xb, &st.xq, 1, &mut st.logits);
+        if let Some(pad) = c.pad_token {
+            st.logits[pad as usize] = f32::NEG_INFINITY;
+        }
         self.pos += 1;
         Ok(&self.st.logits)
     }
