@@ -97,7 +97,11 @@ pub struct TextStream {
 
 impl TextStream {
     pub fn with_capacity(n: usize) -> Self {
-        Self { ids: Vec::with_capacity(n), prefix_offset: 0, read_offset: 0 }
+        Self {
+            ids: Vec::with_capacity(n),
+            prefix_offset: 0,
+            read_offset: 0,
+        }
     }
 
     /// Adds a token; returns the text it completes, if any.
@@ -141,7 +145,10 @@ pub fn generate(
     on_piece: &mut dyn FnMut(&str, &Stats),
 ) -> Result<Generation, ModelError> {
     let start = Instant::now();
-    let mut stats = Stats { prompt_tokens: prompt.len(), ..Stats::default() };
+    let mut stats = Stats {
+        prompt_tokens: prompt.len(),
+        ..Stats::default()
+    };
     let mut sampler = Sampler::new(opts.sampler, model.vocab_size());
     let mut history = Vec::with_capacity(prompt.len() + opts.max_tokens);
     history.extend_from_slice(prompt);
@@ -196,7 +203,12 @@ pub fn generate(
     if stats.time_to_first_token_secs == 0.0 {
         stats.time_to_first_token_secs = start.elapsed().as_secs_f64();
     }
-    Ok(Generation { text, tokens, stats, stop })
+    Ok(Generation {
+        text,
+        tokens,
+        stats,
+        stop,
+    })
 }
 
 #[cfg(test)]
@@ -228,7 +240,12 @@ mod tests {
             if eos {
                 script.push(256);
             }
-            Self { script, pos: 0, logits: vec![0.0; 257], ctx }
+            Self {
+                script,
+                pos: 0,
+                logits: vec![0.0; 257],
+                ctx,
+            }
         }
         fn set(&mut self, step: usize) -> &[f32] {
             self.logits.fill(0.0);
@@ -250,14 +267,20 @@ mod tests {
         }
         fn prefill(&mut self, tokens: &[u32]) -> Result<&[f32], ModelError> {
             if tokens.len() > self.ctx {
-                return Err(ModelError::ContextFull { needed: tokens.len(), limit: self.ctx });
+                return Err(ModelError::ContextFull {
+                    needed: tokens.len(),
+                    limit: self.ctx,
+                });
             }
             self.pos = tokens.len();
             Ok(self.set(0))
         }
         fn decode(&mut self, _token: u32) -> Result<&[f32], ModelError> {
             if self.pos + 1 > self.ctx {
-                return Err(ModelError::ContextFull { needed: self.pos + 1, limit: self.ctx });
+                return Err(ModelError::ContextFull {
+                    needed: self.pos + 1,
+                    limit: self.ctx,
+                });
             }
             self.pos += 1;
             let step = self.pos - 3;
@@ -274,9 +297,16 @@ mod tests {
         }
     }
 
-    fn run(model: &mut Script, max_tokens: usize, cancel: &AtomicBool) -> (Generation, Vec<String>) {
+    fn run(
+        model: &mut Script,
+        max_tokens: usize,
+        cancel: &AtomicBool,
+    ) -> (Generation, Vec<String>) {
         let mut pieces = Vec::new();
-        let opts = GenerateOptions { max_tokens, sampler: SamplerConfig::greedy() };
+        let opts = GenerateOptions {
+            max_tokens,
+            sampler: SamplerConfig::greedy(),
+        };
         let g = generate(model, &Bytes, &[1, 2, 3], &opts, cancel, &mut |p, s| {
             assert!(s.generated_tokens > 0 && s.prompt_tokens == 3);
             pieces.push(p.to_string());
@@ -318,7 +348,10 @@ mod tests {
     fn cancel_from_the_callback_stops_the_next_token() {
         let mut m = Script::new("hello world", true, 100);
         let cancel = AtomicBool::new(false);
-        let opts = GenerateOptions { max_tokens: 50, sampler: SamplerConfig::greedy() };
+        let opts = GenerateOptions {
+            max_tokens: 50,
+            sampler: SamplerConfig::greedy(),
+        };
         let g = generate(&mut m, &Bytes, &[1, 2, 3], &opts, &cancel, &mut |p, _| {
             if p == "l" {
                 cancel.store(true, Ordering::Relaxed);
@@ -336,14 +369,37 @@ mod tests {
         assert_eq!(g.stop, StopReason::ContextFull);
         assert_eq!(g.text, "abcd");
         let mut m = Script::new("abc", true, 2);
-        let opts = GenerateOptions { max_tokens: 5, sampler: SamplerConfig::greedy() };
-        let err = generate(&mut m, &Bytes, &[1, 2, 3], &opts, &AtomicBool::new(false), &mut |_, _| {}).unwrap_err();
-        assert!(matches!(err, ModelError::ContextFull { needed: 3, limit: 2 }));
+        let opts = GenerateOptions {
+            max_tokens: 5,
+            sampler: SamplerConfig::greedy(),
+        };
+        let err = generate(
+            &mut m,
+            &Bytes,
+            &[1, 2, 3],
+            &opts,
+            &AtomicBool::new(false),
+            &mut |_, _| {},
+        )
+        .unwrap_err();
+        assert!(matches!(
+            err,
+            ModelError::ContextFull {
+                needed: 3,
+                limit: 2
+            }
+        ));
     }
 
     #[test]
     fn rates() {
-        let s = Stats { prompt_tokens: 64, prefill_secs: 0.5, generated_tokens: 11, decode_secs: 0.1, ..Stats::default() };
+        let s = Stats {
+            prompt_tokens: 64,
+            prefill_secs: 0.5,
+            generated_tokens: 11,
+            decode_secs: 0.1,
+            ..Stats::default()
+        };
         assert_eq!(s.prefill_tokens_per_sec(), 128.0);
         assert!((s.decode_tokens_per_sec() - 100.0).abs() < 1e-9);
         assert_eq!(Stats::default().decode_tokens_per_sec(), 0.0);

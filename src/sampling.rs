@@ -23,7 +23,7 @@ pub struct SamplerConfig {
     pub top_p: f32,
     /// drop tokens less likely than min_p times the most likely one; 0.0 = off
     pub min_p: f32,
-    /// > 1 discourages tokens seen in the last `repeat_last_n` tokens
+    /// above 1, discourages tokens seen in the last `repeat_last_n` tokens
     /// (a positive logit is divided by it, a negative one multiplied, as in llama.cpp); 1.0 = off
     pub repeat_penalty: f32,
     /// how many recent tokens the repetition penalty looks at
@@ -35,13 +35,24 @@ pub struct SamplerConfig {
 impl Default for SamplerConfig {
     /// llama.cpp's defaults.
     fn default() -> Self {
-        Self { temperature: 0.8, top_k: 40, top_p: 0.95, min_p: 0.05, repeat_penalty: 1.0, repeat_last_n: 64, seed: 0 }
+        Self {
+            temperature: 0.8,
+            top_k: 40,
+            top_p: 0.95,
+            min_p: 0.05,
+            repeat_penalty: 1.0,
+            repeat_last_n: 64,
+            seed: 0,
+        }
     }
 }
 
 impl SamplerConfig {
     pub fn greedy() -> Self {
-        Self { temperature: 0.0, ..Self::default() }
+        Self {
+            temperature: 0.0,
+            ..Self::default()
+        }
     }
 }
 
@@ -61,7 +72,9 @@ impl Rng {
             x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
             x ^ (x >> 31)
         };
-        Self { s: [next(), next(), next(), next()] }
+        Self {
+            s: [next(), next(), next(), next()],
+        }
     }
     pub fn next_u64(&mut self) -> u64 {
         let s = &mut self.s;
@@ -93,7 +106,12 @@ pub struct Sampler {
 
 impl Sampler {
     pub fn new(config: SamplerConfig, vocab_size: usize) -> Self {
-        Self { rng: Rng::new(config.seed), config, cand: Vec::with_capacity(vocab_size), work: Vec::with_capacity(vocab_size) }
+        Self {
+            rng: Rng::new(config.seed),
+            config,
+            cand: Vec::with_capacity(vocab_size),
+            work: Vec::with_capacity(vocab_size),
+        }
     }
 
     /// Picks the next token. `history` is every token so far (prompt and reply);
@@ -113,7 +131,11 @@ impl Sampler {
                     continue;
                 }
                 if let Some(l) = logits.get_mut(t as usize) {
-                    *l = if *l > 0.0 { *l / c.repeat_penalty } else { *l * c.repeat_penalty };
+                    *l = if *l > 0.0 {
+                        *l / c.repeat_penalty
+                    } else {
+                        *l * c.repeat_penalty
+                    };
                 }
             }
         }
@@ -126,12 +148,22 @@ impl Sampler {
         // --- candidates, most likely first --------------------------------------
         let cand = &mut self.cand;
         cand.clear();
-        cand.extend(logits.iter().enumerate().filter(|(_, l)| !l.is_nan()).map(|(i, &l)| (i as u32, l)));
+        cand.extend(
+            logits
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| !l.is_nan())
+                .map(|(i, &l)| (i as u32, l)),
+        );
         if cand.is_empty() {
             return 0;
         }
         let by_logit = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
-        let k = if c.top_k > 0 { c.top_k.min(cand.len()) } else { cand.len() };
+        let k = if c.top_k > 0 {
+            c.top_k.min(cand.len())
+        } else {
+            cand.len()
+        };
         if k < cand.len() {
             cand.select_nth_unstable_by(k - 1, by_logit);
             cand.truncate(k);
@@ -204,7 +236,15 @@ mod tests {
     use super::*;
 
     fn cfg(temperature: f32) -> SamplerConfig {
-        SamplerConfig { temperature, top_k: 0, top_p: 1.0, min_p: 0.0, repeat_penalty: 1.0, repeat_last_n: 64, seed: 7 }
+        SamplerConfig {
+            temperature,
+            top_k: 0,
+            top_p: 1.0,
+            min_p: 0.0,
+            repeat_penalty: 1.0,
+            repeat_last_n: 64,
+            seed: 7,
+        }
     }
 
     /// Draw `n` tokens and count each.
@@ -227,9 +267,24 @@ mod tests {
         x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         assert_eq!(x ^ (x >> 31), 0xe220_a839_7b1d_cdaf);
         // and the generator is a pure function of the seed
-        let a: Vec<u64> = (0..5).map({ let mut r = Rng::new(42); move |_| r.next_u64() }).collect();
-        let b: Vec<u64> = (0..5).map({ let mut r = Rng::new(42); move |_| r.next_u64() }).collect();
-        let c: Vec<u64> = (0..5).map({ let mut r = Rng::new(43); move |_| r.next_u64() }).collect();
+        let a: Vec<u64> = (0..5)
+            .map({
+                let mut r = Rng::new(42);
+                move |_| r.next_u64()
+            })
+            .collect();
+        let b: Vec<u64> = (0..5)
+            .map({
+                let mut r = Rng::new(42);
+                move |_| r.next_u64()
+            })
+            .collect();
+        let c: Vec<u64> = (0..5)
+            .map({
+                let mut r = Rng::new(43);
+                move |_| r.next_u64()
+            })
+            .collect();
         assert_eq!(a, b);
         assert_ne!(a, c);
     }
@@ -278,10 +333,24 @@ mod tests {
     #[test]
     fn top_k_keeps_only_the_k_best() {
         let logits = [5.0f32, 4.0, 3.0, 2.0, 1.0];
-        let h = histogram(SamplerConfig { top_k: 2, ..cfg(10.0) }, &logits, 5_000);
+        let h = histogram(
+            SamplerConfig {
+                top_k: 2,
+                ..cfg(10.0)
+            },
+            &logits,
+            5_000,
+        );
         assert_eq!(h[2..].iter().sum::<usize>(), 0, "{h:?}");
         assert!(h[0] > 0 && h[1] > 0);
-        let h = histogram(SamplerConfig { top_k: 1, ..cfg(10.0) }, &logits, 100);
+        let h = histogram(
+            SamplerConfig {
+                top_k: 1,
+                ..cfg(10.0)
+            },
+            &logits,
+            100,
+        );
         assert_eq!(h[0], 100);
     }
 
@@ -290,10 +359,24 @@ mod tests {
         // probabilities 0.5, 0.25, 0.125, 0.125 (logits are log2 steps)
         let l2 = std::f32::consts::LN_2;
         let logits = [3.0 * l2, 2.0 * l2, l2, l2];
-        let h = histogram(SamplerConfig { top_p: 0.7, ..cfg(1.0) }, &logits, 5_000);
+        let h = histogram(
+            SamplerConfig {
+                top_p: 0.7,
+                ..cfg(1.0)
+            },
+            &logits,
+            5_000,
+        );
         assert_eq!(h[2] + h[3], 0, "{h:?}");
         assert!(h[1] > 1_300, "{h:?}");
-        let h = histogram(SamplerConfig { top_p: 0.4, ..cfg(1.0) }, &logits, 500);
+        let h = histogram(
+            SamplerConfig {
+                top_p: 0.4,
+                ..cfg(1.0)
+            },
+            &logits,
+            500,
+        );
         assert_eq!(h[0], 500);
     }
 
@@ -301,22 +384,49 @@ mod tests {
     fn min_p_drops_tokens_far_below_the_best() {
         // weights relative to the best: 1, 0.5, 0.04
         let logits = [0.0f32, 0.5f32.ln(), 0.04f32.ln()];
-        let h = histogram(SamplerConfig { min_p: 0.05, ..cfg(1.0) }, &logits, 5_000);
+        let h = histogram(
+            SamplerConfig {
+                min_p: 0.05,
+                ..cfg(1.0)
+            },
+            &logits,
+            5_000,
+        );
         assert_eq!(h[2], 0, "{h:?}");
         assert!(h[1] > 1_300);
-        let h = histogram(SamplerConfig { min_p: 0.03, ..cfg(1.0) }, &logits, 20_000);
+        let h = histogram(
+            SamplerConfig {
+                min_p: 0.03,
+                ..cfg(1.0)
+            },
+            &logits,
+            20_000,
+        );
         assert!(h[2] > 0, "{h:?}");
     }
 
     #[test]
     fn repetition_penalty_pushes_recent_tokens_down() {
-        let mut s = Sampler::new(SamplerConfig { repeat_penalty: 1.5, ..SamplerConfig::greedy() }, 3);
+        let mut s = Sampler::new(
+            SamplerConfig {
+                repeat_penalty: 1.5,
+                ..SamplerConfig::greedy()
+            },
+            3,
+        );
         // token 0 leads, but was just produced: 2.0/1.5 = 1.33 < 1.5
         assert_eq!(s.sample(&[2.0, 1.5, -1.0], &[0]), 1);
         // negative logits get multiplied: -1*1.5 = -1.5 < -1.2
         assert_eq!(s.sample(&[-3.0, -1.0, -1.2], &[1]), 2);
         // outside the window nothing changes
-        let mut s = Sampler::new(SamplerConfig { repeat_penalty: 1.5, repeat_last_n: 1, ..SamplerConfig::greedy() }, 3);
+        let mut s = Sampler::new(
+            SamplerConfig {
+                repeat_penalty: 1.5,
+                repeat_last_n: 1,
+                ..SamplerConfig::greedy()
+            },
+            3,
+        );
         assert_eq!(s.sample(&[2.0, 1.5, -1.0], &[0, 2]), 0);
     }
 }

@@ -24,13 +24,15 @@ const Q8_TOL: f32 = 0.03;
 // ---------------------------------------------------------------------------
 // An in-memory model file.
 
+/// (ne, f32 values as the naive model sees them, Q8_0 blocks if quantized)
+type MemTensor = (Vec<usize>, Vec<f32>, Option<Arc<Vec<BlockQ8_0>>>);
+
 #[derive(Default)]
 struct MemModel {
     meta_u32: HashMap<String, u32>,
     meta_f32: HashMap<String, f32>,
     meta_str: HashMap<String, String>,
-    /// name -> (ne, f32 values as the naive model sees them, Q8_0 blocks if quantized)
-    tensors: HashMap<String, (Vec<usize>, Vec<f32>, Option<Arc<Vec<BlockQ8_0>>>)>,
+    tensors: HashMap<String, MemTensor>,
 }
 
 impl ModelSource for MemModel {
@@ -47,7 +49,10 @@ impl ModelSource for MemModel {
         self.tensors.get(name).map(|t| t.0.clone())
     }
     fn tensor(&self, name: &str) -> Result<TensorData, ModelError> {
-        let t = self.tensors.get(name).ok_or_else(|| ModelError::MissingTensor(name.into()))?;
+        let t = self
+            .tensors
+            .get(name)
+            .ok_or_else(|| ModelError::MissingTensor(name.into()))?;
         Ok(match &t.2 {
             Some(b) => TensorData::Q8(b.clone() as Arc<dyn QBlocks>),
             None => TensorData::F32(t.1.clone()),
@@ -83,7 +88,13 @@ impl MemModel {
         let a = 1.0 / (k as f32).sqrt() * 1.7;
         let mut v: Vec<f32> = (0..n * k).map(|_| rng.next(a)).collect();
         let blocks = if q8 {
-            let mut b = vec![BlockQ8_0 { d: [0; 2], qs: [0; 32] }; n * k / 32];
+            let mut b = vec![
+                BlockQ8_0 {
+                    d: [0; 2],
+                    qs: [0; 32]
+                };
+                n * k / 32
+            ];
             quantize_row_q8_0(&v, &mut b);
             dequantize_row_q8_0(&b, &mut v);
             Some(Arc::new(b))
@@ -103,19 +114,28 @@ impl MemModel {
 /// y = W x with W stored row-major [n, k].
 fn matvec(w: &[f32], x: &[f64]) -> Vec<f64> {
     let k = x.len();
-    w.chunks(k).map(|row| row.iter().zip(x).map(|(&a, &b)| a as f64 * b).sum()).collect()
+    w.chunks(k)
+        .map(|row| row.iter().zip(x).map(|(&a, &b)| a as f64 * b).sum())
+        .collect()
 }
 
 fn rmsnorm(x: &[f64], w: &[f32], eps: f64) -> Vec<f64> {
     let ms = x.iter().map(|v| v * v).sum::<f64>() / x.len() as f64;
-    x.iter().zip(w).map(|(v, &g)| v / (ms + eps).sqrt() * g as f64).collect()
+    x.iter()
+        .zip(w)
+        .map(|(v, &g)| v / (ms + eps).sqrt() * g as f64)
+        .collect()
 }
 
 fn layernorm(x: &[f64], w: &[f32], b: &[f32], eps: f64) -> Vec<f64> {
     let n = x.len() as f64;
     let mean = x.iter().sum::<f64>() / n;
     let var = x.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
-    x.iter().zip(w).zip(b).map(|((v, &g), &bb)| (v - mean) / (var + eps).sqrt() * g as f64 + bb as f64).collect()
+    x.iter()
+        .zip(w)
+        .zip(b)
+        .map(|((v, &g), &bb)| (v - mean) / (var + eps).sqrt() * g as f64 + bb as f64)
+        .collect()
 }
 
 /// Rotates one head at `pos`; `neox` pairs i with i+d/2, else 2i with 2i+1.
@@ -123,7 +143,11 @@ fn rope_head(h: &mut [f64], pos: usize, base: f64, neox: bool) {
     let d = h.len();
     for i in 0..d / 2 {
         let theta = pos as f64 * base.powf(-2.0 * i as f64 / d as f64);
-        let (a, b) = if neox { (i, i + d / 2) } else { (2 * i, 2 * i + 1) };
+        let (a, b) = if neox {
+            (i, i + d / 2)
+        } else {
+            (2 * i, 2 * i + 1)
+        };
         let (x0, x1) = (h[a], h[b]);
         h[a] = x0 * theta.cos() - x1 * theta.sin();
         h[b] = x0 * theta.sin() + x1 * theta.cos();
@@ -151,7 +175,10 @@ fn naive_attention(
                 let qh = &qt[h * hd..(h + 1) * hd];
                 let scores: Vec<f64> = (0..n_keys)
                     .map(|s| {
-                        qh.iter().zip(&k[s][kvh * hd..(kvh + 1) * hd]).map(|(a, b)| a * b).sum::<f64>()
+                        qh.iter()
+                            .zip(&k[s][kvh * hd..(kvh + 1) * hd])
+                            .map(|(a, b)| a * b)
+                            .sum::<f64>()
                             / (hd as f64).sqrt()
                     })
                     .collect();
@@ -176,13 +203,23 @@ fn silu(x: f64) -> f64 {
 fn max_abs_diff(a: &[f32], b: &[f64]) -> f32 {
     a.iter()
         .zip(b)
-        .map(|(&x, &y)| if x as f64 == y { 0.0 } else { (x as f64 - y).abs() as f32 })
+        .map(|(&x, &y)| {
+            if x as f64 == y {
+                0.0
+            } else {
+                (x as f64 - y).abs() as f32
+            }
+        })
         .fold(0.0, f32::max)
 }
 
 fn tolerance(q8: bool, reference: &[f64]) -> f32 {
     if q8 {
-        Q8_TOL * reference.iter().filter(|v| v.is_finite()).fold(0.0f64, |m, v| m.max(v.abs())) as f32
+        Q8_TOL
+            * reference
+                .iter()
+                .filter(|v| v.is_finite())
+                .fold(0.0f64, |m, v| m.max(v.abs())) as f32
     } else {
         F32_TOL
     }
@@ -201,7 +238,15 @@ struct LlamaDims {
     ctx: usize,
 }
 
-const LD: LlamaDims = LlamaDims { dim: 64, hidden: 96, layers: 2, heads: 4, kv_heads: 2, vocab: 96, ctx: 64 };
+const LD: LlamaDims = LlamaDims {
+    dim: 64,
+    hidden: 96,
+    layers: 2,
+    heads: 4,
+    kv_heads: 2,
+    vocab: 96,
+    ctx: 64,
+};
 const EPS: f32 = 1e-5;
 const BASE: f32 = 10000.0;
 
@@ -210,7 +255,8 @@ fn llama_model(q8: bool, tied: bool, seed: u64) -> MemModel {
     let mut rng = Lcg(seed);
     let d = &LD;
     let hd = d.dim / d.heads;
-    m.meta_str.insert("general.architecture".into(), "llama".into());
+    m.meta_str
+        .insert("general.architecture".into(), "llama".into());
     m.u32("llama.embedding_length", d.dim as u32);
     m.u32("llama.feed_forward_length", d.hidden as u32);
     m.u32("llama.block_count", d.layers as u32);
@@ -244,17 +290,29 @@ fn naive_llama(m: &MemModel, tokens: &[u32]) -> Vec<Vec<f64>> {
     let d = &LD;
     let hd = d.dim / d.heads;
     let emb = m.get("token_embd.weight");
-    let mut x: Vec<Vec<f64>> =
-        tokens.iter().map(|&t| emb[t as usize * d.dim..(t as usize + 1) * d.dim].iter().map(|&v| v as f64).collect()).collect();
+    let mut x: Vec<Vec<f64>> = tokens
+        .iter()
+        .map(|&t| {
+            emb[t as usize * d.dim..(t as usize + 1) * d.dim]
+                .iter()
+                .map(|&v| v as f64)
+                .collect()
+        })
+        .collect();
     for l in 0..d.layers {
         let n = |s: &str| format!("blk.{l}.{s}.weight");
-        let xn: Vec<Vec<f64>> = x.iter().map(|r| rmsnorm(r, m.get(&n("attn_norm")), EPS as f64)).collect();
+        let xn: Vec<Vec<f64>> = x
+            .iter()
+            .map(|r| rmsnorm(r, m.get(&n("attn_norm")), EPS as f64))
+            .collect();
         let mut q: Vec<Vec<f64>> = xn.iter().map(|r| matvec(m.get(&n("attn_q")), r)).collect();
         let mut k: Vec<Vec<f64>> = xn.iter().map(|r| matvec(m.get(&n("attn_k")), r)).collect();
         let v: Vec<Vec<f64>> = xn.iter().map(|r| matvec(m.get(&n("attn_v")), r)).collect();
         for (pos, (qr, kr)) in q.iter_mut().zip(k.iter_mut()).enumerate() {
-            qr.chunks_mut(hd).for_each(|h| rope_head(h, pos, BASE as f64, false));
-            kr.chunks_mut(hd).for_each(|h| rope_head(h, pos, BASE as f64, false));
+            qr.chunks_mut(hd)
+                .for_each(|h| rope_head(h, pos, BASE as f64, false));
+            kr.chunks_mut(hd)
+                .for_each(|h| rope_head(h, pos, BASE as f64, false));
         }
         let att = naive_attention(&q, &k, &v, d.heads, d.kv_heads, hd, true);
         for (xr, ar) in x.iter_mut().zip(&att) {
@@ -272,8 +330,19 @@ fn naive_llama(m: &MemModel, tokens: &[u32]) -> Vec<Vec<f64>> {
             }
         }
     }
-    let out = if m.tensors.contains_key("output.weight") { "output.weight" } else { "token_embd.weight" };
-    x.iter().map(|r| matvec(m.get(out), &rmsnorm(r, m.get("output_norm.weight"), EPS as f64))).collect()
+    let out = if m.tensors.contains_key("output.weight") {
+        "output.weight"
+    } else {
+        "token_embd.weight"
+    };
+    x.iter()
+        .map(|r| {
+            matvec(
+                m.get(out),
+                &rmsnorm(r, m.get("output_norm.weight"), EPS as f64),
+            )
+        })
+        .collect()
 }
 
 fn check_llama(q8: bool, tied: bool, threads: usize) {
@@ -283,17 +352,33 @@ fn check_llama(q8: bool, tied: bool, threads: usize) {
     let generated = [7u32, 11, 64, 2, 95, 30, 30, 1, 8, 77];
     let all: Vec<u32> = prompt.iter().chain(&generated).copied().collect();
     let reference = naive_llama(&m, &all);
-    let mut model = Llama::load(&m, SessionOptions { threads, context: None, max_batch: 3 }).unwrap();
+    let mut model = Llama::load(
+        &m,
+        SessionOptions {
+            threads,
+            context: None,
+            max_batch: 3,
+        },
+    )
+    .unwrap();
 
     let logits = model.prefill(&prompt).unwrap().to_vec();
     let r = &reference[prompt.len() - 1];
     let err = max_abs_diff(&logits, r);
-    assert!(err <= tolerance(q8, r), "prefill: max |diff| {err} > {}", tolerance(q8, r));
+    assert!(
+        err <= tolerance(q8, r),
+        "prefill: max |diff| {err} > {}",
+        tolerance(q8, r)
+    );
     for (i, &t) in generated.iter().enumerate() {
         let logits = model.decode(t).unwrap().to_vec();
         let r = &reference[prompt.len() + i];
         let err = max_abs_diff(&logits, r);
-        assert!(err <= tolerance(q8, r), "decode step {i}: max |diff| {err} > {}", tolerance(q8, r));
+        assert!(
+            err <= tolerance(q8, r),
+            "decode step {i}: max |diff| {err} > {}",
+            tolerance(q8, r)
+        );
     }
 
     // KV-cache path against recomputing from scratch with the engine itself:
@@ -304,7 +389,11 @@ fn check_llama(q8: bool, tied: bool, threads: usize) {
     let mut all9 = all.clone();
     all9.push(9);
     let fresh = model.prefill(&all9).unwrap().to_vec();
-    let err = cached.iter().zip(&fresh).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    let err = cached
+        .iter()
+        .zip(&fresh)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
     assert!(err <= 1e-3, "cache vs recompute: {err}");
 }
 
@@ -326,12 +415,38 @@ fn llama_q8_weights_match_naive_two_threads() {
 #[test]
 fn llama_rejects_a_prompt_longer_than_the_context() {
     let m = llama_model(true, true, 1);
-    let mut model = Llama::load(&m, SessionOptions { threads: 1, context: Some(8), max_batch: 4 }).unwrap();
+    let mut model = Llama::load(
+        &m,
+        SessionOptions {
+            threads: 1,
+            context: Some(8),
+            max_batch: 4,
+        },
+    )
+    .unwrap();
     let err = model.prefill(&[1; 9]).unwrap_err();
-    assert!(matches!(err, ModelError::ContextFull { needed: 9, limit: 8 }), "{err}");
+    assert!(
+        matches!(
+            err,
+            ModelError::ContextFull {
+                needed: 9,
+                limit: 8
+            }
+        ),
+        "{err}"
+    );
     model.prefill(&[1; 8]).unwrap();
-    assert!(matches!(model.decode(1).unwrap_err(), ModelError::ContextFull { needed: 9, limit: 8 }));
-    assert!(matches!(model.decode(96).unwrap_err(), ModelError::BadToken { token: 96, .. } | ModelError::ContextFull { .. }));
+    assert!(matches!(
+        model.decode(1).unwrap_err(),
+        ModelError::ContextFull {
+            needed: 9,
+            limit: 8
+        }
+    ));
+    assert!(matches!(
+        model.decode(96).unwrap_err(),
+        ModelError::BadToken { token: 96, .. } | ModelError::ContextFull { .. }
+    ));
 }
 
 #[test]
@@ -343,7 +458,11 @@ fn llama_rejects_bad_shapes_and_missing_tensors() {
     let mut m = llama_model(false, true, 3);
     m.tensors.get_mut("blk.0.attn_k.weight").unwrap().0 = vec![64, 16];
     let err = Llama::load(&m, SessionOptions::default()).err().unwrap();
-    assert!(err.to_string().contains("blk.0.attn_k.weight has shape [64, 16], expected [64, 32]"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("blk.0.attn_k.weight has shape [64, 16], expected [64, 32]"),
+        "{err}"
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -359,7 +478,15 @@ struct MuDims {
     vocab: usize,
 }
 
-const MD: MuDims = MuDims { dim: 64, hidden: 96, enc: 2, dec: 1, heads: 4, kv_heads: 2, vocab: 80 };
+const MD: MuDims = MuDims {
+    dim: 64,
+    hidden: 96,
+    enc: 2,
+    dec: 1,
+    heads: 4,
+    kv_heads: 2,
+    vocab: 80,
+};
 const MU_EPS: f32 = 1e-5;
 const MU_BASE: f32 = 10000.0;
 const START: u32 = 2;
@@ -371,7 +498,8 @@ fn mu_model(q8: bool, seed: u64) -> MemModel {
     let mut rng = Lcg(seed);
     let d = &MD;
     let hd = d.dim / d.heads;
-    m.meta_str.insert("general.architecture".into(), "mu".into());
+    m.meta_str
+        .insert("general.architecture".into(), "mu".into());
     m.u32("mu.context_length", 32);
     m.u32("mu.decoder.context_length", 24);
     m.u32("mu.embedding_length", d.dim as u32);
@@ -392,20 +520,64 @@ fn mu_model(q8: bool, seed: u64) -> MemModel {
     for (stack, layers) in [("enc", d.enc), ("dec", d.dec)] {
         for l in 0..layers {
             let p = format!("{stack}.blk.{l}");
-            let kinds: &[&str] = if stack == "enc" { &["attn"] } else { &["attn", "cross"] };
+            let kinds: &[&str] = if stack == "enc" {
+                &["attn"]
+            } else {
+                &["attn", "cross"]
+            };
             for kind in kinds {
-                let pre = if *kind == "attn" { "attn_norm" } else { "cross_norm" };
+                let pre = if *kind == "attn" {
+                    "attn_norm"
+                } else {
+                    "cross_norm"
+                };
                 norm(&mut m, &mut rng, &format!("{p}.{pre}"));
-                m.matrix(&mut rng, &format!("{p}.{kind}_q.weight"), d.heads * hd, d.dim, q8);
-                m.matrix(&mut rng, &format!("{p}.{kind}_k.weight"), d.kv_heads * hd, d.dim, q8);
-                m.matrix(&mut rng, &format!("{p}.{kind}_v.weight"), d.kv_heads * hd, d.dim, q8);
-                m.matrix(&mut rng, &format!("{p}.{kind}_output.weight"), d.dim, d.heads * hd, q8);
+                m.matrix(
+                    &mut rng,
+                    &format!("{p}.{kind}_q.weight"),
+                    d.heads * hd,
+                    d.dim,
+                    q8,
+                );
+                m.matrix(
+                    &mut rng,
+                    &format!("{p}.{kind}_k.weight"),
+                    d.kv_heads * hd,
+                    d.dim,
+                    q8,
+                );
+                m.matrix(
+                    &mut rng,
+                    &format!("{p}.{kind}_v.weight"),
+                    d.kv_heads * hd,
+                    d.dim,
+                    q8,
+                );
+                m.matrix(
+                    &mut rng,
+                    &format!("{p}.{kind}_output.weight"),
+                    d.dim,
+                    d.heads * hd,
+                    q8,
+                );
                 norm(&mut m, &mut rng, &format!("{p}.{kind}_post_norm"));
             }
             norm(&mut m, &mut rng, &format!("{p}.ffn_norm"));
-            m.matrix(&mut rng, &format!("{p}.ffn_gate.weight"), d.hidden, d.dim, q8);
+            m.matrix(
+                &mut rng,
+                &format!("{p}.ffn_gate.weight"),
+                d.hidden,
+                d.dim,
+                q8,
+            );
             m.matrix(&mut rng, &format!("{p}.ffn_up.weight"), d.hidden, d.dim, q8);
-            m.matrix(&mut rng, &format!("{p}.ffn_down.weight"), d.dim, d.hidden, q8);
+            m.matrix(
+                &mut rng,
+                &format!("{p}.ffn_down.weight"),
+                d.dim,
+                d.hidden,
+                q8,
+            );
             norm(&mut m, &mut rng, &format!("{p}.ffn_post_norm"));
         }
         norm(&mut m, &mut rng, &format!("{stack}.output_norm"));
@@ -418,13 +590,32 @@ fn naive_mu(m: &MemModel, query: &[u32], dec_tokens: &[u32]) -> Vec<Vec<f64>> {
     let d = &MD;
     let hd = d.dim / d.heads;
     let eps = MU_EPS as f64;
-    let ln = |x: &[f64], name: &str| layernorm(x, m.get(&format!("{name}.weight")), m.get(&format!("{name}.bias")), eps);
+    let ln = |x: &[f64], name: &str| {
+        layernorm(
+            x,
+            m.get(&format!("{name}.weight")),
+            m.get(&format!("{name}.bias")),
+            eps,
+        )
+    };
     let emb = m.get("token_embd.weight");
     let embed = |ts: &[u32]| -> Vec<Vec<f64>> {
-        ts.iter().map(|&t| emb[t as usize * d.dim..(t as usize + 1) * d.dim].iter().map(|&v| v as f64).collect()).collect()
+        ts.iter()
+            .map(|&t| {
+                emb[t as usize * d.dim..(t as usize + 1) * d.dim]
+                    .iter()
+                    .map(|&v| v as f64)
+                    .collect()
+            })
+            .collect()
     };
     // x = x + post(f(pre(x))) for attention sub-layers over `kv_src` (None = self)
-    let attn_block = |x: &mut Vec<Vec<f64>>, p: &str, kind: &str, pre: &str, kv_src: Option<&Vec<Vec<f64>>>, causal: bool| {
+    let attn_block = |x: &mut Vec<Vec<f64>>,
+                      p: &str,
+                      kind: &str,
+                      pre: &str,
+                      kv_src: Option<&Vec<Vec<f64>>>,
+                      causal: bool| {
         let xn: Vec<Vec<f64>> = x.iter().map(|r| ln(r, &format!("{p}.{pre}"))).collect();
         let w = |s: &str| m.get(&format!("{p}.{kind}_{s}.weight"));
         let src = kv_src.unwrap_or(&xn);
@@ -433,10 +624,12 @@ fn naive_mu(m: &MemModel, query: &[u32], dec_tokens: &[u32]) -> Vec<Vec<f64>> {
         let v: Vec<Vec<f64>> = src.iter().map(|r| matvec(w("v"), r)).collect();
         if kv_src.is_none() {
             for (pos, r) in q.iter_mut().enumerate() {
-                r.chunks_mut(hd).for_each(|h| rope_head(h, pos, MU_BASE as f64, true));
+                r.chunks_mut(hd)
+                    .for_each(|h| rope_head(h, pos, MU_BASE as f64, true));
             }
             for (pos, r) in k.iter_mut().enumerate() {
-                r.chunks_mut(hd).for_each(|h| rope_head(h, pos, MU_BASE as f64, true));
+                r.chunks_mut(hd)
+                    .for_each(|h| rope_head(h, pos, MU_BASE as f64, true));
             }
         }
         let att = naive_attention(&q, &k, &v, d.heads, d.kv_heads, hd, causal);
@@ -451,7 +644,10 @@ fn naive_mu(m: &MemModel, query: &[u32], dec_tokens: &[u32]) -> Vec<Vec<f64>> {
             let g = matvec(m.get(&format!("{p}.ffn_gate.weight")), &xn);
             let u = matvec(m.get(&format!("{p}.ffn_up.weight")), &xn);
             let h: Vec<f64> = g.iter().zip(&u).map(|(g, u)| silu(*g) * u).collect();
-            let o = ln(&matvec(m.get(&format!("{p}.ffn_down.weight")), &h), &format!("{p}.ffn_post_norm"));
+            let o = ln(
+                &matvec(m.get(&format!("{p}.ffn_down.weight")), &h),
+                &format!("{p}.ffn_post_norm"),
+            );
             xr.iter_mut().zip(o).for_each(|(a, b)| *a += b);
         }
     };
@@ -464,7 +660,9 @@ fn naive_mu(m: &MemModel, query: &[u32], dec_tokens: &[u32]) -> Vec<Vec<f64>> {
     }
     let enc: Vec<Vec<f64>> = e.iter().map(|r| ln(r, "enc.output_norm")).collect();
 
-    let toks: Vec<u32> = std::iter::once(START).chain(dec_tokens.iter().copied()).collect();
+    let toks: Vec<u32> = std::iter::once(START)
+        .chain(dec_tokens.iter().copied())
+        .collect();
     let mut x = embed(&toks);
     for l in 0..d.dec {
         let p = format!("dec.blk.{l}");
@@ -489,11 +687,18 @@ fn check_mu(q8: bool, threads: usize) {
     let mut model = Mu::load(&m, threads).unwrap();
     let logits = model.prefill(&query).unwrap().to_vec();
     let err = max_abs_diff(&logits, &reference[0]);
-    assert!(err <= tolerance(q8, &reference[0]), "encode + start token: {err}");
+    assert!(
+        err <= tolerance(q8, &reference[0]),
+        "encode + start token: {err}"
+    );
     for (i, &t) in generated.iter().enumerate() {
         let logits = model.decode_step(t).unwrap().to_vec();
         let r = &reference[i + 1];
-        assert!(max_abs_diff(&logits, r) <= tolerance(q8, r), "decode step {i}: {}", max_abs_diff(&logits, r));
+        assert!(
+            max_abs_diff(&logits, r) <= tolerance(q8, r),
+            "decode step {i}: {}",
+            max_abs_diff(&logits, r)
+        );
     }
     // a second query in the same session starts from scratch
     let query2 = [1u32, 2, 3];
@@ -521,13 +726,28 @@ fn mu_q8_weights_match_naive_two_threads() {
 fn mu_limits_are_errors() {
     let m = mu_model(true, 5);
     let mut model = Mu::load(&m, 1).unwrap();
-    assert!(matches!(model.decode_step(1).unwrap_err(), ModelError::BadValue { .. }));
-    assert!(matches!(model.prefill(&[1; 33]).unwrap_err(), ModelError::ContextFull { needed: 33, limit: 32 }));
+    assert!(matches!(
+        model.decode_step(1).unwrap_err(),
+        ModelError::BadValue { .. }
+    ));
+    assert!(matches!(
+        model.prefill(&[1; 33]).unwrap_err(),
+        ModelError::ContextFull {
+            needed: 33,
+            limit: 32
+        }
+    ));
     model.prefill(&[1; 32]).unwrap();
     for _ in 1..24 {
         model.decode_step(3).unwrap();
     }
-    assert!(matches!(model.decode_step(3).unwrap_err(), ModelError::ContextFull { needed: 25, limit: 24 }));
+    assert!(matches!(
+        model.decode_step(3).unwrap_err(),
+        ModelError::ContextFull {
+            needed: 25,
+            limit: 24
+        }
+    ));
 }
 
 // ---------------------------------------------------------------------------
@@ -583,14 +803,27 @@ fn llama_from_a_gguf_file_equals_the_in_memory_model() {
     // one f32 matrix stored as F16 in the file
     let f32_name = "blk.1.ffn_up.weight";
     let (ne, mut v, _) = m.tensors.remove(f32_name).unwrap();
-    v.iter_mut().for_each(|x| *x = knob_kernels::f16_to_f32(knob_kernels::f32_to_f16(*x)));
+    v.iter_mut()
+        .for_each(|x| *x = knob_kernels::f16_to_f32(knob_kernels::f32_to_f16(*x)));
     m.tensors.insert(f32_name.into(), (ne, v, None));
     round_to_f16(&mut m, "output_norm.weight");
     let bytes = to_gguf(&m, &[f32_name, "output_norm.weight"]);
     let src = GgufSource::new(Gguf::from_bytes(&bytes).expect("valid GGUF"));
-    let opts = SessionOptions { threads: 1, context: None, max_batch: 4 };
-    let from_file = run_all(&mut Llama::load(&src, opts).unwrap(), &[1, 2, 3, 4, 5], &[6, 7, 8]);
-    let in_memory = run_all(&mut Llama::load(&m, opts).unwrap(), &[1, 2, 3, 4, 5], &[6, 7, 8]);
+    let opts = SessionOptions {
+        threads: 1,
+        context: None,
+        max_batch: 4,
+    };
+    let from_file = run_all(
+        &mut Llama::load(&src, opts).unwrap(),
+        &[1, 2, 3, 4, 5],
+        &[6, 7, 8],
+    );
+    let in_memory = run_all(
+        &mut Llama::load(&m, opts).unwrap(),
+        &[1, 2, 3, 4, 5],
+        &[6, 7, 8],
+    );
     assert_eq!(from_file, in_memory);
     // and the in-memory model still matches the naive one
     let reference = naive_llama(&m, &[1, 2, 3, 4, 5, 6, 7, 8]);
@@ -609,6 +842,14 @@ fn mu_from_a_gguf_file_equals_the_in_memory_model() {
     let in_memory = run_all(&mut Mu::load(&m, 2).unwrap(), &[5, 6, 7], &[8, 9]);
     assert_eq!(from_file, in_memory);
     // through the generic loader, by architecture
-    let mut any = knob::model::load(&src, SessionOptions { threads: 1, context: None, max_batch: 8 }).unwrap();
+    let mut any = knob::model::load(
+        &src,
+        SessionOptions {
+            threads: 1,
+            context: None,
+            max_batch: 8,
+        },
+    )
+    .unwrap();
     assert_eq!(any.prefill(&[5, 6, 7]).unwrap(), &in_memory[0][..]);
 }

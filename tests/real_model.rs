@@ -49,8 +49,11 @@ fn model_path() -> PathBuf {
 }
 
 fn refs() -> Value {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/smollm2_llamacpp_refs.json"))
-        .expect("fixture present");
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/smollm2_llamacpp_refs.json"
+    ))
+    .expect("fixture present");
     serde_json::from_str(&text).expect("fixture is JSON")
 }
 
@@ -60,15 +63,32 @@ fn source() -> GgufSource {
 }
 
 fn opts() -> SessionOptions {
-    SessionOptions { threads: 2, context: Some(512), max_batch: 64 }
+    SessionOptions {
+        threads: 2,
+        context: Some(512),
+        max_batch: 64,
+    }
 }
 
 fn ids(v: &Value) -> Vec<u32> {
-    v.as_array().expect("array").iter().map(|x| x.as_u64().expect("id") as u32).collect()
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|x| x.as_u64().expect("id") as u32)
+        .collect()
 }
 
 fn top5(v: &Value) -> Vec<(usize, f64)> {
-    v.as_array().expect("top5").iter().map(|p| (p[0].as_u64().expect("id") as usize, p[1].as_f64().expect("logit"))).collect()
+    v.as_array()
+        .expect("top5")
+        .iter()
+        .map(|p| {
+            (
+                p[0].as_u64().expect("id") as usize,
+                p[1].as_f64().expect("logit"),
+            )
+        })
+        .collect()
 }
 
 /// The same weights with every Q8_0 tensor dequantized to f32.
@@ -108,15 +128,23 @@ fn requantized_weights_are_bit_identical_to_llama_quantize() {
     for (name, want) in sums {
         let got = match src.tensor(name).expect("tensor") {
             TensorData::Q8(b) => checksum(knob_kernels::blocks_as_bytes(b.blocks())),
-            TensorData::F32(v) => checksum(&v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>()),
+            TensorData::F32(v) => {
+                checksum(&v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>())
+            }
         };
-        assert_eq!(format!("{got:016x}"), want.as_str().expect("hex"), "tensor {name}");
+        assert_eq!(
+            format!("{got:016x}"),
+            want.as_str().expect("hex"),
+            "tensor {name}"
+        );
     }
 }
 
 /// sum(byte[i] * (i % 65521 + 1)) mod 2^64, as in the fixture script.
 fn checksum(bytes: &[u8]) -> u64 {
-    bytes.iter().enumerate().fold(0u64, |s, (i, &b)| s.wrapping_add(b as u64 * (i as u64 % 65521 + 1)))
+    bytes.iter().enumerate().fold(0u64, |s, (i, &b)| {
+        s.wrapping_add(b as u64 * (i as u64 % 65521 + 1))
+    })
 }
 
 #[test]
@@ -126,8 +154,16 @@ fn token_ids_match_llama_cpp() {
     let tok = Tokenizer::from_gguf(&src.file).expect("tokenizer");
     for case in refs["tokenize"].as_array().expect("tokenize") {
         let text = case["text"].as_str().expect("text");
-        assert_eq!(tok.encode(text, false, true).expect("encode"), ids(&case["ids"]), "{text:?}");
-        assert_eq!(tok.encode(text, true, true).expect("encode"), ids(&case["ids_with_special"]), "{text:?} (add_special)");
+        assert_eq!(
+            tok.encode(text, false, true).expect("encode"),
+            ids(&case["ids"]),
+            "{text:?}"
+        );
+        assert_eq!(
+            tok.encode(text, true, true).expect("encode"),
+            ids(&case["ids_with_special"]),
+            "{text:?} (add_special)"
+        );
     }
 }
 
@@ -145,7 +181,10 @@ fn chat_template_renders_the_same_prompts() {
         messages.push(Message::new("user", chat["user"].as_str().expect("user")));
         let prompt = template.render(&messages, true).expect("render");
         assert_eq!(prompt, chat["prompt"].as_str().expect("prompt"));
-        assert_eq!(tok.encode(&prompt, true, true).expect("encode"), ids(&chat["prompt_ids"]));
+        assert_eq!(
+            tok.encode(&prompt, true, true).expect("encode"),
+            ids(&chat["prompt_ids"])
+        );
     }
 }
 
@@ -158,7 +197,11 @@ fn f32_weights_match_llama_cpp_exactly() {
         let logits = model.prefill(&ids(&chat["prompt_ids"])).expect("prefill");
         for (id, want) in top5(&chat["f32_weights_top5"]) {
             let got = logits[id] as f64;
-            assert!((got - want).abs() <= F32_TOL, "{}: token {id}: knob {got}, llama.cpp {want}", chat["user"]);
+            assert!(
+                (got - want).abs() <= F32_TOL,
+                "{}: token {id}: knob {got}, llama.cpp {want}",
+                chat["user"]
+            );
         }
     }
 }
@@ -171,20 +214,40 @@ fn q8_greedy_chat_matches_llama_cpp_up_to_the_first_near_tie() {
     for chat in refs["chats"].as_array().expect("chats") {
         let steps = chat["steps"].as_array().expect("steps");
         model.reset();
-        let mut logits = model.prefill(&ids(&chat["prompt_ids"])).expect("prefill").to_vec();
+        let mut logits = model
+            .prefill(&ids(&chat["prompt_ids"]))
+            .expect("prefill")
+            .to_vec();
 
-        let worst = top5(&steps[0]["top5"]).iter().map(|&(id, want)| (logits[id] as f64 - want).abs()).fold(0.0, f64::max);
-        eprintln!("{}: first-token top-5 logits within {worst:.3} of llama.cpp", chat["user"]);
-        assert!(worst <= Q8_TOP5_TOL, "{}: a top-5 logit is {worst} off llama.cpp's", chat["user"]);
+        let worst = top5(&steps[0]["top5"])
+            .iter()
+            .map(|&(id, want)| (logits[id] as f64 - want).abs())
+            .fold(0.0, f64::max);
+        eprintln!(
+            "{}: first-token top-5 logits within {worst:.3} of llama.cpp",
+            chat["user"]
+        );
+        assert!(
+            worst <= Q8_TOP5_TOL,
+            "{}: a top-5 logit is {worst} off llama.cpp's",
+            chat["user"]
+        );
 
         for (i, step) in steps.iter().enumerate() {
             if step["gap"].as_f64().expect("gap") < NEAR_TIE {
-                eprintln!("{}: near-tie at step {i}, compared {i} tokens", chat["user"]);
+                eprintln!(
+                    "{}: near-tie at step {i}, compared {i} tokens",
+                    chat["user"]
+                );
                 break;
             }
             let want = step["token"].as_u64().expect("token") as u32;
             let got = argmax(&logits);
-            assert_eq!(got, want, "{}: step {i}: knob {got}, llama.cpp {want}", chat["user"]);
+            assert_eq!(
+                got, want,
+                "{}: step {i}: knob {got}, llama.cpp {want}",
+                chat["user"]
+            );
             compared += 1;
             if i + 1 == steps.len() {
                 break; // the reference stopped (end of generation or its step limit)
@@ -224,20 +287,39 @@ fn generate_json_greedy_chat_matches_the_llama_cpp_text() {
     let model = model_path();
     let out = knob(
         &[
-            "generate", "--model", model.to_str().expect("utf-8 path"), "--chat", "--system",
-            chat["system"].as_str().expect("system"), "--temp", "0", "--max-tokens", "12", "--json",
+            "generate",
+            "--model",
+            model.to_str().expect("utf-8 path"),
+            "--chat",
+            "--system",
+            chat["system"].as_str().expect("system"),
+            "--temp",
+            "0",
+            "--max-tokens",
+            "12",
+            "--json",
             chat["user"].as_str().expect("user"),
         ],
         None,
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
     let want = chat["text"].as_str().expect("text");
     let got = v["text"].as_str().expect("text");
-    assert!(!got.is_empty() && want.starts_with(got), "knob {got:?}, llama.cpp {want:?}");
+    assert!(
+        !got.is_empty() && want.starts_with(got),
+        "knob {got:?}, llama.cpp {want:?}"
+    );
     assert_eq!(v["stop"], "max_tokens");
     assert_eq!(v["stats"]["generated_tokens"], 12);
-    assert_eq!(v["stats"]["prompt_tokens"].as_u64(), Some(chat["prompt_ids"].as_array().expect("ids").len() as u64));
+    assert_eq!(
+        v["stats"]["prompt_tokens"].as_u64(),
+        Some(chat["prompt_ids"].as_array().expect("ids").len() as u64)
+    );
     assert!(v["stats"]["decode_tokens_per_sec"].as_f64().expect("rate") > 0.0);
 }
 
@@ -245,15 +327,42 @@ fn generate_json_greedy_chat_matches_the_llama_cpp_text() {
 fn generate_streams_text_and_stats_and_reads_stdin() {
     let model = model_path();
     let out = knob(
-        &["generate", "--model", model.to_str().expect("utf-8 path"), "--temp", "0.7", "--seed", "3", "--max-tokens", "8"],
+        &[
+            "generate",
+            "--model",
+            model.to_str().expect("utf-8 path"),
+            "--temp",
+            "0.7",
+            "--seed",
+            "3",
+            "--max-tokens",
+            "8",
+        ],
         Some("The capital of France is"),
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("8 tokens at") && err.contains("stop: max_tokens"), "{err}");
+    assert!(
+        err.contains("8 tokens at") && err.contains("stop: max_tokens"),
+        "{err}"
+    );
     // the same seed gives the same text
     let again = knob(
-        &["generate", "--model", model.to_str().expect("utf-8 path"), "--temp", "0.7", "--seed", "3", "--max-tokens", "8"],
+        &[
+            "generate",
+            "--model",
+            model.to_str().expect("utf-8 path"),
+            "--temp",
+            "0.7",
+            "--seed",
+            "3",
+            "--max-tokens",
+            "8",
+        ],
         Some("The capital of France is"),
     );
     assert_eq!(out.stdout, again.stdout);
@@ -264,9 +373,21 @@ fn generate_streams_text_and_stats_and_reads_stdin() {
 fn generate_refuses_a_prompt_longer_than_the_context() {
     let model = model_path();
     let long = "hello ".repeat(9000);
-    let out = knob(&["generate", "--model", model.to_str().expect("utf-8 path"), "--max-tokens", "4"], Some(&long));
+    let out = knob(
+        &[
+            "generate",
+            "--model",
+            model.to_str().expect("utf-8 path"),
+            "--max-tokens",
+            "4",
+        ],
+        Some(&long),
+    );
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("the prompt is 9001 tokens") && err.contains("but the context holds 8192"), "{err}");
+    assert!(
+        err.contains("the prompt is 9001 tokens") && err.contains("but the context holds 8192"),
+        "{err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
 }

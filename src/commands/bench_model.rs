@@ -136,7 +136,8 @@ pub fn peak_rss_bytes() -> Option<u64> {
 
 pub fn run(args: BenchModelArgs) -> Result<Exit> {
     let path = &args.model;
-    let file = crate::gguf::Gguf::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let file =
+        crate::gguf::Gguf::open(path).with_context(|| format!("opening {}", path.display()))?;
     let src = GgufSource::new(file);
     let reps = args.reps.max(1);
     // Pseudo-random token ids, the same for both engines.
@@ -147,8 +148,13 @@ pub fn run(args: BenchModelArgs) -> Result<Exit> {
     let mut rows = Vec::new();
 
     for &threads in &args.threads {
-        let opts = SessionOptions { threads, context: Some(640), max_batch: 512 };
-        let model = crate::model::load(&src, opts).with_context(|| format!("loading {}", path.display()))?;
+        let opts = SessionOptions {
+            threads,
+            context: Some(640),
+            max_batch: 512,
+        };
+        let model = crate::model::load(&src, opts)
+            .with_context(|| format!("loading {}", path.display()))?;
         if toks.is_empty() {
             let vocab = model.vocab_size() as u64;
             for _ in 0..513 {
@@ -170,7 +176,10 @@ pub fn run(args: BenchModelArgs) -> Result<Exit> {
             let mut samples: Vec<Vec<f64>> = vec![Vec::new(); engines.len()];
             for _ in 0..reps {
                 for (i, e) in engines.iter_mut().enumerate() {
-                    samples[i].push(test.run(e.as_mut(), &toks).with_context(|| format!("{} {}", e.name(), test.label()))?);
+                    samples[i].push(
+                        test.run(e.as_mut(), &toks)
+                            .with_context(|| format!("{} {}", e.name(), test.label()))?,
+                    );
                 }
             }
             let knob = median(&mut samples[0]);
@@ -209,12 +218,17 @@ pub fn run(args: BenchModelArgs) -> Result<Exit> {
             "weights {:.1} MiB, KV cache {:.1} MiB, peak RSS {}",
             mib(weight_bytes),
             mib(kv_cache_bytes),
-            report.peak_rss_bytes.map_or("unknown".into(), |b| format!("{:.1} MiB", mib(b as usize)))
+            report
+                .peak_rss_bytes
+                .map_or("unknown".into(), |b| format!("{:.1} MiB", mib(b as usize)))
         );
     }
     Ok(Exit::Ok)
 }
 
 fn display_name(p: &Path) -> String {
-    p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned())
+    p.file_name().map_or_else(
+        || p.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }

@@ -28,7 +28,9 @@ impl Detokenize for Tokenizer {
 /// Default thread count: the machine's cores, at most 8 (decode is bound by
 /// memory bandwidth, which a few cores saturate).
 pub fn default_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get()).min(8)
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8)
 }
 
 pub fn run(args: GenerateArgs) -> Result<Exit> {
@@ -39,7 +41,9 @@ pub fn run(args: GenerateArgs) -> Result<Exit> {
                 bail!("no prompt: give PROMPT or pipe it to standard input");
             }
             let mut s = String::new();
-            std::io::stdin().read_to_string(&mut s).context("reading the prompt from standard input")?;
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .context("reading the prompt from standard input")?;
             s
         }
     };
@@ -48,20 +52,26 @@ pub fn run(args: GenerateArgs) -> Result<Exit> {
     }
     let path = &args.model;
     let file = Gguf::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let tokenizer = Tokenizer::from_gguf(&file).with_context(|| format!("tokenizer of {}", path.display()))?;
+    let tokenizer =
+        Tokenizer::from_gguf(&file).with_context(|| format!("tokenizer of {}", path.display()))?;
     let text = if args.chat {
-        let template = ChatTemplate::for_model(file.metadata(), &tokenizer).context("chat template")?;
+        let template =
+            ChatTemplate::for_model(file.metadata(), &tokenizer).context("chat template")?;
         let mut messages = Vec::new();
         if let Some(system) = &args.system {
             messages.push(Message::new("system", system));
         }
         messages.push(Message::new("user", &prompt));
-        template.render(&messages, true).context("rendering the chat template")?
+        template
+            .render(&messages, true)
+            .context("rendering the chat template")?
     } else {
         prompt
     };
     // As llama.cpp does: BOS if the model asks for it, special-token text parsed.
-    let tokens = tokenizer.encode(&text, true, true).context("tokenizing the prompt")?;
+    let tokens = tokenizer
+        .encode(&text, true, true)
+        .context("tokenizing the prompt")?;
     if tokens.is_empty() {
         bail!("the prompt has no tokens");
     }
@@ -72,8 +82,15 @@ pub fn run(args: GenerateArgs) -> Result<Exit> {
     // context length caps it; a prompt over it is refused at prefill).
     let context = Some(tokens.len() + args.max_tokens);
     let threads = args.threads.unwrap_or_else(default_threads).max(1);
-    let mut model = crate::model::load(&src, SessionOptions { threads, context, max_batch: 256 })
-        .with_context(|| format!("loading {} ({arch})", path.display()))?;
+    let mut model = crate::model::load(
+        &src,
+        SessionOptions {
+            threads,
+            context,
+            max_batch: 256,
+        },
+    )
+    .with_context(|| format!("loading {} ({arch})", path.display()))?;
 
     let opts = GenerateOptions {
         max_tokens: args.max_tokens,
@@ -91,21 +108,35 @@ pub fn run(args: GenerateArgs) -> Result<Exit> {
     let mut stdout = std::io::stdout().lock();
     let mut write_err: Option<std::io::Error> = None;
     let json = args.json;
-    let result = generate(model.as_mut(), &tokenizer, &tokens, &opts, &cancel, &mut |piece, _stats| {
-        if json || write_err.is_some() {
-            return;
-        }
-        if let Err(e) = stdout.write_all(piece.as_bytes()).and_then(|()| stdout.flush()) {
-            write_err = Some(e);
-            cancel.store(true, std::sync::atomic::Ordering::Relaxed);
-        }
-    });
+    let result = generate(
+        model.as_mut(),
+        &tokenizer,
+        &tokens,
+        &opts,
+        &cancel,
+        &mut |piece, _stats| {
+            if json || write_err.is_some() {
+                return;
+            }
+            if let Err(e) = stdout
+                .write_all(piece.as_bytes())
+                .and_then(|()| stdout.flush())
+            {
+                write_err = Some(e);
+                cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        },
+    );
     if let Some(e) = write_err {
         return Err(e).context("writing to standard output");
     }
     let g = result.with_context(|| format!("the prompt is {} tokens", tokens.len()))?;
     if json {
-        writeln!(stdout, "{}", serde_json::to_string(&json_report(&g, threads))?)?;
+        writeln!(
+            stdout,
+            "{}",
+            serde_json::to_string(&json_report(&g, threads))?
+        )?;
     } else {
         writeln!(stdout)?;
         eprintln!("{}", stats_line(&g));

@@ -16,7 +16,9 @@ pub struct GgufSource {
 
 impl GgufSource {
     pub fn new(file: Gguf) -> Self {
-        Self { file: Arc::new(file) }
+        Self {
+            file: Arc::new(file),
+        }
     }
 }
 
@@ -31,13 +33,19 @@ impl QBlocks for MappedBlocks {
     fn blocks(&self) -> &[BlockQ8_0] {
         // Checked once in `tensor` (length a multiple of 34, inside the file);
         // kernels' blocks are byte-aligned, so the cast cannot fail here.
-        knob_kernels::blocks_from_bytes(&self.file.bytes()[self.start..self.start + self.len]).unwrap_or(&[])
+        knob_kernels::blocks_from_bytes(&self.file.bytes()[self.start..self.start + self.len])
+            .unwrap_or(&[])
     }
 }
 
 impl ModelSource for GgufSource {
     fn meta_str(&self, key: &str) -> Option<String> {
-        self.file.metadata().get_str_opt(key).ok().flatten().map(str::to_string)
+        self.file
+            .metadata()
+            .get_str_opt(key)
+            .ok()
+            .flatten()
+            .map(str::to_string)
     }
     fn meta_u32(&self, key: &str) -> Option<u32> {
         self.file.metadata().get_u32_opt(key).ok().flatten()
@@ -50,16 +58,28 @@ impl ModelSource for GgufSource {
         t.dims.iter().map(|&d| usize::try_from(d).ok()).collect()
     }
     fn tensor(&self, name: &str) -> Result<TensorData, ModelError> {
-        let err = |e: crate::gguf::GgufError| ModelError::Tensor { name: name.to_string(), why: e.to_string() };
+        let err = |e: crate::gguf::GgufError| ModelError::Tensor {
+            name: name.to_string(),
+            why: e.to_string(),
+        };
         let t = self.file.tensor(name).map_err(err)?;
         match t.ggml_type {
-            GgmlType::F32 | GgmlType::F16 | GgmlType::Bf16 => Ok(TensorData::F32(t.to_f32().map_err(err)?.into_owned())),
+            GgmlType::F32 | GgmlType::F16 | GgmlType::Bf16 => {
+                Ok(TensorData::F32(t.to_f32().map_err(err)?.into_owned()))
+            }
             GgmlType::Q8_0 => {
                 if knob_kernels::blocks_from_bytes(t.bytes).is_err() {
-                    return Err(ModelError::Tensor { name: name.into(), why: "Q8_0 data is not whole blocks".into() });
+                    return Err(ModelError::Tensor {
+                        name: name.into(),
+                        why: "Q8_0 data is not whole blocks".into(),
+                    });
                 }
                 let start = t.bytes.as_ptr() as usize - self.file.bytes().as_ptr() as usize;
-                Ok(TensorData::Q8(Arc::new(MappedBlocks { file: self.file.clone(), start, len: t.bytes.len() })))
+                Ok(TensorData::Q8(Arc::new(MappedBlocks {
+                    file: self.file.clone(),
+                    start,
+                    len: t.bytes.len(),
+                })))
             }
             _ => {
                 // Re-quantized by the reader with ggml's reference quantizer.

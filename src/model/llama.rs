@@ -7,7 +7,9 @@
 use knob_kernels::ops::{self, RopeStyle};
 use knob_kernels::{QuantizedActs, ThreadPool};
 
-use super::{attend, gemv_many, par_heads, LanguageModel, Linear, Loader, ModelError, ModelSource, RopeTable};
+use super::{
+    attend, gemv_many, par_heads, LanguageModel, Linear, Loader, ModelError, ModelSource, RopeTable,
+};
 
 /// Hyperparameters, read from the `llama.*` metadata keys.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,7 +45,9 @@ impl Config {
     pub fn from_source(src: &dyn ModelSource) -> Result<Self, ModelError> {
         let arch = src.meta_str("general.architecture").unwrap_or_default();
         if arch != "llama" {
-            return Err(ModelError::Unsupported(format!("architecture {arch:?} is not llama")));
+            return Err(ModelError::Unsupported(format!(
+                "architecture {arch:?} is not llama"
+            )));
         }
         let ld = Loader { src, arch: "llama" };
         let dim = ld.u32("embedding_length")?;
@@ -60,7 +64,9 @@ impl Config {
             return Err(ModelError::Unsupported(format!("head width {head_dim}")));
         }
         if ld.u32_or("rope.dimension_count", head_dim)? != head_dim {
-            return Err(ModelError::Unsupported("partial RoPE (rope.dimension_count != head width)".into()));
+            return Err(ModelError::Unsupported(
+                "partial RoPE (rope.dimension_count != head width)".into(),
+            ));
         }
         let rope_pos_scale = match src.meta_str("llama.rope.scaling.type").as_deref() {
             None | Some("none") => 1.0,
@@ -73,7 +79,11 @@ impl Config {
         let vocab_size = match embd.as_slice() {
             [d, v] if *d == dim && *v > 0 => *v,
             _ => {
-                return Err(ModelError::BadShape { name: "token_embd.weight".into(), expected: vec![dim, 0], got: embd })
+                return Err(ModelError::BadShape {
+                    name: "token_embd.weight".into(),
+                    expected: vec![dim, 0],
+                    got: embd,
+                })
             }
         };
         Ok(Self {
@@ -178,7 +188,10 @@ impl Weights {
             .layers
             .iter()
             .map(|l| {
-                [&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down].iter().map(|w| w.bytes()).sum::<usize>()
+                [&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down]
+                    .iter()
+                    .map(|w| w.bytes())
+                    .sum::<usize>()
                     + 4 * (l.attn_norm.len() + l.ffn_norm.len())
             })
             .sum();
@@ -202,7 +215,11 @@ pub struct SessionOptions {
 
 impl Default for SessionOptions {
     fn default() -> Self {
-        Self { threads: 1, context: None, max_batch: 256 }
+        Self {
+            threads: 1,
+            context: None,
+            max_batch: 256,
+        }
     }
 }
 
@@ -261,7 +278,10 @@ impl Llama {
     }
 
     pub fn new(c: Config, weights: Weights, opts: SessionOptions) -> Self {
-        let n_ctx = opts.context.unwrap_or(c.max_seq_len).clamp(1, c.max_seq_len);
+        let n_ctx = opts
+            .context
+            .unwrap_or(c.max_seq_len)
+            .clamp(1, c.max_seq_len);
         let b = opts.max_batch.clamp(1, n_ctx);
         let threads = opts.threads.max(1);
         let cache = c.n_layers * n_ctx * c.kv_dim();
@@ -285,8 +305,24 @@ impl Llama {
         // that no later call allocates.
         let widest = c.dim.max(c.hidden_dim).max(c.q_dim());
         st.xq.quantize(&vec![0.0; b * widest], b, widest);
-        let rope = RopeTable::new(n_ctx, c.head_dim, c.rope_base, c.rope_pos_scale, weights.rope_freqs.as_deref());
-        Self { config: c, weights, st, rope, pool: ThreadPool::new(threads), serial: ThreadPool::new(1), n_ctx, max_batch: b, pos: 0 }
+        let rope = RopeTable::new(
+            n_ctx,
+            c.head_dim,
+            c.rope_base,
+            c.rope_pos_scale,
+            weights.rope_freqs.as_deref(),
+        );
+        Self {
+            config: c,
+            weights,
+            st,
+            rope,
+            pool: ThreadPool::new(threads),
+            serial: ThreadPool::new(1),
+            n_ctx,
+            max_batch: b,
+            pos: 0,
+        }
     }
 
     /// Runs `tokens` (at most `max_batch`) at positions `pos..`, appending to the
@@ -297,23 +333,34 @@ impl Llama {
         let st = &mut self.st;
         let pool = &self.pool;
         let m = tokens.len();
-        let (dim, hd, q_dim, kv_dim, hidden) = (c.dim, c.head_dim, c.q_dim(), c.kv_dim(), c.hidden_dim);
+        let (dim, hd, q_dim, kv_dim, hidden) =
+            (c.dim, c.head_dim, c.q_dim(), c.kv_dim(), c.hidden_dim);
         let pos = self.pos;
         let n_ctx = self.n_ctx;
 
         // --- token embeddings -------------------------------------------------
         for (r, &t) in tokens.iter().enumerate() {
-            w.token_embd.row_into(t as usize, &mut st.x[r * dim..(r + 1) * dim]);
+            w.token_embd
+                .row_into(t as usize, &mut st.x[r * dim..(r + 1) * dim]);
         }
 
         for (l, lw) in w.layers.iter().enumerate() {
             // --- attention: x += wo(attn(rope(wq xn), rope(wk xn), wv xn)) ----
             for r in 0..m {
-                ops::rms_norm(&st.x[r * dim..(r + 1) * dim], &lw.attn_norm, c.norm_eps, &mut st.xb[r * dim..(r + 1) * dim]);
+                ops::rms_norm(
+                    &st.x[r * dim..(r + 1) * dim],
+                    &lw.attn_norm,
+                    c.norm_eps,
+                    &mut st.xb[r * dim..(r + 1) * dim],
+                );
             }
             st.xq.quantize(&st.xb[..m * dim], m, dim);
             if m == 1 {
-                let jobs = [(&lw.wq, &mut st.q[..]), (&lw.wk, &mut st.k[..]), (&lw.wv, &mut st.v[..])];
+                let jobs = [
+                    (&lw.wq, &mut st.q[..]),
+                    (&lw.wk, &mut st.k[..]),
+                    (&lw.wv, &mut st.v[..]),
+                ];
                 gemv_many(pool, &self.serial, jobs, &st.xb, &st.xq);
             } else {
                 lw.wq.forward(pool, &st.xb, &st.xq, m, &mut st.q);
@@ -326,41 +373,66 @@ impl Llama {
             let layer_cache = l * n_ctx * kv_dim;
             for r in 0..m {
                 let (cos, sin) = self.rope.at(pos + r);
-                ops::rope(&mut st.q[r * q_dim..(r + 1) * q_dim], hd, cos, sin, RopeStyle::Normal);
-                ops::rope(&mut st.k[r * kv_dim..(r + 1) * kv_dim], hd, cos, sin, RopeStyle::Normal);
+                ops::rope(
+                    &mut st.q[r * q_dim..(r + 1) * q_dim],
+                    hd,
+                    cos,
+                    sin,
+                    RopeStyle::Normal,
+                );
+                ops::rope(
+                    &mut st.k[r * kv_dim..(r + 1) * kv_dim],
+                    hd,
+                    cos,
+                    sin,
+                    RopeStyle::Normal,
+                );
                 let at = layer_cache + (pos + r) * kv_dim;
                 st.key_cache[at..at + kv_dim].copy_from_slice(&st.k[r * kv_dim..(r + 1) * kv_dim]);
-                st.value_cache[at..at + kv_dim].copy_from_slice(&st.v[r * kv_dim..(r + 1) * kv_dim]);
+                st.value_cache[at..at + kv_dim]
+                    .copy_from_slice(&st.v[r * kv_dim..(r + 1) * kv_dim]);
             }
 
             // Causal attention: row r sees positions 0..=pos+r. Query head h
             // reads KV head h / (n_heads / n_kv_heads).
             let group = c.n_heads / c.n_kv_heads;
             let scale = 1.0 / (hd as f32).sqrt();
-            let (q, kc, vc) = (&st.q, &st.key_cache[layer_cache..], &st.value_cache[layer_cache..]);
+            let (q, kc, vc) = (
+                &st.q,
+                &st.key_cache[layer_cache..],
+                &st.value_cache[layer_cache..],
+            );
             let work = m * (pos + m) * hd * c.n_heads;
-            par_heads(pool.threads(), c.n_heads, work, &mut st.scores, &mut st.att[..m * q_dim], |h0, h1, scores, out| {
-                for h in h0..h1 {
-                    let kvo = (h / group) * hd;
-                    for r in 0..m {
-                        let o = ((h - h0) * m + r) * hd;
-                        attend(
-                            &q[r * q_dim + h * hd..r * q_dim + (h + 1) * hd],
-                            &kc[kvo..],
-                            &vc[kvo..],
-                            pos + r + 1,
-                            kv_dim,
-                            scale,
-                            scores,
-                            &mut out[o..o + hd],
-                        );
+            par_heads(
+                pool.threads(),
+                c.n_heads,
+                work,
+                &mut st.scores,
+                &mut st.att[..m * q_dim],
+                |h0, h1, scores, out| {
+                    for h in h0..h1 {
+                        let kvo = (h / group) * hd;
+                        for r in 0..m {
+                            let o = ((h - h0) * m + r) * hd;
+                            attend(
+                                &q[r * q_dim + h * hd..r * q_dim + (h + 1) * hd],
+                                &kc[kvo..],
+                                &vc[kvo..],
+                                pos + r + 1,
+                                kv_dim,
+                                scale,
+                                scores,
+                                &mut out[o..o + hd],
+                            );
+                        }
                     }
-                }
-            });
+                },
+            );
             for h in 0..c.n_heads {
                 for r in 0..m {
                     let src = (h * m + r) * hd;
-                    st.att_rows[r * q_dim + h * hd..r * q_dim + (h + 1) * hd].copy_from_slice(&st.att[src..src + hd]);
+                    st.att_rows[r * q_dim + h * hd..r * q_dim + (h + 1) * hd]
+                        .copy_from_slice(&st.att[src..src + hd]);
                 }
             }
             st.xq.quantize(&st.att_rows[..m * q_dim], m, q_dim);
@@ -369,11 +441,22 @@ impl Llama {
 
             // --- feed-forward: x += down(silu(gate(xn)) * up(xn)) -------------
             for r in 0..m {
-                ops::rms_norm(&st.x[r * dim..(r + 1) * dim], &lw.ffn_norm, c.norm_eps, &mut st.xb[r * dim..(r + 1) * dim]);
+                ops::rms_norm(
+                    &st.x[r * dim..(r + 1) * dim],
+                    &lw.ffn_norm,
+                    c.norm_eps,
+                    &mut st.xb[r * dim..(r + 1) * dim],
+                );
             }
             st.xq.quantize(&st.xb[..m * dim], m, dim);
             if m == 1 {
-                gemv_many(pool, &self.serial, [(&lw.w_gate, &mut st.hb[..]), (&lw.w_up, &mut st.hb2[..])], &st.xb, &st.xq);
+                gemv_many(
+                    pool,
+                    &self.serial,
+                    [(&lw.w_gate, &mut st.hb[..]), (&lw.w_up, &mut st.hb2[..])],
+                    &st.xb,
+                    &st.xq,
+                );
             } else {
                 lw.w_gate.forward(pool, &st.xb, &st.xq, m, &mut st.hb);
                 lw.w_up.forward(pool, &st.xb, &st.xq, m, &mut st.hb2);
@@ -386,7 +469,12 @@ impl Llama {
 
         // --- final norm and logits, for the last row only ---------------------
         let last = (m - 1) * dim;
-        ops::rms_norm(&st.x[last..last + dim], &w.output_norm, c.norm_eps, &mut st.xb[..dim]);
+        ops::rms_norm(
+            &st.x[last..last + dim],
+            &w.output_norm,
+            c.norm_eps,
+            &mut st.xb[..dim],
+        );
         st.xq.quantize(&st.xb[..dim], 1, dim);
         let out = w.output.as_ref().unwrap_or(&w.token_embd);
         out.forward(pool, &st.xb, &st.xq, 1, &mut st.logits);
@@ -396,10 +484,19 @@ impl Llama {
     fn check(&self, tokens: &[u32]) -> Result<(), ModelError> {
         let needed = self.pos + tokens.len();
         if needed > self.n_ctx {
-            return Err(ModelError::ContextFull { needed, limit: self.n_ctx });
+            return Err(ModelError::ContextFull {
+                needed,
+                limit: self.n_ctx,
+            });
         }
-        if let Some(&token) = tokens.iter().find(|&&t| t as usize >= self.config.vocab_size) {
-            return Err(ModelError::BadToken { token, vocab: self.config.vocab_size });
+        if let Some(&token) = tokens
+            .iter()
+            .find(|&&t| t as usize >= self.config.vocab_size)
+        {
+            return Err(ModelError::BadToken {
+                token,
+                vocab: self.config.vocab_size,
+            });
         }
         Ok(())
     }
@@ -417,7 +514,10 @@ impl LanguageModel for Llama {
     }
     fn prefill(&mut self, tokens: &[u32]) -> Result<&[f32], ModelError> {
         if tokens.is_empty() {
-            return Err(ModelError::BadValue { key: "prompt".into(), why: "no tokens".into() });
+            return Err(ModelError::BadValue {
+                key: "prompt".into(),
+                why: "no tokens".into(),
+            });
         }
         self.check(tokens)?;
         for chunk in tokens.chunks(self.max_batch) {
@@ -437,6 +537,9 @@ impl LanguageModel for Llama {
         self.pool.threads()
     }
     fn memory(&self) -> super::MemoryUse {
-        super::MemoryUse { weights: self.weights.bytes(), kv_cache: 4 * (self.st.key_cache.len() + self.st.value_cache.len()) }
+        super::MemoryUse {
+            weights: self.weights.bytes(),
+            kv_cache: 4 * (self.st.key_cache.len() + self.st.value_cache.len()),
+        }
     }
 }

@@ -25,7 +25,11 @@ pub enum ModelError {
     #[error("missing tensor {0}")]
     MissingTensor(String),
     #[error("tensor {name} has shape {got:?}, expected {expected:?}")]
-    BadShape { name: String, expected: Vec<usize>, got: Vec<usize> },
+    BadShape {
+        name: String,
+        expected: Vec<usize>,
+        got: Vec<usize>,
+    },
     #[error("unsupported model: {0}")]
     Unsupported(String),
     #[error("the prompt and reply need {needed} tokens, but the context holds {limit}")]
@@ -77,10 +81,16 @@ pub(crate) struct Loader<'a> {
 impl Loader<'_> {
     pub fn u32(&self, key: &str) -> Result<usize, ModelError> {
         let full = format!("{}.{key}", self.arch);
-        let v = self.src.meta_u32(&full).ok_or(ModelError::MissingKey(full.clone()))?;
+        let v = self
+            .src
+            .meta_u32(&full)
+            .ok_or(ModelError::MissingKey(full.clone()))?;
         // Cap every size so that a hostile file cannot ask for absurd buffers.
         if v == 0 || v > 1 << 24 {
-            return Err(ModelError::BadValue { key: full, why: format!("{v} is out of range 1..=16777216") });
+            return Err(ModelError::BadValue {
+                key: full,
+                why: format!("{v} is out of range 1..=16777216"),
+            });
         }
         Ok(v as usize)
     }
@@ -103,13 +113,23 @@ impl Loader<'_> {
         match self.src.meta_f32(&full) {
             None => Ok(default),
             Some(v) if v.is_finite() && v > 0.0 => Ok(v),
-            Some(v) => Err(ModelError::BadValue { key: full, why: format!("{v} is not a positive number") }),
+            Some(v) => Err(ModelError::BadValue {
+                key: full,
+                why: format!("{v} is not a positive number"),
+            }),
         }
     }
     fn check_dims(&self, name: &str, expected: &[usize]) -> Result<(), ModelError> {
-        let got = self.src.tensor_dims(name).ok_or_else(|| ModelError::MissingTensor(name.to_string()))?;
+        let got = self
+            .src
+            .tensor_dims(name)
+            .ok_or_else(|| ModelError::MissingTensor(name.to_string()))?;
         if got != expected {
-            return Err(ModelError::BadShape { name: name.to_string(), expected: expected.to_vec(), got });
+            return Err(ModelError::BadShape {
+                name: name.to_string(),
+                expected: expected.to_vec(),
+                got,
+            });
         }
         Ok(())
     }
@@ -118,8 +138,15 @@ impl Loader<'_> {
         self.check_dims(name, &[n])?;
         match self.src.tensor(name)? {
             TensorData::F32(v) if v.len() == n => Ok(v),
-            TensorData::F32(v) => Err(ModelError::BadShape { name: name.into(), expected: vec![n], got: vec![v.len()] }),
-            TensorData::Q8(_) => Err(ModelError::Tensor { name: name.into(), why: "norm weights must be a float type".into() }),
+            TensorData::F32(v) => Err(ModelError::BadShape {
+                name: name.into(),
+                expected: vec![n],
+                got: vec![v.len()],
+            }),
+            TensorData::Q8(_) => Err(ModelError::Tensor {
+                name: name.into(),
+                why: "norm weights must be a float type".into(),
+            }),
         }
     }
     /// A linear map `y = W x` with `n` outputs and `k` inputs (stored `ne = [k, n]`).
@@ -127,11 +154,14 @@ impl Loader<'_> {
         self.check_dims(name, &[k, n])?;
         let data = self.src.tensor(name)?;
         let ok = match &data {
-            TensorData::Q8(b) => k % 32 == 0 && b.blocks().len() == n * k / 32,
+            TensorData::Q8(b) => k.is_multiple_of(32) && b.blocks().len() == n * k / 32,
             TensorData::F32(v) => v.len() == n * k,
         };
         if !ok {
-            return Err(ModelError::Tensor { name: name.into(), why: format!("data does not hold {n}x{k} values") });
+            return Err(ModelError::Tensor {
+                name: name.into(),
+                why: format!("data does not hold {n}x{k} values"),
+            });
         }
         Ok(Linear { n, k, data })
     }
@@ -149,7 +179,14 @@ pub struct Linear {
 impl Linear {
     /// `y[r*n + j] = W[j,:] · x[r,:]` for `m` rows. `xq` must hold `x` quantized
     /// (the caller quantizes once and reuses it for every matrix that reads `x`).
-    pub fn forward(&self, pool: &ThreadPool, x: &[f32], xq: &QuantizedActs, m: usize, y: &mut [f32]) {
+    pub fn forward(
+        &self,
+        pool: &ThreadPool,
+        x: &[f32],
+        xq: &QuantizedActs,
+        m: usize,
+        y: &mut [f32],
+    ) {
         debug_assert!(x.len() >= m * self.k && y.len() >= m * self.n);
         match &self.data {
             TensorData::Q8(w) => {
@@ -183,9 +220,14 @@ impl Linear {
         match &self.data {
             TensorData::Q8(w) => {
                 let nb = self.k / 32;
-                knob_kernels::dequantize_row_q8_0(&w.blocks()[row * nb..(row + 1) * nb], &mut out[..self.k]);
+                knob_kernels::dequantize_row_q8_0(
+                    &w.blocks()[row * nb..(row + 1) * nb],
+                    &mut out[..self.k],
+                );
             }
-            TensorData::F32(w) => out[..self.k].copy_from_slice(&w[row * self.k..(row + 1) * self.k]),
+            TensorData::F32(w) => {
+                out[..self.k].copy_from_slice(&w[row * self.k..(row + 1) * self.k])
+            }
         }
     }
 
@@ -252,11 +294,20 @@ pub(crate) fn gemv_many<const N: usize>(
     pool.run(parts, &|part| {
         for (_, mi, r, out) in pieces.iter().flatten().filter(|p| p.0 == part) {
             let w = mats[*mi];
-            let TensorData::Q8(blocks) = &w.data else { unreachable!("checked above: all Q8_0") };
+            let TensorData::Q8(blocks) = &w.data else {
+                unreachable!("checked above: all Q8_0")
+            };
             let nb = w.k / 32;
             let mut out = out.lock().unwrap_or_else(|e| e.into_inner());
             let rows = out.len();
-            knob_kernels::gemv(serial, &blocks.blocks()[r * nb..(r + rows) * nb], rows, w.k, xq, &mut out);
+            knob_kernels::gemv(
+                serial,
+                &blocks.blocks()[r * nb..(r + rows) * nb],
+                rows,
+                w.k,
+                xq,
+                &mut out,
+            );
         }
     });
 }
@@ -293,11 +344,16 @@ pub struct MemoryUse {
 }
 
 /// Loads the model in a GGUF file: `llama` or `mu` by `general.architecture`.
-pub fn load(src: &gguf_source::GgufSource, opts: llama::SessionOptions) -> Result<Box<dyn LanguageModel>, ModelError> {
+pub fn load(
+    src: &gguf_source::GgufSource,
+    opts: llama::SessionOptions,
+) -> Result<Box<dyn LanguageModel>, ModelError> {
     match src.meta_str("general.architecture").as_deref() {
         Some("llama") => Ok(Box::new(llama::Llama::load(src, opts)?)),
         Some("mu") => Ok(Box::new(mu::Mu::load(src, opts.threads)?)),
-        Some(other) => Err(ModelError::Unsupported(format!("architecture {other:?} (knob runs llama and mu)"))),
+        Some(other) => Err(ModelError::Unsupported(format!(
+            "architecture {other:?} (knob runs llama and mu)"
+        ))),
         None => Err(ModelError::MissingKey("general.architecture".into())),
     }
 }
@@ -311,7 +367,13 @@ pub(crate) struct RopeTable {
 }
 
 impl RopeTable {
-    pub fn new(n_pos: usize, head_dim: usize, base: f32, pos_scale: f32, freq_factors: Option<&[f32]>) -> Self {
+    pub fn new(
+        n_pos: usize,
+        head_dim: usize,
+        base: f32,
+        pos_scale: f32,
+        freq_factors: Option<&[f32]>,
+    ) -> Self {
         let half = head_dim / 2;
         let mut cos = vec![0f32; n_pos * half];
         let mut sin = vec![0f32; n_pos * half];
@@ -364,11 +426,21 @@ pub(crate) fn attend(
 /// values for each head) and each thread gets its heads' part of it and its own
 /// scratch slice. One thread runs inline; so does any job too small to pay for
 /// spawning (tens of microseconds), which covers every decode step.
-pub(crate) fn par_heads<F>(threads: usize, n_heads: usize, work: usize, scratch: &mut [f32], out: &mut [f32], f: F)
-where
+pub(crate) fn par_heads<F>(
+    threads: usize,
+    n_heads: usize,
+    work: usize,
+    scratch: &mut [f32],
+    out: &mut [f32],
+    f: F,
+) where
     F: Fn(usize, usize, &mut [f32], &mut [f32]) + Sync,
 {
-    let t = if work < 1 << 20 { 1 } else { threads.clamp(1, n_heads) };
+    let t = if work < 1 << 20 {
+        1
+    } else {
+        threads.clamp(1, n_heads)
+    };
     if t == 1 {
         f(0, n_heads, scratch, out);
         return;
@@ -401,16 +473,25 @@ mod tests {
         for threads in [1, 2, 3] {
             let mut out = vec![0.0f32; n_heads * per_head];
             let mut scratch = vec![0.0f32; threads * 4];
-            par_heads(threads, n_heads, 1 << 30, &mut scratch, &mut out, |h0, h1, sc, o| {
-                assert_eq!(sc.len(), 4);
-                assert_eq!(o.len(), (h1 - h0) * per_head);
-                for h in h0..h1 {
-                    for i in 0..per_head {
-                        o[(h - h0) * per_head + i] = (h * 100 + i) as f32;
+            par_heads(
+                threads,
+                n_heads,
+                1 << 30,
+                &mut scratch,
+                &mut out,
+                |h0, h1, sc, o| {
+                    assert_eq!(sc.len(), 4);
+                    assert_eq!(o.len(), (h1 - h0) * per_head);
+                    for h in h0..h1 {
+                        for i in 0..per_head {
+                            o[(h - h0) * per_head + i] = (h * 100 + i) as f32;
+                        }
                     }
-                }
-            });
-            let want: Vec<f32> = (0..n_heads).flat_map(|h| (0..per_head).map(move |i| (h * 100 + i) as f32)).collect();
+                },
+            );
+            let want: Vec<f32> = (0..n_heads)
+                .flat_map(|h| (0..per_head).map(move |i| (h * 100 + i) as f32))
+                .collect();
             assert_eq!(out, want, "threads {threads}");
         }
     }
@@ -426,9 +507,19 @@ mod tests {
                     (seed >> 16) as f32 / 32768.0 - 1.0
                 })
                 .collect();
-            let mut b = vec![BlockQ8_0 { d: [0; 2], qs: [0; 32] }; n * k / 32];
+            let mut b = vec![
+                BlockQ8_0 {
+                    d: [0; 2],
+                    qs: [0; 32]
+                };
+                n * k / 32
+            ];
             knob_kernels::quantize_row_q8_0(&v, &mut b);
-            Linear { n, k, data: TensorData::Q8(Arc::new(b)) }
+            Linear {
+                n,
+                k,
+                data: TensorData::Q8(Arc::new(b)),
+            }
         };
         let (a, b, c) = (mat(37), mat(5), mat(70));
         let x: Vec<f32> = (0..k).map(|i| (i as f32 * 0.37).sin()).collect();
@@ -438,7 +529,13 @@ mod tests {
         for threads in [1, 2, 3, 8] {
             let pool = ThreadPool::new(threads);
             let (mut ya, mut yb, mut yc) = (vec![0.0; 37], vec![0.0; 5], vec![0.0; 70]);
-            gemv_many(&pool, &serial, [(&a, &mut ya[..]), (&b, &mut yb[..]), (&c, &mut yc[..])], &x, &xq);
+            gemv_many(
+                &pool,
+                &serial,
+                [(&a, &mut ya[..]), (&b, &mut yb[..]), (&c, &mut yc[..])],
+                &x,
+                &xq,
+            );
             for (w, y) in [(&a, &ya), (&b, &yb), (&c, &yc)] {
                 let mut want = vec![0.0; w.n];
                 w.forward(&serial, &x, &xq, 1, &mut want);

@@ -9,7 +9,9 @@
 use knob_kernels::ops::{self, RopeStyle};
 use knob_kernels::{QuantizedActs, ThreadPool};
 
-use super::{attend, gemv_many, par_heads, LanguageModel, Linear, Loader, ModelError, ModelSource, RopeTable};
+use super::{
+    attend, gemv_many, par_heads, LanguageModel, Linear, Loader, ModelError, ModelSource, RopeTable,
+};
 
 /// Hyperparameters, read from the `mu.*` metadata keys.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,7 +51,9 @@ impl Config {
     pub fn from_source(src: &dyn ModelSource) -> Result<Self, ModelError> {
         let arch = src.meta_str("general.architecture").unwrap_or_default();
         if arch != "mu" {
-            return Err(ModelError::Unsupported(format!("architecture {arch:?} is not mu")));
+            return Err(ModelError::Unsupported(format!(
+                "architecture {arch:?} is not mu"
+            )));
         }
         let ld = Loader { src, arch: "mu" };
         let dim = ld.u32("embedding_length")?;
@@ -58,7 +62,9 @@ impl Config {
         if n_heads % n_kv_heads != 0 || dim % n_heads != 0 || (dim / n_heads) % 2 != 0 {
             return Err(ModelError::BadValue {
                 key: "mu.attention.head_count_kv".into(),
-                why: format!("{n_kv_heads} KV heads, {n_heads} heads and width {dim} do not fit together"),
+                why: format!(
+                    "{n_kv_heads} KV heads, {n_heads} heads and width {dim} do not fit together"
+                ),
             });
         }
         let embd = src
@@ -67,13 +73,21 @@ impl Config {
         let vocab_size = match embd.as_slice() {
             [d, v] if *d == dim && *v > 0 => *v,
             _ => {
-                return Err(ModelError::BadShape { name: "token_embd.weight".into(), expected: vec![dim, 0], got: embd })
+                return Err(ModelError::BadShape {
+                    name: "token_embd.weight".into(),
+                    expected: vec![dim, 0],
+                    got: embd,
+                })
             }
         };
-        let start_token =
-            src.meta_u32("mu.decoder_start_token_id").ok_or(ModelError::MissingKey("mu.decoder_start_token_id".into()))?;
+        let start_token = src
+            .meta_u32("mu.decoder_start_token_id")
+            .ok_or(ModelError::MissingKey("mu.decoder_start_token_id".into()))?;
         if start_token as usize >= vocab_size {
-            return Err(ModelError::BadToken { token: start_token, vocab: vocab_size });
+            return Err(ModelError::BadToken {
+                token: start_token,
+                vocab: vocab_size,
+            });
         }
         Ok(Self {
             dim,
@@ -89,7 +103,9 @@ impl Config {
             norm_eps: ld.f32("attention.layer_norm_epsilon")?,
             rope_base: ld.f32("rope.freq_base")?,
             start_token,
-            pad_token: src.meta_u32("tokenizer.ggml.padding_token_id").filter(|&p| (p as usize) < vocab_size),
+            pad_token: src
+                .meta_u32("tokenizer.ggml.padding_token_id")
+                .filter(|&p| (p as usize) < vocab_size),
         })
     }
     fn kv_dim(&self) -> usize {
@@ -105,13 +121,22 @@ pub struct Norm {
 
 impl Norm {
     fn load(ld: &Loader, name: &str, dim: usize) -> Result<Self, ModelError> {
-        Ok(Self { w: ld.vector(&format!("{name}.weight"), dim)?, b: ld.vector(&format!("{name}.bias"), dim)? })
+        Ok(Self {
+            w: ld.vector(&format!("{name}.weight"), dim)?,
+            b: ld.vector(&format!("{name}.bias"), dim)?,
+        })
     }
     /// Normalizes each of the `m` rows of `x` into `out`.
     fn rows(&self, x: &[f32], m: usize, eps: f32, out: &mut [f32]) {
         let d = self.w.len();
         for r in 0..m {
-            ops::layer_norm(&x[r * d..(r + 1) * d], &self.w, &self.b, eps, &mut out[r * d..(r + 1) * d]);
+            ops::layer_norm(
+                &x[r * d..(r + 1) * d],
+                &self.w,
+                &self.b,
+                eps,
+                &mut out[r * d..(r + 1) * d],
+            );
         }
     }
 }
@@ -171,12 +196,27 @@ impl Weights {
     pub fn bytes(&self) -> usize {
         let norm = |n: &Norm| 4 * (n.w.len() + n.b.len());
         let attn = |a: &Attention| {
-            norm(&a.norm) + norm(&a.post_norm) + [&a.wq, &a.wk, &a.wv, &a.wo].iter().map(|w| w.bytes()).sum::<usize>()
+            norm(&a.norm)
+                + norm(&a.post_norm)
+                + [&a.wq, &a.wk, &a.wv, &a.wo]
+                    .iter()
+                    .map(|w| w.bytes())
+                    .sum::<usize>()
         };
-        let ffn = |f: &Ffn| norm(&f.norm) + norm(&f.post_norm) + f.gate.bytes() + f.up.bytes() + f.down.bytes();
+        let ffn = |f: &Ffn| {
+            norm(&f.norm) + norm(&f.post_norm) + f.gate.bytes() + f.up.bytes() + f.down.bytes()
+        };
         self.token_embd.bytes()
-            + self.enc.iter().map(|l| attn(&l.attn) + ffn(&l.ffn)).sum::<usize>()
-            + self.dec.iter().map(|l| attn(&l.attn) + attn(&l.cross) + ffn(&l.ffn)).sum::<usize>()
+            + self
+                .enc
+                .iter()
+                .map(|l| attn(&l.attn) + ffn(&l.ffn))
+                .sum::<usize>()
+            + self
+                .dec
+                .iter()
+                .map(|l| attn(&l.attn) + attn(&l.cross) + ffn(&l.ffn))
+                .sum::<usize>()
             + norm(&self.enc_norm)
             + norm(&self.dec_norm)
     }
@@ -206,7 +246,10 @@ impl Weights {
         let mut enc = Vec::with_capacity(c.n_enc);
         for i in 0..c.n_enc {
             let p = format!("enc.blk.{i}");
-            enc.push(EncoderLayer { attn: attn(&p, "attn", "attn_norm")?, ffn: ffn(&p)? });
+            enc.push(EncoderLayer {
+                attn: attn(&p, "attn", "attn_norm")?,
+                ffn: ffn(&p)?,
+            });
         }
         let mut dec = Vec::with_capacity(c.n_dec);
         for i in 0..c.n_dec {
@@ -313,7 +356,16 @@ impl Mu {
         let widest = c.dim.max(c.hidden_dim).max(q);
         st.xq.quantize(&vec![0.0; b * widest], b, widest);
         let rope = RopeTable::new(c.enc_ctx.max(c.dec_ctx), c.head_dim, c.rope_base, 1.0, None);
-        Self { config: c, weights, st, rope, pool: ThreadPool::new(threads), serial: ThreadPool::new(1), n_enc_tokens: 0, pos: 0 }
+        Self {
+            config: c,
+            weights,
+            st,
+            rope,
+            pool: ThreadPool::new(threads),
+            serial: ThreadPool::new(1),
+            n_enc_tokens: 0,
+            pos: 0,
+        }
     }
 
     /// Encodes one query and computes every decoder layer's cross-attention
@@ -322,19 +374,29 @@ impl Mu {
         let c = &self.config;
         let m = tokens.len();
         if m == 0 {
-            return Err(ModelError::BadValue { key: "prompt".into(), why: "no tokens".into() });
+            return Err(ModelError::BadValue {
+                key: "prompt".into(),
+                why: "no tokens".into(),
+            });
         }
         if m > c.enc_ctx {
-            return Err(ModelError::ContextFull { needed: m, limit: c.enc_ctx });
+            return Err(ModelError::ContextFull {
+                needed: m,
+                limit: c.enc_ctx,
+            });
         }
         if let Some(&token) = tokens.iter().find(|&&t| t as usize >= c.vocab_size) {
-            return Err(ModelError::BadToken { token, vocab: c.vocab_size });
+            return Err(ModelError::BadToken {
+                token,
+                vocab: c.vocab_size,
+            });
         }
         let (w, st, pool) = (&self.weights, &mut self.st, &self.pool);
         let (d, kv) = (c.dim, c.kv_dim());
 
         for (r, &t) in tokens.iter().enumerate() {
-            w.token_embd.row_into(t as usize, &mut st.x[r * d..(r + 1) * d]);
+            w.token_embd
+                .row_into(t as usize, &mut st.x[r * d..(r + 1) * d]);
         }
         for lw in &w.enc {
             // --- bidirectional self-attention, RoPE at positions 0..m ---------
@@ -346,12 +408,37 @@ impl Mu {
             let q_dim = c.n_heads * c.head_dim;
             for r in 0..m {
                 let (cos, sin) = self.rope.at(r);
-                ops::rope(&mut st.q[r * q_dim..(r + 1) * q_dim], c.head_dim, cos, sin, RopeStyle::Neox);
-                ops::rope(&mut st.k[r * kv..(r + 1) * kv], c.head_dim, cos, sin, RopeStyle::Neox);
+                ops::rope(
+                    &mut st.q[r * q_dim..(r + 1) * q_dim],
+                    c.head_dim,
+                    cos,
+                    sin,
+                    RopeStyle::Neox,
+                );
+                ops::rope(
+                    &mut st.k[r * kv..(r + 1) * kv],
+                    c.head_dim,
+                    cos,
+                    sin,
+                    RopeStyle::Neox,
+                );
             }
-            attention(c, pool, &st.q, &st.k, &st.v, m, m, &mut st.scores, &mut st.att, &mut st.att_rows);
+            attention(
+                c,
+                pool,
+                &st.q,
+                &st.k,
+                &st.v,
+                m,
+                m,
+                &mut st.scores,
+                &mut st.att,
+                &mut st.att_rows,
+            );
             st.xq.quantize(&st.att_rows[..m * q_dim], m, q_dim);
-            lw.attn.wo.forward(pool, &st.att_rows, &st.xq, m, &mut st.xb2);
+            lw.attn
+                .wo
+                .forward(pool, &st.att_rows, &st.xq, m, &mut st.xb2);
             lw.attn.post_norm.rows(&st.xb2, m, c.norm_eps, &mut st.xb);
             ops::add(&mut st.x[..m * d], &st.xb[..m * d]);
 
@@ -366,8 +453,12 @@ impl Mu {
         let per_layer = c.enc_ctx * kv;
         for (l, lw) in w.dec.iter().enumerate() {
             let at = l * per_layer;
-            lw.cross.wk.forward(pool, &st.xb, &st.xq, m, &mut st.cross_k[at..at + per_layer]);
-            lw.cross.wv.forward(pool, &st.xb, &st.xq, m, &mut st.cross_v[at..at + per_layer]);
+            lw.cross
+                .wk
+                .forward(pool, &st.xb, &st.xq, m, &mut st.cross_k[at..at + per_layer]);
+            lw.cross
+                .wv
+                .forward(pool, &st.xb, &st.xq, m, &mut st.cross_v[at..at + per_layer]);
         }
         self.n_enc_tokens = m;
         self.pos = 0;
@@ -379,13 +470,22 @@ impl Mu {
     pub fn decode_step(&mut self, token: u32) -> Result<&[f32], ModelError> {
         let c = &self.config;
         if self.n_enc_tokens == 0 {
-            return Err(ModelError::BadValue { key: "decoder".into(), why: "decode_step before encode".into() });
+            return Err(ModelError::BadValue {
+                key: "decoder".into(),
+                why: "decode_step before encode".into(),
+            });
         }
         if self.pos >= c.dec_ctx {
-            return Err(ModelError::ContextFull { needed: self.pos + 1, limit: c.dec_ctx });
+            return Err(ModelError::ContextFull {
+                needed: self.pos + 1,
+                limit: c.dec_ctx,
+            });
         }
         if token as usize >= c.vocab_size {
-            return Err(ModelError::BadToken { token, vocab: c.vocab_size });
+            return Err(ModelError::BadToken {
+                token,
+                vocab: c.vocab_size,
+            });
         }
         let (w, st, pool) = (&self.weights, &mut self.st, &self.pool);
         let (d, kv, q_dim, hd) = (c.dim, c.kv_dim(), c.n_heads * c.head_dim, c.head_dim);
@@ -396,7 +496,11 @@ impl Mu {
             // --- causal self-attention with the KV cache ----------------------
             lw.attn.norm.rows(&st.x, 1, c.norm_eps, &mut st.xb);
             st.xq.quantize(&st.xb[..d], 1, d);
-            let jobs = [(&lw.attn.wq, &mut st.q[..]), (&lw.attn.wk, &mut st.k[..]), (&lw.attn.wv, &mut st.v[..])];
+            let jobs = [
+                (&lw.attn.wq, &mut st.q[..]),
+                (&lw.attn.wk, &mut st.k[..]),
+                (&lw.attn.wv, &mut st.v[..]),
+            ];
             gemv_many(pool, &self.serial, jobs, &st.xb, &st.xq);
             let (cos, sin) = self.rope.at(pos);
             ops::rope(&mut st.q[..q_dim], hd, cos, sin, RopeStyle::Neox);
@@ -405,9 +509,22 @@ impl Mu {
             st.key_cache[cache + pos * kv..cache + (pos + 1) * kv].copy_from_slice(&st.k[..kv]);
             st.value_cache[cache + pos * kv..cache + (pos + 1) * kv].copy_from_slice(&st.v[..kv]);
             let (kc, vc) = (&st.key_cache[cache..], &st.value_cache[cache..]);
-            attention(c, pool, &st.q, kc, vc, 1, pos + 1, &mut st.scores, &mut st.att, &mut st.att_rows);
+            attention(
+                c,
+                pool,
+                &st.q,
+                kc,
+                vc,
+                1,
+                pos + 1,
+                &mut st.scores,
+                &mut st.att,
+                &mut st.att_rows,
+            );
             st.xq.quantize(&st.att_rows[..q_dim], 1, q_dim);
-            lw.attn.wo.forward(pool, &st.att_rows, &st.xq, 1, &mut st.xb2);
+            lw.attn
+                .wo
+                .forward(pool, &st.att_rows, &st.xq, 1, &mut st.xb2);
             lw.attn.post_norm.rows(&st.xb2, 1, c.norm_eps, &mut st.xb);
             ops::add(&mut st.x[..d], &st.xb[..d]);
 
@@ -417,9 +534,22 @@ impl Mu {
             lw.cross.wq.forward(pool, &st.xb, &st.xq, 1, &mut st.q);
             let at = l * c.enc_ctx * kv;
             let (kc, vc) = (&st.cross_k[at..], &st.cross_v[at..]);
-            attention(c, pool, &st.q, kc, vc, 1, t_enc, &mut st.scores, &mut st.att, &mut st.att_rows);
+            attention(
+                c,
+                pool,
+                &st.q,
+                kc,
+                vc,
+                1,
+                t_enc,
+                &mut st.scores,
+                &mut st.att,
+                &mut st.att_rows,
+            );
             st.xq.quantize(&st.att_rows[..q_dim], 1, q_dim);
-            lw.cross.wo.forward(pool, &st.att_rows, &st.xq, 1, &mut st.xb2);
+            lw.cross
+                .wo
+                .forward(pool, &st.att_rows, &st.xq, 1, &mut st.xb2);
             lw.cross.post_norm.rows(&st.xb2, 1, c.norm_eps, &mut st.xb);
             ops::add(&mut st.x[..d], &st.xb[..d]);
 
@@ -429,7 +559,8 @@ impl Mu {
         // --- final norm and tied output projection ----------------------------
         w.dec_norm.rows(&st.x, 1, c.norm_eps, &mut st.xb);
         st.xq.quantize(&st.xb[..d], 1, d);
-        w.token_embd.forward(pool, &st.xb, &st.xq, 1, &mut st.logits);
+        w.token_embd
+            .forward(pool, &st.xb, &st.xq, 1, &mut st.logits);
         if let Some(pad) = c.pad_token {
             st.logits[pad as usize] = f32::NEG_INFINITY;
         }
@@ -444,7 +575,13 @@ fn ffn(c: &Config, pool: &ThreadPool, serial: &ThreadPool, f: &Ffn, m: usize, st
     f.norm.rows(&st.x, m, c.norm_eps, &mut st.xb);
     st.xq.quantize(&st.xb[..m * d], m, d);
     if m == 1 {
-        gemv_many(pool, serial, [(&f.gate, &mut st.hb[..]), (&f.up, &mut st.hb2[..])], &st.xb, &st.xq);
+        gemv_many(
+            pool,
+            serial,
+            [(&f.gate, &mut st.hb[..]), (&f.up, &mut st.hb2[..])],
+            &st.xb,
+            &st.xq,
+        );
     } else {
         f.gate.forward(pool, &st.xb, &st.xq, m, &mut st.hb);
         f.up.forward(pool, &st.xb, &st.xq, m, &mut st.hb2);
@@ -477,16 +614,32 @@ fn attention(
     let group = c.n_heads / c.n_kv_heads;
     let scale = 1.0 / (hd as f32).sqrt();
     let work = m * n_keys * hd * c.n_heads;
-    par_heads(pool.threads(), c.n_heads, work, scores, &mut att[..m * q_dim], |h0, h1, scores, out| {
-        for h in h0..h1 {
-            let kvo = (h / group) * hd;
-            for r in 0..m {
-                let o = ((h - h0) * m + r) * hd;
-                let qr = &q[r * q_dim + h * hd..r * q_dim + (h + 1) * hd];
-                attend(qr, &keys[kvo..], &values[kvo..], n_keys, kv, scale, scores, &mut out[o..o + hd]);
+    par_heads(
+        pool.threads(),
+        c.n_heads,
+        work,
+        scores,
+        &mut att[..m * q_dim],
+        |h0, h1, scores, out| {
+            for h in h0..h1 {
+                let kvo = (h / group) * hd;
+                for r in 0..m {
+                    let o = ((h - h0) * m + r) * hd;
+                    let qr = &q[r * q_dim + h * hd..r * q_dim + (h + 1) * hd];
+                    attend(
+                        qr,
+                        &keys[kvo..],
+                        &values[kvo..],
+                        n_keys,
+                        kv,
+                        scale,
+                        scores,
+                        &mut out[o..o + hd],
+                    );
+                }
             }
-        }
-    });
+        },
+    );
     for h in 0..c.n_heads {
         for r in 0..m {
             let src = (h * m + r) * hd;
@@ -526,7 +679,8 @@ impl LanguageModel for Mu {
         let st = &self.st;
         super::MemoryUse {
             weights: self.weights.bytes(),
-            kv_cache: 4 * (st.key_cache.len() + st.value_cache.len() + st.cross_k.len() + st.cross_v.len()),
+            kv_cache: 4
+                * (st.key_cache.len() + st.value_cache.len() + st.cross_k.len() + st.cross_v.len()),
         }
     }
 }
