@@ -151,6 +151,16 @@ impl OutRows<'_> {
         }
     }
 
+    /// Row `r` of the window (`cols` values).
+    #[inline]
+    #[allow(dead_code)] // used by the AVX-512 path
+    pub(crate) fn row_mut(&mut self, r: usize) -> &mut [f32] {
+        assert!(r < self.rows, "OutRows: row {r} outside {} rows", self.rows);
+        // SAFETY: row r's `cols` values are valid for writes and exclusive to
+        // this window (contract of `new`); the borrow of self keeps them so.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(r * self.ld), self.cols) }
+    }
+
     #[inline]
     pub(crate) fn set(&mut self, r: usize, c: usize, v: f32) {
         assert!(
