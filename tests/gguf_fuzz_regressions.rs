@@ -224,3 +224,25 @@ fn kept_inputs_do_not_crash() {
     }
     assert!(n >= 1, "fuzz/seeds holds at least the seed model");
 }
+
+/// The seed embedded the way knob embeds its own model: `include_bytes!`
+/// only guarantees alignment 1, and the reader must cope either way.
+static EMBEDDED: &[u8] = include_bytes!("../fuzz/seeds/small.gguf");
+
+#[test]
+fn embedded_bytes_read_in_place_or_copied() {
+    let g = Gguf::from_static(EMBEDDED).unwrap();
+    assert_eq!(g.tensor_infos().len(), 7);
+    assert_eq!(g.tensor_f32("norm").unwrap()[0], -128.0 / 17.0);
+    assert_eq!(g.tensor_q8_0("q8").unwrap().len(), 4);
+    let in_place = EMBEDDED.as_ptr() as usize % 8 == 0;
+    assert_eq!(g.bytes().as_ptr() == EMBEDDED.as_ptr(), in_place);
+}
+
+#[test]
+fn readers_can_move_to_worker_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Gguf>();
+    send_sync::<knob::tokenizer::Tokenizer>();
+    send_sync::<knob::chat_template::ChatTemplate>();
+}

@@ -220,6 +220,13 @@ impl Tokenizer {
     /// ids outside the vocabulary. For `tokenizer.json` tokenizers this is the
     /// token decoded on its own, which may differ from its part in a sequence.
     pub fn token_bytes(&self, id: u32, special: bool) -> Vec<u8> {
+        self.token_piece(id, special).into_owned()
+    }
+
+    /// Like [`Tokenizer::token_bytes`], without allocating for vocabularies
+    /// from `tokenizer.ggml.*` (the bytes are borrowed from a table).
+    pub fn token_piece(&self, id: u32, special: bool) -> std::borrow::Cow<'_, [u8]> {
+        use std::borrow::Cow;
         match &self.pieces {
             Pieces::Table { bytes, types } => {
                 let hidden = matches!(
@@ -227,15 +234,18 @@ impl Tokenizer {
                     Some(TokenType::Control | TokenType::Unknown)
                 );
                 if hidden && !special {
-                    return Vec::new();
+                    return Cow::Borrowed(&[]);
                 }
-                bytes.get(id as usize).cloned().unwrap_or_default()
+                bytes
+                    .get(id as usize)
+                    .map_or(Cow::Borrowed(&[][..]), |b| Cow::Borrowed(&b[..]))
             }
-            Pieces::Hf => self
-                .with_special
-                .decode(&[id], !special)
-                .unwrap_or_default()
-                .into_bytes(),
+            Pieces::Hf => Cow::Owned(
+                self.with_special
+                    .decode(&[id], !special)
+                    .unwrap_or_default()
+                    .into_bytes(),
+            ),
         }
     }
 
@@ -244,10 +254,10 @@ impl Tokenizer {
     pub fn decode(&self, ids: &[u32], special: bool) -> String {
         match &self.pieces {
             Pieces::Table { .. } => {
-                let bytes: Vec<u8> = ids
-                    .iter()
-                    .flat_map(|&id| self.token_bytes(id, special))
-                    .collect();
+                let mut bytes = Vec::new();
+                for &id in ids {
+                    bytes.extend_from_slice(&self.token_piece(id, special));
+                }
                 String::from_utf8_lossy(&bytes).into_owned()
             }
             Pieces::Hf => {
@@ -344,7 +354,7 @@ impl TextStream<'_> {
             return out;
         }
         self.pending
-            .extend(self.tokenizer.token_bytes(id, self.special));
+            .extend_from_slice(&self.tokenizer.token_piece(id, self.special));
         take_utf8(&mut self.pending, false)
     }
 
