@@ -22,6 +22,7 @@ import hashlib
 import json
 import sys
 
+import gguf
 import llama_cpp
 import numpy as np
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
@@ -59,6 +60,14 @@ def sha256(path):
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def checksum(data: bytes) -> str:
+    """sum(byte[i] * (i % 65521 + 1)) mod 2^64, as hex: any single changed
+    byte changes it (tests/real_model.rs computes the same)."""
+    b = np.frombuffer(data, dtype=np.uint8).astype(np.uint64)
+    w = (np.arange(len(b), dtype=np.uint64) % np.uint64(65521)) + np.uint64(1)
+    return format(int(np.sum(b * w, dtype=np.uint64)), "016x")
 
 
 def main():
@@ -131,6 +140,30 @@ def main():
             }
         )
 
+    # The same weights dequantized to F32: llama.cpp then keeps activations in
+    # f32 too, so this checks the model's math with no quantization noise.
+    f32 = src.replace(".Q4_1.gguf", ".F32.gguf")
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = llama_cpp.LLAMA_FTYPE_ALL_F32
+    params.allow_requantize = True
+    params.nthread = 2
+    assert llama_cpp.llama_model_quantize(q8.encode(), f32.encode(), params) == 0
+    del llm
+    llm = llama_cpp.Llama(
+        model_path=f32, n_ctx=1024, n_batch=512, n_threads=2, n_threads_batch=2,
+        type_k=0, type_v=0, flash_attn=False, verbose=False,
+    )
+    for chat in chats:
+        llm.reset()
+        llm.eval(chat["prompt_ids"])
+        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm.ctx, -1), shape=(llm.n_vocab(),)).copy()
+        chat["f32_weights_top5"] = [[i, float(logits[i])] for i, _ in chat["steps"][0]["top5"]]
+
+    # Per-tensor checksums of the Q8_0 file's data, to show that knob's
+    # load-time re-quantization of the Q4_1 file gives the same bytes.
+    reader = gguf.GGUFReader(q8)
+    checksums = {t.name: checksum(bytes(t.data.tobytes())) for t in reader.tensors}
+
     doc = {
         "about": "llama.cpp references for tests/real_model.rs, made by scripts/make_llamacpp_refs.py",
         "llama_cpp_python": llama_cpp.__version__,
@@ -139,6 +172,7 @@ def main():
         "source_sha256": sha256(src),
         "q8_0_model_sha256": sha256(q8),
         "kv_cache": "f32",
+        "tensor_checksums": checksums,
         "tokenize": tokenize,
         "chats": chats,
     }

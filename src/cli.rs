@@ -135,16 +135,6 @@ pub struct EvalArgs {
     pub threads: Option<usize>,
 }
 
-#[derive(Debug, Args)]
-pub struct BenchKernelsArgs {
-    /// Print the results as JSON instead of a table.
-    #[arg(long)]
-    pub json: bool,
-    /// Fewer, shorter samples (a rough look in seconds).
-    #[arg(long)]
-    pub quick: bool,
-}
-
 #[derive(Debug, clap::Args)]
 pub struct BenchAgentArgs {
     /// Queries, one per line or JSONL with "query" (default: the built-in natural-request set)
@@ -238,6 +228,16 @@ pub enum BenchCommand {
     Agent(BenchAgentArgs),
 }
 
+#[derive(Debug, Args)]
+pub struct BenchKernelsArgs {
+    /// Print the results as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Fewer, shorter samples (a rough look in seconds).
+    #[arg(long)]
+    pub quick: bool,
+}
+
 #[derive(Debug, clap::Args)]
 pub struct BenchModelArgs {
     /// GGUF model file
@@ -249,9 +249,9 @@ pub struct BenchModelArgs {
     /// Print a JSON report
     #[arg(long)]
     pub json: bool,
-    /// Skip llama.cpp even when built with the `llama-cpp` feature
-    #[arg(long)]
-    pub no_llama_cpp: bool,
+    /// Thread counts to measure
+    #[arg(long, value_name = "N,...", value_delimiter = ',', default_values_t = [1usize, 2])]
+    pub threads: Vec<usize>,
 }
 
 #[derive(Debug, Subcommand)]

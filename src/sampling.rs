@@ -23,7 +23,7 @@ pub struct SamplerConfig {
     pub top_p: f32,
     /// drop tokens less likely than min_p times the most likely one; 0.0 = off
     pub min_p: f32,
-    /// > 1 discourages tokens seen in the last `repeat_last_n` tokens
+    /// above 1, discourages tokens seen in the last `repeat_last_n` tokens
     /// (a positive logit is divided by it, a negative one multiplied, as in llama.cpp); 1.0 = off
     pub repeat_penalty: f32,
     /// how many recent tokens the repetition penalty looks at

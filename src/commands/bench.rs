@@ -10,7 +10,8 @@ use crate::exit::Exit;
 pub fn run(cmd: BenchCommand) -> anyhow::Result<Exit> {
     match cmd {
         BenchCommand::Kernels(args) => kernels(&args),
-        other => anyhow::bail!("internal: {other:?} is dispatched in commands::run"),
+        BenchCommand::Model(args) => super::bench_model::run(args),
+        BenchCommand::Agent(_) => anyhow::bail!("internal: bench agent is dispatched in commands::run"),
     }
 }
 

@@ -1,7 +1,13 @@
 //! `knob bench model`: prefill and decode speed of a GGUF model, with 1 and 2
-//! threads, optionally side by side with llama.cpp (cargo feature `llama-cpp`)
-//! on the same file, interleaved run by run so that drift in the machine's
-//! memory bandwidth hits both engines alike. Reports medians.
+//! threads, as llama-bench measures them (pp64, pp512, tg128). Reports medians
+//! and the peak resident memory.
+//!
+//! The tests run behind a small `Engine` trait so that a second engine can run
+//! the same tests interleaved, run by run (this machine's bandwidth drifts by
+//! up to 25% between runs). Until llama.cpp is linked in (an opt-in feature
+//! with the llama-cpp-2 crate needs cmake, libclang and a second llama.cpp
+//! build), scripts/bench_vs_llamacpp.py interleaves `knob bench model` with
+//! llama.cpp from llama-cpp-python, process by process.
 use std::path::Path;
 use std::time::Instant;
 
@@ -103,10 +109,9 @@ struct Row {
 struct Report {
     model: String,
     repetitions: usize,
-    llama_cpp: Option<String>,
     weight_bytes: usize,
     kv_cache_bytes: usize,
-    /// peak resident memory of this process (both engines when llama.cpp runs too)
+    /// peak resident memory of this process
     peak_rss_bytes: Option<u64>,
     rows: Vec<Row>,
 }
@@ -141,10 +146,8 @@ pub fn run(args: BenchModelArgs) -> Result<Exit> {
     let mut weight_bytes = 0;
     let mut kv_cache_bytes = 0;
     let mut rows = Vec::new();
-    #[allow(unused_mut)]
-    let mut llama_cpp_version = None;
 
-    for threads in [1usize, 2] {
+    for &threads in &args.threads {
         let opts = SessionOptions {
             threads,
             context: Some(640),
@@ -165,12 +168,6 @@ pub fn run(args: BenchModelArgs) -> Result<Exit> {
         weight_bytes = mem.weights;
         kv_cache_bytes = mem.kv_cache;
         let mut engines: Vec<Box<dyn Engine>> = vec![Box::new(Knob(model))];
-        #[cfg(feature = "llama-cpp")]
-        if !args.no_llama_cpp {
-            let lc = llama_cpp::LlamaCpp::new(path, threads)?;
-            llama_cpp_version = Some(lc.version());
-            engines.push(Box::new(lc));
-        }
         for test in Test::ALL {
             // warm-up run of each engine (page in the weights, grow buffers)
             for e in engines.iter_mut() {
@@ -208,7 +205,6 @@ pub fn run(args: BenchModelArgs) -> Result<Exit> {
     let report = Report {
         model: display_name(path),
         repetitions: reps,
-        llama_cpp: llama_cpp_version,
         weight_bytes,
         kv_cache_bytes,
         peak_rss_bytes: peak_rss_bytes(),
@@ -235,92 +231,4 @@ fn display_name(p: &Path) -> String {
         || p.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     )
-}
-
-#[cfg(feature = "llama-cpp")]
-mod llama_cpp {
-    //! llama.cpp through the llama-cpp-2 crate (opt-in: it builds llama.cpp
-    //! from source with cmake).
-    use std::num::NonZeroU32;
-    use std::path::Path;
-
-    use anyhow::{Context, Result};
-    use llama_cpp_2::context::params::LlamaContextParams;
-    use llama_cpp_2::context::LlamaContext;
-    use llama_cpp_2::llama_backend::LlamaBackend;
-    use llama_cpp_2::llama_batch::LlamaBatch;
-    use llama_cpp_2::model::params::LlamaModelParams;
-    use llama_cpp_2::model::LlamaModel;
-    use llama_cpp_2::token::LlamaToken;
-
-    pub struct LlamaCpp {
-        // field order: the context borrows the model, which needs the backend
-        ctx: LlamaContext<'static>,
-        batch: LlamaBatch,
-        pos: i32,
-    }
-
-    fn backend() -> &'static LlamaBackend {
-        static BACKEND: std::sync::OnceLock<LlamaBackend> = std::sync::OnceLock::new();
-        BACKEND.get_or_init(|| {
-            let mut b = LlamaBackend::init().expect("llama.cpp backend initializes once");
-            b.void_logs();
-            b
-        })
-    }
-
-    impl LlamaCpp {
-        pub fn new(path: &Path, threads: usize) -> Result<Self> {
-            let backend = backend();
-            let model = LlamaModel::load_from_file(backend, path, &LlamaModelParams::default())
-                .with_context(|| format!("llama.cpp loading {}", path.display()))?;
-            // The benchmark keeps one model per thread count for the whole run.
-            let model: &'static LlamaModel = Box::leak(Box::new(model));
-            let params = LlamaContextParams::default()
-                .with_n_ctx(NonZeroU32::new(640))
-                .with_n_batch(512)
-                .with_n_ubatch(512)
-                .with_n_threads(threads as i32)
-                .with_n_threads_batch(threads as i32);
-            let ctx = model
-                .new_context(backend, params)
-                .context("llama.cpp context")?;
-            Ok(Self {
-                ctx,
-                batch: LlamaBatch::new(512, 1),
-                pos: 0,
-            })
-        }
-        pub fn version(&self) -> String {
-            format!("llama-cpp-2 crate {}", env!("KNOB_LLAMA_CPP_2_VERSION"))
-        }
-    }
-
-    impl super::Engine for LlamaCpp {
-        fn name(&self) -> &'static str {
-            "llama.cpp"
-        }
-        fn reset(&mut self) -> Result<()> {
-            self.ctx.clear_kv_cache();
-            self.pos = 0;
-            Ok(())
-        }
-        fn prefill(&mut self, tokens: &[u32]) -> Result<()> {
-            self.batch.clear();
-            for (i, &t) in tokens.iter().enumerate() {
-                self.batch.add(
-                    LlamaToken::new(t as i32),
-                    self.pos + i as i32,
-                    &[0],
-                    i + 1 == tokens.len(),
-                )?;
-            }
-            self.ctx.decode(&mut self.batch)?;
-            self.pos += tokens.len() as i32;
-            Ok(())
-        }
-        fn decode(&mut self, token: u32) -> Result<()> {
-            self.prefill(&[token])
-        }
-    }
 }

@@ -91,6 +91,10 @@ pub fn run(args: GenerateArgs) -> Result<Exit> {
         },
     )
     .with_context(|| format!("loading {} ({arch})", path.display()))?;
+    // The model keeps what it borrows from the mapping (Q8_0 tensors); a file
+    // that was re-quantized at load is no longer needed, and unmapping it
+    // gives its pages back.
+    drop(src);
 
     let opts = GenerateOptions {
         max_tokens: args.max_tokens,
@@ -150,6 +154,7 @@ fn json_report(g: &Generation, threads: usize) -> serde_json::Value {
         "text": g.text,
         "stop": g.stop,
         "threads": threads,
+        "peak_rss_bytes": crate::commands::bench_model::peak_rss_bytes(),
         "stats": {
             "prompt_tokens": s.prompt_tokens,
             "prefill_secs": s.prefill_secs,

@@ -7,7 +7,9 @@
 use knob_kernels::ops::{self, RopeStyle};
 use knob_kernels::{QuantizedActs, ThreadPool};
 
-use super::{attend, par_heads, LanguageModel, Linear, Loader, ModelError, ModelSource, RopeTable};
+use super::{
+    attend, gemv_many, par_heads, LanguageModel, Linear, Loader, ModelError, ModelSource, RopeTable,
+};
 
 /// Hyperparameters, read from the `llama.*` metadata keys.
 #[derive(Debug, Clone, PartialEq)]
@@ -261,6 +263,8 @@ pub struct Llama {
     st: RunState,
     rope: RopeTable,
     pool: ThreadPool,
+    /// a one-thread pool for the parts of a fused job (see `gemv_many`)
+    serial: ThreadPool,
     n_ctx: usize,
     max_batch: usize,
     pos: usize,
@@ -314,6 +318,7 @@ impl Llama {
             st,
             rope,
             pool: ThreadPool::new(threads),
+            serial: ThreadPool::new(1),
             n_ctx,
             max_batch: b,
             pos: 0,
@@ -350,9 +355,18 @@ impl Llama {
                 );
             }
             st.xq.quantize(&st.xb[..m * dim], m, dim);
-            lw.wq.forward(pool, &st.xb, &st.xq, m, &mut st.q);
-            lw.wk.forward(pool, &st.xb, &st.xq, m, &mut st.k);
-            lw.wv.forward(pool, &st.xb, &st.xq, m, &mut st.v);
+            if m == 1 {
+                let jobs = [
+                    (&lw.wq, &mut st.q[..]),
+                    (&lw.wk, &mut st.k[..]),
+                    (&lw.wv, &mut st.v[..]),
+                ];
+                gemv_many(pool, &self.serial, jobs, &st.xb, &st.xq);
+            } else {
+                lw.wq.forward(pool, &st.xb, &st.xq, m, &mut st.q);
+                lw.wk.forward(pool, &st.xb, &st.xq, m, &mut st.k);
+                lw.wv.forward(pool, &st.xb, &st.xq, m, &mut st.v);
+            }
 
             // RoPE on q and k (adjacent pairs: see the pitfall on `Layer`),
             // then append k and v to this layer's cache.
@@ -435,8 +449,18 @@ impl Llama {
                 );
             }
             st.xq.quantize(&st.xb[..m * dim], m, dim);
-            lw.w_gate.forward(pool, &st.xb, &st.xq, m, &mut st.hb);
-            lw.w_up.forward(pool, &st.xb, &st.xq, m, &mut st.hb2);
+            if m == 1 {
+                gemv_many(
+                    pool,
+                    &self.serial,
+                    [(&lw.w_gate, &mut st.hb[..]), (&lw.w_up, &mut st.hb2[..])],
+                    &st.xb,
+                    &st.xq,
+                );
+            } else {
+                lw.w_gate.forward(pool, &st.xb, &st.xq, m, &mut st.hb);
+                lw.w_up.forward(pool, &st.xb, &st.xq, m, &mut st.hb2);
+            }
             ops::silu_mul(&mut st.hb[..m * hidden], &st.hb2[..m * hidden]);
             st.xq.quantize(&st.hb[..m * hidden], m, hidden);
             lw.w_down.forward(pool, &st.hb, &st.xq, m, &mut st.xb);

@@ -154,7 +154,7 @@ impl Loader<'_> {
         self.check_dims(name, &[k, n])?;
         let data = self.src.tensor(name)?;
         let ok = match &data {
-            TensorData::Q8(b) => k % 32 == 0 && b.blocks().len() == n * k / 32,
+            TensorData::Q8(b) => k.is_multiple_of(32) && b.blocks().len() == n * k / 32,
             TensorData::F32(v) => v.len() == n * k,
         };
         if !ok {
@@ -238,6 +238,78 @@ impl Linear {
             TensorData::F32(w) => w.len() * 4,
         }
     }
+}
+
+/// Most matrices [`gemv_many`] takes at once, and most parts it splits them into.
+const MANY_MATS: usize = 3;
+const MANY_PARTS: usize = 8;
+
+/// `y_i = W_i x` for several matrices that read the same one-row input, as a
+/// single job on the pool: one wake-up of the workers instead of one per
+/// matrix (decode runs ~200 matrix-vector products per token, and waking a
+/// parked thread costs microseconds). The rows of all matrices are split into
+/// one contiguous part per thread, balanced by rows (equal `k`, so equal
+/// bytes). Falls back to one product at a time for f32 weights or one thread.
+pub(crate) fn gemv_many<const N: usize>(
+    pool: &ThreadPool,
+    serial: &ThreadPool,
+    jobs: [(&Linear, &mut [f32]); N],
+    x: &[f32],
+    xq: &QuantizedActs,
+) {
+    const { assert!(N <= MANY_MATS) };
+    let parts = pool.threads().min(MANY_PARTS);
+    if parts <= 1 || jobs.iter().any(|(w, _)| !w.is_q8()) {
+        for (w, y) in jobs {
+            w.forward(pool, x, xq, 1, y);
+        }
+        return;
+    }
+    let mats: [&Linear; N] = std::array::from_fn(|i| jobs[i].0);
+    let total: usize = mats.iter().map(|w| w.n).sum();
+    // Pieces: (part, matrix, first row, its output rows). Each output is cut
+    // at part boundaries, so every piece owns its rows of one output; the
+    // mutexes are never contended (one part per task).
+    type Piece<'a> = Option<(usize, usize, usize, std::sync::Mutex<&'a mut [f32]>)>;
+    let mut pieces: [Piece<'_>; MANY_MATS + MANY_PARTS] = Default::default();
+    let mut count = 0;
+    let mut row0 = 0; // first row of this matrix among all matrices' rows
+    for (mi, (w, y)) in jobs.into_iter().enumerate() {
+        let mut rest = &mut y[..w.n];
+        let mut r = 0;
+        while r < w.n {
+            let global = row0 + r;
+            let part = (global * parts / total).min(parts - 1);
+            let part_end = ((part + 1) * total).div_ceil(parts);
+            let rows = (part_end.max(global + 1) - global).min(w.n - r);
+            let (mine, tail) = std::mem::take(&mut rest).split_at_mut(rows);
+            rest = tail;
+            pieces[count] = Some((part, mi, r, std::sync::Mutex::new(mine)));
+            count += 1;
+            r += rows;
+        }
+        row0 += w.n;
+    }
+    let pieces = &pieces[..count];
+    pool.run(parts, &|part| {
+        for (_, mi, r, out) in pieces.iter().flatten().filter(|p| p.0 == part) {
+            let w = mats[*mi];
+            let TensorData::Q8(blocks) = &w.data else {
+                unreachable!("checked above: all Q8_0")
+            };
+            let nb = w.k / 32;
+            let mut out = out.lock().unwrap_or_else(|e| e.into_inner());
+            let rows = out.len();
+            knob_kernels::gemv(
+                serial,
+                &blocks.blocks()[r * nb..(r + rows) * nb],
+                rows,
+                w.k,
+                xq,
+                &mut out,
+            );
+        }
+    });
 }
 
 /// The interface the generation loop drives. Positions are implicit: each call
@@ -421,6 +493,54 @@ mod tests {
                 .flat_map(|h| (0..per_head).map(move |i| (h * 100 + i) as f32))
                 .collect();
             assert_eq!(out, want, "threads {threads}");
+        }
+    }
+
+    #[test]
+    fn gemv_many_equals_one_product_at_a_time() {
+        let k = 64;
+        let mut seed = 7u32;
+        let mut mat = |n: usize| {
+            let v: Vec<f32> = (0..n * k)
+                .map(|_| {
+                    seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                    (seed >> 16) as f32 / 32768.0 - 1.0
+                })
+                .collect();
+            let mut b = vec![
+                BlockQ8_0 {
+                    d: [0; 2],
+                    qs: [0; 32]
+                };
+                n * k / 32
+            ];
+            knob_kernels::quantize_row_q8_0(&v, &mut b);
+            Linear {
+                n,
+                k,
+                data: TensorData::Q8(Arc::new(b)),
+            }
+        };
+        let (a, b, c) = (mat(37), mat(5), mat(70));
+        let x: Vec<f32> = (0..k).map(|i| (i as f32 * 0.37).sin()).collect();
+        let mut xq = QuantizedActs::new();
+        xq.quantize(&x, 1, k);
+        let serial = ThreadPool::new(1);
+        for threads in [1, 2, 3, 8] {
+            let pool = ThreadPool::new(threads);
+            let (mut ya, mut yb, mut yc) = (vec![0.0; 37], vec![0.0; 5], vec![0.0; 70]);
+            gemv_many(
+                &pool,
+                &serial,
+                [(&a, &mut ya[..]), (&b, &mut yb[..]), (&c, &mut yc[..])],
+                &x,
+                &xq,
+            );
+            for (w, y) in [(&a, &ya), (&b, &yb), (&c, &yc)] {
+                let mut want = vec![0.0; w.n];
+                w.forward(&serial, &x, &xq, 1, &mut want);
+                assert_eq!(y, &want, "threads {threads}, n {}", w.n);
+            }
         }
     }
 

@@ -9,10 +9,12 @@
 use knob_kernels::ops::{self, RopeStyle};
 use knob_kernels::{QuantizedActs, ThreadPool};
 
-use super::{attend, par_heads, LanguageModel, Linear, Loader, ModelError, ModelSource, RopeTable};
-
 mod beams;
 pub use beams::BeamCache;
+
+use super::{
+    attend, gemv_many, par_heads, LanguageModel, Linear, Loader, ModelError, ModelSource, RopeTable,
+};
 
 /// Hyperparameters, read from the `mu.*` metadata keys.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,6 +45,9 @@ pub struct Config {
     pub rope_base: f32,
     /// first decoder input token (`mu.decoder_start_token_id`)
     pub start_token: u32,
+    /// padding token (`tokenizer.ggml.padding_token_id`), never produced:
+    /// its logit is set to -inf
+    pub pad_token: Option<u32>,
 }
 
 impl Config {
@@ -101,6 +106,9 @@ impl Config {
             norm_eps: ld.f32("attention.layer_norm_epsilon")?,
             rope_base: ld.f32("rope.freq_base")?,
             start_token,
+            pad_token: src
+                .meta_u32("tokenizer.ggml.padding_token_id")
+                .filter(|&p| (p as usize) < vocab_size),
         })
     }
     fn kv_dim(&self) -> usize {
@@ -311,6 +319,8 @@ pub struct Mu {
     /// positions 0..max(enc_ctx, dec_ctx)
     rope: RopeTable,
     pool: ThreadPool,
+    /// a one-thread pool for the parts of a fused job (see `gemv_many`)
+    serial: ThreadPool,
     /// encoder tokens of the current query (0 before `encode`)
     n_enc_tokens: usize,
     /// decoder tokens consumed so far
@@ -355,6 +365,7 @@ impl Mu {
             st,
             rope,
             pool: ThreadPool::new(threads),
+            serial: ThreadPool::new(1),
             n_enc_tokens: 0,
             pos: 0,
         }
@@ -435,7 +446,7 @@ impl Mu {
             ops::add(&mut st.x[..m * d], &st.xb[..m * d]);
 
             // --- feed-forward ------------------------------------------------
-            ffn(c, pool, &lw.ffn, m, st);
+            ffn(c, pool, &self.serial, &lw.ffn, m, st);
         }
         // The encoder output: final norm, kept in xb.
         w.enc_norm.rows(&st.x, m, c.norm_eps, &mut st.xb);
@@ -488,9 +499,12 @@ impl Mu {
             // --- causal self-attention with the KV cache ----------------------
             lw.attn.norm.rows(&st.x, 1, c.norm_eps, &mut st.xb);
             st.xq.quantize(&st.xb[..d], 1, d);
-            lw.attn.wq.forward(pool, &st.xb, &st.xq, 1, &mut st.q);
-            lw.attn.wk.forward(pool, &st.xb, &st.xq, 1, &mut st.k);
-            lw.attn.wv.forward(pool, &st.xb, &st.xq, 1, &mut st.v);
+            let jobs = [
+                (&lw.attn.wq, &mut st.q[..]),
+                (&lw.attn.wk, &mut st.k[..]),
+                (&lw.attn.wv, &mut st.v[..]),
+            ];
+            gemv_many(pool, &self.serial, jobs, &st.xb, &st.xq);
             let (cos, sin) = self.rope.at(pos);
             ops::rope(&mut st.q[..q_dim], hd, cos, sin, RopeStyle::Neox);
             ops::rope(&mut st.k[..kv], hd, cos, sin, RopeStyle::Neox);
@@ -543,25 +557,38 @@ impl Mu {
             ops::add(&mut st.x[..d], &st.xb[..d]);
 
             // --- feed-forward --------------------------------------------------
-            ffn(c, pool, &lw.ffn, 1, st);
+            ffn(c, pool, &self.serial, &lw.ffn, 1, st);
         }
         // --- final norm and tied output projection ----------------------------
         w.dec_norm.rows(&st.x, 1, c.norm_eps, &mut st.xb);
         st.xq.quantize(&st.xb[..d], 1, d);
         w.token_embd
             .forward(pool, &st.xb, &st.xq, 1, &mut st.logits);
+        if let Some(pad) = c.pad_token {
+            st.logits[pad as usize] = f32::NEG_INFINITY;
+        }
         self.pos += 1;
         Ok(&self.st.logits)
     }
 }
 
 /// `x += post_norm(down(silu(gate(xn)) * up(xn)))` with `xn = norm(x)`, on `m` rows.
-fn ffn(c: &Config, pool: &ThreadPool, f: &Ffn, m: usize, st: &mut RunState) {
+fn ffn(c: &Config, pool: &ThreadPool, serial: &ThreadPool, f: &Ffn, m: usize, st: &mut RunState) {
     let (d, ff) = (c.dim, c.hidden_dim);
     f.norm.rows(&st.x, m, c.norm_eps, &mut st.xb);
     st.xq.quantize(&st.xb[..m * d], m, d);
-    f.gate.forward(pool, &st.xb, &st.xq, m, &mut st.hb);
-    f.up.forward(pool, &st.xb, &st.xq, m, &mut st.hb2);
+    if m == 1 {
+        gemv_many(
+            pool,
+            serial,
+            [(&f.gate, &mut st.hb[..]), (&f.up, &mut st.hb2[..])],
+            &st.xb,
+            &st.xq,
+        );
+    } else {
+        f.gate.forward(pool, &st.xb, &st.xq, m, &mut st.hb);
+        f.up.forward(pool, &st.xb, &st.xq, m, &mut st.hb2);
+    }
     ops::silu_mul(&mut st.hb[..m * ff], &st.hb2[..m * ff]);
     st.xq.quantize(&st.hb[..m * ff], m, ff);
     f.down.forward(pool, &st.hb, &st.xq, m, &mut st.xb2);

@@ -210,13 +210,19 @@ impl Mu {
             ops::add(&mut st.x[..m * d], &st.xb[..m * d]);
 
             // --- feed-forward ---------------------------------------------------
-            ffn(c, pool, &lw.ffn, m, st);
+            ffn(c, pool, &self.serial, &lw.ffn, m, st);
         }
         // --- final norm and tied output projection ------------------------------
         w.dec_norm.rows(&st.x, m, c.norm_eps, &mut st.xb);
         st.xq.quantize(&st.xb[..m * d], m, d);
         let logits = &mut cache.logits[..m * c.vocab_size];
         w.token_embd.forward(pool, &st.xb, &st.xq, m, logits);
+        if let Some(pad) = c.pad_token {
+            // As in decode_step: padding is never produced.
+            for row in logits.chunks_mut(c.vocab_size) {
+                row[pad as usize] = f32::NEG_INFINITY;
+            }
+        }
         cache.beams = m;
         cache.pos += 1;
         Ok(&cache.logits[..m * c.vocab_size])
