@@ -1,10 +1,13 @@
 //! End to end: the real `knob` binary in a real terminal (tmux), driven with
 //! send-keys and read with capture-pane.
 //!
-//! The app runs with the demo assistant (`KNOB_TUI_FAKE=1`), which streams a
+//! Most tests run the demo assistant (`KNOB_TUI_FAKE=1`), which streams a
 //! fixed answer with a fixed delay per token and answers "dark mode" with a
-//! plan card, so no model files are needed. Each test uses its own tmux
-//! server (`tmux -L <unique name>`) and kills it at the end, pass or fail.
+//! plan card, so no model files are needed. Two run the real thing: the
+//! settings agent on the embedded model against real gsettings, and
+//! SmolLM2-135M (KNOB_TEST_MODEL) streaming a reply that Ctrl-C stops. Each
+//! test uses its own tmux server (`tmux -L <unique name>`) and kills it at the
+//! end, pass or fail.
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::thread;
@@ -149,6 +152,13 @@ impl Drop for Tmux {
     }
 }
 
+/// The token count on the status bar ("... · 42 tok"), if any.
+fn token_count(screen: &str) -> Option<usize> {
+    let status = screen.lines().rfind(|l| l.contains("tok/s"))?;
+    let last = status.trim_end().strip_suffix(" tok")?;
+    last.split_whitespace().last()?.parse().ok()
+}
+
 /// The number before "tok/s" on the status bar, if any.
 fn tokens_per_s(screen: &str) -> Option<f64> {
     let status = screen.lines().rfind(|l| l.contains("tok/s"))?;
@@ -290,4 +300,78 @@ fn without_a_terminal_knob_points_to_ask_and_batch() {
         );
         assert!(out.stdout.is_empty(), "no screen drawing to a pipe");
     }
+}
+
+/// The environment for a knob that touches real settings: gsettings writes to
+/// a keyfile in a temporary config directory, the journal goes there too.
+fn sandbox_env(dir: &Path) -> String {
+    format!(
+        "XDG_CURRENT_DESKTOP=GNOME GSETTINGS_BACKEND=keyfile XDG_CONFIG_HOME={d}/config KNOB_CONFIG_DIR={d}/config/knob KNOB_DATA_DIR={d}/data",
+        d = dir.display()
+    )
+}
+
+fn gsettings_in(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("gsettings")
+        .args(args)
+        .env("GSETTINGS_BACKEND", "keyfile")
+        .env("XDG_CONFIG_HOME", dir.join("config"))
+        .env_remove("XDG_CURRENT_DESKTOP")
+        .output()
+        .expect("gsettings must be installed for this test");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn the_real_agent_plans_applies_and_undoes_from_the_chat() {
+    let dir = tempfile::tempdir().unwrap();
+    let scheme = ["get", "org.gnome.desktop.interface", "color-scheme"];
+    assert_eq!(gsettings_in(dir.path(), &scheme), "'default'");
+    let tmux = Tmux::start("real-plan");
+    tmux.type_text(&format!("{} {KNOB} chat; echo \"exit=$?\"", sandbox_env(dir.path())));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(|s| s.contains("knob-mu") && s.contains("threads"), "the status bar with the settings model");
+    tmux.type_text("turn on dark mode");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for(|s| s.contains("Plan: turn on dark mode") && s.contains("Dark mode"), "the plan card");
+    assert!(screen.contains("false -> true"), "{screen}");
+    let rate = tokens_per_s(&screen).unwrap_or_else(|| panic!("no tokens/s figure:\n{screen}"));
+    assert!(rate > 0.0, "{screen}");
+    tmux.keys(&["a"]);
+    tmux.wait_for(|s| s.contains("applied Dark mode"), "the applied result");
+    assert_eq!(gsettings_in(dir.path(), &scheme), "'prefer-dark'");
+    tmux.keys(&["u"]);
+    tmux.wait_for(|s| s.contains("undid plan"), "the undo result");
+    assert_eq!(gsettings_in(dir.path(), &scheme), "'default'");
+    tmux.type_text("/quit");
+    tmux.keys(&["Enter"]);
+    tmux.assert_clean_exit(0);
+}
+
+#[test]
+fn a_real_chat_model_streams_and_ctrl_c_stops_it() {
+    let model = std::env::var("KNOB_TEST_MODEL").expect(
+        "KNOB_TEST_MODEL must name SmolLM2-135M-Instruct (scripts/fetch-test-model.sh prints its path)",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let tmux = Tmux::start("real-chat");
+    tmux.type_text(&format!("{} {KNOB} chat --model {model}; echo \"exit=$?\"", sandbox_env(dir.path())));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(|s| s.contains("loaded"), "the chat model to load");
+    tmux.type_text("Write a long poem about the sea, the wind and the stars.");
+    tmux.keys(&["Enter"]);
+    // More tokens than the settings agent ever writes: the chat model is streaming.
+    let streaming = tmux.wait_for(
+        |s| tokens_per_s(s).is_some_and(|r| r > 0.0) && token_count(s).is_some_and(|n| n >= 24),
+        "the chat model's tokens streaming with a live tokens/s",
+    );
+    tmux.keys(&["C-c"]);
+    let stopped = tmux.wait_for(|s| s.contains("[stopped]"), "the stream to stop");
+    thread::sleep(Duration::from_millis(500));
+    let answer = |s: &str| s.lines().take_while(|l| !l.contains("[stopped]")).collect::<Vec<_>>().join("\n");
+    assert_eq!(answer(&stopped), answer(&tmux.screen()), "tokens kept coming after the stop");
+    assert_eq!(tmux.format("#{alternate_on}"), "1", "knob quit on the first Ctrl-C:\n{streaming}");
+    tmux.type_text("/quit");
+    tmux.keys(&["Enter"]);
+    tmux.assert_clean_exit(0);
 }
