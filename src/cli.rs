@@ -252,6 +252,9 @@ pub struct BenchModelArgs {
     /// Thread counts to measure
     #[arg(long, value_name = "N,...", value_delimiter = ',', default_values_t = [1usize, 2])]
     pub threads: Vec<usize>,
+    /// Skip llama.cpp when built with the `llama-cpp` feature
+    #[arg(long)]
+    pub no_llama_cpp: bool,
 }
 
 #[derive(Debug, Subcommand)]

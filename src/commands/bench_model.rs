@@ -2,12 +2,15 @@
 //! threads, as llama-bench measures them (pp64, pp512, tg128). Reports medians
 //! and the peak resident memory.
 //!
-//! The tests run behind a small `Engine` trait so that a second engine can run
-//! the same tests interleaved, run by run (this machine's bandwidth drifts by
-//! up to 25% between runs). Until llama.cpp is linked in (an opt-in feature
-//! with the llama-cpp-2 crate needs cmake, libclang and a second llama.cpp
-//! build), scripts/bench_vs_llamacpp.py interleaves `knob bench model` with
-//! llama.cpp from llama-cpp-python, process by process.
+//! Built with the cargo feature `llama-cpp` (the llama-cpp-2 crate; needs cmake
+//! and libclang), it runs llama.cpp on the same file too, interleaved run by
+//! run behind the small `Engine` trait (this machine's bandwidth drifts by up
+//! to 25% between runs). llama-cpp-sys-2 builds llama.cpp for the baseline
+//! x86-64 unless told otherwise; for a fair comparison enable the CPU's
+//! instructions, e.g. `GGML_AVX=ON GGML_AVX2=ON GGML_FMA=ON GGML_F16C=ON
+//! GGML_AVX512=ON GGML_AVX512_VNNI=ON cargo build --release --features llama-cpp`.
+//! scripts/bench_vs_llamacpp.py does the same process by process with
+//! llama-cpp-python.
 use std::path::Path;
 use std::time::Instant;
 
@@ -109,6 +112,8 @@ struct Row {
 struct Report {
     model: String,
     repetitions: usize,
+    /// whether llama.cpp ran too (cargo feature llama-cpp)
+    llama_cpp: bool,
     weight_bytes: usize,
     kv_cache_bytes: usize,
     /// peak resident memory of this process
@@ -146,6 +151,8 @@ pub fn run(args: BenchModelArgs) -> Result<Exit> {
     let mut weight_bytes = 0;
     let mut kv_cache_bytes = 0;
     let mut rows = Vec::new();
+    #[allow(unused_mut)]
+    let mut llama_cpp = false;
 
     for &threads in &args.threads {
         let opts = SessionOptions {
@@ -167,7 +174,13 @@ pub fn run(args: BenchModelArgs) -> Result<Exit> {
         let mem = model.memory();
         weight_bytes = mem.weights;
         kv_cache_bytes = mem.kv_cache;
+        #[allow(unused_mut)]
         let mut engines: Vec<Box<dyn Engine>> = vec![Box::new(Knob(model))];
+        #[cfg(feature = "llama-cpp")]
+        if !args.no_llama_cpp {
+            engines.push(Box::new(llama_cpp::LlamaCpp::new(path, threads)?));
+            llama_cpp = true;
+        }
         for test in Test::ALL {
             // warm-up run of each engine (page in the weights, grow buffers)
             for e in engines.iter_mut() {
@@ -205,6 +218,7 @@ pub fn run(args: BenchModelArgs) -> Result<Exit> {
     let report = Report {
         model: display_name(path),
         repetitions: reps,
+        llama_cpp,
         weight_bytes,
         kv_cache_bytes,
         peak_rss_bytes: peak_rss_bytes(),
@@ -231,4 +245,78 @@ fn display_name(p: &Path) -> String {
         || p.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     )
+}
+
+#[cfg(feature = "llama-cpp")]
+mod llama_cpp {
+    //! llama.cpp through the llama-cpp-2 crate (opt-in: it builds llama.cpp
+    //! from source with cmake).
+    use std::num::NonZeroU32;
+    use std::path::Path;
+
+    use anyhow::{Context, Result};
+    use llama_cpp_2::context::params::LlamaContextParams;
+    use llama_cpp_2::context::LlamaContext;
+    use llama_cpp_2::llama_backend::LlamaBackend;
+    use llama_cpp_2::llama_batch::LlamaBatch;
+    use llama_cpp_2::model::params::LlamaModelParams;
+    use llama_cpp_2::model::LlamaModel;
+    use llama_cpp_2::token::LlamaToken;
+
+    pub struct LlamaCpp {
+        // field order: the context borrows the model, which needs the backend
+        ctx: LlamaContext<'static>,
+        batch: LlamaBatch<'static>,
+        pos: i32,
+    }
+
+    fn backend() -> &'static LlamaBackend {
+        static BACKEND: std::sync::OnceLock<LlamaBackend> = std::sync::OnceLock::new();
+        BACKEND.get_or_init(|| {
+            let mut b = LlamaBackend::init().expect("llama.cpp backend initializes once");
+            b.void_logs();
+            b
+        })
+    }
+
+    impl LlamaCpp {
+        pub fn new(path: &Path, threads: usize) -> Result<Self> {
+            let backend = backend();
+            let model = LlamaModel::load_from_file(backend, path, &LlamaModelParams::default())
+                .with_context(|| format!("llama.cpp loading {}", path.display()))?;
+            // The benchmark keeps one model per thread count for the whole run.
+            let model: &'static LlamaModel = Box::leak(Box::new(model));
+            let params = LlamaContextParams::default()
+                .with_n_ctx(NonZeroU32::new(640))
+                .with_n_batch(512)
+                .with_n_ubatch(512)
+                .with_n_threads(threads as i32)
+                .with_n_threads_batch(threads as i32);
+            let ctx = model.new_context(backend, params).context("llama.cpp context")?;
+            Ok(Self { ctx, batch: LlamaBatch::new(512, 1), pos: 0 })
+        }
+    }
+
+    impl super::Engine for LlamaCpp {
+        fn name(&self) -> &'static str {
+            "llama.cpp"
+        }
+        fn reset(&mut self) -> Result<()> {
+            self.ctx.clear_kv_cache();
+            self.pos = 0;
+            Ok(())
+        }
+        fn prefill(&mut self, tokens: &[u32]) -> Result<()> {
+            self.batch.clear();
+            for (i, &t) in tokens.iter().enumerate() {
+                self.batch.add(LlamaToken::new(t as i32), self.pos + i as i32, &[0], i + 1 == tokens.len())?;
+            }
+            self.ctx.decode(&mut self.batch)?;
+            self.pos += tokens.len() as i32;
+            Ok(())
+        }
+        fn decode(&mut self, token: u32) -> Result<()> {
+            self.prefill(&[token])
+        }
+    }
 }
