@@ -656,6 +656,9 @@ class Generator:
             q = tpl.format(n=name_t, v=v)
             act = f"set {s.id} {quote(v)}"
         q = re.sub(r"\b(the|my) the\b", r"\1", q)
+        if mode != "train":  # an evaluation line must use a held-out template or a held-out name it shows
+            if not (self.split.family_held(fam) or ("{n}" in tpl and self.split.name_held(s.id, name, names))):
+                return None
         return {"query": q, "expect": [act], "family": fam, "name": f"{s.id}|{name}"}
 
     def _subject(self, rng, s: Setting, name: str, lex) -> str:
@@ -674,6 +677,8 @@ class Generator:
         if mode == "heldname" and not self.split.name_held("preset:" + p.name, name, names):
             return None
         tpl, fam = self._pick_template(rng, "preset", t_held)
+        if mode != "train" and not (self.split.family_held(fam) or self.split.name_held("preset:" + p.name, name, names)):
+            return None
         if name.endswith(" mode") and "mode" in tpl:
             name = name[: -len(" mode")]
         return {"query": tpl.format(p=name), "expect": [f"preset {p.name}"], "family": fam, "name": f"preset:{p.name}|{name}"}
