@@ -34,6 +34,10 @@ def render(out: Path, gguf: Path) -> str:
         if key in rep:
             r = rep[key]
             lines.append(f"- {name}: **{_pct(r['accuracy'])}** exact match ({r['correct']}/{r['n']})")
+    if rep["f32"].get("by_heldout_part"):
+        lines += ["", "By held-out part (f32):", "", "| held out | n | accuracy |", "| --- | --- | --- |"]
+        for k, v in rep["f32"]["by_heldout_part"].items():
+            lines.append(f"| {k} | {v['n']} | {_pct(v['accuracy'])} |")
     lines += ["", "By kind of request (f32):", "", "| kind | n | accuracy |", "| --- | --- | --- |"]
     for k, v in rep["f32"]["by_kind"].items():
         lines.append(f"| {k} | {v['n']} | {_pct(v['accuracy'])} |")
