@@ -4,6 +4,7 @@
 #   bash train/run.sh           full run; writes assets/knob-mu.gguf and train/out/
 #   bash train/run.sh --smoke   small slice, few steps (CI); writes the smoke GGUFs
 #                               (Q8_0 and F32), tokenizer and golden.json
+#   --out DIR                   output directory (overrides KNOB_TRAIN_OUT)
 #
 # Environment:
 #   KNOB_TRAIN_OUT     output directory (default train/out, or train/out-smoke with --smoke)
@@ -12,17 +13,23 @@
 #   KNOB_TRAIN_MINUTES wall-clock budget for training (the schedule follows elapsed time; 0 = steps only)
 #   KNOB_BIN           knob binary for the export and `knob eval` (default: cargo build, target/debug/knob)
 set -euo pipefail
+self="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 smoke=0
-for a in "$@"; do
+out_flag=""
+while [ $# -gt 0 ]; do
+    a="$1"; shift
     case "$a" in
         --smoke) smoke=1 ;;
-        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+        --out) out_flag="${1:?--out needs a directory}"; shift ;;
+        --out=*) out_flag="${a#--out=}" ;;
+        -h|--help) sed -n '2,16p' "$self"; exit 0 ;;
         *) echo "run.sh: unknown argument $a" >&2; exit 2 ;;
     esac
 done
-if [ "$smoke" = 1 ]; then out="${KNOB_TRAIN_OUT:-train/out-smoke}"; else out="${KNOB_TRAIN_OUT:-train/out}"; fi
+if [ -n "$out_flag" ]; then out="$out_flag"
+elif [ "$smoke" = 1 ]; then out="${KNOB_TRAIN_OUT:-train/out-smoke}"; else out="${KNOB_TRAIN_OUT:-train/out}"; fi
 mkdir -p "$out"
 bash train/setup.sh
 py="$root/train/.venv/bin/python"

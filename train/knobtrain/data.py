@@ -451,9 +451,24 @@ def _h(*parts: str) -> int:
     return int(hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:12], 16)
 
 
+_WORD = re.compile(r"[a-z0-9']+")
+
+
+def _words(text: str) -> set[str]:
+    return set(_WORD.findall(re.sub(r"\{[a-z]+\}", " ", text.lower())))
+
+
 @dataclass
 class Split:
-    """Which template families and synonyms are held out."""
+    """Which template families and synonyms are held out.
+
+    A held-out family is a new phrasing built from known words: a template is
+    held out only if every one of its words also occurs in a training template
+    of the same intent, and a synonym only if every one of its words occurs in
+    the setting's training names. A word the model has never seen anywhere
+    ("deactivate", "luminosity") cannot be learnt from this data, so such
+    phrasings stay in training instead of making the evaluation meaningless.
+    """
     seed: int
     frac: float = 0.2
 
@@ -461,33 +476,45 @@ class Split:
         self._cache: dict = {}
 
     def family_held(self, fam: str) -> bool:
-        key = (fam,)
-        if key not in self._cache:
-            self._cache[key] = self._family_held(fam)
-        return self._cache[key]
-
-    def _family_held(self, fam: str) -> bool:
         intent, idx = fam.rsplit(":", 1)
+        key = ("tpl", intent)
+        if key not in self._cache:
+            self._cache[key] = self._held_templates(intent)
+        return int(idx) in self._cache[key]
+
+    def _held_templates(self, intent: str) -> set[int]:
         pool = T.get(intent, [])
         if intent in ("example",) or len(pool) < 4:
-            return False
-        # hold out round(frac * len) templates per intent, chosen by seeded hash
-        order = sorted(range(len(pool)), key=lambda i: _h(str(self.seed), intent, str(i)))
+            return set()
+        # the first two templates of a pool are the canonical phrasings: always trained on
+        order = sorted(range(2, len(pool)), key=lambda i: _h(str(self.seed), intent, str(i)))
         k = max(1, round(self.frac * len(pool)))
-        return int(idx) in order[:k]
+        return self._pick(order, [_words(t) for t in pool], k)
+
+    @staticmethod
+    def _pick(order: list[int], words: list[set[str]], k: int) -> set[int]:
+        held: set[int] = set()
+        for i in order:
+            if len(held) >= k:
+                break
+            rest = set().union(*(words[j] for j in range(len(words)) if j != i and j not in held))
+            if words[i] <= rest:
+                held.add(i)
+        return held
 
     def name_held(self, owner: str, name: str, names: list[str]) -> bool:
-        key = (owner, name, tuple(names))
+        key = ("name", owner, tuple(names))
         if key not in self._cache:
-            self._cache[key] = self._name_held(owner, name, names)
-        return self._cache[key]
+            self._cache[key] = self._held_names(owner, names)
+        return name in self._cache[key]
 
-    def _name_held(self, owner: str, name: str, names: list[str]) -> bool:
-        if len(names) < 3 or name == names[0]:
-            return False  # the title is always trained on
-        order = sorted(names[1:], key=lambda n: _h(str(self.seed), owner, n))
+    def _held_names(self, owner: str, names: list[str]) -> set[str]:
+        if len(names) < 3:
+            return set()
+        # the title (names[0]) is always trained on
+        order = sorted(range(1, len(names)), key=lambda i: _h(str(self.seed), owner, names[i]))
         k = max(1, round(self.frac * len(names)))
-        return name in order[:k]
+        return {names[i] for i in self._pick(order, [_words(n) for n in names], k)}
 
 
 class Generator:
@@ -629,6 +656,9 @@ class Generator:
             q = tpl.format(n=name_t, v=v)
             act = f"set {s.id} {quote(v)}"
         q = re.sub(r"\b(the|my) the\b", r"\1", q)
+        if mode != "train":  # an evaluation line must use a held-out template or a held-out name it shows
+            if not (self.split.family_held(fam) or ("{n}" in tpl and self.split.name_held(s.id, name, names))):
+                return None
         return {"query": q, "expect": [act], "family": fam, "name": f"{s.id}|{name}"}
 
     def _subject(self, rng, s: Setting, name: str, lex) -> str:
@@ -647,6 +677,8 @@ class Generator:
         if mode == "heldname" and not self.split.name_held("preset:" + p.name, name, names):
             return None
         tpl, fam = self._pick_template(rng, "preset", t_held)
+        if mode != "train" and not (self.split.family_held(fam) or self.split.name_held("preset:" + p.name, name, names)):
+            return None
         if name.endswith(" mode") and "mode" in tpl:
             name = name[: -len(" mode")]
         return {"query": tpl.format(p=name), "expect": [f"preset {p.name}"], "family": fam, "name": f"preset:{p.name}|{name}"}

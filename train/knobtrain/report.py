@@ -10,7 +10,10 @@ def _pct(x: float) -> str:
     return f"{100 * x:.2f}%"
 
 
-def render(out: Path, gguf: Path) -> str:
+NOTES = "## Notes"
+
+
+def render(out: Path, gguf: Path, keep: str = "") -> str:
     stats = json.loads((out / "data" / "data-stats.json").read_text())
     log = [json.loads(l) for l in (out / "train-log.jsonl").read_text().splitlines() if l.strip()]
     cfg = json.loads((out / "mu.config.json").read_text())
@@ -29,11 +32,19 @@ def render(out: Path, gguf: Path) -> str:
     lines += ["", "## Training", "", "| step | loss | held-out acc (sample) | lr | elapsed s |", "| --- | --- | --- | --- | --- |"]
     for r in log:
         lines.append(f"| {r['step']} | {r['loss']:.4f} | {_pct(r['heldout_acc'])} | {r['lr']:.2e} | {r['elapsed_s']} |")
+    if log:
+        lines += ["", f"Steps: {log[-1]['step']} of batch 128 in {log[-1]['elapsed_s']:.0f} s. With a time budget the",
+                  "schedule follows the wall clock; `KNOB_TRAIN_STEPS=<steps> KNOB_TRAIN_MINUTES=0` gives a",
+                  "step-deterministic run of the same length."]
     lines += ["", "## Held-out split (phrasing families never seen in training)", ""]
     for name, key in (("f32 JAX", "f32"), ("Q8_0 weights, JAX", "q8_0_weights")):
         if key in rep:
             r = rep[key]
             lines.append(f"- {name}: **{_pct(r['accuracy'])}** exact match ({r['correct']}/{r['n']})")
+    if rep["f32"].get("by_heldout_part"):
+        lines += ["", "By held-out part (f32):", "", "| held out | n | accuracy |", "| --- | --- | --- |"]
+        for k, v in rep["f32"]["by_heldout_part"].items():
+            lines.append(f"| {k} | {v['n']} | {_pct(v['accuracy'])} |")
     lines += ["", "By kind of request (f32):", "", "| kind | n | accuracy |", "| --- | --- | --- |"]
     for k, v in rep["f32"]["by_kind"].items():
         lines.append(f"| {k} | {v['n']} | {_pct(v['accuracy'])} |")
@@ -49,7 +60,10 @@ def render(out: Path, gguf: Path) -> str:
         lines += ["", f"## Natural requests (tests/data/natural_requests.jsonl)", "",
                   f"- f32 JAX: **{_pct(n['accuracy'])}** ({n['correct']}/{n['n']})"]
     lines.append("")
-    return "\n".join(lines)
+    text = "\n".join(lines)
+    if keep:
+        text += "\n" + keep
+    return text
 
 
 def main(argv=None):
@@ -58,7 +72,9 @@ def main(argv=None):
     ap.add_argument("--gguf", default="assets/knob-mu.gguf")
     ap.add_argument("--report", default="train/REPORT.md")
     a = ap.parse_args(argv)
-    Path(a.report).write_text(render(Path(a.out), Path(a.gguf)))
+    old = Path(a.report).read_text() if Path(a.report).exists() else ""
+    keep = old[old.index(NOTES):] if NOTES in old else ""  # hand-written notes survive a rerun
+    Path(a.report).write_text(render(Path(a.out), Path(a.gguf), keep))
     print(f"wrote {a.report}")
 
 

@@ -2,7 +2,7 @@
 
 Setting ids and preset names are added tokens written with their leading
 space (" appearance.dark_mode"), so an id is always exactly one token in the
-output. Special tokens: <pad>=0, <s>=1 (decoder start), </s>=2 (end of output).
+output. Digits are split one per token before the byte-level step. Special tokens: <pad>=0, <s>=1 (decoder start), </s>=2 (end of output).
 """
 from __future__ import annotations
 
@@ -16,7 +16,11 @@ SPECIAL = [PAD, BOS, EOS]
 
 def train_tokenizer(texts, cat: Catalog, vocab_size: int) -> Tokenizer:
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    # digits are single tokens, so the model copies numbers digit by digit
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Digits(individual_digits=True),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
+    ])
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,

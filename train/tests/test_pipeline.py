@@ -139,3 +139,41 @@ def test_export_round_trip(tmp_path, cat):
                 assert np.max(np.abs(got - a)) <= np.max(np.abs(a)) / 127 + 1e-6
         # linear weights are stored as (out, in): attn_q maps d_model -> n_head * d_head
         assert tensors["enc.blk.0.ffn_down.weight"][0].shape == (64, 96)
+
+
+def test_wsd_schedule_shape():
+    from knobtrain.train import wsd
+
+    assert wsd(1.0, 0.0) == 0.0
+    assert wsd(1.0, 0.025) == pytest.approx(0.5)
+    assert wsd(1.0, 0.05) == 1.0 and wsd(1.0, 0.79) == 1.0
+    assert wsd(1.0, 0.9) == pytest.approx(0.02 + 0.98 * 0.5)
+    assert wsd(1.0, 1.0) == pytest.approx(0.02)
+
+
+def test_golden_file_matches_the_model(tmp_path, cat):
+    import jax
+
+    from knobtrain import model as M
+    from knobtrain.golden import make_golden
+    from knobtrain.tokenizer import train_tokenizer
+    from knobtrain.train import save_params
+
+    train, _ = generate(cat, seed=2, n_train_per_setting=10, n_eval_per_setting=1)
+    tok = train_tokenizer([r["query"] for r in train] + [target_text(r["expect"]) for r in train], cat, 400)
+    tok.save(str(tmp_path / "tokenizer.json"))
+    cfg = M.Config(n_vocab=tok.get_vocab_size(), d_model=64, d_ff=96, n_enc=2, n_dec=1, n_head=4, n_head_kv=2)
+    params = M.init_params(cfg, jax.random.PRNGKey(1))
+    save_params(tmp_path / "m.npz", cfg, params)
+    g = make_golden(tmp_path / "m.npz", tmp_path / "tokenizer.json", tmp_path / "golden.json", "a.gguf", "b.gguf")
+    assert json.loads((tmp_path / "golden.json").read_text())["config"]["d_model"] == 64
+    c = g["cases"][0]
+    assert c["dec_ids"][0] == tok.token_to_id("<s>")
+    lf = np.array(c["logits_f32"])
+    assert lf.shape == (len(c["dec_ids"]), tok.get_vocab_size())
+    assert len(c["enc_layers_f32"]) == 2 and np.array(c["enc_out_f32"]).shape == (len(c["enc_ids"]), 64)
+    want = np.asarray(M.forward(cfg, params, np.array([c["enc_ids"]]), np.array([c["dec_ids"]]))[0])
+    np.testing.assert_allclose(lf, want, atol=1e-5)
+    lq = np.array(c["logits_q8"])
+    diff = np.max(np.abs(lq - lf))
+    assert 0 < diff <= g["tolerance"]["q8_0_gguf_vs_logits_f32"]["max_abs"]
