@@ -306,27 +306,21 @@ impl Agent {
         // be out of range (numbers are open-ended): keep those that parse.
         let mut candidates = Vec::new();
         let mut best: Option<Program> = None;
+        let mut confidence = 0.0;
         for h in &hyps {
-            let parsed = grammar::parse(&h.text, &self.grammar);
+            // The same action twice ("... ; same action") means it once.
+            let parsed = grammar::parse(&h.text, &self.grammar).map(dedup);
+            let probability = h.logprob.exp();
             if let Ok(p) = &parsed {
                 if best.is_none() {
                     best = Some(p.clone());
+                    confidence = probability;
                     timing.tokens = h.tokens.len() + 1;
                 }
             }
-            candidates.push(Candidate {
-                program: h.text.trim().to_string(),
-                probability: h.logprob.exp(),
-            });
+            let program = parsed.map_or_else(|_| h.text.trim().to_string(), |p| p.to_string());
+            candidates.push(Candidate { program, probability });
         }
-        let confidence = best
-            .as_ref()
-            .and_then(|b| {
-                candidates
-                    .iter()
-                    .find(|c| grammar::parse(&c.program, &self.grammar).as_ref() == Ok(b))
-            })
-            .map_or(0.0, |c| c.probability);
 
         let keyword = is_keyword_query(&clean.text);
         let (intent, program) = match best {
@@ -394,6 +388,22 @@ impl Agent {
 
     fn search_title(&self, id: &str) -> String {
         self.search.title_of(id).unwrap_or(id).to_string()
+    }
+}
+
+/// Drops repeated identical actions, keeping the first.
+fn dedup(p: Program) -> Program {
+    match p {
+        Program::Actions(actions) => {
+            let mut out: Vec<Action> = Vec::with_capacity(actions.len());
+            for a in actions {
+                if !out.contains(&a) {
+                    out.push(a);
+                }
+            }
+            Program::Actions(out)
+        }
+        none => none,
     }
 }
 
