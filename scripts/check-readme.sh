@@ -21,8 +21,9 @@ sock="knob-readme-$$"
 cleanup() { tmux -L "$sock" kill-server 2>/dev/null || true; rm -rf "$tmp"; }
 trap cleanup EXIT
 git clone -q "$repo" "$tmp/knob"
-# Reuse the compiled dependencies; the clone's own crates still build from its sources.
-export CARGO_TARGET_DIR="$repo/target"
+# A target directory of its own: cargo keys workspace members by relative
+# path, so a shared one would mix the two checkouts' build-script outputs.
+export CARGO_TARGET_DIR="$tmp/target"
 
 tmux -L "$sock" new-session -d -x 110 -y 32 -c "$tmp/knob" \
   "env -u XDG_CURRENT_DESKTOP KNOB_DATA_DIR=$tmp/data bash -c '$run_cmd; echo exit=\$? > $tmp/exit'"
