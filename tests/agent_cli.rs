@@ -16,7 +16,9 @@ fn knob_stdin(sb: &Sandbox, args: &[&str], input: &[u8]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_knob"));
     cmd.args(args);
     sb.prepare(&mut cmd);
-    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("running knob");
     let mut stdin = child.stdin.take().unwrap();
     let data = input.to_vec();
@@ -38,7 +40,11 @@ fn an_empty_request_is_a_usage_error() {
     let sb = Sandbox::new();
     let out = sb.knob(&["ask", "--platform", "gnome", ""]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("the request is empty"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("the request is empty"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = knob_stdin(&sb, &["ask", "--platform", "gnome"], b"  \n\t ");
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("the request is empty"));
@@ -50,23 +56,47 @@ fn a_huge_request_is_refused_clearly_from_stdin_and_arguments() {
     let huge = vec![b'a'; 1 << 20];
     let out = knob_stdin(&sb, &["ask", "--platform", "gnome"], &huge);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("longer than the limit of 4096 bytes"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("longer than the limit of 4096 bytes"),
+        "{}",
+        text(&out.stderr)
+    );
     // One argument may be at most 128 KiB on Linux; this one is 100 KiB.
     let big = "b".repeat(100 * 1024);
     let out = sb.knob(&["ask", "--platform", "gnome", &big]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("the request is 102400 bytes long; the limit is 4096 bytes"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("the request is 102400 bytes long; the limit is 4096 bytes"),
+        "{}",
+        text(&out.stderr)
+    );
     assert!(!text(&out.stderr).contains("panicked"));
 }
 
 #[test]
 fn control_characters_are_replaced_with_a_note() {
     let sb = Sandbox::new();
-    let out = sb.knob(&["ask", "--platform", "windows", "--json", "dark\u{1}\u{1b}[2J mode"]);
-    assert!(matches!(out.status.code(), Some(0 | 3)), "{}", text(&out.stderr));
+    let out = sb.knob(&[
+        "ask",
+        "--platform",
+        "windows",
+        "--json",
+        "dark\u{1}\u{1b}[2J mode",
+    ]);
+    assert!(
+        matches!(out.status.code(), Some(0 | 3)),
+        "{}",
+        text(&out.stderr)
+    );
     let v: Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
     assert_eq!(v["query"], "dark [2J mode");
-    assert!(v["notices"][0].as_str().unwrap().contains("control characters"), "{v}");
+    assert!(
+        v["notices"][0]
+            .as_str()
+            .unwrap()
+            .contains("control characters"),
+        "{v}"
+    );
 }
 
 #[test]
@@ -78,7 +108,12 @@ fn a_keyword_query_gives_suggestions_and_exit_3() {
     assert_eq!(v["intent"], "search");
     assert_eq!(v["applied"], false);
     assert_eq!(v["actions"].as_array().unwrap().len(), 0);
-    let ids: Vec<&str> = v["suggestions"].as_array().unwrap().iter().map(|s| s["setting"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = v["suggestions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["setting"].as_str().unwrap())
+        .collect();
     assert!(ids.contains(&"bluetooth.enabled"), "{ids:?}");
     for key in ["query", "confidence", "timing"] {
         assert!(v.get(key).is_some(), "missing {key}: {v}");
@@ -89,7 +124,11 @@ fn a_keyword_query_gives_suggestions_and_exit_3() {
     // The human form lists the same suggestions.
     let out = sb.knob(&["ask", "--platform", "gnome", "bluetooth"]);
     assert_eq!(out.status.code(), Some(3));
-    assert!(text(&out.stdout).contains("bluetooth.enabled"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("bluetooth.enabled"),
+        "{}",
+        text(&out.stdout)
+    );
 }
 
 #[test]
@@ -104,12 +143,23 @@ fn batch_answers_every_line_in_order_and_reports_bad_ones() {
     input.extend_from_slice(&vec![b'x'; 10_000]);
     input.extend_from_slice(b"\n{\"id\": [1], \"query\": \"mouse\"}\n");
     for threads in ["1", "2"] {
-        let out = knob_stdin(&sb, &["batch", "--platform", "windows", "--threads", threads, "-"], &input);
+        let out = knob_stdin(
+            &sb,
+            &["batch", "--platform", "windows", "--threads", threads, "-"],
+            &input,
+        );
         // Bad lines make the exit status 1; every line still has its object.
         assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-        let lines: Vec<Value> = text(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("one JSON object per line")).collect();
+        let lines: Vec<Value> = text(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+            .collect();
         let numbers: Vec<u64> = lines.iter().map(|v| v["line"].as_u64().unwrap()).collect();
-        assert_eq!(numbers, vec![1, 2, 3, 5, 6, 7], "blank line 4 skipped, order kept");
+        assert_eq!(
+            numbers,
+            vec![1, 2, 3, 5, 6, 7],
+            "blank line 4 skipped, order kept"
+        );
         assert_eq!(lines[0]["intent"], "search");
         assert_eq!(lines[1]["error"], "line is not valid UTF-8");
         assert!(lines[2]["error"].as_str().unwrap().starts_with("bad JSON"));
@@ -118,7 +168,13 @@ fn batch_answers_every_line_in_order_and_reports_bad_ones() {
         assert_eq!(lines[4]["error"], "line is longer than 4096 bytes");
         assert_eq!(lines[5]["id"], serde_json::json!([1]));
         let err = text(&out.stderr);
-        assert!(err.contains("6 requests") && err.contains("requests/s") && err.contains("p50") && err.contains("p99"), "{err}");
+        assert!(
+            err.contains("6 requests")
+                && err.contains("requests/s")
+                && err.contains("p50")
+                && err.contains("p99"),
+            "{err}"
+        );
     }
 }
 
@@ -131,8 +187,21 @@ fn batch_reads_a_file_and_refuses_apply_without_yes() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout).lines().count(), 2);
     let out = sb.knob(&["batch", "--apply", file.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(2), "--apply without --yes is a usage error");
-    let out = sb.knob(&["batch", "--platform", "windows", "/nonexistent/requests.txt"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "--apply without --yes is a usage error"
+    );
+    let out = sb.knob(&[
+        "batch",
+        "--platform",
+        "windows",
+        "/nonexistent/requests.txt",
+    ]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("opening /nonexistent/requests.txt"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("opening /nonexistent/requests.txt"),
+        "{}",
+        text(&out.stderr)
+    );
 }

@@ -16,11 +16,22 @@ fn text(b: &[u8]) -> String {
 }
 
 fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}\n{}", text(&out.stdout), text(&out.stderr)))
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", text(&out.stdout), text(&out.stderr)))
 }
 
-const SCHEME: [&str; 4] = ["gsettings", "get", "org.gnome.desktop.interface", "color-scheme"];
-const CURSOR: [&str; 4] = ["gsettings", "get", "org.gnome.desktop.interface", "cursor-size"];
+const SCHEME: [&str; 4] = [
+    "gsettings",
+    "get",
+    "org.gnome.desktop.interface",
+    "color-scheme",
+];
+const CURSOR: [&str; 4] = [
+    "gsettings",
+    "get",
+    "org.gnome.desktop.interface",
+    "cursor-size",
+];
 
 #[test]
 fn ask_apply_and_undo_against_real_gsettings() {
@@ -37,7 +48,14 @@ fn ask_apply_and_undo_against_real_gsettings() {
     // A dry run changed nothing.
     assert_eq!(sb.tool(&SCHEME), "'default'");
 
-    let out = sb.knob(&["ask", "--platform", "gnome", "--apply", "--yes", "turn on dark mode"]);
+    let out = sb.knob(&[
+        "ask",
+        "--platform",
+        "gnome",
+        "--apply",
+        "--yes",
+        "turn on dark mode",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(sb.tool(&SCHEME), "'prefer-dark'");
     let out = sb.knob(&["undo"]);
@@ -51,7 +69,11 @@ fn applying_without_a_terminal_or_yes_is_refused() {
     let sb = Sandbox::new();
     let out = sb.knob(&["ask", "--platform", "gnome", "--apply", "turn on dark mode"]);
     assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("add --yes"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("add --yes"),
+        "{}",
+        text(&out.stderr)
+    );
     assert_eq!(sb.tool(&SCHEME), "'default'");
 }
 
@@ -59,16 +81,40 @@ fn applying_without_a_terminal_or_yes_is_refused() {
 fn a_relative_request_reads_the_current_value_and_stops_at_the_range_edge() {
     require_tool("gsettings");
     let sb = Sandbox::new();
-    sb.tool(&["gsettings", "set", "org.gnome.desktop.interface", "cursor-size", "48"]);
-    let out = sb.knob(&["ask", "--platform", "gnome", "--json", "make the mouse pointer bigger"]);
+    sb.tool(&[
+        "gsettings",
+        "set",
+        "org.gnome.desktop.interface",
+        "cursor-size",
+        "48",
+    ]);
+    let out = sb.knob(&[
+        "ask",
+        "--platform",
+        "gnome",
+        "--json",
+        "make the mouse pointer bigger",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let plan = json(&out);
     assert_eq!(plan["actions"][0]["setting"], "a11y.cursor_size", "{plan}");
     let new: i64 = plan["actions"][0]["value"].as_i64().expect("an int value");
     assert!(new > 48, "{plan}");
     // At the top of the range, bigger stays at the top.
-    sb.tool(&["gsettings", "set", "org.gnome.desktop.interface", "cursor-size", "96"]);
-    let out = sb.knob(&["ask", "--platform", "gnome", "--json", "make the mouse pointer bigger"]);
+    sb.tool(&[
+        "gsettings",
+        "set",
+        "org.gnome.desktop.interface",
+        "cursor-size",
+        "96",
+    ]);
+    let out = sb.knob(&[
+        "ask",
+        "--platform",
+        "gnome",
+        "--json",
+        "make the mouse pointer bigger",
+    ]);
     let plan = json(&out);
     assert_eq!(plan["actions"][0]["value"], 96, "{plan}");
     assert_eq!(plan["actions"][0]["changed"], false, "{plan}");
@@ -78,12 +124,29 @@ fn a_relative_request_reads_the_current_value_and_stops_at_the_range_edge() {
 #[test]
 fn two_requests_in_one_and_a_preset() {
     let sb = Sandbox::new();
-    let out = sb.knob(&["ask", "--platform", "windows", "--json", "turn on dark mode and turn off bluetooth"]);
+    let out = sb.knob(&[
+        "ask",
+        "--platform",
+        "windows",
+        "--json",
+        "turn on dark mode and turn off bluetooth",
+    ]);
     let plan = json(&out);
-    let settings: Vec<&str> = plan["actions"].as_array().unwrap().iter().map(|a| a["setting"].as_str().unwrap()).collect();
+    let settings: Vec<&str> = plan["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["setting"].as_str().unwrap())
+        .collect();
     assert!(settings.contains(&"appearance.dark_mode"), "{plan}");
     assert_eq!(plan["intent"], "change");
-    let out = sb.knob(&["ask", "--platform", "windows", "--json", "switch to presentation mode"]);
+    let out = sb.knob(&[
+        "ask",
+        "--platform",
+        "windows",
+        "--json",
+        "switch to presentation mode",
+    ]);
     let plan = json(&out);
     assert_eq!(plan["intent"], "preset", "{plan}");
     assert!(plan["actions"].as_array().unwrap().len() >= 2, "{plan}");
@@ -92,13 +155,25 @@ fn two_requests_in_one_and_a_preset() {
 #[test]
 fn another_platform_shows_argv_and_notes_an_unknown_current_value() {
     let sb = Sandbox::new();
-    let out = sb.knob(&["ask", "--platform", "windows", "--json", "turn on dark mode"]);
+    let out = sb.knob(&[
+        "ask",
+        "--platform",
+        "windows",
+        "--json",
+        "turn on dark mode",
+    ]);
     let plan = json(&out);
     assert_eq!(plan["platform"], "windows");
     assert_eq!(plan["actions"][0]["argv"][0], "reg", "{plan}");
     assert_eq!(plan["actions"][0]["current"], Value::Null, "{plan}");
     // A relative change there cannot be computed: a note, not a guess.
-    let out = sb.knob(&["ask", "--platform", "windows", "--json", "make the mouse pointer bigger"]);
+    let out = sb.knob(&[
+        "ask",
+        "--platform",
+        "windows",
+        "--json",
+        "make the mouse pointer bigger",
+    ]);
     let plan = json(&out);
     let notes = plan["notes"].to_string();
     assert!(notes.contains("current value is unknown"), "{plan}");

@@ -4,7 +4,9 @@ use std::process::{Command, Output};
 
 fn knob(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_knob"));
-    cmd.args(args).env_remove("KNOB_CONFIG").env_remove("KNOB_ISA");
+    cmd.args(args)
+        .env_remove("KNOB_CONFIG")
+        .env_remove("KNOB_ISA");
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -20,9 +22,18 @@ fn version_names_the_commit_the_kernel_path_and_the_model() {
     let out = knob(&["--version"], &[]);
     assert!(out.status.success());
     let v = text(&out.stdout);
-    assert!(v.starts_with(&format!("knob {} (commit ", env!("CARGO_PKG_VERSION"))), "{v}");
+    assert!(
+        v.starts_with(&format!("knob {} (commit ", env!("CARGO_PKG_VERSION"))),
+        "{v}"
+    );
     assert!(v.contains("kernels: ") && v.contains("(detected)"), "{v}");
-    let sha = v.split("sha256 ").nth(1).expect("a checksum").split(',').next().unwrap();
+    let sha = v
+        .split("sha256 ")
+        .nth(1)
+        .expect("a checksum")
+        .split(',')
+        .next()
+        .unwrap();
     assert_eq!(sha.len(), 64, "{v}");
     assert!(sha.chars().all(|c| c.is_ascii_hexdigit()), "{v}");
     // A forced path shows as forced; an impossible one as an error.
@@ -30,17 +41,38 @@ fn version_names_the_commit_the_kernel_path_and_the_model() {
     assert!(v.contains("kernels: scalar (forced by KNOB_ISA)"), "{v}");
     let out = knob(&["doctor"], &[("KNOB_ISA", "nonsense")]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("KNOB_ISA"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("KNOB_ISA"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
 fn doctor_reports_the_machine_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let out = knob(&["doctor"], &[("KNOB_DATA_DIR", data.to_str().unwrap()), ("KNOB_CONFIG_DIR", dir.path().join("config").to_str().unwrap())]);
+    let out = knob(
+        &["doctor"],
+        &[
+            ("KNOB_DATA_DIR", data.to_str().unwrap()),
+            (
+                "KNOB_CONFIG_DIR",
+                dir.path().join("config").to_str().unwrap(),
+            ),
+        ],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let report = text(&out.stdout);
-    for part in ["platform:", "backend tools:", "gsettings", "CPU kernels:", "chosen:", "catalog: ", "journal:"] {
+    for part in [
+        "platform:",
+        "backend tools:",
+        "gsettings",
+        "CPU kernels:",
+        "chosen:",
+        "catalog: ",
+        "journal:",
+    ] {
         assert!(report.contains(part), "doctor lacks {part:?}:\n{report}");
     }
     assert!(!data.exists(), "doctor created the data directory");
@@ -55,7 +87,10 @@ fn an_invalid_config_stops_knob_unless_ignored() {
     let out = knob(&["--config", p, "config", "show"], &[]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
-    assert!(err.contains(&format!("{p}:2:1: unknown field `colour`")), "{err}");
+    assert!(
+        err.contains(&format!("{p}:2:1: unknown field `colour`")),
+        "{err}"
+    );
     assert!(err.contains("--ignore-config"), "{err}");
     let out = knob(&["--config", p, "--ignore-config", "config", "show"], &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -71,7 +106,10 @@ fn completions_generate_for_every_shell() {
         let out = knob(&["completions", shell], &[]);
         assert!(out.status.success(), "{shell}");
         let script = text(&out.stdout);
-        assert!(script.contains("knob") && script.contains("batch"), "{shell}");
+        assert!(
+            script.contains("knob") && script.contains("batch"),
+            "{shell}"
+        );
     }
     assert_eq!(knob(&["completions", "tcsh"], &[]).status.code(), Some(2));
 }

@@ -58,7 +58,11 @@ fn check(file: &str, logits_key: &str, tolerance: f32) -> f32 {
     let gguf = Gguf::open(golden_dir().join(file)).unwrap();
     let tokenizer = Tokenizer::from_gguf(&gguf).unwrap();
     // The engine never produces padding (its logit is -inf); JAX's is a number.
-    let pad = gguf.metadata().get_u32_opt("tokenizer.ggml.padding_token_id").unwrap().map(|p| p as usize);
+    let pad = gguf
+        .metadata()
+        .get_u32_opt("tokenizer.ggml.padding_token_id")
+        .unwrap()
+        .map(|p| p as usize);
     let mut model = Mu::load(&GgufSource::new(gguf), 1).unwrap();
     let mut worst = 0.0f32;
     for case in g["cases"].as_array().unwrap() {

@@ -328,12 +328,21 @@ fn the_real_agent_plans_applies_and_undoes_from_the_chat() {
     let scheme = ["get", "org.gnome.desktop.interface", "color-scheme"];
     assert_eq!(gsettings_in(dir.path(), &scheme), "'default'");
     let tmux = Tmux::start("real-plan");
-    tmux.type_text(&format!("{} {KNOB} chat; echo \"exit=$?\"", sandbox_env(dir.path())));
+    tmux.type_text(&format!(
+        "{} {KNOB} chat; echo \"exit=$?\"",
+        sandbox_env(dir.path())
+    ));
     tmux.keys(&["Enter"]);
-    tmux.wait_for(|s| s.contains("knob-mu") && s.contains("threads"), "the status bar with the settings model");
+    tmux.wait_for(
+        |s| s.contains("knob-mu") && s.contains("threads"),
+        "the status bar with the settings model",
+    );
     tmux.type_text("turn on dark mode");
     tmux.keys(&["Enter"]);
-    let screen = tmux.wait_for(|s| s.contains("Plan: turn on dark mode") && s.contains("Dark mode"), "the plan card");
+    let screen = tmux.wait_for(
+        |s| s.contains("Plan: turn on dark mode") && s.contains("Dark mode"),
+        "the plan card",
+    );
     assert!(screen.contains("false -> true"), "{screen}");
     let rate = tokens_per_s(&screen).unwrap_or_else(|| panic!("no tokens/s figure:\n{screen}"));
     assert!(rate > 0.0, "{screen}");
@@ -350,7 +359,10 @@ fn the_real_agent_plans_applies_and_undoes_from_the_chat() {
 
 /// GPT-2's byte-to-character table, as byte-level BPE vocabularies spell bytes.
 fn byte_chars() -> Vec<char> {
-    let mut bs: Vec<u32> = (b'!' as u32..=b'~' as u32).chain(0xA1..=0xAC).chain(0xAE..=0xFF).collect();
+    let mut bs: Vec<u32> = (b'!' as u32..=b'~' as u32)
+        .chain(0xA1..=0xAC)
+        .chain(0xAE..=0xFF)
+        .collect();
     let mut cs = bs.clone();
     let mut n = 0;
     for b in 0..256u32 {
@@ -376,7 +388,11 @@ fn tiny_chat_model(path: &Path) {
     use knob::gguf::writer::GgufWriter;
     use knob::gguf::{Array, Value};
     let (dim, hidden, layers, heads) = (768usize, 2048usize, 12usize, 12usize);
-    let mut tokens = vec!["<|endoftext|>".to_string(), "<|im_start|>".into(), "<|im_end|>".into()];
+    let mut tokens = vec![
+        "<|endoftext|>".to_string(),
+        "<|im_start|>".into(),
+        "<|im_end|>".into(),
+    ];
     tokens.extend(byte_chars().iter().map(|c| c.to_string()));
     let vocab = tokens.len();
     let mut types = vec![3i32; 3];
@@ -396,7 +412,10 @@ fn tiny_chat_model(path: &Path) {
         .set("tokenizer.ggml.pre", "smollm")
         .set("tokenizer.ggml.tokens", Value::Array(Array::String(tokens)))
         .set("tokenizer.ggml.token_type", Value::Array(Array::I32(types)))
-        .set("tokenizer.ggml.merges", Value::Array(Array::String(Vec::new())))
+        .set(
+            "tokenizer.ggml.merges",
+            Value::Array(Array::String(Vec::new())),
+        )
         .set("tokenizer.ggml.bos_token_id", 1u32)
         .set("tokenizer.ggml.eos_token_id", 2u32)
         .set("tokenizer.ggml.add_bos_token", false);
@@ -413,21 +432,39 @@ fn tiny_chat_model(path: &Path) {
     };
     let mut embd = random(vocab * dim, 1.0);
     embd[..3 * dim].iter_mut().for_each(|v| *v = 0.0);
-    w.add_q8_0("token_embd.weight", &[dim as u64, vocab as u64], &embd).unwrap();
+    w.add_q8_0("token_embd.weight", &[dim as u64, vocab as u64], &embd)
+        .unwrap();
     let ones = vec![1.0f32; dim];
     for l in 0..layers {
         let n = |s: &str| format!("blk.{l}.{s}.weight");
         let (a, b) = (1.0 / (dim as f32).sqrt(), 1.0 / (hidden as f32).sqrt());
         w.add_f32(&n("attn_norm"), &[dim as u64], &ones).unwrap();
         for t in ["attn_q", "attn_k", "attn_v", "attn_output"] {
-            w.add_q8_0(&n(t), &[dim as u64, dim as u64], &random(dim * dim, a)).unwrap();
+            w.add_q8_0(&n(t), &[dim as u64, dim as u64], &random(dim * dim, a))
+                .unwrap();
         }
         w.add_f32(&n("ffn_norm"), &[dim as u64], &ones).unwrap();
-        w.add_q8_0(&n("ffn_gate"), &[dim as u64, hidden as u64], &random(dim * hidden, a)).unwrap();
-        w.add_q8_0(&n("ffn_up"), &[dim as u64, hidden as u64], &random(dim * hidden, a)).unwrap();
-        w.add_q8_0(&n("ffn_down"), &[hidden as u64, dim as u64], &random(dim * hidden, b)).unwrap();
+        w.add_q8_0(
+            &n("ffn_gate"),
+            &[dim as u64, hidden as u64],
+            &random(dim * hidden, a),
+        )
+        .unwrap();
+        w.add_q8_0(
+            &n("ffn_up"),
+            &[dim as u64, hidden as u64],
+            &random(dim * hidden, a),
+        )
+        .unwrap();
+        w.add_q8_0(
+            &n("ffn_down"),
+            &[hidden as u64, dim as u64],
+            &random(dim * hidden, b),
+        )
+        .unwrap();
     }
-    w.add_f32("output_norm.weight", &[dim as u64], &ones).unwrap();
+    w.add_f32("output_norm.weight", &[dim as u64], &ones)
+        .unwrap();
     w.write_to(path).unwrap();
 }
 
@@ -438,9 +475,15 @@ fn a_chat_model_streams_and_ctrl_c_stops_it() {
     tiny_chat_model(&model);
     let model = model.display();
     let tmux = Tmux::start("real-chat");
-    tmux.type_text(&format!("{} {KNOB} chat --model {model}; echo \"exit=$?\"", sandbox_env(dir.path())));
+    tmux.type_text(&format!(
+        "{} {KNOB} chat --model {model}; echo \"exit=$?\"",
+        sandbox_env(dir.path())
+    ));
     tmux.keys(&["Enter"]);
-    tmux.wait_for(|s| s.contains("tiny test chat loaded"), "the chat model to load");
+    tmux.wait_for(
+        |s| s.contains("tiny test chat loaded"),
+        "the chat model to load",
+    );
     tmux.type_text("Write a long poem about the sea, the wind and the stars.");
     tmux.keys(&["Enter"]);
     // More tokens than the settings agent ever writes: the chat model is streaming.
@@ -451,9 +494,22 @@ fn a_chat_model_streams_and_ctrl_c_stops_it() {
     tmux.keys(&["C-c"]);
     let stopped = tmux.wait_for(|s| s.contains("[stopped]"), "the stream to stop");
     thread::sleep(Duration::from_millis(500));
-    let answer = |s: &str| s.lines().take_while(|l| !l.contains("[stopped]")).collect::<Vec<_>>().join("\n");
-    assert_eq!(answer(&stopped), answer(&tmux.screen()), "tokens kept coming after the stop");
-    assert_eq!(tmux.format("#{alternate_on}"), "1", "knob quit on the first Ctrl-C:\n{streaming}");
+    let answer = |s: &str| {
+        s.lines()
+            .take_while(|l| !l.contains("[stopped]"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(
+        answer(&stopped),
+        answer(&tmux.screen()),
+        "tokens kept coming after the stop"
+    );
+    assert_eq!(
+        tmux.format("#{alternate_on}"),
+        "1",
+        "knob quit on the first Ctrl-C:\n{streaming}"
+    );
     tmux.type_text("/quit");
     tmux.keys(&["Enter"]);
     tmux.assert_clean_exit(0);

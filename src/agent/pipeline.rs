@@ -319,7 +319,10 @@ impl Agent {
                 }
             }
             let program = parsed.map_or_else(|_| h.text.trim().to_string(), |p| p.to_string());
-            candidates.push(Candidate { program, probability });
+            candidates.push(Candidate {
+                program,
+                probability,
+            });
         }
 
         let keyword = is_keyword_query(&clean.text);

@@ -138,18 +138,32 @@ mod tests {
     #[test]
     fn increases_use_the_step_or_the_amount_and_stop_at_the_range_edges() {
         let sys = gnome(&[(CURSOR, "48")]);
-        assert_eq!(run("inc a11y.cursor_size", Platform::Gnome, &sys).requests, vec![("a11y.cursor_size".into(), Value::Int(56))]);
-        assert_eq!(run("dec a11y.cursor_size 16", Platform::Gnome, &sys).requests, vec![("a11y.cursor_size".into(), Value::Int(32))]);
+        assert_eq!(
+            run("inc a11y.cursor_size", Platform::Gnome, &sys).requests,
+            vec![("a11y.cursor_size".into(), Value::Int(56))]
+        );
+        assert_eq!(
+            run("dec a11y.cursor_size 16", Platform::Gnome, &sys).requests,
+            vec![("a11y.cursor_size".into(), Value::Int(32))]
+        );
         // Past the top of the range: clamped to 96, not refused.
         let sys = gnome(&[(CURSOR, "90")]);
-        assert_eq!(run("inc a11y.cursor_size 50", Platform::Gnome, &sys).requests, vec![("a11y.cursor_size".into(), Value::Int(96))]);
+        assert_eq!(
+            run("inc a11y.cursor_size 50", Platform::Gnome, &sys).requests,
+            vec![("a11y.cursor_size".into(), Value::Int(96))]
+        );
         let sys = gnome(&[(CURSOR, "24")]);
-        assert_eq!(run("dec a11y.cursor_size", Platform::Gnome, &sys).requests, vec![("a11y.cursor_size".into(), Value::Int(24))]);
+        assert_eq!(
+            run("dec a11y.cursor_size", Platform::Gnome, &sys).requests,
+            vec![("a11y.cursor_size".into(), Value::Int(24))]
+        );
         // Floats keep their fraction.
         let sys = gnome(&[(TEXT, "1.25")]);
         let r = run("inc text.size", Platform::Gnome, &sys).requests;
         assert_eq!(r.len(), 1);
-        let Value::Float(v) = r[0].1 else { panic!("{r:?}") };
+        let Value::Float(v) = r[0].1 else {
+            panic!("{r:?}")
+        };
         assert!((v - 1.35).abs() < 1e-9, "{v}");
     }
 
@@ -157,16 +171,32 @@ mod tests {
     fn toggle_flips_the_current_value() {
         let key = "gsettings org.gnome.desktop.interface color-scheme";
         let sys = gnome(&[(key, "'prefer-dark'")]);
-        assert_eq!(run("toggle appearance.dark_mode", Platform::Gnome, &sys).requests, vec![("appearance.dark_mode".into(), Value::Bool(false))]);
+        assert_eq!(
+            run("toggle appearance.dark_mode", Platform::Gnome, &sys).requests,
+            vec![("appearance.dark_mode".into(), Value::Bool(false))]
+        );
         let sys = gnome(&[(key, "'default'")]);
-        assert_eq!(run("toggle appearance.dark_mode", Platform::Gnome, &sys).requests, vec![("appearance.dark_mode".into(), Value::Bool(true))]);
+        assert_eq!(
+            run("toggle appearance.dark_mode", Platform::Gnome, &sys).requests,
+            vec![("appearance.dark_mode".into(), Value::Bool(true))]
+        );
     }
 
     #[test]
     fn several_actions_and_presets_expand_in_order() {
         let sys = gnome(&[(CURSOR, "24")]);
-        let r = run("set appearance.dark_mode true ; inc a11y.cursor_size", Platform::Gnome, &sys);
-        assert_eq!(r.requests, vec![("appearance.dark_mode".into(), Value::Bool(true)), ("a11y.cursor_size".into(), Value::Int(32))]);
+        let r = run(
+            "set appearance.dark_mode true ; inc a11y.cursor_size",
+            Platform::Gnome,
+            &sys,
+        );
+        assert_eq!(
+            r.requests,
+            vec![
+                ("appearance.dark_mode".into(), Value::Bool(true)),
+                ("a11y.cursor_size".into(), Value::Int(32))
+            ]
+        );
         assert!(r.notes.is_empty());
         let (catalog, _) = setup();
         let night = catalog.preset("night").expect("the night preset ships");
@@ -179,10 +209,25 @@ mod tests {
     fn a_relative_change_without_a_readable_value_is_a_note_not_a_guess() {
         // Planning for Windows on Linux: reg is not here, so nothing can be read.
         let sys = FakeSystem::with_programs(&[]);
-        let r = run("inc a11y.cursor_size ; set appearance.dark_mode true", Platform::Windows, &sys);
-        assert_eq!(r.requests, vec![("appearance.dark_mode".into(), Value::Bool(true))]);
+        let r = run(
+            "inc a11y.cursor_size ; set appearance.dark_mode true",
+            Platform::Windows,
+            &sys,
+        );
+        assert_eq!(
+            r.requests,
+            vec![("appearance.dark_mode".into(), Value::Bool(true))]
+        );
         assert_eq!(r.notes.len(), 1, "{:?}", r.notes);
-        assert!(r.notes[0].contains("cannot increase a11y.cursor_size on windows"), "{}", r.notes[0]);
-        assert!(r.notes[0].contains("say the value you want"), "{}", r.notes[0]);
+        assert!(
+            r.notes[0].contains("cannot increase a11y.cursor_size on windows"),
+            "{}",
+            r.notes[0]
+        );
+        assert!(
+            r.notes[0].contains("say the value you want"),
+            "{}",
+            r.notes[0]
+        );
     }
 }

@@ -11,7 +11,9 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<Exit> {
     match cmd {
         BenchCommand::Kernels(args) => kernels(&args),
         BenchCommand::Model(args) => super::bench_model::run(args),
-        BenchCommand::Agent(_) => anyhow::bail!("internal: bench agent is dispatched in commands::run"),
+        BenchCommand::Agent(_) => {
+            anyhow::bail!("internal: bench agent is dispatched in commands::run")
+        }
     }
 }
 

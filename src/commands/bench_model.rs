@@ -292,8 +292,14 @@ mod llama_cpp {
                 .with_n_ubatch(512)
                 .with_n_threads(threads as i32)
                 .with_n_threads_batch(threads as i32);
-            let ctx = model.new_context(backend, params).context("llama.cpp context")?;
-            Ok(Self { ctx, batch: LlamaBatch::new(512, 1), pos: 0 })
+            let ctx = model
+                .new_context(backend, params)
+                .context("llama.cpp context")?;
+            Ok(Self {
+                ctx,
+                batch: LlamaBatch::new(512, 1),
+                pos: 0,
+            })
         }
     }
 
@@ -309,7 +315,12 @@ mod llama_cpp {
         fn prefill(&mut self, tokens: &[u32]) -> Result<()> {
             self.batch.clear();
             for (i, &t) in tokens.iter().enumerate() {
-                self.batch.add(LlamaToken::new(t as i32), self.pos + i as i32, &[0], i + 1 == tokens.len())?;
+                self.batch.add(
+                    LlamaToken::new(t as i32),
+                    self.pos + i as i32,
+                    &[0],
+                    i + 1 == tokens.len(),
+                )?;
             }
             self.ctx.decode(&mut self.batch)?;
             self.pos += tokens.len() as i32;

@@ -232,9 +232,20 @@ pub fn run(ctx: &Context, args: EvalArgs) -> Result<Exit> {
         report.below_threshold,
         report.threshold
     )?;
-    writeln!(out, "\nthreshold  planned  accuracy of planned  wrong answers caught")?;
-    for c in report.calibration.iter().filter(|c| (c.threshold * 20.0).round() as i32 % 2 == 0) {
-        let mark = if (c.threshold - report.threshold).abs() < 1e-6 { "  <- in use" } else { "" };
+    writeln!(
+        out,
+        "\nthreshold  planned  accuracy of planned  wrong answers caught"
+    )?;
+    for c in report
+        .calibration
+        .iter()
+        .filter(|c| (c.threshold * 20.0).round() as i32 % 2 == 0)
+    {
+        let mark = if (c.threshold - report.threshold).abs() < 1e-6 {
+            "  <- in use"
+        } else {
+            ""
+        };
         writeln!(
             out,
             "  {:>5.2}    {:>6.1}%  {:>18.1}%  {:>19.1}%{mark}",

@@ -57,7 +57,10 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     // `knob config path` must work even when the config is broken.
     let ignore = cli.global.ignore_config
         || matches!(&cli.command, Some(Command::Config(a)) if matches!(a.action, crate::cli::ConfigAction::Path));
-    let ctx = Context::from_args(&crate::cli::GlobalArgs { ignore_config: ignore, ..cli.global.clone() })?;
+    let ctx = Context::from_args(&crate::cli::GlobalArgs {
+        ignore_config: ignore,
+        ..cli.global.clone()
+    })?;
     // A bad KNOB_ISA is an error here, before any kernel would panic on it.
     knob_kernels::isa_from_env().context("KNOB_ISA")?;
     if let Some(p) = ctx.config.platform.as_deref().and_then(|p| p.parse().ok()) {

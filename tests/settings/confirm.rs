@@ -79,7 +79,9 @@ fn answer_prompt(sb: &Sandbox, value: &str, answer: &str) -> i32 {
     let knob = env!("CARGO_BIN_EXE_knob");
     // The shell prints knob's exit status: reading it from the screen works
     // whatever tmux's pane bookkeeping does on a loaded machine.
-    let script = format!("{knob} set fixture.cursor_size {value} --platform gnome --apply; echo exit=$?; sleep 600");
+    let script = format!(
+        "{knob} set fixture.cursor_size {value} --platform gnome --apply; echo exit=$?; sleep 600"
+    );
     args.extend(["--", "sh", "-c", &script]);
     tmux.run(&args);
     tmux.wait_for("the prompt", |t| {
@@ -93,8 +95,14 @@ fn answer_prompt(sb: &Sandbox, value: &str, answer: &str) -> i32 {
     tmux.run(&["send-keys", "-t", "t", answer, "Enter"]);
     tmux.wait_for("knob to exit", |t| t.screen().contains("exit="));
     let screen = tmux.screen();
-    let status = screen.split("exit=").nth(1).and_then(|r| r.split_whitespace().next()).unwrap_or("");
-    status.parse().unwrap_or_else(|_| panic!("no exit status on the screen:\n{screen}"))
+    let status = screen
+        .split("exit=")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or("");
+    status
+        .parse()
+        .unwrap_or_else(|_| panic!("no exit status on the screen:\n{screen}"))
 }
 
 #[test]
