@@ -203,28 +203,15 @@ fn chat(args: &AskArgs, u: &Understanding, path: &std::path::Path, ctx: &Context
         .unwrap_or_else(super::generate::default_threads);
     let mut model = ChatModel::load(path, threads)?;
     let cancel = AtomicBool::new(false);
-    let mut stdout = std::io::stdout().lock();
     let json = args.flags.json;
-    let mut write_err = None;
+    let mut writer = super::generate::PieceWriter::new(json, &cancel);
     let g = model.reply(
         &[Message::new("user", &u.query)],
         &cancel,
-        &mut |piece, _| {
-            if json || write_err.is_some() {
-                return;
-            }
-            if let Err(e) = stdout
-                .write_all(piece.as_bytes())
-                .and_then(|()| stdout.flush())
-            {
-                write_err = Some(e);
-                cancel.store(true, std::sync::atomic::Ordering::Relaxed);
-            }
-        },
-    )?;
-    if let Some(e) = write_err {
-        return Err(e).context("writing to standard output");
-    }
+        &mut |piece, _| writer.write(piece),
+    );
+    let mut stdout = writer.finish()?;
+    let g = g?;
     if json {
         let mut obj = extra_json(u, Intent::Chat, args.explain);
         obj.insert("answer".into(), json!(g.text));

@@ -25,6 +25,50 @@ impl Detokenize for Tokenizer {
     }
 }
 
+/// Streams generated text to stdout as it comes. A failed write (a closed
+/// pipe) asks generation to stop, and the error is returned by `finish`.
+pub struct PieceWriter<'a> {
+    out: std::io::StdoutLock<'static>,
+    /// Print nothing while generating (`--json` prints once at the end).
+    quiet: bool,
+    error: Option<std::io::Error>,
+    cancel: &'a AtomicBool,
+}
+
+impl<'a> PieceWriter<'a> {
+    pub fn new(quiet: bool, cancel: &'a AtomicBool) -> Self {
+        PieceWriter {
+            out: std::io::stdout().lock(),
+            quiet,
+            error: None,
+            cancel,
+        }
+    }
+
+    pub fn write(&mut self, piece: &str) {
+        if self.quiet || self.error.is_some() {
+            return;
+        }
+        if let Err(e) = self
+            .out
+            .write_all(piece.as_bytes())
+            .and_then(|()| self.out.flush())
+        {
+            self.error = Some(e);
+            self.cancel
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Standard output for what follows, or the write error.
+    pub fn finish(self) -> Result<std::io::StdoutLock<'static>> {
+        match self.error {
+            Some(e) => Err(e).context("writing to standard output"),
+            None => Ok(self.out),
+        }
+    }
+}
+
 /// Default thread count: the machine's cores, at most 8 (decode is bound by
 /// memory bandwidth, which a few cores saturate).
 pub fn default_threads() -> usize {
@@ -109,31 +153,17 @@ pub fn run(args: GenerateArgs) -> Result<Exit> {
         },
     };
     let cancel = AtomicBool::new(false);
-    let mut stdout = std::io::stdout().lock();
-    let mut write_err: Option<std::io::Error> = None;
     let json = args.json;
+    let mut writer = PieceWriter::new(json, &cancel);
     let result = generate(
         model.as_mut(),
         &tokenizer,
         &tokens,
         &opts,
         &cancel,
-        &mut |piece, _stats| {
-            if json || write_err.is_some() {
-                return;
-            }
-            if let Err(e) = stdout
-                .write_all(piece.as_bytes())
-                .and_then(|()| stdout.flush())
-            {
-                write_err = Some(e);
-                cancel.store(true, std::sync::atomic::Ordering::Relaxed);
-            }
-        },
+        &mut |piece, _stats| writer.write(piece),
     );
-    if let Some(e) = write_err {
-        return Err(e).context("writing to standard output");
-    }
+    let mut stdout = writer.finish()?;
     let g = result.with_context(|| format!("the prompt is {} tokens", tokens.len()))?;
     if json {
         writeln!(
