@@ -146,7 +146,7 @@ impl BeamDecoder for MuBeams<'_> {
             Ok(_) => {}
             Err(e) => {
                 self.failed.get_or_insert(e);
-                // Uniform logits: the search ends without inventing anything.
+                // No logits: beam search stops here and the caller reports the error.
                 return &[];
             }
         }

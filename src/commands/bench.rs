@@ -7,13 +7,11 @@ use knob_kernels::bench::{self, BenchOptions};
 use crate::cli::{BenchCommand, BenchKernelsArgs};
 use crate::exit::Exit;
 
-pub fn run(cmd: BenchCommand) -> anyhow::Result<Exit> {
+pub fn run(ctx: &super::Context, cmd: BenchCommand) -> anyhow::Result<Exit> {
     match cmd {
         BenchCommand::Kernels(args) => kernels(&args),
         BenchCommand::Model(args) => super::bench_model::run(args),
-        BenchCommand::Agent(_) => {
-            anyhow::bail!("internal: bench agent is dispatched in commands::run")
-        }
+        BenchCommand::Agent(args) => super::bench_agent::run(ctx, args),
     }
 }
 

@@ -124,10 +124,11 @@ fn settings_of(p: &Program) -> Vec<String> {
 
 pub fn run(ctx: &Context, args: EvalArgs) -> Result<Exit> {
     let catalog = catalog()?;
-    let probe = load_agent(ctx, &catalog, Some(1))?;
-    let g = probe.grammar().clone();
-    let threshold = probe.threshold;
-    drop(probe);
+    let g = crate::agent::pipeline::grammar_catalog(&catalog);
+    let threshold = ctx
+        .config
+        .confidence_threshold
+        .unwrap_or(crate::agent::pipeline::DEFAULT_CONFIDENCE_THRESHOLD);
     let file = std::fs::File::open(&args.file)
         .with_context(|| format!("opening {}", args.file.display()))?;
     let mut cases = Vec::new();

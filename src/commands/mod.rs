@@ -3,7 +3,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 
-use crate::cli::{BenchCommand, Cli, Command};
+use crate::cli::{Cli, Command};
 use crate::config::Config;
 use crate::exit::Exit;
 
@@ -78,9 +78,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Some(Command::Doctor) => doctor::run(&ctx),
         Some(Command::Completions(args)) => completions::run(args.shell),
         Some(Command::Generate(args)) => generate::run(args),
-        Some(Command::Bench(BenchCommand::Model(args))) => bench_model::run(args),
-        Some(Command::Bench(cmd @ BenchCommand::Kernels(_))) => bench::run(cmd),
-        Some(Command::Bench(BenchCommand::Agent(args))) => bench_agent::run(&ctx, args),
+        Some(Command::Bench(cmd)) => bench::run(&ctx, cmd),
         Some(Command::Model(cmd)) => model::run(cmd),
         Some(Command::Set(args)) => set::run(args),
         Some(Command::Get(args)) => get::run(args),
