@@ -299,16 +299,10 @@ struct RunState {
     xq: QuantizedActs,
     /// [threads, max(enc_ctx, dec_ctx)]
     scores: Vec<f32>,
-    /// [vocab_size]
-    logits: Vec<f32>,
     /// [n_dec, enc_ctx, kv_dim] cross-attention keys, computed once per query
     cross_k: Vec<f32>,
     /// [n_dec, enc_ctx, kv_dim] cross-attention values, computed once per query
     cross_v: Vec<f32>,
-    /// [n_dec, dec_ctx, kv_dim] decoder self-attention key cache
-    key_cache: Vec<f32>,
-    /// [n_dec, dec_ctx, kv_dim]
-    value_cache: Vec<f32>,
 }
 
 /// A loaded Mu model with one session's state.
@@ -323,8 +317,9 @@ pub struct Mu {
     serial: ThreadPool,
     /// encoder tokens of the current query (0 before `encode`)
     n_enc_tokens: usize,
-    /// decoder tokens consumed so far
-    pos: usize,
+    /// the decoder's state for `decode_step`: one hypothesis (self-attention
+    /// KV cache, position, logits)
+    single: BeamCache,
 }
 
 impl Mu {
@@ -350,15 +345,13 @@ impl Mu {
             hb2: vec![0.0; b * c.hidden_dim],
             xq: QuantizedActs::new(),
             scores: vec![0.0; threads * c.enc_ctx.max(c.dec_ctx)],
-            logits: vec![0.0; c.vocab_size],
             cross_k: vec![0.0; c.n_dec * b * kv],
             cross_v: vec![0.0; c.n_dec * b * kv],
-            key_cache: vec![0.0; c.n_dec * c.dec_ctx * kv],
-            value_cache: vec![0.0; c.n_dec * c.dec_ctx * kv],
         };
         let widest = c.dim.max(c.hidden_dim).max(q);
         st.xq.quantize(&vec![0.0; b * widest], b, widest);
         let rope = RopeTable::new(c.enc_ctx.max(c.dec_ctx), c.head_dim, c.rope_base, 1.0, None);
+        let single = BeamCache::for_config(&c, 1);
         Self {
             config: c,
             weights,
@@ -367,7 +360,7 @@ impl Mu {
             pool: ThreadPool::new(threads),
             serial: ThreadPool::new(1),
             n_enc_tokens: 0,
-            pos: 0,
+            single,
         }
     }
 
@@ -464,111 +457,20 @@ impl Mu {
                 .forward(pool, &st.xb, &st.xq, m, &mut st.cross_v[at..at + per_layer]);
         }
         self.n_enc_tokens = m;
-        self.pos = 0;
+        self.single.reset();
         Ok(())
     }
 
     /// Feeds one decoder token at the next position; returns the logits for
-    /// the token after it. Call [`Mu::encode`] first.
+    /// the token after it. Call [`Mu::encode`] first. One hypothesis of the
+    /// batched decoder in `beams.rs`, so the two can never disagree.
     pub fn decode_step(&mut self, token: u32) -> Result<&[f32], ModelError> {
-        let c = &self.config;
-        if self.n_enc_tokens == 0 {
-            return Err(ModelError::BadValue {
-                key: "decoder".into(),
-                why: "decode_step before encode".into(),
-            });
-        }
-        if self.pos >= c.dec_ctx {
-            return Err(ModelError::ContextFull {
-                needed: self.pos + 1,
-                limit: c.dec_ctx,
-            });
-        }
-        if token as usize >= c.vocab_size {
-            return Err(ModelError::BadToken {
-                token,
-                vocab: c.vocab_size,
-            });
-        }
-        let (w, st, pool) = (&self.weights, &mut self.st, &self.pool);
-        let (d, kv, q_dim, hd) = (c.dim, c.kv_dim(), c.n_heads * c.head_dim, c.head_dim);
-        let (pos, t_enc) = (self.pos, self.n_enc_tokens);
-
-        w.token_embd.row_into(token as usize, &mut st.x[..d]);
-        for (l, lw) in w.dec.iter().enumerate() {
-            // --- causal self-attention with the KV cache ----------------------
-            lw.attn.norm.rows(&st.x, 1, c.norm_eps, &mut st.xb);
-            st.xq.quantize(&st.xb[..d], 1, d);
-            let jobs = [
-                (&lw.attn.wq, &mut st.q[..]),
-                (&lw.attn.wk, &mut st.k[..]),
-                (&lw.attn.wv, &mut st.v[..]),
-            ];
-            gemv_many(pool, &self.serial, jobs, &st.xb, &st.xq);
-            let (cos, sin) = self.rope.at(pos);
-            ops::rope(&mut st.q[..q_dim], hd, cos, sin, RopeStyle::Neox);
-            ops::rope(&mut st.k[..kv], hd, cos, sin, RopeStyle::Neox);
-            let cache = l * c.dec_ctx * kv;
-            st.key_cache[cache + pos * kv..cache + (pos + 1) * kv].copy_from_slice(&st.k[..kv]);
-            st.value_cache[cache + pos * kv..cache + (pos + 1) * kv].copy_from_slice(&st.v[..kv]);
-            let (kc, vc) = (&st.key_cache[cache..], &st.value_cache[cache..]);
-            attention(
-                c,
-                pool,
-                &st.q,
-                kc,
-                vc,
-                1,
-                pos + 1,
-                &mut st.scores,
-                &mut st.att,
-                &mut st.att_rows,
-            );
-            st.xq.quantize(&st.att_rows[..q_dim], 1, q_dim);
-            lw.attn
-                .wo
-                .forward(pool, &st.att_rows, &st.xq, 1, &mut st.xb2);
-            lw.attn.post_norm.rows(&st.xb2, 1, c.norm_eps, &mut st.xb);
-            ops::add(&mut st.x[..d], &st.xb[..d]);
-
-            // --- cross-attention over the encoder output (no RoPE) ------------
-            lw.cross.norm.rows(&st.x, 1, c.norm_eps, &mut st.xb);
-            st.xq.quantize(&st.xb[..d], 1, d);
-            lw.cross.wq.forward(pool, &st.xb, &st.xq, 1, &mut st.q);
-            let at = l * c.enc_ctx * kv;
-            let (kc, vc) = (&st.cross_k[at..], &st.cross_v[at..]);
-            attention(
-                c,
-                pool,
-                &st.q,
-                kc,
-                vc,
-                1,
-                t_enc,
-                &mut st.scores,
-                &mut st.att,
-                &mut st.att_rows,
-            );
-            st.xq.quantize(&st.att_rows[..q_dim], 1, q_dim);
-            lw.cross
-                .wo
-                .forward(pool, &st.att_rows, &st.xq, 1, &mut st.xb2);
-            lw.cross.post_norm.rows(&st.xb2, 1, c.norm_eps, &mut st.xb);
-            ops::add(&mut st.x[..d], &st.xb[..d]);
-
-            // --- feed-forward --------------------------------------------------
-            ffn(c, pool, &self.serial, &lw.ffn, 1, st);
-        }
-        // --- final norm and tied output projection ----------------------------
-        w.dec_norm.rows(&st.x, 1, c.norm_eps, &mut st.xb);
-        st.xq.quantize(&st.xb[..d], 1, d);
-        w.token_embd
-            .forward(pool, &st.xb, &st.xq, 1, &mut st.logits);
-        if let Some(pad) = c.pad_token {
-            st.logits[pad as usize] = f32::NEG_INFINITY;
-        }
-        self.pos += 1;
-        Ok(&self.st.logits)
+        // Taken out for the call: decode_beams borrows the model mutably too.
+        let mut single = std::mem::take(&mut self.single);
+        let result = self.decode_beams(&mut single, &[token]).map(|_| ());
+        self.single = single;
+        result?;
+        Ok(self.single.logits(1))
     }
 }
 
@@ -660,7 +562,7 @@ impl LanguageModel for Mu {
         self.config.enc_ctx
     }
     fn position(&self) -> usize {
-        self.pos
+        self.single.position()
     }
     /// Encodes the prompt, then runs the decoder start token.
     fn prefill(&mut self, tokens: &[u32]) -> Result<&[f32], ModelError> {
@@ -672,7 +574,7 @@ impl LanguageModel for Mu {
         self.decode_step(token)
     }
     fn reset(&mut self) {
-        self.pos = 0;
+        self.single.reset();
         self.n_enc_tokens = 0;
     }
     fn threads(&self) -> usize {
@@ -682,8 +584,7 @@ impl LanguageModel for Mu {
         let st = &self.st;
         super::MemoryUse {
             weights: self.weights.bytes(),
-            kv_cache: 4
-                * (st.key_cache.len() + st.value_cache.len() + st.cross_k.len() + st.cross_v.len()),
+            kv_cache: 4 * (self.single.kv_len() + st.cross_k.len() + st.cross_v.len()),
         }
     }
 }

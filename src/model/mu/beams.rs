@@ -8,9 +8,12 @@
 use knob_kernels::ops::{self, RopeStyle};
 
 use super::{attention, ffn, Mu};
+use crate::model::gemv_many;
 use crate::model::ModelError;
 
 /// Per-hypothesis decoder state; allocated once, reused for every query.
+/// (`Default` is an empty placeholder, used while a cache is lent out.)
+#[derive(Default)]
 pub struct BeamCache {
     capacity: usize,
     /// Live hypotheses.
@@ -31,7 +34,10 @@ impl BeamCache {
     /// Room for `capacity` hypotheses; at most the encoder context, since the
     /// run-state rows are shared with the encoder.
     pub fn new(mu: &Mu, capacity: usize) -> BeamCache {
-        let c = &mu.config;
+        Self::for_config(&mu.config, capacity)
+    }
+
+    pub(super) fn for_config(c: &super::Config, capacity: usize) -> BeamCache {
         let capacity = capacity.clamp(1, c.enc_ctx);
         let per_layer = capacity * c.dec_ctx * c.kv_dim();
         BeamCache {
@@ -53,9 +59,14 @@ impl BeamCache {
         self.pos
     }
 
+    /// Floats held by the self-attention KV caches.
+    pub fn kv_len(&self) -> usize {
+        self.key_cache.len() + self.value_cache.len()
+    }
+
     /// The logits of the last step's first `n` hypotheses.
     pub fn logits(&self, n: usize) -> &[f32] {
-        let vocab = self.logits.len() / self.capacity;
+        let vocab = self.logits.len() / self.capacity.max(1);
         &self.logits[..n.min(self.beams) * vocab]
     }
 
@@ -139,9 +150,19 @@ impl Mu {
             // --- causal self-attention, each beam over its own cache ----------
             lw.attn.norm.rows(&st.x, m, c.norm_eps, &mut st.xb);
             st.xq.quantize(&st.xb[..m * d], m, d);
-            lw.attn.wq.forward(pool, &st.xb, &st.xq, m, &mut st.q);
-            lw.attn.wk.forward(pool, &st.xb, &st.xq, m, &mut st.k);
-            lw.attn.wv.forward(pool, &st.xb, &st.xq, m, &mut st.v);
+            if m == 1 {
+                // One row: the three products as one pool job (fewer wake-ups).
+                let jobs = [
+                    (&lw.attn.wq, &mut st.q[..]),
+                    (&lw.attn.wk, &mut st.k[..]),
+                    (&lw.attn.wv, &mut st.v[..]),
+                ];
+                gemv_many(pool, &self.serial, jobs, &st.xb, &st.xq);
+            } else {
+                lw.attn.wq.forward(pool, &st.xb, &st.xq, m, &mut st.q);
+                lw.attn.wk.forward(pool, &st.xb, &st.xq, m, &mut st.k);
+                lw.attn.wv.forward(pool, &st.xb, &st.xq, m, &mut st.v);
+            }
             let (cos, sin) = self.rope.at(pos);
             for r in 0..m {
                 ops::rope(
