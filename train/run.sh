@@ -81,9 +81,12 @@ echo "== train ($steps steps)"
 echo "== export"
 "$py" -m knobtrain.export --ckpt "$out/mu.npz" --tokenizer "$out/data/tokenizer.json" --out assets/knob-mu.gguf --name knob-mu
 mkdir -p train/eval && cp "$out/data/heldout.jsonl" train/eval/heldout.jsonl
+cp "$out/data/phrases-eval.jsonl" train/eval/phrases-heldout.jsonl
 echo "== evaluate (f32 JAX and Q8_0 weights in JAX)"
 "$py" -m knobtrain.evaluate --ckpt "$out/mu.npz" --tokenizer "$out/data/tokenizer.json" \
     --data "$out/data/eval.jsonl" --out "$out/eval-report.json" --q8
+"$py" -m knobtrain.evaluate --ckpt "$out/mu.npz" --tokenizer "$out/data/tokenizer.json" \
+    --data "$out/data/phrases-eval.jsonl" --out "$out/eval-phrases.json"
 if [ -f tests/data/natural_requests.jsonl ]; then
     "$py" -m knobtrain.evaluate --ckpt "$out/mu.npz" --tokenizer "$out/data/tokenizer.json" \
         --data tests/data/natural_requests.jsonl --out "$out/eval-natural.json"
@@ -91,6 +94,7 @@ fi
 if "$(knob_bin)" eval --help >/dev/null 2>&1; then
     echo "== knob eval (int8 engine)"
     "$(knob_bin)" eval train/eval/heldout.jsonl --json > "$out/knob-eval.json" || true
+    "$(knob_bin)" eval train/eval/phrases-heldout.jsonl --json > "$out/knob-eval-phrases.json" || true
 fi
 "$py" -m knobtrain.report --out "$out" --gguf assets/knob-mu.gguf --report train/REPORT.md
 echo "done: assets/knob-mu.gguf, train/REPORT.md, reports in $out"

@@ -24,6 +24,7 @@ class Setting:
     unit: str = ""
     values: tuple[str, ...] = ()
     platforms: tuple[str, ...] = ()
+    pattern: str | None = None  # strings: the regex a value must match
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ def parse_catalog(doc: dict) -> Catalog:
                 unit=str(v.get("unit", "") or ""),
                 values=tuple(str(x) for x in (v.get("values", []) or [])),
                 platforms=tuple(s.get("platforms", []) or []),
+                pattern=v.get("pattern") or None,
             )
         )
     presets = []

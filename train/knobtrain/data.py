@@ -348,32 +348,94 @@ def sample_amount(rng: random.Random, s: Setting, unit: Unit) -> float:
 
 
 # ---------------------------------------------------------------- string values
-STRING_POOLS = [
-    (("font",), ["Inter", "Fira Code", "JetBrains Mono", "Noto Sans", "Ubuntu 11", "Cantarell 12", "Hack", "DejaVu Sans Mono", "Roboto"]),
-    (("icon", "cursor_theme", "theme"), ["Papirus", "Adwaita", "Breeze", "Numix", "Yaru", "Breeze_Snow", "DMZ-White", "Bibata"]),
-    (("timezone", "zone"), ["Europe/Berlin", "America/New_York", "Asia/Tokyo", "Europe/London", "UTC", "Australia/Sydney", "America/Los_Angeles"]),
-    (("browser",), ["firefox", "chromium", "google chrome", "brave", "safari", "edge", "vivaldi"]),
-    (("wallpaper", "background"), ["~/Pictures/beach.jpg", "/usr/share/backgrounds/forest.png", "~/Pictures/cat.png", "mountains.jpg"]),
-    (("resolution",), ["1920x1080", "2560x1440", "3840x2160", "1366x768", "1280x720"]),
-    (("output_device", "device"), ["headphones", "speakers", "HDMI", "bluetooth headset", "USB audio"]),
-    (("layout", "keyboard_layouts"), ["us", "de", "fr", "gb", "es", "us,de", "ru"]),
-    (("shortcut", "switch_shortcut"), ["alt+shift", "ctrl+shift", "super+space", "ctrl+space"]),
-    (("input_method",), ["ibus", "fcitx5", "mozc", "pinyin", "anthy"]),
-    (("location", "folder", "save"), ["~/Pictures/Screenshots", "~/Desktop", "~/Downloads", "/tmp/shots"]),
-    (("formats", "region"), ["en_US.UTF-8", "de_DE.UTF-8", "en_GB.UTF-8", "fr_FR.UTF-8"]),
-    (("titlebar_buttons", "buttons"), ["close,minimize,maximize:", ":minimize,maximize,close", "appmenu:close"]),
-    (("remap", "key"), ["caps:ctrl_modifier", "caps:escape", "compose:ralt", "ctrl:swapcaps"]),
-    (("apps", "favorite"), ["firefox.desktop", "org.gnome.Terminal.desktop", "code.desktop"]),
+# Values are drawn from open-ended generators, not short fixed lists: the model
+# has to learn to copy the user's text (a path, a font and its size) through
+# cross-attention, and it only does that when the values it sees vary.
+_USERS = ["alex", "sam", "maria", "li", "jo", "pat", "nina", "omar", "kim", "dev", "sofia", "tom", "user"]
+_DIRS = ["Pictures", "Downloads", "Desktop", "Documents", "Pictures/Screenshots", "Pictures/Wallpapers",
+         "Images", "media/photos", "shots", "Dropbox/pics", "work/captures", "Bilder", "tmp"]
+_FILES = ["beach", "forest", "mountains", "cat", "sunset", "city-night", "aurora", "lake_view", "dog2",
+          "wallpaper", "bg", "space", "waves", "IMG_2041", "desert", "snow", "flowers", "abstract-blue"]
+_FONTS = ["Inter", "Fira Code", "JetBrains Mono", "Noto Sans", "Ubuntu", "Cantarell", "Hack", "DejaVu Sans Mono",
+          "Roboto", "Source Code Pro", "Open Sans", "Lato", "Iosevka", "Cascadia Code", "Segoe UI", "Helvetica Neue",
+          "Menlo", "SF Mono", "Liberation Sans", "IBM Plex Sans", "IBM Plex Mono", "Fira Sans", "Consolas",
+          "Monaco", "Noto Sans Mono", "Ubuntu Mono", "Arial", "Verdana", "Comic Sans MS", "Atkinson Hyperlegible"]
+_THEMES = ["Papirus", "Adwaita", "Breeze", "Numix", "Yaru", "Breeze_Snow", "DMZ-White", "Bibata", "Papirus-Dark",
+           "Tela", "Qogir", "Oxygen", "Vimix", "Capitaine", "Bibata-Modern-Ice", "WhiteSur", "Nordzy"]
+_ZONES = ["Europe/Berlin", "America/New_York", "Asia/Tokyo", "Europe/London", "UTC", "Australia/Sydney",
+          "America/Los_Angeles", "Europe/Paris", "Asia/Kolkata", "America/Chicago", "Europe/Madrid", "Asia/Shanghai",
+          "America/Sao_Paulo", "Africa/Nairobi", "Europe/Warsaw", "Pacific/Auckland", "America/Denver",
+          "Asia/Singapore", "Europe/Stockholm", "America/Toronto"]
+_LOCALES = ["en_US.UTF-8", "de_DE.UTF-8", "en_GB.UTF-8", "fr_FR.UTF-8", "es_ES.UTF-8", "it_IT.UTF-8",
+            "nl_NL.UTF-8", "pt_BR.UTF-8", "ja_JP.UTF-8", "en_AU.UTF-8", "sv_SE.UTF-8", "pl_PL.UTF-8"]
+_APPS = ["firefox.desktop", "org.gnome.Terminal.desktop", "code.desktop", "org.gnome.Nautilus.desktop",
+         "thunderbird.desktop", "spotify.desktop", "org.gnome.Calendar.desktop", "slack.desktop", "gimp.desktop"]
+_RESOLUTIONS = ["1920x1080", "2560x1440", "3840x2160", "1366x768", "1280x720", "1600x900", "2880x1800",
+                "3440x1440", "1280x800", "1920x1200", "2256x1504"]
+_NAMES = ["Default", "Custom One", "my-profile", "Work", "Home", "Office 2", "Travel", "Studio", "Lab", "Gaming"]
+
+
+_BROWSER_IDS = {"firefox": "firefox.desktop", "chrome": "google-chrome.desktop", "google chrome": "google-chrome.desktop",
+                "chromium": "chromium.desktop", "brave": "brave-browser.desktop", "vivaldi": "vivaldi-stable.desktop",
+                "epiphany": "org.gnome.Epiphany.desktop", "gnome web": "org.gnome.Epiphany.desktop",
+                "librewolf": "librewolf.desktop", "opera": "opera.desktop", "edge": "microsoft-edge.desktop",
+                "falkon": "org.kde.falkon.desktop", "konqueror": "org.kde.konqueror.desktop"}
+_DEVICE_IDS = ["headphones", "speakers", "HDMI", "hdmi-stereo", "USB-Audio", "bluez_output.AirPods", "analog-stereo",
+               "alsa_output.usb-Jabra", "DisplayPort", "iec958-stereo", "Headset", "bluez_sink.WH-1000XM4"]
+
+
+def _path(rng: random.Random, exts: tuple[str, ...]) -> str:
+    """An absolute path (the catalog's patterns want / or a drive letter)."""
+    user = rng.choice(_USERS)
+    if rng.random() < 0.2:
+        d = rng.choice(["Pictures", "Desktop", "Downloads", "Documents", "Pictures\\Screenshots", "OneDrive\\Pictures"])
+        stem = rng.choice([f"C:\\Users\\{user}\\{d}", f"D:\\{rng.choice(['Wallpapers', 'Screenshots', 'Media'])}"])
+        sep = "\\"
+    else:
+        stem = rng.choice([f"/home/{user}/{rng.choice(_DIRS)}", f"/Users/{user}/{rng.choice(_DIRS)}",
+                           "/usr/share/backgrounds", f"/mnt/data/{rng.choice(_DIRS)}", f"/tmp/{rng.choice(_DIRS)}"])
+        sep = "/"
+    if not exts:
+        return stem
+    return f"{stem}{sep}{rng.choice(_FILES)}{rng.choice(exts)}"
+
+
+def _font(rng: random.Random) -> str:
+    return f"{rng.choice(_FONTS)} {rng.choice([8, 9, 10, 11, 12, 13, 14, 16, 18])}"  # the catalog wants a size
+
+
+def _from(pool: list[str]):
+    return lambda rng: rng.choice(pool)
+
+
+STRING_GENERATORS = [
+    (("font",), _font),
+    (("icon", "cursor_theme", "theme"), _from(_THEMES)),
+    (("timezone", "zone"), _from(_ZONES)),
+    (("browser",), _from(sorted(set(_BROWSER_IDS.values())))),
+    (("wallpaper", "background"), lambda rng: _path(rng, (".jpg", ".png", ".jpeg", ".webp"))),
+    (("resolution",), _from(_RESOLUTIONS)),
+    (("output_device", "device"), _from(_DEVICE_IDS)),
+    (("location", "folder", "save"), lambda rng: _path(rng, ())),
+    (("formats", "region"), _from(_LOCALES)),
+    (("apps", "favorite"), _from(_APPS)),
 ]
-GENERIC_STRINGS = ["Default", "Custom One", "my-profile", "Work", "Home", "Office 2"]
 
 
-def string_pool(s: Setting) -> list[str]:
+def value_text(rng: random.Random, v: str) -> str:
+    """How a user may write string value v: a browser by its name, others verbatim."""
+    names = [n for n, i in _BROWSER_IDS.items() if i == v]
+    if names and rng.random() < 0.6:
+        return rng.choice(names)
+    return v
+
+
+def string_value(rng: random.Random, s: Setting) -> str:
     key = s.id.lower()
-    for keys, pool in STRING_POOLS:
+    for keys, gen in STRING_GENERATORS:
         if any(k in key for k in keys):
-            return pool
-    return GENERIC_STRINGS
+            return gen(rng)
+    return rng.choice(_NAMES)
 
 
 # ---------------------------------------------------------------- negatives
@@ -428,20 +490,24 @@ def typo(rng: random.Random, q: str) -> str:
     return " ".join(ws)
 
 
-def noisy(rng: random.Random, q: str, polite: bool = True) -> str:
-    if polite and rng.random() < 0.35:
+def noisy(rng: random.Random, q: str, polite: bool = True, verbatim: bool = False) -> str:
+    """Politeness, typos, casing and punctuation. `verbatim`: the request holds a
+    value the model must copy exactly (a path, a font), so no typos or case changes."""
+    if polite and rng.random() < (0.7 if verbatim else 0.35):  # verbatim rows vary here only
         q = rng.choice(PREFIX) + q + rng.choice(SUFFIX)
-    if rng.random() < 0.15:
+    if rng.random() < 0.15 and not verbatim:
         q = typo(rng, q)
     r = rng.random()
-    if r < 0.12:
+    if verbatim:
+        pass
+    elif r < 0.12:
         q = q.upper() if rng.random() < 0.2 else q.capitalize()
     elif r < 0.2:
         q = q.title()
     r = rng.random()
     if r < 0.1:
         q = q.rstrip("?.!") + rng.choice(["?", ".", "!", "!!", "??"])
-    elif r < 0.3:
+    elif r < 0.3 and not verbatim:
         q = q.replace("?", "").replace(",", "").replace("'", "")
     return re.sub(r"\s+", " ", q).strip()
 
@@ -652,8 +718,8 @@ class Generator:
             act = f"set {s.id} {v}"
         else:
             tpl, fam = self._pick_template(rng, "string", t_held)
-            v = rng.choice(string_pool(s))
-            q = tpl.format(n=name_t, v=v)
+            v = string_value(rng, s)
+            q = tpl.format(n=name_t, v=value_text(rng, v))
             act = f"set {s.id} {quote(v)}"
         q = re.sub(r"\b(the|my) the\b", r"\1", q)
         if mode != "train":  # an evaluation line must use a held-out template or a held-out name it shows
@@ -793,7 +859,11 @@ def infer_example(s: Setting, q: str, lex) -> str | None:
     return None
 
 
-def generate(cat: Catalog, seed: int, n_train_per_setting: int, n_eval_per_setting: int) -> tuple[list[dict], list[dict]]:
+def generate(cat: Catalog, seed: int, n_train_per_setting: int, n_eval_per_setting: int,
+             phrases: list[dict] = ()) -> tuple[list[dict], list[dict]]:
+    """Training and held-out rows. `phrases` are the hand-written training phrases
+    (train/phrases, minus their held-out eighth): weighted up and noised, and
+    paired with each other into two-part requests."""
     gen = Generator(cat, seed)
     rng = random.Random(seed)
     train: dict[str, dict] = {}
@@ -803,7 +873,7 @@ def generate(cat: Catalog, seed: int, n_train_per_setting: int, n_eval_per_setti
         if not ex:
             return
         ex = dict(ex)
-        ex["query"] = noisy(rng, ex["query"], polite)
+        ex["query"] = noisy(rng, ex["query"], polite, verbatim=any('"' in a for a in ex["expect"]))
         k = ex["query"].lower()
         if k in bad:
             return
@@ -828,6 +898,22 @@ def generate(cat: Catalog, seed: int, n_train_per_setting: int, n_eval_per_setti
         for _ in range(8):  # real requests from the catalog: weight them up, with noise
             add(train, ex)
         train[ex["query"].lower()] = ex
+    phrase_rows = [{"query": r["query"], "expect": list(r["expect"]), "family": "phrase:0", "name": "phrase|phrase"}
+                   for r in phrases]
+    for ex in phrase_rows:
+        for _ in range(PHRASE_WEIGHT):  # the words people use: weight them up, with noise
+            add(train, ex)
+    for ex in phrase_rows:
+        train[ex["query"].lower()] = ex  # and the text exactly as written
+    actions = [ex for ex in phrase_rows if len(ex["expect"]) == 1 and ex["expect"] != ["none"]]
+    for _ in range(len(actions) * PHRASE_PAIRS if len(actions) >= 2 else 0):
+        ea, eb = rng.sample(actions, 2)
+        if ea["expect"][0].split(" ")[1] == eb["expect"][0].split(" ")[1]:
+            continue  # two actions on one setting contradict each other
+        qb = eb["query"]
+        qb = qb[0].lower() + qb[1:] if rng.random() < 0.7 else qb
+        add(train, {"query": ea["query"].rstrip("?.!") + rng.choice(JOINERS) + qb, "expect": ea["expect"] + eb["expect"],
+                    "family": "phrase:pair", "name": "phrase|pair"}, polite=False)
 
     ev: dict[str, dict] = {}
     for s in cat.settings:
@@ -845,6 +931,10 @@ def generate(cat: Catalog, seed: int, n_train_per_setting: int, n_eval_per_setti
     trl.sort(key=lambda e: _h(str(seed), e["query"]))
     evl.sort(key=lambda e: _h(str(seed), e["query"]))
     return trl, evl
+
+
+PHRASE_WEIGHT = 10  # noisy copies of each hand-written phrase
+PHRASE_PAIRS = 3  # two-part requests built from phrases, per single-action phrase
 
 
 def write_jsonl(path, rows, keep_meta: bool = True) -> None:

@@ -1,6 +1,7 @@
 """The action grammar of docs/action-grammar.md: format and validate outputs."""
 from __future__ import annotations
 
+import json
 import re
 
 from .catalog import Catalog, Setting
@@ -69,6 +70,9 @@ def _check_value(s: Setting, v: str, what: str) -> None:
     else:
         if not (len(v) >= 2 and v[0] == '"' and v[-1] == '"'):
             raise GrammarError(f"{s.id}: string value must be quoted: {v!r}")
+        text = json.loads(v) if v.startswith('"') else v
+        if s.pattern and not re.search(s.pattern, text):
+            raise GrammarError(f"{s.id}: {text!r} does not match {s.pattern}")
 
 
 def validate(out: str, cat: Catalog) -> list[tuple[str, ...]]:

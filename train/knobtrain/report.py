@@ -22,7 +22,7 @@ def render(out: Path, gguf: Path, keep: str = "") -> str:
     lines += ["Reproduce with `bash train/run.sh` (see train/README.md). Numbers below are from that run's",
               f"output directory (`{out}`).", ""]
     lines += ["## Data", "", "| | |", "| --- | --- |"]
-    for k in ("settings", "presets", "train", "eval", "vocab", "seed"):
+    for k in ("settings", "presets", "train", "eval", "phrases_train", "phrases_eval", "vocab", "seed"):
         lines.append(f"| {k} | {stats.get(k)} |")
     lines += ["", "## Model", "", "| | |", "| --- | --- |"]
     for k, v in cfg.items():
@@ -54,6 +54,11 @@ def render(out: Path, gguf: Path, keep: str = "") -> str:
     lines += ["", "First failures (f32):", "", "| query | expected | got |", "| --- | --- | --- |"]
     for f in rep["f32"]["failures"][:25]:
         lines.append(f"| {f['query']} | `{f['expect']}` | `{f['got']}` |")
+    ph = out / "eval-phrases.json"
+    if ph.exists():
+        n = json.loads(ph.read_text())["f32"]
+        lines += ["", "## Hand-written phrases, held-out eighth (train/eval/phrases-heldout.jsonl)", "",
+                  f"- f32 JAX: **{_pct(n['accuracy'])}** ({n['correct']}/{n['n']})"]
     nat = out / "eval-natural.json"
     if nat.exists():
         n = json.loads(nat.read_text())["f32"]

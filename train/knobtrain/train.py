@@ -24,7 +24,7 @@ from .data import read_jsonl, target_text
 from .model import Config, forward, greedy, init_params, n_params
 from .tokenizer import decode, encode
 
-BUCKETS = [(12, 6), (16, 8), (24, 12), (48, 24)]  # (encoder, decoder) lengths; most requests fit the first
+BUCKETS = [(12, 6), (16, 8), (24, 12), (48, 24), (64, 32)]  # (encoder, decoder) lengths; most requests fit the first
 
 
 def tokenize_rows(tok: Tokenizer, rows: list[dict], buckets=BUCKETS):

@@ -177,3 +177,52 @@ def test_golden_file_matches_the_model(tmp_path, cat):
     lq = np.array(c["logits_q8"])
     diff = np.max(np.abs(lq - lf))
     assert 0 < diff <= g["tolerance"]["q8_0_gguf_vs_logits_f32"]["max_abs"]
+
+
+def _write_phrases(tmp_path, lines):
+    d = tmp_path / "phrases"
+    d.mkdir(exist_ok=True)
+    (d / "a.jsonl").write_text("\n".join(json.dumps(x) if not isinstance(x, str) else x for x in lines) + "\n")
+    return d
+
+
+def test_phrases_are_checked_with_file_and_line(tmp_path, cat):
+    from knobtrain.phrases import PhraseError, load_phrases
+
+    good = {"query": "my screen is blinding", "expect": ["dec display.brightness"]}
+    cases = [
+        ("{not json", "a.jsonl:2: bad JSON"),
+        ({"query": "x", "expect": ["set display.brightness 500"]}, "a.jsonl:2: display.brightness: 500.0 outside"),
+        ({"query": "x", "expect": ["set nope.nothing true"]}, "a.jsonl:2: bad set"),
+        ({"query": "", "expect": ["none"]}, "a.jsonl:2: 'query' must be"),
+        ({"query": "x", "expect": "none"}, "a.jsonl:2: 'expect' must be"),
+        ({"query": "MY SCREEN IS BLINDING", "expect": ["none"]}, "a.jsonl:2: duplicate query (first in a.jsonl:1)"),
+    ]
+    for bad, msg in cases:
+        d = _write_phrases(tmp_path, [good, bad])
+        with pytest.raises(PhraseError) as e:
+            load_phrases(d, cat)
+        assert str(e.value).startswith(msg), (str(e.value), msg)
+    # a catalog slice skips phrases about settings it does not have
+    d = _write_phrases(tmp_path, [good, {"query": "x", "expect": ["set nope.nothing true"]}])
+    assert load_phrases(d, cat, only_known=True) == [good]
+
+
+def test_phrases_are_trained_on_noised_and_paired(cat):
+    from knobtrain.phrases import held_out
+
+    ph = [{"query": "my screen is blinding", "expect": ["dec display.brightness"]},
+          {"query": "i can barely hear anything", "expect": ["inc sound.volume"]},
+          {"query": "I moved, Use America/Sao_Paulo Time Please", "expect": ['set time.timezone "America/Sao_Paulo"']}]
+    train, _ = generate(cat, seed=5, n_train_per_setting=10, n_eval_per_setting=2, phrases=ph)
+    rows = [r for r in train if r["family"].startswith("phrase")]
+    for p in ph:
+        assert any(r["query"] == p["query"] for r in rows), p  # as written
+        assert sum(r["expect"] == p["expect"] for r in rows) >= 2, p  # and noised copies
+    assert any(r["family"] == "phrase:pair" and len(r["expect"]) == 2 for r in rows)
+    for r in rows:  # a value to copy is never re-cased or typo'd
+        for a in r["expect"]:
+            if '"' in a:
+                assert a.split('"')[1] in r["query"], r
+    # the held-out fifth is a fixed function of the text
+    assert held_out("abc") == held_out(" ABC ") and any(held_out(f"q{i}") for i in range(20))
