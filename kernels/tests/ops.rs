@@ -200,3 +200,134 @@ fn matvec_f32_matches_f64() {
         }
     }
 }
+
+/// `dot_rows` and `weighted_sum_rows` on `isa` against f64 math for `n`
+/// rows of `d` values at `stride`, with the rows slice exactly as long as
+/// the last row needs (an overread would panic or show up as garbage).
+/// They must also equal, exactly, the per-row `dot` / `axpy` loop on the same
+/// path that they replace in attention, so swapping them in changes no output.
+fn check_rows_ops(rng: &mut Rng, isa: Isa, d: usize, n: usize, stride: usize) {
+    let len = if n == 0 { 0 } else { (n - 1) * stride + d };
+    let rows = vec(rng, len, 2.0);
+    let q = vec(rng, d, 2.0);
+    let row = |t: usize| &rows[t * stride..t * stride + d];
+    let scale = 0.125f32;
+
+    let mut out = vec![f32::NAN; n];
+    ops::dot_rows_with(isa, &q, &rows, stride, scale, &mut out);
+    for (t, &got) in out.iter().enumerate() {
+        let terms = q
+            .iter()
+            .zip(row(t))
+            .map(|(&a, &b)| scale as f64 * a as f64 * b as f64);
+        let want: f64 = terms.clone().sum();
+        let abs: f64 = terms.map(f64::abs).sum();
+        assert!(
+            (got as f64 - want).abs() <= OPS_REL_TOL as f64 * abs + 1e-30,
+            "dot_rows [{isa}] d {d} n {n} stride {stride} t {t}: {got} vs {want}"
+        );
+        let per_row = ops::dot_with(isa, &q, row(t)) * scale;
+        assert!(
+            got == per_row,
+            "dot_rows [{isa}] d {d} n {n} stride {stride} t {t}: {got} != dot * scale {per_row}"
+        );
+    }
+
+    // Softmax-like weights and signed ones.
+    for signed in [false, true] {
+        let w: Vec<f32> = (0..n)
+            .map(|_| {
+                if signed {
+                    rng.f32()
+                } else {
+                    (rng.f32() + 1.0) / n as f32
+                }
+            })
+            .collect();
+        let mut out = vec![f32::NAN; d];
+        ops::weighted_sum_rows_with(isa, &w, &rows, stride, &mut out);
+        let mut per_row = vec![0.0f32; d];
+        for (t, &a) in w.iter().enumerate() {
+            ops::axpy_with(isa, &mut per_row, a, row(t));
+        }
+        assert!(
+            out == per_row,
+            "weighted_sum_rows [{isa}] d {d} n {n} stride {stride}: differs from the axpy loop"
+        );
+        for (i, &got) in out.iter().enumerate() {
+            let terms = (0..n).map(|t| w[t] as f64 * rows[t * stride + i] as f64);
+            let want: f64 = terms.clone().sum();
+            let abs: f64 = terms.map(f64::abs).sum();
+            assert!(
+                (got as f64 - want).abs() <= OPS_REL_TOL as f64 * abs + 1e-30,
+                "weighted_sum_rows [{isa}] d {d} n {n} stride {stride} i {i}: {got} vs {want}"
+            );
+        }
+    }
+}
+
+#[test]
+fn attention_rows_match_f64() {
+    let mut rng = Rng(26);
+    for isa in available_isas() {
+        for d in [1, 3, 8, 16, 31, 64, 80, 128] {
+            for n in [0, 1, 2, 7, 33, 300] {
+                for stride in [d + 1, d + 5, 3 * d + 8] {
+                    check_rows_ops(&mut rng, isa, d, n, stride);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn attention_rows_edge_shapes() {
+    for isa in available_isas() {
+        // Empty rows: dot_rows writes nothing, weighted_sum_rows zeroes `out`.
+        let mut out = [0.0f32; 0];
+        ops::dot_rows_with(isa, &[], &[], 0, 1.0, &mut out);
+        let mut s = [f32::NAN; 3];
+        ops::dot_rows_with(isa, &[], &[], 0, 1.0, &mut s);
+        assert_eq!(s, [0.0; 3], "[{isa}] d 0 scores are 0");
+        let mut o = [f32::NAN; 5];
+        ops::weighted_sum_rows_with(isa, &[], &[], 5, &mut o);
+        assert_eq!(o, [0.0; 5], "[{isa}] no rows sum to 0");
+        // stride == d (contiguous rows) is allowed.
+        check_rows_ops(&mut Rng(27), isa, 24, 9, 24);
+    }
+}
+
+#[test]
+#[should_panic(expected = "dot_rows")]
+fn dot_rows_rejects_short_rows() {
+    let mut out = [0.0f32; 3];
+    ops::dot_rows(&[1.0; 4], &[0.0; 2 * 6 + 3], 6, 1.0, &mut out);
+}
+
+#[test]
+#[should_panic(expected = "weighted_sum_rows")]
+fn weighted_sum_rows_rejects_stride_below_width() {
+    let mut out = [0.0f32; 4];
+    ops::weighted_sum_rows(&[1.0; 2], &[0.0; 16], 3, &mut out);
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        cases: 48,
+        failure_persistence: None,
+        ..proptest::prelude::ProptestConfig::default()
+    })]
+
+    #[test]
+    fn attention_rows_any_shape(
+        d in 0usize..=200,
+        n in 0usize..=70,
+        extra in 0usize..=9,
+        seed in proptest::prelude::any::<u64>(),
+    ) {
+        let mut rng = Rng(seed | 1);
+        for isa in available_isas() {
+            check_rows_ops(&mut rng, isa, d, n, d + extra);
+        }
+    }
+}

@@ -18,3 +18,29 @@ pub fn map_readonly(file: &File) -> io::Result<Mmap> {
     // mapping time, so changed bytes give errors, not out-of-bounds reads.
     unsafe { Mmap::map(file) }
 }
+
+/// Drops this process's resident pages of `len` bytes at `offset` in `map`
+/// (only pages wholly inside the range). The file is untouched: a later read
+/// faults the same bytes back in from the page cache. Errors are ignored, as
+/// this only lowers memory use.
+pub fn release_pages(map: &Mmap, offset: usize, len: usize) {
+    // Inward to 64 KiB so that no page of a neighbouring range is dropped
+    // on any page size up to 64 KiB (a dropped neighbour would only refault).
+    const ALIGN: usize = 64 << 10;
+    let base = map.as_ptr() as usize;
+    let start = (base + offset).div_ceil(ALIGN) * ALIGN - base;
+    let end = ((base + offset + len) / ALIGN * ALIGN).saturating_sub(base);
+    if end <= start || end > map.len() {
+        return;
+    }
+    #[cfg(unix)]
+    {
+        // SAFETY: MADV_DONTNEED on a read-only MAP_SHARED file mapping (how
+        // `Mmap::map` maps) only unmaps pages from this process; any later
+        // access re-reads the unchanged file, so borrowed slices keep seeing
+        // the same bytes.
+        let _ = unsafe {
+            map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start)
+        };
+    }
+}

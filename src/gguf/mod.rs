@@ -126,6 +126,19 @@ impl Gguf {
         storage_bytes(&self.storage)
     }
 
+    /// Lets the OS drop the resident pages behind `part` (a slice of
+    /// [`Gguf::bytes`], e.g. a tensor that was copied into owned memory).
+    /// Only file mappings release anything; the bytes stay readable.
+    pub fn release(&self, part: &[u8]) {
+        if let Storage::Mmap(m) = &self.storage {
+            let base = m.as_ptr() as usize;
+            let at = part.as_ptr() as usize;
+            if at >= base && at + part.len() <= base + m.len() {
+                mmap::release_pages(m, at - base, part.len());
+            }
+        }
+    }
+
     /// GGUF version (2 or 3).
     pub fn version(&self) -> u32 {
         self.header.version

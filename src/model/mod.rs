@@ -409,16 +409,11 @@ pub(crate) fn attend(
     scores: &mut [f32],
     out: &mut [f32],
 ) {
-    let d = q.len();
+    assert_eq!(out.len(), q.len(), "attend: out and q lengths");
     let scores = &mut scores[..n_keys];
-    for (t, s) in scores.iter_mut().enumerate() {
-        *s = knob_kernels::ops::dot(q, &keys[t * stride..t * stride + d]) * scale;
-    }
+    knob_kernels::ops::dot_rows(q, keys, stride, scale, scores);
     knob_kernels::ops::softmax(scores);
-    out.fill(0.0);
-    for (t, &a) in scores.iter().enumerate() {
-        knob_kernels::ops::axpy(out, a, &values[t * stride..t * stride + d]);
-    }
+    knob_kernels::ops::weighted_sum_rows(scores, values, stride, out);
 }
 
 /// Runs `f(first_head, last_head, scratch, out)` over `n_heads` heads split

@@ -291,11 +291,9 @@ fn finish(
     }
     inner.add_special_tokens(special).map_err(build_err)?;
     inner.add_tokens(user).map_err(build_err)?;
-    let mut without_special = inner.clone();
-    without_special.set_encode_special_tokens(true);
     let mut t = Tokenizer {
         with_special: inner,
-        without_special,
+        without_special: std::sync::OnceLock::new(),
         pieces,
         bos: None,
         eos: None,

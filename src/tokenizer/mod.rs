@@ -13,6 +13,7 @@
 mod ggml;
 
 use std::collections::BTreeSet;
+use std::sync::OnceLock;
 
 use crate::gguf::{Gguf, GgufError, Metadata};
 
@@ -74,8 +75,10 @@ enum Pieces {
 pub struct Tokenizer {
     /// Parses control tokens in the text.
     with_special: tokenizers::Tokenizer,
-    /// Treats control tokens in the text as plain text.
-    without_special: tokenizers::Tokenizer,
+    /// Treats control tokens in the text as plain text. Built on first use:
+    /// a second copy of a 49k-token vocabulary costs ~15 MB, and chat models
+    /// only ever encode with control tokens parsed.
+    without_special: OnceLock<tokenizers::Tokenizer>,
     pieces: Pieces,
     bos: Option<u32>,
     eos: Option<u32>,
@@ -131,12 +134,10 @@ impl Tokenizer {
         let with_special: tokenizers::Tokenizer = json
             .parse()
             .map_err(|e| TokenizerError::Build(format!("tokenizer.huggingface.json: {e}")))?;
-        let mut without_special = with_special.clone();
-        without_special.set_encode_special_tokens(true);
         let vocab_size = with_special.get_vocab_size(true);
         let mut t = Tokenizer {
             with_special,
-            without_special,
+            without_special: OnceLock::new(),
             pieces: Pieces::Hf,
             bos: None,
             eos: None,
@@ -198,7 +199,11 @@ impl Tokenizer {
         let tok = if parse_special {
             &self.with_special
         } else {
-            &self.without_special
+            self.without_special.get_or_init(|| {
+                let mut t = self.with_special.clone();
+                t.set_encode_special_tokens(true);
+                t
+            })
         };
         let hf_specials = add_special && matches!(self.pieces, Pieces::Hf);
         let enc = tok

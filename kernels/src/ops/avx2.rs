@@ -99,6 +99,29 @@ pub(crate) fn matvec_f32(t: Avx2, w: &[f32], k: usize, x: &[f32], y: &mut [f32])
     }
 }
 
+pub(crate) fn dot_rows(
+    _t: Avx2,
+    q: &[f32],
+    rows: &[f32],
+    stride: usize,
+    scale: f32,
+    out: &mut [f32],
+) {
+    // SAFETY: the token proves AVX2/FMA.
+    unsafe { dot_rows_impl(q, rows, stride, scale, out) }
+}
+
+pub(crate) fn weighted_sum_rows(
+    _t: Avx2,
+    weights: &[f32],
+    rows: &[f32],
+    stride: usize,
+    out: &mut [f32],
+) {
+    // SAFETY: the token proves AVX2/FMA.
+    unsafe { weighted_sum_rows_impl(weights, rows, stride, out) }
+}
+
 /// Unaligned 8-lane load of `s[i..i + 8]` (caller guarantees `i + 8 <= s.len()`).
 #[target_feature(enable = "avx2,fma")]
 #[inline]
@@ -124,11 +147,23 @@ fn body(n: usize) -> usize {
 #[target_feature(enable = "avx2,fma")]
 unsafe fn dot_impl(a: &[f32], b: &[f32]) -> f32 {
     let n = a.len().min(b.len());
+    let (s, i) = dot_lanes(&a[..n], &b[..n]);
+    hsum_ps(s) + scalar::dot(&a[i..n], &b[i..n])
+}
+
+/// The vector part of `dot` (`dot_rows` shares it, so both round alike):
+/// per-lane sums of `a[..i] * b[..i]` and the `i` (whole vectors) covered.
+/// Caller guarantees `a.len() == b.len()`.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn dot_lanes(a: &[f32], b: &[f32]) -> (__m256, usize) {
+    let n = a.len();
+    assert_eq!(n, b.len());
     let mut acc = [_mm256_setzero_ps(); 4];
     let mut i = 0;
     while i + 4 * L <= n {
         for (u, acc) in acc.iter_mut().enumerate() {
-            // SAFETY: i + 4L <= n.
+            // SAFETY: i + 4L <= n == a.len() == b.len().
             *acc = unsafe { _mm256_fmadd_ps(ld(a, i + u * L), ld(b, i + u * L), *acc) };
         }
         i += 4 * L;
@@ -139,7 +174,7 @@ unsafe fn dot_impl(a: &[f32], b: &[f32]) -> f32 {
         i += L;
     }
     let s = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
-    hsum_ps(s) + scalar::dot(&a[i..n], &b[i..n])
+    (s, i)
 }
 
 #[target_feature(enable = "avx2,fma")]
@@ -176,6 +211,138 @@ unsafe fn axpy_impl(y: &mut [f32], a: f32, x: &[f32]) {
         unsafe { st(y, i, _mm256_fmadd_ps(av, ld(x, i), ld(y, i))) };
     }
     scalar::axpy(&mut y[b..n], a, &x[b..n]);
+}
+
+/// Rows per group in `dot_rows_impl`.
+const ROWS: usize = 8;
+
+/// Lane `j` of the result is `hsum_ps(v[j])`, with the same additions in
+/// the same order (so `dot_rows` matches `dot` bit for bit).
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn hsum8x8(v: &[__m256; ROWS]) -> __m256 {
+    // x_j = low half + high half of v[j]; x_j and x_{j+4} share a register.
+    let mut x = [_mm256_setzero_ps(); 4];
+    for (j, x) in x.iter_mut().enumerate() {
+        *x = _mm256_add_ps(
+            _mm256_permute2f128_ps::<0x20>(v[j], v[j + 4]),
+            _mm256_permute2f128_ps::<0x31>(v[j], v[j + 4]),
+        );
+    }
+    // y_j = (x_j[0] + x_j[2], x_j[1] + x_j[3]), interleaved with y_{j+1}.
+    let y01 = _mm256_add_ps(
+        _mm256_unpacklo_ps(x[0], x[1]),
+        _mm256_unpackhi_ps(x[0], x[1]),
+    );
+    let y23 = _mm256_add_ps(
+        _mm256_unpacklo_ps(x[2], x[3]),
+        _mm256_unpackhi_ps(x[2], x[3]),
+    );
+    // y_j[0] + y_j[1], in row order.
+    _mm256_add_ps(
+        _mm256_shuffle_ps::<0b01_00_01_00>(y01, y23),
+        _mm256_shuffle_ps::<0b11_10_11_10>(y01, y23),
+    )
+}
+
+/// Each row as `dot` does it (same accumulators, same reduction order, so
+/// `out[t]` equals `scale * dot(q, row t)` exactly), eight rows per
+/// horizontal reduction. A short last group repeats its last row (the
+/// extra lanes are dropped).
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot_rows_impl(q: &[f32], rows: &[f32], stride: usize, scale: f32, out: &mut [f32]) {
+    let (d, n) = (q.len(), out.len());
+    let sv = _mm256_set1_ps(scale);
+    let mut t = 0;
+    while t < n {
+        let mut r: [&[f32]; ROWS] = [&[]; ROWS];
+        for (j, r) in r.iter_mut().enumerate() {
+            let s = (t + j).min(n - 1) * stride;
+            *r = &rows[s..s + d];
+        }
+        let mut lanes = [_mm256_setzero_ps(); ROWS];
+        let mut b = 0;
+        for (l, r) in lanes.iter_mut().zip(&r) {
+            (*l, b) = dot_lanes(q, r);
+        }
+        let mut s = hsum8x8(&lanes);
+        if b < d {
+            let tails: [f32; ROWS] = std::array::from_fn(|j| scalar::dot(&q[b..], &r[j][b..]));
+            // SAFETY: tails holds 8 readable f32.
+            s = _mm256_add_ps(s, unsafe { _mm256_loadu_ps(tails.as_ptr()) });
+        }
+        let s = _mm256_mul_ps(s, sv);
+        if t + ROWS <= n {
+            // SAFETY: t + 8 <= n == out.len().
+            unsafe { st(out, t, s) };
+        } else {
+            let mut buf = [0.0f32; ROWS];
+            // SAFETY: buf has 8 writable f32.
+            unsafe { _mm256_storeu_ps(buf.as_mut_ptr(), s) };
+            out[t..].copy_from_slice(&buf[..n - t]);
+        }
+        t += ROWS;
+    }
+}
+
+/// `out` in chunks of 64, 32, 16 and 8 values (a 64-value head in one
+/// pass over the rows), each kept in registers while every row is added in
+/// (the same FMAs, in the same order, as `axpy` per row); the last `d % 8`
+/// values in scalar.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn weighted_sum_rows_impl(weights: &[f32], rows: &[f32], stride: usize, out: &mut [f32]) {
+    let d = out.len();
+    let b = body(d);
+    let mut c = 0;
+    while c + 8 * L <= b {
+        wsum_chunk::<8>(weights, rows, stride, c, &mut out[c..c + 8 * L]);
+        c += 8 * L;
+    }
+    if c + 4 * L <= b {
+        wsum_chunk::<4>(weights, rows, stride, c, &mut out[c..c + 4 * L]);
+        c += 4 * L;
+    }
+    if c + 2 * L <= b {
+        wsum_chunk::<2>(weights, rows, stride, c, &mut out[c..c + 2 * L]);
+        c += 2 * L;
+    }
+    if c + L <= b {
+        wsum_chunk::<1>(weights, rows, stride, c, &mut out[c..c + L]);
+    }
+    if b < d {
+        out[b..].fill(0.0);
+        for (t, &w) in weights.iter().enumerate() {
+            let s = t * stride;
+            scalar::axpy(&mut out[b..], w, &rows[s + b..s + d]);
+        }
+    }
+}
+
+/// `out = sum_t weights[t] * rows[t * stride + c..][..V * L]` in `V` accumulators.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn wsum_chunk<const V: usize>(
+    weights: &[f32],
+    rows: &[f32],
+    stride: usize,
+    c: usize,
+    out: &mut [f32],
+) {
+    let out = &mut out[..V * L];
+    let mut acc = [_mm256_setzero_ps(); V];
+    for (t, &w) in weights.iter().enumerate() {
+        let wv = _mm256_set1_ps(w);
+        let s = t * stride + c;
+        let row = &rows[s..s + V * L];
+        for (u, a) in acc.iter_mut().enumerate() {
+            // SAFETY: u * L + L <= V * L == row.len().
+            *a = _mm256_fmadd_ps(wv, unsafe { ld(row, u * L) }, *a);
+        }
+    }
+    for (u, a) in acc.iter().enumerate() {
+        // SAFETY: u * L + L <= V * L == out.len().
+        unsafe { st(out, u * L, *a) };
+    }
 }
 
 #[target_feature(enable = "avx2,fma")]

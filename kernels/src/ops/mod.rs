@@ -76,6 +76,20 @@ pub fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
     axpy_with(isa(), y, a, x)
 }
 
+/// `out[t] = scale * dot(q, rows[t * stride..t * stride + q.len()])` for
+/// `t < out.len()`: attention scores of one query against cached keys.
+/// Equal, bit for bit, to `dot(q, row) * scale` per row on the same path.
+pub fn dot_rows(q: &[f32], rows: &[f32], stride: usize, scale: f32, out: &mut [f32]) {
+    dot_rows_with(isa(), q, rows, stride, scale, out)
+}
+
+/// `out[i] = sum_t weights[t] * rows[t * stride + i]` for `i < out.len()`
+/// (`out` is overwritten): attention output from probabilities and cached values.
+/// Equal, bit for bit, to zeroing `out` and calling `axpy` per row on the same path.
+pub fn weighted_sum_rows(weights: &[f32], rows: &[f32], stride: usize, out: &mut [f32]) {
+    weighted_sum_rows_with(isa(), weights, rows, stride, out)
+}
+
 /// `y[j] = sum_i w[j * k + i] * x[i]` for `j < n` (f32 weights).
 pub fn matvec_f32(w: &[f32], n: usize, k: usize, x: &[f32], y: &mut [f32]) {
     matvec_f32_with(isa(), w, n, k, x, y)
@@ -196,6 +210,55 @@ pub fn dot_with(isa: Isa, a: &[f32], b: &[f32]) -> f32 {
 pub fn axpy_with(isa: Isa, y: &mut [f32], a: f32, x: &[f32]) {
     assert_eq!(y.len(), x.len(), "axpy: length mismatch");
     dispatch!(isa, axpy(y, a, x))
+}
+
+/// Checks that `n` rows of `width` values at `stride` fit in `len` values.
+fn check_rows(what: &str, len: usize, n: usize, width: usize, stride: usize) {
+    assert!(
+        stride >= width,
+        "{what}: stride {stride} < row width {width}"
+    );
+    if n > 0 {
+        let need = (n - 1)
+            .checked_mul(stride)
+            .and_then(|v| v.checked_add(width));
+        assert!(
+            need.is_some_and(|need| need <= len),
+            "{what}: {n} rows of {width} at stride {stride} need more than {len} values"
+        );
+    }
+}
+
+pub fn dot_rows_with(
+    isa: Isa,
+    q: &[f32],
+    rows: &[f32],
+    stride: usize,
+    scale: f32,
+    out: &mut [f32],
+) {
+    check_rows("dot_rows", rows.len(), out.len(), q.len(), stride);
+    if out.is_empty() {
+        return;
+    }
+    dispatch!(isa, dot_rows(q, rows, stride, scale, out))
+}
+
+pub fn weighted_sum_rows_with(
+    isa: Isa,
+    weights: &[f32],
+    rows: &[f32],
+    stride: usize,
+    out: &mut [f32],
+) {
+    check_rows(
+        "weighted_sum_rows",
+        rows.len(),
+        weights.len(),
+        out.len(),
+        stride,
+    );
+    dispatch!(isa, weighted_sum_rows(weights, rows, stride, out))
 }
 
 pub fn matvec_f32_with(isa: Isa, w: &[f32], n: usize, k: usize, x: &[f32], y: &mut [f32]) {

@@ -89,6 +89,29 @@ pub(crate) fn matvec_f32(t: Neon, w: &[f32], k: usize, x: &[f32], y: &mut [f32])
     }
 }
 
+pub(crate) fn dot_rows(
+    _t: Neon,
+    q: &[f32],
+    rows: &[f32],
+    stride: usize,
+    scale: f32,
+    out: &mut [f32],
+) {
+    // SAFETY: the token proves NEON.
+    unsafe { dot_rows_impl(q, rows, stride, scale, out) }
+}
+
+pub(crate) fn weighted_sum_rows(
+    _t: Neon,
+    weights: &[f32],
+    rows: &[f32],
+    stride: usize,
+    out: &mut [f32],
+) {
+    // SAFETY: the token proves NEON.
+    unsafe { weighted_sum_rows_impl(weights, rows, stride, out) }
+}
+
 #[target_feature(enable = "neon")]
 #[inline]
 unsafe fn ld(s: &[f32], i: usize) -> float32x4_t {
@@ -108,11 +131,23 @@ unsafe fn st(s: &mut [f32], i: usize, v: float32x4_t) {
 #[target_feature(enable = "neon")]
 unsafe fn dot_impl(a: &[f32], b: &[f32]) -> f32 {
     let n = a.len().min(b.len());
+    let (s, i) = dot_lanes(&a[..n], &b[..n]);
+    // vaddvq_f32 adds pairwise: (s0 + s1) + (s2 + s3).
+    vaddvq_f32(s) + scalar::dot(&a[i..n], &b[i..n])
+}
+
+/// The vector part of `dot` (`dot_rows` shares it, so both round alike):
+/// per-lane sums of `a[..i] * b[..i]` and the `i` (whole vectors) covered.
+#[target_feature(enable = "neon")]
+#[inline]
+fn dot_lanes(a: &[f32], b: &[f32]) -> (float32x4_t, usize) {
+    let n = a.len();
+    assert_eq!(n, b.len());
     let mut acc = [vdupq_n_f32(0.0); 4];
     let mut i = 0;
     while i + 4 * L <= n {
         for (u, acc) in acc.iter_mut().enumerate() {
-            // SAFETY: i + 4L <= n.
+            // SAFETY: i + 4L <= n == a.len() == b.len().
             *acc = unsafe { vfmaq_f32(*acc, ld(a, i + u * L), ld(b, i + u * L)) };
         }
         i += 4 * L;
@@ -122,10 +157,8 @@ unsafe fn dot_impl(a: &[f32], b: &[f32]) -> f32 {
         acc[0] = unsafe { vfmaq_f32(acc[0], ld(a, i), ld(b, i)) };
         i += L;
     }
-    vaddvq_f32(vaddq_f32(
-        vaddq_f32(acc[0], acc[1]),
-        vaddq_f32(acc[2], acc[3]),
-    )) + scalar::dot(&a[i..n], &b[i..n])
+    let s = vaddq_f32(vaddq_f32(acc[0], acc[1]), vaddq_f32(acc[2], acc[3]));
+    (s, i)
 }
 
 /// `sum x` or, with `sq`, `sum (x - mean)^2`.
@@ -161,6 +194,130 @@ unsafe fn axpy_impl(y: &mut [f32], a: f32, x: &[f32]) {
         unsafe { st(y, i, vfmaq_n_f32(ld(y, i), ld(x, i), a)) };
     }
     scalar::axpy(&mut y[b..n], a, &x[b..n]);
+}
+
+/// Rows per group in `dot_rows_impl`.
+const ROWS: usize = 8;
+
+/// Lane `j` of the result is `vaddvq_f32(v[j])`: the same pairwise
+/// additions, `(v0 + v1) + (v2 + v3)`, so `dot_rows` matches `dot` bit for bit.
+#[target_feature(enable = "neon")]
+#[inline]
+fn hsum4x4(v0: float32x4_t, v1: float32x4_t, v2: float32x4_t, v3: float32x4_t) -> float32x4_t {
+    // vpaddq(a, b) = [a0+a1, a2+a3, b0+b1, b2+b3].
+    vpaddq_f32(vpaddq_f32(v0, v1), vpaddq_f32(v2, v3))
+}
+
+/// Each row as `dot` does it (same accumulators, same reduction order, so
+/// `out[t]` equals `scale * dot(q, row t)` exactly), the horizontal sums of
+/// four rows at a time. A short last group repeats its last row (the extra
+/// lanes are dropped).
+#[target_feature(enable = "neon")]
+unsafe fn dot_rows_impl(q: &[f32], rows: &[f32], stride: usize, scale: f32, out: &mut [f32]) {
+    let (d, n) = (q.len(), out.len());
+    let mut t = 0;
+    while t < n {
+        let mut r: [&[f32]; ROWS] = [&[]; ROWS];
+        for (j, r) in r.iter_mut().enumerate() {
+            let s = (t + j).min(n - 1) * stride;
+            *r = &rows[s..s + d];
+        }
+        let mut lanes = [vdupq_n_f32(0.0); ROWS];
+        let mut b = 0;
+        for (l, r) in lanes.iter_mut().zip(&r) {
+            (*l, b) = dot_lanes(q, r);
+        }
+        let mut lo = hsum4x4(lanes[0], lanes[1], lanes[2], lanes[3]);
+        let mut hi = hsum4x4(lanes[4], lanes[5], lanes[6], lanes[7]);
+        if b < d {
+            let tails: [f32; ROWS] = std::array::from_fn(|j| scalar::dot(&q[b..], &r[j][b..]));
+            // SAFETY: tails has 8 values.
+            unsafe {
+                lo = vaddq_f32(lo, ld(&tails, 0));
+                hi = vaddq_f32(hi, ld(&tails, L));
+            }
+        }
+        let (lo, hi) = (vmulq_n_f32(lo, scale), vmulq_n_f32(hi, scale));
+        if t + ROWS <= n {
+            // SAFETY: t + 8 <= n == out.len().
+            unsafe {
+                st(out, t, lo);
+                st(out, t + L, hi);
+            }
+        } else {
+            let mut buf = [0.0f32; ROWS];
+            // SAFETY: buf has 8 values.
+            unsafe {
+                st(&mut buf, 0, lo);
+                st(&mut buf, L, hi);
+            }
+            out[t..].copy_from_slice(&buf[..n - t]);
+        }
+        t += ROWS;
+    }
+}
+
+/// `out` in chunks of 64, 32, 16, 8 and 4 values (a 64-value head in one
+/// pass over the rows), each kept in registers while every row is added in
+/// (the same FMAs, in the same order, as `axpy` per row); the last `d % 4`
+/// values in scalar.
+#[target_feature(enable = "neon")]
+unsafe fn weighted_sum_rows_impl(weights: &[f32], rows: &[f32], stride: usize, out: &mut [f32]) {
+    let d = out.len();
+    let b = body(d);
+    let mut c = 0;
+    while c + 16 * L <= b {
+        wsum_chunk::<16>(weights, rows, stride, c, &mut out[c..c + 16 * L]);
+        c += 16 * L;
+    }
+    if c + 8 * L <= b {
+        wsum_chunk::<8>(weights, rows, stride, c, &mut out[c..c + 8 * L]);
+        c += 8 * L;
+    }
+    if c + 4 * L <= b {
+        wsum_chunk::<4>(weights, rows, stride, c, &mut out[c..c + 4 * L]);
+        c += 4 * L;
+    }
+    if c + 2 * L <= b {
+        wsum_chunk::<2>(weights, rows, stride, c, &mut out[c..c + 2 * L]);
+        c += 2 * L;
+    }
+    if c + L <= b {
+        wsum_chunk::<1>(weights, rows, stride, c, &mut out[c..c + L]);
+    }
+    if b < d {
+        out[b..].fill(0.0);
+        for (t, &w) in weights.iter().enumerate() {
+            let s = t * stride;
+            scalar::axpy(&mut out[b..], w, &rows[s + b..s + d]);
+        }
+    }
+}
+
+/// `out = sum_t weights[t] * rows[t * stride + c..][..V * L]` in `V` accumulators.
+#[target_feature(enable = "neon")]
+#[inline]
+fn wsum_chunk<const V: usize>(
+    weights: &[f32],
+    rows: &[f32],
+    stride: usize,
+    c: usize,
+    out: &mut [f32],
+) {
+    let out = &mut out[..V * L];
+    let mut acc = [vdupq_n_f32(0.0); V];
+    for (t, &w) in weights.iter().enumerate() {
+        let s = t * stride + c;
+        let row = &rows[s..s + V * L];
+        for (u, a) in acc.iter_mut().enumerate() {
+            // SAFETY: u * L + L <= V * L == row.len().
+            *a = vfmaq_n_f32(*a, unsafe { ld(row, u * L) }, w);
+        }
+    }
+    for (u, a) in acc.iter().enumerate() {
+        // SAFETY: u * L + L <= V * L == out.len().
+        unsafe { st(out, u * L, *a) };
+    }
 }
 
 #[target_feature(enable = "neon")]

@@ -17,6 +17,21 @@ pub(crate) fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
     }
 }
 
+pub(crate) fn dot_rows(q: &[f32], rows: &[f32], stride: usize, scale: f32, out: &mut [f32]) {
+    let d = q.len();
+    for (t, o) in out.iter_mut().enumerate() {
+        *o = scale * dot(q, &rows[t * stride..t * stride + d]);
+    }
+}
+
+pub(crate) fn weighted_sum_rows(weights: &[f32], rows: &[f32], stride: usize, out: &mut [f32]) {
+    let d = out.len();
+    out.fill(0.0);
+    for (t, &w) in weights.iter().enumerate() {
+        axpy(out, w, &rows[t * stride..t * stride + d]);
+    }
+}
+
 pub(crate) fn add(a: &mut [f32], b: &[f32]) {
     for (ai, bi) in a.iter_mut().zip(b) {
         *ai += bi;
