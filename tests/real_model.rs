@@ -29,13 +29,14 @@ use serde_json::Value;
 const NEAR_TIE: f64 = 0.1;
 /// First-token logits, F32 weights on both sides.
 const F32_TOL: f64 = 0.02;
-/// First-token top-5 logits, Q8_0 weights. The issue asks for 0.5; measured
-/// here, knob's worst prompt is 0.645 off (5 of 6 are within 0.28). That is
-/// noise, not a model error: with F32 weights the engines agree to 0.005, and
-/// llama.cpp itself moves by 0.52 on that same prompt when its KV cache goes
-/// from F32 to F16, and knob by up to 0.3 between its own scalar, AVX2 and
-/// AVX-512 paths (different f32 summation order only).
-const Q8_TOP5_TOL: f64 = 0.75;
+/// First-token top-5 logits, Q8_0 weights (the issue's bound). Measured worst
+/// over the six prompts: AVX-512 0.30, AVX2 0.48, scalar 0.38. With Q8_0
+/// weights both engines round activations to int8, so an f32 difference
+/// anywhere upstream can flip a rounding and the difference grows through 30
+/// layers; what keeps it small is computing as ggml does where it matters
+/// most: the RMS norm's sum of squares in f64 (before that, one prompt was
+/// 0.645 off). With F32 weights the engines agree to `F32_TOL`.
+const Q8_TOP5_TOL: f64 = 0.5;
 
 fn model_path() -> PathBuf {
     match std::env::var_os("KNOB_TEST_MODEL") {

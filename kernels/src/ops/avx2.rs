@@ -22,11 +22,6 @@ pub(crate) fn dot(_t: Avx2, a: &[f32], b: &[f32]) -> f32 {
     unsafe { dot_impl(a, b) }
 }
 
-pub(crate) fn sum_squares(_t: Avx2, x: &[f32]) -> f32 {
-    // SAFETY: the token proves AVX2/FMA.
-    unsafe { dot_impl(x, x) }
-}
-
 pub(crate) fn axpy(_t: Avx2, y: &mut [f32], a: f32, x: &[f32]) {
     // SAFETY: the token proves AVX2/FMA.
     unsafe { axpy_impl(y, a, x) }
@@ -42,10 +37,9 @@ pub(crate) fn scale(_t: Avx2, x: &mut [f32], s: f32) {
     unsafe { scale_impl(x, s) }
 }
 
-pub(crate) fn rms_norm(t: Avx2, x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
-    let ms = sum_squares(t, x) / x.len() as f32;
+pub(crate) fn rms_norm(_t: Avx2, x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
     // SAFETY: the token proves AVX2/FMA.
-    unsafe { scale_mul_impl(x, 0.0, 1.0 / (ms + eps).sqrt(), weight, None, out) }
+    unsafe { scale_mul_impl(x, 0.0, scalar::rms_scale(x, eps), weight, None, out) }
 }
 
 pub(crate) fn layer_norm(

@@ -35,10 +35,9 @@ pub(crate) fn scale(_t: Neon, x: &mut [f32], s: f32) {
     unsafe { scale_impl(x, s) }
 }
 
-pub(crate) fn rms_norm(t: Neon, x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
-    let ms = dot(t, x, x) / x.len() as f32;
+pub(crate) fn rms_norm(_t: Neon, x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
     // SAFETY: the token proves NEON.
-    unsafe { scale_mul_impl(x, 0.0, 1.0 / (ms + eps).sqrt(), weight, None, out) }
+    unsafe { scale_mul_impl(x, 0.0, scalar::rms_scale(x, eps), weight, None, out) }
 }
 
 pub(crate) fn layer_norm(

@@ -7,10 +7,6 @@ pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-pub(crate) fn sum_squares(x: &[f32]) -> f32 {
-    x.iter().map(|v| v * v).sum()
-}
-
 pub(crate) fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
     for (yi, xi) in y.iter_mut().zip(x) {
         *yi += a * xi;
@@ -52,8 +48,15 @@ pub(crate) fn scale_mul(x: &[f32], s: f32, w: &[f32], out: &mut [f32]) {
 }
 
 pub(crate) fn rms_norm(x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
-    let ms = sum_squares(x) / x.len() as f32;
-    scale_mul(x, 1.0 / (ms + eps).sqrt(), weight, out);
+    scale_mul(x, rms_scale(x, eps), weight, out);
+}
+
+/// `1 / sqrt(mean(x^2) + eps)` computed as ggml does (f32 squares summed in
+/// f64, in order), so the norm's scale rounds as llama.cpp's does.
+pub(crate) fn rms_scale(x: &[f32], eps: f32) -> f32 {
+    let sum: f64 = x.iter().map(|v| f64::from(v * v)).sum();
+    let mean = (sum / x.len() as f64) as f32;
+    1.0 / (mean + eps).sqrt()
 }
 
 pub(crate) fn layer_norm(x: &[f32], weight: &[f32], bias: &[f32], eps: f32, out: &mut [f32]) {
