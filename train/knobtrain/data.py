@@ -497,12 +497,10 @@ def noisy(rng: random.Random, q: str, polite: bool = True, verbatim: bool = Fals
         q = rng.choice(PREFIX) + q + rng.choice(SUFFIX)
     if rng.random() < 0.15 and not verbatim:
         q = typo(rng, q)
-    r = rng.random()
-    if verbatim:
-        pass
-    elif r < 0.12:
+    r = rng.random()  # drawn even when verbatim, so other rows' noise does not shift
+    if not verbatim and r < 0.12:
         q = q.upper() if rng.random() < 0.2 else q.capitalize()
-    elif r < 0.2:
+    elif not verbatim and r < 0.2:
         q = q.title()
     r = rng.random()
     if r < 0.1:

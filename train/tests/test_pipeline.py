@@ -224,5 +224,5 @@ def test_phrases_are_trained_on_noised_and_paired(cat):
         for a in r["expect"]:
             if '"' in a:
                 assert a.split('"')[1] in r["query"], r
-    # the held-out fifth is a fixed function of the text
+    # the held-out eighth is a fixed function of the text
     assert held_out("abc") == held_out(" ABC ") and any(held_out(f"q{i}") for i in range(20))
