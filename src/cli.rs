@@ -127,6 +127,10 @@ pub struct EvalArgs {
     /// Print one JSON report.
     #[arg(long)]
     pub json: bool,
+    /// Score this mu GGUF file instead of the embedded settings model (a
+    /// freshly trained model, before it is built into knob).
+    #[arg(long, value_name = "FILE")]
+    pub settings_model: Option<PathBuf>,
     /// Failures to list (all with --json).
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub show: usize,

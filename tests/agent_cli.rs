@@ -205,3 +205,105 @@ fn batch_reads_a_file_and_refuses_apply_without_yes() {
         text(&out.stderr)
     );
 }
+
+/// Writes `lines` as a JSONL file in the sandbox and returns its path.
+fn jsonl(sb: &Sandbox, name: &str, lines: &[&str]) -> String {
+    let path = sb.path(name);
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn eval_scores_a_file_and_a_candidate_model_file_the_same_as_the_embedded_one() {
+    let sb = Sandbox::new();
+    let file = jsonl(
+        &sb,
+        "cases.jsonl",
+        &[
+            r#"{"query": "turn on dark mode", "expect": ["set appearance.dark_mode true"]}"#,
+            r#"{"query": "turn on dark mode", "expect": ["set appearance.dark_mode false"]}"#,
+            r#"{"query": "what is the capital of france", "expect": ["none"]}"#,
+        ],
+    );
+    let embedded = sb.knob(&["eval", "--json", &file]);
+    assert_eq!(
+        embedded.status.code(),
+        Some(0),
+        "{}",
+        text(&embedded.stderr)
+    );
+    let report: Value = serde_json::from_slice(&embedded.stdout).unwrap();
+    assert_eq!(report["model"], "embedded");
+    assert_eq!(report["total"], 3);
+    // the same query cannot match two contradicting expectations
+    assert!(report["correct"].as_u64().unwrap() <= 2);
+    let failures = report["failures"].as_array().unwrap();
+    assert_eq!(
+        failures.len() as u64,
+        3 - report["correct"].as_u64().unwrap()
+    );
+    assert!(failures.iter().any(|f| f["line"] == 2));
+
+    let asset = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/knob-mu.gguf");
+    let candidate = sb.knob(&["eval", "--json", "--settings-model", asset, &file]);
+    assert_eq!(
+        candidate.status.code(),
+        Some(0),
+        "{}",
+        text(&candidate.stderr)
+    );
+    let other: Value = serde_json::from_slice(&candidate.stdout).unwrap();
+    assert_eq!(other["model"], asset);
+    assert_eq!(other["correct"], report["correct"]);
+    assert_eq!(other["failures"], report["failures"]);
+}
+
+#[test]
+fn eval_reports_bad_files_with_their_line() {
+    let sb = Sandbox::new();
+    let bad_json = jsonl(
+        &sb,
+        "bad.jsonl",
+        &[r#"{"query": "x", "expect": ["none"]}"#, "{nope"],
+    );
+    let out = sb.knob(&["eval", &bad_json]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("bad.jsonl:2"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let bad_action = jsonl(
+        &sb,
+        "action.jsonl",
+        &[r#"{"query": "x", "expect": ["set no.such_setting true"]}"#],
+    );
+    let out = sb.knob(&["eval", &bad_action]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("action.jsonl:1"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let not_gguf = sb.path("model.gguf");
+    std::fs::write(&not_gguf, b"not a gguf file").unwrap();
+    let good = jsonl(
+        &sb,
+        "good.jsonl",
+        &[r#"{"query": "x", "expect": ["none"]}"#],
+    );
+    let out = sb.knob(&[
+        "eval",
+        "--settings-model",
+        &not_gguf.display().to_string(),
+        &good,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("model.gguf"),
+        "{}",
+        text(&out.stderr)
+    );
+}

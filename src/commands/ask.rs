@@ -23,11 +23,16 @@ use crate::settings::{plan, Catalog};
 pub fn load_agent(ctx: &Context, catalog: &Catalog, threads: Option<usize>) -> Result<Agent> {
     let threads = threads.or(ctx.config.threads).unwrap_or(1);
     let model = SettingsModel::embedded(threads).context("loading the embedded settings model")?;
+    Ok(agent_with(ctx, catalog, model))
+}
+
+/// An agent over `model`, with the configured confidence threshold.
+pub fn agent_with(ctx: &Context, catalog: &Catalog, model: SettingsModel) -> Agent {
     let mut agent = Agent::new(catalog, model);
     if let Some(t) = ctx.config.confidence_threshold {
         agent.threshold = t;
     }
-    Ok(agent)
+    agent
 }
 
 /// The query from the arguments, or else from standard input (up to the
