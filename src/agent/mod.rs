@@ -2,6 +2,7 @@
 pub mod batch_input;
 pub mod beam;
 pub mod grammar;
+pub mod keyword;
 pub mod parallel;
 pub mod pipeline;
 pub mod request;

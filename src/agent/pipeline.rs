@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use super::beam::{beam_search, BeamDecoder};
 use super::grammar::{self, Action, GrammarCatalog, PrefixAutomaton, Program, ValueKind};
+use super::keyword::KeywordRule;
 use super::request::{self, RequestError};
 use super::search::{SearchDoc, SearchIndex};
 use super::settings_model::{SettingsModel, SettingsModelError, MAX_BEAMS};
@@ -104,74 +105,9 @@ pub struct Agent {
     grammar: GrammarCatalog,
     automaton: PrefixAutomaton,
     search: SearchIndex,
+    keywords: KeywordRule,
     pub threshold: f32,
     pub beam_width: usize,
-}
-
-/// Words that make a short query a request rather than a keyword search.
-const ACTION_WORDS: &[&str] = &[
-    "on",
-    "off",
-    "enable",
-    "disable",
-    "up",
-    "down",
-    "more",
-    "less",
-    "bigger",
-    "smaller",
-    "larger",
-    "louder",
-    "quieter",
-    "softer",
-    "brighter",
-    "dimmer",
-    "darker",
-    "lighter",
-    "mute",
-    "unmute",
-    "increase",
-    "decrease",
-    "raise",
-    "lower",
-    "max",
-    "min",
-    "maximum",
-    "minimum",
-    "toggle",
-    "show",
-    "hide",
-    "stop",
-    "start",
-    "faster",
-    "slower",
-    "longer",
-    "shorter",
-    "warmer",
-    "cooler",
-    "never",
-    "always",
-    "turn",
-    "set",
-    "make",
-    "switch",
-    "activate",
-    "deactivate",
-];
-
-/// A keyword query names a thing and asks nothing of it: "bluetooth", "mouse
-/// pointer". Such queries get search results, as a settings search box gives.
-pub fn is_keyword_query(query: &str) -> bool {
-    let words: Vec<String> = query
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-        .collect();
-    !words.is_empty()
-        && words.len() <= 2
-        && !words
-            .iter()
-            .any(|w| w.chars().any(|c| c.is_ascii_digit()) || ACTION_WORDS.contains(&w.as_str()))
 }
 
 /// The grammar's view of the catalog.
@@ -242,6 +178,7 @@ impl Agent {
             grammar,
             automaton,
             search: search_index(catalog),
+            keywords: KeywordRule::new(catalog),
             threshold: DEFAULT_CONFIDENCE_THRESHOLD,
             beam_width: DEFAULT_BEAM_WIDTH,
         }
@@ -325,7 +262,7 @@ impl Agent {
             });
         }
 
-        let keyword = is_keyword_query(&clean.text);
+        let keyword = self.keywords.is_keyword(&clean.text);
         let (intent, program) = match best {
             None => (Intent::Search, None),
             Some(Program::None) if confidence >= self.threshold => (Intent::None, None),
@@ -412,26 +349,4 @@ fn dedup(p: Program) -> Program {
 
 fn ms(d: std::time::Duration) -> f64 {
     d.as_secs_f64() * 1000.0
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keyword_queries_name_a_thing_and_ask_nothing() {
-        for q in ["bluetooth", "mouse", "Night light", "wi-fi"] {
-            assert!(is_keyword_query(q), "{q}");
-        }
-        for q in [
-            "louder",
-            "dark mode on",
-            "volume 50",
-            "turn off bluetooth",
-            "make the text bigger",
-            "",
-        ] {
-            assert!(!is_keyword_query(q), "{q}");
-        }
-    }
 }
