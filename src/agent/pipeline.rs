@@ -245,8 +245,7 @@ impl Agent {
         let mut best: Option<Program> = None;
         let mut confidence = 0.0;
         for h in &hyps {
-            // The same action twice ("... ; same action") means it once.
-            let parsed = grammar::parse(&h.text, &self.grammar).map(dedup);
+            let parsed = grammar::parse(&h.text, &self.grammar).map(first_action_per_setting);
             let probability = h.logprob.exp();
             if let Ok(p) = &parsed {
                 if best.is_none() {
@@ -332,12 +331,20 @@ impl Agent {
 }
 
 /// Drops repeated identical actions, keeping the first.
-fn dedup(p: Program) -> Program {
+/// Keeps the first action on each setting or preset. The same action twice
+/// means it once. A later, different action on the same setting ("set x false
+/// ; set x true") contradicts the first; no request means that, and the small
+/// decoder writes such a tail when it fails to stop, so the tail goes.
+fn first_action_per_setting(p: Program) -> Program {
     match p {
         Program::Actions(actions) => {
+            let target = |a: &Action| match a {
+                Action::Preset { name } => format!("preset {name}"),
+                other => other.setting().unwrap_or_default().to_string(),
+            };
             let mut out: Vec<Action> = Vec::with_capacity(actions.len());
             for a in actions {
-                if !out.contains(&a) {
+                if !out.iter().any(|b| target(b) == target(&a)) {
                     out.push(a);
                 }
             }
@@ -349,4 +356,30 @@ fn dedup(p: Program) -> Program {
 
 fn ms(d: std::time::Duration) -> f64 {
     d.as_secs_f64() * 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_program_keeps_the_first_action_on_each_setting() {
+        let catalog = crate::settings::load_catalog().unwrap();
+        let g = grammar_catalog(&catalog);
+        let first =
+            |text: &str| first_action_per_setting(grammar::parse(text, &g).unwrap()).to_string();
+        assert_eq!(
+            first("set touchpad.tap_and_drag false ; set touchpad.tap_and_drag true"),
+            "set touchpad.tap_and_drag false"
+        );
+        assert_eq!(
+            first("set sound.volume 20 ; set appearance.dark_mode true ; inc sound.volume ; set sound.volume 20"),
+            "set sound.volume 20 ; set appearance.dark_mode true"
+        );
+        assert_eq!(
+            first("preset night ; set appearance.dark_mode true ; preset night"),
+            "preset night ; set appearance.dark_mode true"
+        );
+        assert_eq!(first("none"), "none");
+    }
 }

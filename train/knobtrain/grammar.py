@@ -113,4 +113,7 @@ def validate(out: str, cat: Catalog) -> list[tuple[str, ...]]:
             raise GrammarError(f"unknown action: {a!r}")
     if not actions:
         raise GrammarError("empty output")
+    targets = [a[1] if a[0] != "preset" else "preset " + a[1] for a in actions]
+    if len(set(targets)) != len(targets):
+        raise GrammarError(f"two actions on one setting: {out!r}")  # the engine rejects them too
     return actions

@@ -86,10 +86,24 @@ def test_split_is_disjoint_by_family_and_synonym(cat, splits):
         assert split.family_held(fam0) or split.name_held(owner, name, names), r
 
 
+def test_split_keeps_meaning_carrying_symbols_in_training():
+    # "+" and "-" are the only sign of the direction in "{n} +{a}": a template
+    # that alone uses them cannot be held out, or the model never learns them
+    from knobtrain.data import T
+
+    split = Split(0)
+    for intent in ("inc", "dec", "inc_by", "dec_by"):
+        for i, tpl in enumerate(T[intent]):
+            if "+" in tpl or "-" in tpl:
+                assert not split.family_held(f"{intent}:{i}"), tpl
+    assert Split._pick([0, 1], [{"+", "a"}, {"a"}], 1) == {1}
+
+
 def test_grammar_rejects_bad_outputs(cat):
     for bad in ["set nope.x true", "set appearance.dark_mode maybe", "set display.brightness 101",
                 "inc appearance.dark_mode", "toggle display.brightness", "preset nope", "set dock.position middle",
-                "set time.timezone Europe/Berlin", "dec sound.volume -5", "", "set appearance.dark_mode true ;"]:
+                "set time.timezone Europe/Berlin", "dec sound.volume -5", "", "set appearance.dark_mode true ;",
+                "set sound.volume 20 ; inc sound.volume", "preset night ; preset night"]:
         with pytest.raises(GrammarError):
             validate(bad, cat)
     assert validate('set time.timezone "Europe/Berlin" ; inc sound.volume 5', cat) == [
@@ -177,6 +191,29 @@ def test_golden_file_matches_the_model(tmp_path, cat):
     lq = np.array(c["logits_q8"])
     diff = np.max(np.abs(lq - lf))
     assert 0 < diff <= g["tolerance"]["q8_0_gguf_vs_logits_f32"]["max_abs"]
+
+
+def test_dropout_is_identity_at_inference_and_scaled_in_training():
+    import jax
+    import jax.numpy as jnp
+
+    from knobtrain import model as M
+
+    x = jnp.ones((64, 128))
+    assert M.NO_DROPOUT(x) is x
+    assert M.Dropout(0.0, jax.random.PRNGKey(0))(x) is x
+    d = M.Dropout(0.25, jax.random.PRNGKey(0))
+    y, y2 = np.asarray(d(x)), np.asarray(d(x))
+    kept = y != 0
+    assert 0.7 < kept.mean() < 0.8  # about 1 - rate kept
+    np.testing.assert_allclose(y[kept], 1 / 0.75)  # inverted dropout keeps the expectation
+    assert (y != y2).any()  # each call draws a fresh mask
+    cfg = M.Config(n_vocab=50, d_model=32, d_ff=48, n_enc=1, n_dec=1, n_head=4, n_head_kv=2)
+    p = M.init_params(cfg, jax.random.PRNGKey(1))
+    enc, dec = jnp.array([[5, 6, 7, 0]]), jnp.array([[1, 8, 9]])
+    plain = np.asarray(M.forward(cfg, p, enc, dec))
+    np.testing.assert_array_equal(plain, np.asarray(M.forward(cfg, p, enc, dec, M.Dropout(0.0, jax.random.PRNGKey(3)))))
+    assert not np.allclose(plain, np.asarray(M.forward(cfg, p, enc, dec, M.Dropout(0.3, jax.random.PRNGKey(3)))))
 
 
 def _write_phrases(tmp_path, lines):
