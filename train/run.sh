@@ -77,7 +77,7 @@ echo "== data + tokenizer"
 "$py" -m knobtrain.prepare --catalog "$out/catalog.json" --out "$out/data"
 echo "== train ($steps steps)"
 "$py" -m knobtrain.train --data "$out/data" --out "$out/mu.npz" --steps "$steps" --minutes "$minutes" \
-    --eval-every 250 --eval-n 384 --log "$out/train-log.jsonl"
+    --eval-every 500 --eval-n 384 --log "$out/train-log.jsonl"
 echo "== export"
 "$py" -m knobtrain.export --ckpt "$out/mu.npz" --tokenizer "$out/data/tokenizer.json" --out assets/knob-mu.gguf --name knob-mu
 mkdir -p train/eval && cp "$out/data/heldout.jsonl" train/eval/heldout.jsonl
@@ -91,10 +91,11 @@ if [ -f tests/data/natural_requests.jsonl ]; then
     "$py" -m knobtrain.evaluate --ckpt "$out/mu.npz" --tokenizer "$out/data/tokenizer.json" \
         --data tests/data/natural_requests.jsonl --out "$out/eval-natural.json"
 fi
-if "$(knob_bin)" eval --help >/dev/null 2>&1; then
+if "$(knob_bin)" eval --help 2>/dev/null | grep -q -- --settings-model; then
     echo "== knob eval (int8 engine)"
-    "$(knob_bin)" eval train/eval/heldout.jsonl --json > "$out/knob-eval.json" || true
-    "$(knob_bin)" eval train/eval/phrases-heldout.jsonl --json > "$out/knob-eval-phrases.json" || true
+    # the fresh file, not the model built into this binary
+    "$(knob_bin)" eval --settings-model assets/knob-mu.gguf train/eval/heldout.jsonl --json > "$out/knob-eval.json" || true
+    "$(knob_bin)" eval --settings-model assets/knob-mu.gguf train/eval/phrases-heldout.jsonl --json > "$out/knob-eval-phrases.json" || true
 fi
 "$py" -m knobtrain.report --out "$out" --gguf assets/knob-mu.gguf --report train/REPORT.md
 echo "done: assets/knob-mu.gguf, train/REPORT.md, reports in $out"

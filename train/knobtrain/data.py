@@ -515,7 +515,7 @@ def _h(*parts: str) -> int:
     return int(hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:12], 16)
 
 
-_WORD = re.compile(r"[a-z0-9']+")
+_WORD = re.compile(r"[a-z0-9']+|[+=-]")  # a symbol that carries meaning ("{n} +{a}") counts as a word
 
 
 def _words(text: str) -> set[str]:

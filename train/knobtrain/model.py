@@ -144,9 +144,32 @@ def _ln(p, name, x, eps):
     return layer_norm(x, p[name + ".weight"], p[name + ".bias"], eps)
 
 
-def encode(cfg: Config, p: dict, ids, collect: bool = False):
+class Dropout:
+    """Training-only dropout on embeddings and residual branches; rate 0 (inference) is the identity.
+
+    The model is small and sees the same templates many times, so without it the
+    training loss goes to ~0 and unseen phrasings suffer.
+    """
+
+    def __init__(self, rate: float = 0.0, key=None):
+        self.rate = rate
+        self.key = key
+        self.n = 0
+
+    def __call__(self, x):
+        if self.rate <= 0.0 or self.key is None:
+            return x
+        self.n += 1
+        keep = jax.random.bernoulli(jax.random.fold_in(self.key, self.n), 1.0 - self.rate, x.shape)
+        return jnp.where(keep, x / (1.0 - self.rate), 0.0)
+
+
+NO_DROPOUT = Dropout()
+
+
+def encode(cfg: Config, p: dict, ids, collect: bool = False, drop: Dropout = NO_DROPOUT):
     """ids: [B, T] right-padded with 0. Returns enc output [B, T, d] (and per-layer outputs)."""
-    x = p["token_embd.weight"][ids]
+    x = drop(p["token_embd.weight"][ids])
     key_ok = (ids != 0)[:, None, None, :]
     layers = []
     for i in range(cfg.n_enc):
@@ -154,20 +177,20 @@ def encode(cfg: Config, p: dict, ids, collect: bool = False):
         h = _ln(p, b + "attn_norm", x, cfg.eps)
         h = attention(cfg, h, h, p[b + "attn_q.weight"], p[b + "attn_k.weight"], p[b + "attn_v.weight"],
                       p[b + "attn_output.weight"], key_ok, True)
-        x = x + _ln(p, b + "attn_post_norm", h, cfg.eps)
+        x = x + drop(_ln(p, b + "attn_post_norm", h, cfg.eps))
         h = _ln(p, b + "ffn_norm", x, cfg.eps)
         h = ffn(h, p[b + "ffn_gate.weight"], p[b + "ffn_up.weight"], p[b + "ffn_down.weight"])
-        x = x + _ln(p, b + "ffn_post_norm", h, cfg.eps)
+        x = x + drop(_ln(p, b + "ffn_post_norm", h, cfg.eps))
         if collect:
             layers.append(x)
     out = _ln(p, "enc.output_norm", x, cfg.eps)
     return (out, layers) if collect else out
 
 
-def decode(cfg: Config, p: dict, enc, enc_ids, dec_ids):
+def decode(cfg: Config, p: dict, enc, enc_ids, dec_ids, drop: Dropout = NO_DROPOUT):
     """Teacher-forced decoder: dec_ids [B, T] (start token first). Returns logits [B, T, vocab]."""
     T = dec_ids.shape[1]
-    h = p["token_embd.weight"][dec_ids]
+    h = drop(p["token_embd.weight"][dec_ids])
     causal = jnp.tril(jnp.ones((T, T), bool))[None, None]
     enc_ok = (enc_ids != 0)[:, None, None, :]
     for i in range(cfg.n_dec):
@@ -175,20 +198,20 @@ def decode(cfg: Config, p: dict, enc, enc_ids, dec_ids):
         x = _ln(p, b + "attn_norm", h, cfg.eps)
         x = attention(cfg, x, x, p[b + "attn_q.weight"], p[b + "attn_k.weight"], p[b + "attn_v.weight"],
                       p[b + "attn_output.weight"], causal, True)
-        h = h + _ln(p, b + "attn_post_norm", x, cfg.eps)
+        h = h + drop(_ln(p, b + "attn_post_norm", x, cfg.eps))
         x = _ln(p, b + "cross_norm", h, cfg.eps)
         x = attention(cfg, x, enc, p[b + "cross_q.weight"], p[b + "cross_k.weight"], p[b + "cross_v.weight"],
                       p[b + "cross_output.weight"], enc_ok, False)
-        h = h + _ln(p, b + "cross_post_norm", x, cfg.eps)
+        h = h + drop(_ln(p, b + "cross_post_norm", x, cfg.eps))
         x = _ln(p, b + "ffn_norm", h, cfg.eps)
         x = ffn(x, p[b + "ffn_gate.weight"], p[b + "ffn_up.weight"], p[b + "ffn_down.weight"])
-        h = h + _ln(p, b + "ffn_post_norm", x, cfg.eps)
+        h = h + drop(_ln(p, b + "ffn_post_norm", x, cfg.eps))
     h = _ln(p, "dec.output_norm", h, cfg.eps)
     return MATMUL(h, p["token_embd.weight"].T)
 
 
-def forward(cfg: Config, p: dict, enc_ids, dec_ids):
-    return decode(cfg, p, encode(cfg, p, enc_ids), enc_ids, dec_ids)
+def forward(cfg: Config, p: dict, enc_ids, dec_ids, drop: Dropout = NO_DROPOUT):
+    return decode(cfg, p, encode(cfg, p, enc_ids, drop=drop), enc_ids, dec_ids, drop=drop)
 
 
 def greedy(cfg: Config, p: dict, enc_ids, bos: int, eos: int, max_len: int):

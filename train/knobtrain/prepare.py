@@ -17,7 +17,7 @@ def main(argv=None):
     ap.add_argument("--catalog", required=True, help="output of `knob settings export --json`")
     ap.add_argument("--out", required=True)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--per-setting", type=int, default=700, help="training draws per setting")
+    ap.add_argument("--per-setting", type=int, default=1200, help="training draws per setting")
     ap.add_argument("--eval-per-setting", type=int, default=20)
     ap.add_argument("--vocab", type=int, default=3000)
     ap.add_argument("--phrases", default=str(DEFAULT_DIR), help="dir of hand-written labelled phrases (*.jsonl)")

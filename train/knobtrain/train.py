@@ -21,7 +21,7 @@ from tokenizers import Tokenizer
 from tqdm import tqdm
 
 from .data import read_jsonl, target_text
-from .model import Config, forward, greedy, init_params, n_params
+from .model import NO_DROPOUT, Config, Dropout, forward, greedy, init_params, n_params
 from .tokenizer import decode, encode
 
 BUCKETS = [(12, 6), (16, 8), (24, 12), (48, 24), (64, 32)]  # (encoder, decoder) lengths; most requests fit the first
@@ -69,8 +69,8 @@ def make_optimizer(wd: float):
     return optax.chain(optax.clip_by_global_norm(1.0), adamw)
 
 
-def loss_fn(cfg, params, enc, dec_in, dec_out):
-    logits = forward(cfg, params, enc, dec_in)
+def loss_fn(cfg, params, enc, dec_in, dec_out, drop: Dropout = NO_DROPOUT):
+    logits = forward(cfg, params, enc, dec_in, drop)
     mask = (dec_out != 0).astype(jnp.float32)
     ce = optax.softmax_cross_entropy_with_integer_labels(logits, dec_out)
     return jnp.sum(ce * mask) / jnp.sum(mask)
@@ -122,6 +122,7 @@ def main(argv=None):
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--wd", type=float, default=0.01)
+    ap.add_argument("--dropout", type=float, default=0.1, help="dropout on embeddings and residual branches")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--eval-every", type=int, default=500)
     ap.add_argument("--eval-n", type=int, default=512, help="held-out examples scored during training")
@@ -150,13 +151,15 @@ def main(argv=None):
     opt_state = opt.init(params)
 
     @jax.jit
-    def step(params, opt_state, enc, dec_in, dec_out, lr):
-        loss, grads = jax.value_and_grad(lambda p: loss_fn(cfg, p, enc, dec_in, dec_out))(params)
+    def step(params, opt_state, enc, dec_in, dec_out, lr, key):
+        drop = Dropout(a.dropout, key)
+        loss, grads = jax.value_and_grad(lambda p: loss_fn(cfg, p, enc, dec_in, dec_out, drop))(params)
         opt_state[1].hyperparams["learning_rate"] = lr
         upd, opt_state = opt.update(grads, opt_state, params)
         return optax.apply_updates(params, upd), opt_state, loss
 
     rng = np.random.default_rng(a.seed)
+    drop_key = jax.random.PRNGKey(a.seed + 2)
     keys = sorted(buckets)
     probs = np.array([sizes[k] for k in keys], float)
     probs /= probs.sum()
@@ -185,7 +188,8 @@ def main(argv=None):
             idx = rng.choice(sizes[k], a.batch)
         perms[k] = (perm, pos + a.batch)
         e, di, do, _ = buckets[k]
-        params, opt_state, loss = step(params, opt_state, e[idx], di[idx], do[idx], jnp.float32(lr))
+        params, opt_state, loss = step(params, opt_state, e[idx], di[idx], do[idx], jnp.float32(lr),
+                                       jax.random.fold_in(drop_key, it))
         if t_train is None:
             t_train = time.time()
         bar.update(1)
