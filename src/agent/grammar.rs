@@ -174,6 +174,15 @@ impl Action {
             Action::Preset { .. } => None,
         }
     }
+
+    /// What the action changes: the setting id, or `preset:NAME` (the id
+    /// search results use for presets).
+    pub fn target(&self) -> String {
+        match self {
+            Action::Preset { name } => format!("preset:{name}"),
+            other => other.setting().unwrap_or_default().to_string(),
+        }
+    }
 }
 
 /// Parses a whole program, checking every name and value against the catalog.

@@ -302,10 +302,7 @@ impl Agent {
                 continue;
             };
             for a in actions {
-                let id = match &a {
-                    Action::Preset { name } => format!("preset:{name}"),
-                    other => other.setting().unwrap_or_default().to_string(),
-                };
+                let id = a.target();
                 if c.probability >= 0.05 && !out.iter().any(|s| s.setting == id) {
                     let title = self.search_title(&id);
                     out.push(Suggestion {
@@ -338,13 +335,10 @@ impl Agent {
 fn first_action_per_setting(p: Program) -> Program {
     match p {
         Program::Actions(actions) => {
-            let target = |a: &Action| match a {
-                Action::Preset { name } => format!("preset {name}"),
-                other => other.setting().unwrap_or_default().to_string(),
-            };
+            let mut seen = std::collections::HashSet::new();
             let mut out: Vec<Action> = Vec::with_capacity(actions.len());
             for a in actions {
-                if !out.iter().any(|b| target(b) == target(&a)) {
+                if seen.insert(a.target()) {
                     out.push(a);
                 }
             }

@@ -116,13 +116,7 @@ fn expected(v: &Json, g: &GrammarCatalog) -> Result<Program> {
 fn settings_of(p: &Program) -> Vec<String> {
     match p {
         Program::None => vec!["none".into()],
-        Program::Actions(actions) => actions
-            .iter()
-            .map(|a| match a {
-                grammar::Action::Preset { name } => format!("preset:{name}"),
-                other => other.setting().unwrap_or_default().to_string(),
-            })
-            .collect(),
+        Program::Actions(actions) => actions.iter().map(grammar::Action::target).collect(),
     }
 }
 
