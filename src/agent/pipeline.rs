@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::beam::{beam_search, BeamDecoder};
+use super::beam::{beam_search, BeamDecoder, Hypothesis};
 use super::grammar::{self, Action, GrammarCatalog, PrefixAutomaton, Program, ValueKind};
 use super::keyword::KeywordRule;
 use super::request::{self, RequestError};
@@ -239,25 +239,19 @@ impl Agent {
             }
             timing.decode_ms = ms(t1.elapsed());
         }
-        // Beam search only yields well-formed programs, but values can still
-        // be out of range (numbers are open-ended): keep those that parse.
+        let merged = merge_equal_programs(&hyps, &self.grammar);
         let mut candidates = Vec::new();
         let mut best: Option<Program> = None;
         let mut confidence = 0.0;
-        for h in &hyps {
-            let parsed = grammar::parse(&h.text, &self.grammar).map(first_action_per_setting);
-            let probability = h.logprob.exp();
-            if let Ok(p) = &parsed {
-                if best.is_none() {
-                    best = Some(p.clone());
-                    confidence = probability;
-                    timing.tokens = h.tokens.len() + 1;
-                }
+        for m in merged {
+            if let (None, Some(p)) = (&best, m.parsed) {
+                best = Some(p);
+                confidence = m.probability;
+                timing.tokens = m.tokens;
             }
-            let program = parsed.map_or_else(|_| h.text.trim().to_string(), |p| p.to_string());
             candidates.push(Candidate {
-                program,
-                probability,
+                program: m.text,
+                probability: m.probability,
             });
         }
 
@@ -352,6 +346,47 @@ fn ms(d: std::time::Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// One distinct program of the n-best list.
+struct MergedHypothesis {
+    /// The canonical program, or the raw text where it does not parse.
+    text: String,
+    parsed: Option<Program>,
+    probability: f32,
+    /// Output tokens of its likeliest spelling, end included.
+    tokens: usize,
+}
+
+/// The n-best list as distinct programs, likeliest first.
+///
+/// Beam search only yields well-formed programs, but values can still be out
+/// of range (numbers are open-ended): those keep their text and no parse. One
+/// program can come out of several token sequences ("true" or "t"+"rue"), or
+/// differ only in an action that `first_action_per_setting` drops; its
+/// probability is the sum over them.
+fn merge_equal_programs(hyps: &[Hypothesis], catalog: &GrammarCatalog) -> Vec<MergedHypothesis> {
+    let mut merged: Vec<MergedHypothesis> = Vec::new();
+    for h in hyps {
+        let parsed = grammar::parse(&h.text, catalog)
+            .map(first_action_per_setting)
+            .ok();
+        let text = parsed
+            .as_ref()
+            .map_or_else(|| h.text.trim().to_string(), |p| p.to_string());
+        let probability = h.logprob.exp();
+        match merged.iter_mut().find(|m| m.text == text) {
+            Some(m) => m.probability += probability,
+            None => merged.push(MergedHypothesis {
+                text,
+                parsed,
+                probability,
+                tokens: h.tokens.len() + 1,
+            }),
+        }
+    }
+    merged.sort_by(|a, b| b.probability.total_cmp(&a.probability));
+    merged
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -375,5 +410,40 @@ mod tests {
             "preset night ; set appearance.dark_mode true"
         );
         assert_eq!(first("none"), "none");
+    }
+
+    #[test]
+    fn spellings_of_one_program_add_up_and_can_overtake_another() {
+        let catalog = crate::settings::load_catalog().unwrap();
+        let g = grammar_catalog(&catalog);
+        let hyp = |text: &str, p: f32, n: usize| Hypothesis {
+            text: text.to_string(),
+            tokens: vec![0; n],
+            logprob: p.ln(),
+        };
+        let merged = merge_equal_programs(
+            &[
+                hyp("set bluetooth.enabled false", 0.40, 4),
+                hyp("set bluetooth.enabled true", 0.30, 4),
+                hyp("set bluetooth.enabled true", 0.25, 5),
+                hyp("set sound.volume 900", 0.05, 4),
+            ],
+            &g,
+        );
+        let got: Vec<(&str, f32)> = merged
+            .iter()
+            .map(|m| (m.text.as_str(), m.probability))
+            .collect();
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert_eq!(got[0].0, "set bluetooth.enabled true");
+        assert!((got[0].1 - 0.55).abs() < 1e-5, "{got:?}");
+        assert_eq!(
+            merged[0].tokens, 5,
+            "the likeliest spelling: 4 tokens and the end"
+        );
+        assert_eq!(got[1].0, "set bluetooth.enabled false");
+        // out of range: kept as text, never chosen as a program
+        assert_eq!(got[2].0, "set sound.volume 900");
+        assert!(merged[2].parsed.is_none());
     }
 }
