@@ -172,8 +172,45 @@ T = {
         "use the {p} settings", "get ready for {p}",
     ],
     "example": ["{q}"],
+    # one verb over several settings: "{l}" is their names joined ("wifi and bluetooth")
+    "shared_on": [
+        "turn on {l}", "enable {l}", "switch on {l}", "turn {l} on", "{l} on", "activate {l}",
+        "please enable {l}", "i want {l} turned on", "can you turn on {l}?", "put {l} on", "{l} enabled",
+        "switch {l} on", "make sure {l} are on",
+    ],
+    "shared_off": [
+        "turn off {l}", "disable {l}", "switch off {l}", "turn {l} off", "{l} off", "deactivate {l}",
+        "please disable {l}", "i want {l} turned off", "can you turn off {l}?", "no more {l}", "{l} disabled",
+        "switch {l} off", "make sure {l} are off", "kill {l}", "get rid of {l}",
+    ],
+    "shared_inc": [
+        "increase {l}", "turn up {l}", "raise {l}", "{l} up", "more {l}", "boost {l}", "turn {l} up",
+        "can you increase {l}?", "bump up {l}", "{l} higher",
+    ],
+    "shared_dec": [
+        "decrease {l}", "turn down {l}", "lower {l}", "{l} down", "less {l}", "reduce {l}", "turn {l} down",
+        "can you lower {l}?", "dial down {l}", "{l} lower",
+    ],
 }
 JOINERS = [" and ", ", ", " and also ", " then ", " plus ", ", and ", " & ", " and then ", "; "]
+LIST_JOINERS = [" and ", " & ", " and also ", " as well as ", " plus ", " and the "]
+
+# Context that explains a request without asking for anything more: "..., the baby is asleep".
+# Held out by index like the negatives.
+REASONS = [
+    "the baby is asleep", "i have a meeting in five minutes", "i'm on a long train ride", "it's getting late",
+    "we're about to watch a movie", "my boss is watching", "it's for my grandma", "i'm working from a cafe",
+    "i'm giving a talk soon", "the kids are using the laptop", "it's the weekend", "i'm travelling tomorrow",
+    "i'm gaming tonight", "i'm reading a long report", "i need to concentrate", "the sun just went down",
+    "it's really sunny in here", "i just got a new laptop", "my old settings got reset", "my friend recommended it",
+    "i'm sharing my screen later", "it's been bugging me all week", "this is a shared computer",
+    "i'm not a tech person", "i'm in a hotel room", "everyone else in the office did it", "it's my first day",
+    "i'm setting up my parents' pc", "the update changed it", "i'm on a plane", "my eyes are getting old",
+    "i'm left-handed", "we're in a library", "i'm on a video call all afternoon", "it's 3am",
+    "i do a lot of writing", "i'm a designer", "i'm recording a podcast", "it's a demo machine",
+    "i'm studying for exams",
+]
+REASON_T = ["{r}, {q}", "{q}, {r}", "{q} because {r}", "{q}. {r}", "{q} - {r}", "since {r}, {q}", "{r} so {q}"]
 JOINER_FAMILY = {j: i for i, j in enumerate(JOINERS)}
 
 PREFIX = ["", "", "", "", "please ", "hey, ", "hey knob, ", "could you ", "can you ", "um ", "ok ", "yo ",
@@ -541,6 +578,8 @@ class Split:
 
     def family_held(self, fam: str) -> bool:
         intent, idx = fam.rsplit(":", 1)
+        if intent in ("neg", "reason"):  # whole sentences, held out by index
+            return _h(str(self.seed), intent, idx) % 5 == 0
         key = ("tpl", intent)
         if key not in self._cache:
             self._cache[key] = self._held_templates(intent)
@@ -749,7 +788,7 @@ class Generator:
 
     def negative(self, rng, mode: str) -> dict:
         held = mode != "train"
-        idx = [i for i in range(len(NEG)) if (_h(str(self.seed), "neg", str(i)) % 5 == 0) == held]
+        idx = [i for i in range(len(NEG)) if self.split.family_held(f"neg:{i}") == held]
         i = rng.choice(idx)
         tpl = rng.choice(NEG_T)
         return {"query": tpl.format(q=NEG[i]), "expect": ["none"], "family": f"neg:{i}", "name": "none|none"}
@@ -774,6 +813,42 @@ class Generator:
                     out.append({"query": e, "expect": [f"preset {p.name}"], "family": "example:0",
                                 "name": f"preset:{p.name}|example"})
         return out
+
+    def shared(self, rng, mode: str) -> dict | None:
+        """One verb over two or three settings of a kind: "turn off wifi and bluetooth"."""
+        t_held = {"train": False, "heldtpl": True}[mode]
+        kind = rng.choices(["on", "off", "inc", "dec"], [0.35, 0.35, 0.15, 0.15])[0]
+        types = ("bool",) if kind in ("on", "off") else ("int", "float")
+        pool = [s for s in self.cat.settings if s.type in types]
+        k = 3 if rng.random() < 0.2 else 2
+        if len(pool) < k:
+            return None
+        picked = rng.sample(pool, k)
+        tpl, fam = self._pick_template(rng, "shared_" + kind, t_held)
+        names = []
+        for s in picked:
+            n = self._pick_name(rng, s.id, self.names[s.id], False)
+            names.append("the " + n if rng.random() < 0.25 and not n.startswith("the ") else n)
+        j = rng.choice(LIST_JOINERS)
+        lst = names[0] + j + names[1] if len(names) == 2 else f"{names[0]}, {names[1]}{j}{names[2]}"
+        q = re.sub(r"\b(the|my) the\b", r"\1", tpl.format(l=lst))
+        act = {"on": "set {} true", "off": "set {} false", "inc": "inc {}", "dec": "dec {}"}[kind]
+        return {"query": q, "expect": [act.format(s.id) for s in picked], "family": fam,
+                "name": "+".join(s.id + "|" + n for s, n in zip(picked, names))}
+
+    def with_reason(self, rng, mode: str) -> dict | None:
+        """A single request or preset with a context clause that adds no action."""
+        held = mode != "train"
+        if rng.random() < 0.3:
+            ex = self.preset(rng, rng.choice(self.cat.presets), "train")
+        else:
+            ex = self.single(rng, rng.choice(self.cat.settings), "train")
+        if not ex:
+            return None
+        idx = [i for i in range(len(REASONS)) if self.split.family_held(f"reason:{i}") == held]
+        i = rng.choice(idx)
+        q = rng.choice(REASON_T).format(r=REASONS[i], q=ex["query"].rstrip("?"))
+        return {"query": q, "expect": ex["expect"], "family": f"reason:{i}", "name": ex["name"]}
 
     def pair(self, rng, mode: str) -> dict | None:
         a, b = rng.sample(self.cat.settings, 2)
@@ -892,6 +967,10 @@ def generate(cat: Catalog, seed: int, n_train_per_setting: int, n_eval_per_setti
         add(train, gen.pair(rng, "train"))
     for _ in range(n_train_per_setting * n_set // 12):
         add(train, gen.negative(rng, "train"))
+    for _ in range(n_train_per_setting * n_set // 16):
+        add(train, gen.shared(rng, "train"))
+    for _ in range(n_train_per_setting * n_set // 16):
+        add(train, gen.with_reason(rng, "train"))
     for ex in gen.examples():
         for _ in range(8):  # real requests from the catalog: weight them up, with noise
             add(train, ex)
@@ -924,6 +1003,10 @@ def generate(cat: Catalog, seed: int, n_train_per_setting: int, n_eval_per_setti
         add(ev, gen.pair(rng, "heldtpl"))
     for _ in range(n_eval_per_setting * n_set // 8):
         add(ev, gen.negative(rng, "eval"))
+    for _ in range(n_eval_per_setting * n_set // 40):
+        add(ev, gen.shared(rng, "heldtpl"))
+    for _ in range(n_eval_per_setting * n_set // 40):
+        add(ev, gen.with_reason(rng, "eval"))
     evl = [e for k, e in ev.items() if k not in train and k not in bad]
     trl = [e for k, e in train.items() if k not in bad]
     trl.sort(key=lambda e: _h(str(seed), e["query"]))

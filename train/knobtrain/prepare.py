@@ -3,13 +3,30 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
 from .catalog import Catalog, load_catalog
-from .data import generate, target_text, write_jsonl
+from .data import generate, read_jsonl, target_text, write_jsonl
 from .grammar import validate
 from .phrases import DEFAULT_DIR, held_out, load_phrases
 from .tokenizer import train_tokenizer
+
+
+NATURAL = Path(__file__).resolve().parents[2] / "tests" / "data" / "natural_requests.jsonl"
+
+
+def _words_of(query: str) -> str:
+    return " ".join(re.findall(r"[\w'+-]+", query.lower()))
+
+
+def drop_excluded(rows: list[dict], queries) -> list[dict]:
+    """Rows whose words (ignoring case and punctuation) are not one of `queries`.
+
+    The natural-request test set must never be trained on, even where a phrase
+    writer or a template happened to produce the same words ("turn on sticky keys")."""
+    banned = {_words_of(q) for q in queries}
+    return [r for r in rows if _words_of(r["query"]) not in banned]
 
 
 def main(argv=None):
@@ -21,6 +38,8 @@ def main(argv=None):
     ap.add_argument("--eval-per-setting", type=int, default=20)
     ap.add_argument("--vocab", type=int, default=3000)
     ap.add_argument("--phrases", default=str(DEFAULT_DIR), help="dir of hand-written labelled phrases (*.jsonl)")
+    ap.add_argument("--exclude", action="append", default=None,
+                    help="JSONL whose queries are never trained on (repeatable; default: the natural-request set)")
     ap.add_argument("--max-settings", type=int, default=0, help="use only the first N settings (smoke runs)")
     a = ap.parse_args(argv)
     out = Path(a.out)
@@ -34,6 +53,10 @@ def main(argv=None):
     train, ev = generate(cat, a.seed, a.per_setting, a.eval_per_setting, ph_train)
     held = {r["query"].lower() for r in ph_eval}
     train = [r for r in train if r["query"].lower() not in held]  # no held-out phrase is trained on
+    excludes = a.exclude if a.exclude is not None else [str(NATURAL)] if NATURAL.exists() else []
+    n_before = len(train)
+    train = drop_excluded(train, [r["query"] for p in excludes for r in read_jsonl(p)])
+    n_excluded = n_before - len(train)
     for r in train + ev:  # every target must be in the grammar
         validate(target_text(r["expect"]), cat)
     write_jsonl(out / "train.jsonl", train)
@@ -45,7 +68,8 @@ def main(argv=None):
     tok = train_tokenizer(texts, cat, a.vocab)
     tok.save(str(out / "tokenizer.json"))
     stats = {"settings": len(cat.settings), "presets": len(cat.presets), "train": len(train), "eval": len(ev),
-             "vocab": tok.get_vocab_size(), "seed": a.seed, "phrases_train": len(ph_train), "phrases_eval": len(ph_eval)}
+             "vocab": tok.get_vocab_size(), "seed": a.seed, "phrases_train": len(ph_train), "phrases_eval": len(ph_eval),
+             "excluded": n_excluded}
     (out / "data-stats.json").write_text(json.dumps(stats, indent=1) + "\n")
     print(json.dumps(stats))
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import numpy as np
@@ -263,3 +264,46 @@ def test_phrases_are_trained_on_noised_and_paired(cat):
                 assert a.split('"')[1] in r["query"], r
     # the held-out eighth is a fixed function of the text
     assert held_out("abc") == held_out(" ABC ") and any(held_out(f"q{i}") for i in range(20))
+
+
+def test_one_verb_over_several_settings_gives_each_the_same_action(cat):
+    # "turn off wifi and bluetooth" switches both off; the old pairs always repeated the verb
+    gen = Generator(cat, 3)
+    rng = random.Random(3)
+    rows = [r for r in (gen.shared(rng, "train") for _ in range(300)) if r]
+    assert len(rows) > 200
+    ids = cat.by_id()
+    for r in rows:
+        verbs = {a.split(" ")[0] + (" " + a.split(" ")[2] if a.startswith("set ") else "") for a in r["expect"]}
+        assert len(verbs) == 1, r
+        assert len(r["expect"]) in (2, 3) and len({a.split(" ")[1] for a in r["expect"]}) == len(r["expect"]), r
+        for a in r["expect"]:
+            want = ("bool",) if a.startswith("set ") else ("int", "float")
+            assert ids[a.split(" ")[1]].type in want, r
+    assert any(len(r["expect"]) == 3 for r in rows)
+
+
+def test_a_reason_clause_adds_no_action_and_is_held_out_by_sentence(cat):
+    from knobtrain.data import REASONS
+
+    gen = Generator(cat, 5)
+    rng = random.Random(5)
+    train = [r for r in (gen.with_reason(rng, "train") for _ in range(200)) if r]
+    ev = [r for r in (gen.with_reason(rng, "eval") for _ in range(200)) if r]
+    held = {i for i in range(len(REASONS)) if gen.split.family_held(f"reason:{i}")}
+    assert 0 < len(held) < len(REASONS)
+    for rows, want_held in ((train, False), (ev, True)):
+        for r in rows:
+            i = int(r["family"].split(":")[1])
+            assert REASONS[i] in r["query"]
+            assert (i in held) == want_held, r
+            assert len(r["expect"]) == 1, r
+
+
+def test_natural_requests_are_never_trained_on():
+    from knobtrain.prepare import NATURAL, drop_excluded
+
+    rows = [{"query": "Turn on sticky keys!"}, {"query": "turn on sticky keys please"}, {"query": "vol 30"}]
+    kept = drop_excluded(rows, ["turn on sticky keys", "Vol 30."])
+    assert [r["query"] for r in kept] == ["turn on sticky keys please"]
+    assert NATURAL.exists()  # the default exclusion points at the real set
