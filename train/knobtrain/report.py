@@ -22,8 +22,9 @@ def render(out: Path, gguf: Path, keep: str = "") -> str:
     lines += ["Reproduce with `bash train/run.sh` (see train/README.md). Numbers below are from that run's",
               f"output directory (`{out}`).", ""]
     lines += ["## Data", "", "| | |", "| --- | --- |"]
-    for k in ("settings", "presets", "train", "eval", "phrases_train", "phrases_eval", "vocab", "seed"):
-        lines.append(f"| {k} | {stats.get(k)} |")
+    for k in ("settings", "presets", "train", "eval", "phrases_train", "phrases_eval", "excluded", "vocab", "seed"):
+        if k in stats:  # "excluded": training rows dropped for repeating a natural request
+            lines.append(f"| {k} | {stats[k]} |")
     lines += ["", "## Model", "", "| | |", "| --- | --- |"]
     for k, v in cfg.items():
         lines.append(f"| {k} | {v} |")
