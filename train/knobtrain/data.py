@@ -853,7 +853,7 @@ class Generator:
     def pair(self, rng, mode: str) -> dict | None:
         a, b = rng.sample(self.cat.settings, 2)
         ea = self.single(rng, a, mode)
-        eb = self.single(rng, b, "train" if mode != "train" else "train")
+        eb = self.single(rng, b, "train")  # the second half is always a training phrasing
         if not ea or not eb:
             return None
         j = rng.choice(JOINERS)
