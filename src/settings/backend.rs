@@ -3,6 +3,7 @@
 //! that writes or restores it. Pure functions; running is `System`'s job.
 use super::catalog::{Key, Target};
 use super::system::{Output, System};
+use super::template::{self, ArgvError, Escape};
 use super::value::{format_number, Kind, Value, ValueSpec};
 
 /// The map text that means "remove the key" (defaults, registry, kconfig).
@@ -217,16 +218,37 @@ pub fn parse_read(key: &Key, out: &Output) -> Current {
             }
             Current::Unknown(format!("reg: no value named {name} in the output"))
         }
-        Target::Command { parse, read, .. } => {
+        Target::Command {
+            parse,
+            read,
+            unescape,
+            ..
+        } => {
             if !out.success {
                 return Current::Unknown(format!("{}: {}", read[0], out.reason()));
             }
-            match parse.captures(&out.stdout).and_then(|c| c.get(1)) {
-                Some(m) => Current::Set(m.as_str().to_string()),
-                None => Current::Unknown(format!(
+            let Some(m) = parse.captures(&out.stdout).and_then(|c| c.get(1)) else {
+                return Current::Unknown(format!(
                     "{}: output did not match {}",
                     read[0],
                     parse.as_str()
+                ));
+            };
+            match unescape {
+                None => Current::Set(m.as_str().to_string()),
+                Some(Escape::Gvariant) => match template::gvariant_unescape(m.as_str()) {
+                    Some(t) => Current::Set(t),
+                    None => Current::Unknown(format!(
+                        "{}: {} is not GVariant string text",
+                        read[0],
+                        m.as_str()
+                    )),
+                },
+                // The loader allows only gvariant.
+                Some(other) => Current::Unknown(format!(
+                    "{}: cannot unescape {}",
+                    read[0],
+                    other.placeholder()
                 )),
             }
         }
@@ -430,10 +452,16 @@ pub fn unchanged(
     }
 }
 
-/// The argv that writes `text` (or deletes the key for `<delete>`).
-pub fn write_argv(key: &Key, tools: &Tools, text: &str) -> Vec<String> {
+/// The argv that writes `text` (or deletes the key for `<delete>`). `Err`
+/// when a command template cannot take the text safely (see `template.rs`).
+///
+/// The key/value backends put the value in one whole argument where the
+/// tool parses no options: gsettings reads none after `set` (a leading `-`
+/// is part of the value), kconfig gets `--`, defaults takes the argument
+/// after `-TYPE`, reg the one after `/d`.
+pub fn write_argv(key: &Key, tools: &Tools, text: &str) -> Result<Vec<String>, ArgvError> {
     let delete = text == DELETE;
-    match &key.target {
+    Ok(match &key.target {
         Target::Gsettings { schema, key: k } => {
             vec![s("gsettings"), s("set"), schema.clone(), k.clone(), s(text)]
         }
@@ -445,7 +473,7 @@ pub fn write_argv(key: &Key, tools: &Tools, text: &str) -> Vec<String> {
             let mut argv = kconfig_base(tools.kwriteconfig, file, groups, k);
             if delete {
                 argv.push(s("--delete"));
-                return argv;
+                return Ok(argv);
             }
             if !key.vtype.is_empty() {
                 argv.push(s("--type"));
@@ -490,23 +518,29 @@ pub fn write_argv(key: &Key, tools: &Tools, text: &str) -> Vec<String> {
                 s("/f"),
             ]
         }
-        Target::Command { write, .. } => write.iter().map(|a| a.replace("{value}", text)).collect(),
-    }
+        Target::Command { write, .. } => return template::render(write, text),
+    })
 }
 
-/// The argv that puts `before` back, or `None` when it cannot be restored.
-pub fn restore_argv(key: &Key, tools: &Tools, before: &Current) -> Option<Vec<String>> {
+/// The argv that puts `before` back; `Ok(None)` when there is nothing to
+/// put back (unknown, or absent where the key cannot be removed). The text
+/// must already be checked against the setting (`plan.rs` does).
+pub fn restore_argv(
+    key: &Key,
+    tools: &Tools,
+    before: &Current,
+) -> Result<Option<Vec<String>>, ArgvError> {
     match before {
-        Current::Set(t) => Some(write_argv(key, tools, t)),
+        Current::Set(t) => write_argv(key, tools, t).map(Some),
         Current::Absent
             if !matches!(
                 key.target,
                 Target::Gsettings { .. } | Target::Command { .. }
             ) =>
         {
-            Some(write_argv(key, tools, DELETE))
+            write_argv(key, tools, DELETE).map(Some)
         }
-        _ => None,
+        _ => Ok(None),
     }
 }
 
@@ -619,7 +653,7 @@ mod tests {
         );
         assert_eq!(decode(&k, &sp, &Current::Set("Light".into())), None);
         assert_eq!(
-            write_argv(&k, &TOOLS, DELETE),
+            write_argv(&k, &TOOLS, DELETE).unwrap(),
             vec![
                 "defaults",
                 "delete",
@@ -713,7 +747,7 @@ mod tests {
         );
         assert_eq!(parse_read(&k, &missing), Current::Absent);
         assert_eq!(
-            restore_argv(&k, &TOOLS, &Current::Absent).unwrap(),
+            restore_argv(&k, &TOOLS, &Current::Absent).unwrap().unwrap(),
             vec!["reg", "delete", r"HKCU\X", "/v", "AppsUseLightTheme", "/f"]
         );
         assert_eq!(
@@ -745,7 +779,7 @@ mod tests {
             "int",
         );
         assert_eq!(
-            write_argv(&k, &TOOLS, "-1"),
+            write_argv(&k, &TOOLS, "-1").unwrap(),
             vec![
                 "kwriteconfig5",
                 "--file",
@@ -765,6 +799,7 @@ mod tests {
         assert_eq!(parse_read(&k, &Output::ok("\n")), Current::Absent);
         assert_eq!(
             restore_argv(&k, &TOOLS, &Current::Absent)
+                .unwrap()
                 .unwrap()
                 .last()
                 .map(String::as_str),
@@ -789,6 +824,7 @@ mod tests {
                     "@DEFAULT_AUDIO_SINK@".into(),
                     "{value}".into(),
                 ],
+                unescape: None,
             },
             vtype: String::new(),
             map: None,
@@ -804,7 +840,7 @@ mod tests {
             Some(Value::Int(40))
         );
         assert_eq!(encode(&k, &sp, &Value::Int(50)).unwrap(), "0.5");
-        assert_eq!(write_argv(&k, &TOOLS, "0.5")[3], "0.5");
+        assert_eq!(write_argv(&k, &TOOLS, "0.5").unwrap()[3], "0.5");
         assert!(matches!(
             parse_read(&k, &Output::ok("muted")),
             Current::Unknown(_)

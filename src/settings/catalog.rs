@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use regex::Regex;
 
 use super::platform::Platform;
+use super::template::Escape;
 use super::value::{Value, ValueSpec};
 
 /// One setting of the catalog.
@@ -129,7 +130,11 @@ pub enum Target {
         name: String,
         read: Vec<String>,
         parse: Regex,
+        /// An argv template (`template.rs`): `{value}` and its escaped forms.
         write: Vec<String>,
+        /// How the text `parse` captures is unescaped (`unescape = "gvariant"`
+        /// for `gsettings get` output); `None`: used as it is.
+        unescape: Option<Escape>,
     },
 }
 

@@ -20,6 +20,7 @@ pub mod platform;
 pub mod profile;
 pub mod render;
 pub mod system;
+pub mod template;
 pub mod value;
 
 pub use apply::{apply, undo, ApplyError, Outcome, UndoReport};

@@ -4,10 +4,10 @@ use serde::Serialize;
 
 use super::apply::Failure;
 use super::backend::{self, Current, Tools};
-use super::catalog::{Backend, Catalog, Key, Setting, TargetJson};
+use super::catalog::{Backend, Catalog, Key, Setting, Target, TargetJson};
 use super::platform::Platform;
 use super::system::System;
-use super::value::Value;
+use super::value::{Kind, Value};
 
 /// One backend key an action writes.
 #[derive(Debug, Clone)]
@@ -371,7 +371,8 @@ pub fn plan(
                     missing.push(m);
                 }
             }
-            let current = read_key(key, &tools, sys);
+            let (current, restore) =
+                checked_restore(key, setting, &tools, read_key(key, &tools, sys));
             if let Current::Unknown(reason) = &current {
                 let note = format!("current value unknown: {reason}");
                 if !notes.contains(&note) {
@@ -379,9 +380,14 @@ pub fn plan(
                 }
             }
             let changed = !backend::unchanged(key, &setting.value, &current, &value, &new);
+            let argv =
+                backend::write_argv(key, &tools, &new).map_err(|e| PlanError::InvalidValue {
+                    id: setting.id.clone(),
+                    message: e.to_string(),
+                })?;
             writes.push(Write {
-                argv: backend::write_argv(key, &tools, &new),
-                restore: backend::restore_argv(key, &tools, &current),
+                argv,
+                restore,
                 key: key.clone(),
                 current,
                 new,
@@ -409,6 +415,61 @@ pub fn plan(
         skipped,
         applied: false,
     })
+}
+
+/// The current value and the argv that puts it back. A command template
+/// takes a value read back from the system only when it is a value of the
+/// setting (type, name, pattern; a number must be plain decimal text, a
+/// mapped key one of its map texts): anything else reads as unknown, with
+/// the reason, and has no restore argv. Key/value backends put the exact
+/// text back as one argument (see `backend::write_argv`).
+fn checked_restore(
+    key: &Key,
+    setting: &Setting,
+    tools: &Tools,
+    current: Current,
+) -> (Current, Option<Vec<String>>) {
+    if let (Target::Command { .. }, Current::Set(text)) = (&key.target, &current) {
+        if let Err(why) = read_back_is_a_value(key, setting, text) {
+            let reason = format!(
+                "read {text:?}, which is not a value of {}: {why}",
+                setting.id
+            );
+            return (Current::Unknown(reason), None);
+        }
+    }
+    match backend::restore_argv(key, tools, &current) {
+        Ok(restore) => (current, restore),
+        Err(e) => (
+            Current::Unknown(format!("the value read cannot be put back: {e}")),
+            None,
+        ),
+    }
+}
+
+fn read_back_is_a_value(key: &Key, setting: &Setting, text: &str) -> Result<(), String> {
+    let spec = &setting.value;
+    let current = Current::Set(text.to_string());
+    let Some(value) = backend::decode(key, spec, &current) else {
+        return Err(match &key.map {
+            Some(_) => "not one of the mapped values".to_string(),
+            None => format!("not {} value", spec.kind.name()),
+        });
+    };
+    if key.map.is_none() && matches!(spec.kind, Kind::Int | Kind::Float) && !plain_number(text) {
+        return Err("not a plain decimal number".to_string());
+    }
+    spec.check_form(&value).map(|_| ()).map_err(|e| e.0)
+}
+
+/// `12`, `-3`, `0.40`: digits with an optional sign and fraction.
+fn plain_number(text: &str) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, "0"));
+    !whole.is_empty()
+        && !fraction.is_empty()
+        && whole.chars().all(|c| c.is_ascii_digit())
+        && fraction.chars().all(|c| c.is_ascii_digit())
 }
 
 /// Two actions may write the same key only with the same text; otherwise

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::catalog::{Key, Mapping, Preset, Setting, Table, Target};
+use super::template::{self, Escape};
 use super::value::{Kind, Value, ValueSpec};
 
 /// An error in a profile file, located at a line and column (1-based).
@@ -179,7 +180,8 @@ struct RawMapping {
     // command
     read: Option<Spanned<Vec<String>>>,
     parse: Option<Spanned<String>>,
-    write: Option<Spanned<Vec<String>>>,
+    write: Option<Spanned<Vec<Spanned<String>>>>,
+    unescape: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -471,7 +473,7 @@ fn backend_fields(backend: &str) -> Option<&'static [&'static str]> {
         "kconfig" => &["file", "groups", "key", "type", "map", "scale"],
         "defaults" => &["domain", "key", "type", "map", "scale"],
         "registry" => &["path", "name", "type", "map", "scale"],
-        "command" => &["name", "read", "parse", "write", "map", "scale"],
+        "command" => &["name", "read", "parse", "write", "unescape", "map", "scale"],
         _ => return None,
     })
 }
@@ -615,7 +617,7 @@ fn check_mapping(
         ctx.error(span, format!("unknown backend '{backend}' (expected gsettings, kconfig, defaults, registry or command)"));
         return None;
     };
-    let present: [(&str, Option<Range<usize>>); 14] = [
+    let present: [(&str, Option<Range<usize>>); 15] = [
         ("map", raw.map.as_ref().map(|s| s.span())),
         ("scale", raw.scale.as_ref().map(|s| s.span())),
         ("schema", raw.schema.as_ref().map(|s| s.span())),
@@ -630,6 +632,7 @@ fn check_mapping(
         ("read", raw.read.as_ref().map(|s| s.span())),
         ("parse", raw.parse.as_ref().map(|s| s.span())),
         ("write", raw.write.as_ref().map(|s| s.span())),
+        ("unescape", raw.unescape.as_ref().map(|s| s.span())),
     ];
     for (field, at) in present {
         if let Some(at) = at {
@@ -776,13 +779,15 @@ fn check_mapping(
                 }
             };
             let read = argv("read", &raw.read);
-            let write = argv("write", &raw.write);
-            if let Some(w) = &raw.write {
-                if !w.get_ref().iter().any(|a| a.contains("{value}")) {
-                    ctx.error(w.span(), "'write' must contain {value}");
-                }
-            }
-            if read.iter().any(|a| a.contains("{value}")) {
+            let write_texts = raw.write.as_ref().map(|w| {
+                Spanned::new(
+                    w.span(),
+                    w.get_ref().iter().map(|a| a.get_ref().clone()).collect(),
+                )
+            });
+            let write = argv("write", &write_texts);
+            let unescape = check_write_template(ctx, spec, map.as_ref(), &raw);
+            if read.iter().any(|a| a.contains("{value")) {
                 ctx.error(
                     raw.read.as_ref().map_or(span.clone(), |r| r.span()),
                     "'read' must not contain {value}",
@@ -820,6 +825,7 @@ fn check_mapping(
                     read,
                     parse,
                     write,
+                    unescape,
                 },
                 None => return None,
             }
@@ -857,6 +863,67 @@ fn check_mapping(
         admin: raw.admin,
         after,
     })
+}
+
+/// Checks a command's `write` template (`template::check`: a value is a whole
+/// argument or escaped inside a string literal, never spliced into script
+/// text) and its `unescape`, which `{value:gvariant}` needs so that the value
+/// read back is the one written. Returns the `unescape` form.
+fn check_write_template(
+    ctx: &mut Ctx,
+    spec: &ValueSpec,
+    map: Option<&BTreeMap<String, String>>,
+    raw: &RawMapping,
+) -> Option<Escape> {
+    let unescape = match &raw.unescape {
+        None => None,
+        Some(u) => match Escape::parse(u.get_ref()) {
+            Some(Escape::Gvariant) => Some(Escape::Gvariant),
+            _ => {
+                ctx.error(
+                    u.span(),
+                    format!("unknown unescape '{}' (expected gvariant)", u.get_ref()),
+                );
+                None
+            }
+        },
+    };
+    let write = raw.write.as_ref()?;
+    let elements = write.get_ref();
+    if elements.is_empty() {
+        return unescape;
+    }
+    let texts: Vec<String> = elements.iter().map(|a| a.get_ref().clone()).collect();
+    let free_text = spec.kind == Kind::String && map.is_none();
+    let negative_scale = raw.scale.as_ref().is_some_and(|s| *s.get_ref() < 0.0);
+    let dash = negative_scale || can_start_with_dash(spec, map);
+    if let Err(p) = template::check(&texts, free_text, dash) {
+        let at = p
+            .element
+            .and_then(|i| elements.get(i))
+            .map_or(write.span(), |a| a.span());
+        ctx.error(at, p.message);
+    } else if template::first_escape(&texts) == Some(Escape::Gvariant) && unescape.is_none() {
+        ctx.error(
+            write.span(),
+            "'write' uses {value:gvariant}: add unescape = \"gvariant\" so that the value read back is unescaped the same way",
+        );
+    }
+    unescape
+}
+
+/// Whether a setting's backend text can start with '-': a number whose
+/// range allows negatives, or a map text or enum name that does. Strings
+/// never do (`ValueSpec::check` refuses them).
+fn can_start_with_dash(spec: &ValueSpec, map: Option<&BTreeMap<String, String>>) -> bool {
+    if let Some(map) = map {
+        return map.values().any(|t| t.starts_with('-'));
+    }
+    match spec.kind {
+        Kind::Int | Kind::Float => spec.min.is_none_or(|m| m < 0.0),
+        Kind::Enum => spec.values.iter().any(|v| v.starts_with('-')),
+        Kind::Bool | Kind::String => false,
+    }
 }
 
 /// Parses a preset file. `lookup` finds the setting a value is checked against.

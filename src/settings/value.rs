@@ -150,7 +150,17 @@ impl ValueSpec {
     /// setting's own representation (an integral float becomes an int for
     /// int settings, an int becomes a float for float settings).
     pub fn check(&self, value: &Value) -> Result<Value, ValueError> {
-        let checked = match (self.kind, value) {
+        let checked = self.check_form(value)?;
+        self.check_range(&checked)?;
+        Ok(checked)
+    }
+
+    /// The type, name and text rules of `check` without the range: what a
+    /// value read back from the system must pass before it goes into a
+    /// restore command (the system may hold a number outside knob's range,
+    /// such as a volume of 150 %, and putting it back is right).
+    pub fn check_form(&self, value: &Value) -> Result<Value, ValueError> {
+        Ok(match (self.kind, value) {
             (Kind::Bool, Value::Bool(b)) => Value::Bool(*b),
             (Kind::Int, Value::Int(i)) => Value::Int(*i),
             (Kind::Int, Value::Float(f)) if f.fract() == 0.0 && f.abs() < 9.0e15 => {
@@ -169,6 +179,14 @@ impl ValueSpec {
                 if s.chars().any(|c| c.is_control()) {
                     return err("the text contains control characters");
                 }
+                // A value is often a whole argument of a command, where a
+                // leading '-' would be read as an option (`pactl
+                // set-default-sink --help`); no shipped string setting needs one.
+                if s.starts_with('-') {
+                    return err(format!(
+                        "'{s}' starts with '-', which a command would read as an option"
+                    ));
+                }
                 if let Some(re) = &self.pattern {
                     if !re.is_match(s) {
                         return err(format!("'{s}' does not match the pattern {}", re.as_str()));
@@ -183,7 +201,10 @@ impl ValueSpec {
                     describe(other)
                 ))
             }
-        };
+        })
+    }
+
+    fn check_range(&self, checked: &Value) -> Result<(), ValueError> {
         if let Some(n) = checked.as_f64() {
             let unit = self.unit_suffix();
             if let Some(min) = self.min {
@@ -205,7 +226,7 @@ impl ValueSpec {
                 }
             }
         }
-        Ok(checked)
+        Ok(())
     }
 
     fn unit_suffix(&self) -> String {
@@ -478,6 +499,30 @@ mod tests {
             .contains("does not match"));
         let plain = spec(Kind::String);
         assert!(plain.check(&Value::Text("a\nb".into())).is_err());
+    }
+
+    #[test]
+    fn strings_never_start_with_a_dash() {
+        let plain = spec(Kind::String);
+        for text in ["--help", "-sevil.example.com:4713", "-x.desktop", "-"] {
+            assert_eq!(
+                plain.check(&Value::Text(text.into())).unwrap_err().0,
+                format!("'{text}' starts with '-', which a command would read as an option")
+            );
+        }
+        assert!(plain.check(&Value::Text("a-b".into())).is_ok());
+    }
+
+    #[test]
+    fn check_form_skips_only_the_range() {
+        let mut s = spec(Kind::Int);
+        s.max = Some(100.0);
+        assert_eq!(s.check_form(&Value::Int(150)).unwrap(), Value::Int(150));
+        assert!(s.check(&Value::Int(150)).is_err());
+        assert!(s.check_form(&Value::Text("x".into())).is_err());
+        assert!(spec(Kind::Float)
+            .check_form(&Value::Float(f64::NAN))
+            .is_err());
     }
 
     #[test]
