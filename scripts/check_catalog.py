@@ -45,7 +45,7 @@ BACKEND_FIELDS = {
     "kconfig": {"file", "groups", "key", "type"},
     "defaults": {"domain", "key", "type"},
     "registry": {"path", "name", "type"},
-    "command": {"name", "read", "parse", "write"},
+    "command": {"name", "read", "parse", "write", "unescape"},
 }
 ALSO_FIELDS = {"schema", "key", "type", "map"}
 PLATFORMS = ["gnome", "kde", "macos", "windows", "linux"]
@@ -56,6 +56,8 @@ KCONFIG_TYPES = {"bool", "int", "double", "string"}
 DEFAULTS_TYPES = {"bool", "int", "float", "string"}
 REGISTRY_TYPES = {"REG_DWORD", "REG_SZ", "REG_QWORD"}
 VALUE_TYPES = {"bool", "int", "float", "enum", "string"}
+# Programs whose arguments are script text: {value} may only be a whole argument there.
+SCRIPT_HOSTS = {"osascript", "powershell", "pwsh", "qdbus", "qdbus6"}
 
 ID_RE = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")
 ENUM_RE = re.compile(r"^[a-z][a-z0-9_]{0,23}$")
@@ -379,9 +381,18 @@ def check_platform(sid, plat, t, value, rep):
                 rep.error(where, f"command needs `{k}`")
         check_argv(where, t.get("read"), rep, "read")
         if check_argv(where, t.get("write"), rep, "write"):
-            if not any("{value}" in a for a in t["write"]):
+            w = t["write"]
+            if not any("{value" in a for a in w):
                 rep.error(where, "`write` never uses {value}")
-        if "{value}" in "".join(t.get("read", [])):
+            # knob's loader has the full rules (src/settings/template.rs); this catches the
+            # splice the format forbids: a plain {value} inside script text.
+            if w[0] in SCRIPT_HOSTS and any("{value}" in a and a != "{value}" for a in w):
+                rep.error(where, f"`write` splices {{value}} into {w[0]} script text")
+            if any("{value:gvariant}" in a for a in w) and t.get("unescape") != "gvariant":
+                rep.error(where, "`write` uses {value:gvariant} without unescape = \"gvariant\"")
+        if "unescape" in t and t["unescape"] != "gvariant":
+            rep.error(where, f"unescape `{t['unescape']}` unknown (gvariant)")
+        if "{value" in "".join(t.get("read", [])):
             rep.error(where, "`read` uses {value}")
         try:
             rx = re.compile(t.get("parse", ""))
@@ -425,7 +436,9 @@ COMMAND_SAMPLES = {
     ("time.automatic_time", "linux"): [("yes\n", "yes")],
     ("system.default_browser", "linux"): [("firefox-esr.desktop\n", "firefox-esr.desktop")],
     ("appearance.wallpaper", "gnome"): [("'file:///usr/share/backgrounds/gnome/blobs-l.svg'\n",
-                                         "/usr/share/backgrounds/gnome/blobs-l.svg")],
+                                         "/usr/share/backgrounds/gnome/blobs-l.svg"),
+                                        # gsettings prints a path with ' in double quotes
+                                        ("\"file:///tmp/a'b.png\"\n", "/tmp/a'b.png")],
     ("appearance.dark_mode", "macos"): [("true\n", "true")],
     ("sound.volume", "macos"): [("56\n", "56")],
     ("sound.mute", "macos"): [("false\n", "false")],
@@ -885,6 +898,7 @@ def self_test():
         ({"windows": {"backend": "registry", "path": r"HKLM\X", "name": "n", "type": "REG_DWORD", "map": {"true": "1", "false": "0"}}}, "admin = true"),
         ({"linux": {"backend": "command", "name": "x", "read": ["x"], "parse": "nogroup", "write": ["x", "1"], "map": {"true": "1", "false": "0"}}}, "never uses {value}"),
         ({"linux": {"backend": "command", "name": "x", "read": ["sh", "-c", "x"], "parse": "(a)", "write": ["x", "{value}"], "map": {"true": "1", "false": "0"}}}, "runs a shell"),
+        ({"macos": {"backend": "command", "name": "x", "read": ["osascript", "-e", "x"], "parse": "(a)", "write": ["osascript", "-e", "set x to {value}"], "map": {"true": "1", "false": "0"}}}, "splices {value}"),
         ({"macos": {"backend": "defaults", "domain": "d", "key": "k", "type": "bool", "map": {"true": "1", "false": "0"}}}, "-bool takes true/false"),
     ]
     failed = 0

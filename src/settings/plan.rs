@@ -453,7 +453,7 @@ fn read_back_is_a_value(key: &Key, setting: &Setting, text: &str) -> Result<(), 
     let Some(value) = backend::decode(key, spec, &current) else {
         return Err(match &key.map {
             Some(_) => "not one of the mapped values".to_string(),
-            None => format!("not {} value", spec.kind.name()),
+            None => format!("not a valid {} value", spec.kind.name()),
         });
     };
     if key.map.is_none() && matches!(spec.kind, Kind::Int | Kind::Float) && !plain_number(text) {

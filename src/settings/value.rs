@@ -177,7 +177,7 @@ impl ValueSpec {
             },
             (Kind::String, Value::Text(s)) => {
                 if s.chars().any(|c| c.is_control()) {
-                    return err("the text contains control characters");
+                    return err(format!("{s:?} contains control characters"));
                 }
                 // A value is often a whole argument of a command, where a
                 // leading '-' would be read as an option (`pactl

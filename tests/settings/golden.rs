@@ -1,4 +1,4 @@
-//! Golden argv for macOS and Windows: the exact commands a plan would run,
+//! Golden argv for every platform: the exact commands a plan would run,
 //! for every setting in the shipped catalog (and the test fixtures), with
 //! sample values covering each type. Regenerate with `cargo insta review`
 //! (or INSTA_UPDATE=always) after the catalog changes, and read the diff.
@@ -103,6 +103,16 @@ fn shipped_windows_argv() {
         "shipped_windows_argv",
         golden(&shipped(), Platform::Windows)
     );
+}
+
+#[test]
+fn shipped_gnome_argv() {
+    insta::assert_snapshot!("shipped_gnome_argv", golden(&shipped(), Platform::Gnome));
+}
+
+#[test]
+fn shipped_kde_argv() {
+    insta::assert_snapshot!("shipped_kde_argv", golden(&shipped(), Platform::Kde));
 }
 
 #[test]

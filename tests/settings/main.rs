@@ -7,6 +7,7 @@ mod confirm;
 mod engine;
 mod golden;
 mod gsettings;
+mod injection;
 mod journal;
 mod kconfig;
 mod profiles;

@@ -106,6 +106,22 @@ fn invalid_profiles_give_their_exact_errors() {
             "unknown_field.toml:3:1: unknown field `titel`, expected one of `id`, `title`, `description`, `synonyms`, `examples`, `value`, `gnome`, `kde`, `macos`, `windows`, `linux`",
         ),
         ("write_without_value.toml", "write_without_value.toml:14:9: 'write' must contain {value}"),
+        (
+            "script_value_spliced.toml",
+            "script_value_spliced.toml:16:29: {value} inside osascript script text would be spliced into the script: pass it as an argument, or use {value:js}, {value:ps} or {value:gvariant} inside a string literal",
+        ),
+        (
+            "escaped_value_outside_quotes.toml",
+            "escaped_value_outside_quotes.toml:14:96: {value:js} must sit inside a '...' or \"...\" string literal",
+        ),
+        (
+            "gvariant_without_unescape.toml",
+            "gvariant_without_unescape.toml:14:9: 'write' uses {value:gvariant}: add unescape = \"gvariant\" so that the value read back is unescaped the same way",
+        ),
+        (
+            "negative_number_without_dashes.toml",
+            "negative_number_without_dashes.toml:16:25: this setting's values can start with '-', which tool would read as an option: put \"--\" before {value}",
+        ),
     ];
     let listed = std::fs::read_dir(format!("{FIXTURES}/invalid-profiles"))
         .unwrap()
