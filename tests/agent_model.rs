@@ -178,3 +178,113 @@ fn another_platform_shows_argv_and_notes_an_unknown_current_value() {
     let notes = plan["notes"].to_string();
     assert!(notes.contains("current value is unknown"), "{plan}");
 }
+
+/// Requests whose string value the shipped model gets wrong (issue 14): it
+/// wrote a value from its training data instead of the user's.
+const UNSAID: [(&str, &str, &str); 3] = [
+    (
+        "set timezone to Europe/Zurich",
+        "time.timezone",
+        "Europe/Madrid",
+    ),
+    (
+        "set the wallpaper to /home/bob/Pictures/dog.png",
+        "appearance.wallpaper",
+        "/home/ben/Pictures/dog2.png",
+    ),
+    (
+        "set wallpaper to /tmp/a b c.png",
+        "appearance.wallpaper",
+        "/tmp/tmp/aurora.png",
+    ),
+];
+
+#[test]
+fn a_string_value_the_user_never_said_gives_suggestions_and_says_why() {
+    let sb = Sandbox::new();
+    for (request, setting, _) in UNSAID {
+        let out = sb.knob(&["ask", "--platform", "gnome", "--json", request]);
+        assert_eq!(
+            out.status.code(),
+            Some(3),
+            "{request}: {}",
+            text(&out.stderr)
+        );
+        let v = json(&out);
+        assert_eq!(v["intent"], "search", "{request}: {v}");
+        assert_eq!(v["actions"], serde_json::json!([]), "{request}: {v}");
+        let notices = v["notices"].to_string();
+        assert!(
+            notices.contains("which is not in your request") && notices.contains(setting),
+            "{request}: {v}"
+        );
+        assert_eq!(v["suggestions"][0]["setting"], setting, "{request}: {v}");
+        // The human form says why on stderr and plans nothing.
+        let out = sb.knob(&["ask", "--platform", "gnome", request]);
+        assert_eq!(out.status.code(), Some(3));
+        let err = text(&out.stderr);
+        assert!(err.contains("not in your request"), "{request}: {err}");
+        assert!(!text(&out.stdout).contains("understood:"), "{request}");
+    }
+    // The model's value is named, so the user can see what was refused.
+    let out = sb.knob(&["ask", "--platform", "gnome", "--json", UNSAID[0].0]);
+    assert!(json(&out)["notices"]
+        .to_string()
+        .contains("'Europe/Madrid'"));
+}
+
+#[test]
+fn batch_refuses_the_same_unsaid_values_line_by_line() {
+    let sb = Sandbox::new();
+    let input = sb.path("requests.txt");
+    let mut lines: Vec<&str> = UNSAID.iter().map(|(r, _, _)| *r).collect();
+    lines.push("Use Noto Sans 11 as the interface font");
+    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let out = sb.knob(&[
+        "batch",
+        "--json",
+        "--platform",
+        "gnome",
+        input.to_str().unwrap(),
+    ]);
+    let answers: Vec<Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(answers.len(), 4, "{}", text(&out.stderr));
+    for (a, (request, _, wrong)) in answers.iter().zip(UNSAID) {
+        assert_eq!(a["intent"], "search", "{request}: {a}");
+        assert!(a.get("program").is_none(), "{request}: {a}");
+        assert!(a["notices"].to_string().contains(wrong), "{request}: {a}");
+    }
+    assert_eq!(answers[3]["intent"], "change", "{}", answers[3]);
+    assert_eq!(answers[3]["program"], "set text.ui_font \"Noto Sans 11\"");
+}
+
+#[test]
+fn string_values_from_the_request_are_still_planned() {
+    let sb = Sandbox::new();
+    let cases = [
+        ("Use Noto Sans 11 as the interface font", "Noto Sans 11"),
+        // The check holds on a request with other text in it; the model's
+        // extra action there has no string value (see docs/agent.md).
+        ("set the font to 'Cantarell 11'; rm -rf ~", "Cantarell 11"),
+        ("use British formats", "en_GB.UTF-8"),
+    ];
+    for (request, value) in cases {
+        let out = sb.knob(&["ask", "--platform", "gnome", "--json", request]);
+        let v = json(&out);
+        assert!(
+            matches!(v["intent"].as_str(), Some("change")),
+            "{request}: {v}"
+        );
+        let values: Vec<&Value> = v["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| &a["value"])
+            .collect();
+        assert!(values.contains(&&Value::from(value)), "{request}: {v}");
+        assert!(v.get("notices").is_none(), "{request}: {v}");
+    }
+}

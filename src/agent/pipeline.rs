@@ -15,6 +15,7 @@ use serde::Serialize;
 use super::beam::{beam_search, BeamDecoder, Hypothesis};
 use super::grammar::{self, Action, GrammarCatalog, PrefixAutomaton, Program, ValueKind};
 use super::keyword::KeywordRule;
+use super::provenance::{unsaid_value, UnsaidValue};
 use super::request::{self, RequestError};
 use super::search::{SearchDoc, SearchIndex};
 use super::settings_model::{SettingsModel, SettingsModelError, MAX_BEAMS};
@@ -106,6 +107,8 @@ pub struct Agent {
     automaton: PrefixAutomaton,
     search: SearchIndex,
     keywords: KeywordRule,
+    /// The user's home directory, for `~` in a request's paths.
+    home: Option<String>,
     pub threshold: f32,
     pub beam_width: usize,
 }
@@ -179,6 +182,8 @@ impl Agent {
             automaton,
             search: search_index(catalog),
             keywords: KeywordRule::new(catalog),
+            home: directories::BaseDirs::new()
+                .and_then(|d| d.home_dir().to_str().map(str::to_string)),
             threshold: DEFAULT_CONFIDENCE_THRESHOLD,
             beam_width: DEFAULT_BEAM_WIDTH,
         }
@@ -271,6 +276,17 @@ impl Agent {
             }
             Some(Program::None) => (Intent::Search, None),
         };
+        // A string value the user never said is not planned (provenance.rs).
+        let unsaid = program
+            .as_ref()
+            .and_then(|p| unsaid_value(p, &clean.text, self.home.as_deref()));
+        let (intent, program) = match unsaid {
+            Some(u) => {
+                notices.push(self.unsaid_notice(&u));
+                (Intent::Search, None)
+            }
+            None => (intent, program),
+        };
         let suggestions = match intent {
             Intent::Change | Intent::Preset => Vec::new(),
             _ => self.suggestions_for(&clean.text, &candidates),
@@ -314,6 +330,15 @@ impl Agent {
         }
         out.truncate(MAX_SUGGESTIONS);
         out
+    }
+
+    fn unsaid_notice(&self, u: &UnsaidValue) -> String {
+        format!(
+            "not planned: the model proposed the {} '{}' ({}), which is not in your request; write the value as you want it set",
+            self.search_title(&u.setting).to_lowercase(),
+            u.value,
+            u.setting
+        )
     }
 
     fn search_title(&self, id: &str) -> String {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::catalog::{Catalog, Preset, Setting};
 use super::profile::{
-    file_kind, line_col, parse_preset, parse_profile, FileKind, ProfileError, ProfileErrors,
+    file_kind, parse_preset, parse_profile, FileKind, ProfileError, ProfileErrors,
 };
 
 mod shipped {
@@ -81,16 +81,42 @@ fn io_error(path: &Path, e: &std::io::Error) -> ProfileErrors {
     }])
 }
 
+/// The two layers of the catalog.
+const SHIPPED: usize = 0;
+const USER: usize = 1;
+
 /// Where a definition came from, for duplicate messages.
 struct Origin {
     file: String,
     line: usize,
 }
 
-fn origin(file: &SourceFile, span: &Range<usize>) -> Origin {
+/// Line numbers of byte offsets in one file. The line starts are found once,
+/// so every setting of a large file gets its line in O(log n) instead of a
+/// scan from the start of the file (which made loading quadratic).
+struct LineIndex {
+    /// Byte offset where each line starts; the first is 0.
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    fn new(text: &str) -> LineIndex {
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        LineIndex { starts }
+    }
+
+    /// The 1-based line of a byte offset.
+    fn line(&self, offset: usize) -> usize {
+        self.starts.partition_point(|&s| s <= offset)
+    }
+}
+
+fn origin(file: &SourceFile, lines: &LineIndex, span: &Range<usize>) -> Origin {
     Origin {
         file: file.name.clone(),
-        line: line_col(&file.text, span.start).0,
+        line: lines.line(span.start),
     }
 }
 
@@ -101,7 +127,7 @@ pub fn load(shipped: &[SourceFile], user: &[SourceFile]) -> Result<Catalog, Prof
     let mut errors = Vec::new();
     let mut settings: BTreeMap<String, Setting> = BTreeMap::new();
     let mut preset_files: Vec<(usize, &SourceFile)> = Vec::new();
-    for (layer, files) in [shipped, user].into_iter().enumerate() {
+    for (layer, files) in [(SHIPPED, shipped), (USER, user)] {
         let mut in_layer: BTreeMap<String, Origin> = BTreeMap::new();
         for file in files {
             if file_kind(&file.text) == FileKind::Preset {
@@ -111,6 +137,7 @@ pub fn load(shipped: &[SourceFile], user: &[SourceFile]) -> Result<Catalog, Prof
             match parse_profile(&file.name, &file.text) {
                 Err(e) => errors.extend(e),
                 Ok(list) => {
+                    let lines = LineIndex::new(&file.text);
                     for (setting, span) in list {
                         if let Some(first) = in_layer.get(&setting.id) {
                             errors.push(ProfileError::at(
@@ -124,7 +151,7 @@ pub fn load(shipped: &[SourceFile], user: &[SourceFile]) -> Result<Catalog, Prof
                             ));
                             continue;
                         }
-                        in_layer.insert(setting.id.clone(), origin(file, &span));
+                        in_layer.insert(setting.id.clone(), origin(file, &lines, &span));
                         settings.insert(setting.id.clone(), setting);
                     }
                 }
@@ -150,7 +177,7 @@ pub fn load(shipped: &[SourceFile], user: &[SourceFile]) -> Result<Catalog, Prof
                     ));
                     continue;
                 }
-                preset_origin.insert(key, origin(file, &span));
+                preset_origin.insert(key, origin(file, &LineIndex::new(&file.text), &span));
                 presets.insert(preset.name.clone(), preset);
             }
         }
@@ -198,6 +225,20 @@ schema = "org.example"
 key = "one"
 type = "b"
 "#;
+
+    #[test]
+    fn line_index_agrees_with_line_col() {
+        let text = "a = 1\nbé = 2\n\n[x]\ny = 3";
+        let lines = LineIndex::new(text);
+        // Spans start on character boundaries.
+        for offset in (0..=text.len()).filter(|&i| text.is_char_boundary(i)) {
+            assert_eq!(
+                lines.line(offset),
+                super::super::profile::line_col(text, offset).0,
+                "offset {offset}"
+            );
+        }
+    }
 
     #[test]
     fn user_layer_replaces_shipped_setting() {

@@ -370,6 +370,11 @@ fn check_value(ctx: &mut Ctx, raw: &Spanned<RawValue>) -> Option<Spanned<ValueSp
                         kind.name()
                     ),
                 );
+            } else if let Some(why) = not_finite(*n.get_ref()) {
+                ctx.error(
+                    n.span(),
+                    format!("'{field}' must be a finite number, not {why}"),
+                );
             } else if kind == Kind::Int && n.get_ref().fract() != 0.0 {
                 ctx.error(
                     n.span(),
@@ -464,6 +469,19 @@ fn check_value(ctx: &mut Ctx, raw: &Spanned<RawValue>) -> Option<Spanned<ValueSp
         pattern,
     };
     Some(Spanned::new(raw.span(), spec))
+}
+
+/// Why a bound or step is unusable: NaN compares false with everything, so
+/// `min = nan` removes the bound and `step = nan` makes a relative change jump
+/// to the maximum; an infinite step does the same.
+fn not_finite(n: f64) -> Option<&'static str> {
+    if n.is_nan() {
+        Some("nan")
+    } else if n.is_infinite() {
+        Some(if n > 0.0 { "inf" } else { "-inf" })
+    } else {
+        None
+    }
 }
 
 /// The fields each backend accepts besides the common ones.

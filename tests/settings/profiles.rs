@@ -88,10 +88,13 @@ fn invalid_profiles_give_their_exact_errors() {
         ("duplicate_id.toml", "duplicate_id.toml:10:6: duplicate setting id 'bad.example' (first defined on line 2)"),
         ("enum_without_values.toml", "enum_without_values.toml:6:1: an enum value needs 'values'"),
         ("field_of_other_backend.toml", "field_of_other_backend.toml:14:10: 'domain' is not a field of a gsettings table (in [setting.gnome])"),
+        ("inf_bounds.toml", "inf_bounds.toml:8:7: 'min' must be a finite number, not -inf\ninf_bounds.toml:9:7: 'max' must be a finite number, not inf"),
         ("map_key_not_a_value.toml", "map_key_not_a_value.toml:14:7: map key 'yes' is not a value of this setting (expected true or false)"),
         ("min_above_max.toml", "min_above_max.toml:8:7: min is greater than max"),
         ("min_on_string.toml", "min_on_string.toml:8:7: 'min' applies only to int and float values, not string"),
         ("missing_title.toml", "missing_title.toml:1:1: missing field `title`"),
+        ("nan_min.toml", "nan_min.toml:8:7: 'min' must be a finite number, not nan"),
+        ("nan_step.toml", "nan_step.toml:10:8: 'step' must be a finite number, not nan"),
         ("preset_out_of_range.toml", "preset_out_of_range.toml:6:25: 'fixture.cursor_size': 500 px is above the maximum 96 px"),
         (
             "preset_unknown_field.toml",
@@ -212,5 +215,29 @@ fn export_is_complete() {
     assert_eq!(
         evening["examples"],
         serde_json::json!(["get ready for the evening"])
+    );
+}
+
+#[test]
+fn a_nan_bound_is_refused_before_anything_is_planned() {
+    let sb = Sandbox::new();
+    let mine = sb.path("config").join("knob/profiles/mine.toml");
+    let text = "[[setting]]\nid = \"my.scale\"\ntitle = \"Scale\"\ndescription = \"A scale.\"\n\n\
+                [setting.value]\ntype = \"float\"\nmin = nan\nmax = 3.0\nstep = nan\n\n\
+                [setting.gnome]\nbackend = \"gsettings\"\nschema = \"org.example\"\nkey = \"scale\"\ntype = \"d\"\n";
+    std::fs::write(&mine, text).unwrap();
+    let out = sb.knob(&["set", "--platform", "gnome", "my.scale", "-100000"]);
+    assert_ne!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(!stdout(&out).contains("-100000"), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "{}:8:7: 'min' must be a finite number, not nan",
+            mine.display()
+        )) && err.contains(&format!(
+            "{}:10:8: 'step' must be a finite number, not nan",
+            mine.display()
+        )),
+        "{err}"
     );
 }
