@@ -292,6 +292,16 @@ impl Journal {
         self.dir.join(format!("{id:06}.json"))
     }
 
+    /// The writers' lock, waiting for it (see [`super::lock`]).
+    pub fn lock(&self) -> Result<super::lock::JournalLock, super::lock::LockError> {
+        super::lock::JournalLock::acquire(&self.dir)
+    }
+
+    /// The writers' lock if it is free now.
+    pub fn try_lock(&self) -> Result<super::lock::JournalLock, super::lock::LockError> {
+        super::lock::JournalLock::try_acquire(&self.dir)
+    }
+
     /// `.tmp` in the journal, created mode 0700; an existing one must be a
     /// real directory (not a link) that this user can make private.
     fn tmp_dir(&self) -> Result<PathBuf, JournalError> {
