@@ -114,6 +114,10 @@ pub struct BatchArgs {
     /// Apply without asking; required with --apply.
     #[arg(long)]
     pub yes: bool,
+    /// If another knob is applying or undoing changes, fail at once (exit 5)
+    /// instead of waiting for it to finish.
+    #[arg(long)]
+    pub no_wait: bool,
     /// Worker threads; requests are spread over them.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
@@ -298,6 +302,10 @@ pub struct PlanFlags {
     /// Apply without asking (needed when there is no terminal to ask on).
     #[arg(long, requires = "apply")]
     pub yes: bool,
+    /// If another knob is applying or undoing changes, fail at once (exit 5)
+    /// instead of waiting for it to finish.
+    #[arg(long)]
+    pub no_wait: bool,
     /// Show the exact commands that run.
     #[arg(long, short)]
     pub verbose: bool,
@@ -346,6 +354,10 @@ pub struct UndoArgs {
     /// Show the exact commands that ran.
     #[arg(long, short)]
     pub verbose: bool,
+    /// If another knob is applying or undoing changes, fail at once (exit 5)
+    /// instead of waiting for it to finish.
+    #[arg(long)]
+    pub no_wait: bool,
 }
 
 #[derive(Debug, Args)]

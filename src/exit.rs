@@ -13,11 +13,29 @@ pub enum Exit {
     NotUnderstood = 3,
     /// Applying was refused, or a failure rolled the plan back.
     ApplyRefused = 4,
+    /// With --no-wait: another knob was applying or undoing changes, so
+    /// nothing was done.
+    Busy = 5,
 }
 
 impl Exit {
     pub fn code(self) -> u8 {
         self as u8
+    }
+
+    /// The status for an error that ended a command.
+    pub fn for_error(err: &anyhow::Error) -> Exit {
+        let busy = err.chain().any(|c| {
+            matches!(
+                c.downcast_ref::<crate::settings::LockError>(),
+                Some(crate::settings::LockError::Busy { .. })
+            )
+        });
+        if busy {
+            Exit::Busy
+        } else {
+            Exit::Error
+        }
     }
 }
 
@@ -28,4 +46,5 @@ Exit status:
   1  error
   2  usage error
   3  not understood (only suggestions were given)
-  4  apply refused or rolled back";
+  4  apply refused or rolled back
+  5  busy: another knob is applying or undoing (--no-wait)";

@@ -36,7 +36,7 @@ fn main() -> ExitCode {
                 let _ = write!(stderr, ": {cause}");
             }
             let _ = writeln!(stderr);
-            ExitCode::from(Exit::Error.code())
+            ExitCode::from(Exit::for_error(&err).code())
         }
     }
 }

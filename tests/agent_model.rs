@@ -287,4 +287,68 @@ fn string_values_from_the_request_are_still_planned() {
         assert!(values.contains(&&Value::from(value)), "{request}: {v}");
         assert!(v.get("notices").is_none(), "{request}: {v}");
     }
+
+#[test]
+fn batch_apply_on_two_threads_plans_each_line_after_the_lines_before_it() {
+    require_tool("gsettings");
+    let sb = Sandbox::new();
+    let file = sb.path("requests.txt");
+    std::fs::write(
+        &file,
+        "turn on dark mode\nturn off dark mode\nset text size to 1.5\nmake the text bigger\n",
+    )
+    .unwrap();
+    let out = sb.knob(&[
+        "batch",
+        "--platform",
+        "gnome",
+        "--apply",
+        "--yes",
+        "--threads",
+        "2",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let lines: Vec<Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4);
+    for (line, setting) in lines.iter().zip([
+        "appearance.dark_mode",
+        "appearance.dark_mode",
+        "text.size",
+        "text.size",
+    ]) {
+        assert_eq!(line["actions"][0]["setting"], setting, "{line}");
+        assert_eq!(
+            line["applied"], true,
+            "every line changes something: {line}"
+        );
+    }
+    // Each line was planned against what the line before it left.
+    assert_eq!(lines[1]["actions"][0]["current"], "'prefer-dark'");
+    assert_eq!(lines[3]["actions"][0]["current"], "1.5");
+
+    assert_eq!(
+        sb.tool(&SCHEME),
+        "'default'",
+        "dark mode was turned off last"
+    );
+    let size: f64 = sb
+        .tool(&[
+            "gsettings",
+            "get",
+            "org.gnome.desktop.interface",
+            "text-scaling-factor",
+        ])
+        .parse()
+        .unwrap();
+    assert!(size > 1.5, "bigger than 1.5: {size}");
+    let entry: Value = serde_json::from_str(
+        &std::fs::read_to_string(sb.journal_dir().join("000004.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(entry["summary"], "batch: make the text bigger");
+    assert_eq!(entry["changes"][0]["before"], "1.5");
 }

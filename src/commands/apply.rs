@@ -1,7 +1,7 @@
 //! `knob apply PRESET`: plan a preset's values; with --apply, make them.
 use anyhow::anyhow;
 
-use super::settings_ui::{catalog, execute, platform, system};
+use super::settings_ui::{catalog, execute, lock_for_apply, platform, system};
 use crate::cli::ApplyArgs;
 use crate::exit::Exit;
 use crate::settings::plan;
@@ -21,6 +21,7 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<Exit> {
             }
         )
     })?;
+    let _lock = lock_for_apply(&args.flags)?;
     let mut plan = plan(&cat, &preset.values, platform, &system())?;
     // A preset applies what this machine can; the rest is listed as skipped.
     plan.set_aside_unavailable();

@@ -6,7 +6,7 @@ use std::sync::atomic::AtomicBool;
 use anyhow::{Context as _, Result};
 use serde_json::{json, Map, Value as Json};
 
-use super::settings_ui::{catalog, execute_with, platform, system};
+use super::settings_ui::{catalog, execute_with, lock_for_apply, platform, system};
 use super::Context;
 use crate::agent::pipeline::{Agent, Intent, Understanding};
 use crate::agent::request::MAX_REQUEST_BYTES;
@@ -127,6 +127,8 @@ fn plan_and_execute(args: &AskArgs, catalog: &Catalog, u: &Understanding) -> Res
         .program
         .as_ref()
         .expect("change and preset intents carry a program");
+    // Before relative values read the current ones.
+    let _lock = lock_for_apply(&args.flags)?;
     let resolved = resolve(program, catalog, platform, &system());
     let mut extra = extra_json(u, u.intent, args.explain);
     if !resolved.notes.is_empty() {

@@ -1,6 +1,11 @@
 //! `knob batch [FILE|-]`: one JSON object per input line, in input order,
 //! flushed as it goes; a summary (counts, requests/s, p50/p99 latency) on
 //! stderr. A bad line gets an error object and the batch goes on.
+//!
+//! The model runs on many threads. With --apply, each line is resolved,
+//! planned and applied in input order, after the lines before it, under the
+//! journal lock: "make the text bigger" plans against the size the line
+//! before it set, and its journal entry records that size as `before`.
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
 use std::time::Instant;
@@ -9,9 +14,10 @@ use anyhow::{Context as _, Result};
 use serde_json::{json, Map, Value as Json};
 
 use super::ask::load_agent;
-use super::settings_ui::{catalog, journal, platform, system};
+use super::settings_ui::{catalog, journal, lock_journal, platform, system};
 use super::Context;
 use crate::agent::batch_input::{BadLine, BatchItem, BatchReader};
+use crate::agent::grammar::Program;
 use crate::agent::parallel::map_ordered;
 use crate::agent::pipeline::{Agent, Intent};
 use crate::agent::resolve::resolve;
@@ -23,8 +29,8 @@ use crate::settings::{plan, Catalog, Plan, Platform};
 /// What one line turned into.
 struct LineResult {
     json: Map<String, Json>,
-    /// A plan to apply (with --apply), made by the worker.
-    plan: Option<Plan>,
+    /// With --apply: the program to resolve, plan and apply in input order.
+    program: Option<Program>,
     latency_ms: f64,
     outcome: &'static str,
 }
@@ -57,6 +63,11 @@ pub fn run(ctx: &Context, args: BatchArgs) -> Result<Exit> {
     let mut latencies = Vec::new();
     let mut counts: std::collections::BTreeMap<&'static str, usize> = Default::default();
     let journal = if args.apply { Some(journal()?) } else { None };
+    // Held until the last line's journal write.
+    let _lock = match &journal {
+        Some(j) => Some(lock_journal(j, args.no_wait)?),
+        None => None,
+    };
     let mut out = io::stdout().lock();
     let mut apply_failed = false;
     map_ordered(
@@ -65,7 +76,14 @@ pub fn run(ctx: &Context, args: BatchArgs) -> Result<Exit> {
         || load_agent(ctx, &catalog, Some(1)),
         |agent: &mut Agent, item| process(agent, &catalog, platform, item, args.apply),
         |mut r: LineResult| -> Result<()> {
-            if let (Some(mut plan), Some(journal)) = (r.plan.take(), journal.as_ref()) {
+            // Here, in input order, after every earlier line was applied.
+            let t0 = Instant::now();
+            let plan = r
+                .program
+                .take()
+                .and_then(|program| plan_line(&mut r, &program, &catalog, platform));
+            r.latency_ms += ms(t0);
+            if let (Some(mut plan), Some(journal)) = (plan, journal.as_ref()) {
                 let summary = format!(
                     "batch: {}",
                     r.json.get("query").and_then(Json::as_str).unwrap_or("")
@@ -120,6 +138,36 @@ pub fn run(ctx: &Context, args: BatchArgs) -> Result<Exit> {
     })
 }
 
+/// Resolves and plans `program` into `r.json`; returns the plan when it can
+/// be applied.
+fn plan_line(
+    r: &mut LineResult,
+    program: &Program,
+    catalog: &Catalog,
+    platform: Platform,
+) -> Option<Plan> {
+    let json = &mut r.json;
+    let resolved = resolve(program, catalog, platform, &system());
+    if !resolved.notes.is_empty() {
+        json.insert("notes".into(), json!(resolved.notes));
+    }
+    match plan(catalog, &resolved.requests, platform, &system()) {
+        Ok(p) => {
+            if let Ok(Json::Object(fields)) = serde_json::to_value(p.to_json()) {
+                json.extend(fields);
+            }
+            p.refusal().is_none().then_some(p)
+        }
+        Err(e) => {
+            json.insert("error".into(), json!(e.to_string()));
+            r.outcome = "error";
+            None
+        }
+    }
+}
+
+/// Understands one line on a worker thread. Without `apply` it also plans
+/// it (reading only); with `apply` the program is left for the ordered sink.
 fn process(
     agent: &mut Agent,
     catalog: &Catalog,
@@ -139,7 +187,7 @@ fn process(
             json.insert("error".into(), json!(bad.error.to_string()));
             return LineResult {
                 json,
-                plan: None,
+                program: None,
                 latency_ms: ms(t0),
                 outcome: "error",
             };
@@ -156,38 +204,15 @@ fn process(
             json.insert("error".into(), json!(e.to_string()));
             return LineResult {
                 json,
-                plan: None,
+                program: None,
                 latency_ms: ms(t0),
                 outcome: "error",
             };
         }
     };
-    let mut plan_out = None;
-    let mut outcome = u.intent.name();
     json.insert("platform".into(), json!(platform.name()));
     json.insert("actions".into(), json!([]));
     json.insert("applied".into(), json!(false));
-    if let (Intent::Change | Intent::Preset, Some(program)) = (u.intent, &u.program) {
-        json.insert("program".into(), json!(program.to_string()));
-        let resolved = resolve(program, catalog, platform, &system());
-        if !resolved.notes.is_empty() {
-            json.insert("notes".into(), json!(resolved.notes));
-        }
-        match plan(catalog, &resolved.requests, platform, &system()) {
-            Ok(p) => {
-                if let Ok(Json::Object(fields)) = serde_json::to_value(p.to_json()) {
-                    json.extend(fields);
-                }
-                if apply && p.refusal().is_none() {
-                    plan_out = Some(p);
-                }
-            }
-            Err(e) => {
-                json.insert("error".into(), json!(e.to_string()));
-                outcome = "error";
-            }
-        }
-    }
     json.insert("query".into(), json!(u.query));
     json.insert("intent".into(), json!(u.intent.name()));
     json.insert("confidence".into(), json!(u.confidence));
@@ -196,12 +221,23 @@ fn process(
     if !u.notices.is_empty() {
         json.insert("notices".into(), json!(u.notices));
     }
-    LineResult {
+    let mut r = LineResult {
         json,
-        plan: plan_out,
-        latency_ms: ms(t0),
-        outcome,
+        program: None,
+        latency_ms: 0.0,
+        outcome: u.intent.name(),
+    };
+    if let (Intent::Change | Intent::Preset, Some(program)) = (u.intent, u.program) {
+        r.json.insert("program".into(), json!(program.to_string()));
+        if apply {
+            r.program = Some(program);
+        } else {
+            // A dry run reads only, so lines may plan in any order.
+            plan_line(&mut r, &program, catalog, platform);
+        }
     }
+    r.latency_ms = ms(t0);
+    r
 }
 
 fn ms(t0: Instant) -> f64 {

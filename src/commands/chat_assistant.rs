@@ -12,7 +12,9 @@ use crate::chat::ChatModel;
 use crate::chat_template::Message;
 use crate::generate::Stats;
 use crate::settings::apply::{self, Outcome};
-use crate::settings::{plan, Catalog, Journal, Plan, Platform, RealSystem};
+use crate::settings::{
+    plan, Catalog, Journal, JournalLock, LockError, Plan, Platform, RealSystem, Value,
+};
 use crate::tui::backend::{Assistant, GenStats, PlanCard, PlanRow, WorkerEvent};
 
 /// Turns of chat history kept in the prompt.
@@ -182,6 +184,78 @@ impl RealAssistant {
             }
         }
     }
+
+    /// Applies `plan` (made under the writers' lock) and says what happened.
+    fn apply_locked(&self, plan: &mut Plan) -> Result<String, String> {
+        if let Some(reason) = plan.refusal() {
+            return Err(format!("not applied: {reason}"));
+        }
+        let summary: Vec<String> = plan
+            .actions
+            .iter()
+            .map(|a| format!("set {} {}", a.setting, a.value))
+            .collect();
+        match apply::apply(
+            plan,
+            &RealSystem::new(),
+            self.journal.as_ref(),
+            &format!("chat: {}", summary.join("; ")),
+        ) {
+            Ok(Outcome::NothingToDo) => Ok("nothing to change".to_string()),
+            Ok(Outcome::Applied {
+                journal_id,
+                after_failures,
+            }) => {
+                plan.applied = true;
+                let changed: Vec<String> = plan
+                    .changes()
+                    .map(|a| format!("{}: {}", a.title, a.value))
+                    .collect();
+                let mut msg = format!("applied {}", changed.join(", "));
+                if let Some(id) = journal_id {
+                    msg.push_str(&format!(" (plan {id}; u or /undo reverts it)"));
+                }
+                for f in after_failures {
+                    msg.push_str(&format!(
+                        "; warning: {} failed: {}",
+                        f.argv.join(" "),
+                        f.reason
+                    ));
+                }
+                Ok(msg)
+            }
+            Ok(Outcome::RolledBack {
+                failed,
+                rolled_back,
+                ..
+            }) => Err(format!(
+                "{} failed ({}); rolled back: {}",
+                failed.setting,
+                failed.reason,
+                if rolled_back.is_empty() {
+                    "nothing had changed".to_string()
+                } else {
+                    rolled_back.join(", ")
+                }
+            )),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+/// The journal's writers' lock; while another knob holds it, says so in the
+/// chat and waits.
+fn lock_journal(journal: &Journal, events: &Sender<WorkerEvent>) -> Result<JournalLock, String> {
+    match journal.try_lock() {
+        Err(LockError::Busy { path }) => {
+            let _ = events.send(WorkerEvent::Info(format!(
+                "waiting for another knob to finish applying or undoing (lock {})...",
+                path.display()
+            )));
+            journal.lock().map_err(|e| e.to_string())
+        }
+        result => result.map_err(|e| e.to_string()),
+    }
 }
 
 impl Assistant for RealAssistant {
@@ -234,84 +308,61 @@ impl Assistant for RealAssistant {
             });
             return;
         };
-        let result = if let Some(reason) = plan.refusal() {
-            Err(format!("not applied: {reason}"))
-        } else {
-            let summary: Vec<String> = plan
-                .actions
-                .iter()
-                .map(|a| format!("set {} {}", a.setting, a.value))
-                .collect();
-            match apply::apply(
-                &plan,
-                &RealSystem::new(),
-                self.journal.as_ref(),
-                &format!("chat: {}", summary.join("; ")),
-            ) {
-                Ok(Outcome::NothingToDo) => Ok("nothing to change".to_string()),
-                Ok(Outcome::Applied {
-                    journal_id,
-                    after_failures,
-                }) => {
-                    plan.applied = true;
-                    let changed: Vec<String> = plan
-                        .changes()
-                        .map(|a| format!("{}: {}", a.title, a.value))
-                        .collect();
-                    let mut msg = format!("applied {}", changed.join(", "));
-                    if let Some(id) = journal_id {
-                        msg.push_str(&format!(" (plan {id}; u or /undo reverts it)"));
-                    }
-                    for f in after_failures {
-                        msg.push_str(&format!(
-                            "; warning: {} failed: {}",
-                            f.argv.join(" "),
-                            f.reason
-                        ));
-                    }
-                    Ok(msg)
-                }
-                Ok(Outcome::RolledBack {
-                    failed,
-                    rolled_back,
-                    ..
-                }) => Err(format!(
-                    "{} failed ({}); rolled back: {}",
-                    failed.setting,
-                    failed.reason,
-                    if rolled_back.is_empty() {
-                        "nothing had changed".to_string()
-                    } else {
-                        rolled_back.join(", ")
-                    }
-                )),
-                Err(e) => Err(e.to_string()),
+        // The card was planned when it was shown; under the lock the same
+        // values are planned again, so the journal records the values
+        // before as they are now.
+        let lock = match self.journal.as_ref().map(|j| lock_journal(j, events)) {
+            Some(Err(e)) => {
+                let _ = events.send(WorkerEvent::Applied {
+                    plan_id,
+                    result: Err(e),
+                });
+                return;
+            }
+            Some(Ok(lock)) => Some(lock),
+            None => None,
+        };
+        let requests: Vec<(String, Value)> = plan
+            .actions
+            .iter()
+            .map(|a| (a.setting.clone(), a.value.clone()))
+            .collect();
+        let replanned = plan::plan(&self.catalog, &requests, plan.platform, &RealSystem::new());
+        let result = match replanned {
+            Err(e) => Err(e.to_string()),
+            Ok(p) => {
+                plan = p;
+                self.apply_locked(&mut plan)
             }
         };
+        drop(lock);
         let _ = events.send(WorkerEvent::Applied { plan_id, result });
     }
 
     fn undo(&mut self, events: &Sender<WorkerEvent>) {
         let result = match &self.journal {
             None => Err("no journal directory: nothing can be undone".to_string()),
-            Some(j) => match apply::undo(j, None, &RealSystem::new()) {
-                Ok(r) if r.failures.is_empty() => Ok(format!(
-                    "undid plan {} ({}): restored {}",
-                    r.id,
-                    r.summary,
-                    r.restored.join(", ")
-                )),
-                Ok(r) => Err(format!(
-                    "plan {}: restored {}; failed: {}",
-                    r.id,
-                    r.restored.join(", "),
-                    r.failures
-                        .iter()
-                        .map(|f| format!("{} ({})", f.setting, f.reason))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )),
-                Err(e) => Err(e.to_string()),
+            Some(j) => match lock_journal(j, events) {
+                Err(e) => Err(e),
+                Ok(_lock) => match apply::undo(j, None, &RealSystem::new()) {
+                    Ok(r) if r.failures.is_empty() => Ok(format!(
+                        "undid plan {} ({}): restored {}",
+                        r.id,
+                        r.summary,
+                        r.restored.join(", ")
+                    )),
+                    Ok(r) => Err(format!(
+                        "plan {}: restored {}; failed: {}",
+                        r.id,
+                        r.restored.join(", "),
+                        r.failures
+                            .iter()
+                            .map(|f| format!("{} ({})", f.setting, f.reason))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
+                    Err(e) => Err(e.to_string()),
+                },
             },
         };
         let _ = events.send(WorkerEvent::Undone { result });

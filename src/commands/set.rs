@@ -1,7 +1,7 @@
 //! `knob set SETTING VALUE`: plan one change; with --apply, make it.
 use anyhow::{anyhow, bail};
 
-use super::settings_ui::{catalog, execute, platform, system};
+use super::settings_ui::{catalog, execute, lock_for_apply, platform, system};
 use crate::cli::SetArgs;
 use crate::exit::Exit;
 use crate::settings::{plan, read_current, Catalog, Platform, Relative, Setting, Value};
@@ -78,7 +78,17 @@ pub fn run(args: SetArgs) -> anyhow::Result<Exit> {
             }
         );
     }
-    let value = resolve_value(&cat, setting, &args.value, platform)?;
+    // An absolute value is checked before waiting for the writers' lock; a
+    // relative one reads the current value, so it is resolved under it.
+    let absolute = match relative(&args.value) {
+        None => Some(resolve_value(&cat, setting, &args.value, platform)?),
+        Some(_) => None,
+    };
+    let _lock = lock_for_apply(&args.flags)?;
+    let value = match absolute {
+        Some(value) => value,
+        None => resolve_value(&cat, setting, &args.value, platform)?,
+    };
     let mut plan = plan(
         &cat,
         &[(setting.id.clone(), value.clone())],

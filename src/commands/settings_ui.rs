@@ -9,7 +9,9 @@ use crate::cli::PlanFlags;
 use crate::exit::Exit;
 use crate::settings::apply::{self, Failure, Outcome};
 use crate::settings::render::{format_argv, render_plan};
-use crate::settings::{paths, platform, Catalog, Journal, Plan, Platform, RealSystem};
+use crate::settings::{
+    paths, platform, Catalog, Journal, JournalLock, LockError, Plan, Platform, RealSystem,
+};
 
 pub fn catalog() -> anyhow::Result<Catalog> {
     crate::settings::load_catalog().context("loading the settings catalog")
@@ -38,6 +40,30 @@ pub fn journal() -> anyhow::Result<Journal> {
         anyhow!("cannot find a data directory for the journal (set KNOB_DATA_DIR)")
     })?;
     Ok(Journal::new(dir))
+}
+
+/// The journal's writers' lock. When another knob holds it: with `no_wait`
+/// an error (exit 5), else a note on stderr and a wait until it is free.
+pub fn lock_journal(journal: &Journal, no_wait: bool) -> anyhow::Result<JournalLock> {
+    match journal.try_lock() {
+        Err(LockError::Busy { path }) if !no_wait => {
+            eprintln!(
+                "knob: waiting for another knob to finish applying or undoing (lock {})...",
+                path.display()
+            );
+            Ok(journal.lock()?)
+        }
+        result => Ok(result?),
+    }
+}
+
+/// With --apply, the writers' lock, to take before reading the values a
+/// plan starts from and to hold until it is applied; `None` for a dry run.
+pub fn lock_for_apply(flags: &PlanFlags) -> anyhow::Result<Option<JournalLock>> {
+    if !flags.apply {
+        return Ok(None);
+    }
+    lock_journal(&journal()?, flags.no_wait).map(Some)
 }
 
 fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {

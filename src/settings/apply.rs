@@ -165,7 +165,9 @@ fn run_after(sys: &dyn System, after: &[Vec<String>]) -> Vec<Failure> {
 }
 
 /// Restores `changes` in reverse order, marking each `ok` or `failed`.
-/// Returns the restored settings and the failures.
+/// Returns the settings all of whose keys were restored, and the failures:
+/// a setting written through several keys of which one failed is only a
+/// failure, never both.
 fn restore(
     sys: &dyn System,
     changes: &mut [Change],
@@ -204,6 +206,7 @@ fn restore(
             }
         }
     }
+    restored.retain(|s| !failures.iter().any(|f| &f.setting == s));
     restored.reverse();
     (restored, failures)
 }
@@ -213,6 +216,8 @@ fn restore(
 pub struct UndoReport {
     pub id: u64,
     pub summary: String,
+    /// Settings whose every key was restored (a partly restored one is
+    /// listed in `failures` only).
     pub restored: Vec<String>,
     pub failures: Vec<Failure>,
     pub after_failures: Vec<Failure>,

@@ -146,6 +146,101 @@ fn windows_rollback_on_the_fake_system_reports_both_facts() {
 }
 
 #[test]
+fn a_setting_with_one_key_not_restored_is_reported_only_as_not_restored() {
+    let cat = fixtures();
+    // fixture.dark_mode writes color-scheme and gtk-theme; only putting
+    // gtk-theme back fails.
+    let fake =
+        FakeSystem::with_programs(&["gsettings"]).fail_writes_containing("gtk-theme 'Adwaita'");
+    let iface = "gsettings org.gnome.desktop.interface";
+    fake.set(&format!("{iface} color-scheme"), "'default'");
+    fake.set(&format!("{iface} gtk-theme"), "'Adwaita'");
+    fake.set(&format!("{iface} cursor-size"), "24");
+    let p = plan(
+        &cat,
+        &[
+            req("fixture.dark_mode", Value::Bool(true)),
+            req("fixture.cursor_size", Value::Int(48)),
+        ],
+        Platform::Gnome,
+        &fake,
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::new(dir.path());
+    assert!(matches!(
+        apply(&p, &fake, Some(&journal), "test").unwrap(),
+        Outcome::Applied { .. }
+    ));
+    let report = undo(&journal, None, &fake).unwrap();
+    assert_eq!(report.restored, vec!["fixture.cursor_size"]);
+    let failed: Vec<&str> = report.failures.iter().map(|f| f.setting.as_str()).collect();
+    assert_eq!(failed, vec!["fixture.dark_mode"]);
+    assert_eq!(
+        fake.stored(&format!("{iface} color-scheme")).as_deref(),
+        Some("'default'"),
+        "the other key was still restored"
+    );
+
+    // Through the binary: the undo line does not name it as restored.
+    let sb = Sandbox::new();
+    let bin = sb.path("fail-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    super::common::require_tool("gsettings");
+    let real = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join("gsettings"))
+        .find(|p| p.is_file())
+        .expect("gsettings on PATH");
+    // A gsettings whose only failing command is putting gtk-theme back.
+    let script = bin.join("gsettings");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nif [ \"$1 $3 $4\" = \"set gtk-theme 'Adwaita'\" ]; then echo refused >&2; exit 1; fi\nexec '{}' \"$@\"\n",
+            real.display()
+        ),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let mut paths = vec![bin];
+    paths.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    let path = std::env::join_paths(paths).unwrap();
+    let knob = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_knob"));
+        cmd.args(args);
+        sb.prepare(&mut cmd);
+        cmd.env("PATH", &path).output().unwrap()
+    };
+    let out = knob(&[
+        "apply",
+        "fixture-evening",
+        "--platform",
+        "gnome",
+        "--apply",
+        "--yes",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = knob(&["undo"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("restored fixture.cursor_size.") && !text.contains("fixture.dark_mode"),
+        "{text}"
+    );
+    assert!(
+        stderr(&out).contains("could not restore fixture.dark_mode: refused"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn dry_run_runs_the_same_code_and_changes_nothing() {
     let cat = fixtures();
     let fake = FakeSystem::with_programs(&["gsettings"]);
@@ -266,7 +361,13 @@ fn windows_on_linux_through_the_binary() {
         "{}",
         stderr(&out)
     );
-    assert!(!sb.journal_dir().exists());
+    // Nothing journaled (the directory may hold the writers' lock file).
+    let entries = std::fs::read_dir(sb.journal_dir()).map_or(0, |d| {
+        d.filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+            .count()
+    });
+    assert_eq!(entries, 0);
 }
 
 #[test]

@@ -159,3 +159,124 @@ fn corrupt_and_newer_entries_are_reported_never_dropped() {
     ]);
     assert!(stdout(&out).contains("(plan 3;"), "{}", stdout(&out));
 }
+
+/// Runs knob in the sandbox; fails if it has not finished in 20 s (reading a
+/// FIFO would wait for a writer forever).
+fn knob_within_20s(sb: &Sandbox, args: &[&str]) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_knob"));
+    cmd.args(args);
+    sb.prepare(&mut cmd);
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > std::time::Duration::from_secs(20) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("knob {args:?} hung on the journal");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[cfg(unix)]
+#[test]
+fn fifo_symlink_and_huge_id_entries_neither_hang_nor_wrap() {
+    require_tool("gsettings");
+    let sb = Sandbox::new();
+    let out = sb.knob(&[
+        "set",
+        "fixture.cursor_size",
+        "40",
+        "--platform",
+        "gnome",
+        "--apply",
+        "--yes",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let dir = sb.journal_dir();
+    let made = std::process::Command::new("mkfifo")
+        .arg(dir.join("000002.json"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    std::os::unix::fs::symlink("/dev/zero", dir.join("000003.json")).unwrap();
+
+    let out = knob_within_20s(&sb, &["history"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("   2  unreadable: journal entry")
+            && text.contains("000002.json is not read: it is a FIFO, not a regular file"),
+        "{text}"
+    );
+    assert!(
+        text.contains("000003.json is not read: it is a symbolic link, not a regular file"),
+        "{text}"
+    );
+    let out = knob_within_20s(&sb, &["undo"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("000003.json is not read: it is a symbolic link"),
+        "{}",
+        stderr(&out)
+    );
+    let out = knob_within_20s(&sb, &["undo", "--id", "2"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("it is a FIFO"), "{}", stderr(&out));
+    assert_eq!(sb.tool(&["gsettings", "get", IFACE, "cursor-size"]), "40");
+
+    // An entry with the largest id: a clear error and nothing changed,
+    // instead of a next id that wraps to 0.
+    std::fs::write(dir.join("18446744073709551615.json"), "{}").unwrap();
+    let out = sb.knob(&[
+        "set",
+        "fixture.cursor_size",
+        "64",
+        "--platform",
+        "gnome",
+        "--apply",
+        "--yes",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "18446744073709551615.json has the largest possible id, so no entry can follow it"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!dir.join("000000.json").exists());
+    assert_eq!(sb.tool(&["gsettings", "get", IFACE, "cursor-size"]), "40");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlink_at_a_leftover_temporary_name_is_not_followed() {
+    require_tool("gsettings");
+    let sb = Sandbox::new();
+    let out = sb.knob(&[
+        "set",
+        "fixture.cursor_size",
+        "40",
+        "--platform",
+        "gnome",
+        "--apply",
+        "--yes",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let precious = sb.path("precious.txt");
+    std::fs::write(&precious, "keep me").unwrap();
+    // Where knob 226b8c6 wrote its temporary file for entry 1.
+    std::os::unix::fs::symlink(&precious, sb.journal_dir().join("000001.json.tmp")).unwrap();
+    let out = sb.knob(&["undo"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&precious).unwrap(), "keep me");
+    assert_eq!(sb.tool(&["gsettings", "get", IFACE, "cursor-size"]), "24");
+    let out = sb.knob(&["history"]);
+    assert!(stdout(&out).contains("undone"), "{}", stdout(&out));
+}

@@ -3,6 +3,7 @@
 //! kwriteconfig5 round trips in temporary directories.
 mod catalog_real;
 mod common;
+mod concurrency;
 mod confirm;
 mod engine;
 mod golden;
