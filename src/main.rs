@@ -1,11 +1,18 @@
-use std::io::{self, Write};
+use std::io;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches};
 use knob::cli::Cli;
 use knob::exit::Exit;
+use knob::{errln, output};
 
 fn main() -> ExitCode {
+    let status = run();
+    ExitCode::from(finish_output(status))
+}
+
+/// Runs the command and reports its error; the exit status.
+fn run() -> u8 {
     let mut command = Cli::command();
     // Hashing the embedded model costs a few milliseconds: only for --version.
     if std::env::args_os().any(|a| a == "--version") {
@@ -16,36 +23,42 @@ fn main() -> ExitCode {
         .and_then(|m| Cli::from_arg_matches(&m))
     {
         Ok(cli) => cli,
-        Err(e) => {
-            // clap prints help/version to stdout with status 0, usage errors with 2.
+        Err(e) if e.use_stderr() => {
+            // A usage error: status 2.
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() {
-                Exit::Usage.code()
-            } else {
-                0
-            });
+            return Exit::Usage.code();
+        }
+        Err(e) => {
+            // Help and version go to stdout, through clap's own printer.
+            if let Err(err) = e.print() {
+                output::failed(err);
+            }
+            return Exit::Ok.code();
         }
     };
     match knob::commands::run(cli) {
-        Ok(exit) => ExitCode::from(exit.code()),
-        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Ok(exit) => exit.code(),
         Err(err) => {
-            let mut stderr = io::stderr().lock();
-            let _ = write!(stderr, "knob: error: {err}");
+            let mut message = err.to_string();
             for cause in err.chain().skip(1) {
-                let _ = write!(stderr, ": {cause}");
+                message.push_str(&format!(": {cause}"));
             }
-            let _ = writeln!(stderr);
-            ExitCode::from(Exit::Error.code())
+            errln!("knob: error: {message}");
+            Exit::Error.code()
         }
     }
 }
 
-/// A closed pipe (`knob ... | head`) is a normal way for a reader to stop.
-fn is_broken_pipe(err: &anyhow::Error) -> bool {
-    err.chain().any(|cause| {
-        cause
-            .downcast_ref::<io::Error>()
-            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
-    })
+/// A closed stdout (`knob … | head`) is a normal way for a reader to stop:
+/// the command's own status stands. Any other failed write (a full disk)
+/// lost output, which is an error.
+fn finish_output(status: u8) -> u8 {
+    match output::finish() {
+        None => status,
+        Some(e) if e.kind() == io::ErrorKind::BrokenPipe => status,
+        Some(e) => {
+            errln!("knob: error: cannot write to standard output: {e}");
+            Exit::Error.code()
+        }
+    }
 }

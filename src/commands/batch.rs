@@ -57,7 +57,7 @@ pub fn run(ctx: &Context, args: BatchArgs) -> Result<Exit> {
     let mut latencies = Vec::new();
     let mut counts: std::collections::BTreeMap<&'static str, usize> = Default::default();
     let journal = if args.apply { Some(journal()?) } else { None };
-    let mut out = io::stdout().lock();
+    let mut out = crate::output::stdout();
     let mut apply_failed = false;
     map_ordered(
         items,
@@ -65,6 +65,10 @@ pub fn run(ctx: &Context, args: BatchArgs) -> Result<Exit> {
         || load_agent(ctx, &catalog, Some(1)),
         |agent: &mut Agent, item| process(agent, &catalog, platform, item, args.apply),
         |mut r: LineResult| -> Result<()> {
+            // The reader is gone: apply no more lines, and read no more.
+            if crate::output::closed() {
+                return Err(crate::output::Closed.into());
+            }
             if let (Some(mut plan), Some(journal)) = (r.plan.take(), journal.as_ref()) {
                 let summary = format!(
                     "batch: {}",
@@ -100,7 +104,11 @@ pub fn run(ctx: &Context, args: BatchArgs) -> Result<Exit> {
             out.flush()?;
             Ok(())
         },
-    )?;
+    )
+    .or_else(|e| match e.downcast::<crate::output::Closed>() {
+        Ok(_) => Ok(()),
+        Err(e) => Err(e),
+    })?;
     if let Some(e) = read_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(e).context("reading the batch input");
     }
@@ -226,7 +234,7 @@ fn summarize(
     latencies.sort_by(f64::total_cmp);
     let n = latencies.len();
     let parts: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
-    eprintln!(
+    errln!(
         "knob batch: {n} requests ({}) in {:.2} s on {threads} thread{}: {:.0} requests/s, latency p50 {:.2} ms, p99 {:.2} ms",
         if parts.is_empty() { "none".to_string() } else { parts.join(", ") },
         secs,

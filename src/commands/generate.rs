@@ -1,6 +1,6 @@
 //! `knob generate`: run a GGUF model on one prompt. Text streams to stdout,
 //! statistics go to stderr; `--json` prints one object at the end instead.
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Read};
 use std::sync::atomic::AtomicBool;
 
 use anyhow::{bail, Context, Result};
@@ -25,46 +25,27 @@ impl Detokenize for Tokenizer {
     }
 }
 
-/// Streams generated text to stdout as it comes. A failed write (a closed
-/// pipe) asks generation to stop, and the error is returned by `finish`.
+/// Streams generated text to stdout as it comes. Once stdout is closed (the
+/// reader is gone), it asks generation to stop.
 pub struct PieceWriter<'a> {
-    out: std::io::StdoutLock<'static>,
     /// Print nothing while generating (`--json` prints once at the end).
     quiet: bool,
-    error: Option<std::io::Error>,
     cancel: &'a AtomicBool,
 }
 
 impl<'a> PieceWriter<'a> {
     pub fn new(quiet: bool, cancel: &'a AtomicBool) -> Self {
-        PieceWriter {
-            out: std::io::stdout().lock(),
-            quiet,
-            error: None,
-            cancel,
-        }
+        PieceWriter { quiet, cancel }
     }
 
     pub fn write(&mut self, piece: &str) {
-        if self.quiet || self.error.is_some() {
+        if self.quiet {
             return;
         }
-        if let Err(e) = self
-            .out
-            .write_all(piece.as_bytes())
-            .and_then(|()| self.out.flush())
-        {
-            self.error = Some(e);
+        crate::output::print_now(piece);
+        if crate::output::closed() {
             self.cancel
                 .store(true, std::sync::atomic::Ordering::Relaxed);
-        }
-    }
-
-    /// Standard output for what follows, or the write error.
-    pub fn finish(self) -> Result<std::io::StdoutLock<'static>> {
-        match self.error {
-            Some(e) => Err(e).context("writing to standard output"),
-            None => Ok(self.out),
         }
     }
 }
@@ -163,17 +144,12 @@ pub fn run(args: GenerateArgs) -> Result<Exit> {
         &cancel,
         &mut |piece, _stats| writer.write(piece),
     );
-    let mut stdout = writer.finish()?;
     let g = result.with_context(|| format!("the prompt is {} tokens", tokens.len()))?;
     if json {
-        writeln!(
-            stdout,
-            "{}",
-            serde_json::to_string(&json_report(&g, threads))?
-        )?;
+        outln!("{}", serde_json::to_string(&json_report(&g, threads))?);
     } else {
-        writeln!(stdout)?;
-        eprintln!("{}", stats_line(&g));
+        outln!();
+        errln!("{}", stats_line(&g));
     }
     Ok(Exit::Ok)
 }

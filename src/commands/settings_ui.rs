@@ -41,7 +41,7 @@ pub fn journal() -> anyhow::Result<Journal> {
 }
 
 fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
-    let mut out = io::stdout().lock();
+    let mut out = crate::output::stdout();
     serde_json::to_writer_pretty(&mut out, value)?;
     writeln!(out)?;
     Ok(())
@@ -54,9 +54,9 @@ fn print_failure(label: &str, f: &Failure) {
         format!("{}: ", f.setting)
     };
     if f.argv.is_empty() {
-        eprintln!("knob: {label}: {setting}{}", f.reason);
+        errln!("knob: {label}: {setting}{}", f.reason);
     } else {
-        eprintln!(
+        errln!(
             "knob: {label}: {setting}{} ($ {})",
             f.reason,
             format_argv(&f.argv)
@@ -114,7 +114,7 @@ pub fn execute_with(
         if flags.json {
             print_json(&with_extra(&plan.to_json(), extra)?)
         } else {
-            print!("{}", render_plan(plan, flags.verbose));
+            out!("{}", render_plan(plan, flags.verbose));
             Ok(())
         }
     };
@@ -122,9 +122,9 @@ pub fn execute_with(
         show(plan)?;
         if !flags.json {
             match (plan.refusal(), changes) {
-                (Some(reason), _) => println!("dry run: {reason}."),
-                (None, 0) => println!("nothing to change."),
-                (None, n) => println!(
+                (Some(reason), _) => outln!("dry run: {reason}."),
+                (None, 0) => outln!("nothing to change."),
+                (None, n) => outln!(
                     "dry run: {n} change{} planned; add --apply to make {}.",
                     plural(n),
                     if n == 1 { "it" } else { "them" }
@@ -135,13 +135,13 @@ pub fn execute_with(
     }
     if let Some(reason) = plan.refusal() {
         show(plan)?;
-        eprintln!("knob: not applied: {reason}.");
+        errln!("knob: not applied: {reason}.");
         return Ok(Exit::ApplyRefused);
     }
     if changes == 0 {
         show(plan)?;
         if !flags.json {
-            println!("nothing to change.");
+            outln!("nothing to change.");
         }
         return Ok(Exit::Ok);
     }
@@ -149,14 +149,14 @@ pub fn execute_with(
         let interactive = io::stdin().is_terminal() && io::stderr().is_terminal();
         if !interactive {
             show(plan)?;
-            eprintln!("knob: not applied: there is no terminal to ask for confirmation on; add --yes to apply without asking.");
+            errln!("knob: not applied: there is no terminal to ask for confirmation on; add --yes to apply without asking.");
             return Ok(Exit::ApplyRefused);
         }
         if !flags.json {
             show(plan)?;
         }
         if !confirm(changes)? {
-            eprintln!("knob: not applied.");
+            errln!("knob: not applied.");
             return Ok(Exit::ApplyRefused);
         }
     }
@@ -180,7 +180,7 @@ pub fn execute_with(
                 let id = journal_id.map_or(String::new(), |id| {
                     format!(" (plan {id}; `knob undo` reverts it)")
                 });
-                println!("applied {changes} change{}{id}.", plural(changes));
+                outln!("applied {changes} change{}{id}.", plural(changes));
             }
             for f in &after_failures {
                 print_failure("warning: a follow-up command failed", f);
@@ -202,9 +202,9 @@ pub fn execute_with(
             }
             print_failure("failed", &failed);
             if rolled_back.is_empty() {
-                eprintln!("knob: nothing had been changed before the failure.");
+                errln!("knob: nothing had been changed before the failure.");
             } else {
-                eprintln!("knob: rolled back: {}", rolled_back.join(", "));
+                errln!("knob: rolled back: {}", rolled_back.join(", "));
             }
             for f in &rollback_failures {
                 print_failure("rollback failed", f);
