@@ -2,9 +2,9 @@ use std::io;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches};
-use knob::cli::Cli;
-use knob::exit::Exit;
-use knob::{errln, output};
+use knob::cli::{BenchCommand, Cli, Command, ModelCommand, SettingsCommand};
+use knob::exit::{self, Exit};
+use knob::{errln, outln, output};
 
 fn main() -> ExitCode {
     let status = run();
@@ -24,7 +24,12 @@ fn run() -> u8 {
     {
         Ok(cli) => cli,
         Err(e) if e.use_stderr() => {
-            // A usage error: status 2.
+            // A usage error (status 2); --json still gets its error object.
+            if json_in_args() {
+                let text = e.render().to_string();
+                let first = text.lines().next().unwrap_or_default();
+                print_json_error(Exit::Usage, first.trim_start_matches("error: "));
+            }
             let _ = e.print();
             return Exit::Usage.code();
         }
@@ -36,15 +41,17 @@ fn run() -> u8 {
             return Exit::Ok.code();
         }
     };
+    let json = prints_json(cli.command.as_ref());
     match knob::commands::run(cli) {
         Ok(exit) => exit.code(),
         Err(err) => {
-            let mut message = err.to_string();
-            for cause in err.chain().skip(1) {
-                message.push_str(&format!(": {cause}"));
+            let exit = Exit::for_error(&err);
+            let message = exit::message(&err);
+            if json {
+                print_json_error(exit, &message);
             }
             errln!("knob: error: {message}");
-            Exit::Error.code()
+            exit.code()
         }
     }
 }
@@ -60,5 +67,50 @@ fn finish_output(status: u8) -> u8 {
             errln!("knob: error: cannot write to standard output: {e}");
             Exit::Error.code()
         }
+    }
+}
+
+fn print_json_error(exit: Exit, message: &str) {
+    outln!("{}", exit::error_json(exit.kind(), message));
+}
+
+/// `--json` among the options (before any `--`), for errors found before
+/// the arguments could be parsed.
+fn json_in_args() -> bool {
+    std::env::args_os()
+        .skip(1)
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json")
+}
+
+/// Whether the command's output is JSON, so that an error must be too.
+fn prints_json(command: Option<&Command>) -> bool {
+    let Some(command) = command else {
+        return false;
+    };
+    match command {
+        Command::Ask(a) => a.flags.json,
+        // One JSON object per line, with or without --json.
+        Command::Batch(_) => true,
+        Command::Eval(a) => a.json,
+        Command::Generate(a) => a.json,
+        Command::Bench(BenchCommand::Kernels(a)) => a.json,
+        Command::Bench(BenchCommand::Model(a)) => a.json,
+        Command::Bench(BenchCommand::Agent(a)) => a.json,
+        Command::Model(ModelCommand::Info { json, .. }) => *json,
+        Command::Set(a) => a.flags.json,
+        Command::Apply(a) => a.flags.json,
+        Command::Get(a) => a.json,
+        Command::Undo(a) => a.json,
+        Command::History(a) => a.json,
+        Command::Settings(SettingsCommand::List { json, .. }) => *json,
+        Command::Settings(SettingsCommand::Show { json, .. }) => *json,
+        // JSON is its only format.
+        Command::Settings(SettingsCommand::Export { .. }) => true,
+        Command::Settings(SettingsCommand::Check { .. })
+        | Command::Config(_)
+        | Command::Doctor
+        | Command::Completions(_)
+        | Command::Chat(_) => false,
     }
 }

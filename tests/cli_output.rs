@@ -2,9 +2,11 @@
 //! closed pipe (the reader of `knob … | head` has quit) leaves the command's
 //! own exit status, /dev/full is one clear error with status 1, and neither
 //! panics (status 101). An apply whose report cannot be written is still made
-//! and journaled.
+//! and journaled. Also: errors under `--json` are JSON objects, one exit
+//! status per kind of bad input, and each error message says its cause once.
 use std::ffi::OsStr;
 use std::fs::File;
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
@@ -391,6 +393,175 @@ fn batch_apply_stops_after_the_line_in_flight_once_nobody_reads() {
         )]
     );
     assert_eq!(dark_mode(&sb), Value::Bool(true));
+}
+
+/// The one JSON object on stdout.
+fn json_out(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not one JSON object ({e}): stdout {:?}, stderr {:?}",
+            text(&out.stdout),
+            text(&out.stderr)
+        )
+    })
+}
+
+#[test]
+fn json_errors_are_json_objects_with_the_same_exit_status() {
+    let sb = Sandbox::new();
+    // A value the catalog rejects for this platform: from the model's plan
+    // ("5000" becomes 50, not a Windows cursor size) and typed directly.
+    for args in [
+        &[
+            "ask",
+            "--platform",
+            "windows",
+            "--json",
+            "set the cursor size to 5000",
+        ][..],
+        &[
+            "set",
+            "--platform",
+            "windows",
+            "--json",
+            "a11y.cursor_size",
+            "50",
+        ],
+    ] {
+        let out = knob(&sb, args, Sink::Captured);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        let v = json_out(&out);
+        assert_eq!(v["error"]["kind"], "error", "{v}");
+        let message = v["error"]["message"].as_str().unwrap();
+        assert!(message.starts_with("a11y.cursor_size: "), "{message}");
+        // Without --json: the same status, the same message on stderr.
+        let plain: Vec<&str> = args.iter().copied().filter(|a| *a != "--json").collect();
+        let out = knob(&sb, &plain, Sink::Captured);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(out.stdout.is_empty(), "{}", text(&out.stdout));
+        assert_eq!(text(&out.stderr), format!("knob: error: {message}\n"));
+    }
+    // Usage errors: an empty request, an unknown flag.
+    for args in [
+        &["ask", "--platform", "windows", "--json", ""][..],
+        &["ask", "--json", "--no-such-flag", "x"],
+    ] {
+        let out = knob(&sb, args, Sink::Captured);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        let v = json_out(&out);
+        assert_eq!(v["error"]["kind"], "usage", "{v}");
+        assert!(!v["error"]["message"].as_str().unwrap().is_empty());
+    }
+    // Errors before the command runs (an unreadable config) too.
+    let out = knob(&sb, &["--config", "/", "history", "--json"], Sink::Captured);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(json_out(&out)["error"]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("invalid config: "));
+}
+
+#[test]
+fn a_batch_line_whose_plan_fails_gets_an_error_object_on_its_line() {
+    let sb = Sandbox::new();
+    let out = knob_to(
+        &sb,
+        &[
+            OsStr::new("batch"),
+            OsStr::new("--platform"),
+            OsStr::new("windows"),
+        ],
+        Sink::Captured,
+        Some(b"set the cursor size to 5000\nturn on dark mode\n"),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let lines: Vec<Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{}", text(&out.stdout));
+    assert!(
+        lines[0]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("a11y.cursor_size: "),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(lines[1]["intent"], "change");
+}
+
+#[test]
+fn invalid_utf8_is_a_usage_error_on_stdin_and_as_an_argument() {
+    let sb = Sandbox::new();
+    let bad = OsStr::from_bytes(b"turn on \xff dark mode");
+    let ask = OsStr::new("ask");
+    let platform = [OsStr::new("--platform"), OsStr::new("windows")];
+    let json = OsStr::new("--json");
+    let as_argument = knob_to(
+        &sb,
+        &[ask, platform[0], platform[1], bad],
+        Sink::Captured,
+        None,
+    );
+    let on_stdin = knob_to(
+        &sb,
+        &[ask, platform[0], platform[1]],
+        Sink::Captured,
+        Some(bad.as_bytes()),
+    );
+    for out in [&as_argument, &on_stdin] {
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+        assert!(text(&out.stderr).contains("UTF-8"), "{}", text(&out.stderr));
+    }
+    // And with --json, an error object on stdout.
+    for out in [
+        knob_to(
+            &sb,
+            &[ask, json, platform[0], platform[1], bad],
+            Sink::Captured,
+            None,
+        ),
+        knob_to(
+            &sb,
+            &[ask, json, platform[0], platform[1]],
+            Sink::Captured,
+            Some(bad.as_bytes()),
+        ),
+    ] {
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+        let v = json_out(&out);
+        assert_eq!(v["error"]["kind"], "usage");
+        assert!(v["error"]["message"].as_str().unwrap().contains("UTF-8"));
+    }
+}
+
+#[test]
+fn an_error_says_its_cause_once() {
+    let sb = Sandbox::new();
+    let dir = sb.path("home");
+    let dir = dir.to_str().unwrap();
+    for args in [
+        &["--config", dir, "doctor"][..],
+        &["model", "info", dir],
+        &["generate", "--model", dir, "hello"],
+    ] {
+        let out = knob(&sb, args, Sink::Captured);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = text(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert_eq!(err.matches("(os error").count(), 1, "{args:?}: {err}");
+    }
 }
 
 /// GPT-2's byte-to-character table, as byte-level BPE vocabularies spell bytes.

@@ -16,7 +16,7 @@ use crate::agent::AgentError;
 use crate::chat::ChatModel;
 use crate::chat_template::Message;
 use crate::cli::AskArgs;
-use crate::exit::Exit;
+use crate::exit::{Exit, UsageError};
 use crate::settings::{plan, Catalog};
 
 /// Loads the catalog and the embedded settings model, with the config's threshold.
@@ -43,7 +43,10 @@ fn read_query(words: &[String]) -> Result<String> {
     }
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
-        anyhow::bail!("no request: give it as arguments or on standard input");
+        return Err(UsageError(
+            "no request: give it as arguments or on standard input".to_string(),
+        )
+        .into());
     }
     let mut bytes = Vec::new();
     stdin
@@ -51,24 +54,26 @@ fn read_query(words: &[String]) -> Result<String> {
         .take(MAX_REQUEST_BYTES as u64 + 1)
         .read_to_end(&mut bytes)
         .context("reading the request from standard input")?;
-    String::from_utf8(bytes)
-        .map_err(|_| anyhow::anyhow!("the request on standard input is not valid UTF-8"))
+    if bytes.len() > MAX_REQUEST_BYTES {
+        return Err(UsageError(format!(
+            "the request on standard input is longer than the limit of {MAX_REQUEST_BYTES} bytes"
+        ))
+        .into());
+    }
+    // Exit status 2, as for an argument that is not UTF-8 (clap's check).
+    String::from_utf8(bytes).map_err(|_| {
+        UsageError("the request on standard input is not valid UTF-8".to_string()).into()
+    })
 }
 
 pub fn run(ctx: &Context, args: AskArgs) -> Result<Exit> {
     let query = read_query(&args.query)?;
-    if query.len() > MAX_REQUEST_BYTES && args.query.is_empty() {
-        errln!("knob: error: the request on standard input is longer than the limit of {MAX_REQUEST_BYTES} bytes");
-        return Ok(Exit::Usage);
-    }
     let catalog = catalog()?;
     let mut agent = load_agent(ctx, &catalog, args.threads)?;
     let u = match agent.understand(&query) {
         Ok(u) => u,
-        Err(AgentError::Request(e)) => {
-            errln!("knob: error: {e}");
-            return Ok(Exit::Usage);
-        }
+        // An empty or over-long request: the user's input, not knob, is at fault.
+        Err(AgentError::Request(e)) => return Err(UsageError(e.to_string()).into()),
         Err(e) => return Err(e.into()),
     };
     for n in &u.notices {

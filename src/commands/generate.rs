@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::chat_template::{ChatTemplate, Message};
 use crate::cli::GenerateArgs;
-use crate::exit::Exit;
+use crate::exit::{Exit, UsageError};
 use crate::generate::{generate, Detokenize, GenerateOptions, Generation};
 use crate::gguf::Gguf;
 use crate::model::gguf_source::GgufSource;
@@ -58,22 +58,28 @@ pub fn default_threads() -> usize {
         .min(8)
 }
 
+fn usage(message: &str) -> anyhow::Error {
+    UsageError(message.to_string()).into()
+}
+
 pub fn run(args: GenerateArgs) -> Result<Exit> {
     let prompt = match &args.prompt {
         Some(p) => p.clone(),
         None => {
             if std::io::stdin().is_terminal() {
-                bail!("no prompt: give PROMPT or pipe it to standard input");
+                return Err(usage("no prompt: give PROMPT or pipe it to standard input"));
             }
-            let mut s = String::new();
+            let mut bytes = Vec::new();
             std::io::stdin()
-                .read_to_string(&mut s)
+                .read_to_end(&mut bytes)
                 .context("reading the prompt from standard input")?;
-            s
+            // Exit status 2, as for an argument that is not UTF-8 (clap's check).
+            String::from_utf8(bytes)
+                .map_err(|_| usage("the prompt on standard input is not valid UTF-8"))?
         }
     };
     if prompt.trim().is_empty() {
-        bail!("the prompt is empty");
+        return Err(usage("the prompt is empty"));
     }
     let path = &args.model;
     let file = Gguf::open(path).with_context(|| format!("opening {}", path.display()))?;
