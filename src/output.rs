@@ -137,3 +137,54 @@ macro_rules! errln {
         $crate::output::eprint(format_args!("{}\n", format_args!($($arg)*)))
     };
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// Every file under `dir` ending in `.rs`.
+    fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                rust_files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+
+    /// `print!` and friends panic on a closed pipe: nothing in src/ may use
+    /// them (this file names them only in comments and here).
+    #[test]
+    fn no_command_prints_with_the_panicking_macros() {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = Vec::new();
+        rust_files(&src, &mut files);
+        let banned = ["println!(", "print!(", "eprintln!(", "eprint!("];
+        let mut found = Vec::new();
+        for file in files.iter().filter(|f| !f.ends_with("output.rs")) {
+            let text = std::fs::read_to_string(file).unwrap();
+            for (n, line) in text.lines().enumerate() {
+                let code = line.split("//").next().unwrap_or_default();
+                if banned.iter().any(|b| {
+                    code.match_indices(b).any(|(i, _)| {
+                        // `outln!(` and `errln!(` end in `ln!(` too: only the
+                        // std names, not preceded by an identifier character.
+                        !code[..i]
+                            .chars()
+                            .last()
+                            .is_some_and(|c| c.is_alphanumeric() || c == '_')
+                    })
+                }) {
+                    found.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
+                }
+            }
+        }
+        assert!(
+            found.is_empty(),
+            "use out!/outln!/errln! (src/output.rs) instead:\n{}",
+            found.join("\n")
+        );
+    }
+}
