@@ -40,6 +40,14 @@ pub enum ConfigError {
     Parse(String),
 }
 
+/// Where the validated values are in the config text.
+#[derive(Default, Deserialize)]
+struct ValueSpans {
+    platform: Option<toml::Spanned<toml::Value>>,
+    threads: Option<toml::Spanned<toml::Value>>,
+    confidence_threshold: Option<toml::Spanned<toml::Value>>,
+}
+
 /// Where the config file is looked for: `KNOB_CONFIG`, else `config.toml` in
 /// knob's config directory (`KNOB_CONFIG_DIR` or the platform's).
 pub fn default_path() -> Option<PathBuf> {
@@ -71,30 +79,33 @@ impl Config {
     }
 
     fn validate(&self, path: &Path, text: &str) -> Result<(), ConfigError> {
-        let at = |key: &str, msg: String| {
-            // Point at the key's line; toml has no spans for typed values after parsing.
-            let offset = text.find(key).unwrap_or(0);
+        // The parsed text again, with where each checked value sits, so an
+        // error points at the value and not at the first mention of its key
+        // (a comment, or another key that contains its name).
+        let spans: ValueSpans = toml::from_str(text).unwrap_or_default();
+        let at = |span: Option<std::ops::Range<usize>>, msg: String| {
+            let offset = span.map_or(0, |s| s.start);
             let (line, col) = crate::toml_error::line_col(text, offset);
             ConfigError::Parse(format!("{}:{line}:{col}: {msg}", path.display()))
         };
         if let Some(p) = &self.platform {
             if !["gnome", "kde", "macos", "windows"].contains(&p.as_str()) {
                 return Err(at(
-                    "platform",
+                    spans.platform.map(|v| v.span()),
                     format!("unknown platform '{p}', expected gnome, kde, macos or windows"),
                 ));
             }
         }
         if self.threads == Some(0) || self.threads.is_some_and(|t| t > 256) {
             return Err(at(
-                "threads",
+                spans.threads.map(|v| v.span()),
                 "threads must be between 1 and 256".to_string(),
             ));
         }
         if let Some(c) = self.confidence_threshold {
             if !(0.0..=1.0).contains(&c) {
                 return Err(at(
-                    "confidence_threshold",
+                    spans.confidence_threshold.map(|v| v.span()),
                     format!("confidence_threshold {c} is outside 0..=1"),
                 ));
             }
@@ -143,21 +154,26 @@ mod tests {
             ),
             (
                 "platform = \"beos\"\n",
-                "config.toml:1:1: unknown platform 'beos'",
+                "config.toml:1:12: unknown platform 'beos'",
             ),
             (
                 "\n\nthreads = 0\n",
-                "config.toml:3:1: threads must be between 1 and 256",
+                "config.toml:3:11: threads must be between 1 and 256",
             ),
             (
                 "confidence_threshold = 1.5\n",
-                "config.toml:1:1: confidence_threshold 1.5 is outside 0..=1",
+                "config.toml:1:24: confidence_threshold 1.5 is outside 0..=1",
             ),
             (
                 "color = \"blue\"\n",
                 "config.toml:1:9: unknown variant `blue`",
             ),
             ("threads = [\n", "config.toml:1:12:"),
+            // The value's line, not the first mention of the key.
+            (
+                "# threads: how many; threads = 4 is typical\nplatform = \"kde\"\nthreads = 0\n",
+                "config.toml:3:11: threads must be between 1 and 256",
+            ),
         ];
         for (text, want) in cases {
             let err = parse(text).unwrap_err();

@@ -1,4 +1,5 @@
-//! Documented process exit codes (see `knob --help` and the man page).
+//! Documented process exit codes (see `knob --help` and the man page), and
+//! how a command's error is reported: its status, its message, its JSON.
 
 /// Exit statuses knob returns. Scripts may rely on these numbers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -7,7 +8,8 @@ pub enum Exit {
     Ok = 0,
     /// An error: bad input file, a failed backend, an I/O error.
     Error = 1,
-    /// A usage error: unknown flag, bad argument.
+    /// A usage error: unknown flag, bad argument, or a request that is
+    /// empty, too long or not UTF-8 (as an argument or on standard input).
     Usage = 2,
     /// The request was not understood; only suggestions were given.
     NotUnderstood = 3,
@@ -23,7 +25,9 @@ impl Exit {
         self as u8
     }
 
-    /// The status for an error that ended a command.
+    /// The status for a command's error: [`Exit::Busy`] when another knob
+    /// holds the writers' lock, [`Exit::Usage`] when the user's input was at
+    /// fault (a [`UsageError`] in the chain), else [`Exit::Error`].
     pub fn for_error(err: &anyhow::Error) -> Exit {
         let busy = err.chain().any(|c| {
             matches!(
@@ -33,10 +37,50 @@ impl Exit {
         });
         if busy {
             Exit::Busy
+        } else if err.chain().any(|cause| cause.is::<UsageError>()) {
+            Exit::Usage
         } else {
             Exit::Error
         }
     }
+
+    /// The `kind` of an error object in `--json` output.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Exit::Usage => "usage",
+            _ => "error",
+        }
+    }
+}
+
+/// Input the user gave that knob cannot take, wherever it came from (the
+/// arguments or standard input): reported like a bad argument, exit status 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// The error and its causes on one line, each said once: a cause whose text
+/// the message before it already contains (a library error that formats its
+/// source) is left out.
+pub fn message(err: &anyhow::Error) -> String {
+    let mut text = err.to_string();
+    let mut previous = text.clone();
+    for cause in err.chain().skip(1) {
+        let cause = cause.to_string();
+        if !cause.is_empty() && !previous.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+        previous = cause;
+    }
+    text
+}
+
+/// What `--json` prints on standard output for an error, so that a reader
+/// of the JSON always gets an object: `{"error": {"kind", "message"}}`, with
+/// the same exit status as without `--json`.
+pub fn error_json(kind: &str, message: &str) -> serde_json::Value {
+    serde_json::json!({"error": {"kind": kind, "message": message}})
 }
 
 /// The text shown under "Exit status" in `--help` and the man page.
@@ -44,7 +88,53 @@ pub const EXIT_CODES_HELP: &str = "\
 Exit status:
   0  done, or a plan was made
   1  error
-  2  usage error
+  2  usage error: a bad flag or argument, or a request that is empty, too
+     long or not UTF-8 (as arguments or on standard input)
   3  not understood (only suggestions were given)
   4  apply refused or rolled back
-  5  busy: another knob is applying or undoing (--no-wait)";
+  5  busy: another knob is applying or undoing (--no-wait)
+With --json, an error is also printed on standard output as
+{\"error\": {\"kind\": \"usage\" or \"error\", \"message\": ...}}.";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot read {path}: {source}")]
+    struct ReadError {
+        path: String,
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn a_cause_already_in_the_message_is_said_once() {
+        let io = std::io::Error::from_raw_os_error(21);
+        let err = anyhow::Error::new(ReadError {
+            path: "/tmp".into(),
+            source: io,
+        })
+        .context("cannot load model /tmp");
+        let text = message(&err);
+        assert_eq!(text.matches("os error 21").count(), 1, "{text}");
+        assert!(
+            text.starts_with("cannot load model /tmp: cannot read /tmp: "),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn causes_not_yet_said_are_kept_in_order() {
+        let err = anyhow::anyhow!("inner").context("middle").context("outer");
+        assert_eq!(message(&err), "outer: middle: inner");
+    }
+
+    #[test]
+    fn usage_errors_anywhere_in_the_chain_exit_2() {
+        let err = anyhow::Error::new(UsageError("not UTF-8".into())).context("reading");
+        assert_eq!(Exit::for_error(&err), Exit::Usage);
+        assert_eq!(Exit::for_error(&anyhow::anyhow!("disk")), Exit::Error);
+        assert_eq!(Exit::Usage.kind(), "usage");
+        assert_eq!(Exit::Error.kind(), "error");
+    }
+}

@@ -1,6 +1,10 @@
 //! knob: a local, private terminal assistant for computer settings.
 #![deny(unsafe_code)]
 
+// First, so that every module can use `out!`, `outln!` and `errln!`.
+#[macro_use]
+pub mod output;
+
 pub mod agent;
 pub mod chat;
 pub mod chat_template;

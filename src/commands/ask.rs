@@ -16,7 +16,7 @@ use crate::agent::AgentError;
 use crate::chat::ChatModel;
 use crate::chat_template::Message;
 use crate::cli::AskArgs;
-use crate::exit::Exit;
+use crate::exit::{Exit, UsageError};
 use crate::settings::{plan, Catalog};
 
 /// Loads the catalog and the embedded settings model, with the config's threshold.
@@ -43,7 +43,10 @@ fn read_query(words: &[String]) -> Result<String> {
     }
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
-        anyhow::bail!("no request: give it as arguments or on standard input");
+        return Err(UsageError(
+            "no request: give it as arguments or on standard input".to_string(),
+        )
+        .into());
     }
     let mut bytes = Vec::new();
     stdin
@@ -51,28 +54,30 @@ fn read_query(words: &[String]) -> Result<String> {
         .take(MAX_REQUEST_BYTES as u64 + 1)
         .read_to_end(&mut bytes)
         .context("reading the request from standard input")?;
-    String::from_utf8(bytes)
-        .map_err(|_| anyhow::anyhow!("the request on standard input is not valid UTF-8"))
+    if bytes.len() > MAX_REQUEST_BYTES {
+        return Err(UsageError(format!(
+            "the request on standard input is longer than the limit of {MAX_REQUEST_BYTES} bytes"
+        ))
+        .into());
+    }
+    // Exit status 2, as for an argument that is not UTF-8 (clap's check).
+    String::from_utf8(bytes).map_err(|_| {
+        UsageError("the request on standard input is not valid UTF-8".to_string()).into()
+    })
 }
 
 pub fn run(ctx: &Context, args: AskArgs) -> Result<Exit> {
     let query = read_query(&args.query)?;
-    if query.len() > MAX_REQUEST_BYTES && args.query.is_empty() {
-        eprintln!("knob: error: the request on standard input is longer than the limit of {MAX_REQUEST_BYTES} bytes");
-        return Ok(Exit::Usage);
-    }
     let catalog = catalog()?;
     let mut agent = load_agent(ctx, &catalog, args.threads)?;
     let u = match agent.understand(&query) {
         Ok(u) => u,
-        Err(AgentError::Request(e)) => {
-            eprintln!("knob: error: {e}");
-            return Ok(Exit::Usage);
-        }
+        // An empty or over-long request: the user's input, not knob, is at fault.
+        Err(AgentError::Request(e)) => return Err(UsageError(e.to_string()).into()),
         Err(e) => return Err(e.into()),
     };
     for n in &u.notices {
-        eprintln!("knob: note: {n}");
+        errln!("knob: note: {n}");
     }
     if args.explain && !args.flags.json {
         print_explain(&u)?;
@@ -142,20 +147,20 @@ fn plan_and_execute(args: &AskArgs, catalog: &Catalog, u: &Understanding) -> Res
             obj.insert("actions".into(), json!([]));
             obj.insert("applied".into(), json!(false));
             obj.extend(extra);
-            println!("{}", serde_json::to_string_pretty(&obj)?);
+            outln!("{}", serde_json::to_string_pretty(&obj)?);
         } else {
-            println!("understood: {program} ({:.0}% sure)", u.confidence * 100.0);
+            outln!("understood: {program} ({:.0}% sure)", u.confidence * 100.0);
             for n in &resolved.notes {
-                println!("  note: {n}");
+                outln!("  note: {n}");
             }
         }
         return Ok(Exit::NotUnderstood);
     }
     let mut plan = plan(catalog, &resolved.requests, platform, &system())?;
     if !args.flags.json {
-        println!("understood: {program} ({:.0}% sure)", u.confidence * 100.0);
+        outln!("understood: {program} ({:.0}% sure)", u.confidence * 100.0);
         for n in &resolved.notes {
-            println!("  note: {n}");
+            outln!("  note: {n}");
         }
     }
     execute_with(&mut plan, &args.flags, &format!("ask: {}", u.query), &extra)
@@ -163,7 +168,7 @@ fn plan_and_execute(args: &AskArgs, catalog: &Catalog, u: &Understanding) -> Res
 
 /// Suggestions (and the n-best list with --explain) when no plan is made.
 fn report_unplanned(args: &AskArgs, u: &Understanding, headline: &str) -> Result<()> {
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::stdout();
     if args.flags.json {
         let mut obj = Map::new();
         obj.insert("platform".into(), Json::Null);
@@ -187,7 +192,7 @@ fn report_unplanned(args: &AskArgs, u: &Understanding, headline: &str) -> Result
 }
 
 fn print_explain(u: &Understanding) -> Result<()> {
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::stdout();
     writeln!(out, "n-best ({} hypotheses):", u.candidates.len())?;
     for c in &u.candidates {
         writeln!(out, "  {:>6.2}%  {}", c.probability * 100.0, c.program)?;
@@ -217,17 +222,16 @@ fn chat(args: &AskArgs, u: &Understanding, path: &std::path::Path, ctx: &Context
         &cancel,
         &mut |piece, _| writer.write(piece),
     );
-    let mut stdout = writer.finish()?;
     let g = g?;
     if json {
         let mut obj = extra_json(u, Intent::Chat, args.explain);
         obj.insert("answer".into(), json!(g.text));
         obj.insert("chat_model".into(), json!(model.name));
         obj.insert("stats".into(), json!(g.stats));
-        writeln!(stdout, "{}", serde_json::to_string_pretty(&obj)?)?;
+        outln!("{}", serde_json::to_string_pretty(&obj)?);
     } else {
-        writeln!(stdout)?;
-        eprintln!(
+        outln!();
+        errln!(
             "[{}: {} tokens, {:.1} tokens/s]",
             model.name,
             g.stats.generated_tokens,

@@ -68,7 +68,7 @@ pub fn run(ctx: &Context, args: BatchArgs) -> Result<Exit> {
         Some(j) => Some(lock_journal(j, args.no_wait)?),
         None => None,
     };
-    let mut out = io::stdout().lock();
+    let mut out = crate::output::stdout();
     let mut apply_failed = false;
     map_ordered(
         items,
@@ -76,6 +76,10 @@ pub fn run(ctx: &Context, args: BatchArgs) -> Result<Exit> {
         || load_agent(ctx, &catalog, Some(1)),
         |agent: &mut Agent, item| process(agent, &catalog, platform, item, args.apply),
         |mut r: LineResult| -> Result<()> {
+            // The reader is gone: apply no more lines, and read no more.
+            if crate::output::closed() {
+                return Err(crate::output::Closed.into());
+            }
             // Here, in input order, after every earlier line was applied.
             let t0 = Instant::now();
             let plan = r
@@ -118,7 +122,11 @@ pub fn run(ctx: &Context, args: BatchArgs) -> Result<Exit> {
             out.flush()?;
             Ok(())
         },
-    )?;
+    )
+    .or_else(|e| match e.downcast::<crate::output::Closed>() {
+        Ok(_) => Ok(()),
+        Err(e) => Err(e),
+    })?;
     if let Some(e) = read_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(e).context("reading the batch input");
     }
@@ -262,7 +270,7 @@ fn summarize(
     latencies.sort_by(f64::total_cmp);
     let n = latencies.len();
     let parts: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
-    eprintln!(
+    errln!(
         "knob batch: {n} requests ({}) in {:.2} s on {threads} thread{}: {:.0} requests/s, latency p50 {:.2} ms, p99 {:.2} ms",
         if parts.is_empty() { "none".to_string() } else { parts.join(", ") },
         secs,

@@ -31,10 +31,10 @@ fn kernels(args: &BenchKernelsArgs) -> anyhow::Result<Exit> {
     let show_progress = !args.json && std::io::stderr().is_terminal();
     let report = bench::run(&opts, |line| {
         if show_progress {
-            eprintln!("{line}");
+            errln!("{line}");
         }
     });
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::stdout();
     if args.json {
         writeln!(out, "{}", report.to_json())?;
     } else {

@@ -188,7 +188,7 @@ pub fn run(ctx: &Context, args: BenchAgentArgs) -> Result<Exit> {
         jax_baseline(&python, &qs, reps)?
     };
 
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::stdout();
     if args.json {
         let v = json!({
             "model": model,

@@ -208,9 +208,9 @@ pub fn run(args: BenchModelArgs) -> Result<Exit> {
                 let r = rows.last().expect("just pushed");
                 match (r.llama_cpp_tokens_per_sec, r.ratio) {
                     (Some(o), Some(ratio)) => {
-                        println!("{:<12} {threads} thr  knob {knob:8.1} tok/s  llama.cpp {o:8.1} tok/s  x{ratio:.2}", test.label())
+                        outln!("{:<12} {threads} thr  knob {knob:8.1} tok/s  llama.cpp {o:8.1} tok/s  x{ratio:.2}", test.label())
                     }
-                    _ => println!("{:<12} {threads} thr  knob {knob:8.1} tok/s", test.label()),
+                    _ => outln!("{:<12} {threads} thr  knob {knob:8.1} tok/s", test.label()),
                 }
             }
         }
@@ -225,10 +225,10 @@ pub fn run(args: BenchModelArgs) -> Result<Exit> {
         rows,
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         let mib = |b: usize| b as f64 / (1024.0 * 1024.0);
-        println!(
+        outln!(
             "weights {:.1} MiB, KV cache {:.1} MiB, peak RSS {}",
             mib(weight_bytes),
             mib(kv_cache_bytes),

@@ -1,5 +1,5 @@
 //! `knob chat` (and `knob` alone on a terminal): the terminal chat interface.
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, IsTerminal};
 use std::time::Duration;
 
 use super::chat_assistant::RealAssistant;
@@ -31,8 +31,7 @@ pub fn on_terminal() -> bool {
 
 pub fn run(ctx: &Context, args: ChatArgs) -> anyhow::Result<Exit> {
     if !on_terminal() {
-        let mut stderr = io::stderr().lock();
-        writeln!(stderr, "{NOT_A_TERMINAL}")?;
+        errln!("{NOT_A_TERMINAL}");
         return Ok(Exit::Usage);
     }
     // Loaded before the terminal is taken over, so an error prints plainly.

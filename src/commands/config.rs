@@ -6,7 +6,7 @@ use crate::commands::Context;
 use crate::exit::Exit;
 
 pub fn run(ctx: &Context, action: &ConfigAction) -> anyhow::Result<Exit> {
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::stdout();
     match action {
         ConfigAction::Path => match &ctx.config_path {
             Some(path) => writeln!(out, "{}", path.display())?,

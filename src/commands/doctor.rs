@@ -37,7 +37,7 @@ const TOOLS: &[(&str, &[&str])] = &[
 ];
 
 pub fn run(ctx: &Context) -> anyhow::Result<Exit> {
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::stdout();
     let sys = RealSystem::new();
     writeln!(
         out,

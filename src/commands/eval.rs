@@ -228,7 +228,7 @@ pub fn run(ctx: &Context, args: EvalArgs) -> Result<Exit> {
     } else {
         report.correct as f64 / report.total as f64
     };
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::stdout();
     if args.json {
         serde_json::to_writer_pretty(&mut out, &report)?;
         writeln!(out)?;

@@ -1,13 +1,13 @@
 //! `knob generate`: run a GGUF model on one prompt. Text streams to stdout,
 //! statistics go to stderr; `--json` prints one object at the end instead.
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Read};
 use std::sync::atomic::AtomicBool;
 
 use anyhow::{bail, Context, Result};
 
 use crate::chat_template::{ChatTemplate, Message};
 use crate::cli::GenerateArgs;
-use crate::exit::Exit;
+use crate::exit::{Exit, UsageError};
 use crate::generate::{generate, Detokenize, GenerateOptions, Generation};
 use crate::gguf::Gguf;
 use crate::model::gguf_source::GgufSource;
@@ -25,46 +25,27 @@ impl Detokenize for Tokenizer {
     }
 }
 
-/// Streams generated text to stdout as it comes. A failed write (a closed
-/// pipe) asks generation to stop, and the error is returned by `finish`.
+/// Streams generated text to stdout as it comes. Once stdout is closed (the
+/// reader is gone), it asks generation to stop.
 pub struct PieceWriter<'a> {
-    out: std::io::StdoutLock<'static>,
     /// Print nothing while generating (`--json` prints once at the end).
     quiet: bool,
-    error: Option<std::io::Error>,
     cancel: &'a AtomicBool,
 }
 
 impl<'a> PieceWriter<'a> {
     pub fn new(quiet: bool, cancel: &'a AtomicBool) -> Self {
-        PieceWriter {
-            out: std::io::stdout().lock(),
-            quiet,
-            error: None,
-            cancel,
-        }
+        PieceWriter { quiet, cancel }
     }
 
     pub fn write(&mut self, piece: &str) {
-        if self.quiet || self.error.is_some() {
+        if self.quiet {
             return;
         }
-        if let Err(e) = self
-            .out
-            .write_all(piece.as_bytes())
-            .and_then(|()| self.out.flush())
-        {
-            self.error = Some(e);
+        crate::output::print_now(piece);
+        if crate::output::closed() {
             self.cancel
                 .store(true, std::sync::atomic::Ordering::Relaxed);
-        }
-    }
-
-    /// Standard output for what follows, or the write error.
-    pub fn finish(self) -> Result<std::io::StdoutLock<'static>> {
-        match self.error {
-            Some(e) => Err(e).context("writing to standard output"),
-            None => Ok(self.out),
         }
     }
 }
@@ -77,22 +58,28 @@ pub fn default_threads() -> usize {
         .min(8)
 }
 
+fn usage(message: &str) -> anyhow::Error {
+    UsageError(message.to_string()).into()
+}
+
 pub fn run(args: GenerateArgs) -> Result<Exit> {
     let prompt = match &args.prompt {
         Some(p) => p.clone(),
         None => {
             if std::io::stdin().is_terminal() {
-                bail!("no prompt: give PROMPT or pipe it to standard input");
+                return Err(usage("no prompt: give PROMPT or pipe it to standard input"));
             }
-            let mut s = String::new();
+            let mut bytes = Vec::new();
             std::io::stdin()
-                .read_to_string(&mut s)
+                .read_to_end(&mut bytes)
                 .context("reading the prompt from standard input")?;
-            s
+            // Exit status 2, as for an argument that is not UTF-8 (clap's check).
+            String::from_utf8(bytes)
+                .map_err(|_| usage("the prompt on standard input is not valid UTF-8"))?
         }
     };
     if prompt.trim().is_empty() {
-        bail!("the prompt is empty");
+        return Err(usage("the prompt is empty"));
     }
     let path = &args.model;
     let file = Gguf::open(path).with_context(|| format!("opening {}", path.display()))?;
@@ -163,17 +150,12 @@ pub fn run(args: GenerateArgs) -> Result<Exit> {
         &cancel,
         &mut |piece, _stats| writer.write(piece),
     );
-    let mut stdout = writer.finish()?;
     let g = result.with_context(|| format!("the prompt is {} tokens", tokens.len()))?;
     if json {
-        writeln!(
-            stdout,
-            "{}",
-            serde_json::to_string(&json_report(&g, threads))?
-        )?;
+        outln!("{}", serde_json::to_string(&json_report(&g, threads))?);
     } else {
-        writeln!(stdout)?;
-        eprintln!("{}", stats_line(&g));
+        outln!();
+        errln!("{}", stats_line(&g));
     }
     Ok(Exit::Ok)
 }

@@ -27,14 +27,14 @@ pub fn run(args: GetArgs) -> anyhow::Result<Exit> {
             "current": reading.current.text(),
             "current_state": reading.current.state(),
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(Exit::Ok);
     }
     let target = format!("{} {}", reading.backend.name(), reading.key.label());
     match (&reading.value, &reading.current) {
-        (_, Current::Unknown(reason)) => println!("{}: unknown ({reason})", reading.setting),
-        (Some(v), c) => println!("{}: {v}  ({}, {target})", reading.setting, c.display()),
-        (None, c) => println!(
+        (_, Current::Unknown(reason)) => outln!("{}: unknown ({reason})", reading.setting),
+        (Some(v), c) => outln!("{}: {v}  ({}, {target})", reading.setting, c.display()),
+        (None, c) => outln!(
             "{}: {} is not a value the catalog knows  ({target})",
             reading.setting,
             c.display()

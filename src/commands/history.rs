@@ -21,18 +21,18 @@ pub fn run(args: HistoryArgs) -> anyhow::Result<Exit> {
                 Err(err) => json!({"id": l.id, "error": err.to_string()}),
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&items)?);
+        outln!("{}", serde_json::to_string_pretty(&items)?);
         return Ok(Exit::Ok);
     }
     if listed.is_empty() {
-        println!("no plans applied yet.");
+        outln!("no plans applied yet.");
         return Ok(Exit::Ok);
     }
     for l in &listed {
         match &l.entry {
             Ok(e) => {
                 let n = settings(e);
-                println!(
+                outln!(
                     "{:>4}  {}  {:<15}  {:<7}  {}  ({n} setting{})",
                     l.id,
                     format_time(e.created),
@@ -42,7 +42,7 @@ pub fn run(args: HistoryArgs) -> anyhow::Result<Exit> {
                     plural(n)
                 )
             }
-            Err(err) => println!("{:>4}  unreadable: {err}", l.id),
+            Err(err) => outln!("{:>4}  unreadable: {err}", l.id),
         }
     }
     Ok(Exit::Ok)

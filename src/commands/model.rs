@@ -22,7 +22,7 @@ pub fn run(cmd: ModelCommand) -> anyhow::Result<Exit> {
 
 fn info(path: &Path, as_json: bool, full: bool) -> anyhow::Result<Exit> {
     let gguf = Gguf::open(path).with_context(|| format!("cannot load model {}", path.display()))?;
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::stdout();
     if as_json {
         serde_json::to_writer_pretty(&mut out, &info_json(&gguf, full))?;
         writeln!(out)?;

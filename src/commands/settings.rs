@@ -15,7 +15,7 @@ pub fn run(cmd: SettingsCommand) -> anyhow::Result<Exit> {
         SettingsCommand::Show { id, json } => show(&catalog()?, &id, json),
         SettingsCommand::Check { paths } => check(&paths),
         SettingsCommand::Export { json: _ } => {
-            println!("{}", serde_json::to_string_pretty(&export(&catalog()?))?);
+            outln!("{}", serde_json::to_string_pretty(&export(&catalog()?))?);
             Ok(Exit::Ok)
         }
     }
@@ -41,7 +41,7 @@ fn list(
             .iter()
             .map(|p| serde_json::json!({"name": p.name, "title": p.title}))
             .collect();
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(
                 &serde_json::json!({"settings": items, "presets": presets})
@@ -58,12 +58,12 @@ fn list(
     for s in &settings {
         let on: Vec<&str> = s.platforms().iter().map(|p| p.name()).collect();
         let pad = tw - s.title.chars().count();
-        println!("{:w$}  {}{:pad$}  {}", s.id, s.title, "", on.join(" "));
+        outln!("{:w$}  {}{:pad$}  {}", s.id, s.title, "", on.join(" "));
     }
-    println!("{} setting{}", settings.len(), plural(settings.len()));
+    outln!("{} setting{}", settings.len(), plural(settings.len()));
     if !cat.presets().is_empty() {
-        println!();
-        println!("presets (knob apply NAME):");
+        outln!();
+        outln!("presets (knob apply NAME):");
         let pw = cat
             .presets()
             .iter()
@@ -71,7 +71,7 @@ fn list(
             .max()
             .unwrap_or(0);
         for p in cat.presets() {
-            println!("{:pw$}  {}", p.name, p.title);
+            outln!("{:pw$}  {}", p.name, p.title);
         }
     }
     Ok(Exit::Ok)
@@ -80,11 +80,11 @@ fn list(
 fn show(cat: &Catalog, id: &str, json: bool) -> anyhow::Result<Exit> {
     if let Some(s) = cat.setting(id) {
         if json {
-            println!("{}", serde_json::to_string_pretty(&setting_json(s))?);
+            outln!("{}", serde_json::to_string_pretty(&setting_json(s))?);
             return Ok(Exit::Ok);
         }
-        println!("{}: {}", s.id, s.title);
-        println!("  {}", s.description);
+        outln!("{}: {}", s.id, s.title);
+        outln!("  {}", s.description);
         let v = &s.value;
         let mut ty = v.kind.name().to_string();
         if !v.values.is_empty() {
@@ -104,44 +104,44 @@ fn show(cat: &Catalog, id: &str, json: bool) -> anyhow::Result<Exit> {
                 crate::settings::value::format_number(step)
             ));
         }
-        println!("  value: {ty}");
+        outln!("  value: {ty}");
         if !s.synonyms.is_empty() {
-            println!("  also called: {}", s.synonyms.join(", "));
+            outln!("  also called: {}", s.synonyms.join(", "));
         }
         for e in &s.examples {
-            println!("  e.g. \"{e}\"");
+            outln!("  e.g. \"{e}\"");
         }
         for (table, m) in &s.mappings {
-            println!(
+            outln!(
                 "  {}: {} {}",
                 table.name(),
                 m.primary.target.backend().name(),
                 m.primary.label()
             );
             for a in &m.also {
-                println!("    also {}", a.label());
+                outln!("    also {}", a.label());
             }
             for n in &m.notes {
-                println!("    note: {n}");
+                outln!("    note: {n}");
             }
             for a in &m.after {
-                println!("    then: {}", format_argv(a));
+                outln!("    then: {}", format_argv(a));
             }
         }
-        println!("  defined in {}", s.source);
+        outln!("  defined in {}", s.source);
         return Ok(Exit::Ok);
     }
     if let Some(p) = cat.preset(id) {
         if json {
-            println!("{}", serde_json::to_string_pretty(&preset_json(p))?);
+            outln!("{}", serde_json::to_string_pretty(&preset_json(p))?);
             return Ok(Exit::Ok);
         }
-        println!("preset {}: {}", p.name, p.title);
-        println!("  {}", p.description);
+        outln!("preset {}: {}", p.name, p.title);
+        outln!("  {}", p.description);
         for (id, v) in &p.values {
-            println!("  {id} = {v}");
+            outln!("  {id} = {v}");
         }
-        println!("  defined in {}", p.source);
+        outln!("  defined in {}", p.source);
         return Ok(Exit::Ok);
     }
     bail!(crate::settings::PlanError::UnknownSetting {
@@ -172,7 +172,7 @@ fn check(files: &[std::path::PathBuf]) -> anyhow::Result<Exit> {
     })();
     match result {
         Ok(cat) => {
-            println!(
+            outln!(
                 "ok: {} setting{}, {} preset{}",
                 cat.settings().len(),
                 plural(cat.settings().len()),
@@ -183,9 +183,9 @@ fn check(files: &[std::path::PathBuf]) -> anyhow::Result<Exit> {
         }
         Err(errors) => {
             for e in &errors.0 {
-                eprintln!("{e}");
+                errln!("{e}");
             }
-            eprintln!(
+            errln!(
                 "knob: {} error{} in the profiles",
                 errors.0.len(),
                 plural(errors.0.len())

@@ -47,7 +47,7 @@ pub fn journal() -> anyhow::Result<Journal> {
 pub fn lock_journal(journal: &Journal, no_wait: bool) -> anyhow::Result<JournalLock> {
     match journal.try_lock() {
         Err(LockError::Busy { path }) if !no_wait => {
-            eprintln!(
+            errln!(
                 "knob: waiting for another knob to finish applying or undoing (lock {})...",
                 path.display()
             );
@@ -67,7 +67,7 @@ pub fn lock_for_apply(flags: &PlanFlags) -> anyhow::Result<Option<JournalLock>> 
 }
 
 fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
-    let mut out = io::stdout().lock();
+    let mut out = crate::output::stdout();
     serde_json::to_writer_pretty(&mut out, value)?;
     writeln!(out)?;
     Ok(())
@@ -80,9 +80,9 @@ fn print_failure(label: &str, f: &Failure) {
         format!("{}: ", f.setting)
     };
     if f.argv.is_empty() {
-        eprintln!("knob: {label}: {setting}{}", f.reason);
+        errln!("knob: {label}: {setting}{}", f.reason);
     } else {
-        eprintln!(
+        errln!(
             "knob: {label}: {setting}{} ($ {})",
             f.reason,
             format_argv(&f.argv)
@@ -140,7 +140,7 @@ pub fn execute_with(
         if flags.json {
             print_json(&with_extra(&plan.to_json(), extra)?)
         } else {
-            print!("{}", render_plan(plan, flags.verbose));
+            out!("{}", render_plan(plan, flags.verbose));
             Ok(())
         }
     };
@@ -148,9 +148,9 @@ pub fn execute_with(
         show(plan)?;
         if !flags.json {
             match (plan.refusal(), changes) {
-                (Some(reason), _) => println!("dry run: {reason}."),
-                (None, 0) => println!("nothing to change."),
-                (None, n) => println!(
+                (Some(reason), _) => outln!("dry run: {reason}."),
+                (None, 0) => outln!("nothing to change."),
+                (None, n) => outln!(
                     "dry run: {n} change{} planned; add --apply to make {}.",
                     plural(n),
                     if n == 1 { "it" } else { "them" }
@@ -161,13 +161,13 @@ pub fn execute_with(
     }
     if let Some(reason) = plan.refusal() {
         show(plan)?;
-        eprintln!("knob: not applied: {reason}.");
+        errln!("knob: not applied: {reason}.");
         return Ok(Exit::ApplyRefused);
     }
     if changes == 0 {
         show(plan)?;
         if !flags.json {
-            println!("nothing to change.");
+            outln!("nothing to change.");
         }
         return Ok(Exit::Ok);
     }
@@ -175,14 +175,14 @@ pub fn execute_with(
         let interactive = io::stdin().is_terminal() && io::stderr().is_terminal();
         if !interactive {
             show(plan)?;
-            eprintln!("knob: not applied: there is no terminal to ask for confirmation on; add --yes to apply without asking.");
+            errln!("knob: not applied: there is no terminal to ask for confirmation on; add --yes to apply without asking.");
             return Ok(Exit::ApplyRefused);
         }
         if !flags.json {
             show(plan)?;
         }
         if !confirm(changes)? {
-            eprintln!("knob: not applied.");
+            errln!("knob: not applied.");
             return Ok(Exit::ApplyRefused);
         }
     }
@@ -206,7 +206,7 @@ pub fn execute_with(
                 let id = journal_id.map_or(String::new(), |id| {
                     format!(" (plan {id}; `knob undo` reverts it)")
                 });
-                println!("applied {changes} change{}{id}.", plural(changes));
+                outln!("applied {changes} change{}{id}.", plural(changes));
             }
             for f in &after_failures {
                 print_failure("warning: a follow-up command failed", f);
@@ -228,9 +228,9 @@ pub fn execute_with(
             }
             print_failure("failed", &failed);
             if rolled_back.is_empty() {
-                eprintln!("knob: nothing had been changed before the failure.");
+                errln!("knob: nothing had been changed before the failure.");
             } else {
-                eprintln!("knob: rolled back: {}", rolled_back.join(", "));
+                errln!("knob: rolled back: {}", rolled_back.join(", "));
             }
             for f in &rollback_failures {
                 print_failure("rollback failed", f);

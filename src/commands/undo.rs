@@ -19,16 +19,17 @@ pub fn run(args: UndoArgs) -> anyhow::Result<Exit> {
             "failures": report.failures,
             "after_failures": report.after_failures,
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         let restored = if report.restored.is_empty() {
             "nothing".to_string()
         } else {
             report.restored.join(", ")
         };
-        println!(
+        outln!(
             "undid plan {} ({}): restored {restored}.",
-            report.id, report.summary
+            report.id,
+            report.summary
         );
     }
     for f in &report.failures {
@@ -37,10 +38,10 @@ pub fn run(args: UndoArgs) -> anyhow::Result<Exit> {
         } else {
             format!(" ($ {})", format_argv(&f.argv))
         };
-        eprintln!("knob: could not restore {}: {}{how}", f.setting, f.reason);
+        errln!("knob: could not restore {}: {}{how}", f.setting, f.reason);
     }
     for f in &report.after_failures {
-        eprintln!(
+        errln!(
             "knob: warning: a follow-up command failed: {} ($ {})",
             f.reason,
             format_argv(&f.argv)
