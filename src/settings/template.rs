@@ -30,7 +30,18 @@ impl Escape {
         }
     }
 
-    /// The name used in `{value:NAME}` and in a command table's `unescape`.
+    /// The name used in `{value:NAME}` and in a command table's `unescape`
+    /// (empty for the plain form).
+    pub fn name(self) -> &'static str {
+        match self {
+            Escape::Plain => "",
+            Escape::Js => "js",
+            Escape::Ps => "ps",
+            Escape::Gvariant => "gvariant",
+        }
+    }
+
+    /// The inverse of `name`, for the escaped forms.
     pub fn parse(name: &str) -> Option<Escape> {
         Some(match name {
             "js" => Escape::Js,
