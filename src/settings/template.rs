@@ -262,12 +262,15 @@ fn inside_string(element: &str, at: usize, escape: Escape) -> Result<(), String>
             None => {
                 if allowed.contains(&c) || other.contains(&c) {
                     open = Some(c);
-                } else if (js && c == '/' && chars.peek().is_some_and(|(_, n)| *n == '/'))
-                    || (ps && c == '#')
-                {
-                    return Err(format!("{name} is in a comment"));
-                } else if js && c == '/' && chars.peek().is_some_and(|(_, n)| *n == '*') {
-                    return Err(format!("{name} is in a comment"));
+                } else {
+                    // `//` or `/*` in JavaScript, `#` (and `<#`) in PowerShell:
+                    // everything after it is a comment as far as knob cares.
+                    let next = chars.peek().map(|(_, n)| *n);
+                    let comment =
+                        (js && c == '/' && matches!(next, Some('/' | '*'))) || (ps && c == '#');
+                    if comment {
+                        return Err(format!("{name} is in a comment"));
+                    }
                 }
             }
             Some(q) => {
