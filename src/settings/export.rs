@@ -57,6 +57,8 @@ pub struct MappingJson {
     pub read: Option<Vec<String>>,
     pub parse: Option<String>,
     pub write: Option<Vec<String>>,
+    /// For the command backend: how the parsed text is unescaped (`gvariant`).
+    pub unescape: Option<String>,
     pub notes: Vec<String>,
     pub admin: bool,
     pub after: Vec<Vec<String>>,
@@ -95,15 +97,20 @@ pub fn value_json(v: &ValueSpec) -> ValueJson {
 
 fn mapping_json(m: &Mapping) -> MappingJson {
     let k = &m.primary;
-    let (read, parse, write) = match &k.target {
+    let (read, parse, write, unescape) = match &k.target {
         Target::Command {
-            read, parse, write, ..
+            read,
+            parse,
+            write,
+            unescape,
+            ..
         } => (
             Some(read.clone()),
             Some(parse.as_str().to_string()),
             Some(write.clone()),
+            unescape.map(|e| e.name().to_string()),
         ),
-        _ => (None, None, None),
+        _ => (None, None, None, None),
     };
     MappingJson {
         backend: k.target.backend().name().to_string(),
@@ -115,6 +122,7 @@ fn mapping_json(m: &Mapping) -> MappingJson {
         read,
         parse,
         write,
+        unescape,
         notes: m.notes.clone(),
         admin: m.admin,
         after: m.after.clone(),

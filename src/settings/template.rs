@@ -30,7 +30,18 @@ impl Escape {
         }
     }
 
-    /// The name used in `{value:NAME}` and in a command table's `unescape`.
+    /// The name used in `{value:NAME}` and in a command table's `unescape`
+    /// (empty for the plain form).
+    pub fn name(self) -> &'static str {
+        match self {
+            Escape::Plain => "",
+            Escape::Js => "js",
+            Escape::Ps => "ps",
+            Escape::Gvariant => "gvariant",
+        }
+    }
+
+    /// The inverse of `name`, for the escaped forms.
     pub fn parse(name: &str) -> Option<Escape> {
         Some(match name {
             "js" => Escape::Js,
@@ -251,12 +262,15 @@ fn inside_string(element: &str, at: usize, escape: Escape) -> Result<(), String>
             None => {
                 if allowed.contains(&c) || other.contains(&c) {
                     open = Some(c);
-                } else if (js && c == '/' && chars.peek().is_some_and(|(_, n)| *n == '/'))
-                    || (ps && c == '#')
-                {
-                    return Err(format!("{name} is in a comment"));
-                } else if js && c == '/' && chars.peek().is_some_and(|(_, n)| *n == '*') {
-                    return Err(format!("{name} is in a comment"));
+                } else {
+                    // `//` or `/*` in JavaScript, `#` (and `<#`) in PowerShell:
+                    // everything after it is a comment as far as knob cares.
+                    let next = chars.peek().map(|(_, n)| *n);
+                    let comment =
+                        (js && c == '/' && matches!(next, Some('/' | '*'))) || (ps && c == '#');
+                    if comment {
+                        return Err(format!("{name} is in a comment"));
+                    }
                 }
             }
             Some(q) => {

@@ -303,7 +303,9 @@ fn a_read_back_wallpaper_is_never_script_text_in_the_restore_command() {
 #[test]
 fn read_back_values_that_do_not_validate_are_unknown_and_not_restored() {
     let cat = load(&shipped_files(), &[]).unwrap();
-    let cases: &[(&str, Platform, Value, &[&str], &str, &str)] = &[
+    // (setting, platform, new value, read argv, read output, reason prefix)
+    type Case<'a> = (&'a str, Platform, Value, &'a [&'a str], &'a str, &'a str);
+    let cases: &[Case] = &[
         (
             "time.timezone",
             Platform::Macos,
