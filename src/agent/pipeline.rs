@@ -437,6 +437,31 @@ mod tests {
         assert_eq!(first("none"), "none");
     }
 
+    /// The check sits in `understand`, which ask, batch and the TUI's
+    /// assistant all call: none of them gets a plan with the model's value.
+    #[test]
+    fn understand_turns_an_unsaid_string_value_into_suggestions_with_a_reason() {
+        let catalog = crate::settings::load_catalog().unwrap();
+        let model = SettingsModel::embedded(1).expect("the embedded model loads");
+        let mut agent = Agent::new(&catalog, model);
+        let u = agent.understand("set timezone to Europe/Zurich").unwrap();
+        assert_eq!(u.intent, Intent::Search, "{u:?}");
+        assert!(u.program.is_none());
+        assert!(
+            u.notices.iter().any(
+                |n| n.contains("(time.timezone)") && n.contains("which is not in your request")
+            ),
+            "{:?}",
+            u.notices
+        );
+        assert_eq!(u.suggestions[0].setting, "time.timezone");
+        let u = agent
+            .understand("Use Noto Sans 11 as the interface font")
+            .unwrap();
+        assert_eq!(u.intent, Intent::Change, "{u:?}");
+        assert!(u.notices.is_empty(), "{:?}", u.notices);
+    }
+
     #[test]
     fn spellings_of_one_program_add_up_and_can_overtake_another() {
         let catalog = crate::settings::load_catalog().unwrap();

@@ -120,12 +120,58 @@ fn origin(file: &SourceFile, lines: &LineIndex, span: &Range<usize>) -> Origin {
     }
 }
 
+/// A shipped setting that a user profile replaced, and where it was replaced.
+struct Replaced<'f> {
+    shipped: Setting,
+    file: &'f SourceFile,
+    span: Range<usize>,
+}
+
+/// The `name` of a preset file, if it has one (read before its values are
+/// checked, to know which shipped presets the user layer replaces).
+fn preset_name(text: &str) -> Option<String> {
+    let table = text.parse::<toml::Table>().ok()?;
+    table.get("name")?.as_str().map(str::to_string)
+}
+
+/// Checks a shipped preset's values again against the settings the user
+/// layer replaced. The preset was fine for the shipped setting; when the
+/// replacement no longer takes its value (another type, a narrower range),
+/// the error belongs to the user's profile, which made the change.
+fn recheck_replaced(
+    preset: &mut Preset,
+    replaced: &BTreeMap<String, Replaced>,
+    settings: &BTreeMap<String, Setting>,
+) -> Vec<ProfileError> {
+    let mut errors = Vec::new();
+    for (id, value) in &mut preset.values {
+        let (Some(r), Some(now)) = (replaced.get(id.as_str()), settings.get(id.as_str())) else {
+            continue;
+        };
+        match now.value.check(value) {
+            Ok(v) => *value = v,
+            Err(e) => errors.push(ProfileError::at(
+                &r.file.name,
+                &r.file.text,
+                Some(r.span.clone()),
+                format!(
+                    "'{id}' replaces a shipped setting, but the shipped preset '{}' ({}) sets it to {value}: {e}; a preset named '{}' in your profiles would replace that one",
+                    preset.name, preset.source, preset.name
+                ),
+            )),
+        }
+    }
+    errors
+}
+
 /// Builds the catalog from the shipped layer and the user layer. Within a
 /// layer an id or preset name may be defined once; the user layer replaces
-/// the shipped one. Every error of every file is reported.
+/// the shipped one. Every error of every file is reported, against the file
+/// that caused it.
 pub fn load(shipped: &[SourceFile], user: &[SourceFile]) -> Result<Catalog, ProfileErrors> {
     let mut errors = Vec::new();
     let mut settings: BTreeMap<String, Setting> = BTreeMap::new();
+    let mut replaced: BTreeMap<String, Replaced> = BTreeMap::new();
     let mut preset_files: Vec<(usize, &SourceFile)> = Vec::new();
     for (layer, files) in [(SHIPPED, shipped), (USER, user)] {
         let mut in_layer: BTreeMap<String, Origin> = BTreeMap::new();
@@ -152,7 +198,17 @@ pub fn load(shipped: &[SourceFile], user: &[SourceFile]) -> Result<Catalog, Prof
                             continue;
                         }
                         in_layer.insert(setting.id.clone(), origin(file, &lines, &span));
-                        settings.insert(setting.id.clone(), setting);
+                        if let Some(shipped) = settings.insert(setting.id.clone(), setting) {
+                            let id = shipped.id.clone();
+                            replaced.insert(
+                                id,
+                                Replaced {
+                                    shipped,
+                                    file,
+                                    span,
+                                },
+                            );
+                        }
                     }
                 }
             }
@@ -160,8 +216,36 @@ pub fn load(shipped: &[SourceFile], user: &[SourceFile]) -> Result<Catalog, Prof
     }
     let mut presets: BTreeMap<String, Preset> = BTreeMap::new();
     let mut preset_origin: BTreeMap<(usize, String), Origin> = BTreeMap::new();
+    let user_presets: Vec<String> = preset_files
+        .iter()
+        .filter(|(layer, _)| *layer == USER)
+        .filter_map(|(_, f)| preset_name(&f.text))
+        .collect();
     for (layer, file) in preset_files {
-        match parse_preset(&file.name, &file.text, |id| settings.get(id)) {
+        let parsed = if layer == USER {
+            parse_preset(&file.name, &file.text, |id| settings.get(id))
+        } else {
+            if preset_name(&file.text).is_some_and(|n| user_presets.contains(&n)) {
+                continue; // the user's preset of that name replaces it
+            }
+            // Checked against the settings it was written for, then again
+            // against the user's replacements.
+            parse_preset(&file.name, &file.text, |id| {
+                replaced
+                    .get(id)
+                    .map(|r| &r.shipped)
+                    .or_else(|| settings.get(id))
+            })
+            .and_then(|(mut preset, span)| {
+                let e = recheck_replaced(&mut preset, &replaced, &settings);
+                if e.is_empty() {
+                    Ok((preset, span))
+                } else {
+                    Err(e)
+                }
+            })
+        };
+        match parsed {
             Err(e) => errors.extend(e),
             Ok((preset, span)) => {
                 let key = (layer, preset.name.clone());
@@ -256,6 +340,45 @@ type = "b"
             err.to_string(),
             "t.toml:3:6: duplicate setting id 'a.one' (first defined at s.toml:3)"
         );
+    }
+
+    const P: &str =
+        "name = \"p\"\ntitle = \"P\"\ndescription = \"d\"\n[values]\n\"a.one\" = true\n";
+
+    #[test]
+    fn a_user_setting_that_breaks_a_shipped_preset_is_the_users_error() {
+        let shipped = [src("s.toml", A), src("presets/p.toml", P)];
+        let user = A
+            .replace("type = \"bool\"", "type = \"int\"\nmin = 0\nmax = 9")
+            .replace("type = \"b\"", "type = \"i\"");
+        let err = load(&shipped, &[src("u.toml", &user)]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "u.toml:3:6: 'a.one' replaces a shipped setting, but the shipped preset 'p' \
+             (presets/p.toml) sets it to true: expected a whole-number value, got the boolean true; \
+             a preset named 'p' in your profiles would replace that one"
+        );
+        // Replacing the preset too makes the catalog whole again.
+        let mine = P.replace("= true", "= 7");
+        let cat = load(
+            &shipped,
+            &[src("u.toml", &user), src("presets/mine.toml", &mine)],
+        )
+        .unwrap();
+        assert_eq!(cat.preset("p").unwrap().source, "presets/mine.toml");
+        assert_eq!(
+            cat.preset("p").unwrap().values,
+            vec![("a.one".to_string(), super::super::value::Value::Int(7))]
+        );
+    }
+
+    #[test]
+    fn a_compatible_replacement_keeps_the_shipped_preset() {
+        let shipped = [src("s.toml", A), src("presets/p.toml", P)];
+        let user = A.replace("title = \"One\"", "title = \"Mine\"");
+        let cat = load(&shipped, &[src("u.toml", &user)]).unwrap();
+        assert_eq!(cat.setting("a.one").unwrap().source, "u.toml");
+        assert_eq!(cat.preset("p").unwrap().source, "presets/p.toml");
     }
 
     #[test]

@@ -218,6 +218,48 @@ fn export_is_complete() {
     );
 }
 
+/// A user profile that makes display.brightness, a number in three shipped
+/// presets, a named level.
+const BRIGHTNESS_AS_LEVELS: &str = r#"# my brightness is a named level
+[[setting]]
+id = "display.brightness"
+title = "Brightness"
+description = "Screen brightness as a named level."
+
+[setting.value]
+type = "enum"
+values = ["low", "high"]
+
+[setting.gnome]
+backend = "gsettings"
+schema = "org.example"
+key = "brightness"
+type = "s"
+"#;
+
+#[test]
+fn errors_name_the_user_profile_that_caused_them() {
+    let sb = Sandbox::new();
+    let mine = sb.path("config").join("knob/profiles/mine.toml");
+    std::fs::write(&mine, BRIGHTNESS_AS_LEVELS).unwrap();
+    let out = sb.knob(&["settings", "check"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    let at = format!(
+        "{}:3:6: 'display.brightness' replaces a shipped setting, but the shipped preset",
+        mine.display()
+    );
+    let errors: Vec<&str> = err.lines().filter(|l| !l.starts_with("knob:")).collect();
+    assert!(!errors.is_empty(), "{err}");
+    for line in &errors {
+        assert!(line.starts_with(&at), "{err}");
+    }
+    assert!(
+        err.contains("'night' (settings-profiles/presets/night.toml) sets it to 40"),
+        "{err}"
+    );
+}
+
 #[test]
 fn a_nan_bound_is_refused_before_anything_is_planned() {
     let sb = Sandbox::new();
