@@ -337,7 +337,13 @@ fn holds(key: &Key, spec: &ValueSpec, now: &Current, text: &str) -> bool {
 
 /// Reads the key of `change` as the plan reads it, and compares it with
 /// what knob wrote and with what was there before.
-fn find(change: &Change, opts: &UndoOptions, platform: &str, sys: &dyn System) -> Found {
+fn find(
+    change: &Change,
+    opts: &UndoOptions,
+    platform: &str,
+    tools: &Tools,
+    sys: &dyn System,
+) -> Found {
     let Some(catalog) = opts.catalog else {
         return Found::Unreadable("the settings catalog could not be loaded".to_string());
     };
@@ -352,7 +358,7 @@ fn find(change: &Change, opts: &UndoOptions, platform: &str, sys: &dyn System) -
             change.key, change.setting
         ));
     };
-    let now = plan::read_key(key, &Tools::detect(sys), sys);
+    let now = plan::read_key(key, tools, sys);
     if let Current::Unknown(reason) = &now {
         return Found::Unreadable(reason.clone());
     }
@@ -410,6 +416,7 @@ pub fn undo(
         })
         .map(|(i, _)| i)
         .collect();
+    let tools = Tools::detect(sys);
     let mut left = Vec::new();
     let mut chosen = Vec::new();
     for i in todo {
@@ -419,7 +426,7 @@ pub fn undo(
             chosen.push(i);
             continue;
         }
-        let (status, now, unreadable) = match find(change, &opts, &entry.platform, sys) {
+        let (status, now, unreadable) = match find(change, &opts, &entry.platform, &tools, sys) {
             Found::Expected => {
                 chosen.push(i);
                 continue;
@@ -450,7 +457,12 @@ pub fn undo(
         entry.changes[i] = c;
     }
     restored.retain(|s| !left.iter().any(|l| &l.setting == s));
-    let after_failures = run_after(sys, &entry.after);
+    // Nothing written, nothing to follow up (`killall Dock` and the like).
+    let after_failures = if chosen.is_empty() {
+        Vec::new()
+    } else {
+        run_after(sys, &entry.after)
+    };
     entry.state = if !failures.is_empty() {
         State::UndoFailed
     } else if !left.is_empty() {

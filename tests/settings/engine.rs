@@ -273,6 +273,35 @@ fn undo_leaves_a_key_it_cannot_read_unless_forced() {
     );
 }
 
+/// An undo that writes nothing (every key changed since) runs no `after`
+/// command either.
+#[test]
+fn undo_that_leaves_every_key_runs_no_after_command() {
+    let cat = fixtures();
+    let fake = FakeSystem::with_programs(&["defaults", "killall"]);
+    let size = "defaults com.apple.universalaccess mouseDriverCursorSize";
+    fake.set(size, "1");
+    let p = plan(
+        &cat,
+        &[req("fixture.cursor_size", Value::Int(64))],
+        Platform::Macos,
+        &fake,
+    )
+    .unwrap();
+    assert!(!p.after().is_empty(), "the fixture has an after step");
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::new(dir.path());
+    apply(&p, &fake, Some(&journal), "test").unwrap();
+    let killalls = |fake: &FakeSystem| fake.log().iter().filter(|a| a[0] == "killall").count();
+    assert_eq!(killalls(&fake), 1);
+    fake.set(size, "3");
+    let report = undo(&journal, None, &fake, read_back(&cat)).unwrap();
+    assert_eq!(report.left.len(), 1, "{:?}", report.left);
+    assert_eq!(report.left[0].now.as_deref(), Some("3"));
+    assert_eq!(killalls(&fake), 1, "{:?}", fake.log());
+    assert_eq!(fake.stored(size).as_deref(), Some("3"));
+}
+
 #[test]
 fn windows_rollback_on_the_fake_system_reports_both_facts() {
     let cat = fixtures();
