@@ -354,6 +354,10 @@ pub struct UndoArgs {
     /// Show the exact commands that ran.
     #[arg(long, short)]
     pub verbose: bool,
+    /// Restore every key, also one changed since knob set it (or that
+    /// cannot be read); without it such a key is left as it is.
+    #[arg(long)]
+    pub force: bool,
     /// If another knob is applying or undoing changes, fail at once (exit 5)
     /// instead of waiting for it to finish.
     #[arg(long)]

@@ -13,7 +13,8 @@ pub enum Exit {
     Usage = 2,
     /// The request was not understood; only suggestions were given.
     NotUnderstood = 3,
-    /// Applying was refused, or a failure rolled the plan back.
+    /// Applying was refused, or a failure rolled the plan back, or undo
+    /// left a key that was changed since knob set it as it is.
     ApplyRefused = 4,
     /// With --no-wait: another knob was applying or undoing changes, so
     /// nothing was done.
@@ -91,7 +92,7 @@ Exit status:
   2  usage error: a bad flag or argument, or a request that is empty, too
      long or not UTF-8 (as arguments or on standard input)
   3  not understood (only suggestions were given)
-  4  apply refused or rolled back
+  4  apply refused or rolled back; undo left a key changed since as it is
   5  busy: another knob is applying or undoing (--no-wait)
 With --json, an error is also printed on standard output as
 {\"error\": {\"kind\": \"usage\" or \"error\", \"message\": ...}}.";

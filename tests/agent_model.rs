@@ -121,35 +121,86 @@ fn a_relative_request_reads_the_current_value_and_stops_at_the_range_edge() {
     assert_eq!(sb.tool(&CURSOR), "96");
 }
 
+/// Each action of a plan as (setting, value), and each skipped setting.
+fn planned(plan: &Value) -> (Vec<(String, Value)>, Vec<String>) {
+    let actions = plan["actions"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no actions: {plan}"))
+        .iter()
+        .map(|a| {
+            (
+                a["setting"].as_str().unwrap().to_string(),
+                a["value"].clone(),
+            )
+        })
+        .collect();
+    let skipped = plan["skipped"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no skipped: {plan}"))
+        .iter()
+        .map(|s| s["setting"].as_str().unwrap().to_string())
+        .collect();
+    (actions, skipped)
+}
+
+/// Two changes in one request: both, with their values, and nothing else;
+/// a preset: every value of the preset, planned or skipped.
 #[test]
 fn two_requests_in_one_and_a_preset() {
     let sb = Sandbox::new();
-    let out = sb.knob(&[
-        "ask",
-        "--platform",
-        "windows",
-        "--json",
-        "turn on dark mode and turn off bluetooth",
-    ]);
-    let plan = json(&out);
-    let settings: Vec<&str> = plan["actions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["setting"].as_str().unwrap())
-        .collect();
-    assert!(settings.contains(&"appearance.dark_mode"), "{plan}");
-    assert_eq!(plan["intent"], "change");
-    let out = sb.knob(&[
+    let request = "turn on dark mode and turn off bluetooth";
+    let both = vec![
+        ("appearance.dark_mode".to_string(), Value::Bool(true)),
+        ("bluetooth.enabled".to_string(), Value::Bool(false)),
+    ];
+    // GNOME maps both settings, so the plan shows both values.
+    let plan = json(&sb.knob(&["ask", "--platform", "gnome", "--json", request]));
+    assert_eq!(plan["intent"], "change", "{plan}");
+    assert_eq!(planned(&plan), (both.clone(), vec![]), "{plan}");
+    // Windows has no Bluetooth mapping: the second half is skipped, not lost.
+    let plan = json(&sb.knob(&["ask", "--platform", "windows", "--json", request]));
+    assert_eq!(plan["intent"], "change", "{plan}");
+    assert_eq!(
+        planned(&plan),
+        (both[..1].to_vec(), vec!["bluetooth.enabled".to_string()]),
+        "{plan}"
+    );
+    assert!(
+        plan["skipped"][0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("no windows mapping")),
+        "{plan}"
+    );
+
+    let plan = json(&sb.knob(&[
         "ask",
         "--platform",
         "windows",
         "--json",
         "switch to presentation mode",
-    ]);
-    let plan = json(&out);
+    ]));
     assert_eq!(plan["intent"], "preset", "{plan}");
-    assert!(plan["actions"].as_array().unwrap().len() >= 2, "{plan}");
+    // The catalog knob loads in the sandbox (shipped and fixture profiles).
+    let catalog =
+        knob::settings::load::load_with_user_dir(Some(&sb.path("config").join("knob/profiles")))
+            .unwrap();
+    let preset = catalog.preset("presentation").expect("the shipped preset");
+    let (actions, skipped) = planned(&plan);
+    let mut got: Vec<String> = actions.iter().map(|(s, _)| s.clone()).collect();
+    got.extend(skipped);
+    let mut want: Vec<String> = preset.values.iter().map(|(s, _)| s.clone()).collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want, "every value of the preset: {plan}");
+    assert!(actions.len() >= 2, "{plan}");
+    for (setting, value) in &actions {
+        let (_, wanted) = preset.values.iter().find(|(s, _)| s == setting).unwrap();
+        assert_eq!(
+            value,
+            &serde_json::to_value(wanted).unwrap(),
+            "{setting}: {plan}"
+        );
+    }
 }
 
 #[test]

@@ -344,12 +344,34 @@ impl Assistant for RealAssistant {
             None => Err("no journal directory: nothing can be undone".to_string()),
             Some(j) => match lock_journal(j, events) {
                 Err(e) => Err(e),
-                Ok(_lock) => match apply::undo(j, None, &RealSystem::new()) {
-                    Ok(r) if r.failures.is_empty() => Ok(format!(
+                Ok(_lock) => match apply::undo(
+                    j,
+                    None,
+                    &RealSystem::new(),
+                    apply::UndoOptions {
+                        catalog: Some(&self.catalog),
+                        force: false,
+                    },
+                ) {
+                    Ok(r) if r.failures.is_empty() && r.left.is_empty() => Ok(format!(
                         "undid plan {} ({}): restored {}",
                         r.id,
                         r.summary,
                         r.restored.join(", ")
+                    )),
+                    Ok(r) if r.failures.is_empty() => Err(format!(
+                        "plan {}: restored {}; left as it is: {} (`knob undo --force` restores it)",
+                        r.id,
+                        if r.restored.is_empty() {
+                            "nothing".to_string()
+                        } else {
+                            r.restored.join(", ")
+                        },
+                        r.left
+                            .iter()
+                            .map(|l| l.finding())
+                            .collect::<Vec<_>>()
+                            .join("; ")
                     )),
                     Ok(r) => Err(format!(
                         "plan {}: restored {}; failed: {}",

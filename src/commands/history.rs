@@ -1,5 +1,6 @@
 //! `knob history`: list the plans in the journal, oldest first. Entries
-//! that cannot be read are listed with the reason.
+//! that cannot be read are listed with the reason; keys the last undo left
+//! as they were (changed since knob set them) are counted.
 use serde_json::json;
 
 use super::settings_ui::{journal, plural};
@@ -16,7 +17,8 @@ pub fn run(args: HistoryArgs) -> anyhow::Result<Exit> {
             .map(|l| match &l.entry {
                 Ok(e) => json!({
                     "id": l.id, "created": e.created, "state": e.state, "platform": e.platform,
-                    "summary": e.summary, "settings": settings(e), "keys": e.changes.len(), "error": null,
+                    "summary": e.summary, "settings": settings(e), "keys": e.changes.len(),
+                    "left": left(e), "error": null,
                 }),
                 Err(err) => json!({"id": l.id, "error": err.to_string()}),
             })
@@ -32,8 +34,20 @@ pub fn run(args: HistoryArgs) -> anyhow::Result<Exit> {
         match &l.entry {
             Ok(e) => {
                 let n = settings(e);
+                let mut left: Vec<&str> = e
+                    .changes
+                    .iter()
+                    .filter(|c| c.status.left_by_undo())
+                    .map(|c| c.setting.as_str())
+                    .collect();
+                left.dedup();
+                let note = if left.is_empty() {
+                    String::new()
+                } else {
+                    format!("; undo left {} as it is", left.join(", "))
+                };
                 outln!(
-                    "{:>4}  {}  {:<15}  {:<7}  {}  ({n} setting{})",
+                    "{:>4}  {}  {:<15}  {:<7}  {}  ({n} setting{}{note})",
                     l.id,
                     format_time(e.created),
                     e.state.name(),
@@ -54,4 +68,13 @@ fn settings(e: &Entry) -> usize {
     ids.sort_unstable();
     ids.dedup();
     ids.len()
+}
+
+/// The keys the last undo left as they were, with what it found.
+fn left(e: &Entry) -> Vec<serde_json::Value> {
+    e.changes
+        .iter()
+        .filter(|c| c.status.left_by_undo())
+        .map(|c| json!({"setting": c.setting, "key": c.key, "status": c.status, "found": c.found}))
+        .collect()
 }

@@ -1,22 +1,43 @@
-//! `knob undo [--id N]`: restore the values a plan changed.
+//! `knob undo [--id N] [--force]`: restore the values a plan changed. A key
+//! changed since knob set it is left as it is unless `--force`.
 use anyhow::anyhow;
 use serde_json::json;
 
-use super::settings_ui::{journal, lock_journal, system};
+use super::settings_ui::{catalog, journal, lock_journal, system};
 use crate::cli::UndoArgs;
 use crate::exit::Exit;
 use crate::settings::render::format_argv;
+use crate::settings::UndoOptions;
 
 pub fn run(args: UndoArgs) -> anyhow::Result<Exit> {
     let journal = journal()?;
     let _lock = lock_journal(&journal, args.no_wait)?;
-    let report = crate::settings::undo(&journal, args.id, &system()).map_err(|e| anyhow!(e))?;
+    // Without the catalog no key can be read back, so each is left as it
+    // is (with the reason) unless --force, which needs no reading.
+    let catalog = if args.force {
+        None
+    } else {
+        match catalog() {
+            Ok(c) => Some(c),
+            Err(e) => {
+                errln!("knob: warning: {e:#}; no key can be read back");
+                None
+            }
+        }
+    };
+    let opts = UndoOptions {
+        catalog: catalog.as_ref(),
+        force: args.force,
+    };
+    let report =
+        crate::settings::undo(&journal, args.id, &system(), opts).map_err(|e| anyhow!(e))?;
     if args.json {
         let out = json!({
             "id": report.id,
             "summary": report.summary,
             "restored": report.restored,
             "failures": report.failures,
+            "left": report.left,
             "after_failures": report.after_failures,
         });
         outln!("{}", serde_json::to_string_pretty(&out)?);
@@ -26,11 +47,21 @@ pub fn run(args: UndoArgs) -> anyhow::Result<Exit> {
         } else {
             report.restored.join(", ")
         };
+        let mut left: Vec<&str> = report.left.iter().map(|l| l.setting.as_str()).collect();
+        left.dedup();
+        let left = if left.is_empty() {
+            String::new()
+        } else {
+            format!("; left {} as it is", left.join(", "))
+        };
         outln!(
-            "undid plan {} ({}): restored {restored}.",
+            "undid plan {} ({}): restored {restored}{left}.",
             report.id,
             report.summary
         );
+    }
+    for l in &report.left {
+        errln!("knob: {}", l.describe());
     }
     for f in &report.failures {
         let how = if f.argv.is_empty() || !args.verbose {
@@ -47,9 +78,11 @@ pub fn run(args: UndoArgs) -> anyhow::Result<Exit> {
             format_argv(&f.argv)
         );
     }
-    Ok(if report.failures.is_empty() {
-        Exit::Ok
-    } else {
+    Ok(if !report.failures.is_empty() {
         Exit::Error
+    } else if !report.left.is_empty() {
+        Exit::ApplyRefused
+    } else {
+        Exit::Ok
     })
 }

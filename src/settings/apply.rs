@@ -2,9 +2,13 @@
 //! runs each change in order; when one fails, the changes already made are
 //! restored in reverse order and both facts are reported. The same code
 //! runs against the real, dry-run and fake systems.
+use super::backend::{self, Current, Tools, DELETE};
+use super::catalog::{Catalog, Key, Target};
 use super::journal::{self, Change, ChangeStatus, Entry, Journal, JournalError, State};
-use super::plan::Plan;
+use super::plan::{self, Plan};
+use super::platform::Platform;
 use super::system::System;
+use super::value::ValueSpec;
 
 /// A command that failed, and why.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -67,6 +71,7 @@ pub fn journal_entry(plan: &Plan, summary: &str) -> Entry {
                 apply: w.argv.clone(),
                 restore: w.restore.clone(),
                 status: ChangeStatus::Pending,
+                found: None,
             });
         }
     }
@@ -211,25 +216,185 @@ fn restore(
     (restored, failures)
 }
 
+/// A key undo left as it was: its value is no longer what knob wrote, or
+/// cannot be read. `knob undo --force` restores it anyway.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LeftAsIs {
+    pub setting: String,
+    /// A readable name of the key.
+    pub key: String,
+    /// What the key holds now (`(not set)` when absent); `None` when it
+    /// cannot be read.
+    pub now: Option<String>,
+    /// Why the key cannot be read, when it cannot.
+    pub unreadable: Option<String>,
+    /// What knob wrote.
+    pub wrote: String,
+    /// What `--force` restores (`(not set)` removes the key).
+    pub before: String,
+}
+
+impl LeftAsIs {
+    /// What undo found: `display.brightness: changed since knob set it (now
+    /// 70, knob wrote 40)`.
+    pub fn finding(&self) -> String {
+        match (&self.now, &self.unreadable) {
+            (Some(now), _) => format!(
+                "{}: changed since knob set it (now {now}, knob wrote {})",
+                self.setting, self.wrote
+            ),
+            (None, reason) => format!(
+                "{}: its value now cannot be read ({})",
+                self.setting,
+                reason.as_deref().unwrap_or("no reason given")
+            ),
+        }
+    }
+
+    /// The finding, and what `--force` does.
+    pub fn describe(&self) -> String {
+        format!(
+            "{}; left as it is — use --force to restore {} anyway",
+            self.finding(),
+            self.before
+        )
+    }
+}
+
 /// What an undo did.
 #[derive(Debug)]
 pub struct UndoReport {
     pub id: u64,
     pub summary: String,
     /// Settings whose every key was restored (a partly restored one is
-    /// listed in `failures` only).
+    /// listed in `failures` or `left` only).
     pub restored: Vec<String>,
     pub failures: Vec<Failure>,
+    /// Keys left as they were because they changed since knob set them or
+    /// cannot be read (never with `force`).
+    pub left: Vec<LeftAsIs>,
     pub after_failures: Vec<Failure>,
+}
+
+/// How to undo.
+#[derive(Debug, Clone, Copy)]
+pub struct UndoOptions<'a> {
+    /// The catalog that says how to read each key back; `None` when it
+    /// could not be loaded, so that every key reads as unknown.
+    pub catalog: Option<&'a Catalog>,
+    /// Restore every key without reading it first.
+    pub force: bool,
+}
+
+/// A key's value now, compared with the journal.
+enum Found {
+    /// What knob wrote, or what was there before (never applied, or put
+    /// back by hand): restoring loses nothing.
+    Expected,
+    Changed(String),
+    Unreadable(String),
+}
+
+/// The catalog key a change wrote, and its setting's value rules. `None`
+/// when the catalog no longer has that key for the platform.
+fn catalog_key<'c>(
+    catalog: &'c Catalog,
+    platform: Platform,
+    change: &Change,
+) -> Option<(&'c Key, &'c ValueSpec)> {
+    let setting = catalog.setting(&change.setting)?;
+    let mapping = setting.mapping(platform)?;
+    let key = std::iter::once(&mapping.primary)
+        .chain(&mapping.also)
+        .find(|k| {
+            k.label() == change.key
+                && serde_json::to_value(k.target_json()).ok().as_ref() == Some(&change.target)
+        })?;
+    Some((key, &setting.value))
+}
+
+/// Whether `now` holds `text` (backend text; [`DELETE`] means absent), by
+/// text or, through the catalog's rules, by value (gsettings prints `1.0`
+/// for a double written as `1`).
+fn holds(key: &Key, spec: &ValueSpec, now: &Current, text: &str) -> bool {
+    match now {
+        Current::Unknown(_) => false,
+        Current::Absent => {
+            text == DELETE || (text.is_empty() && !matches!(key.target, Target::Gsettings { .. }))
+        }
+        Current::Set(t) => {
+            t == text
+                || match (
+                    backend::decode(key, spec, now),
+                    backend::decode(key, spec, &Current::Set(text.to_string())),
+                ) {
+                    (Some(a), Some(b)) => backend::values_equal(&a, &b),
+                    _ => false,
+                }
+        }
+    }
+}
+
+/// Reads the key of `change` as the plan reads it, and compares it with
+/// what knob wrote and with what was there before.
+fn find(
+    change: &Change,
+    opts: &UndoOptions,
+    platform: &str,
+    tools: &Tools,
+    sys: &dyn System,
+) -> Found {
+    let Some(catalog) = opts.catalog else {
+        return Found::Unreadable("the settings catalog could not be loaded".to_string());
+    };
+    let Ok(platform) = platform.parse::<Platform>() else {
+        return Found::Unreadable(format!(
+            "the journal names an unknown platform {platform:?}"
+        ));
+    };
+    let Some((key, spec)) = catalog_key(catalog, platform, change) else {
+        return Found::Unreadable(format!(
+            "the catalog no longer has {} for {} on {platform}",
+            change.key, change.setting
+        ));
+    };
+    let now = plan::read_key(key, tools, sys);
+    if let Current::Unknown(reason) = &now {
+        return Found::Unreadable(reason.clone());
+    }
+    let before = match (change.before_state.as_str(), &change.before) {
+        ("set", Some(text)) => holds(key, spec, &now, text),
+        ("absent", _) => now == Current::Absent,
+        _ => false,
+    };
+    if before || holds(key, spec, &now, &change.after) {
+        Found::Expected
+    } else {
+        Found::Changed(now.display())
+    }
+}
+
+/// How the journal's text shows: `(not set)` for an absent key.
+fn shown(text: Option<&str>) -> String {
+    match text {
+        Some(t) if t != DELETE => t.to_string(),
+        _ => "(not set)".to_string(),
+    }
 }
 
 /// Reverts plan `id`, or the newest plan that can be undone. A pending entry
 /// (knob stopped between the journal write and the end of apply) restores
 /// every change it lists.
+///
+/// Each key is read first (unless `opts.force`): one that holds neither
+/// what knob wrote nor its value before was changed since, and is left as
+/// it is, as is one that cannot be read. The entry is then `partly_undone`
+/// and stays undoable: undo checks those keys again, `force` restores them.
 pub fn undo(
     journal: &Journal,
     id: Option<u64>,
     sys: &dyn System,
+    opts: UndoOptions,
 ) -> Result<UndoReport, JournalError> {
     let mut entry = journal.undo_target(id)?;
     let todo: Vec<usize> = entry
@@ -240,29 +405,73 @@ pub fn undo(
             State::Pending => {
                 !matches!(c.status, ChangeStatus::Restored | ChangeStatus::RolledBack)
             }
-            _ => matches!(
-                c.status,
-                ChangeStatus::Applied | ChangeStatus::RestoreFailed | ChangeStatus::RollbackFailed
-            ),
+            _ => {
+                matches!(
+                    c.status,
+                    ChangeStatus::Applied
+                        | ChangeStatus::RestoreFailed
+                        | ChangeStatus::RollbackFailed
+                ) || c.status.left_by_undo()
+            }
         })
         .map(|(i, _)| i)
         .collect();
-    let mut selected: Vec<Change> = todo.iter().map(|&i| entry.changes[i].clone()).collect();
-    let (restored, failures) = restore(
+    let tools = Tools::detect(sys);
+    let mut left = Vec::new();
+    let mut chosen = Vec::new();
+    for i in todo {
+        let change = &mut entry.changes[i];
+        // A key that cannot be restored fails in `restore` either way.
+        if opts.force || change.restore.is_none() {
+            chosen.push(i);
+            continue;
+        }
+        let (status, now, unreadable) = match find(change, &opts, &entry.platform, &tools, sys) {
+            Found::Expected => {
+                chosen.push(i);
+                continue;
+            }
+            Found::Changed(now) => (ChangeStatus::ChangedSince, Some(now), None),
+            Found::Unreadable(reason) => (ChangeStatus::Unreadable, None, Some(reason)),
+        };
+        change.status = status;
+        change.found = now.clone().or_else(|| unreadable.clone());
+        left.push(LeftAsIs {
+            setting: change.setting.clone(),
+            key: change.key.clone(),
+            now,
+            unreadable,
+            wrote: shown(Some(&change.after)),
+            before: shown(change.before.as_deref()),
+        });
+    }
+    let mut selected: Vec<Change> = chosen.iter().map(|&i| entry.changes[i].clone()).collect();
+    let (mut restored, failures) = restore(
         sys,
         &mut selected,
         ChangeStatus::Restored,
         ChangeStatus::RestoreFailed,
     );
-    for (&i, c) in todo.iter().zip(selected) {
+    for (&i, mut c) in chosen.iter().zip(selected) {
+        c.found = None;
         entry.changes[i] = c;
     }
-    let after_failures = run_after(sys, &entry.after);
-    entry.state = if failures.is_empty() {
-        State::Undone
+    restored.retain(|s| !left.iter().any(|l| &l.setting == s));
+    // Nothing written, nothing to follow up (`killall Dock` and the like).
+    let after_failures = if chosen.is_empty() {
+        Vec::new()
     } else {
-        State::UndoFailed
+        run_after(sys, &entry.after)
     };
+    entry.state = if !failures.is_empty() {
+        State::UndoFailed
+    } else if !left.is_empty() {
+        State::PartlyUndone
+    } else {
+        State::Undone
+    };
+    // The entry may now hold format-2 states.
+    entry.format = journal::FORMAT;
     entry.undone = Some(journal::now());
     journal.update(&entry)?;
     Ok(UndoReport {
@@ -270,6 +479,7 @@ pub fn undo(
         summary: entry.summary,
         restored,
         failures,
+        left,
         after_failures,
     })
 }

@@ -16,8 +16,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-/// The journal format this knob writes and reads.
-pub const FORMAT: u32 = 1;
+/// The journal format this knob writes and reads. Format 2 added the
+/// entry state `partly_undone`, the change statuses `changed_since` and
+/// `unreadable`, and a change's `found`; format 1 entries read as they are.
+pub const FORMAT: u32 = 2;
 
 /// An entry larger than this is not read: real ones are a few KiB, and a
 /// journal file must not be able to exhaust memory.
@@ -40,6 +42,9 @@ pub enum State {
     Undone,
     /// Undo restored only some changes; undo may be run again.
     UndoFailed,
+    /// Undo left keys that were changed since knob set them (or could not
+    /// be read) as they are; undo checks them again, `--force` restores them.
+    PartlyUndone,
 }
 
 impl State {
@@ -51,13 +56,18 @@ impl State {
             State::RollbackFailed => "rollback failed",
             State::Undone => "undone",
             State::UndoFailed => "undo failed",
+            State::PartlyUndone => "partly undone",
         }
     }
     /// Whether `knob undo` has something to restore.
     pub fn undoable(self) -> bool {
         matches!(
             self,
-            State::Pending | State::Applied | State::UndoFailed | State::RollbackFailed
+            State::Pending
+                | State::Applied
+                | State::UndoFailed
+                | State::RollbackFailed
+                | State::PartlyUndone
         )
     }
 }
@@ -72,6 +82,17 @@ pub enum ChangeStatus {
     RollbackFailed,
     Restored,
     RestoreFailed,
+    /// Undo found another value than knob wrote and left it (see `found`).
+    ChangedSince,
+    /// Undo could not read the key, so left it as it was (see `found`).
+    Unreadable,
+}
+
+impl ChangeStatus {
+    /// Whether undo left the key as it was, to be checked again.
+    pub fn left_by_undo(self) -> bool {
+        matches!(self, ChangeStatus::ChangedSince | ChangeStatus::Unreadable)
+    }
 }
 
 /// One key written by a plan.
@@ -92,6 +113,10 @@ pub struct Change {
     /// The argv that restores `before`; `None` when it cannot be restored.
     pub restore: Option<Vec<String>>,
     pub status: ChangeStatus,
+    /// What the last undo found instead of `after` when it left the key as
+    /// it was: the value now, or why it could not be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub found: Option<String>,
 }
 
 /// One applied plan.
@@ -554,7 +579,7 @@ mod tests {
         fs::write(dir.path().join("000002.json"), r#"{"format": 7, "id": 2}"#).unwrap();
         let err = j.undo_target(None).unwrap_err().to_string();
         assert!(
-            err.contains("written by a newer knob (format 7, this knob reads 1)"),
+            err.contains("written by a newer knob (format 7, this knob reads 2)"),
             "{err}"
         );
         let listed = j.list().unwrap();

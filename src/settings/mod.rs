@@ -24,7 +24,7 @@ pub mod system;
 pub mod template;
 pub mod value;
 
-pub use apply::{apply, undo, ApplyError, Outcome, UndoReport};
+pub use apply::{apply, undo, ApplyError, Outcome, UndoOptions, UndoReport};
 pub use catalog::{Catalog, Preset, Setting};
 pub use journal::Journal;
 pub use lock::{JournalLock, LockError};

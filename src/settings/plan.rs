@@ -270,7 +270,9 @@ fn missing_programs(key: &Key, tools: &Tools, sys: &dyn System) -> Vec<String> {
         .collect()
 }
 
-fn read_key(key: &Key, tools: &Tools, sys: &dyn System) -> Current {
+/// One key's value now, as the plan reads it (undo reads keys back the
+/// same way).
+pub(crate) fn read_key(key: &Key, tools: &Tools, sys: &dyn System) -> Current {
     let missing = missing_programs(key, tools, sys);
     if !missing.is_empty() {
         return Current::Unknown(format!("{} not found on this machine", missing.join(", ")));

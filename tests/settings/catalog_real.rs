@@ -10,7 +10,7 @@ use knob::settings::load::{load, shipped_files};
 use knob::settings::value::Kind;
 use knob::settings::{apply, plan, read_current, undo, Catalog, Journal, Platform, Value};
 
-use super::common::{require_tool, Sandbox};
+use super::common::{read_back, require_tool, Sandbox};
 
 /// A value different from `current` that the mapping can write.
 fn other_value(cat: &Catalog, id: &str, platform: Platform, current: &Value) -> Option<Value> {
@@ -118,11 +118,16 @@ fn round_trip(
         still.is_empty(),
         "{platform}: values not read back as written: {still:?}"
     );
-    let report = undo(&journal, None, &sys).unwrap();
+    let report = undo(&journal, None, &sys, read_back(cat)).unwrap();
     assert!(
         report.failures.is_empty(),
         "{platform}: {:?}",
         report.failures
+    );
+    assert!(
+        report.left.is_empty(),
+        "{platform}: values knob wrote not read back as written by undo: {:?}",
+        report.left
     );
     for (id, before) in &originals {
         if !kept.iter().any(|(k, _)| k == id) {

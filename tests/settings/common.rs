@@ -7,9 +7,17 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::SystemTime;
 
-use knob::settings::{RealSystem, System};
+use knob::settings::{Catalog, RealSystem, System, UndoOptions};
 
 pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+
+/// Undo that reads each key back through `catalog` first (no `--force`).
+pub fn read_back(catalog: &Catalog) -> UndoOptions<'_> {
+    UndoOptions {
+        catalog: Some(catalog),
+        force: false,
+    }
+}
 
 /// Fails (never skips) when a tool the test needs is missing.
 pub fn require_tool(name: &str) {

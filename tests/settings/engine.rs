@@ -3,10 +3,11 @@
 use knob::settings::apply::Outcome;
 use knob::settings::load::{load, read_files, shipped_files};
 use knob::settings::{
-    apply, plan, undo, Catalog, DryRunSystem, FakeSystem, Journal, Platform, RealSystem, Value,
+    apply, plan, undo, Catalog, DryRunSystem, FakeSystem, Journal, Platform, RealSystem,
+    UndoOptions, Value,
 };
 
-use super::common::{stderr, Sandbox, FIXTURES};
+use super::common::{read_back, stderr, Sandbox, FIXTURES};
 
 fn fixtures() -> Catalog {
     let files = read_files(&[format!("{FIXTURES}/profiles/fixtures.toml").into()]).unwrap();
@@ -71,7 +72,7 @@ fn macos_apply_and_undo_on_the_fake_system() {
         Some("2")
     );
 
-    let report = undo(&journal, None, &fake).unwrap();
+    let report = undo(&journal, None, &fake, read_back(&cat)).unwrap();
     assert_eq!(
         report.restored,
         vec!["fixture.dark_mode", "fixture.cursor_size"]
@@ -93,6 +94,212 @@ fn macos_apply_and_undo_on_the_fake_system() {
         2,
         "after steps run after apply and after undo: {log:?}"
     );
+}
+
+/// The journal entry `id` as JSON.
+fn entry_json(dir: &std::path::Path, id: u64) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join(format!("{id:06}.json"))).unwrap())
+        .unwrap()
+}
+
+/// Applies cursor size 48 and text scale 2.0 on a fake GNOME, from 24 and 1.0.
+fn apply_cursor_and_text(cat: &Catalog, fake: &FakeSystem, journal: &Journal) {
+    fake.set("gsettings org.gnome.desktop.interface cursor-size", "24");
+    fake.set(
+        "gsettings org.gnome.desktop.interface text-scaling-factor",
+        "1.0",
+    );
+    let p = plan(
+        cat,
+        &[
+            req("fixture.cursor_size", Value::Int(48)),
+            req("fixture.text_scale", Value::Float(2.0)),
+        ],
+        Platform::Gnome,
+        fake,
+    )
+    .unwrap();
+    assert!(matches!(
+        apply(&p, fake, Some(journal), "test").unwrap(),
+        Outcome::Applied { .. }
+    ));
+}
+
+/// Undo reads each key first: one the user changed after knob's apply is
+/// left as it is, reported and journaled; the rest is restored. Undo again
+/// checks it again; `force` restores it.
+#[test]
+fn undo_leaves_a_key_changed_since_apply_unless_forced() {
+    let cat = fixtures();
+    let fake = FakeSystem::with_programs(&["gsettings"]);
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::new(dir.path());
+    apply_cursor_and_text(&cat, &fake, &journal);
+    let cursor = "gsettings org.gnome.desktop.interface cursor-size";
+    let text = "gsettings org.gnome.desktop.interface text-scaling-factor";
+    assert_eq!(fake.stored(cursor).as_deref(), Some("48"));
+    // The user changes the pointer size behind knob's back.
+    fake.set(cursor, "64");
+
+    let report = undo(&journal, None, &fake, read_back(&cat)).unwrap();
+    assert_eq!(report.restored, vec!["fixture.text_scale"]);
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_eq!(report.left.len(), 1, "{:?}", report.left);
+    let left = &report.left[0];
+    assert_eq!(left.setting, "fixture.cursor_size");
+    assert_eq!(left.key, "org.gnome.desktop.interface cursor-size");
+    assert_eq!(left.now.as_deref(), Some("64"));
+    assert_eq!(left.unreadable, None);
+    assert_eq!(
+        left.describe(),
+        "fixture.cursor_size: changed since knob set it (now 64, knob wrote 48); \
+         left as it is — use --force to restore 24 anyway"
+    );
+    assert_eq!(fake.stored(cursor).as_deref(), Some("64"), "left untouched");
+    assert_eq!(fake.stored(text).as_deref(), Some("1.0"), "restored");
+    let e = entry_json(dir.path(), 1);
+    assert_eq!(e["format"], 2);
+    assert_eq!(e["state"], "partly_undone");
+    assert_eq!(e["changes"][0]["status"], "changed_since");
+    assert_eq!(e["changes"][0]["found"], "64");
+    assert_eq!(e["changes"][1]["status"], "restored");
+    assert!(e["changes"][1].get("found").is_none());
+
+    // Still undoable: a plain undo checks the key again and leaves it again.
+    let again = undo(&journal, None, &fake, read_back(&cat)).unwrap();
+    assert_eq!(again.id, 1);
+    assert!(again.restored.is_empty());
+    assert_eq!(again.left, report.left);
+    assert_eq!(fake.stored(cursor).as_deref(), Some("64"));
+
+    // --force restores it, and the plan is then fully undone.
+    let opts = UndoOptions {
+        catalog: Some(&cat),
+        force: true,
+    };
+    let forced = undo(&journal, None, &fake, opts).unwrap();
+    assert_eq!(forced.restored, vec!["fixture.cursor_size"]);
+    assert!(forced.left.is_empty() && forced.failures.is_empty());
+    assert_eq!(fake.stored(cursor).as_deref(), Some("24"));
+    let e = entry_json(dir.path(), 1);
+    assert_eq!(e["state"], "undone");
+    assert_eq!(e["changes"][0]["status"], "restored");
+    assert!(e["changes"][0].get("found").is_none());
+    let err = undo(&journal, None, &fake, read_back(&cat)).unwrap_err();
+    assert!(err.to_string().contains("nothing to undo"), "{err}");
+}
+
+/// A key put back by hand to its value before, or never written (a crash),
+/// loses nothing by being restored; a value equal to knob's by value but
+/// not by text (gsettings prints `2.0` for `2`) is still knob's.
+#[test]
+fn undo_restores_a_key_at_its_value_before_or_equal_by_value() {
+    let cat = fixtures();
+    let fake = FakeSystem::with_programs(&["gsettings"]);
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::new(dir.path());
+    apply_cursor_and_text(&cat, &fake, &journal);
+    let cursor = "gsettings org.gnome.desktop.interface cursor-size";
+    let text = "gsettings org.gnome.desktop.interface text-scaling-factor";
+    fake.set(cursor, "24");
+    let written = fake.stored(text).unwrap();
+    assert_ne!(written, "2.000");
+    fake.set(text, "2.000");
+    let report = undo(&journal, None, &fake, read_back(&cat)).unwrap();
+    assert!(report.left.is_empty(), "{:?}", report.left);
+    assert_eq!(
+        report.restored,
+        vec!["fixture.cursor_size", "fixture.text_scale"]
+    );
+    assert_eq!(fake.stored(text).as_deref(), Some("1.0"));
+}
+
+/// A key that cannot be read now is left as it is, with the reason: no
+/// catalog, or the tool is gone. `force` needs no reading.
+#[test]
+fn undo_leaves_a_key_it_cannot_read_unless_forced() {
+    let cat = fixtures();
+    let fake = FakeSystem::with_programs(&["gsettings"]);
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::new(dir.path());
+    apply_cursor_and_text(&cat, &fake, &journal);
+
+    let no_catalog = UndoOptions {
+        catalog: None,
+        force: false,
+    };
+    let report = undo(&journal, None, &fake, no_catalog).unwrap();
+    assert!(report.restored.is_empty());
+    assert_eq!(report.left.len(), 2);
+    assert_eq!(report.left[0].now, None);
+    assert_eq!(
+        report.left[0].describe(),
+        "fixture.cursor_size: its value now cannot be read (the settings catalog could not \
+         be loaded); left as it is — use --force to restore 24 anyway"
+    );
+    assert_eq!(
+        entry_json(dir.path(), 1)["changes"][0]["status"],
+        "unreadable"
+    );
+
+    let no_tool = FakeSystem::with_programs(&[]);
+    let report = undo(&journal, None, &no_tool, read_back(&cat)).unwrap();
+    assert_eq!(report.left.len(), 2);
+    let reason = report.left[1].unreadable.as_deref().unwrap();
+    assert!(reason.contains("gsettings not found"), "{reason}");
+    assert!(
+        no_tool.log().iter().all(|a| a[1] != "set"),
+        "nothing written"
+    );
+    assert_eq!(
+        fake.stored("gsettings org.gnome.desktop.interface cursor-size")
+            .as_deref(),
+        Some("48")
+    );
+
+    let forced = UndoOptions {
+        catalog: None,
+        force: true,
+    };
+    let report = undo(&journal, None, &fake, forced).unwrap();
+    assert_eq!(
+        report.restored,
+        vec!["fixture.cursor_size", "fixture.text_scale"]
+    );
+    assert_eq!(
+        fake.stored("gsettings org.gnome.desktop.interface cursor-size")
+            .as_deref(),
+        Some("24")
+    );
+}
+
+/// An undo that writes nothing (every key changed since) runs no `after`
+/// command either.
+#[test]
+fn undo_that_leaves_every_key_runs_no_after_command() {
+    let cat = fixtures();
+    let fake = FakeSystem::with_programs(&["defaults", "killall"]);
+    let size = "defaults com.apple.universalaccess mouseDriverCursorSize";
+    fake.set(size, "1");
+    let p = plan(
+        &cat,
+        &[req("fixture.cursor_size", Value::Int(64))],
+        Platform::Macos,
+        &fake,
+    )
+    .unwrap();
+    assert!(!p.after().is_empty(), "the fixture has an after step");
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::new(dir.path());
+    apply(&p, &fake, Some(&journal), "test").unwrap();
+    let killalls = |fake: &FakeSystem| fake.log().iter().filter(|a| a[0] == "killall").count();
+    assert_eq!(killalls(&fake), 1);
+    fake.set(size, "3");
+    let report = undo(&journal, None, &fake, read_back(&cat)).unwrap();
+    assert_eq!(report.left.len(), 1, "{:?}", report.left);
+    assert_eq!(report.left[0].now.as_deref(), Some("3"));
+    assert_eq!(killalls(&fake), 1, "{:?}", fake.log());
+    assert_eq!(fake.stored(size).as_deref(), Some("3"));
 }
 
 #[test]
@@ -172,7 +379,7 @@ fn a_setting_with_one_key_not_restored_is_reported_only_as_not_restored() {
         apply(&p, &fake, Some(&journal), "test").unwrap(),
         Outcome::Applied { .. }
     ));
-    let report = undo(&journal, None, &fake).unwrap();
+    let report = undo(&journal, None, &fake, read_back(&cat)).unwrap();
     assert_eq!(report.restored, vec!["fixture.cursor_size"]);
     let failed: Vec<&str> = report.failures.iter().map(|f| f.setting.as_str()).collect();
     assert_eq!(failed, vec!["fixture.dark_mode"]);
@@ -507,12 +714,18 @@ fn shipped_key_value_mappings_round_trip_on_the_fake_system() {
                     Outcome::Applied { .. } => {}
                     other => panic!("{} = {value:?} on {platform}: {other:?}", s.id),
                 }
-                let report = undo(&journal, None, &fake).unwrap();
+                let report = undo(&journal, None, &fake, read_back(&cat)).unwrap();
                 assert!(
                     report.failures.is_empty(),
                     "{} on {platform}: {:?}",
                     s.id,
                     report.failures
+                );
+                assert!(
+                    report.left.is_empty(),
+                    "{} = {value:?} on {platform}: undo did not read back what knob wrote: {:?}",
+                    s.id,
+                    report.left
                 );
                 let after = format!("{:?}", fake_state(&fake, &p_keys(&cat, &s.id, platform)));
                 assert_eq!(

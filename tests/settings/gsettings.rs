@@ -135,6 +135,105 @@ fn plan_apply_undo_round_trip() {
     );
 }
 
+/// Real gsettings through the binary: undo leaves a key the user changed
+/// after knob's apply as it is and says so (exit 4), history shows it, and
+/// `undo --force` restores it.
+#[test]
+fn undo_leaves_a_key_changed_since_apply_until_forced() {
+    require_tool("gsettings");
+    let outside = outside_snapshot();
+    let sb = Sandbox::new();
+    assert_eq!(get(&sb, IFACE, "cursor-size"), "24");
+    let out = sb.knob(&[
+        "apply",
+        "fixture-rollback",
+        "--platform",
+        "gnome",
+        "--apply",
+        "--yes",
+    ]);
+    assert_eq!(out.status.code(), Some(4), "the rollback fixture fails");
+    let out = sb.knob(&[
+        "set",
+        "fixture.cursor_size",
+        "48",
+        "--platform",
+        "gnome",
+        "--apply",
+        "--yes",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(get(&sb, IFACE, "cursor-size"), "48");
+    // The user changes it again, outside knob.
+    sb.tool(&["gsettings", "set", IFACE, "cursor-size", "64"]);
+
+    let out = sb.knob(&["undo"]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "undid plan 2 (set fixture.cursor_size 48): restored nothing; \
+         left fixture.cursor_size as it is.\n"
+    );
+    assert_eq!(
+        stderr(&out),
+        "knob: fixture.cursor_size: changed since knob set it (now 64, knob wrote 48); \
+         left as it is — use --force to restore 24 anyway\n"
+    );
+    assert_eq!(get(&sb, IFACE, "cursor-size"), "64", "left untouched");
+
+    let out = sb.knob(&["history"]);
+    let text = stdout(&out);
+    let line = text.lines().nth(1).unwrap_or_default();
+    assert!(
+        line.contains("partly undone")
+            && line.ends_with("(1 setting; undo left fixture.cursor_size as it is)"),
+        "{text}"
+    );
+    let out = sb.knob(&["history", "--json"]);
+    let items = json(&out);
+    assert_eq!(items[1]["state"], "partly_undone");
+    assert_eq!(
+        items[1]["left"],
+        serde_json::json!([{
+            "setting": "fixture.cursor_size",
+            "key": "org.gnome.desktop.interface cursor-size",
+            "status": "changed_since",
+            "found": "64",
+        }])
+    );
+    assert_eq!(items[0]["left"], serde_json::json!([]));
+
+    // Still the plan undo picks (not the older rolled-back one), and still
+    // left as it is without --force.
+    let out = sb.knob(&["undo", "--json"]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    let report = json(&out);
+    assert_eq!(report["id"], 2);
+    assert_eq!(report["left"][0]["now"], "64");
+    assert_eq!(report["left"][0]["wrote"], "48");
+    assert_eq!(report["left"][0]["before"], "24");
+
+    let out = sb.knob(&["undo", "--force"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "undid plan 2 (set fixture.cursor_size 48): restored fixture.cursor_size.\n"
+    );
+    assert_eq!(get(&sb, IFACE, "cursor-size"), "24");
+    let out = sb.knob(&["history"]);
+    let text = stdout(&out);
+    let line = text.lines().nth(1).unwrap_or_default();
+    assert!(
+        line.contains("undone") && line.ends_with("(1 setting)"),
+        "{text}"
+    );
+    assert_eq!(
+        outside,
+        outside_snapshot(),
+        "files outside the sandbox changed"
+    );
+}
+
 #[test]
 fn third_action_failing_rolls_back_the_first_two() {
     require_tool("gsettings");

@@ -14,7 +14,7 @@ use knob::settings::template::{self, Escape};
 use knob::settings::value::Kind;
 use knob::settings::{apply, plan, undo, FakeSystem, Journal, Platform, Setting, Value};
 
-use super::common::{require_tool, stderr, stdout, Sandbox};
+use super::common::{read_back, require_tool, stderr, stdout, Sandbox};
 
 /// Texts that start with '-' or carry quotes, backslashes, newlines, the
 /// curly quotes PowerShell reads as quotes, and script that would run if it
@@ -293,7 +293,7 @@ fn a_read_back_wallpaper_is_never_script_text_in_the_restore_command() {
     let dir = tempfile::tempdir().unwrap();
     let journal = Journal::new(dir.path());
     apply(&p, &fake, Some(&journal), "test").unwrap();
-    undo(&journal, None, &fake).unwrap();
+    undo(&journal, None, &fake, read_back(&cat)).unwrap();
     let log = fake.log();
     assert_eq!(log.last(), Some(&restore), "{log:?}");
 }

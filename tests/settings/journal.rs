@@ -134,7 +134,7 @@ fn corrupt_and_newer_entries_are_reported_never_dropped() {
     std::fs::write(&bad, "{\"format\": 99, \"id\": 2}").unwrap();
     let out = sb.knob(&["undo"]);
     assert!(
-        stderr(&out).contains("written by a newer knob (format 99, this knob reads 1)"),
+        stderr(&out).contains("written by a newer knob (format 99, this knob reads 2)"),
         "{}",
         stderr(&out)
     );
