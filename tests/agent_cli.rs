@@ -206,6 +206,42 @@ fn batch_reads_a_file_and_refuses_apply_without_yes() {
     );
 }
 
+#[test]
+fn ask_and_batch_dry_runs_go_through_apply_on_the_dry_run_system() {
+    common::require_tool("gsettings");
+    let sb = Sandbox::new();
+    // What the dry-run system recorded: the plan's changed argv, in order.
+    let expected = |plan: &Value| {
+        let a = &plan["actions"][0];
+        serde_json::json!([a["argv"], a["also"][0]["argv"]])
+    };
+    let out = sb.knob(&["ask", "--platform", "gnome", "--json", "turn on dark mode"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["actions"][0]["setting"], "appearance.dark_mode");
+    assert_eq!(plan["dry_run_writes"], expected(&plan));
+
+    let out = knob_stdin(
+        &sb,
+        &["batch", "--platform", "gnome", "-"],
+        b"turn on dark mode\n",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let line: Value = serde_json::from_str(text(&out.stdout).lines().next().unwrap()).unwrap();
+    assert_eq!(line["actions"][0]["setting"], "appearance.dark_mode");
+    assert_eq!(line["dry_run_writes"], expected(&line));
+    assert_eq!(
+        sb.tool(&[
+            "gsettings",
+            "get",
+            "org.gnome.desktop.interface",
+            "color-scheme"
+        ]),
+        "'default'",
+        "a dry run changes nothing"
+    );
+}
+
 /// Writes `lines` as a JSONL file in the sandbox and returns its path.
 fn jsonl(sb: &Sandbox, name: &str, lines: &[&str]) -> String {
     let path = sb.path(name);

@@ -6,7 +6,7 @@ use std::sync::atomic::AtomicBool;
 use anyhow::{Context as _, Result};
 use serde_json::{json, Map, Value as Json};
 
-use super::settings_ui::{catalog, execute_with, lock_for_apply, platform, system};
+use super::settings_ui::{catalog, execute_with, lock_for_apply};
 use super::Context;
 use crate::agent::pipeline::{Agent, Intent, Understanding};
 use crate::agent::request::MAX_REQUEST_BYTES;
@@ -83,7 +83,7 @@ pub fn run(ctx: &Context, args: AskArgs) -> Result<Exit> {
         print_explain(&u)?;
     }
     match u.intent {
-        Intent::Change | Intent::Preset => plan_and_execute(&args, &catalog, &u),
+        Intent::Change | Intent::Preset => plan_and_execute(ctx, &args, &catalog, &u),
         Intent::Search => {
             report_unplanned(
                 &args,
@@ -126,15 +126,20 @@ fn extra_json(u: &Understanding, intent: Intent, explain: bool) -> Map<String, J
     m
 }
 
-fn plan_and_execute(args: &AskArgs, catalog: &Catalog, u: &Understanding) -> Result<Exit> {
-    let platform = platform(args.flags.platform)?;
+fn plan_and_execute(
+    ctx: &Context,
+    args: &AskArgs,
+    catalog: &Catalog,
+    u: &Understanding,
+) -> Result<Exit> {
+    let platform = ctx.platform(args.flags.platform)?;
     let program = u
         .program
         .as_ref()
         .expect("change and preset intents carry a program");
     // Before relative values read the current ones.
-    let _lock = lock_for_apply(&args.flags)?;
-    let resolved = resolve(program, catalog, platform, &system());
+    let _lock = lock_for_apply(ctx, &args.flags)?;
+    let resolved = resolve(program, catalog, platform, ctx.system());
     let mut extra = extra_json(u, u.intent, args.explain);
     if !resolved.notes.is_empty() {
         extra.insert("notes".into(), json!(resolved.notes));
@@ -156,14 +161,20 @@ fn plan_and_execute(args: &AskArgs, catalog: &Catalog, u: &Understanding) -> Res
         }
         return Ok(Exit::NotUnderstood);
     }
-    let mut plan = plan(catalog, &resolved.requests, platform, &system())?;
+    let mut plan = plan(catalog, &resolved.requests, platform, ctx.system())?;
     if !args.flags.json {
         outln!("understood: {program} ({:.0}% sure)", u.confidence * 100.0);
         for n in &resolved.notes {
             outln!("  note: {n}");
         }
     }
-    execute_with(&mut plan, &args.flags, &format!("ask: {}", u.query), &extra)
+    execute_with(
+        ctx,
+        &mut plan,
+        &args.flags,
+        &format!("ask: {}", u.query),
+        &extra,
+    )
 }
 
 /// Suggestions (and the n-best list with --explain) when no plan is made.

@@ -2,15 +2,16 @@
 use anyhow::anyhow;
 use serde_json::json;
 
-use super::settings_ui::{journal, lock_journal, system};
+use super::settings_ui::lock_journal;
+use super::Context;
 use crate::cli::UndoArgs;
 use crate::exit::Exit;
 use crate::settings::render::format_argv;
 
-pub fn run(args: UndoArgs) -> anyhow::Result<Exit> {
-    let journal = journal()?;
-    let _lock = lock_journal(&journal, args.no_wait)?;
-    let report = crate::settings::undo(&journal, args.id, &system()).map_err(|e| anyhow!(e))?;
+pub fn run(ctx: &Context, args: UndoArgs) -> anyhow::Result<Exit> {
+    let journal = ctx.journal()?;
+    let _lock = lock_journal(journal, args.no_wait)?;
+    let report = crate::settings::undo(journal, args.id, ctx.system()).map_err(|e| anyhow!(e))?;
     if args.json {
         let out = json!({
             "id": report.id,
