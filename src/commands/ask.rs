@@ -111,19 +111,15 @@ pub fn run(ctx: &Context, args: AskArgs) -> Result<Exit> {
 
 /// The fields `--json` adds to the settings engine's plan object.
 fn extra_json(u: &Understanding, intent: Intent, explain: bool) -> Map<String, Json> {
-    let mut m = Map::new();
-    m.insert("query".into(), json!(u.query));
-    m.insert("intent".into(), json!(intent.name()));
-    m.insert("confidence".into(), json!(u.confidence));
-    m.insert("suggestions".into(), json!(u.suggestions));
-    m.insert("timing".into(), json!(u.timing));
-    if !u.notices.is_empty() {
-        m.insert("notices".into(), json!(u.notices));
+    json_object(&u.json(intent, explain))
+}
+
+/// A value that serializes to a JSON object, as a map to add fields to.
+pub fn json_object(value: &impl serde::Serialize) -> Map<String, Json> {
+    match serde_json::to_value(value) {
+        Ok(Json::Object(m)) => m,
+        _ => Map::new(),
     }
-    if explain {
-        m.insert("candidates".into(), json!(u.candidates));
-    }
-    m
 }
 
 fn plan_and_execute(

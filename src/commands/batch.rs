@@ -13,7 +13,7 @@ use std::time::Instant;
 use anyhow::{Context as _, Result};
 use serde_json::{json, Map, Value as Json};
 
-use super::ask::load_agent;
+use super::ask::{json_object, load_agent};
 use super::settings_ui::{catalog, dry_run, lock_journal};
 use super::Context;
 use crate::agent::batch_input::{BadLine, BatchItem, BatchReader};
@@ -234,14 +234,7 @@ fn process(
     json.insert("platform".into(), json!(platform.name()));
     json.insert("actions".into(), json!([]));
     json.insert("applied".into(), json!(false));
-    json.insert("query".into(), json!(u.query));
-    json.insert("intent".into(), json!(u.intent.name()));
-    json.insert("confidence".into(), json!(u.confidence));
-    json.insert("suggestions".into(), json!(u.suggestions));
-    json.insert("timing".into(), json!(u.timing));
-    if !u.notices.is_empty() {
-        json.insert("notices".into(), json!(u.notices));
-    }
+    json.extend(json_object(&u.json(u.intent, false)));
     let mut r = LineResult {
         json,
         program: None,

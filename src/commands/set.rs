@@ -3,9 +3,10 @@ use anyhow::{anyhow, bail};
 
 use super::settings_ui::{catalog, execute, lock_for_apply};
 use super::Context;
+use crate::agent::resolve::relative_value;
 use crate::cli::SetArgs;
 use crate::exit::Exit;
-use crate::settings::{plan, read_current, Catalog, Platform, Relative, Setting, System, Value};
+use crate::settings::{plan, Catalog, Platform, Relative, Setting, System, Value};
 
 /// A relative value: `toggle`, `up`, `down`, `+=N`, `-=N`.
 fn relative(text: &str) -> Option<Result<Relative, String>> {
@@ -40,19 +41,7 @@ fn resolve_value(
             .map_err(|e| anyhow!("{}: {e}", setting.id));
     };
     let change = change.map_err(|e| anyhow!(e))?;
-    let reading = read_current(cat, &setting.id, platform, sys)?
-        .ok_or_else(|| anyhow!("{} cannot be changed on {platform}", setting.id))?;
-    let Some(current) = reading.value else {
-        bail!(
-            "{}: cannot change it relative to its current value, which is unknown ({})",
-            setting.id,
-            reading.current.display()
-        );
-    };
-    setting
-        .value
-        .relative(&current, change)
-        .map_err(|e| anyhow!("{}: {e}", setting.id))
+    relative_value(cat, &setting.id, change, platform, sys).map_err(|e| anyhow!(e))
 }
 
 pub fn run(ctx: &Context, args: SetArgs) -> anyhow::Result<Exit> {
