@@ -206,6 +206,170 @@ fn batch_reads_a_file_and_refuses_apply_without_yes() {
     );
 }
 
+#[test]
+fn ask_and_batch_dry_runs_go_through_apply_on_the_dry_run_system() {
+    common::require_tool("gsettings");
+    let sb = Sandbox::new();
+    // What the dry-run system recorded: the plan's changed argv, in order.
+    let expected = |plan: &Value| {
+        let a = &plan["actions"][0];
+        serde_json::json!([a["argv"], a["also"][0]["argv"]])
+    };
+    let out = sb.knob(&["ask", "--platform", "gnome", "--json", "turn on dark mode"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["actions"][0]["setting"], "appearance.dark_mode");
+    assert_eq!(plan["dry_run_writes"], expected(&plan));
+
+    let out = knob_stdin(
+        &sb,
+        &["batch", "--platform", "gnome", "-"],
+        b"turn on dark mode\n",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let line: Value = serde_json::from_str(text(&out.stdout).lines().next().unwrap()).unwrap();
+    assert_eq!(line["actions"][0]["setting"], "appearance.dark_mode");
+    assert_eq!(line["dry_run_writes"], expected(&line));
+    assert_eq!(
+        sb.tool(&[
+            "gsettings",
+            "get",
+            "org.gnome.desktop.interface",
+            "color-scheme"
+        ]),
+        "'default'",
+        "a dry run changes nothing"
+    );
+}
+
+/// The JSON type of `v`, by name.
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// Each key of `obj` with its type, sorted by key.
+fn schema(obj: &Value) -> Vec<(String, &'static str)> {
+    let map = obj
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {obj}"));
+    let mut out: Vec<_> = map.iter().map(|(k, v)| (k.clone(), kind(v))).collect();
+    out.sort();
+    out
+}
+
+fn keys(pairs: &[(&str, &'static str)]) -> Vec<(String, &'static str)> {
+    let mut out: Vec<_> = pairs.iter().map(|(k, t)| (k.to_string(), *t)).collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn ask_and_batch_json_have_one_schema() {
+    common::require_tool("gsettings");
+    let sb = Sandbox::new();
+    // The plan's fields, then the understanding's, then the dry run's.
+    let plan_fields = [
+        ("platform", "string"),
+        ("actions", "array"),
+        ("skipped", "array"),
+        ("after", "array"),
+        ("applied", "bool"),
+        ("can_apply", "bool"),
+        ("refusal", "null"),
+        ("query", "string"),
+        ("intent", "string"),
+        ("confidence", "number"),
+        ("suggestions", "array"),
+        ("timing", "object"),
+        ("dry_run_writes", "array"),
+    ];
+    let out = sb.knob(&["ask", "--platform", "gnome", "--json", "turn on dark mode"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let ask: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(schema(&ask), keys(&plan_fields));
+    assert_eq!(
+        schema(&ask["timing"]),
+        keys(&[
+            ("total_ms", "number"),
+            ("encode_ms", "number"),
+            ("decode_ms", "number"),
+            ("tokens", "number"),
+        ])
+    );
+    let out = sb.knob(&[
+        "ask",
+        "--platform",
+        "gnome",
+        "--json",
+        "--explain",
+        "turn on dark mode",
+    ]);
+    let explained: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut with_candidates = plan_fields.to_vec();
+    with_candidates.push(("candidates", "array"));
+    assert_eq!(schema(&explained), keys(&with_candidates));
+    assert_eq!(
+        schema(&explained["candidates"][0]),
+        keys(&[("program", "string"), ("probability", "number")])
+    );
+
+    let out = knob_stdin(
+        &sb,
+        &["batch", "--platform", "gnome", "-"],
+        b"turn on dark mode\n",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let line: Value = serde_json::from_str(text(&out.stdout).lines().next().unwrap()).unwrap();
+    let mut batch_fields = plan_fields.to_vec();
+    batch_fields.extend([("line", "number"), ("program", "string")]);
+    assert_eq!(schema(&line), keys(&batch_fields));
+    // The fields both share mean the same.
+    for k in ["platform", "actions", "query", "intent", "dry_run_writes"] {
+        assert_eq!(line[k], ask[k], "{k}");
+    }
+}
+
+#[test]
+fn set_and_ask_resolve_a_relative_value_the_same_way() {
+    // Planning for macOS on Linux: `defaults` is not here, so the current
+    // value cannot be read, and both say so with the same words.
+    let sb = Sandbox::new();
+    let out = sb.knob(&["set", "a11y.cursor_size", "up", "--platform", "macos"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let said = "cannot increase a11y.cursor_size on macos: its current value is unknown";
+    assert!(text(&out.stderr).contains(said), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("say the value you want instead"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = sb.knob(&[
+        "ask",
+        "--platform",
+        "macos",
+        "--json",
+        "make the mouse pointer bigger",
+    ]);
+    let ask: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let note = ask["notes"][0].as_str().unwrap_or_default();
+    assert!(note.contains(said), "{ask}");
+    assert!(
+        text(
+            &sb.knob(&["set", "a11y.cursor_size", "up", "--platform", "macos"])
+                .stderr
+        )
+        .contains(note),
+        "set's error is ask's note: {note}"
+    );
+}
+
 /// Writes `lines` as a JSONL file in the sandbox and returns its path.
 fn jsonl(sb: &Sandbox, name: &str, lines: &[&str]) -> String {
     let path = sb.path(name);

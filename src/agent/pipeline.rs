@@ -93,6 +93,39 @@ pub struct Understanding {
     pub timing: Timing,
 }
 
+/// The understanding as `--json` shows it: `knob ask`'s object and each
+/// `knob batch` line carry these fields, typed here once rather than built
+/// key by key in each command.
+#[derive(Debug, Serialize)]
+pub struct UnderstandingJson<'a> {
+    pub query: &'a str,
+    pub intent: Intent,
+    pub confidence: f32,
+    pub suggestions: &'a [Suggestion],
+    pub timing: &'a Timing,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub notices: &'a [String],
+    /// The n-best list, with `--explain`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub candidates: Option<&'a [Candidate]>,
+}
+
+impl Understanding {
+    /// The `--json` view. `intent` is the one reported (a chat answer to a
+    /// request of no intent reports `chat`).
+    pub fn json(&self, intent: Intent, explain: bool) -> UnderstandingJson<'_> {
+        UnderstandingJson {
+            query: &self.query,
+            intent,
+            confidence: self.confidence,
+            suggestions: &self.suggestions,
+            timing: &self.timing,
+            notices: &self.notices,
+            candidates: explain.then_some(self.candidates.as_slice()),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
     #[error(transparent)]

@@ -63,17 +63,42 @@ fn to_value(v: &ActionValue) -> Value {
     }
 }
 
-fn relative(
-    out: &mut Resolved,
+/// Why a relative change could not be turned into a value.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RelativeError {
+    #[error("unknown setting '{0}'")]
+    UnknownSetting(String),
+    #[error("{id} cannot be changed on {platform}")]
+    NotOnPlatform { id: String, platform: Platform },
+    #[error("{id}: {message}")]
+    Read { id: String, message: String },
+    #[error("cannot {what} {id} on {platform}: its current value is unknown ({current}); say the value you want instead")]
+    UnknownCurrent {
+        what: &'static str,
+        id: String,
+        platform: Platform,
+        current: String,
+    },
+    #[error("cannot {what} {id}: {message}")]
+    Invalid {
+        what: &'static str,
+        id: String,
+        message: String,
+    },
+}
+
+/// The value `change` makes of setting `id`'s current value on `platform`.
+/// The one place a relative value (`knob set X up`, the model's `inc`,
+/// `dec` and `toggle`) is resolved.
+pub fn relative_value(
     catalog: &Catalog,
-    platform: Platform,
-    sys: &dyn System,
     id: &str,
     change: Relative,
-) {
+    platform: Platform,
+    sys: &dyn System,
+) -> Result<Value, RelativeError> {
     let Some(setting) = catalog.setting(id) else {
-        out.notes.push(format!("unknown setting '{id}'"));
-        return;
+        return Err(RelativeError::UnknownSetting(id.to_string()));
     };
     let what = match change {
         Relative::Toggle => "toggle",
@@ -83,25 +108,47 @@ fn relative(
     let reading = match read_current(catalog, id, platform, sys) {
         Ok(Some(r)) => r,
         Ok(None) => {
-            out.notes
-                .push(format!("{id} cannot be changed on {platform}"));
-            return;
+            return Err(RelativeError::NotOnPlatform {
+                id: id.to_string(),
+                platform,
+            })
         }
         Err(e) => {
-            out.notes.push(format!("{id}: {e}"));
-            return;
+            return Err(RelativeError::Read {
+                id: id.to_string(),
+                message: e.to_string(),
+            })
         }
     };
     let Some(current) = reading.value else {
-        out.notes.push(format!(
-            "cannot {what} {id} on {platform}: its current value is unknown ({}); say the value you want instead",
-            reading.current.display()
-        ));
-        return;
+        return Err(RelativeError::UnknownCurrent {
+            what,
+            id: id.to_string(),
+            platform,
+            current: reading.current.display(),
+        });
     };
-    match setting.value.relative(&current, change) {
+    setting
+        .value
+        .relative(&current, change)
+        .map_err(|e| RelativeError::Invalid {
+            what,
+            id: id.to_string(),
+            message: e.to_string(),
+        })
+}
+
+fn relative(
+    out: &mut Resolved,
+    catalog: &Catalog,
+    platform: Platform,
+    sys: &dyn System,
+    id: &str,
+    change: Relative,
+) {
+    match relative_value(catalog, id, change, platform, sys) {
         Ok(v) => out.requests.push((id.to_string(), v)),
-        Err(e) => out.notes.push(format!("cannot {what} {id}: {e}")),
+        Err(e) => out.notes.push(e.to_string()),
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::atomic::AtomicBool;
 use anyhow::{Context as _, Result};
 use serde_json::{json, Map, Value as Json};
 
-use super::settings_ui::{catalog, execute_with, lock_for_apply, platform, system};
+use super::settings_ui::{catalog, execute_with, lock_for_apply};
 use super::Context;
 use crate::agent::pipeline::{Agent, Intent, Understanding};
 use crate::agent::request::MAX_REQUEST_BYTES;
@@ -83,7 +83,7 @@ pub fn run(ctx: &Context, args: AskArgs) -> Result<Exit> {
         print_explain(&u)?;
     }
     match u.intent {
-        Intent::Change | Intent::Preset => plan_and_execute(&args, &catalog, &u),
+        Intent::Change | Intent::Preset => plan_and_execute(ctx, &args, &catalog, &u),
         Intent::Search => {
             report_unplanned(
                 &args,
@@ -111,30 +111,31 @@ pub fn run(ctx: &Context, args: AskArgs) -> Result<Exit> {
 
 /// The fields `--json` adds to the settings engine's plan object.
 fn extra_json(u: &Understanding, intent: Intent, explain: bool) -> Map<String, Json> {
-    let mut m = Map::new();
-    m.insert("query".into(), json!(u.query));
-    m.insert("intent".into(), json!(intent.name()));
-    m.insert("confidence".into(), json!(u.confidence));
-    m.insert("suggestions".into(), json!(u.suggestions));
-    m.insert("timing".into(), json!(u.timing));
-    if !u.notices.is_empty() {
-        m.insert("notices".into(), json!(u.notices));
-    }
-    if explain {
-        m.insert("candidates".into(), json!(u.candidates));
-    }
-    m
+    json_object(&u.json(intent, explain))
 }
 
-fn plan_and_execute(args: &AskArgs, catalog: &Catalog, u: &Understanding) -> Result<Exit> {
-    let platform = platform(args.flags.platform)?;
+/// A value that serializes to a JSON object, as a map to add fields to.
+pub fn json_object(value: &impl serde::Serialize) -> Map<String, Json> {
+    match serde_json::to_value(value) {
+        Ok(Json::Object(m)) => m,
+        _ => Map::new(),
+    }
+}
+
+fn plan_and_execute(
+    ctx: &Context,
+    args: &AskArgs,
+    catalog: &Catalog,
+    u: &Understanding,
+) -> Result<Exit> {
+    let platform = ctx.platform(args.flags.platform)?;
     let program = u
         .program
         .as_ref()
         .expect("change and preset intents carry a program");
     // Before relative values read the current ones.
-    let _lock = lock_for_apply(&args.flags)?;
-    let resolved = resolve(program, catalog, platform, &system());
+    let _lock = lock_for_apply(ctx, &args.flags)?;
+    let resolved = resolve(program, catalog, platform, ctx.system());
     let mut extra = extra_json(u, u.intent, args.explain);
     if !resolved.notes.is_empty() {
         extra.insert("notes".into(), json!(resolved.notes));
@@ -156,14 +157,20 @@ fn plan_and_execute(args: &AskArgs, catalog: &Catalog, u: &Understanding) -> Res
         }
         return Ok(Exit::NotUnderstood);
     }
-    let mut plan = plan(catalog, &resolved.requests, platform, &system())?;
+    let mut plan = plan(catalog, &resolved.requests, platform, ctx.system())?;
     if !args.flags.json {
         outln!("understood: {program} ({:.0}% sure)", u.confidence * 100.0);
         for n in &resolved.notes {
             outln!("  note: {n}");
         }
     }
-    execute_with(&mut plan, &args.flags, &format!("ask: {}", u.query), &extra)
+    execute_with(
+        ctx,
+        &mut plan,
+        &args.flags,
+        &format!("ask: {}", u.query),
+        &extra,
+    )
 }
 
 /// Suggestions (and the n-best list with --explain) when no plan is made.

@@ -13,8 +13,8 @@ use std::time::Instant;
 use anyhow::{Context as _, Result};
 use serde_json::{json, Map, Value as Json};
 
-use super::ask::load_agent;
-use super::settings_ui::{catalog, journal, lock_journal, platform, system};
+use super::ask::{json_object, load_agent};
+use super::settings_ui::{catalog, dry_run, lock_journal};
 use super::Context;
 use crate::agent::batch_input::{BadLine, BatchItem, BatchReader};
 use crate::agent::grammar::Program;
@@ -37,7 +37,7 @@ struct LineResult {
 
 pub fn run(ctx: &Context, args: BatchArgs) -> Result<Exit> {
     let catalog = catalog()?;
-    let platform = platform(args.platform)?;
+    let platform = ctx.platform(args.platform)?;
     let threads = args
         .threads
         .or(ctx.config.threads)
@@ -62,7 +62,11 @@ pub fn run(ctx: &Context, args: BatchArgs) -> Result<Exit> {
     let started = Instant::now();
     let mut latencies = Vec::new();
     let mut counts: std::collections::BTreeMap<&'static str, usize> = Default::default();
-    let journal = if args.apply { Some(journal()?) } else { None };
+    let journal = if args.apply {
+        Some(ctx.journal()?)
+    } else {
+        None
+    };
     // Held until the last line's journal write.
     let _lock = match &journal {
         Some(j) => Some(lock_journal(j, args.no_wait)?),
@@ -74,7 +78,7 @@ pub fn run(ctx: &Context, args: BatchArgs) -> Result<Exit> {
         items,
         threads,
         || load_agent(ctx, &catalog, Some(1)),
-        |agent: &mut Agent, item| process(agent, &catalog, platform, item, args.apply),
+        |agent: &mut Agent, item| process(ctx, agent, &catalog, platform, item, args.apply),
         |mut r: LineResult| -> Result<()> {
             // The reader is gone: apply no more lines, and read no more.
             if crate::output::closed() {
@@ -85,14 +89,11 @@ pub fn run(ctx: &Context, args: BatchArgs) -> Result<Exit> {
             let plan = r
                 .program
                 .take()
-                .and_then(|program| plan_line(&mut r, &program, &catalog, platform));
+                .and_then(|program| plan_line(ctx, &mut r, &program, &catalog, platform, false));
             r.latency_ms += ms(t0);
             if let (Some(mut plan), Some(journal)) = (plan, journal.as_ref()) {
-                let summary = format!(
-                    "batch: {}",
-                    r.json.get("query").and_then(Json::as_str).unwrap_or("")
-                );
-                let applied = match apply::apply(&plan, &system(), Some(journal), &summary) {
+                let summary = format!("batch: {}", query_of(&r.json));
+                let applied = match apply::apply(&plan, ctx.system(), Some(journal), &summary) {
                     Ok(Outcome::Applied { journal_id, .. }) => {
                         plan.applied = true;
                         json!({"applied": true, "journal_id": journal_id})
@@ -147,22 +148,33 @@ pub fn run(ctx: &Context, args: BatchArgs) -> Result<Exit> {
 }
 
 /// Resolves and plans `program` into `r.json`; returns the plan when it can
-/// be applied.
+/// be applied. With `dry`, the plan also goes through the dry run, whose
+/// recorded writes `dry_run_writes` lists.
 fn plan_line(
+    ctx: &Context,
     r: &mut LineResult,
     program: &Program,
     catalog: &Catalog,
     platform: Platform,
+    dry: bool,
 ) -> Option<Plan> {
     let json = &mut r.json;
-    let resolved = resolve(program, catalog, platform, &system());
+    let resolved = resolve(program, catalog, platform, ctx.system());
     if !resolved.notes.is_empty() {
         json.insert("notes".into(), json!(resolved.notes));
     }
-    match plan(catalog, &resolved.requests, platform, &system()) {
+    match plan(catalog, &resolved.requests, platform, ctx.system()) {
         Ok(p) => {
             if let Ok(Json::Object(fields)) = serde_json::to_value(p.to_json()) {
                 json.extend(fields);
+            }
+            if dry {
+                // A refused plan records no writes, as in `knob ask`.
+                let summary = format!("batch: {}", query_of(json));
+                let writes = dry_run(&p, ctx.system(), &summary)
+                    .map(|d| d.writes)
+                    .unwrap_or_default();
+                json.insert("dry_run_writes".into(), json!(writes));
             }
             p.refusal().is_none().then_some(p)
         }
@@ -177,6 +189,7 @@ fn plan_line(
 /// Understands one line on a worker thread. Without `apply` it also plans
 /// it (reading only); with `apply` the program is left for the ordered sink.
 fn process(
+    ctx: &Context,
     agent: &mut Agent,
     catalog: &Catalog,
     platform: Platform,
@@ -221,14 +234,7 @@ fn process(
     json.insert("platform".into(), json!(platform.name()));
     json.insert("actions".into(), json!([]));
     json.insert("applied".into(), json!(false));
-    json.insert("query".into(), json!(u.query));
-    json.insert("intent".into(), json!(u.intent.name()));
-    json.insert("confidence".into(), json!(u.confidence));
-    json.insert("suggestions".into(), json!(u.suggestions));
-    json.insert("timing".into(), json!(u.timing));
-    if !u.notices.is_empty() {
-        json.insert("notices".into(), json!(u.notices));
-    }
+    json.extend(json_object(&u.json(u.intent, false)));
     let mut r = LineResult {
         json,
         program: None,
@@ -241,11 +247,16 @@ fn process(
             r.program = Some(program);
         } else {
             // A dry run reads only, so lines may plan in any order.
-            plan_line(&mut r, &program, catalog, platform);
+            plan_line(ctx, &mut r, &program, catalog, platform, true);
         }
     }
     r.latency_ms = ms(t0);
     r
+}
+
+/// The line's query, as its JSON holds it.
+fn query_of(json: &Map<String, Json>) -> &str {
+    json.get("query").and_then(Json::as_str).unwrap_or("")
 }
 
 fn ms(t0: Instant) -> f64 {

@@ -52,14 +52,16 @@ fn assistant(ctx: &Context) -> anyhow::Result<Box<dyn Assistant>> {
             .threads
             .unwrap_or_else(super::generate::default_threads);
         let agent = super::ask::load_agent(ctx, &catalog, Some(1))?;
-        let journal = super::settings_ui::journal().ok();
-        let assistant = match super::settings_ui::platform(None) {
-            Ok(p) => RealAssistant::new(catalog, agent, p, journal, threads),
+        let journal = ctx.journal().ok().cloned();
+        let system = ctx.shared_system();
+        let assistant = match ctx.platform(None) {
+            Ok(p) => RealAssistant::new(catalog, agent, p, system, journal, threads),
             // The interface still opens; the first answer says how to choose.
             Err(e) => RealAssistant::new(
                 catalog,
                 agent,
                 crate::settings::Platform::Gnome,
+                system,
                 journal,
                 threads,
             )

@@ -5,15 +5,17 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::Sender;
+use std::sync::Arc;
 
+use super::settings_ui::dry_run;
 use crate::agent::pipeline::{Agent, Intent, Understanding};
 use crate::agent::resolve::resolve;
 use crate::chat::ChatModel;
 use crate::chat_template::Message;
 use crate::generate::Stats;
-use crate::settings::apply::{self, Outcome};
+use crate::settings::apply::{self, ApplyError, Outcome};
 use crate::settings::{
-    plan, Catalog, Journal, JournalLock, LockError, Plan, Platform, RealSystem, Value,
+    plan, Catalog, Journal, JournalLock, LockError, Plan, Platform, System, Value,
 };
 use crate::tui::backend::{Assistant, GenStats, PlanCard, PlanRow, WorkerEvent};
 
@@ -24,6 +26,8 @@ pub struct RealAssistant {
     catalog: Catalog,
     agent: Agent,
     platform: Platform,
+    /// The command line's system: every read and write goes through it.
+    system: Arc<dyn System + Send + Sync>,
     journal: Option<Journal>,
     chat: Option<ChatModel>,
     history: Vec<Message>,
@@ -39,6 +43,7 @@ impl RealAssistant {
         catalog: Catalog,
         agent: Agent,
         platform: Platform,
+        system: Arc<dyn System + Send + Sync>,
         journal: Option<Journal>,
         threads: usize,
     ) -> Self {
@@ -46,6 +51,7 @@ impl RealAssistant {
             catalog,
             agent,
             platform,
+            system,
             journal,
             chat: None,
             history: Vec::new(),
@@ -78,8 +84,8 @@ impl RealAssistant {
 
     fn plan_card(&mut self, request: &str, u: &Understanding, events: &Sender<WorkerEvent>) {
         let Some(program) = &u.program else { return };
-        let sys = RealSystem::new();
-        let resolved = resolve(program, &self.catalog, self.platform, &sys);
+        let sys = self.system.as_ref();
+        let resolved = resolve(program, &self.catalog, self.platform, sys);
         if resolved.requests.is_empty() {
             let why = if resolved.notes.is_empty() {
                 "nothing to plan".to_string()
@@ -91,7 +97,7 @@ impl RealAssistant {
             )));
             return;
         }
-        let plan = match plan(&self.catalog, &resolved.requests, self.platform, &sys) {
+        let plan = match plan(&self.catalog, &resolved.requests, self.platform, sys) {
             Ok(p) => p,
             Err(e) => {
                 let _ = events.send(WorkerEvent::Error(e.to_string()));
@@ -132,12 +138,20 @@ impl RealAssistant {
         if let (Some(first), false) = (rows.first_mut(), resolved.notes.is_empty()) {
             first.notes.extend(resolved.notes.iter().cloned());
         }
-        if let Some(reason) = plan.refusal() {
-            if let Some(first) = rows.first_mut() {
-                first
-                    .notes
-                    .push(format!("cannot be applied here: {reason}"));
+        // The card is the dry run: the same apply as `a` runs, writes recorded.
+        match dry_run(&plan, sys, &format!("chat: {request}")) {
+            Err(ApplyError::Refused(reason)) => {
+                if let Some(first) = rows.first_mut() {
+                    first
+                        .notes
+                        .push(format!("cannot be applied here: {reason}"));
+                }
             }
+            Err(e) => {
+                let _ = events.send(WorkerEvent::Error(e.to_string()));
+                return;
+            }
+            Ok(_) => {}
         }
         let id = self.next_plan;
         self.next_plan += 1;
@@ -197,7 +211,7 @@ impl RealAssistant {
             .collect();
         match apply::apply(
             plan,
-            &RealSystem::new(),
+            self.system.as_ref(),
             self.journal.as_ref(),
             &format!("chat: {}", summary.join("; ")),
         ) {
@@ -327,7 +341,12 @@ impl Assistant for RealAssistant {
             .iter()
             .map(|a| (a.setting.clone(), a.value.clone()))
             .collect();
-        let replanned = plan::plan(&self.catalog, &requests, plan.platform, &RealSystem::new());
+        let replanned = plan::plan(
+            &self.catalog,
+            &requests,
+            plan.platform,
+            self.system.as_ref(),
+        );
         let result = match replanned {
             Err(e) => Err(e.to_string()),
             Ok(p) => {
@@ -347,7 +366,7 @@ impl Assistant for RealAssistant {
                 Ok(_lock) => match apply::undo(
                     j,
                     None,
-                    &RealSystem::new(),
+                    self.system.as_ref(),
                     apply::UndoOptions {
                         catalog: Some(&self.catalog),
                         force: false,

@@ -5,7 +5,7 @@ use std::io::Write;
 
 use super::Context;
 use crate::exit::Exit;
-use crate::settings::{paths, platform, RealSystem, System};
+use crate::settings::paths;
 
 /// Programs knob runs, by what they serve.
 const TOOLS: &[(&str, &[&str])] = &[
@@ -38,7 +38,7 @@ const TOOLS: &[(&str, &[&str])] = &[
 
 pub fn run(ctx: &Context) -> anyhow::Result<Exit> {
     let mut out = crate::output::stdout();
-    let sys = RealSystem::new();
+    let sys = ctx.system();
     writeln!(
         out,
         "knob {} (commit {})",
@@ -46,8 +46,7 @@ pub fn run(ctx: &Context) -> anyhow::Result<Exit> {
         crate::version::COMMIT
     )?;
 
-    let desktop = std::env::var("XDG_CURRENT_DESKTOP").ok();
-    let detected = match platform::detect(desktop.as_deref()) {
+    let detected = match super::detected_platform() {
         Ok(p) => p.name().to_string(),
         Err(e) => format!("not detected: {e}"),
     };

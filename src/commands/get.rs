@@ -2,16 +2,17 @@
 use anyhow::anyhow;
 use serde_json::json;
 
-use super::settings_ui::{catalog, platform, system};
+use super::settings_ui::catalog;
+use super::Context;
 use crate::cli::GetArgs;
 use crate::exit::Exit;
 use crate::settings::backend::Current;
 use crate::settings::read_current;
 
-pub fn run(args: GetArgs) -> anyhow::Result<Exit> {
+pub fn run(ctx: &Context, args: GetArgs) -> anyhow::Result<Exit> {
     let cat = catalog()?;
-    let platform = platform(args.platform)?;
-    let reading = read_current(&cat, &args.setting, platform, &system())?.ok_or_else(|| {
+    let platform = ctx.platform(args.platform)?;
+    let reading = read_current(&cat, &args.setting, platform, ctx.system())?.ok_or_else(|| {
         anyhow!(
             "{} cannot be read on {platform}: the catalog has no {platform} mapping for it",
             args.setting

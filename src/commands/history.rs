@@ -3,13 +3,14 @@
 //! as they were (changed since knob set them) are counted.
 use serde_json::json;
 
-use super::settings_ui::{journal, plural};
+use super::settings_ui::plural;
+use super::Context;
 use crate::cli::HistoryArgs;
 use crate::exit::Exit;
 use crate::settings::journal::{format_time, Entry};
 
-pub fn run(args: HistoryArgs) -> anyhow::Result<Exit> {
-    let journal = journal()?;
+pub fn run(ctx: &Context, args: HistoryArgs) -> anyhow::Result<Exit> {
+    let journal = ctx.journal()?;
     let listed = journal.list()?;
     if args.json {
         let items: Vec<_> = listed

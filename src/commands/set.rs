@@ -1,10 +1,12 @@
 //! `knob set SETTING VALUE`: plan one change; with --apply, make it.
 use anyhow::{anyhow, bail};
 
-use super::settings_ui::{catalog, execute, lock_for_apply, platform, system};
+use super::settings_ui::{catalog, execute, lock_for_apply};
+use super::Context;
+use crate::agent::resolve::relative_value;
 use crate::cli::SetArgs;
 use crate::exit::Exit;
-use crate::settings::{plan, read_current, Catalog, Platform, Relative, Setting, Value};
+use crate::settings::{plan, Catalog, Platform, Relative, Setting, System, Value};
 
 /// A relative value: `toggle`, `up`, `down`, `+=N`, `-=N`.
 fn relative(text: &str) -> Option<Result<Relative, String>> {
@@ -30,6 +32,7 @@ fn resolve_value(
     setting: &Setting,
     text: &str,
     platform: Platform,
+    sys: &dyn System,
 ) -> anyhow::Result<Value> {
     let Some(change) = relative(text) else {
         return setting
@@ -38,24 +41,12 @@ fn resolve_value(
             .map_err(|e| anyhow!("{}: {e}", setting.id));
     };
     let change = change.map_err(|e| anyhow!(e))?;
-    let reading = read_current(cat, &setting.id, platform, &system())?
-        .ok_or_else(|| anyhow!("{} cannot be changed on {platform}", setting.id))?;
-    let Some(current) = reading.value else {
-        bail!(
-            "{}: cannot change it relative to its current value, which is unknown ({})",
-            setting.id,
-            reading.current.display()
-        );
-    };
-    setting
-        .value
-        .relative(&current, change)
-        .map_err(|e| anyhow!("{}: {e}", setting.id))
+    relative_value(cat, &setting.id, change, platform, sys).map_err(|e| anyhow!(e))
 }
 
-pub fn run(args: SetArgs) -> anyhow::Result<Exit> {
+pub fn run(ctx: &Context, args: SetArgs) -> anyhow::Result<Exit> {
     let cat = catalog()?;
-    let platform = platform(args.flags.platform)?;
+    let platform = ctx.platform(args.flags.platform)?;
     let setting = cat.setting(&args.setting).ok_or_else(|| {
         anyhow!(crate::settings::PlanError::UnknownSetting {
             id: args.setting.clone(),
@@ -81,21 +72,28 @@ pub fn run(args: SetArgs) -> anyhow::Result<Exit> {
     // An absolute value is checked before waiting for the writers' lock; a
     // relative one reads the current value, so it is resolved under it.
     let absolute = match relative(&args.value) {
-        None => Some(resolve_value(&cat, setting, &args.value, platform)?),
+        None => Some(resolve_value(
+            &cat,
+            setting,
+            &args.value,
+            platform,
+            ctx.system(),
+        )?),
         Some(_) => None,
     };
-    let _lock = lock_for_apply(&args.flags)?;
+    let _lock = lock_for_apply(ctx, &args.flags)?;
     let value = match absolute {
         Some(value) => value,
-        None => resolve_value(&cat, setting, &args.value, platform)?,
+        None => resolve_value(&cat, setting, &args.value, platform, ctx.system())?,
     };
     let mut plan = plan(
         &cat,
         &[(setting.id.clone(), value.clone())],
         platform,
-        &system(),
+        ctx.system(),
     )?;
     execute(
+        ctx,
         &mut plan,
         &args.flags,
         &format!("set {} {value}", setting.id),

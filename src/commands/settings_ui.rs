@@ -1,45 +1,20 @@
-//! What the settings commands share: loading the catalog, choosing the
-//! platform, and showing a plan and applying it (confirmation, journal,
-//! rollback report, exit status).
+//! What the settings commands share: loading the catalog, the writers'
+//! lock, and showing a plan and applying it (confirmation, journal,
+//! rollback report, exit status). A dry run goes through the same apply as
+//! a real one, on a system that records writes instead of running them.
 use std::io::{self, BufRead, IsTerminal, Write};
 
 use anyhow::{anyhow, Context};
 
+use super::Context as Ctx;
 use crate::cli::PlanFlags;
 use crate::exit::Exit;
-use crate::settings::apply::{self, Failure, Outcome};
+use crate::settings::apply::{self, ApplyError, Failure, Outcome};
 use crate::settings::render::{format_argv, render_plan};
-use crate::settings::{
-    paths, platform, Catalog, Journal, JournalLock, LockError, Plan, Platform, RealSystem,
-};
+use crate::settings::{Catalog, DryRunSystem, Journal, JournalLock, LockError, Plan, System};
 
 pub fn catalog() -> anyhow::Result<Catalog> {
     crate::settings::load_catalog().context("loading the settings catalog")
-}
-
-/// The config file's `platform`, set once at start-up by `commands::run`.
-pub static CONFIG_PLATFORM: std::sync::OnceLock<Platform> = std::sync::OnceLock::new();
-
-/// The `--platform` flag, else the config's platform, else the detected one.
-pub fn platform(flag: Option<Platform>) -> anyhow::Result<Platform> {
-    match flag.or_else(|| CONFIG_PLATFORM.get().copied()) {
-        Some(p) => Ok(p),
-        None => {
-            let desktop = std::env::var("XDG_CURRENT_DESKTOP").ok();
-            platform::detect(desktop.as_deref()).map_err(|e| anyhow!(e))
-        }
-    }
-}
-
-pub fn system() -> RealSystem {
-    RealSystem::new()
-}
-
-pub fn journal() -> anyhow::Result<Journal> {
-    let dir = paths::journal_dir().ok_or_else(|| {
-        anyhow!("cannot find a data directory for the journal (set KNOB_DATA_DIR)")
-    })?;
-    Ok(Journal::new(dir))
 }
 
 /// The journal's writers' lock. When another knob holds it: with `no_wait`
@@ -59,11 +34,35 @@ pub fn lock_journal(journal: &Journal, no_wait: bool) -> anyhow::Result<JournalL
 
 /// With --apply, the writers' lock, to take before reading the values a
 /// plan starts from and to hold until it is applied; `None` for a dry run.
-pub fn lock_for_apply(flags: &PlanFlags) -> anyhow::Result<Option<JournalLock>> {
+pub fn lock_for_apply(ctx: &Ctx, flags: &PlanFlags) -> anyhow::Result<Option<JournalLock>> {
     if !flags.apply {
         return Ok(None);
     }
-    lock_journal(&journal()?, flags.no_wait).map(Some)
+    lock_journal(ctx.journal()?, flags.no_wait).map(Some)
+}
+
+/// What a dry run of a plan did.
+#[derive(Debug)]
+pub struct DryRun {
+    /// What apply reported. Its writes never fail, so this is `NothingToDo`
+    /// or `Applied` (with no journal id).
+    pub outcome: Outcome,
+    /// The argv apply would have run, in order: the changed writes, then
+    /// the `after` commands.
+    pub writes: Vec<Vec<String>>,
+}
+
+/// Runs `plan` through the same [`apply::apply`] as a real run, on a
+/// [`DryRunSystem`] over `sys`: reads go through, writes are only
+/// recorded, and nothing is journaled. Every dry run (set, apply, ask,
+/// batch, the chat interface's plan cards) goes through here.
+pub fn dry_run(plan: &Plan, sys: &dyn System, summary: &str) -> Result<DryRun, ApplyError> {
+    let dry = DryRunSystem::new(sys);
+    let outcome = apply::apply(plan, &dry, None, summary)?;
+    Ok(DryRun {
+        outcome,
+        writes: dry.writes(),
+    })
 }
 
 fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
@@ -109,8 +108,13 @@ fn confirm(changes: usize) -> anyhow::Result<bool> {
 
 /// Shows `plan`, and with `--apply` applies it. `summary` names the request
 /// in the journal.
-pub fn execute(plan: &mut Plan, flags: &PlanFlags, summary: &str) -> anyhow::Result<Exit> {
-    execute_with(plan, flags, summary, &serde_json::Map::new())
+pub fn execute(
+    ctx: &Ctx,
+    plan: &mut Plan,
+    flags: &PlanFlags,
+    summary: &str,
+) -> anyhow::Result<Exit> {
+    execute_with(ctx, plan, flags, summary, &serde_json::Map::new())
 }
 
 /// The plan JSON with the caller's fields added (`knob ask` adds the query,
@@ -130,6 +134,7 @@ fn with_extra(
 
 /// [`execute`], with `extra` fields added to the JSON output.
 pub fn execute_with(
+    ctx: &Ctx,
     plan: &mut Plan,
     flags: &PlanFlags,
     summary: &str,
@@ -145,19 +150,7 @@ pub fn execute_with(
         }
     };
     if !flags.apply {
-        show(plan)?;
-        if !flags.json {
-            match (plan.refusal(), changes) {
-                (Some(reason), _) => outln!("dry run: {reason}."),
-                (None, 0) => outln!("nothing to change."),
-                (None, n) => outln!(
-                    "dry run: {n} change{} planned; add --apply to make {}.",
-                    plural(n),
-                    if n == 1 { "it" } else { "them" }
-                ),
-            }
-        }
-        return Ok(Exit::Ok);
+        return show_dry_run(ctx, plan, flags, summary, extra);
     }
     if let Some(reason) = plan.refusal() {
         show(plan)?;
@@ -186,8 +179,8 @@ pub fn execute_with(
             return Ok(Exit::ApplyRefused);
         }
     }
-    let journal = journal()?;
-    let outcome = apply::apply(plan, &system(), Some(&journal), summary).map_err(|e| anyhow!(e))?;
+    let outcome =
+        apply::apply(plan, ctx.system(), Some(ctx.journal()?), summary).map_err(|e| anyhow!(e))?;
     let mut json = plan.to_json();
     let exit = match outcome {
         Outcome::NothingToDo => Exit::Ok,
@@ -242,6 +235,58 @@ pub fn execute_with(
         print_json(&with_extra(&json, extra)?)?;
     }
     Ok(exit)
+}
+
+/// Shows `plan` and what its dry run did. `--json` adds `dry_run_writes`,
+/// the argv the dry run recorded.
+fn show_dry_run(
+    ctx: &Ctx,
+    plan: &Plan,
+    flags: &PlanFlags,
+    summary: &str,
+    extra: &serde_json::Map<String, serde_json::Value>,
+) -> anyhow::Result<Exit> {
+    let dry = match dry_run(plan, ctx.system(), summary) {
+        Ok(dry) => Ok(dry),
+        Err(ApplyError::Refused(reason)) => Err(reason),
+        Err(e) => return Err(anyhow!(e)),
+    };
+    if flags.json {
+        let mut extra = extra.clone();
+        let writes = dry.as_ref().map(|d| d.writes.clone()).unwrap_or_default();
+        extra.insert("dry_run_writes".into(), serde_json::json!(writes));
+        print_json(&with_extra(&plan.to_json(), &extra)?)?;
+        return Ok(Exit::Ok);
+    }
+    out!("{}", render_plan(plan, flags.verbose));
+    match dry {
+        Err(reason) => outln!("dry run: {reason}."),
+        Ok(DryRun {
+            outcome: Outcome::NothingToDo,
+            ..
+        }) => outln!("nothing to change."),
+        Ok(DryRun {
+            outcome: Outcome::Applied { .. },
+            ..
+        }) => {
+            let n = plan.changes().count();
+            outln!(
+                "dry run: {n} change{} planned; add --apply to make {}.",
+                plural(n),
+                if n == 1 { "it" } else { "them" }
+            )
+        }
+        // The dry-run system's writes always succeed; should that change,
+        // the failure is reported as a real one would be.
+        Ok(DryRun {
+            outcome: Outcome::RolledBack { failed, .. },
+            ..
+        }) => {
+            print_failure("dry run failed", &failed);
+            return Ok(Exit::ApplyRefused);
+        }
+    }
+    Ok(Exit::Ok)
 }
 
 pub fn plural(n: usize) -> &'static str {

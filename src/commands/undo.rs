@@ -3,15 +3,16 @@
 use anyhow::anyhow;
 use serde_json::json;
 
-use super::settings_ui::{catalog, journal, lock_journal, system};
+use super::settings_ui::{catalog, lock_journal};
+use super::Context;
 use crate::cli::UndoArgs;
 use crate::exit::Exit;
 use crate::settings::render::format_argv;
 use crate::settings::UndoOptions;
 
-pub fn run(args: UndoArgs) -> anyhow::Result<Exit> {
-    let journal = journal()?;
-    let _lock = lock_journal(&journal, args.no_wait)?;
+pub fn run(ctx: &Context, args: UndoArgs) -> anyhow::Result<Exit> {
+    let journal = ctx.journal()?;
+    let _lock = lock_journal(journal, args.no_wait)?;
     // Without the catalog no key can be read back, so each is left as it
     // is (with the reason) unless --force, which needs no reading.
     let catalog = if args.force {
@@ -30,7 +31,7 @@ pub fn run(args: UndoArgs) -> anyhow::Result<Exit> {
         force: args.force,
     };
     let report =
-        crate::settings::undo(&journal, args.id, &system(), opts).map_err(|e| anyhow!(e))?;
+        crate::settings::undo(journal, args.id, ctx.system(), opts).map_err(|e| anyhow!(e))?;
     if args.json {
         let out = json!({
             "id": report.id,

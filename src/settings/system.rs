@@ -8,6 +8,7 @@ use std::ffi::OsString;
 use std::io;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
 
 /// What a finished command printed and how it exited.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -182,18 +183,19 @@ impl System for DryRunSystem<'_> {
 }
 
 /// An in-memory machine that understands gsettings, kreadconfig/kwriteconfig,
-/// defaults and reg argv, plus scripted commands. For tests.
+/// defaults and reg argv, plus scripted commands. For tests. It is `Sync`,
+/// so a test can hand it to a `commands::Context` in place of the real one.
 #[derive(Debug, Default)]
 pub struct FakeSystem {
     programs: BTreeSet<String>,
     /// Stored values by key (`gsettings SCHEMA KEY`, `reg PATH NAME`, ...).
-    values: RefCell<BTreeMap<String, String>>,
+    values: Mutex<BTreeMap<String, String>>,
     /// Writes whose joined argv contains one of these fail.
     failing: Vec<String>,
     /// Fixed outputs for reads of other commands, by joined argv.
     scripted: BTreeMap<String, Output>,
     /// Every command run, reads and writes, in order.
-    log: RefCell<Vec<Vec<String>>>,
+    log: Mutex<Vec<Vec<String>>>,
 }
 
 impl FakeSystem {
@@ -207,15 +209,13 @@ impl FakeSystem {
 
     /// Presets a stored value; `key` as in `stored`.
     pub fn set(&self, key: &str, value: &str) {
-        self.values
-            .borrow_mut()
-            .insert(key.to_string(), value.to_string());
+        lock(&self.values).insert(key.to_string(), value.to_string());
     }
 
     /// The stored value of `key`: `gsettings SCHEMA KEY`, `kconfig FILE G1/G2 KEY`,
     /// `defaults DOMAIN KEY`, `reg PATH NAME`.
     pub fn stored(&self, key: &str) -> Option<String> {
-        self.values.borrow().get(key).cloned()
+        lock(&self.values).get(key).cloned()
     }
 
     /// Makes every write whose argv, joined with spaces, contains `needle` fail.
@@ -230,8 +230,9 @@ impl FakeSystem {
         self
     }
 
+    /// Every command run, reads and writes, in order.
     pub fn log(&self) -> Vec<Vec<String>> {
-        self.log.borrow().clone()
+        lock(&self.log).clone()
     }
 
     fn flag<'a>(argv: &'a [String], name: &str) -> Vec<&'a str> {
@@ -254,7 +255,7 @@ impl FakeSystem {
             return Output::fail(1, format!("simulated failure: {joined}"));
         }
         let a: Vec<&str> = argv.iter().map(String::as_str).collect();
-        let mut values = self.values.borrow_mut();
+        let mut values = lock(&self.values);
         match a.as_slice() {
             ["gsettings", "get", schema, key] => {
                 match values.get(&format!("gsettings {schema} {key}")) {
@@ -340,13 +341,18 @@ impl System for FakeSystem {
         self.programs.contains(program)
     }
     fn read(&self, argv: &[String]) -> io::Result<Output> {
-        self.log.borrow_mut().push(argv.to_vec());
+        lock(&self.log).push(argv.to_vec());
         Ok(self.simulate(argv, false))
     }
     fn write(&self, argv: &[String]) -> io::Result<Output> {
-        self.log.borrow_mut().push(argv.to_vec());
+        lock(&self.log).push(argv.to_vec());
         Ok(self.simulate(argv, true))
     }
+}
+
+/// A test's panic while holding the fake's state leaves it usable.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 #[cfg(test)]

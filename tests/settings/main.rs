@@ -5,6 +5,7 @@ mod catalog_real;
 mod common;
 mod concurrency;
 mod confirm;
+mod context;
 mod engine;
 mod golden;
 mod gsettings;
