@@ -8,11 +8,13 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use crate::settings::value::{Kind, ValueSpec};
+
 mod automaton;
 mod parser;
 
 pub use automaton::{PrefixAutomaton, PrefixState};
-pub use parser::parse;
+pub use parser::{parse, parse_label};
 
 /// What values a setting takes, as far as the grammar is concerned.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,6 +24,25 @@ pub enum ValueKind {
     Float { min: f64, max: f64 },
     Enum(Vec<String>),
     String,
+}
+
+impl ValueKind {
+    /// The grammar's view of a setting's declared value type.
+    pub fn from_spec(spec: &ValueSpec) -> ValueKind {
+        match spec.kind {
+            Kind::Bool => ValueKind::Bool,
+            Kind::Int => ValueKind::Int {
+                min: spec.min.map_or(i64::MIN, |m| m.ceil() as i64),
+                max: spec.max.map_or(i64::MAX, |m| m.floor() as i64),
+            },
+            Kind::Float => ValueKind::Float {
+                min: spec.min.unwrap_or(f64::NEG_INFINITY),
+                max: spec.max.unwrap_or(f64::INFINITY),
+            },
+            Kind::Enum => ValueKind::Enum(spec.values.clone()),
+            Kind::String => ValueKind::String,
+        }
+    }
 }
 
 /// The settings and presets the grammar may name.
@@ -96,6 +117,8 @@ pub enum GrammarError {
     WrongVerb(&'static str, String),
     #[error("unexpected text after the action: '{0}'")]
     Trailing(String),
+    #[error("'{0}' is changed twice: a program changes each setting and applies each preset at most once")]
+    Repeated(String),
 }
 
 /// The separator between actions of one program.

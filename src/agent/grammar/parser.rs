@@ -15,6 +15,23 @@ pub fn parse(text: &str, catalog: &GrammarCatalog) -> Result<Program, GrammarErr
     Ok(Program::Actions(actions))
 }
 
+/// Parses a program that is a label (training data, expected answers): on
+/// top of [`parse`], each setting and preset appears at most once, as
+/// docs/action-grammar.md asks of every label (the engine keeps only the
+/// first action on a setting, so a second one would teach nothing).
+pub fn parse_label(text: &str, catalog: &GrammarCatalog) -> Result<Program, GrammarError> {
+    let program = parse(text, catalog)?;
+    if let Program::Actions(actions) = &program {
+        for (i, action) in actions.iter().enumerate() {
+            let target = action.target();
+            if actions[..i].iter().any(|a| a.target() == target) {
+                return Err(GrammarError::Repeated(target));
+            }
+        }
+    }
+    Ok(program)
+}
+
 fn parse_action(text: &str, catalog: &GrammarCatalog) -> Result<Action, GrammarError> {
     let mut words = text.splitn(3, ' ');
     let verb = words
@@ -188,6 +205,31 @@ mod tests {
         ] {
             let program = parse(text, &cat).unwrap_or_else(|e| panic!("{text}: {e}"));
             assert_eq!(program.to_string(), text);
+        }
+    }
+
+    #[test]
+    fn a_label_changes_each_setting_and_preset_once() {
+        let cat = catalog();
+        for ok in [
+            "none",
+            "set sound.volume 3 ; inc display.scale ; preset night",
+        ] {
+            assert_eq!(parse_label(ok, &cat), parse(ok, &cat), "{ok}");
+        }
+        for (text, twice) in [
+            ("set sound.volume 20 ; inc sound.volume", "sound.volume"),
+            (
+                "preset night ; set sound.volume 2 ; preset night",
+                "preset:night",
+            ),
+        ] {
+            assert!(parse(text, &cat).is_ok(), "{text}");
+            let err = parse_label(text, &cat).expect_err(text).to_string();
+            assert!(
+                err.starts_with(&format!("'{twice}' is changed twice")),
+                "{text}: {err}"
+            );
         }
     }
 
