@@ -4,15 +4,10 @@
 Checks, for every line:
   * it is a JSON object with exactly the keys "query" (non-empty string) and
     "expect" (non-empty list of strings); no query appears twice;
-  * "expect" is either ["none"] or a list of actions in the action grammar:
-      set <id> <value> | inc <id> [amount] | dec <id> [amount]
-      | toggle <id> | preset <name>
-  * every setting id and preset name exists in the catalog;
-  * set values fit the setting: bool true/false, int/float within min..max,
-    enum names from the catalog, strings double-quoted and matching the
-    setting's pattern; inc/dec only on numeric settings, with a positive amount
-    no larger than the setting's range (an integer for int settings); toggle
-    only on bool settings.
+  * "expect" is either ["none"] or a list of actions that, joined with " ; ",
+    is a valid program: `knob settings check-program` decides, with the
+    engine's own parser (docs/action-grammar.md), so this script keeps no copy
+    of the grammar.
 
 If the sidecar tests/data/natural_requests.kinds exists (one category per line,
 aligned with the JSONL lines), it also checks the categories against the
@@ -20,124 +15,67 @@ expectations and prints counts per category. It prints the number of distinct
 settings covered and fails if there are fewer than --min-settings or fewer than
 --min-lines lines.
 
-Usage: scripts/check_natural_requests.py [--catalog DIR] [FILE]
-The catalog directory is the one holding the area *.toml files and presets/;
-it defaults to $KNOB_CATALOG, then ./settings-profiles, then
-/work/natural-catalog/settings-profiles.
+Usage: scripts/check_natural_requests.py [--catalog FILE] [FILE]
+The catalog is knob's own (`knob settings export --json`), or the export
+JSON given with --catalog. The knob binary is $KNOB_BIN, else
+target/release/knob (built with cargo when missing).
 """
 
 import argparse
 import collections
 import json
 import os
-import re
+import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 KINDS = ["direct", "problem", "relative", "question", "multi", "preset", "none", "sloppy"]
-NUM_RE = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
-INT_RE = re.compile(r"^-?[0-9]+$")
 
 
-def find_catalog(arg):
-    for cand in [arg, os.environ.get("KNOB_CATALOG"), REPO / "settings-profiles",
-                 "/work/natural-catalog/settings-profiles"]:
-        if cand and Path(cand).is_dir() and list(Path(cand).glob("*.toml")):
-            return Path(cand)
-    sys.exit("error: catalog directory not found (use --catalog DIR or $KNOB_CATALOG)")
+def knob_bin():
+    """$KNOB_BIN, else the release build (built here when missing)."""
+    env = os.environ.get("KNOB_BIN")
+    if env:
+        return env
+    path = REPO / "target" / "release" / "knob"
+    if not path.is_file():
+        subprocess.run(["cargo", "build", "--release", "--locked", "--bin", "knob"], cwd=REPO, check=True)
+    return str(path)
 
 
-def load_catalog(cat):
-    settings, presets = {}, set()
-    for f in sorted(cat.glob("*.toml")):
-        with open(f, "rb") as fh:
-            data = tomllib.load(fh)
-        for s in data.get("setting", []):
-            settings[s["id"]] = s["value"]
-    for f in sorted((cat / "presets").glob("*.toml")):
-        with open(f, "rb") as fh:
-            presets.add(tomllib.load(fh)["name"])
-    return settings, presets
+def knob(args, stdin=None):
+    """Runs knob; exit status 1 means some input was invalid, anything else is a failure."""
+    r = subprocess.run([knob_bin(), *args], input=stdin, capture_output=True, text=True, check=False)
+    if r.returncode not in (0, 1):
+        sys.exit(f"error: knob {' '.join(args)} failed ({r.returncode}): {r.stderr.strip()}")
+    return r.stdout
 
 
-def check_value(spec, value):
-    """Return an error string, or None when value is valid for spec."""
-    t = spec["type"]
-    if t == "bool":
-        return None if value in ("true", "false") else f"bool value must be true/false, got {value!r}"
-    if t in ("int", "float"):
-        if not NUM_RE.match(value):
-            return f"{t} value must be a number, got {value!r}"
-        if t == "int" and not INT_RE.match(value):
-            return f"int value must be an integer, got {value!r}"
-        x = float(value)
-        lo, hi = spec.get("min"), spec.get("max")
-        if (lo is not None and x < lo) or (hi is not None and x > hi):
-            return f"value {value} outside {lo}..{hi}"
-        return None
-    if t == "enum":
-        return None if value in spec["values"] else f"{value!r} not one of {spec['values']}"
-    if t == "string":
-        if len(value) < 2 or value[0] != '"' or value[-1] != '"':
-            return f"string value must be double-quoted, got {value!r}"
-        inner = value[1:-1]
-        if '"' in inner or "\\" in inner.replace("\\\\", ""):
-            return f"unsupported characters in string {value!r}"
-        pat = spec.get("pattern")
-        if pat and not re.fullmatch(pat, inner):
-            return f"string {inner!r} does not match pattern {pat!r}"
-        return None
-    return f"unknown value type {t!r}"
-
-
-def check_action(action, settings, presets):
-    """Return (setting id or None, error or None)."""
-    m = re.fullmatch(r"(set|inc|dec|toggle|preset) (\S+)(?: (.+))?", action)
-    if not m:
-        return None, f"malformed action {action!r}"
-    verb, target, rest = m.groups()
-    if verb == "preset":
-        if rest is not None:
-            return None, f"preset takes only a name: {action!r}"
-        return None, None if target in presets else f"unknown preset {target!r}"
-    if target not in settings:
-        return None, f"unknown setting {target!r}"
-    spec = settings[target]
-    if verb == "set":
-        if rest is None:
-            return target, f"set needs a value: {action!r}"
-        return target, check_value(spec, rest)
-    if verb == "toggle":
-        if rest is not None:
-            return target, f"toggle takes no value: {action!r}"
-        return target, None if spec["type"] == "bool" else f"toggle on non-bool {target}"
-    # inc / dec
-    if spec["type"] not in ("int", "float"):
-        return target, f"{verb} on non-numeric {target}"
-    if rest is None:
-        return target, None
-    if not NUM_RE.match(rest) or rest.startswith("-"):
-        return target, f"amount must be a positive number: {action!r}"
-    if spec["type"] == "int" and not INT_RE.match(rest):
-        return target, f"amount for int setting must be an integer: {action!r}"
-    amt = float(rest)
-    span = spec.get("max", float("inf")) - spec.get("min", float("-inf"))
-    if amt <= 0 or amt > span:
-        return target, f"amount {rest} not within 0..{span}"
-    return target, None
+def check_programs(programs, catalog):
+    """The binary's verdict on each program, in order."""
+    args = ["settings", "check-program", "--json"] + (["--catalog", catalog] if catalog else [])
+    out = knob(args, "".join(p + "\n" for p in programs))
+    verdicts = [json.loads(line) for line in out.splitlines()]
+    if len(verdicts) != len(programs):
+        sys.exit(f"error: knob settings check-program gave {len(verdicts)} verdicts for {len(programs)} programs")
+    return verdicts
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("file", nargs="?", default=str(REPO / "tests/data/natural_requests.jsonl"))
-    ap.add_argument("--catalog")
+    ap.add_argument("--catalog", help="catalog export JSON (default: knob's own)")
     ap.add_argument("--min-lines", type=int, default=240)
     ap.add_argument("--min-settings", type=int, default=70)
     args = ap.parse_args()
 
-    settings, presets = load_catalog(find_catalog(args.catalog))
+    if args.catalog:
+        export = json.loads(Path(args.catalog).read_text(encoding="utf-8"))
+    else:
+        export = json.loads(knob(["settings", "export", "--json"]))
+    settings = {s["id"] for s in export["settings"]}
+    presets = {p["name"] for p in export["presets"]}
     path = Path(args.file)
     errors = []
     rows = []
@@ -162,18 +100,18 @@ def main():
         if not isinstance(exp, list) or not exp or not all(isinstance(a, str) for a in exp):
             errors.append(f"{where}: expect must be a non-empty list of strings")
             continue
-        ids = []
-        if "none" in exp:
-            if exp != ["none"]:
-                errors.append(f"{where}: 'none' must stand alone")
-        else:
-            for a in exp:
-                sid, err = check_action(a, settings, presets)
-                if err:
-                    errors.append(f"{where}: {err}")
-                if sid:
-                    ids.append(sid)
-        rows.append((n, q, exp, ids))
+        if "none" in exp and exp != ["none"]:
+            errors.append(f"{where}: 'none' must stand alone")
+        rows.append((n, q, exp, []))
+
+    # One call of the binary checks every expectation.
+    verdicts = check_programs([" ; ".join(r[2]) for r in rows], args.catalog)
+    for (n, q, exp, ids), v in zip(rows, verdicts):
+        if exp == ["none"] or "none" in exp:
+            continue
+        if not v["valid"]:
+            errors.append(f"{path}:{n}: {v['error']}")
+        ids.extend(t for t in v["targets"] if not t.startswith("preset:"))
 
     # Optional category sidecar.
     kinds_path = path.with_suffix(".kinds")

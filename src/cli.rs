@@ -395,12 +395,31 @@ pub enum SettingsCommand {
         /// Files to check together with the catalog.
         paths: Vec<PathBuf>,
     },
+    /// Check action programs (docs/action-grammar.md) against the catalog,
+    /// as the engine parses them; exit status 1 if any is invalid.
+    CheckProgram(CheckProgramArgs),
     /// Print the whole catalog, presets included, as JSON.
     Export {
         /// Print JSON (the only format).
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct CheckProgramArgs {
+    /// Programs to check, such as "set sound.volume 30 ; preset night";
+    /// read from standard input, one per line, when absent.
+    #[arg(value_name = "PROGRAM")]
+    pub programs: Vec<String>,
+    /// Check against this catalog (the JSON of `knob settings export --json`)
+    /// instead of knob's own.
+    #[arg(long, value_name = "FILE")]
+    pub catalog: Option<PathBuf>,
+    /// Print one JSON object per program, in input order: program, valid,
+    /// error, actions, targets.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[cfg(test)]

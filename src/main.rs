@@ -105,6 +105,7 @@ fn prints_json(command: Option<&Command>) -> bool {
         Command::History(a) => a.json,
         Command::Settings(SettingsCommand::List { json, .. }) => *json,
         Command::Settings(SettingsCommand::Show { json, .. }) => *json,
+        Command::Settings(SettingsCommand::CheckProgram(a)) => a.json,
         // JSON is its only format.
         Command::Settings(SettingsCommand::Export { .. }) => true,
         Command::Settings(SettingsCommand::Check { .. })

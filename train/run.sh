@@ -11,7 +11,7 @@
 #   KNOB_CATALOG_JSON  catalog JSON to use instead of `knob settings export --json`
 #   KNOB_TRAIN_STEPS   override the number of training steps
 #   KNOB_TRAIN_MINUTES wall-clock budget for training (the schedule follows elapsed time; 0 = steps only)
-#   KNOB_BIN           knob binary for the export and `knob eval` (default: cargo build, target/debug/knob)
+#   KNOB_BIN           knob binary for the export, label checks and `knob eval` (default: cargo build, target/debug/knob)
 set -euo pipefail
 self="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -42,11 +42,15 @@ knob_bin() {
     echo "$root/target/debug/knob"
 }
 
+# knobtrain.grammar checks every label with `knob settings check-program`.
+KNOB_BIN="$(knob_bin)"
+export KNOB_BIN
+
 echo "== catalog"
 if [ -n "${KNOB_CATALOG_JSON:-}" ]; then
     cp "$KNOB_CATALOG_JSON" "$out/catalog.json"
 else
-    "$(knob_bin)" settings export --json > "$out/catalog.json"
+    "$KNOB_BIN" settings export --json > "$out/catalog.json"
 fi
 
 if [ "$smoke" = 1 ]; then

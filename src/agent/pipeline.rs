@@ -19,7 +19,6 @@ use super::provenance::{unsaid_value, UnsaidValue};
 use super::request::{self, RequestError};
 use super::search::{SearchDoc, SearchIndex};
 use super::settings_model::{SettingsModel, SettingsModelError, MAX_BEAMS};
-use crate::settings::value::Kind;
 use crate::settings::Catalog;
 
 /// Below this probability the best program is shown as a suggestion, not a
@@ -151,23 +150,7 @@ pub fn grammar_catalog(catalog: &Catalog) -> GrammarCatalog {
     let settings = catalog
         .settings()
         .iter()
-        .map(|s| {
-            let v = &s.value;
-            let kind = match v.kind {
-                Kind::Bool => ValueKind::Bool,
-                Kind::Int => ValueKind::Int {
-                    min: v.min.map_or(i64::MIN, |m| m.ceil() as i64),
-                    max: v.max.map_or(i64::MAX, |m| m.floor() as i64),
-                },
-                Kind::Float => ValueKind::Float {
-                    min: v.min.unwrap_or(f64::NEG_INFINITY),
-                    max: v.max.unwrap_or(f64::INFINITY),
-                },
-                Kind::Enum => ValueKind::Enum(v.values.clone()),
-                Kind::String => ValueKind::String,
-            };
-            (s.id.clone(), kind)
-        })
+        .map(|s| (s.id.clone(), ValueKind::from_spec(&s.value)))
         .collect();
     let presets = catalog.presets().iter().map(|p| p.name.clone()).collect();
     GrammarCatalog { settings, presets }

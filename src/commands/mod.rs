@@ -18,6 +18,7 @@ mod bench_agent;
 mod bench_model;
 pub mod chat;
 mod chat_assistant;
+mod check_program;
 mod completions;
 mod config;
 mod doctor;

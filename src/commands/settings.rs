@@ -1,4 +1,4 @@
-//! `knob settings list|show|check|export`: inspect and check the catalog.
+//! `knob settings list|show|check|check-program|export`: inspect and check the catalog.
 use anyhow::bail;
 
 use super::settings_ui::{catalog, plural};
@@ -14,6 +14,7 @@ pub fn run(cmd: SettingsCommand) -> anyhow::Result<Exit> {
         SettingsCommand::List { platform, json } => list(&catalog()?, platform, json),
         SettingsCommand::Show { id, json } => show(&catalog()?, &id, json),
         SettingsCommand::Check { paths } => check(&paths),
+        SettingsCommand::CheckProgram(args) => super::check_program::run(args),
         SettingsCommand::Export { json: _ } => {
             outln!("{}", serde_json::to_string_pretty(&export(&catalog()?))?);
             Ok(Exit::Ok)

@@ -159,6 +159,8 @@ struct RawMapping {
     admin: bool,
     after: Option<Spanned<Vec<Vec<String>>>>,
     map: Option<RawMap>,
+    /// Why the maps may leave out some values of a bool or enum setting.
+    partial_map: Option<Spanned<String>>,
     scale: Option<Spanned<f64>>,
     // gsettings
     schema: Option<Spanned<String>>,
@@ -850,11 +852,15 @@ fn check_mapping(
         }
     };
     let mut also = Vec::new();
+    let mut also_maps = Vec::new();
     if let Some(list) = &raw.also {
         for item in list.get_ref() {
             let a = item.get_ref();
             let vt = check_gvariant_type(ctx, &item.span(), &Some(a.vtype.clone()));
             let map = check_map(ctx, spec, &a.map);
+            if let (Some(m), Some(raw_map)) = (&map, &a.map) {
+                also_maps.push((m.clone(), raw_map.span()));
+            }
             also.push(Key {
                 target: Target::Gsettings {
                     schema: a.schema.get_ref().clone(),
@@ -865,6 +871,16 @@ fn check_mapping(
                 scale: a.scale.as_ref().map_or(1.0, |s| *s.get_ref()),
             });
         }
+    }
+    let mut maps: Vec<(&BTreeMap<String, String>, Range<usize>)> = Vec::new();
+    if let (Some(m), Some(raw_map)) = (&map, &raw.map) {
+        maps.push((m, raw_map.span()));
+    }
+    maps.extend(also_maps.iter().map(|(m, at)| (m, at.clone())));
+    // Coverage is judged once the table is otherwise valid (a wrong map
+    // key would also read as a missing value).
+    if ctx.errors.len() == before {
+        check_partial_map(ctx, spec, &maps, &raw.partial_map);
     }
     if ctx.errors.len() > before {
         return None;
@@ -881,6 +897,66 @@ fn check_mapping(
         admin: raw.admin,
         after,
     })
+}
+
+/// Catalog policy: a bool or enum setting's maps give every value a text,
+/// or `partial_map` says why this platform cannot take the rest (knob then
+/// refuses those values there, and the plan says so). A `partial_map` that
+/// excuses nothing is stale and an error too.
+fn check_partial_map(
+    ctx: &mut Ctx,
+    spec: &ValueSpec,
+    maps: &[(&BTreeMap<String, String>, Range<usize>)],
+    partial: &Option<Spanned<String>>,
+) {
+    if let Some(p) = partial {
+        if p.get_ref().trim().is_empty() {
+            ctx.error(
+                p.span(),
+                "partial_map must say why the map leaves out values",
+            );
+            return;
+        }
+    }
+    if let (Some(p), true) = (partial, maps.is_empty()) {
+        ctx.error(p.span(), "partial_map applies only to a table with a map");
+        return;
+    }
+    let domain: Vec<&str> = match spec.kind {
+        Kind::Bool => vec!["true", "false"],
+        Kind::Enum => spec.values.iter().map(String::as_str).collect(),
+        // A numeric map refuses the numbers it lacks; partial_map may say why.
+        Kind::Int | Kind::Float | Kind::String => return,
+    };
+    let mut left_out = false;
+    for (map, at) in maps {
+        let missing: Vec<&str> = domain
+            .iter()
+            .copied()
+            .filter(|v| !map.contains_key(*v))
+            .collect();
+        if missing.is_empty() {
+            continue;
+        }
+        left_out = true;
+        if partial.is_none() {
+            ctx.error(
+                at.clone(),
+                format!(
+                    "the map leaves out {}: map every value, or say in partial_map why this platform cannot take them",
+                    missing.join(", ")
+                ),
+            );
+        }
+    }
+    if let Some(p) = partial {
+        if !left_out {
+            ctx.error(
+                p.span(),
+                "partial_map is set, but every map covers every value of the setting",
+            );
+        }
+    }
 }
 
 /// Checks a command's `write` template (`template::check`: a value is a whole

@@ -2,6 +2,7 @@
 //! and Windows, the engine on a fake system, and real gsettings and
 //! kwriteconfig5 round trips in temporary directories.
 mod catalog_real;
+mod check_program;
 mod common;
 mod concurrency;
 mod confirm;

@@ -90,6 +90,14 @@ fn invalid_profiles_give_their_exact_errors() {
         ("field_of_other_backend.toml", "field_of_other_backend.toml:14:10: 'domain' is not a field of a gsettings table (in [setting.gnome])"),
         ("inf_bounds.toml", "inf_bounds.toml:8:7: 'min' must be a finite number, not -inf\ninf_bounds.toml:9:7: 'max' must be a finite number, not inf"),
         ("map_key_not_a_value.toml", "map_key_not_a_value.toml:14:7: map key 'yes' is not a value of this setting (expected true or false)"),
+        (
+            "map_leaves_out_a_value.toml",
+            "map_leaves_out_a_value.toml:15:7: the map leaves out top: map every value, or say in partial_map why this platform cannot take them",
+        ),
+        (
+            "stale_partial_map.toml",
+            "stale_partial_map.toml:11:15: partial_map is set, but every map covers every value of the setting",
+        ),
         ("min_above_max.toml", "min_above_max.toml:8:7: min is greater than max"),
         ("min_on_string.toml", "min_on_string.toml:8:7: 'min' applies only to int and float values, not string"),
         ("missing_title.toml", "missing_title.toml:1:1: missing field `title`"),

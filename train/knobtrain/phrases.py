@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from .catalog import Catalog, load_catalog
-from .grammar import GrammarError, validate
+from .grammar import GrammarError, check_programs
 
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "phrases"
 
@@ -37,6 +37,7 @@ def load_phrases(directory: Path, cat: Catalog, only_known: bool = False) -> lis
     smoke runs) a phrase naming a setting outside the slice is skipped, not an error."""
     rows: list[dict] = []
     seen: dict[str, str] = {}
+    parsed: list[tuple[str, str, list[str]]] = []  # where, query, expect
     for path in sorted(Path(directory).glob("*.jsonl")):
         with open(path, encoding="utf-8") as f:
             for n, line in enumerate(f, 1):
@@ -52,17 +53,22 @@ def load_phrases(directory: Path, cat: Catalog, only_known: bool = False) -> lis
                     raise PhraseError(f"{where}: 'query' must be a non-empty string")
                 if not isinstance(expect, list) or not expect or not all(isinstance(a, str) for a in expect):
                     raise PhraseError(f"{where}: 'expect' must be a non-empty list of action strings")
-                try:
-                    validate(" ; ".join(expect), cat)
-                except GrammarError as e:
-                    if only_known:
-                        continue
-                    raise PhraseError(f"{where}: {e}") from None
-                key = q.strip().lower()
-                if key in seen:
-                    raise PhraseError(f"{where}: duplicate query (first in {seen[key]})")
-                seen[key] = where
-                rows.append({"query": q.strip(), "expect": expect})
+                parsed.append((where, q, expect))
+    # one call of the binary checks every label
+    try:
+        verdicts = check_programs([" ; ".join(expect) for _, _, expect in parsed], cat)
+    except GrammarError as e:
+        raise PhraseError(str(e)) from None
+    for (where, q, expect), verdict in zip(parsed, verdicts):
+        if not verdict["valid"]:
+            if only_known:
+                continue
+            raise PhraseError(f"{where}: {verdict['error']}")
+        key = q.strip().lower()
+        if key in seen:
+            raise PhraseError(f"{where}: duplicate query (first in {seen[key]})")
+        seen[key] = where
+        rows.append({"query": q.strip(), "expect": expect})
     return rows
 
 

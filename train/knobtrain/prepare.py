@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .catalog import Catalog, load_catalog
 from .data import generate, read_jsonl, target_text, write_jsonl
-from .grammar import validate
+from .grammar import validate_all
 from .phrases import DEFAULT_DIR, held_out, load_phrases
 from .tokenizer import train_tokenizer
 
@@ -57,8 +57,7 @@ def main(argv=None):
     n_before = len(train)
     train = drop_excluded(train, [r["query"] for p in excludes for r in read_jsonl(p)])
     n_excluded = n_before - len(train)
-    for r in train + ev:  # every target must be in the grammar
-        validate(target_text(r["expect"]), cat)
+    validate_all([target_text(r["expect"]) for r in train + ev], cat)  # every target must be in the grammar
     write_jsonl(out / "train.jsonl", train)
     write_jsonl(out / "eval.jsonl", ev)
     write_jsonl(out / "heldout.jsonl", ev, keep_meta=False)  # the `knob eval FILE` format

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 
 from knobtrain.catalog import load_catalog, parse_catalog
 from knobtrain.data import Generator, Split, generate, infer_example, lex_for, target_text, words
-from knobtrain.grammar import GrammarError, validate
+from knobtrain.grammar import GrammarError, check_programs, knob_bin, validate, validate_all
 
 FIXTURE = Path(__file__).parent / "fixtures" / "catalog.json"
 
@@ -44,8 +45,7 @@ def test_generation_is_deterministic(cat):
 def test_every_target_is_in_the_grammar(cat, splits):
     train, ev = splits
     assert len(train) > 300 and len(ev) > 50
-    for r in train + ev:
-        validate(target_text(r["expect"]), cat)
+    validate_all([target_text(r["expect"]) for r in train + ev], cat)
 
 
 def test_data_covers_every_setting_preset_and_negatives(cat, splits):
@@ -110,6 +110,35 @@ def test_grammar_rejects_bad_outputs(cat):
     assert validate('set time.timezone "Europe/Berlin" ; inc sound.volume 5', cat) == [
         ("set", "time.timezone", '"Europe/Berlin"'), ("inc", "sound.volume", "5")]
     assert validate("none", cat) == []
+
+
+def test_grammar_errors_are_the_binarys_own(cat):
+    # The Python side has no grammar of its own: its verdicts are exactly those of
+    # `knob settings check-program` on the same catalog.
+    bad = ["set display.brightness 101", "toggle display.brightness", "preset night ; preset night", ""]
+    fixture = str(FIXTURE)
+    r = subprocess.run([knob_bin(), "settings", "check-program", "--json", "--catalog", fixture],
+                       input="".join(b + "\n" for b in bad), capture_output=True, text=True, check=False)
+    assert r.returncode == 1, r.stderr
+    want = [json.loads(line)["error"] for line in r.stdout.splitlines()]
+    assert len(want) == len(bad) and all(want)
+    for program, error in zip(bad, want):
+        with pytest.raises(GrammarError) as e:
+            validate(program, cat)
+        assert str(e.value) == error
+    assert [v["error"] for v in check_programs(bad, cat)] == want
+
+
+def test_validation_runs_the_knob_binary(cat, tmp_path, monkeypatch):
+    # A stand-in binary that rejects everything proves which program decides.
+    stub = tmp_path / "knob"
+    stub.write_text("#!/bin/sh\ncat >/dev/null\n"
+                    "echo '{\"program\":\"none\",\"valid\":false,\"error\":\"stub says no\",\"actions\":[],\"targets\":[]}'\n"
+                    "exit 1\n")
+    stub.chmod(0o755)
+    monkeypatch.setenv("KNOB_BIN", str(stub))
+    with pytest.raises(GrammarError, match="^stub says no$"):
+        validate("none", cat)
 
 
 def test_example_labels(cat):
@@ -230,8 +259,8 @@ def test_phrases_are_checked_with_file_and_line(tmp_path, cat):
     good = {"query": "my screen is blinding", "expect": ["dec display.brightness"]}
     cases = [
         ("{not json", "a.jsonl:2: bad JSON"),
-        ({"query": "x", "expect": ["set display.brightness 500"]}, "a.jsonl:2: display.brightness: 500.0 outside"),
-        ({"query": "x", "expect": ["set nope.nothing true"]}, "a.jsonl:2: bad set"),
+        ({"query": "x", "expect": ["set display.brightness 500"]}, "a.jsonl:2: '500' is not a valid value for display.brightness: out of range 1..=100"),
+        ({"query": "x", "expect": ["set nope.nothing true"]}, "a.jsonl:2: unknown setting 'nope.nothing'"),
         ({"query": "", "expect": ["none"]}, "a.jsonl:2: 'query' must be"),
         ({"query": "x", "expect": "none"}, "a.jsonl:2: 'expect' must be"),
         ({"query": "MY SCREEN IS BLINDING", "expect": ["none"]}, "a.jsonl:2: duplicate query (first in a.jsonl:1)"),
