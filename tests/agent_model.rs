@@ -287,6 +287,7 @@ fn string_values_from_the_request_are_still_planned() {
         assert!(values.contains(&&Value::from(value)), "{request}: {v}");
         assert!(v.get("notices").is_none(), "{request}: {v}");
     }
+}
 
 #[test]
 fn batch_apply_on_two_threads_plans_each_line_after_the_lines_before_it() {
