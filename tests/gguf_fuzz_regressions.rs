@@ -235,7 +235,7 @@ fn embedded_bytes_read_in_place_or_copied() {
     assert_eq!(g.tensor_infos().len(), 7);
     assert_eq!(g.tensor_f32("norm").unwrap()[0], -128.0 / 17.0);
     assert_eq!(g.tensor_q8_0("q8").unwrap().len(), 4);
-    let in_place = EMBEDDED.as_ptr() as usize % 8 == 0;
+    let in_place = (EMBEDDED.as_ptr() as usize).is_multiple_of(8);
     assert_eq!(g.bytes().as_ptr() == EMBEDDED.as_ptr(), in_place);
 }
 

@@ -452,6 +452,18 @@ fn line(r: &Measurement) -> String {
 }
 
 /// "median (best)" with `digits` decimals.
+/// Whether the "vs ggml" column is filled, and if not, how to get it: the
+/// comparison is opt-in because it compiles ggml's C code.
+fn ggml_reference_note(available: bool) -> &'static str {
+    if available {
+        "yes"
+    } else if cfg!(target_arch = "x86_64") {
+        "no (the \"vs ggml\" column needs a build with `--features ggml-reference`)"
+    } else {
+        "no (ggml-sys builds on x86-64 only)"
+    }
+}
+
 fn ratio(v: Stat, digits: usize) -> String {
     format!("{:.*} ({:.*})", digits, v.median, digits, v.best)
 }
@@ -469,7 +481,7 @@ impl Report {
             s,
             "paths on this CPU: {}; ggml reference: {}",
             paths.join(", "),
-            if self.ggml { "yes" } else { "no" }
+            ggml_reference_note(self.ggml)
         );
         let _ = writeln!(
             s,
@@ -663,5 +675,34 @@ mod ggml {
             None
         }
         pub fn run(&self, _: &ThreadPool) {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(ggml: bool) -> String {
+        let report = Report {
+            cpu_paths: vec![Isa::Scalar],
+            ggml,
+            read_bw: Vec::new(),
+            rows: Vec::new(),
+        };
+        report.to_table().lines().next().unwrap().to_string()
+    }
+
+    #[test]
+    fn the_table_says_how_to_get_the_ggml_column() {
+        assert_eq!(
+            header(true),
+            "paths on this CPU: scalar; ggml reference: yes"
+        );
+        let without = header(false);
+        if cfg!(target_arch = "x86_64") {
+            assert!(without.contains("--features ggml-reference"), "{without}");
+        } else {
+            assert!(without.contains("x86-64 only"), "{without}");
+        }
     }
 }

@@ -247,6 +247,10 @@ fn display_name(p: &Path) -> String {
     )
 }
 
+// llama.cpp's ggml and ggml-sys's older ggml define the same C symbols.
+#[cfg(all(feature = "llama-cpp", feature = "ggml-reference"))]
+compile_error!("features `llama-cpp` and `ggml-reference` cannot link into one binary: enable one");
+
 #[cfg(feature = "llama-cpp")]
 mod llama_cpp {
     //! llama.cpp through the llama-cpp-2 crate (opt-in: it builds llama.cpp
