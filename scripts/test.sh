@@ -24,7 +24,13 @@ export KNOB_TEST_MODEL
 export INSTA_UPDATE=no
 
 step "cargo test (workspace, release)"
-cargo test --workspace --release --locked
+# ggml-reference is opt-in (it compiles ggml's C code); the tests enable it so
+# that the kernels are cross-checked against ggml and `knob bench kernels`
+# fills its "vs ggml" column.
+cargo test --workspace --release --locked --features ggml-reference
+
+step "clippy (workspace lints: every unsafe block documented)"
+cargo clippy --workspace --all-targets --release --locked --features ggml-reference -- -D warnings
 
 step "kernels on aarch64 under qemu"
 bash scripts/test-aarch64.sh

@@ -168,40 +168,13 @@ impl ChatTemplate {
 /// Python's `strftime` for the current UTC date, with the directives chat
 /// templates use (`%d %b %Y`, `%Y-%m-%d`, `%B`, ...).
 fn strftime_now(fmt: &str) -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    format_date(secs / 86_400, fmt)
+    format_date(time::OffsetDateTime::now_utc().date(), fmt)
 }
 
-/// Formats day `days` since 1970-01-01 with strftime directives.
-fn format_date(days: u64, fmt: &str) -> String {
-    const MONTHS: [&str; 12] = [
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ];
-    // Howard Hinnant's civil_from_days.
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let name = MONTHS[(month - 1) as usize];
+/// Formats `date` with strftime directives; others are kept as written.
+fn format_date(date: time::Date, fmt: &str) -> String {
+    let (year, day) = (date.year(), date.day());
+    let (month, name) = (u8::from(date.month()), date.month().to_string());
     let mut out = String::new();
     let mut chars = fmt.chars();
     while let Some(c) = chars.next() {
@@ -217,9 +190,9 @@ fn format_date(days: u64, fmt: &str) -> String {
             }
             Some('m') => out.push_str(&format!("{month:02}")),
             Some('Y') => out.push_str(&year.to_string()),
-            Some('y') => out.push_str(&format!("{:02}", year % 100)),
+            Some('y') => out.push_str(&format!("{:02}", year.rem_euclid(100))),
             Some('b') => out.push_str(&name[..3]),
-            Some('B') => out.push_str(name),
+            Some('B') => out.push_str(&name),
             Some('%') => out.push('%'),
             Some(other) => {
                 out.push('%');
@@ -320,10 +293,13 @@ mod tests {
 
     #[test]
     fn dates_format_like_strftime() {
-        // 2024-07-26 is day 19930 since the epoch.
-        assert_eq!(format_date(19_930, "%d %b %Y"), "26 Jul 2024");
-        assert_eq!(format_date(19_930, "%Y-%m-%d (%B)"), "2024-07-26 (July)");
-        assert_eq!(format_date(0, "%d/%m/%y %%"), "01/01/70 %");
+        let date = |y, m, d| time::Date::from_calendar_date(y, m, d).unwrap();
+        let july_26 = date(2024, time::Month::July, 26);
+        assert_eq!(format_date(july_26, "%d %b %Y"), "26 Jul 2024");
+        assert_eq!(format_date(july_26, "%Y-%m-%d (%B)"), "2024-07-26 (July)");
+        let epoch = date(1970, time::Month::January, 1);
+        assert_eq!(format_date(epoch, "%d/%m/%y %%"), "01/01/70 %");
+        assert_eq!(format_date(epoch, "%-d %q"), "1 %q");
         let t = ChatTemplate::new("{{ strftime_now('%Y') }}", "", "").unwrap();
         assert!(t.render(&[], false).unwrap().starts_with("20"));
     }

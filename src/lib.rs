@@ -12,6 +12,8 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod exit;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod generate;
 pub mod gguf;
 pub mod man;

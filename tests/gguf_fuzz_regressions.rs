@@ -2,14 +2,15 @@
 //! replays every file kept in `fuzz/regressions/` and `fuzz/seeds/`, and runs a
 //! deterministic in-process mutation fuzzer (bit flips, interesting integers
 //! written over counts and lengths, truncations, splices) over a small valid
-//! model. `knob::gguf::fuzz_one` is the step the cargo-fuzz target runs;
+//! model. `knob::fuzz::fuzz_one` is the step the cargo-fuzz target runs;
 //! a panic anywhere fails the test.
 //!
 //! `KNOB_FUZZ_SEED_OUT=fuzz/seeds/small.gguf cargo test --test gguf_fuzz_regressions`
 //! rewrites the committed seed file.
 
+use knob::fuzz::{fuzz_one, fuzz_reader};
 use knob::gguf::writer::GgufWriter;
-use knob::gguf::{fuzz_one, fuzz_reader, GgmlType, Gguf};
+use knob::gguf::{GgmlType, Gguf};
 
 /// A small model with every supported tensor type and a byte-level tokenizer.
 fn seed() -> Vec<u8> {
@@ -235,7 +236,7 @@ fn embedded_bytes_read_in_place_or_copied() {
     assert_eq!(g.tensor_infos().len(), 7);
     assert_eq!(g.tensor_f32("norm").unwrap()[0], -128.0 / 17.0);
     assert_eq!(g.tensor_q8_0("q8").unwrap().len(), 4);
-    let in_place = EMBEDDED.as_ptr() as usize % 8 == 0;
+    let in_place = (EMBEDDED.as_ptr() as usize).is_multiple_of(8);
     assert_eq!(g.bytes().as_ptr() == EMBEDDED.as_ptr(), in_place);
 }
 

@@ -6,5 +6,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = knob::gguf::fuzz_reader(data);
+    let _ = knob::fuzz::fuzz_reader(data);
 });

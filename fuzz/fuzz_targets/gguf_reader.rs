@@ -6,5 +6,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    knob::gguf::fuzz_one(data);
+    knob::fuzz::fuzz_one(data);
 });

@@ -196,9 +196,21 @@ fn sample(iters: u32, f: &mut impl FnMut()) -> f64 {
     t.elapsed().as_secs_f64() / iters as f64
 }
 
+/// The nearest-rank `p`th percentile (0 < p <= 100) of `values`, which it
+/// sorts; 0 for none. Always one of the values, so a median time is a time
+/// that was measured. knob's one percentile: `knob bench kernels`, `bench
+/// model` and `bench agent`, and `knob batch`'s latency summary use it.
+pub fn percentile(values: &mut [f64], p: f64) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    values.sort_by(f64::total_cmp);
+    let rank = ((p / 100.0) * values.len() as f64).ceil() as usize;
+    values[rank.clamp(1, values.len()) - 1]
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+    percentile(&mut v, 50.0)
 }
 
 fn stat(v: Vec<f64>) -> Stat {
@@ -452,6 +464,18 @@ fn line(r: &Measurement) -> String {
 }
 
 /// "median (best)" with `digits` decimals.
+/// Whether the "vs ggml" column is filled, and if not, how to get it: the
+/// comparison is opt-in because it compiles ggml's C code.
+fn ggml_reference_note(available: bool) -> &'static str {
+    if available {
+        "yes"
+    } else if cfg!(target_arch = "x86_64") {
+        "no (the \"vs ggml\" column needs a build with `--features ggml-reference`)"
+    } else {
+        "no (ggml-sys builds on x86-64 only)"
+    }
+}
+
 fn ratio(v: Stat, digits: usize) -> String {
     format!("{:.*} ({:.*})", digits, v.median, digits, v.best)
 }
@@ -469,7 +493,7 @@ impl Report {
             s,
             "paths on this CPU: {}; ggml reference: {}",
             paths.join(", "),
-            if self.ggml { "yes" } else { "no" }
+            ggml_reference_note(self.ggml)
         );
         let _ = writeln!(
             s,
@@ -663,5 +687,47 @@ mod ggml {
             None
         }
         pub fn run(&self, _: &ThreadPool) {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(ggml: bool) -> String {
+        let report = Report {
+            cpu_paths: vec![Isa::Scalar],
+            ggml,
+            read_bw: Vec::new(),
+            rows: Vec::new(),
+        };
+        report.to_table().lines().next().unwrap().to_string()
+    }
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let mut v: Vec<f64> = (1..=100).rev().map(f64::from).collect();
+        assert_eq!(percentile(&mut v, 50.0), 50.0);
+        assert_eq!(percentile(&mut v, 99.0), 99.0);
+        assert_eq!(percentile(&mut v, 100.0), 100.0);
+        assert_eq!(percentile(&mut [3.0], 99.0), 3.0);
+        assert_eq!(percentile(&mut [], 50.0), 0.0);
+        // An even count's median is the lower middle value, not a mean.
+        assert_eq!(percentile(&mut [4.0, 1.0, 3.0, 2.0], 50.0), 2.0);
+        assert_eq!(percentile(&mut [5.0, 1.0, 3.0], 50.0), 3.0);
+    }
+
+    #[test]
+    fn the_table_says_how_to_get_the_ggml_column() {
+        assert_eq!(
+            header(true),
+            "paths on this CPU: scalar; ggml reference: yes"
+        );
+        let without = header(false);
+        if cfg!(target_arch = "x86_64") {
+            assert!(without.contains("--features ggml-reference"), "{without}");
+        } else {
+            assert!(without.contains("x86-64 only"), "{without}");
+        }
     }
 }

@@ -11,6 +11,7 @@ use std::io::{self, BufRead, BufReader, Write};
 use std::time::Instant;
 
 use anyhow::{Context as _, Result};
+use knob_kernels::bench::percentile;
 use serde_json::{json, Map, Value as Json};
 
 use super::ask::{json_object, load_agent};
@@ -263,22 +264,12 @@ fn ms(t0: Instant) -> f64 {
     t0.elapsed().as_secs_f64() * 1000.0
 }
 
-/// Nearest-rank percentile of sorted values.
-pub fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
 fn summarize(
     counts: &std::collections::BTreeMap<&'static str, usize>,
     latencies: &mut [f64],
     secs: f64,
     threads: usize,
 ) {
-    latencies.sort_by(f64::total_cmp);
     let n = latencies.len();
     let parts: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
     errln!(
@@ -290,19 +281,4 @@ fn summarize(
         percentile(latencies, 50.0),
         percentile(latencies, 99.0),
     );
-}
-
-#[cfg(test)]
-mod tests {
-    use super::percentile;
-
-    #[test]
-    fn nearest_rank_percentiles() {
-        let v: Vec<f64> = (1..=100).map(f64::from).collect();
-        assert_eq!(percentile(&v, 50.0), 50.0);
-        assert_eq!(percentile(&v, 99.0), 99.0);
-        assert_eq!(percentile(&v, 100.0), 100.0);
-        assert_eq!(percentile(&[3.0], 99.0), 3.0);
-        assert_eq!(percentile(&[], 50.0), 0.0);
-    }
 }

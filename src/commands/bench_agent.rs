@@ -11,7 +11,6 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::ask::load_agent;
-use super::batch::percentile;
 use super::settings_ui::catalog;
 use super::Context;
 use crate::agent::parallel::map_ordered;
@@ -19,6 +18,7 @@ use crate::agent::pipeline::Agent;
 use crate::agent::settings_model::EMBEDDED_MODEL;
 use crate::cli::BenchAgentArgs;
 use crate::exit::Exit;
+use knob_kernels::bench::percentile;
 
 /// The natural-request set: realistic queries, none of them seen in training.
 static DEFAULT_QUERIES: &str = include_str!("../../tests/data/natural_requests.jsonl");
@@ -72,12 +72,11 @@ fn latency(agent: &mut Agent, qs: &[String], reps: usize, label: String) -> Resu
             times.push(t.elapsed().as_secs_f64() * 1000.0);
         }
     }
-    times.sort_by(f64::total_cmp);
     Ok(Latency {
         engine: label,
         requests: times.len(),
-        p50_ms: percentile(&times, 50.0),
-        p99_ms: percentile(&times, 99.0),
+        p50_ms: percentile(&mut times, 50.0),
+        p99_ms: percentile(&mut times, 99.0),
     })
 }
 

@@ -15,6 +15,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
+use knob_kernels::bench::percentile;
 
 use crate::cli::BenchModelArgs;
 use crate::exit::Exit;
@@ -121,16 +122,6 @@ struct Report {
     rows: Vec<Row>,
 }
 
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
 /// VmHWM from /proc/self/status (Linux), in bytes.
 pub fn peak_rss_bytes() -> Option<u64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -195,8 +186,8 @@ pub fn run(args: BenchModelArgs) -> Result<Exit> {
                     );
                 }
             }
-            let knob = median(&mut samples[0]);
-            let other = samples.get_mut(1).map(|s| median(s));
+            let knob = percentile(&mut samples[0], 50.0);
+            let other = samples.get_mut(1).map(|s| percentile(s, 50.0));
             rows.push(Row {
                 test,
                 threads,
@@ -246,6 +237,10 @@ fn display_name(p: &Path) -> String {
         |n| n.to_string_lossy().into_owned(),
     )
 }
+
+// llama.cpp's ggml and ggml-sys's older ggml define the same C symbols.
+#[cfg(all(feature = "llama-cpp", feature = "ggml-reference"))]
+compile_error!("features `llama-cpp` and `ggml-reference` cannot link into one binary: enable one");
 
 #[cfg(feature = "llama-cpp")]
 mod llama_cpp {

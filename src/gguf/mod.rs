@@ -17,7 +17,6 @@ compile_error!(
 
 mod dequant;
 mod error;
-mod fuzz;
 mod metadata;
 mod mmap;
 mod q8_0;
@@ -31,8 +30,6 @@ use std::fs::File;
 use std::path::Path;
 
 pub use error::{GgufError, Result};
-#[doc(hidden)]
-pub use fuzz::{fuzz_one, fuzz_reader};
 pub use knob_kernels::{bf16_to_f32, f16_to_f32, f32_to_f16};
 pub use metadata::{Array, Metadata, Value, ValueType};
 pub use q8_0::{

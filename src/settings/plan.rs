@@ -2,9 +2,8 @@
 //! through the platform's backend and build the exact actions that would run.
 use serde::Serialize;
 
-use super::apply::Failure;
 use super::backend::{self, Current, Tools};
-use super::catalog::{Backend, Catalog, Key, Setting, Target, TargetJson};
+use super::catalog::{Backend, Catalog, Key, Setting, Target};
 use super::platform::Platform;
 use super::system::System;
 use super::value::{Kind, Value};
@@ -153,101 +152,6 @@ impl Plan {
             self.platform,
             missing.join(", ")
         ))
-    }
-
-    pub fn to_json(&self) -> PlanJson {
-        PlanJson {
-            platform: self.platform,
-            actions: self.actions.iter().map(action_json).collect(),
-            skipped: self.skipped.clone(),
-            after: self.after(),
-            applied: self.applied,
-            can_apply: self.refusal().is_none(),
-            refusal: self.refusal(),
-            journal_id: None,
-            failed: None,
-            rolled_back: Vec::new(),
-            errors: Vec::new(),
-        }
-    }
-}
-
-/// The plan JSON (issue 4's schema; extra fields come after the documented ones).
-#[derive(Debug, Serialize)]
-pub struct PlanJson {
-    pub platform: Platform,
-    pub actions: Vec<ActionJson>,
-    pub skipped: Vec<Skipped>,
-    pub after: Vec<Vec<String>>,
-    pub applied: bool,
-    pub can_apply: bool,
-    pub refusal: Option<String>,
-    /// Set once applied: the journal entry `knob undo --id` takes.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub journal_id: Option<u64>,
-    /// The change that failed, when applying was rolled back.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub failed: Option<Failure>,
-    /// Settings restored by the rollback.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub rolled_back: Vec<String>,
-    /// Restores or `after` commands that failed.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub errors: Vec<Failure>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct ActionJson {
-    pub setting: String,
-    pub value: Value,
-    pub backend: Backend,
-    pub target: TargetJson,
-    pub current: Option<String>,
-    pub new: String,
-    pub changed: bool,
-    pub argv: Vec<String>,
-    pub notes: Vec<String>,
-    /// `set`, `absent` or `unknown`.
-    pub current_state: &'static str,
-    pub current_value: Option<Value>,
-    pub also: Vec<WriteJson>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct WriteJson {
-    pub target: TargetJson,
-    pub current: Option<String>,
-    pub current_state: &'static str,
-    pub new: String,
-    pub changed: bool,
-    pub argv: Vec<String>,
-}
-
-fn action_json(a: &Action) -> ActionJson {
-    let p = a.primary();
-    ActionJson {
-        setting: a.setting.clone(),
-        value: a.value.clone(),
-        backend: a.backend,
-        target: p.key.target_json(),
-        current: p.current.text().map(str::to_string),
-        new: p.new.clone(),
-        changed: a.changed(),
-        argv: p.argv.clone(),
-        notes: a.notes.clone(),
-        current_state: p.current.state(),
-        current_value: a.current_value.clone(),
-        also: a.writes[1..]
-            .iter()
-            .map(|w| WriteJson {
-                target: w.key.target_json(),
-                current: w.current.text().map(str::to_string),
-                current_state: w.current.state(),
-                new: w.new.clone(),
-                changed: w.changed,
-                argv: w.argv.clone(),
-            })
-            .collect(),
     }
 }
 

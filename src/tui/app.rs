@@ -3,7 +3,6 @@
 //! Nothing here touches the terminal, a thread or the clock: the runtime
 //! (`super::run`) feeds events in, passes the time, and carries out the
 //! returned [`Effect`]s. That is what lets the tests drive it key by key.
-use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -139,8 +138,6 @@ pub struct State {
     /// A one-line hint above the input, cleared by the next key.
     pub notice: Option<String>,
     pub quit: bool,
-    /// Wrapped transcript rows from earlier frames (see [`view::WrapCache`]).
-    pub(super) wrap_cache: RefCell<view::WrapCache>,
 }
 
 pub const HELP: &str = "\
@@ -176,7 +173,6 @@ impl State {
             quit_armed: false,
             notice: None,
             quit: false,
-            wrap_cache: RefCell::default(),
         }
     }
 

@@ -99,6 +99,9 @@ fn event_loop(
     // the panic hook gives the terminal back.
     let panic_on_key = std::env::var_os(TEST_PANIC_ENV).is_some();
     let mut redraw = true;
+    // Wrapped transcript rows from earlier frames: a streamed token re-wraps
+    // only the answer it extends.
+    let mut wrap_cache = wrap::WrapCache::default();
     loop {
         for effect in effects.drain(..) {
             match effect {
@@ -121,7 +124,7 @@ fn event_loop(
         }
         if redraw {
             terminal
-                .draw(|frame| view::draw(frame, state))
+                .draw(|frame| view::draw(frame, state, &mut wrap_cache))
                 .context("cannot draw")?;
         }
         // Block for the next event, then take whatever else is queued (up to

@@ -13,6 +13,7 @@ use super::app::{update, Card, CardStatus, Command, Effect, Entry, Event, Focus,
 use super::backend::{GenStats, PlanCard, PlanRow, WorkerEvent};
 use super::theme::Theme;
 use super::view;
+use super::wrap::WrapCache;
 
 fn state() -> State {
     State::new(
@@ -115,7 +116,7 @@ fn render(state: &State, width: u16, height: u16) -> TestBackend {
     state.size = (width, height);
     let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("test terminal");
     terminal
-        .draw(|frame| view::draw(frame, &state))
+        .draw(|frame| view::draw(frame, &state, &mut WrapCache::default()))
         .expect("draw");
     terminal.backend().clone()
 }
@@ -755,7 +756,9 @@ fn screen_multi_line_input_and_cursor() {
     feed(&mut s, [Event::Paste("first line\nsecond line".into())]);
     let mut terminal = Terminal::new(TestBackend::new(40, 10)).expect("test terminal");
     s.size = (40, 10);
-    terminal.draw(|frame| view::draw(frame, &s)).expect("draw");
+    terminal
+        .draw(|frame| view::draw(frame, &s, &mut WrapCache::default()))
+        .expect("draw");
     assert_snapshot!(terminal.backend());
     // The cursor sits after "second line" on the input's second row.
     let cursor = terminal.get_cursor_position().expect("cursor");
@@ -880,8 +883,11 @@ fn wrapped_rows_follow_every_change_between_frames() {
     // One state drawn again and again, as the runtime does, so the wrap cache is used.
     let mut s = state();
     let mut terminal = Terminal::new(TestBackend::new(60, 16)).expect("test terminal");
+    let mut cache = WrapCache::default();
     let mut draw = |s: &State| {
-        terminal.draw(|f| view::draw(f, s)).expect("draw");
+        terminal
+            .draw(|f| view::draw(f, s, &mut cache))
+            .expect("draw");
         terminal.backend().to_string()
     };
     type_text(&mut s, "first request");
@@ -946,6 +952,8 @@ fn wrapped_rows_follow_every_change_between_frames() {
     // A new width wraps everything again.
     terminal.backend_mut().resize(30, 16);
     s.size = (30, 16);
-    terminal.draw(|f| view::draw(f, &s)).expect("draw");
+    terminal
+        .draw(|f| view::draw(f, &s, &mut cache))
+        .expect("draw");
     assert!(terminal.backend().to_string().contains("│ Dark mode"));
 }

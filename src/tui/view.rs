@@ -7,16 +7,17 @@ use ratatui::Frame;
 use unicode_segmentation::UnicodeSegmentation;
 
 use super::app::{Card, CardStatus, Entry, Focus, State};
-use super::wrap::{self, wrap, wrap_text};
+use super::wrap::{self, wrap, wrap_text, WrapCache};
 
 /// The input grows with its text up to this many rows, then scrolls.
 const MAX_INPUT_ROWS: usize = 8;
 const PROMPT: &str = "› ";
 
-/// Draws the whole screen.
-pub fn draw(frame: &mut Frame, state: &State) {
+/// Draws the whole screen; `cache` keeps wrapped transcript rows from one
+/// frame to the next (the runtime owns it, the state does not).
+pub fn draw(frame: &mut Frame, state: &State, cache: &mut WrapCache) {
     let [transcript, rule, input, status] = areas(state, frame.area());
-    draw_transcript(frame, state, transcript);
+    draw_transcript(frame, state, transcript, cache);
     draw_rule(frame, state, rule);
     draw_input(frame, state, input);
     draw_status(frame, state, status);
@@ -43,12 +44,18 @@ pub fn transcript_area_height(state: &State) -> usize {
 
 /// Rows the whole transcript takes at the current terminal width.
 pub fn transcript_height(state: &State) -> usize {
-    with_rows(state, state.size.0 as usize, |rows| rows.len())
+    // Only on scroll keys: wrapping afresh keeps the cache out of the state.
+    with_rows(
+        state,
+        state.size.0 as usize,
+        &mut WrapCache::default(),
+        |rows| rows.len(),
+    )
 }
 
-fn draw_transcript(frame: &mut Frame, state: &State, area: Rect) {
+fn draw_transcript(frame: &mut Frame, state: &State, area: Rect, cache: &mut WrapCache) {
     let visible = area.height as usize;
-    let (shown, hidden_below) = with_rows(state, area.width as usize, |rows| {
+    let (shown, hidden_below) = with_rows(state, area.width as usize, cache, |rows| {
         let bottom_top = rows.len().saturating_sub(visible);
         let top = state.scroll_top.map_or(bottom_top, |t| t.min(bottom_top));
         let shown: Vec<Line> = rows
@@ -76,20 +83,14 @@ fn draw_transcript(frame: &mut Frame, state: &State, area: Rect) {
     }
 }
 
-/// Wrapped rows of each transcript entry, kept between frames.
-///
-/// Drawing is a pure function of the state; this only remembers its results.
-/// An entry is wrapped again when its fingerprint (its content, whether it has
-/// the focus, the theme) or the width changes, so a frame during a stream
-/// re-wraps the growing answer and nothing else.
-#[derive(Debug, Clone, Default)]
-pub struct WrapCache {
+/// Calls `f` with the transcript as rows of `width` columns, oldest first,
+/// wrapping only the entries that changed since `cache` last saw them.
+fn with_rows<R>(
+    state: &State,
     width: usize,
-    entries: Vec<Option<(u64, Vec<Line<'static>>)>>,
-}
-
-/// Calls `f` with the transcript as rows of `width` columns, oldest first.
-fn with_rows<R>(state: &State, width: usize, f: impl FnOnce(&[&Line<'static>]) -> R) -> R {
+    cache: &mut WrapCache,
+    f: impl FnOnce(&[&Line<'static>]) -> R,
+) -> R {
     if state.entries.is_empty() {
         let welcome = wrap_text(
             "knob: ask to change a setting (\"turn on dark mode\"), or chat with a model. /help lists the keys and commands.",
@@ -100,29 +101,15 @@ fn with_rows<R>(state: &State, width: usize, f: impl FnOnce(&[&Line<'static>]) -
         );
         return f(&welcome.iter().collect::<Vec<_>>());
     }
-    let mut cache = state.wrap_cache.borrow_mut();
-    if cache.width != width {
-        cache.entries.clear();
-        cache.width = width;
-    }
-    cache.entries.resize(state.entries.len(), None);
-    for (index, entry) in state.entries.iter().enumerate() {
+    let keys: Vec<u64> = (state.entries.iter().enumerate())
+        .map(|(index, entry)| {
+            fingerprint(entry, state.focus == Focus::Card(index), state.theme.color)
+        })
+        .collect();
+    let rows = cache.rows(width, &keys, |index| {
         let focused = state.focus == Focus::Card(index);
-        let key = fingerprint(entry, focused, state.theme.color);
-        if !matches!(&cache.entries[index], Some((k, _)) if *k == key) {
-            cache.entries[index] = Some((key, entry_lines(state, entry, focused, width)));
-        }
-    }
-    let blank = Line::default();
-    let mut rows = Vec::new();
-    for (index, cached) in cache.entries.iter().enumerate() {
-        if index > 0 {
-            rows.push(&blank);
-        }
-        if let Some((_, lines)) = cached {
-            rows.extend(lines.iter());
-        }
-    }
+        entry_lines(state, &state.entries[index], focused, width)
+    });
     f(&rows)
 }
 
@@ -150,7 +137,7 @@ fn fingerprint(entry: &Entry, focused: bool, color: bool) -> u64 {
 
 /// The transcript as rows of `width` columns, oldest first.
 pub fn transcript_lines(state: &State, width: usize) -> Vec<Line<'static>> {
-    with_rows(state, width, |rows| {
+    with_rows(state, width, &mut WrapCache::default(), |rows| {
         rows.iter().map(|l| (*l).clone()).collect()
     })
 }

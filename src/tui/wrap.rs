@@ -1,4 +1,5 @@
-//! Word wrapping of styled text by display width (CJK and emoji take two columns).
+//! Word wrapping of styled text by display width (CJK and emoji take two
+//! columns), and the cache of wrapped transcript entries kept between frames.
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use unicode_segmentation::UnicodeSegmentation;
@@ -128,6 +129,57 @@ pub fn wrap_text(
     out
 }
 
+/// Wrapped rows of each transcript entry, kept between frames by the
+/// runtime (not part of the app's state: it only remembers the view's work).
+///
+/// An entry is wrapped again when its fingerprint (its content, whether it has
+/// the focus, the theme) or the width changes, so a frame during a stream
+/// re-wraps the growing answer and nothing else.
+#[derive(Debug, Clone, Default)]
+pub struct WrapCache {
+    width: usize,
+    entries: Vec<Option<(u64, Vec<Line<'static>>)>>,
+}
+
+impl WrapCache {
+    /// The rows of the entries whose fingerprints are `keys`, at `width`
+    /// columns, oldest first, with a blank row between entries. Entry `i` is
+    /// wrapped by `wrap_entry(i)` when it is new or its key or the width changed.
+    pub fn rows(
+        &mut self,
+        width: usize,
+        keys: &[u64],
+        mut wrap_entry: impl FnMut(usize) -> Vec<Line<'static>>,
+    ) -> Vec<&Line<'static>> {
+        if self.width != width {
+            self.entries.clear();
+            self.width = width;
+        }
+        self.entries.resize(keys.len(), None);
+        for (index, &key) in keys.iter().enumerate() {
+            if !matches!(&self.entries[index], Some((k, _)) if *k == key) {
+                self.entries[index] = Some((key, wrap_entry(index)));
+            }
+        }
+        let mut rows = Vec::new();
+        for (index, cached) in self.entries.iter().enumerate() {
+            if index > 0 {
+                rows.push(&BLANK);
+            }
+            if let Some((_, lines)) = cached {
+                rows.extend(lines.iter());
+            }
+        }
+        rows
+    }
+}
+
+static BLANK: Line<'static> = Line {
+    style: Style::new(),
+    alignment: None,
+    spans: Vec::new(),
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,6 +189,27 @@ mod tests {
             .iter()
             .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect())
             .collect()
+    }
+
+    #[test]
+    fn the_cache_wraps_only_new_or_changed_entries() {
+        let mut cache = WrapCache::default();
+        let mut wrapped = Vec::new();
+        let mut run = |cache: &mut WrapCache, width: usize, keys: &[u64]| {
+            let rows = cache
+                .rows(width, keys, |i| {
+                    wrapped.push(i);
+                    vec![Line::raw(format!("entry {i}"))]
+                })
+                .len();
+            (rows, std::mem::take(&mut wrapped))
+        };
+        // Two entries and the blank row between them.
+        assert_eq!(run(&mut cache, 40, &[1, 2]), (3, vec![0, 1]));
+        assert_eq!(run(&mut cache, 40, &[1, 2]), (3, vec![]));
+        assert_eq!(run(&mut cache, 40, &[1, 3, 4]), (5, vec![1, 2]));
+        assert_eq!(run(&mut cache, 30, &[1, 3, 4]), (5, vec![0, 1, 2]));
+        assert_eq!(run(&mut cache, 30, &[1]), (1, vec![]));
     }
 
     #[test]

@@ -1,7 +1,9 @@
-//! One fuzzing step, shared by the cargo-fuzz target (`fuzz/`) and the
-//! in-process mutation test (`tests/gguf_fuzz_regressions.rs`).
+//! One fuzzing step, shared by the cargo-fuzz targets (`fuzz/`) and the
+//! in-process mutation test (`tests/gguf_fuzz_regressions.rs`). It sits above
+//! every layer it drives (the GGUF reader, the tokenizer, the chat template,
+//! `knob model info`), so that none of them depends on the fuzzer.
 
-use super::Gguf;
+use crate::gguf::Gguf;
 
 /// Parses `data` and, when it parses, runs everything that consumes a parsed
 /// file. Returns whether it parsed. Must never panic.
