@@ -32,6 +32,8 @@ import tempfile
 import tomllib
 from pathlib import Path
 
+from knob_bin import knob_bin
+
 ROOT = Path(__file__).resolve().parent.parent
 PROFILES = ROOT / "settings-profiles"
 
@@ -361,17 +363,6 @@ def compare_reference(s, ref, rep):
                     tool = "powershell"  # the reference writes PowerShell expressions
                 if tool and tool not in t["write"][0] and tool != t["write"][0]:
                     rep.error(where, f"tool {t['write'][0]} differs from reference {tool}")
-
-
-def knob_bin():
-    """$KNOB_BIN, else the release build (built here when missing)."""
-    env = os.environ.get("KNOB_BIN")
-    if env:
-        return env
-    path = ROOT / "target" / "release" / "knob"
-    if not path.is_file():
-        subprocess.run(["cargo", "build", "--release", "--locked", "--bin", "knob"], cwd=ROOT, check=True)
-    return str(path)
 
 
 def knob_check(rep):

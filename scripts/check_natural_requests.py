@@ -29,19 +29,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from knob_bin import knob_bin
+
 REPO = Path(__file__).resolve().parent.parent
 KINDS = ["direct", "problem", "relative", "question", "multi", "preset", "none", "sloppy"]
-
-
-def knob_bin():
-    """$KNOB_BIN, else the release build (built here when missing)."""
-    env = os.environ.get("KNOB_BIN")
-    if env:
-        return env
-    path = REPO / "target" / "release" / "knob"
-    if not path.is_file():
-        subprocess.run(["cargo", "build", "--release", "--locked", "--bin", "knob"], cwd=REPO, check=True)
-    return str(path)
 
 
 def knob(args, stdin=None):

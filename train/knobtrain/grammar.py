@@ -31,12 +31,16 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def knob_bin() -> str:
-    """The knob binary: $KNOB_BIN, else the repository's release or debug build."""
+    """The knob binary: $KNOB_BIN, else the repository's release or debug build
+    (in $CARGO_TARGET_DIR when set)."""
     env = os.environ.get("KNOB_BIN")
     if env:
         return env
+    target = Path(os.environ.get("CARGO_TARGET_DIR") or REPO / "target")
+    if not target.is_absolute():
+        target = REPO / target
     for build in ("release", "debug"):
-        cand = REPO / "target" / build / "knob"
+        cand = target / build / "knob"
         if cand.is_file() and os.access(cand, os.X_OK):
             return str(cand)
     raise RuntimeError("knob binary not found: build it (cargo build --release) or set KNOB_BIN")
