@@ -36,4 +36,13 @@ fi
 if [ -d /usr/share/glib-2.0/schemas ] && [ ! -f /usr/share/glib-2.0/schemas/gschemas.compiled ]; then
   $SUDO glib-compile-schemas /usr/share/glib-2.0/schemas
 fi
+# clippy checks the workspace lints (scripts/test.sh); a minimal rustup profile lacks it
+if ! cargo clippy --version >/dev/null 2>&1; then
+  if command -v rustup >/dev/null 2>&1; then
+    rustup component add clippy
+  else
+    echo "setup-dev: cargo clippy is missing and there is no rustup to add it" >&2
+    exit 1
+  fi
+fi
 echo "setup-dev: system packages ok"
