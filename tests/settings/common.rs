@@ -191,3 +191,29 @@ pub fn outside_snapshot() -> BTreeMap<PathBuf, (u64, Option<SystemTime>)> {
     }
     out
 }
+
+/// A `gsettings` wrapper in `dir` (a shell script that runs `guard`, then
+/// the real gsettings with the same arguments) and the PATH that puts it
+/// first, for knob processes that must meet a slow or failing gsettings.
+pub fn gsettings_wrapper(dir: &Path, guard: &str) -> std::ffi::OsString {
+    require_tool("gsettings");
+    let path_var = std::env::var_os("PATH").unwrap_or_default();
+    let real = std::env::split_paths(&path_var)
+        .map(|d| d.join("gsettings"))
+        .find(|p| p.is_file())
+        .expect("gsettings on PATH");
+    std::fs::create_dir_all(dir).unwrap();
+    let script = dir.join("gsettings");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\n{guard}\nexec '{}' \"$@\"\n", real.display()),
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let mut paths = vec![dir.to_path_buf()];
+    paths.extend(std::env::split_paths(&path_var));
+    std::env::join_paths(paths).unwrap()
+}

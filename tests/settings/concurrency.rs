@@ -5,38 +5,19 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use super::common::{json, require_tool, stderr, Sandbox};
+use super::common::{gsettings_wrapper, json, require_tool, stderr, Sandbox};
 
 const IFACE: &str = "org.gnome.desktop.interface";
 
 /// A `gsettings` on PATH that sleeps `delay` seconds before every write,
 /// then runs the real one; returns the PATH to give knob.
 fn slow_gsettings(sb: &Sandbox, delay: &str) -> String {
-    let real = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .map(|d| d.join("gsettings"))
-        .find(|p| p.is_file())
-        .expect("gsettings on PATH");
-    let bin = sb.path("slow-bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    let script = bin.join("gsettings");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\nif [ \"$1\" = set ]; then sleep {delay}; fi\nexec '{}' \"$@\"\n",
-            real.display()
-        ),
+    gsettings_wrapper(
+        &sb.path("slow-bin"),
+        &format!("if [ \"$1\" = set ]; then sleep {delay}; fi"),
     )
-    .unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    let mut paths = vec![bin];
-    paths.extend(std::env::split_paths(
-        &std::env::var_os("PATH").unwrap_or_default(),
-    ));
-    std::env::join_paths(paths).unwrap().into_string().unwrap()
+    .into_string()
+    .unwrap()
 }
 
 /// Starts knob in the sandbox with `path` as PATH.

@@ -391,33 +391,11 @@ fn a_setting_with_one_key_not_restored_is_reported_only_as_not_restored() {
 
     // Through the binary: the undo line does not name it as restored.
     let sb = Sandbox::new();
-    let bin = sb.path("fail-bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    super::common::require_tool("gsettings");
-    let real = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .map(|d| d.join("gsettings"))
-        .find(|p| p.is_file())
-        .expect("gsettings on PATH");
     // A gsettings whose only failing command is putting gtk-theme back.
-    let script = bin.join("gsettings");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\nif [ \"$1 $3 $4\" = \"set gtk-theme 'Adwaita'\" ]; then echo refused >&2; exit 1; fi\nexec '{}' \"$@\"\n",
-            real.display()
-        ),
-    )
-    .unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    let mut paths = vec![bin];
-    paths.extend(std::env::split_paths(
-        &std::env::var_os("PATH").unwrap_or_default(),
-    ));
-    let path = std::env::join_paths(paths).unwrap();
+    let path = super::common::gsettings_wrapper(
+        &sb.path("fail-bin"),
+        "if [ \"$1 $3 $4\" = \"set gtk-theme 'Adwaita'\" ]; then echo refused >&2; exit 1; fi",
+    );
     let knob = |args: &[&str]| {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_knob"));
         cmd.args(args);
