@@ -332,7 +332,14 @@ fn ask_and_batch_json_have_one_schema() {
     batch_fields.push(("line", "number"));
     assert_eq!(schema(&line), keys(&batch_fields));
     // The fields both share mean the same.
-    for k in ["platform", "actions", "query", "intent", "program", "dry_run_writes"] {
+    for k in [
+        "platform",
+        "actions",
+        "query",
+        "intent",
+        "program",
+        "dry_run_writes",
+    ] {
         assert_eq!(line[k], ask[k], "{k}");
     }
 }

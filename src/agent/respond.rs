@@ -375,6 +375,54 @@ mod tests {
     }
 
     #[test]
+    fn a_step_on_a_key_with_fixed_values_goes_to_the_next_value_it_has() {
+        // GNOME stores the repeat interval, so only some rates exist there:
+        // 33/s (30 ms) + 5 would be 38, which GNOME cannot store.
+        const INTERVAL: &str = "gsettings org.gnome.desktop.peripherals.keyboard repeat-interval";
+        let rate = |v: i64| vec![("keyboard.repeat_rate".to_string(), Value::Int(v))];
+        let sys = gnome(&[(INTERVAL, "uint32 30")]);
+        let r = planned("inc keyboard.repeat_rate", Platform::Gnome, &sys);
+        assert_eq!(values(&r), rate(40), "{:?}", r.notes);
+        assert_eq!(
+            values(&planned("dec keyboard.repeat_rate", Platform::Gnome, &sys)),
+            rate(30)
+        );
+        // An amount goes to the value there nearest to the one asked for.
+        assert_eq!(
+            values(&planned(
+                "inc keyboard.repeat_rate 20",
+                Platform::Gnome,
+                &sys
+            )),
+            rate(50)
+        );
+        // At the top, it stays.
+        let sys = gnome(&[(INTERVAL, "uint32 10")]);
+        assert_eq!(
+            values(&planned("inc keyboard.repeat_rate", Platform::Gnome, &sys)),
+            rate(100)
+        );
+        assert_eq!(
+            values(&planned(
+                "dec keyboard.repeat_rate 1",
+                Platform::Gnome,
+                &sys
+            )),
+            rate(60)
+        );
+        // Past the last value there is, the last one.
+        let sys = gnome(&[(INTERVAL, "uint32 17")]);
+        assert_eq!(
+            values(&planned(
+                "inc keyboard.repeat_rate 80",
+                Platform::Gnome,
+                &sys
+            )),
+            rate(100)
+        );
+    }
+
+    #[test]
     fn a_relative_change_without_a_readable_value_is_a_note_not_a_guess() {
         // Planning for Windows on Linux: reg is not here, so nothing can be read.
         let sys = FakeSystem::with_programs(&[]);

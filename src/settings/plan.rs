@@ -325,6 +325,7 @@ pub fn plan_changes(
             Change::By(relative) => {
                 match relative_to(
                     setting,
+                    &mapping.primary,
                     platform,
                     &currents[0],
                     current_value.as_ref(),
@@ -402,9 +403,12 @@ pub fn plan_changes(
     })
 }
 
-/// The value `change` makes of a setting's current value, as read.
+/// The value `change` makes of a setting's current value, as read. On a
+/// key that stores only some values (a `map` of numbers), a step goes to
+/// the next value the key has in that direction, as far as the amount asks.
 fn relative_to(
     setting: &Setting,
+    key: &Key,
     platform: Platform,
     current: &Current,
     decoded: Option<&Value>,
@@ -427,14 +431,58 @@ fn relative_to(
             },
         });
     };
-    setting
+    let invalid = |message: String| RelativeError::Invalid {
+        what,
+        id: setting.id.clone(),
+        message,
+    };
+    let next = setting
         .value
         .relative(decoded, change)
-        .map_err(|e| RelativeError::Invalid {
-            what,
-            id: setting.id.clone(),
-            message: e.to_string(),
+        .map_err(|e| invalid(e.to_string()))?;
+    let Some(available) = mapped_numbers(key, &setting.value) else {
+        return Ok(next);
+    };
+    let (Some(now), Some(wanted)) = (decoded.as_f64(), next.as_f64()) else {
+        return Ok(next);
+    };
+    if available.contains(&wanted) {
+        return Ok(next);
+    }
+    let up = matches!(change, Relative::Increase(_));
+    // The value there nearest to the one asked for, at least one step
+    // away; at an edge, the current value.
+    let snapped = available
+        .into_iter()
+        .filter(|v| if up { *v > now } else { *v < now })
+        .reduce(|a, b| {
+            if (a - wanted).abs() <= (b - wanted).abs() {
+                a
+            } else {
+                b
+            }
         })
+        .unwrap_or(now);
+    setting
+        .value
+        .check(&Value::Float(snapped))
+        .map_err(|e| invalid(e.to_string()))
+}
+
+/// The numbers a key with a map can store, in order; `None` when the key
+/// stores any value of the setting (no map, or not a number setting).
+fn mapped_numbers(key: &Key, spec: &super::value::ValueSpec) -> Option<Vec<f64>> {
+    if !matches!(spec.kind, Kind::Int | Kind::Float) {
+        return None;
+    }
+    let map = key.map.as_ref()?;
+    let mut numbers: Vec<f64> = map
+        .keys()
+        .filter_map(|k| k.parse::<f64>().ok())
+        .filter(|v| spec.check(&Value::Float(*v)).is_ok())
+        .collect();
+    numbers.sort_by(f64::total_cmp);
+    Some(numbers)
 }
 
 /// The current value and the argv that puts it back. A command template
