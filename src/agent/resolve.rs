@@ -9,6 +9,8 @@ use crate::settings::{Catalog, Change, Relative, Value};
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Resolved {
     pub changes: Vec<(String, Change)>,
+    /// Settings whose current value was asked for.
+    pub gets: Vec<String>,
     pub notes: Vec<String>,
 }
 
@@ -23,6 +25,10 @@ pub fn resolve(program: &Program, catalog: &Catalog) -> Resolved {
             Action::Inc { setting, amount } => (setting, Change::By(Relative::Increase(*amount))),
             Action::Dec { setting, amount } => (setting, Change::By(Relative::Decrease(*amount))),
             Action::Toggle { setting } => (setting, Change::By(Relative::Toggle)),
+            Action::Get { setting } => {
+                out.gets.push(setting.clone());
+                continue;
+            }
             Action::Preset { name } => {
                 match catalog.preset(name) {
                     Some(p) => out.changes.extend(

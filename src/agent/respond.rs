@@ -9,8 +9,11 @@ use super::grammar::Program;
 use super::pipeline::{Agent, AgentError, Intent, Understanding, UnderstandingJson};
 use super::resolve::resolve;
 use crate::settings::apply::{DryRun, Failure, Outcome};
+use crate::settings::backend::Current;
 use crate::settings::render::PlanJson;
-use crate::settings::{plan_changes, Catalog, Change, Plan, PlanError, Platform, System};
+use crate::settings::{
+    plan_changes, read_current, Catalog, Change, Plan, PlanError, Platform, System, Value,
+};
 
 /// What planning needs: the catalog, the platform and the system that every
 /// read (and, later, every write) goes through.
@@ -53,10 +56,86 @@ pub struct Response {
     /// could not be made.
     pub notes: Vec<String>,
     pub plan: Option<Plan>,
+    /// The current values a question asked for, read once each.
+    pub answers: Vec<Answer>,
     /// Why no plan could be made (a value out of range).
     pub error: Option<PlanError>,
     pub execution: Option<Execution>,
     pub chat: Option<ChatAnswer>,
+}
+
+/// A current value, read to answer a question ("is dark mode on?").
+#[derive(Debug, Clone, Serialize)]
+pub struct Answer {
+    pub setting: String,
+    pub title: String,
+    /// The value in the catalog's terms; null when it cannot be told.
+    pub value: Option<Value>,
+    /// The setting's unit, if it has one (`minutes`, `percent`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    /// What the system holds, as read.
+    pub current: Option<String>,
+    /// `set`, `absent`, `unknown`, or `unavailable` (no mapping here).
+    pub state: &'static str,
+    /// Why the value is unknown or unavailable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl Answer {
+    /// The answer in the user's terms: "Dark mode: on".
+    pub fn sentence(&self) -> String {
+        let shown = match (&self.value, &self.reason) {
+            (Some(Value::Bool(b)), _) => (if *b { "on" } else { "off" }).to_string(),
+            (Some(v), _) => match self.unit.as_deref() {
+                Some("percent") => format!("{v}%"),
+                Some("factor") => format!("{v}×"),
+                Some("kelvin") => format!("{v} K"),
+                Some("count") | None => v.to_string(),
+                Some(unit) => format!("{v} {}", unit.replace('_', " ")),
+            },
+            (None, Some(reason)) => format!("unknown ({reason})"),
+            (None, None) => match &self.current {
+                Some(raw) => format!("{raw} (not a value knob knows)"),
+                None => "unknown".to_string(),
+            },
+        };
+        format!("{}: {shown}", self.title)
+    }
+}
+
+/// Reads one setting's current value for a question.
+fn answer(id: &str, env: &Env) -> Answer {
+    let setting = env.catalog.setting(id);
+    let mut a = Answer {
+        setting: id.to_string(),
+        title: setting.map_or_else(|| id.to_string(), |s| s.title.clone()),
+        value: None,
+        unit: setting.and_then(|s| s.value.unit.clone()),
+        current: None,
+        state: "unknown",
+        reason: None,
+    };
+    match read_current(env.catalog, id, env.platform, env.system) {
+        Ok(Some(reading)) => {
+            a.value = reading.value;
+            a.current = reading.current.text().map(str::to_string);
+            a.state = reading.current.state();
+            if let Current::Unknown(reason) = &reading.current {
+                a.reason = Some(reason.clone());
+            }
+        }
+        Ok(None) => {
+            a.state = "unavailable";
+            a.reason = Some(format!(
+                "{id} has no {} mapping in the catalog",
+                env.platform
+            ));
+        }
+        Err(e) => a.reason = Some(e.to_string()),
+    }
+    a
 }
 
 /// Understands `request` and, for a change or a preset, plans it.
@@ -86,7 +165,7 @@ impl Response {
     pub fn program(&self) -> Option<&Program> {
         let u = self.understanding.as_ref()?;
         match u.intent {
-            Intent::Change | Intent::Preset => u.program.as_ref(),
+            Intent::Change | Intent::Preset | Intent::Get => u.program.as_ref(),
             _ => None,
         }
     }
@@ -99,7 +178,12 @@ impl Response {
         };
         let resolved = resolve(program, env.catalog);
         self.notes.extend(resolved.notes);
-        self.plan_changes(&resolved.changes, env);
+        self.platform = Some(env.platform);
+        self.answers = resolved.gets.iter().map(|id| answer(id, env)).collect();
+        // A question alone plans nothing: there is nothing to apply.
+        if !resolved.changes.is_empty() || resolved.gets.is_empty() {
+            self.plan_changes(&resolved.changes, env);
+        }
     }
 
     fn plan_changes(&mut self, changes: &[(String, Change)], env: &Env) {
@@ -162,6 +246,7 @@ impl Response {
                 .understanding
                 .as_ref()
                 .map(|u| u.json(self.intent().unwrap_or(u.intent), explain)),
+            answers: &self.answers,
             notes: &self.notes,
             error: match (&self.error, &self.execution) {
                 (Some(e), _) => Some(e.to_string()),
@@ -226,6 +311,9 @@ pub struct ResponseJson<'a> {
     pub program: Option<String>,
     #[serde(flatten)]
     pub understanding: Option<UnderstandingJson<'a>>,
+    /// The current values a question asked for.
+    #[serde(skip_serializing_if = "<[Answer]>::is_empty")]
+    pub answers: &'a [Answer],
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     pub notes: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -242,7 +330,7 @@ mod tests {
     use super::*;
     use crate::agent::grammar::parse;
     use crate::agent::pipeline::{grammar_catalog, Timing};
-    use crate::settings::{load_catalog, FakeSystem, Value};
+    use crate::settings::{load_catalog, FakeSystem};
 
     /// The response to a request the model understood as `program`.
     fn planned(program: &str, platform: Platform, sys: &FakeSystem) -> Response {
@@ -452,6 +540,52 @@ mod tests {
             "inc a11y.cursor_size ; set appearance.dark_mode true"
         );
         assert_eq!(json["actions"].as_array().map(Vec::len), Some(1));
+    }
+
+    #[test]
+    fn a_question_reads_its_settings_once_and_plans_nothing() {
+        let sys = gnome(&[(SCHEME, "'prefer-dark'"), (TEXT, "1.25")]);
+        let r = planned(
+            "get appearance.dark_mode ; get text.size",
+            Platform::Gnome,
+            &sys,
+        );
+        assert!(r.plan.is_none(), "a question is never a plan to apply");
+        let said: Vec<String> = r.answers.iter().map(Answer::sentence).collect();
+        assert_eq!(said.len(), 2, "{said:?}");
+        assert!(said[0].ends_with(": on"), "{said:?}");
+        assert!(said[1].ends_with(": 1.25×"), "{said:?}");
+        assert_eq!(r.answers[0].value, Some(Value::Bool(true)));
+        assert_eq!(sys.log().len(), 2, "one read each: {:?}", sys.log());
+        let json = serde_json::to_value(r.json(false)).expect("serializes");
+        assert_eq!(json["answers"][0]["setting"], "appearance.dark_mode");
+        assert_eq!(json["answers"][0]["value"], true);
+        assert_eq!(json["answers"][1]["state"], "set");
+        assert_eq!(json["actions"], serde_json::json!([]));
+        // On a platform where it cannot be read, the answer says why.
+        let none = FakeSystem::with_programs(&[]);
+        let r = planned("get appearance.dark_mode", Platform::Windows, &none);
+        assert!(r.plan.is_none());
+        assert!(
+            r.answers[0].sentence().contains("unknown (reg not found"),
+            "{:?}",
+            r.answers
+        );
+    }
+
+    #[test]
+    fn a_question_with_a_change_answers_and_plans_the_change() {
+        let sys = gnome(&[(SCHEME, "'default'"), (TEXT, "1.0")]);
+        let r = planned(
+            "get text.size ; set appearance.dark_mode true",
+            Platform::Gnome,
+            &sys,
+        );
+        assert_eq!(r.answers.len(), 1);
+        assert_eq!(
+            values(&r),
+            vec![("appearance.dark_mode".to_string(), Value::Bool(true))]
+        );
     }
 
     #[test]

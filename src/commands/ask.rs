@@ -87,11 +87,21 @@ pub fn run(ctx: &Context, args: AskArgs) -> Result<Exit> {
         return plan_and_execute(ctx, &args, &catalog, response);
     }
     match intent {
-        Intent::Change | Intent::Preset | Intent::Search => {
+        Intent::Change | Intent::Preset | Intent::Get | Intent::Search => {
             report_unplanned(
                 &args,
                 &response,
                 "no clear change was understood; settings that match:",
+            )?;
+            Ok(Exit::NotUnderstood)
+        }
+        // A model that knows chat from the rest says `none` only for what
+        // knob cannot do ("reboot"): that goes to no chat model.
+        Intent::None if agent.knows_questions() => {
+            report_unplanned(
+                &args,
+                &response,
+                "knob cannot do that: it reads and changes settings, and none it knows matches. Settings that come close:",
             )?;
             Ok(Exit::NotUnderstood)
         }
@@ -100,11 +110,12 @@ pub fn run(ctx: &Context, args: AskArgs) -> Result<Exit> {
             match chat_model {
                 Some(path) => chat(&args, &mut response, &path, ctx),
                 None => {
-                    report_unplanned(
-                        &args,
-                        &response,
-                        "this is not about a setting knob knows. To ask a chat model, pass --model FILE.gguf (or set chat_model in the config).",
-                    )?;
+                    let headline = if intent == Intent::Chat {
+                        "this is a request for a chat model, and none is loaded: pass --model FILE.gguf (or set chat_model in the config)."
+                    } else {
+                        "this is not about a setting knob knows. To ask a chat model, pass --model FILE.gguf (or set chat_model in the config)."
+                    };
+                    report_unplanned(&args, &response, headline)?;
                     Ok(Exit::NotUnderstood)
                 }
             }
@@ -136,6 +147,18 @@ fn plan_and_execute(
     let header = format!("understood: {program} ({:.0}% sure)", u.confidence * 100.0);
     let summary = format!("ask: {}", u.query);
     if !args.flags.json {
+        // A question is answered, never planned.
+        for a in &response.answers {
+            outln!("{}", a.sentence());
+        }
+    }
+    if response.plan.is_none() && response.error.is_none() && !response.answers.is_empty() {
+        if args.flags.json {
+            print_response(&response, args.explain)?;
+        }
+        return Ok(Exit::Ok);
+    }
+    if !args.flags.json {
         outln!("{header}");
         for n in &response.notes {
             outln!("  note: {n}");
@@ -162,6 +185,10 @@ fn report_unplanned(args: &AskArgs, response: &Response, headline: &str) -> Resu
         .as_ref()
         .map_or(&[][..], |u| u.suggestions.as_slice());
     writeln!(out, "{headline}")?;
+    // A chat request is not a search: no settings to look at.
+    if response.intent() == Some(Intent::Chat) {
+        return Ok(());
+    }
     if suggestions.is_empty() {
         writeln!(
             out,

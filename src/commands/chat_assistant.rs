@@ -92,6 +92,14 @@ impl RealAssistant {
         let Some(program) = response.program().map(ToString::to_string) else {
             return;
         };
+        // A question is answered in the transcript; it never becomes a card
+        // that Enter could apply.
+        for a in &response.answers {
+            let _ = events.send(WorkerEvent::Info(a.sentence()));
+        }
+        if response.plan.is_none() && response.error.is_none() && !response.answers.is_empty() {
+            return;
+        }
         if let Some(e) = &response.error {
             let _ = events.send(WorkerEvent::Error(e.to_string()));
             return;
@@ -296,8 +304,10 @@ impl Assistant for RealAssistant {
         }
         let finished = Self::agent_stats(&u, prompt_tokens);
         match u.intent {
-            Intent::Change | Intent::Preset => self.plan_card(request, u, events),
-            Intent::None | Intent::Chat if self.chat.is_some() => {
+            Intent::Change | Intent::Preset | Intent::Get => self.plan_card(request, u, events),
+            Intent::Chat if self.chat.is_some() => self.chat_reply(request, events, cancel),
+            // An older model says `none` for chat too.
+            Intent::None if self.chat.is_some() && !self.agent.knows_questions() => {
                 self.chat_reply(request, events, cancel)
             }
             intent => {
