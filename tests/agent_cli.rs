@@ -288,6 +288,7 @@ fn ask_and_batch_json_have_one_schema() {
         ("confidence", "number"),
         ("suggestions", "array"),
         ("timing", "object"),
+        ("program", "string"),
         ("dry_run_writes", "array"),
     ];
     let out = sb.knob(&["ask", "--platform", "gnome", "--json", "turn on dark mode"]);
@@ -328,10 +329,17 @@ fn ask_and_batch_json_have_one_schema() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let line: Value = serde_json::from_str(text(&out.stdout).lines().next().unwrap()).unwrap();
     let mut batch_fields = plan_fields.to_vec();
-    batch_fields.extend([("line", "number"), ("program", "string")]);
+    batch_fields.push(("line", "number"));
     assert_eq!(schema(&line), keys(&batch_fields));
     // The fields both share mean the same.
-    for k in ["platform", "actions", "query", "intent", "dry_run_writes"] {
+    for k in [
+        "platform",
+        "actions",
+        "query",
+        "intent",
+        "program",
+        "dry_run_writes",
+    ] {
         assert_eq!(line[k], ask[k], "{k}");
     }
 }

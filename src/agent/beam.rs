@@ -215,6 +215,7 @@ mod tests {
         PrefixAutomaton::new(&GrammarCatalog {
             settings,
             presets: vec![],
+            questions: false,
         })
     }
 
@@ -324,6 +325,7 @@ mod tests {
                 .into_iter()
                 .collect(),
                 presets: vec![],
+                questions: false,
             }
         )
         .is_ok()));

@@ -8,6 +8,7 @@ pub mod pipeline;
 pub mod provenance;
 pub mod request;
 pub mod resolve;
+pub mod respond;
 pub mod search;
 pub mod settings_model;
 

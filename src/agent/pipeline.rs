@@ -35,6 +35,8 @@ pub enum Intent {
     Change,
     Preset,
     Search,
+    /// A question about current values: read them, plan nothing.
+    Get,
     Chat,
     None,
 }
@@ -45,6 +47,7 @@ impl Intent {
             Intent::Change => "change",
             Intent::Preset => "preset",
             Intent::Search => "search",
+            Intent::Get => "get",
             Intent::Chat => "chat",
             Intent::None => "none",
         }
@@ -153,7 +156,11 @@ pub fn grammar_catalog(catalog: &Catalog) -> GrammarCatalog {
         .map(|s| (s.id.clone(), ValueKind::from_spec(&s.value)))
         .collect();
     let presets = catalog.presets().iter().map(|p| p.name.clone()).collect();
-    GrammarCatalog { settings, presets }
+    GrammarCatalog {
+        settings,
+        presets,
+        questions: false,
+    }
 }
 
 /// The search index over settings and presets.
@@ -190,7 +197,8 @@ pub fn search_index(catalog: &Catalog) -> SearchIndex {
 
 impl Agent {
     pub fn new(catalog: &Catalog, model: SettingsModel) -> Agent {
-        let grammar = grammar_catalog(catalog);
+        let mut grammar = grammar_catalog(catalog);
+        grammar.questions = model.questions;
         let automaton = PrefixAutomaton::new(&grammar);
         Agent {
             model,
@@ -207,6 +215,12 @@ impl Agent {
 
     pub fn model_name(&self) -> &str {
         &self.model.name
+    }
+
+    /// Whether the model tells questions (`get`) and chat (`chat`) from
+    /// requests knob cannot do (`none`); an older model says `none` for all.
+    pub fn knows_questions(&self) -> bool {
+        self.grammar.questions
     }
 
     pub fn grammar(&self) -> &GrammarCatalog {
@@ -280,17 +294,20 @@ impl Agent {
         let (intent, program) = match best {
             None => (Intent::Search, None),
             Some(Program::None) if confidence >= self.threshold => (Intent::None, None),
+            Some(Program::Chat) if confidence >= self.threshold => (Intent::Chat, None),
             Some(_) if keyword || confidence < self.threshold => (Intent::Search, None),
             Some(Program::Actions(actions)) => {
-                let only_presets = actions.iter().all(|a| matches!(a, Action::Preset { .. }));
-                let intent = if only_presets {
+                let only = |f: fn(&Action) -> bool| actions.iter().all(f);
+                let intent = if only(|a| matches!(a, Action::Preset { .. })) {
                     Intent::Preset
+                } else if only(|a| matches!(a, Action::Get { .. })) {
+                    Intent::Get
                 } else {
                     Intent::Change
                 };
                 (intent, Some(Program::Actions(actions)))
             }
-            Some(Program::None) => (Intent::Search, None),
+            Some(Program::None | Program::Chat) => (Intent::Search, None),
         };
         // A string value the user never said is not planned (provenance.rs).
         let unsaid = program
@@ -304,7 +321,8 @@ impl Agent {
             None => (intent, program),
         };
         let suggestions = match intent {
-            Intent::Change | Intent::Preset => Vec::new(),
+            // A chat request gets an answer, never settings to look at.
+            Intent::Change | Intent::Preset | Intent::Get | Intent::Chat => Vec::new(),
             _ => self.suggestions_for(&clean.text, &candidates),
         };
         timing.total_ms = ms(t0.elapsed());

@@ -31,6 +31,9 @@ pub enum SettingsModelError {
 /// A loaded settings model with its decoding state, reused for every query.
 pub struct SettingsModel {
     pub name: String,
+    /// The model was trained to write `get <id>` and `chat` (GGUF key
+    /// `mu.grammar.questions`); older models write `none` for both.
+    pub questions: bool,
     pub(crate) mu: Mu,
     pub(crate) tokenizer: Arc<Tokenizer>,
     pub(crate) tokens: TokenTable,
@@ -53,6 +56,10 @@ impl SettingsModel {
             .get_str_opt("general.name")?
             .unwrap_or("mu")
             .to_string();
+        let questions = gguf
+            .metadata()
+            .get_bool_opt("mu.grammar.questions")?
+            .unwrap_or(false);
         let tokenizer = Tokenizer::from_gguf(&gguf)
             .map_err(|e| SettingsModelError::Tokenizer(e.to_string()))?;
         let mu = Mu::load(&GgufSource::new(gguf), threads)?;
@@ -73,6 +80,7 @@ impl SettingsModel {
         let cache = BeamCache::new(&mu, MAX_BEAMS);
         Ok(SettingsModel {
             name,
+            questions,
             mu,
             tokenizer: Arc::new(tokenizer),
             tokens,

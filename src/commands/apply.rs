@@ -3,9 +3,10 @@ use anyhow::anyhow;
 
 use super::settings_ui::{catalog, execute, lock_for_apply};
 use super::Context;
+use crate::agent::respond::Response;
 use crate::cli::ApplyArgs;
 use crate::exit::Exit;
-use crate::settings::plan;
+use crate::settings::Change;
 
 pub fn run(ctx: &Context, args: ApplyArgs) -> anyhow::Result<Exit> {
     let cat = catalog()?;
@@ -23,13 +24,24 @@ pub fn run(ctx: &Context, args: ApplyArgs) -> anyhow::Result<Exit> {
         )
     })?;
     let _lock = lock_for_apply(ctx, &args.flags)?;
-    let mut plan = plan(&cat, &preset.values, platform, ctx.system())?;
+    let changes: Vec<(String, Change)> = preset
+        .values
+        .iter()
+        .map(|(id, v)| (id.clone(), Change::To(v.clone())))
+        .collect();
+    let mut response = Response::for_changes(&changes, &ctx.env(&cat, platform));
+    if let Some(e) = response.error.take() {
+        return Err(e.into());
+    }
     // A preset applies what this machine can; the rest is listed as skipped.
-    plan.set_aside_unavailable();
+    if let Some(plan) = response.plan.as_mut() {
+        plan.set_aside_unavailable();
+    }
     execute(
         ctx,
-        &mut plan,
+        &mut response,
         &args.flags,
         &format!("apply {}", preset.name),
+        false,
     )
 }

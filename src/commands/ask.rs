@@ -4,20 +4,19 @@ use std::io::{IsTerminal, Read, Write};
 use std::sync::atomic::AtomicBool;
 
 use anyhow::{Context as _, Result};
-use serde_json::{json, Map, Value as Json};
 
-use super::settings_ui::{catalog, execute_with, lock_for_apply};
+use super::settings_ui::{catalog, execute, lock_for_apply};
 use super::Context;
 use crate::agent::pipeline::{Agent, Intent, Understanding};
 use crate::agent::request::MAX_REQUEST_BYTES;
-use crate::agent::resolve::resolve;
+use crate::agent::respond::{ChatAnswer, Response};
 use crate::agent::settings_model::SettingsModel;
 use crate::agent::AgentError;
 use crate::chat::ChatModel;
 use crate::chat_template::Message;
 use crate::cli::AskArgs;
 use crate::exit::{Exit, UsageError};
-use crate::settings::{plan, Catalog};
+use crate::settings::Catalog;
 
 /// Loads the catalog and the embedded settings model, with the config's threshold.
 pub fn load_agent(ctx: &Context, catalog: &Catalog, threads: Option<usize>) -> Result<Agent> {
@@ -82,26 +81,41 @@ pub fn run(ctx: &Context, args: AskArgs) -> Result<Exit> {
     if args.explain && !args.flags.json {
         print_explain(&u)?;
     }
-    match u.intent {
-        Intent::Change | Intent::Preset => plan_and_execute(ctx, &args, &catalog, &u),
-        Intent::Search => {
+    let intent = u.intent;
+    let mut response = Response::understood(u);
+    if response.program().is_some() {
+        return plan_and_execute(ctx, &args, &catalog, response);
+    }
+    match intent {
+        Intent::Change | Intent::Preset | Intent::Get | Intent::Search => {
             report_unplanned(
                 &args,
-                &u,
+                &response,
                 "no clear change was understood; settings that match:",
+            )?;
+            Ok(Exit::NotUnderstood)
+        }
+        // A model that knows chat from the rest says `none` only for what
+        // knob cannot do ("reboot"): that goes to no chat model.
+        Intent::None if agent.knows_questions() => {
+            report_unplanned(
+                &args,
+                &response,
+                "knob cannot do that: it reads and changes settings, and none it knows matches. Settings that come close:",
             )?;
             Ok(Exit::NotUnderstood)
         }
         Intent::None | Intent::Chat => {
             let chat_model = args.model.clone().or_else(|| ctx.config.chat_model.clone());
             match chat_model {
-                Some(path) => chat(&args, &u, &path, ctx),
+                Some(path) => chat(&args, &mut response, &path, ctx),
                 None => {
-                    report_unplanned(
-                        &args,
-                        &u,
-                        "this is not about a setting knob knows. To ask a chat model, pass --model FILE.gguf (or set chat_model in the config).",
-                    )?;
+                    let headline = if intent == Intent::Chat {
+                        "this is a request for a chat model, and none is loaded: pass --model FILE.gguf (or set chat_model in the config)."
+                    } else {
+                        "this is not about a setting knob knows. To ask a chat model, pass --model FILE.gguf (or set chat_model in the config)."
+                    };
+                    report_unplanned(&args, &response, headline)?;
                     Ok(Exit::NotUnderstood)
                 }
             }
@@ -109,90 +123,79 @@ pub fn run(ctx: &Context, args: AskArgs) -> Result<Exit> {
     }
 }
 
-/// The fields `--json` adds to the settings engine's plan object.
-fn extra_json(u: &Understanding, intent: Intent, explain: bool) -> Map<String, Json> {
-    json_object(&u.json(intent, explain))
-}
-
-/// A value that serializes to a JSON object, as a map to add fields to.
-pub fn json_object(value: &impl serde::Serialize) -> Map<String, Json> {
-    match serde_json::to_value(value) {
-        Ok(Json::Object(m)) => m,
-        _ => Map::new(),
-    }
+fn print_response(response: &Response, explain: bool) -> Result<()> {
+    outln!("{}", serde_json::to_string_pretty(&response.json(explain))?);
+    Ok(())
 }
 
 fn plan_and_execute(
     ctx: &Context,
     args: &AskArgs,
     catalog: &Catalog,
-    u: &Understanding,
+    mut response: Response,
 ) -> Result<Exit> {
     let platform = ctx.platform(args.flags.platform)?;
-    let program = u
-        .program
-        .as_ref()
-        .expect("change and preset intents carry a program");
-    // Before relative values read the current ones.
+    // Before the plan reads the current values.
     let _lock = lock_for_apply(ctx, &args.flags)?;
-    let resolved = resolve(program, catalog, platform, ctx.system());
-    let mut extra = extra_json(u, u.intent, args.explain);
-    if !resolved.notes.is_empty() {
-        extra.insert("notes".into(), json!(resolved.notes));
+    response.plan_in(&ctx.env(catalog, platform));
+    if let Some(e) = response.error.take() {
+        return Err(e.into());
     }
-    if resolved.requests.is_empty() {
-        // Every action was relative to a value that could not be read.
-        if args.flags.json {
-            let mut obj = Map::new();
-            obj.insert("platform".into(), json!(platform.name()));
-            obj.insert("actions".into(), json!([]));
-            obj.insert("applied".into(), json!(false));
-            obj.extend(extra);
-            outln!("{}", serde_json::to_string_pretty(&obj)?);
-        } else {
-            outln!("understood: {program} ({:.0}% sure)", u.confidence * 100.0);
-            for n in &resolved.notes {
-                outln!("  note: {n}");
-            }
-        }
+    let (Some(program), Some(u)) = (response.program(), response.understanding.as_ref()) else {
         return Ok(Exit::NotUnderstood);
-    }
-    let mut plan = plan(catalog, &resolved.requests, platform, ctx.system())?;
+    };
+    let header = format!("understood: {program} ({:.0}% sure)", u.confidence * 100.0);
+    let summary = format!("ask: {}", u.query);
     if !args.flags.json {
-        outln!("understood: {program} ({:.0}% sure)", u.confidence * 100.0);
-        for n in &resolved.notes {
+        // A question is answered, never planned.
+        for a in &response.answers {
+            outln!("{}", a.sentence());
+        }
+    }
+    if response.plan.is_none() && response.error.is_none() && !response.answers.is_empty() {
+        if args.flags.json {
+            print_response(&response, args.explain)?;
+        }
+        return Ok(Exit::Ok);
+    }
+    if !args.flags.json {
+        outln!("{header}");
+        for n in &response.notes {
             outln!("  note: {n}");
         }
     }
-    execute_with(
-        ctx,
-        &mut plan,
-        &args.flags,
-        &format!("ask: {}", u.query),
-        &extra,
-    )
+    if response.nothing_planned() {
+        // Every action was relative to a value that could not be read.
+        if args.flags.json {
+            print_response(&response, args.explain)?;
+        }
+        return Ok(Exit::NotUnderstood);
+    }
+    execute(ctx, &mut response, &args.flags, &summary, args.explain)
 }
 
 /// Suggestions (and the n-best list with --explain) when no plan is made.
-fn report_unplanned(args: &AskArgs, u: &Understanding, headline: &str) -> Result<()> {
-    let mut out = crate::output::stdout();
+fn report_unplanned(args: &AskArgs, response: &Response, headline: &str) -> Result<()> {
     if args.flags.json {
-        let mut obj = Map::new();
-        obj.insert("platform".into(), Json::Null);
-        obj.insert("actions".into(), json!([]));
-        obj.insert("applied".into(), json!(false));
-        obj.extend(extra_json(u, u.intent, args.explain));
-        writeln!(out, "{}", serde_json::to_string_pretty(&obj)?)?;
+        return print_response(response, args.explain);
+    }
+    let mut out = crate::output::stdout();
+    let suggestions = response
+        .understanding
+        .as_ref()
+        .map_or(&[][..], |u| u.suggestions.as_slice());
+    writeln!(out, "{headline}")?;
+    // A chat request is not a search: no settings to look at.
+    if response.intent() == Some(Intent::Chat) {
         return Ok(());
     }
-    writeln!(out, "{headline}")?;
-    if u.suggestions.is_empty() {
+    if suggestions.is_empty() {
         writeln!(
             out,
             "  (nothing in the catalog matches; `knob settings list` shows every setting)"
         )?;
     }
-    for s in &u.suggestions {
+    for s in suggestions {
         writeln!(out, "  {:<34} {}", s.setting, s.title)?;
     }
     Ok(())
@@ -215,7 +218,12 @@ fn print_explain(u: &Understanding) -> Result<()> {
     Ok(())
 }
 
-fn chat(args: &AskArgs, u: &Understanding, path: &std::path::Path, ctx: &Context) -> Result<Exit> {
+fn chat(
+    args: &AskArgs,
+    response: &mut Response,
+    path: &std::path::Path,
+    ctx: &Context,
+) -> Result<Exit> {
     let threads = args
         .threads
         .or(ctx.config.threads)
@@ -224,18 +232,21 @@ fn chat(args: &AskArgs, u: &Understanding, path: &std::path::Path, ctx: &Context
     let cancel = AtomicBool::new(false);
     let json = args.flags.json;
     let mut writer = super::generate::PieceWriter::new(json, &cancel);
-    let g = model.reply(
-        &[Message::new("user", &u.query)],
-        &cancel,
-        &mut |piece, _| writer.write(piece),
-    );
+    let query = response
+        .understanding
+        .as_ref()
+        .map_or(String::new(), |u| u.query.clone());
+    let g = model.reply(&[Message::new("user", &query)], &cancel, &mut |piece, _| {
+        writer.write(piece)
+    });
     let g = g?;
     if json {
-        let mut obj = extra_json(u, Intent::Chat, args.explain);
-        obj.insert("answer".into(), json!(g.text));
-        obj.insert("chat_model".into(), json!(model.name));
-        obj.insert("stats".into(), json!(g.stats));
-        outln!("{}", serde_json::to_string_pretty(&obj)?);
+        response.chat = Some(ChatAnswer {
+            answer: g.text,
+            chat_model: model.name.clone(),
+            stats: g.stats,
+        });
+        print_response(response, args.explain)?;
     } else {
         outln!();
         errln!(

@@ -12,28 +12,58 @@ use std::time::Instant;
 
 use anyhow::{Context as _, Result};
 use knob_kernels::bench::percentile;
-use serde_json::{json, Map, Value as Json};
+use serde::Serialize;
+use serde_json::Value as Json;
 
-use super::ask::{json_object, load_agent};
-use super::settings_ui::{catalog, dry_run, lock_journal};
+use super::ask::load_agent;
+use super::settings_ui::{catalog, lock_journal};
 use super::Context;
 use crate::agent::batch_input::{BadLine, BatchItem, BatchReader};
-use crate::agent::grammar::Program;
 use crate::agent::parallel::map_ordered;
-use crate::agent::pipeline::{Agent, Intent};
-use crate::agent::resolve::resolve;
+use crate::agent::pipeline::Agent;
+use crate::agent::respond::{Execution, Response, ResponseJson};
 use crate::cli::BatchArgs;
 use crate::exit::Exit;
 use crate::settings::apply::{self, Outcome};
-use crate::settings::{plan, Catalog, Plan, Platform};
+use crate::settings::{Catalog, Platform};
 
 /// What one line turned into.
 struct LineResult {
-    json: Map<String, Json>,
-    /// With --apply: the program to resolve, plan and apply in input order.
-    program: Option<Program>,
+    line: u64,
+    id: Option<Json>,
+    /// The line's request, when it could not be understood.
+    query: Option<String>,
+    response: Option<Response>,
+    /// A bad line, or a request that could not be understood.
+    error: Option<String>,
     latency_ms: f64,
     outcome: &'static str,
+}
+
+/// A line's output: its number and id, then the response's fields.
+#[derive(Serialize)]
+struct LineJson<'a> {
+    line: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a Json>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    query: Option<&'a str>,
+    #[serde(flatten)]
+    response: Option<ResponseJson<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+}
+
+impl LineResult {
+    fn json(&self) -> LineJson<'_> {
+        LineJson {
+            line: self.line,
+            id: self.id.as_ref(),
+            query: self.query.as_deref(),
+            response: self.response.as_ref().map(|r| r.json(false)),
+            error: self.error.as_deref(),
+        }
+    }
 }
 
 pub fn run(ctx: &Context, args: BatchArgs) -> Result<Exit> {
@@ -87,39 +117,29 @@ pub fn run(ctx: &Context, args: BatchArgs) -> Result<Exit> {
             }
             // Here, in input order, after every earlier line was applied.
             let t0 = Instant::now();
-            let plan = r
-                .program
-                .take()
-                .and_then(|program| plan_line(ctx, &mut r, &program, &catalog, platform, false));
-            r.latency_ms += ms(t0);
-            if let (Some(mut plan), Some(journal)) = (plan, journal.as_ref()) {
-                let summary = format!("batch: {}", query_of(&r.json));
-                let applied = match apply::apply(&plan, ctx.system(), Some(journal), &summary) {
-                    Ok(Outcome::Applied { journal_id, .. }) => {
-                        plan.applied = true;
-                        json!({"applied": true, "journal_id": journal_id})
+            if let (Some(response), Some(journal)) = (r.response.as_mut(), journal.as_ref()) {
+                response.plan_in(&ctx.env(&catalog, platform));
+                if response.error.is_some() {
+                    r.outcome = "error";
+                }
+                let summary = format!("batch: {}", query_of(response));
+                if let Some(plan) = response.plan.as_mut().filter(|p| p.refusal().is_none()) {
+                    let outcome = apply::apply(plan, ctx.system(), Some(journal), &summary);
+                    match &outcome {
+                        Ok(Outcome::Applied { .. }) => plan.applied = true,
+                        Ok(Outcome::NothingToDo) => {}
+                        Ok(Outcome::RolledBack { .. }) | Err(_) => apply_failed = true,
                     }
-                    Ok(Outcome::NothingToDo) => json!({"applied": false}),
-                    Ok(Outcome::RolledBack {
-                        failed,
-                        rolled_back,
-                        ..
-                    }) => {
-                        apply_failed = true;
-                        json!({"applied": false, "failed": failed, "rolled_back": rolled_back})
-                    }
-                    Err(e) => {
-                        apply_failed = true;
-                        json!({"applied": false, "error": e.to_string()})
-                    }
-                };
-                if let Json::Object(fields) = applied {
-                    r.json.extend(fields);
+                    response.execution = Some(match outcome {
+                        Ok(outcome) => Execution::Applied(outcome),
+                        Err(e) => Execution::Failed(e.to_string()),
+                    });
                 }
             }
+            r.latency_ms += ms(t0);
             latencies.push(r.latency_ms);
             *counts.entry(r.outcome).or_default() += 1;
-            serde_json::to_writer(&mut out, &r.json)?;
+            serde_json::to_writer(&mut out, &r.json())?;
             out.write_all(b"\n")?;
             out.flush()?;
             Ok(())
@@ -148,47 +168,9 @@ pub fn run(ctx: &Context, args: BatchArgs) -> Result<Exit> {
     })
 }
 
-/// Resolves and plans `program` into `r.json`; returns the plan when it can
-/// be applied. With `dry`, the plan also goes through the dry run, whose
-/// recorded writes `dry_run_writes` lists.
-fn plan_line(
-    ctx: &Context,
-    r: &mut LineResult,
-    program: &Program,
-    catalog: &Catalog,
-    platform: Platform,
-    dry: bool,
-) -> Option<Plan> {
-    let json = &mut r.json;
-    let resolved = resolve(program, catalog, platform, ctx.system());
-    if !resolved.notes.is_empty() {
-        json.insert("notes".into(), json!(resolved.notes));
-    }
-    match plan(catalog, &resolved.requests, platform, ctx.system()) {
-        Ok(p) => {
-            if let Ok(Json::Object(fields)) = serde_json::to_value(p.to_json()) {
-                json.extend(fields);
-            }
-            if dry {
-                // A refused plan records no writes, as in `knob ask`.
-                let summary = format!("batch: {}", query_of(json));
-                let writes = dry_run(&p, ctx.system(), &summary)
-                    .map(|d| d.writes)
-                    .unwrap_or_default();
-                json.insert("dry_run_writes".into(), json!(writes));
-            }
-            p.refusal().is_none().then_some(p)
-        }
-        Err(e) => {
-            json.insert("error".into(), json!(e.to_string()));
-            r.outcome = "error";
-            None
-        }
-    }
-}
-
 /// Understands one line on a worker thread. Without `apply` it also plans
-/// it (reading only); with `apply` the program is left for the ordered sink.
+/// it and runs the plan through the dry run (reading only, so lines may
+/// plan in any order); with `apply` planning is left for the ordered sink.
 fn process(
     ctx: &Context,
     agent: &mut Agent,
@@ -198,66 +180,64 @@ fn process(
     apply: bool,
 ) -> LineResult {
     let t0 = Instant::now();
-    let mut json = Map::new();
+    let mut r = LineResult {
+        line: 0,
+        id: None,
+        query: None,
+        response: None,
+        error: None,
+        latency_ms: 0.0,
+        outcome: "error",
+    };
     let item = match item {
         Ok(item) => item,
         Err(bad) => {
-            json.insert("line".into(), json!(bad.line));
-            if let Some(id) = bad.id {
-                json.insert("id".into(), id);
-            }
-            json.insert("error".into(), json!(bad.error.to_string()));
-            return LineResult {
-                json,
-                program: None,
-                latency_ms: ms(t0),
-                outcome: "error",
-            };
+            r.line = bad.line;
+            r.id = bad.id;
+            r.error = Some(bad.error.to_string());
+            r.latency_ms = ms(t0);
+            return r;
         }
     };
-    json.insert("line".into(), json!(item.line));
-    if let Some(id) = item.id {
-        json.insert("id".into(), id);
-    }
+    r.line = item.line;
+    r.id = item.id;
     let u = match agent.understand(&item.query) {
         Ok(u) => u,
         Err(e) => {
-            json.insert("query".into(), json!(item.query));
-            json.insert("error".into(), json!(e.to_string()));
-            return LineResult {
-                json,
-                program: None,
-                latency_ms: ms(t0),
-                outcome: "error",
-            };
+            r.query = Some(item.query);
+            r.error = Some(e.to_string());
+            r.latency_ms = ms(t0);
+            return r;
         }
     };
-    json.insert("platform".into(), json!(platform.name()));
-    json.insert("actions".into(), json!([]));
-    json.insert("applied".into(), json!(false));
-    json.extend(json_object(&u.json(u.intent, false)));
-    let mut r = LineResult {
-        json,
-        program: None,
-        latency_ms: 0.0,
-        outcome: u.intent.name(),
-    };
-    if let (Intent::Change | Intent::Preset, Some(program)) = (u.intent, u.program) {
-        r.json.insert("program".into(), json!(program.to_string()));
-        if apply {
-            r.program = Some(program);
-        } else {
-            // A dry run reads only, so lines may plan in any order.
-            plan_line(ctx, &mut r, &program, catalog, platform, true);
+    r.outcome = u.intent.name();
+    let mut response = Response::understood(u);
+    response.platform = Some(platform);
+    if !apply {
+        let env = ctx.env(catalog, platform);
+        response.plan_in(&env);
+        if response.error.is_some() {
+            r.outcome = "error";
+        }
+        if let Some(plan) = &response.plan {
+            let summary = format!("batch: {}", query_of(&response));
+            // A refused plan records no writes, as in `knob ask`.
+            response.execution = Some(Execution::DryRun(
+                apply::dry_run(plan, ctx.system(), &summary).map_err(|e| e.to_string()),
+            ));
         }
     }
+    r.response = Some(response);
     r.latency_ms = ms(t0);
     r
 }
 
-/// The line's query, as its JSON holds it.
-fn query_of(json: &Map<String, Json>) -> &str {
-    json.get("query").and_then(Json::as_str).unwrap_or("")
+/// The response's query, as understood.
+fn query_of(response: &Response) -> &str {
+    response
+        .understanding
+        .as_ref()
+        .map_or("", |u| u.query.as_str())
 }
 
 fn ms(t0: Instant) -> f64 {

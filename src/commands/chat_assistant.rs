@@ -7,9 +7,8 @@ use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
 
-use super::settings_ui::dry_run;
 use crate::agent::pipeline::{Agent, Intent, Understanding};
-use crate::agent::resolve::resolve;
+use crate::agent::respond::{Env, Response};
 use crate::chat::ChatModel;
 use crate::chat_template::Message;
 use crate::generate::Stats;
@@ -82,28 +81,42 @@ impl RealAssistant {
         }
     }
 
-    fn plan_card(&mut self, request: &str, u: &Understanding, events: &Sender<WorkerEvent>) {
-        let Some(program) = &u.program else { return };
-        let sys = self.system.as_ref();
-        let resolved = resolve(program, &self.catalog, self.platform, sys);
-        if resolved.requests.is_empty() {
-            let why = if resolved.notes.is_empty() {
+    fn plan_card(&mut self, request: &str, u: Understanding, events: &Sender<WorkerEvent>) {
+        let confidence = u.confidence;
+        let mut response = Response::understood(u);
+        response.plan_in(&Env {
+            catalog: &self.catalog,
+            platform: self.platform,
+            system: self.system.as_ref(),
+        });
+        let Some(program) = response.program().map(ToString::to_string) else {
+            return;
+        };
+        // A question is answered in the transcript; it never becomes a card
+        // that Enter could apply.
+        for a in &response.answers {
+            let _ = events.send(WorkerEvent::Info(a.sentence()));
+        }
+        if response.plan.is_none() && response.error.is_none() && !response.answers.is_empty() {
+            return;
+        }
+        if let Some(e) = &response.error {
+            let _ = events.send(WorkerEvent::Error(e.to_string()));
+            return;
+        }
+        let nothing_planned = response.nothing_planned();
+        let Some(plan) = response.plan.take().filter(|_| !nothing_planned) else {
+            let why = if response.notes.is_empty() {
                 "nothing to plan".to_string()
             } else {
-                resolved.notes.join("; ")
+                response.notes.join("; ")
             };
             let _ = events.send(WorkerEvent::Error(format!(
                 "understood `{program}`, but {why}"
             )));
             return;
-        }
-        let plan = match plan(&self.catalog, &resolved.requests, self.platform, sys) {
-            Ok(p) => p,
-            Err(e) => {
-                let _ = events.send(WorkerEvent::Error(e.to_string()));
-                return;
-            }
         };
+        let sys = self.system.as_ref();
         let platform = self.platform.name().to_string();
         let mut rows: Vec<PlanRow> = plan
             .actions
@@ -135,11 +148,11 @@ impl RealAssistant {
                 notes: vec![s.reason.clone()],
             });
         }
-        if let (Some(first), false) = (rows.first_mut(), resolved.notes.is_empty()) {
-            first.notes.extend(resolved.notes.iter().cloned());
+        if let (Some(first), false) = (rows.first_mut(), response.notes.is_empty()) {
+            first.notes.extend(response.notes.iter().cloned());
         }
         // The card is the dry run: the same apply as `a` runs, writes recorded.
-        match dry_run(&plan, sys, &format!("chat: {request}")) {
+        match apply::dry_run(&plan, sys, &format!("chat: {request}")) {
             Err(ApplyError::Refused(reason)) => {
                 if let Some(first) = rows.first_mut() {
                     first
@@ -160,7 +173,7 @@ impl RealAssistant {
             id,
             request: request.to_string(),
             rows,
-            confidence: u.confidence,
+            confidence,
         }));
     }
 
@@ -289,9 +302,12 @@ impl Assistant for RealAssistant {
         for n in &u.notices {
             let _ = events.send(WorkerEvent::Info(n.clone()));
         }
+        let finished = Self::agent_stats(&u, prompt_tokens);
         match u.intent {
-            Intent::Change | Intent::Preset => self.plan_card(request, &u, events),
-            Intent::None | Intent::Chat if self.chat.is_some() => {
+            Intent::Change | Intent::Preset | Intent::Get => self.plan_card(request, u, events),
+            Intent::Chat if self.chat.is_some() => self.chat_reply(request, events, cancel),
+            // An older model says `none` for chat too.
+            Intent::None if self.chat.is_some() && !self.agent.knows_questions() => {
                 self.chat_reply(request, events, cancel)
             }
             intent => {
@@ -309,7 +325,7 @@ impl Assistant for RealAssistant {
             }
         }
         let _ = events.send(WorkerEvent::Finished {
-            stats: Self::agent_stats(&u, prompt_tokens),
+            stats: finished,
             cancelled: false,
         });
     }

@@ -132,13 +132,14 @@ impl Checker {
                 .map(|(id, spec)| (id.clone(), ValueKind::from_spec(spec)))
                 .collect(),
             presets: export.presets.into_iter().map(|p| p.name).collect(),
+            questions: true,
         };
         Ok(Checker { grammar, specs })
     }
 
     fn check(&self, program: String) -> Verdict {
         match self.parse(&program) {
-            Ok(Program::None) => Verdict {
+            Ok(Program::None | Program::Chat) => Verdict {
                 program,
                 valid: true,
                 error: None,

@@ -87,6 +87,7 @@ fn calibrate(scored: &[(f32, bool)]) -> Vec<Calibration> {
 fn canonical(p: &Program) -> String {
     match p {
         Program::None => "none".into(),
+        Program::Chat => "chat".into(),
         Program::Actions(actions) => {
             let mut parts: Vec<String> = actions.iter().map(|a| a.to_string()).collect();
             parts.sort();
@@ -116,6 +117,7 @@ fn expected(v: &Json, g: &GrammarCatalog) -> Result<Program> {
 fn settings_of(p: &Program) -> Vec<String> {
     match p {
         Program::None => vec!["none".into()],
+        Program::Chat => vec!["chat".into()],
         Program::Actions(actions) => actions.iter().map(grammar::Action::target).collect(),
     }
 }

@@ -5,10 +5,11 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, Context as _};
 
+use crate::agent::respond::Env;
 use crate::cli::{Cli, Command};
 use crate::config::{ColorChoice, Config};
 use crate::exit::Exit;
-use crate::settings::{paths, platform, Journal, Platform, RealSystem, System};
+use crate::settings::{paths, platform, Catalog, Journal, Platform, RealSystem, System};
 
 pub mod apply;
 pub mod ask;
@@ -134,6 +135,15 @@ impl Context {
     /// The system every backend command goes through.
     pub fn system(&self) -> &(dyn System + Send + Sync) {
         self.system.as_ref()
+    }
+
+    /// What planning on `platform` needs: the catalog and this system.
+    pub fn env<'a>(&'a self, catalog: &'a Catalog, platform: Platform) -> Env<'a> {
+        Env {
+            catalog,
+            platform,
+            system: self.system(),
+        }
     }
 
     /// A handle on the system for a thread that outlives this borrow (the

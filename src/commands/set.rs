@@ -3,10 +3,10 @@ use anyhow::{anyhow, bail};
 
 use super::settings_ui::{catalog, execute, lock_for_apply};
 use super::Context;
-use crate::agent::resolve::relative_value;
+use crate::agent::respond::Response;
 use crate::cli::SetArgs;
 use crate::exit::Exit;
-use crate::settings::{plan, Catalog, Platform, Relative, Setting, System, Value};
+use crate::settings::{Change, Relative};
 
 /// A relative value: `toggle`, `up`, `down`, `+=N`, `-=N`.
 fn relative(text: &str) -> Option<Result<Relative, String>> {
@@ -25,23 +25,6 @@ fn relative(text: &str) -> Option<Result<Relative, String>> {
         _ if t.starts_with("-=") => amount(&t[2..]).map(Relative::Decrease),
         _ => return None,
     })
-}
-
-fn resolve_value(
-    cat: &Catalog,
-    setting: &Setting,
-    text: &str,
-    platform: Platform,
-    sys: &dyn System,
-) -> anyhow::Result<Value> {
-    let Some(change) = relative(text) else {
-        return setting
-            .value
-            .parse_text(text)
-            .map_err(|e| anyhow!("{}: {e}", setting.id));
-    };
-    let change = change.map_err(|e| anyhow!(e))?;
-    relative_value(cat, &setting.id, change, platform, sys).map_err(|e| anyhow!(e))
 }
 
 pub fn run(ctx: &Context, args: SetArgs) -> anyhow::Result<Exit> {
@@ -69,33 +52,27 @@ pub fn run(ctx: &Context, args: SetArgs) -> anyhow::Result<Exit> {
             }
         );
     }
-    // An absolute value is checked before waiting for the writers' lock; a
-    // relative one reads the current value, so it is resolved under it.
-    let absolute = match relative(&args.value) {
-        None => Some(resolve_value(
-            &cat,
-            setting,
-            &args.value,
-            platform,
-            ctx.system(),
-        )?),
-        Some(_) => None,
+    // The value is checked before waiting for the writers' lock; a
+    // relative change is computed by the plan, under it, from the one read.
+    let change = match relative(&args.value) {
+        None => Change::To(
+            setting
+                .value
+                .parse_text(&args.value)
+                .map_err(|e| anyhow!("{}: {e}", setting.id))?,
+        ),
+        Some(relative) => Change::By(relative.map_err(|e| anyhow!(e))?),
     };
     let _lock = lock_for_apply(ctx, &args.flags)?;
-    let value = match absolute {
-        Some(value) => value,
-        None => resolve_value(&cat, setting, &args.value, platform, ctx.system())?,
+    let mut response =
+        Response::for_changes(&[(setting.id.clone(), change)], &ctx.env(&cat, platform));
+    if let Some(e) = response.error.take() {
+        return Err(e.into());
+    }
+    let Some(action) = response.plan.as_ref().and_then(|p| p.actions.first()) else {
+        // A relative change whose current value could not be read.
+        return Err(anyhow!(response.notes.join("; ")));
     };
-    let mut plan = plan(
-        &cat,
-        &[(setting.id.clone(), value.clone())],
-        platform,
-        ctx.system(),
-    )?;
-    execute(
-        ctx,
-        &mut plan,
-        &args.flags,
-        &format!("set {} {value}", setting.id),
-    )
+    let summary = format!("set {} {}", setting.id, action.value);
+    execute(ctx, &mut response, &args.flags, &summary, false)
 }

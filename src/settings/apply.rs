@@ -7,7 +7,7 @@ use super::catalog::{Catalog, Key, Target};
 use super::journal::{self, Change, ChangeStatus, Entry, Journal, JournalError, State};
 use super::plan::{self, Plan};
 use super::platform::Platform;
-use super::system::System;
+use super::system::{DryRunSystem, System};
 use super::value::ValueSpec;
 
 /// A command that failed, and why.
@@ -87,6 +87,30 @@ pub fn journal_entry(plan: &Plan, summary: &str) -> Entry {
         after: plan.after(),
         undone: None,
     }
+}
+
+/// What a dry run of a plan did.
+#[derive(Debug)]
+pub struct DryRun {
+    /// What apply reported. Its writes never fail, so this is `NothingToDo`
+    /// or `Applied` (with no journal id).
+    pub outcome: Outcome,
+    /// The argv apply would have run, in order: the changed writes, then
+    /// the `after` commands.
+    pub writes: Vec<Vec<String>>,
+}
+
+/// Runs `plan` through the same [`apply`] as a real run, on a
+/// [`DryRunSystem`] over `sys`: reads go through, writes are only
+/// recorded, and nothing is journaled. Every dry run (set, apply, ask,
+/// batch, the chat interface's plan cards) goes through here.
+pub fn dry_run(plan: &Plan, sys: &dyn System, summary: &str) -> Result<DryRun, ApplyError> {
+    let dry = DryRunSystem::new(sys);
+    let outcome = apply(plan, &dry, None, summary)?;
+    Ok(DryRun {
+        outcome,
+        writes: dry.writes(),
+    })
 }
 
 /// Applies `plan` through `sys`. With a journal, the entry is synced to disk

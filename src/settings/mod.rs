@@ -28,7 +28,7 @@ pub use apply::{apply, undo, ApplyError, Outcome, UndoOptions, UndoReport};
 pub use catalog::{Catalog, Preset, Setting};
 pub use journal::Journal;
 pub use lock::{JournalLock, LockError};
-pub use plan::{plan, read_current, Plan, PlanError};
+pub use plan::{plan, plan_changes, read_current, Change, Plan, PlanError, RelativeError};
 pub use platform::Platform;
 pub use profile::{ProfileError, ProfileErrors};
 pub use system::{DryRunSystem, FakeSystem, RealSystem, System};

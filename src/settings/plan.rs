@@ -6,7 +6,15 @@ use super::backend::{self, Current, Tools};
 use super::catalog::{Backend, Catalog, Key, Setting, Target};
 use super::platform::Platform;
 use super::system::System;
-use super::value::{Kind, Value};
+use super::value::{Kind, Relative, Value};
+
+/// What a request does to a setting: a value, or a change relative to the
+/// current one (`knob set X up`, the model's `inc`, `dec` and `toggle`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    To(Value),
+    By(Relative),
+}
 
 /// One backend key an action writes.
 #[derive(Debug, Clone)]
@@ -64,7 +72,28 @@ pub struct Plan {
     pub platform: Platform,
     pub actions: Vec<Action>,
     pub skipped: Vec<Skipped>,
+    /// Relative changes that could not be made (the current value could not
+    /// be read): said to the user, never guessed.
+    pub unresolved: Vec<RelativeError>,
     pub applied: bool,
+}
+
+/// Why a relative change could not be turned into a value.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RelativeError {
+    #[error("cannot {what} {id} on {platform}: its current value is unknown ({current}); say the value you want instead")]
+    UnknownCurrent {
+        what: &'static str,
+        id: String,
+        platform: Platform,
+        current: String,
+    },
+    #[error("cannot {what} {id}: {message}")]
+    Invalid {
+        what: &'static str,
+        id: String,
+        message: String,
+    },
 }
 
 /// Why a plan could not be made.
@@ -226,32 +255,58 @@ pub fn read_current(
     }))
 }
 
-/// Builds the plan. Values are checked against their settings before any
-/// argv is made; a setting the platform cannot change is listed as skipped.
-/// A setting requested twice keeps its last value.
+/// Builds the plan for absolute values. See [`plan_changes`].
 pub fn plan(
     catalog: &Catalog,
     requests: &[(String, Value)],
     platform: Platform,
     sys: &dyn System,
 ) -> Result<Plan, PlanError> {
+    let changes: Vec<(String, Change)> = requests
+        .iter()
+        .map(|(id, v)| (id.clone(), Change::To(v.clone())))
+        .collect();
+    plan_changes(catalog, &changes, platform, sys)
+}
+
+/// Builds the plan. Absolute values are checked against their settings
+/// before anything is read; then each key is read once, and a relative
+/// change is computed from that same reading (so the value shown as
+/// "current" is the one the new value was computed from). A setting the
+/// platform cannot change is listed as skipped; a relative change whose
+/// current value is unknown is listed as unresolved. A setting requested
+/// twice keeps its last change.
+pub fn plan_changes(
+    catalog: &Catalog,
+    requests: &[(String, Change)],
+    platform: Platform,
+    sys: &dyn System,
+) -> Result<Plan, PlanError> {
     let tools = Tools::detect(sys);
-    let mut wanted: Vec<(&Setting, Value)> = Vec::new();
-    for (id, value) in requests {
+    let mut wanted: Vec<(&Setting, Change)> = Vec::new();
+    for (id, change) in requests {
         let setting = lookup(catalog, id)?;
-        let checked = setting
-            .value
-            .check(value)
-            .map_err(|e| PlanError::InvalidValue {
-                id: id.clone(),
-                message: e.0,
-            })?;
+        let checked = match change {
+            Change::To(value) => {
+                Change::To(
+                    setting
+                        .value
+                        .check(value)
+                        .map_err(|e| PlanError::InvalidValue {
+                            id: id.clone(),
+                            message: e.0,
+                        })?,
+                )
+            }
+            Change::By(relative) => Change::By(*relative),
+        };
         wanted.retain(|(s, _)| s.id != setting.id);
         wanted.push((setting, checked));
     }
     let mut actions = Vec::new();
     let mut skipped = Vec::new();
-    for (setting, value) in wanted {
+    let mut unresolved = Vec::new();
+    for (setting, change) in wanted {
         let Some(mapping) = setting.mapping(platform) else {
             skipped.push(Skipped {
                 setting: setting.id.clone(),
@@ -259,13 +314,38 @@ pub fn plan(
             });
             continue;
         };
+        let keys: Vec<&Key> = std::iter::once(&mapping.primary)
+            .chain(&mapping.also)
+            .collect();
+        // The one read of each key.
+        let currents: Vec<Current> = keys.iter().map(|k| read_key(k, &tools, sys)).collect();
+        let current_value = backend::decode(&mapping.primary, &setting.value, &currents[0]);
+        let value = match change {
+            Change::To(value) => value,
+            Change::By(relative) => {
+                match relative_to(
+                    setting,
+                    &mapping.primary,
+                    platform,
+                    &currents[0],
+                    current_value.as_ref(),
+                    relative,
+                ) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        unresolved.push(e);
+                        continue;
+                    }
+                }
+            }
+        };
         let mut notes = mapping.notes.clone();
         if mapping.admin {
             notes.push("needs administrator rights".to_string());
         }
         let mut missing = Vec::new();
         let mut writes = Vec::new();
-        for key in std::iter::once(&mapping.primary).chain(&mapping.also) {
+        for (key, read) in keys.into_iter().zip(currents) {
             let new = backend::encode(key, &setting.value, &value).map_err(|m| {
                 PlanError::InvalidValue {
                     id: setting.id.clone(),
@@ -277,8 +357,7 @@ pub fn plan(
                     missing.push(m);
                 }
             }
-            let (current, restore) =
-                checked_restore(key, setting, &tools, read_key(key, &tools, sys));
+            let (current, restore) = checked_restore(key, setting, &tools, read);
             if let Current::Unknown(reason) = &current {
                 let note = format!("current value unknown: {reason}");
                 if !notes.contains(&note) {
@@ -319,8 +398,91 @@ pub fn plan(
         platform,
         actions,
         skipped,
+        unresolved,
         applied: false,
     })
+}
+
+/// The value `change` makes of a setting's current value, as read. On a
+/// key that stores only some values (a `map` of numbers), a step goes to
+/// the next value the key has in that direction, as far as the amount asks.
+fn relative_to(
+    setting: &Setting,
+    key: &Key,
+    platform: Platform,
+    current: &Current,
+    decoded: Option<&Value>,
+    change: Relative,
+) -> Result<Value, RelativeError> {
+    let what = match change {
+        Relative::Toggle => "toggle",
+        Relative::Increase(_) => "increase",
+        Relative::Decrease(_) => "decrease",
+    };
+    let Some(decoded) = decoded else {
+        return Err(RelativeError::UnknownCurrent {
+            what,
+            id: setting.id.clone(),
+            platform,
+            // The reason itself, not "(unknown)" inside the parentheses.
+            current: match current {
+                Current::Unknown(reason) => reason.clone(),
+                other => other.display(),
+            },
+        });
+    };
+    let invalid = |message: String| RelativeError::Invalid {
+        what,
+        id: setting.id.clone(),
+        message,
+    };
+    let next = setting
+        .value
+        .relative(decoded, change)
+        .map_err(|e| invalid(e.to_string()))?;
+    let Some(available) = mapped_numbers(key, &setting.value) else {
+        return Ok(next);
+    };
+    let (Some(now), Some(wanted)) = (decoded.as_f64(), next.as_f64()) else {
+        return Ok(next);
+    };
+    if available.contains(&wanted) {
+        return Ok(next);
+    }
+    let up = matches!(change, Relative::Increase(_));
+    // The value there nearest to the one asked for, at least one step
+    // away; at an edge, the current value.
+    let snapped = available
+        .into_iter()
+        .filter(|v| if up { *v > now } else { *v < now })
+        .reduce(|a, b| {
+            if (a - wanted).abs() <= (b - wanted).abs() {
+                a
+            } else {
+                b
+            }
+        })
+        .unwrap_or(now);
+    setting
+        .value
+        .check(&Value::Float(snapped))
+        .map_err(|e| invalid(e.to_string()))
+}
+
+/// The numbers a key with a map can store, in order; `None` when the key
+/// stores any value of the setting (no map, or not a number setting).
+fn mapped_numbers(key: &Key, spec: &super::value::ValueSpec) -> Option<Vec<f64>> {
+    if !matches!(spec.kind, Kind::Int | Kind::Float) {
+        return None;
+    }
+    let map = key.map.as_ref()?;
+    let mut numbers: Vec<f64> = map
+        .keys()
+        .filter_map(|k| k.parse::<f64>().ok())
+        .filter(|v| spec.check(&Value::Float(*v)).is_ok())
+        .collect();
+    numbers.sort_by(f64::total_cmp);
+    Some(numbers)
 }
 
 /// The current value and the argv that puts it back. A command template

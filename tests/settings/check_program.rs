@@ -51,6 +51,28 @@ fn valid_programs_exit_zero_and_say_how_many() {
 }
 
 #[test]
+fn questions_and_chat_are_programs_too() {
+    let sb = Sandbox::new();
+    let out = sb.knob(&[
+        "settings",
+        "check-program",
+        "get appearance.dark_mode",
+        "get sound.volume ; set appearance.dark_mode true",
+        "chat",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "ok: 3 programs\n");
+    for bad in [
+        "get nope.nothing",
+        "chat ; none",
+        "get sound.volume ; set sound.volume 3",
+    ] {
+        let out = sb.knob(&["settings", "check-program", bad]);
+        assert_eq!(out.status.code(), Some(1), "{bad}: {}", stdout(&out));
+    }
+}
+
+#[test]
 fn an_invalid_program_exits_one_with_the_parsers_reason() {
     let sb = Sandbox::new();
     let out = sb.knob(&[

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use knob::cli::{Cli, Command};
-use knob::commands::{self, settings_ui, Context};
+use knob::commands::{self, Context};
 use knob::config::Config;
 use knob::exit::Exit;
 use knob::settings::load::load_with_user_dir;
@@ -127,7 +127,7 @@ fn the_shared_dry_run_records_what_apply_would_run_in_order() {
         &fake,
     )
     .unwrap();
-    let dry = settings_ui::dry_run(&p, &fake, "test").unwrap();
+    let dry = knob::settings::apply::dry_run(&p, &fake, "test").unwrap();
     let changed = p.actions[0].primary().argv.clone();
     assert_eq!(
         dry.writes,

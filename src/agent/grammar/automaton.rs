@@ -28,6 +28,10 @@ struct Node {
     also_separator: bool,
 }
 
+/// Programs that stand alone: nothing comes before or after them. No verb
+/// starts with their first letters, so they cannot collide with the trie.
+const WORDS: [&str; 2] = ["none", "chat"];
+
 /// Longest number or quoted string the decoder may produce.
 const MAX_SLOT_CHARS: u16 = 64;
 
@@ -48,10 +52,10 @@ pub enum PrefixState {
     Quoted { len: u16, closed: bool },
     /// Matched this many characters of the separator.
     Separator(u8),
-    /// Matched this many characters of "none".
-    NonePrefix(u8),
-    /// After "none": nothing may follow.
-    NoneDone,
+    /// Matched `len` characters of the standalone program `WORDS[word]`.
+    WordPrefix { word: u8, len: u8 },
+    /// After a standalone program ("none", "chat"): nothing may follow.
+    WordDone,
     /// Leading spaces before the first action.
     Start,
 }
@@ -60,12 +64,15 @@ pub enum PrefixState {
 #[derive(Debug)]
 pub struct PrefixAutomaton {
     nodes: Vec<Node>,
+    /// How many of `WORDS` decoding may write ("chat" only with questions).
+    words: usize,
 }
 
 impl PrefixAutomaton {
     pub fn new(catalog: &GrammarCatalog) -> Self {
         let mut automaton = PrefixAutomaton {
             nodes: vec![Node::default()],
+            words: if catalog.questions { 2 } else { 1 },
         };
         for (id, kind) in &catalog.settings {
             match kind {
@@ -90,7 +97,12 @@ impl PrefixAutomaton {
         for preset in &catalog.presets {
             automaton.insert(&format!("preset {preset}"), Slot::Nothing);
         }
-        // "none" is handled by its own state so nothing can follow it.
+        if catalog.questions {
+            for id in catalog.settings.keys() {
+                automaton.insert(&format!("get {id}"), Slot::Nothing);
+            }
+        }
+        // "none" and "chat" have their own states so nothing can follow them.
         automaton
     }
 
@@ -160,33 +172,40 @@ impl PrefixAutomaton {
                 ..
             } => has_digit && !last_dot,
             PrefixState::Quoted { closed, .. } => closed,
-            PrefixState::NoneDone => true,
-            PrefixState::Separator(_) | PrefixState::NonePrefix(_) | PrefixState::Start => false,
+            PrefixState::WordDone => true,
+            PrefixState::Separator(_) | PrefixState::WordPrefix { .. } | PrefixState::Start => {
+                false
+            }
         }
     }
 
     fn step(&self, state: PrefixState, c: char) -> Option<PrefixState> {
-        const NONE: &[u8] = b"none";
         match state {
             PrefixState::Start => {
                 if c == ' ' {
                     return Some(PrefixState::Start);
                 }
-                // No verb starts with 'n', so "none" cannot collide with the trie.
-                if c == 'n' {
-                    return Some(PrefixState::NonePrefix(1));
+                if let Some(word) = WORDS[..self.words].iter().position(|w| w.starts_with(c)) {
+                    return self.step(
+                        PrefixState::WordPrefix {
+                            word: word as u8,
+                            len: 0,
+                        },
+                        c,
+                    );
                 }
                 self.child(0, c)
             }
-            PrefixState::NonePrefix(k) => {
-                let k = k as usize;
-                if NONE.get(k) != Some(&(c as u8)) || !c.is_ascii() {
+            PrefixState::WordPrefix { word, len } => {
+                let text = WORDS[word as usize].as_bytes();
+                let k = len as usize;
+                if !c.is_ascii() || text.get(k) != Some(&(c as u8)) {
                     return None;
                 }
-                Some(if k + 1 == NONE.len() {
-                    PrefixState::NoneDone
+                Some(if k + 1 == text.len() {
+                    PrefixState::WordDone
                 } else {
-                    PrefixState::NonePrefix(k as u8 + 1)
+                    PrefixState::WordPrefix { word, len: len + 1 }
                 })
             }
             PrefixState::Separator(k) => {
@@ -201,7 +220,7 @@ impl PrefixAutomaton {
                     Some(PrefixState::Separator(k as u8 + 1))
                 }
             }
-            PrefixState::NoneDone => None,
+            PrefixState::WordDone => None,
             PrefixState::Trie(node) => {
                 if let Some(next) = self.child(node, c) {
                     return Some(next);
@@ -299,9 +318,43 @@ impl PrefixAutomaton {
 mod tests {
     use super::*;
     use crate::agent::grammar::sample_catalog as catalog;
+    use crate::agent::grammar::GrammarCatalog;
 
     fn accepts(a: &PrefixAutomaton, text: &str) -> bool {
         a.advance(a.start(), text).is_some_and(|s| a.can_end(s))
+    }
+
+    #[test]
+    fn questions_and_chat_are_decoded_only_by_a_model_that_knows_them() {
+        let knows = PrefixAutomaton::new(&catalog());
+        for ok in [
+            "get appearance.dark_mode",
+            "get sound.volume ; get display.scale",
+            "get sound.volume ; set appearance.dark_mode true",
+            "chat",
+            " chat",
+        ] {
+            assert!(accepts(&knows, ok), "should accept {ok:?}");
+        }
+        for bad in [
+            "chat ; none",
+            "chat ; set appearance.dark_mode true",
+            "set appearance.dark_mode true ; chat",
+            "get appearance.dark_mode true",
+            "get nope.nothing",
+            "chatter",
+            "cha",
+        ] {
+            assert!(!accepts(&knows, bad), "should reject {bad:?}");
+        }
+        let older = PrefixAutomaton::new(&GrammarCatalog {
+            questions: false,
+            ..catalog()
+        });
+        for bad in ["get appearance.dark_mode", "chat"] {
+            assert!(older.advance(older.start(), bad).is_none(), "{bad:?}");
+        }
+        assert!(accepts(&older, "none"));
     }
 
     #[test]

@@ -50,6 +50,9 @@ impl ValueKind {
 pub struct GrammarCatalog {
     pub settings: BTreeMap<String, ValueKind>,
     pub presets: Vec<String>,
+    /// Whether decoding may write `get <id>` and `chat` (a model trained on
+    /// them). The parser always accepts them: labels and checks use them.
+    pub questions: bool,
 }
 
 /// A typed value in a `set` action.
@@ -83,12 +86,19 @@ pub enum Action {
     Preset {
         name: String,
     },
+    /// A question about the current value: read it, change nothing.
+    Get {
+        setting: String,
+    },
 }
 
 /// What the model said: nothing to do, or a list of actions.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Program {
+    /// Neither a setting nor a request for the chat model.
     None,
+    /// A request for the chat model ("write a haiku").
+    Chat,
     Actions(Vec<Action>),
 }
 
@@ -96,7 +106,7 @@ pub enum Program {
 pub enum GrammarError {
     #[error("empty action")]
     Empty,
-    #[error("unknown verb '{0}' (expected set, inc, dec, toggle, preset or none)")]
+    #[error("unknown verb '{0}' (expected set, inc, dec, toggle, preset, get, chat or none)")]
     UnknownVerb(String),
     #[error("unknown setting '{0}'")]
     UnknownSetting(String),
@@ -162,6 +172,7 @@ impl fmt::Display for Action {
             }
             Action::Toggle { setting } => write!(f, "toggle {setting}"),
             Action::Preset { name } => write!(f, "preset {name}"),
+            Action::Get { setting } => write!(f, "get {setting}"),
         }
     }
 }
@@ -170,6 +181,7 @@ impl fmt::Display for Program {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Program::None => f.write_str("none"),
+            Program::Chat => f.write_str("chat"),
             Program::Actions(actions) => {
                 for (i, action) in actions.iter().enumerate() {
                     if i > 0 {
@@ -199,7 +211,8 @@ impl Action {
             Action::Set { setting, .. }
             | Action::Inc { setting, .. }
             | Action::Dec { setting, .. }
-            | Action::Toggle { setting } => Some(setting),
+            | Action::Toggle { setting }
+            | Action::Get { setting } => Some(setting),
             Action::Preset { .. } => None,
         }
     }
@@ -239,5 +252,6 @@ fn sample_catalog() -> GrammarCatalog {
     GrammarCatalog {
         settings,
         presets: vec!["night".into(), "focus".into()],
+        questions: true,
     }
 }

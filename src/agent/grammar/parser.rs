@@ -5,8 +5,10 @@ use super::{Action, ActionValue, GrammarCatalog, GrammarError, Program, ValueKin
 /// Parses a whole program, checking every name and value against the catalog.
 pub fn parse(text: &str, catalog: &GrammarCatalog) -> Result<Program, GrammarError> {
     let text = text.trim();
-    if text == "none" {
-        return Ok(Program::None);
+    match text {
+        "none" => return Ok(Program::None),
+        "chat" => return Ok(Program::Chat),
+        _ => {}
     }
     let actions = text
         .split(';')
@@ -54,6 +56,21 @@ fn parse_action(text: &str, catalog: &GrammarCatalog) -> Result<Action, GrammarE
             }
             Ok(Action::Preset {
                 name: name.to_string(),
+            })
+        }
+        "get" => {
+            let setting = target.ok_or(GrammarError::Missing {
+                verb: "get",
+                what: "a setting",
+            })?;
+            if let Some(rest) = rest {
+                return Err(GrammarError::Trailing(rest.to_string()));
+            }
+            if !catalog.settings.contains_key(setting) {
+                return Err(GrammarError::UnknownSetting(setting.to_string()));
+            }
+            Ok(Action::Get {
+                setting: setting.to_string(),
             })
         }
         "set" | "inc" | "dec" | "toggle" => {
@@ -202,6 +219,9 @@ mod tests {
             "preset night",
             "set appearance.dark_mode true ; inc display.scale",
             "none",
+            "chat",
+            "get appearance.dark_mode",
+            "get sound.volume ; set appearance.dark_mode false",
         ] {
             let program = parse(text, &cat).unwrap_or_else(|e| panic!("{text}: {e}"));
             assert_eq!(program.to_string(), text);
@@ -219,6 +239,7 @@ mod tests {
         }
         for (text, twice) in [
             ("set sound.volume 20 ; inc sound.volume", "sound.volume"),
+            ("get sound.volume ; set sound.volume 2", "sound.volume"),
             (
                 "preset night ; set sound.volume 2 ; preset night",
                 "preset:night",
@@ -250,6 +271,13 @@ mod tests {
             ),
             ("set wifi.power true", "unknown setting 'wifi.power'"),
             ("preset party", "unknown preset 'party'"),
+            ("get wifi.power", "unknown setting 'wifi.power'"),
+            (
+                "get sound.volume 3",
+                "unexpected text after the action: '3'",
+            ),
+            ("get", "'get' needs a setting"),
+            ("chat ; set sound.volume 3", "unknown verb 'chat'"),
             ("make sound.volume 3", "unknown verb 'make'"),
             (
                 "set dock.position top",
