@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::settings::value::{Kind, ValueSpec};
+use crate::settings::Catalog;
 
 mod automaton;
 mod parser;
@@ -50,6 +51,17 @@ impl ValueKind {
 pub struct GrammarCatalog {
     pub settings: BTreeMap<String, ValueKind>,
     pub presets: Vec<String>,
+}
+
+/// The grammar's view of the catalog.
+pub fn grammar_catalog(catalog: &Catalog) -> GrammarCatalog {
+    let settings = catalog
+        .settings()
+        .iter()
+        .map(|s| (s.id.clone(), ValueKind::from_spec(&s.value)))
+        .collect();
+    let presets = catalog.presets().iter().map(|p| p.name.clone()).collect();
+    GrammarCatalog { settings, presets }
 }
 
 /// A typed value in a `set` action.
