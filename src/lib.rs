@@ -6,6 +6,8 @@
 pub mod output;
 
 pub mod agent;
+#[cfg(test)]
+mod architecture_test;
 pub mod chat;
 pub mod chat_template;
 pub mod cli;

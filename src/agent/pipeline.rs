@@ -13,7 +13,9 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::beam::{beam_search, BeamDecoder, Hypothesis};
-use super::grammar::{self, Action, GrammarCatalog, PrefixAutomaton, Program, ValueKind};
+use super::grammar::{self, Action, GrammarCatalog, PrefixAutomaton, Program};
+// Where callers outside the grammar have always found it.
+use super::grammar::grammar_catalog;
 use super::keyword::KeywordRule;
 use super::provenance::{unsaid_value, UnsaidValue};
 use super::request::{self, RequestError};
@@ -146,21 +148,6 @@ pub struct Agent {
     home: Option<String>,
     pub threshold: f32,
     pub beam_width: usize,
-}
-
-/// The grammar's view of the catalog.
-pub fn grammar_catalog(catalog: &Catalog) -> GrammarCatalog {
-    let settings = catalog
-        .settings()
-        .iter()
-        .map(|s| (s.id.clone(), ValueKind::from_spec(&s.value)))
-        .collect();
-    let presets = catalog.presets().iter().map(|p| p.name.clone()).collect();
-    GrammarCatalog {
-        settings,
-        presets,
-        questions: false,
-    }
 }
 
 /// The search index over settings and presets.

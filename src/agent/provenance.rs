@@ -487,7 +487,7 @@ mod tests {
     #[test]
     fn the_first_unsaid_string_value_of_a_program_is_named() {
         let catalog = crate::settings::load_catalog().unwrap();
-        let g = crate::agent::pipeline::grammar_catalog(&catalog);
+        let g = crate::agent::grammar::grammar_catalog(&catalog);
         let program = crate::agent::grammar::parse(
             "set appearance.dark_mode true ; set time.timezone \"Europe/Madrid\"",
             &g,

@@ -58,8 +58,8 @@ fn to_value(v: &ActionValue) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::agent::grammar::grammar_catalog;
     use crate::agent::grammar::parse;
-    use crate::agent::pipeline::grammar_catalog;
     use crate::settings::load_catalog;
 
     #[test]

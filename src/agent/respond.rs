@@ -225,7 +225,7 @@ impl Response {
                 if let Some(Execution::Applied(outcome)) = &self.execution {
                     fill_outcome(&mut json, outcome);
                 }
-                PlanPart::Plan(json)
+                PlanPart::Plan(Box::new(json))
             }
             None => PlanPart::None(NoPlan {
                 platform: self.platform,
@@ -289,7 +289,7 @@ fn fill_outcome(json: &mut PlanJson, outcome: &Outcome) {
 #[derive(Debug, Serialize)]
 #[serde(untagged)]
 pub enum PlanPart {
-    Plan(PlanJson),
+    Plan(Box<PlanJson>),
     None(NoPlan),
 }
 
@@ -328,8 +328,9 @@ pub struct ResponseJson<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::agent::grammar::grammar_catalog;
     use crate::agent::grammar::parse;
-    use crate::agent::pipeline::{grammar_catalog, Timing};
+    use crate::agent::pipeline::Timing;
     use crate::settings::{load_catalog, FakeSystem};
 
     /// The response to a request the model understood as `program`.

@@ -6,9 +6,9 @@ use super::chat_assistant::RealAssistant;
 use super::Context;
 use crate::cli::ChatArgs;
 use crate::exit::Exit;
-use crate::tui::app::Command;
 use crate::tui::fake::FakeAssistant;
 use crate::tui::Assistant;
+use crate::tui::Command;
 
 /// What knob says instead of opening the interface when there is no terminal.
 pub const NOT_A_TERMINAL: &str = "\

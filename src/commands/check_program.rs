@@ -11,8 +11,8 @@ use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
 use super::settings_ui::{catalog, plural};
+use crate::agent::grammar::grammar_catalog;
 use crate::agent::grammar::{self, ActionValue, GrammarCatalog, GrammarError, Program, ValueKind};
-use crate::agent::pipeline::grammar_catalog;
 use crate::cli::CheckProgramArgs;
 use crate::exit::{Exit, UsageError};
 use crate::settings::value::{Kind, Value, ValueSpec};

@@ -124,7 +124,7 @@ fn settings_of(p: &Program) -> Vec<String> {
 
 pub fn run(ctx: &Context, args: EvalArgs) -> Result<Exit> {
     let catalog = catalog()?;
-    let g = crate::agent::pipeline::grammar_catalog(&catalog);
+    let g = crate::agent::grammar::grammar_catalog(&catalog);
     let threshold = ctx
         .config
         .confidence_threshold

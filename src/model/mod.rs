@@ -13,7 +13,10 @@ use knob_kernels::{BlockQ8_0, QuantizedActs, ThreadPool};
 
 pub mod gguf_source;
 pub mod llama;
+mod load;
 pub mod mu;
+
+pub use load::load;
 
 /// Errors from loading or running a model.
 #[derive(Debug, thiserror::Error)]
@@ -341,21 +344,6 @@ pub struct MemoryUse {
     pub weights: usize,
     /// KV cache bytes (and, for Mu, the cross-attention K/V)
     pub kv_cache: usize,
-}
-
-/// Loads the model in a GGUF file: `llama` or `mu` by `general.architecture`.
-pub fn load(
-    src: &gguf_source::GgufSource,
-    opts: llama::SessionOptions,
-) -> Result<Box<dyn LanguageModel>, ModelError> {
-    match src.meta_str("general.architecture").as_deref() {
-        Some("llama") => Ok(Box::new(llama::Llama::load(src, opts)?)),
-        Some("mu") => Ok(Box::new(mu::Mu::load(src, opts.threads)?)),
-        Some(other) => Err(ModelError::Unsupported(format!(
-            "architecture {other:?} (knob runs llama and mu)"
-        ))),
-        None => Err(ModelError::MissingKey("general.architecture".into())),
-    }
 }
 
 /// RoPE tables: `cos[p * half + i]`, `sin[..]` for positions `0..n_pos`, with

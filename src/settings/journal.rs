@@ -16,6 +16,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
+#[cfg(unix)]
+use super::lock::open_flags;
+
 /// The journal format this knob writes and reads. Format 2 added the
 /// entry state `partly_undone`, the change statuses `changed_since` and
 /// `unreadable`, and a change's `found`; format 1 entries read as they are.
@@ -182,14 +185,6 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> JournalError + '_ {
         path: path.to_path_buf(),
         source,
     }
-}
-
-/// Extra open(2) flags for every file knob opens in the journal directory:
-/// a symbolic link fails instead of being followed, and opening a FIFO
-/// returns at once instead of waiting for a writer.
-#[cfg(unix)]
-pub(crate) fn open_flags() -> i32 {
-    libc::O_NOFOLLOW | libc::O_NONBLOCK
 }
 
 /// What a non-regular file is, for the error message.

@@ -8,11 +8,17 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::io;
 use std::path::{Path, PathBuf};
 
-#[cfg(unix)]
-use super::journal::open_flags;
-
 /// The lock file's name inside the journal directory.
 pub const LOCK_FILE: &str = ".lock";
+
+/// Extra open(2) flags for every file knob opens in the journal directory
+/// (this lock and the journal's records): a symbolic link fails instead of
+/// being followed, and opening a FIFO returns at once instead of waiting for
+/// a writer.
+#[cfg(unix)]
+pub(crate) fn open_flags() -> i32 {
+    libc::O_NOFOLLOW | libc::O_NONBLOCK
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {

@@ -11,8 +11,32 @@ use tokenizers::pre_tokenizers::sequence::Sequence;
 use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
 use tokenizers::{AddedToken, PreTokenizerWrapper, SplitDelimiterBehavior};
 
-use super::{Pieces, Result, TokenType, Tokenizer, TokenizerError};
+use super::error::{Result, TokenizerError};
 use crate::gguf::Metadata;
+
+/// llama.cpp's token types (`tokenizer.ggml.token_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenType {
+    Normal,
+    Unknown,
+    Control,
+    UserDefined,
+    Unused,
+    Byte,
+}
+
+impl TokenType {
+    fn from_id(id: i64) -> TokenType {
+        match id {
+            2 => TokenType::Unknown,
+            3 => TokenType::Control,
+            4 => TokenType::UserDefined,
+            5 => TokenType::Unused,
+            6 => TokenType::Byte,
+            _ => TokenType::Normal,
+        }
+    }
+}
 
 /// GPT-2's pre-tokenizer regex.
 const GPT2: &str = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)";
@@ -104,7 +128,21 @@ fn read_vocab(md: &Metadata) -> Result<Vocab> {
     })
 }
 
-pub(super) fn build(md: &Metadata) -> Result<Tokenizer> {
+/// A tokenizer built from `tokenizer.ggml.*`, for [`super::Tokenizer`] to
+/// read its special ids into.
+pub(super) struct Built {
+    /// Control and user-defined tokens registered.
+    pub inner: tokenizers::Tokenizer,
+    /// The bytes of every token.
+    pub bytes: Vec<Vec<u8>>,
+    /// The type of every token.
+    pub types: Vec<TokenType>,
+    /// A SentencePiece vocabulary (model `llama`), which adds BOS unless the
+    /// file says otherwise.
+    pub sentencepiece: bool,
+}
+
+pub(super) fn build(md: &Metadata) -> Result<Built> {
     let model = md.get_str("tokenizer.ggml.model")?;
     let vocab = read_vocab(md)?;
     let (inner, bytes) = match model {
@@ -112,15 +150,12 @@ pub(super) fn build(md: &Metadata) -> Result<Tokenizer> {
         "llama" => build_spm(md, &vocab)?,
         other => return Err(TokenizerError::UnsupportedModel(other.to_string())),
     };
-    finish(
-        md,
-        inner,
-        Pieces::Table {
-            bytes,
-            types: vocab.types.clone(),
-        },
-        &vocab,
-    )
+    Ok(Built {
+        inner: with_added_tokens(inner, &vocab)?,
+        bytes,
+        types: vocab.types,
+        sentencepiece: model == "llama",
+    })
 }
 
 fn build_err(e: impl std::fmt::Display) -> TokenizerError {
@@ -265,13 +300,11 @@ fn parse_byte_token(text: &str) -> Option<u8> {
     u8::from_str_radix(hex, 16).ok()
 }
 
-/// Registers control and user-defined tokens and makes the two variants.
-fn finish(
-    md: &Metadata,
+/// Registers control and user-defined tokens.
+fn with_added_tokens(
     mut inner: tokenizers::Tokenizer,
-    pieces: Pieces,
     vocab: &Vocab,
-) -> Result<Tokenizer> {
+) -> Result<tokenizers::Tokenizer> {
     let mut seen = BTreeSet::new();
     let mut special = Vec::new();
     let mut user = Vec::new();
@@ -291,25 +324,7 @@ fn finish(
     }
     inner.add_special_tokens(special).map_err(build_err)?;
     inner.add_tokens(user).map_err(build_err)?;
-    let mut t = Tokenizer {
-        with_special: inner,
-        without_special: std::sync::OnceLock::new(),
-        pieces,
-        bos: None,
-        eos: None,
-        eot: None,
-        add_bos: false,
-        add_eos: false,
-        eog: BTreeSet::new(),
-        vocab_size: vocab.tokens.len(),
-    };
-    t.read_special_ids(md)?;
-    if md.get_str("tokenizer.ggml.model")? == "llama"
-        && !md.contains("tokenizer.ggml.add_bos_token")
-    {
-        t.add_bos = true; // llama.cpp's default for SentencePiece vocabularies
-    }
-    Ok(t)
+    Ok(inner)
 }
 
 #[cfg(test)]

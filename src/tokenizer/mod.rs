@@ -10,54 +10,16 @@
 //! BOS/EOS are added per `tokenizer.ggml.add_bos_token`/`add_eos_token`;
 //! end-of-generation ids are EOS, EOT, EOM and the usual end-of-turn texts.
 
+mod error;
 mod ggml;
 
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
-use crate::gguf::{Gguf, GgufError, Metadata};
-
-#[derive(Debug, thiserror::Error)]
-pub enum TokenizerError {
-    #[error(transparent)]
-    Metadata(#[from] GgufError),
-    #[error("unsupported tokenizer model {0:?} (supported: gpt2, llama, or a tokenizer.huggingface.json)")]
-    UnsupportedModel(String),
-    #[error("unsupported pre-tokenizer {0:?} in tokenizer.ggml.pre")]
-    UnsupportedPre(String),
-    #[error("tokenizer metadata: {0}")]
-    Invalid(String),
-    #[error("building the tokenizer: {0}")]
-    Build(String),
-    #[error("tokenizing: {0}")]
-    Encode(String),
-}
-
-type Result<T> = std::result::Result<T, TokenizerError>;
-
-/// llama.cpp's token types (`tokenizer.ggml.token_type`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenType {
-    Normal,
-    Unknown,
-    Control,
-    UserDefined,
-    Unused,
-    Byte,
-}
-
-impl TokenType {
-    fn from_id(id: i64) -> TokenType {
-        match id {
-            2 => TokenType::Unknown,
-            3 => TokenType::Control,
-            4 => TokenType::UserDefined,
-            5 => TokenType::Unused,
-            6 => TokenType::Byte,
-            _ => TokenType::Normal,
-        }
-    }
-}
+use crate::gguf::{Gguf, Metadata};
+use error::Result;
+pub use error::TokenizerError;
+pub use ggml::TokenType;
 
 /// How token ids turn back into bytes.
 enum Pieces {
@@ -125,7 +87,27 @@ impl Tokenizer {
         if let Some(json) = md.get_str_opt("tokenizer.huggingface.json")? {
             return Self::from_hf_json(json, md);
         }
-        ggml::build(md)
+        let built = ggml::build(md)?;
+        let mut t = Tokenizer {
+            with_special: built.inner,
+            without_special: OnceLock::new(),
+            vocab_size: built.types.len(),
+            pieces: Pieces::Table {
+                bytes: built.bytes,
+                types: built.types,
+            },
+            bos: None,
+            eos: None,
+            eot: None,
+            add_bos: false,
+            add_eos: false,
+            eog: BTreeSet::new(),
+        };
+        t.read_special_ids(md)?;
+        if built.sentencepiece && !md.contains("tokenizer.ggml.add_bos_token") {
+            t.add_bos = true; // llama.cpp's default for SentencePiece vocabularies
+        }
+        Ok(t)
     }
 
     /// A tokenizer from a `tokenizer.json`; special ids come from `md`'s

@@ -5,7 +5,7 @@
 //! draws and reads keys. The settings agent and the GGUF chat model sit behind
 //! this trait in the real binary; [`super::fake::FakeAssistant`] sits behind it
 //! in tests and in the demo mode (`KNOB_TUI_FAKE=1`).
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::Sender;
 
@@ -35,6 +35,18 @@ pub trait Assistant: Send + 'static {
     fn model_name(&self) -> String;
     /// The inference thread count shown in the status bar.
     fn threads(&self) -> usize;
+}
+
+/// Work for the worker thread, one at a time, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    Handle(String),
+    Apply(u64),
+    Undo,
+    History,
+    SetModel(PathBuf),
+    SetPlatform(String),
+    SetThreads(usize),
 }
 
 /// Generation figures, as measured by the assistant.

@@ -1,6 +1,6 @@
 //! The terminal chat UI (`knob` on a terminal, `knob chat`).
 //!
-//! Four threads: the UI thread owns the terminal and the [`app::State`]; a
+//! Four threads: the UI thread owns the terminal and the [`state::State`]; a
 //! reader thread turns terminal input into events; a ticker sends timer ticks
 //! (10 Hz, for the live tokens/s); the worker owns the [`Assistant`] and runs
 //! every request, so inference never blocks drawing or typing. They all talk
@@ -9,6 +9,7 @@ pub mod app;
 pub mod backend;
 pub mod fake;
 pub mod input;
+pub mod state;
 pub mod theme;
 pub mod view;
 pub mod wrap;
@@ -29,8 +30,9 @@ use ratatui::crossterm::cursor::Show;
 use ratatui::crossterm::event::{self as term, DisableBracketedPaste, EnableBracketedPaste};
 use ratatui::crossterm::execute;
 
-use app::{Command, Effect, Event, State};
-pub use backend::{Assistant, GenStats, PlanCard, PlanRow, WorkerEvent};
+use app::{Effect, Event};
+pub use backend::{Assistant, Command, GenStats, PlanCard, PlanRow, WorkerEvent};
+use state::State;
 use theme::Theme;
 
 /// How often the live figures refresh (at least 4 Hz is required; 10 Hz looks smooth).

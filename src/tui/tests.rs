@@ -9,8 +9,9 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use ratatui::style::Color;
 use ratatui::Terminal;
 
-use super::app::{update, Card, CardStatus, Command, Effect, Entry, Event, Focus, State};
-use super::backend::{GenStats, PlanCard, PlanRow, WorkerEvent};
+use super::app::{update, Effect, Event};
+use super::backend::{Command, GenStats, PlanCard, PlanRow, WorkerEvent};
+use super::state::{Card, CardStatus, Entry, Focus, State};
 use super::theme::Theme;
 use super::view;
 use super::wrap::WrapCache;

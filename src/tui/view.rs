@@ -6,7 +6,7 @@ use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 use unicode_segmentation::UnicodeSegmentation;
 
-use super::app::{Card, CardStatus, Entry, Focus, State};
+use super::state::{Card, CardStatus, Entry, Focus, State};
 use super::wrap::{self, wrap, wrap_text, WrapCache};
 
 /// The input grows with its text up to this many rows, then scrolls.

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::settings::value::{Kind, ValueSpec};
+use crate::settings::Catalog;
 
 mod automaton;
 mod parser;
@@ -53,6 +54,21 @@ pub struct GrammarCatalog {
     /// Whether decoding may write `get <id>` and `chat` (a model trained on
     /// them). The parser always accepts them: labels and checks use them.
     pub questions: bool,
+}
+
+/// The grammar's view of the catalog.
+pub fn grammar_catalog(catalog: &Catalog) -> GrammarCatalog {
+    let settings = catalog
+        .settings()
+        .iter()
+        .map(|s| (s.id.clone(), ValueKind::from_spec(&s.value)))
+        .collect();
+    let presets = catalog.presets().iter().map(|p| p.name.clone()).collect();
+    GrammarCatalog {
+        settings,
+        presets,
+        questions: false,
+    }
 }
 
 /// A typed value in a `set` action.
