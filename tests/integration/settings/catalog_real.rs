@@ -10,7 +10,7 @@ use knob::settings::load::{load, shipped_files};
 use knob::settings::value::Kind;
 use knob::settings::{apply, plan, read_current, undo, Catalog, Journal, Platform, Value};
 
-use super::common::{read_back, require_tool, Sandbox};
+use crate::support::{read_back, require_tool, Sandbox};
 
 /// A value different from `current` that the mapping can write.
 fn other_value(cat: &Catalog, id: &str, platform: Platform, current: &Value) -> Option<Value> {

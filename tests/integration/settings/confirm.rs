@@ -4,7 +4,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use super::common::{require_tool, Sandbox};
+use crate::support::{require_tool, Sandbox};
 
 struct Tmux {
     socket: String,

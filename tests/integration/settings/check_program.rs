@@ -3,7 +3,7 @@
 use std::io::Write as _;
 use std::process::{Command, Output, Stdio};
 
-use crate::common::{json, stderr, stdout, Sandbox};
+use crate::support::{json, stderr, stdout, Sandbox};
 
 /// The training pipeline's test catalog: the export format with fields
 /// knob does not know, which a check must ignore.

@@ -3,7 +3,6 @@
 //! kwriteconfig5 round trips in temporary directories.
 mod catalog_real;
 mod check_program;
-mod common;
 mod concurrency;
 mod confirm;
 mod context;

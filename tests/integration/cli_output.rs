@@ -9,13 +9,9 @@ use std::fs::File;
 use std::os::unix::ffi::OsStrExt;
 use std::process::{Command, Output, Stdio};
 
-#[path = "support/chat_model.rs"]
-mod chat_model;
-#[path = "settings/common.rs"]
-#[allow(dead_code)]
-mod common;
+use crate::support::chat_model;
 
-use common::Sandbox;
+use crate::support::Sandbox;
 use serde_json::Value;
 
 const FULL_ERROR: &str =
@@ -191,7 +187,7 @@ fn plans_survive_a_closed_or_full_stdout() {
 
 #[test]
 fn reading_settings_survives_a_closed_or_full_stdout() {
-    common::require_tool("gsettings");
+    crate::support::require_tool("gsettings");
     let sb = Sandbox::new();
     for args in [
         &["get", "--platform", "gnome", "appearance.dark_mode"][..],
@@ -319,7 +315,7 @@ fn dark_mode(sb: &Sandbox) -> Value {
 
 #[test]
 fn an_apply_whose_report_cannot_be_written_is_still_made_and_journaled() {
-    common::require_tool("gsettings");
+    crate::support::require_tool("gsettings");
     let sb = Sandbox::new();
     let set = |value: &str, sink| {
         knob(
@@ -368,7 +364,7 @@ fn an_apply_whose_report_cannot_be_written_is_still_made_and_journaled() {
 
 #[test]
 fn batch_apply_stops_after_the_line_in_flight_once_nobody_reads() {
-    common::require_tool("gsettings");
+    crate::support::require_tool("gsettings");
     let sb = Sandbox::new();
     let requests = sb.path("requests.txt");
     std::fs::write(

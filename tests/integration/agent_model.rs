@@ -4,11 +4,7 @@
 //! requests are plain ones any acceptable model must get right.
 use std::process::Output;
 
-#[path = "settings/common.rs"]
-#[allow(dead_code)]
-mod common;
-
-use common::{require_tool, Sandbox};
+use crate::support::{require_tool, Sandbox};
 use serde_json::Value;
 
 fn text(b: &[u8]) -> String {

@@ -1,6 +1,6 @@
 //! Real kwriteconfig5/kreadconfig5 in a temporary XDG_CONFIG_HOME, through
 //! the knob binary.
-use super::common::{json, outside_snapshot, require_tool, stderr, stdout, Sandbox};
+use crate::support::{json, outside_snapshot, require_tool, stderr, stdout, Sandbox};
 
 fn kread(sb: &Sandbox, file: &str, group: &str, key: &str) -> String {
     sb.tool(&[

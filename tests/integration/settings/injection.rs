@@ -14,7 +14,7 @@ use knob::settings::template::{self, Escape};
 use knob::settings::value::Kind;
 use knob::settings::{apply, plan, undo, FakeSystem, Journal, Platform, Setting, Value};
 
-use super::common::{read_back, require_tool, stderr, stdout, Sandbox};
+use crate::support::{read_back, require_tool, stderr, stdout, Sandbox};
 
 /// Texts that start with '-' or carry quotes, backslashes, newlines, the
 /// curly quotes PowerShell reads as quotes, and script that would run if it
@@ -465,7 +465,7 @@ fn gnome_wallpaper_paths_with_quotes_round_trip_through_real_gsettings() {
             "--json",
         ]);
         assert!(out.status.success(), "{}", stderr(&out));
-        super::common::json(&out)
+        crate::support::json(&out)
     };
     set("/tmp/a'b.png");
     assert_eq!(picture_uri(&sb), r#""file:///tmp/a'b.png""#);

@@ -1,15 +1,11 @@
 //! `knob ask` and `knob batch` end to end through the binary: inputs from
 //! arguments and stdin, the JSON shapes, bad batch lines, hostile input, and
 //! the documented exit codes. Behaviour that depends on what the shipped model
-//! understands is in tests/agent_model.rs.
+//! understands is in agent_model.rs.
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-#[path = "settings/common.rs"]
-#[allow(dead_code)]
-mod common;
-
-use common::Sandbox;
+use crate::support::Sandbox;
 use serde_json::Value;
 
 fn knob_stdin(sb: &Sandbox, args: &[&str], input: &[u8]) -> Output {
@@ -208,7 +204,7 @@ fn batch_reads_a_file_and_refuses_apply_without_yes() {
 
 #[test]
 fn ask_and_batch_dry_runs_go_through_apply_on_the_dry_run_system() {
-    common::require_tool("gsettings");
+    crate::support::require_tool("gsettings");
     let sb = Sandbox::new();
     // What the dry-run system recorded: the plan's changed argv, in order.
     let expected = |plan: &Value| {
@@ -272,7 +268,7 @@ fn keys(pairs: &[(&str, &'static str)]) -> Vec<(String, &'static str)> {
 
 #[test]
 fn ask_and_batch_json_have_one_schema() {
-    common::require_tool("gsettings");
+    crate::support::require_tool("gsettings");
     let sb = Sandbox::new();
     // The plan's fields, then the understanding's, then the dry run's.
     let plan_fields = [

@@ -8,7 +8,7 @@ use knob::settings::load::load_with_user_dir;
 use knob::settings::system::Output;
 use knob::settings::{apply, plan, Journal, Platform, RealSystem, System, Value};
 
-use super::common::{require_tool, stderr, stdout, Sandbox};
+use crate::support::{require_tool, stderr, stdout, Sandbox};
 
 const IFACE: &str = "org.gnome.desktop.interface";
 

@@ -8,7 +8,7 @@ use knob::settings::load::{load, read_files, shipped_files};
 use knob::settings::value::Kind;
 use knob::settings::{plan, Catalog, FakeSystem, Platform, Setting, Value};
 
-use super::common::FIXTURES;
+use crate::support::FIXTURES;
 
 /// Values that exercise a setting's type: both booleans, every enum name,
 /// the range ends of a number, and a sample text.

@@ -12,7 +12,7 @@ use knob::exit::Exit;
 use knob::settings::load::load_with_user_dir;
 use knob::settings::{plan, FakeSystem, Journal, Platform, Value};
 
-use super::common::{json, require_tool, stderr, stdout, Sandbox};
+use crate::support::{json, require_tool, stderr, stdout, Sandbox};
 
 const IFACE: &str = "org.gnome.desktop.interface";
 

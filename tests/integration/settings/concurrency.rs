@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use super::common::{gsettings_wrapper, json, require_tool, stderr, Sandbox};
+use crate::support::{gsettings_wrapper, json, require_tool, stderr, Sandbox};
 
 const IFACE: &str = "org.gnome.desktop.interface";
 

@@ -7,7 +7,7 @@ use knob::settings::{
     UndoOptions, Value,
 };
 
-use super::common::{read_back, stderr, Sandbox, FIXTURES};
+use crate::support::{read_back, stderr, Sandbox, FIXTURES};
 
 fn fixtures() -> Catalog {
     let files = read_files(&[format!("{FIXTURES}/profiles/fixtures.toml").into()]).unwrap();
@@ -392,7 +392,7 @@ fn a_setting_with_one_key_not_restored_is_reported_only_as_not_restored() {
     // Through the binary: the undo line does not name it as restored.
     let sb = Sandbox::new();
     // A gsettings whose only failing command is putting gtk-theme back.
-    let path = super::common::gsettings_wrapper(
+    let path = crate::support::gsettings_wrapper(
         &sb.path("fail-bin"),
         "if [ \"$1 $3 $4\" = \"set gtk-theme 'Adwaita'\" ]; then echo refused >&2; exit 1; fi",
     );

@@ -1,6 +1,6 @@
 //! Real gsettings with GSETTINGS_BACKEND=keyfile in a temporary
 //! XDG_CONFIG_HOME (no dconf, no D-Bus), through the knob binary.
-use super::common::{json, outside_snapshot, require_tool, stderr, stdout, Sandbox};
+use crate::support::{json, outside_snapshot, require_tool, stderr, stdout, Sandbox};
 
 const IFACE: &str = "org.gnome.desktop.interface";
 

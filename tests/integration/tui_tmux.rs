@@ -13,8 +13,7 @@ use std::process::{Command, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-#[path = "support/chat_model.rs"]
-mod chat_model;
+use crate::support::chat_model;
 
 const KNOB: &str = env!("CARGO_BIN_EXE_knob");
 const PROMPT: &str = "e2e$ ";

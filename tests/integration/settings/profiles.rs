@@ -3,7 +3,7 @@
 use knob::settings::load::{load, read_files, shipped_files, SourceFile};
 use knob::settings::profile::{file_kind, parse_profile, FileKind};
 
-use super::common::{json, stderr, stdout, Sandbox, FIXTURES};
+use crate::support::{json, stderr, stdout, Sandbox, FIXTURES};
 
 #[test]
 fn every_shipped_profile_and_preset_loads() {

@@ -5,7 +5,7 @@
 //! model. `knob::fuzz::fuzz_one` is the step the cargo-fuzz target runs;
 //! a panic anywhere fails the test.
 //!
-//! `KNOB_FUZZ_SEED_OUT=fuzz/seeds/small.gguf cargo test --test gguf_fuzz_regressions`
+//! `KNOB_FUZZ_SEED_OUT=fuzz/seeds/small.gguf cargo test --test integration gguf_fuzz_regressions::`
 //! rewrites the committed seed file.
 
 use knob::fuzz::{fuzz_one, fuzz_reader};
@@ -228,7 +228,7 @@ fn kept_inputs_do_not_crash() {
 
 /// The seed embedded the way knob embeds its own model: `include_bytes!`
 /// only guarantees alignment 1, and the reader must cope either way.
-static EMBEDDED: &[u8] = include_bytes!("../fuzz/seeds/small.gguf");
+static EMBEDDED: &[u8] = include_bytes!("../../fuzz/seeds/small.gguf");
 
 #[test]
 fn embedded_bytes_read_in_place_or_copied() {
