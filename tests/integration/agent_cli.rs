@@ -2,46 +2,16 @@
 //! arguments and stdin, the JSON shapes, bad batch lines, hostile input, and
 //! the documented exit codes. Behaviour that depends on what the shipped model
 //! understands is in agent_model.rs.
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
-
-use crate::support::Sandbox;
+use crate::support::{assert_contains, text, Sandbox};
 use serde_json::Value;
-
-fn knob_stdin(sb: &Sandbox, args: &[&str], input: &[u8]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_knob"));
-    cmd.args(args);
-    sb.prepare(&mut cmd);
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("running knob");
-    let mut stdin = child.stdin.take().unwrap();
-    let data = input.to_vec();
-    // Write from another thread: knob may stop reading early.
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&data);
-    });
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    out
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 #[test]
 fn an_empty_request_is_a_usage_error() {
     let sb = Sandbox::new();
     let out = sb.knob(&["ask", "--platform", "gnome", ""]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stderr).contains("the request is empty"),
-        "{}",
-        text(&out.stderr)
-    );
-    let out = knob_stdin(&sb, &["ask", "--platform", "gnome"], b"  \n\t ");
+    assert_contains(&text(&out.stderr), "the request is empty");
+    let out = sb.knob_stdin(&["ask", "--platform", "gnome"], b"  \n\t ");
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("the request is empty"));
 }
@@ -50,13 +20,9 @@ fn an_empty_request_is_a_usage_error() {
 fn a_huge_request_is_refused_clearly_from_stdin_and_arguments() {
     let sb = Sandbox::new();
     let huge = vec![b'a'; 1 << 20];
-    let out = knob_stdin(&sb, &["ask", "--platform", "gnome"], &huge);
+    let out = sb.knob_stdin(&["ask", "--platform", "gnome"], &huge);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stderr).contains("longer than the limit of 4096 bytes"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_contains(&text(&out.stderr), "longer than the limit of 4096 bytes");
     // One argument may be at most 128 KiB on Linux; this one is 100 KiB.
     let big = "b".repeat(100 * 1024);
     let out = sb.knob(&["ask", "--platform", "gnome", &big]);
@@ -120,11 +86,7 @@ fn a_keyword_query_gives_suggestions_and_exit_3() {
     // The human form lists the same suggestions.
     let out = sb.knob(&["ask", "--platform", "gnome", "bluetooth"]);
     assert_eq!(out.status.code(), Some(3));
-    assert!(
-        text(&out.stdout).contains("bluetooth.enabled"),
-        "{}",
-        text(&out.stdout)
-    );
+    assert_contains(&text(&out.stdout), "bluetooth.enabled");
 }
 
 #[test]
@@ -139,8 +101,7 @@ fn batch_answers_every_line_in_order_and_reports_bad_ones() {
     input.extend_from_slice(&vec![b'x'; 10_000]);
     input.extend_from_slice(b"\n{\"id\": [1], \"query\": \"mouse\"}\n");
     for threads in ["1", "2"] {
-        let out = knob_stdin(
-            &sb,
+        let out = sb.knob_stdin(
             &["batch", "--platform", "windows", "--threads", threads, "-"],
             &input,
         );
@@ -195,11 +156,7 @@ fn batch_reads_a_file_and_refuses_apply_without_yes() {
         "/nonexistent/requests.txt",
     ]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("opening /nonexistent/requests.txt"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_contains(&text(&out.stderr), "opening /nonexistent/requests.txt");
 }
 
 #[test]
@@ -217,8 +174,7 @@ fn ask_and_batch_dry_runs_go_through_apply_on_the_dry_run_system() {
     assert_eq!(plan["actions"][0]["setting"], "appearance.dark_mode");
     assert_eq!(plan["dry_run_writes"], expected(&plan));
 
-    let out = knob_stdin(
-        &sb,
+    let out = sb.knob_stdin(
         &["batch", "--platform", "gnome", "-"],
         b"turn on dark mode\n",
     );
@@ -316,8 +272,7 @@ fn ask_and_batch_json_have_one_schema() {
         keys(&[("program", "string"), ("probability", "number")])
     );
 
-    let out = knob_stdin(
-        &sb,
+    let out = sb.knob_stdin(
         &["batch", "--platform", "gnome", "-"],
         b"turn on dark mode\n",
     );
@@ -340,12 +295,8 @@ fn set_and_ask_resolve_a_relative_value_the_same_way() {
     let out = sb.knob(&["set", "a11y.cursor_size", "up", "--platform", "macos"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let said = "cannot increase a11y.cursor_size on macos: its current value is unknown";
-    assert!(text(&out.stderr).contains(said), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stderr).contains("say the value you want instead"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_contains(&text(&out.stderr), said);
+    assert_contains(&text(&out.stderr), "say the value you want instead");
     let out = sb.knob(&[
         "ask",
         "--platform",
@@ -428,11 +379,7 @@ fn eval_reports_bad_files_with_their_line() {
     );
     let out = sb.knob(&["eval", &bad_json]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("bad.jsonl:2"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_contains(&text(&out.stderr), "bad.jsonl:2");
 
     let bad_action = jsonl(
         &sb,
@@ -441,11 +388,7 @@ fn eval_reports_bad_files_with_their_line() {
     );
     let out = sb.knob(&["eval", &bad_action]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("action.jsonl:1"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_contains(&text(&out.stderr), "action.jsonl:1");
 
     let not_gguf = sb.path("model.gguf");
     std::fs::write(&not_gguf, b"not a gguf file").unwrap();
@@ -461,9 +404,5 @@ fn eval_reports_bad_files_with_their_line() {
         &good,
     ]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("model.gguf"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_contains(&text(&out.stderr), "model.gguf");
 }

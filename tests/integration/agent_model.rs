@@ -2,19 +2,8 @@
 //! against the real gsettings (keyfile backend in a sandbox): a request
 //! becomes a plan, `--apply --yes` makes it, `knob undo` restores it. The
 //! requests are plain ones any acceptable model must get right.
-use std::process::Output;
-
-use crate::support::{require_tool, Sandbox};
+use crate::support::{assert_contains, json, require_tool, text, Sandbox};
 use serde_json::Value;
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}\n{}", text(&out.stdout), text(&out.stderr)))
-}
 
 const SCHEME: [&str; 4] = [
     "gsettings",
@@ -65,11 +54,7 @@ fn applying_without_a_terminal_or_yes_is_refused() {
     let sb = Sandbox::new();
     let out = sb.knob(&["ask", "--platform", "gnome", "--apply", "turn on dark mode"]);
     assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stderr).contains("add --yes"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_contains(&text(&out.stderr), "add --yes");
     assert_eq!(sb.tool(&SCHEME), "'default'");
 }
 

@@ -2,8 +2,10 @@
 //! errors and --ignore-config, completions.
 use std::process::{Command, Output};
 
+use crate::support::{assert_contains, text, KNOB};
+
 fn knob(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_knob"));
+    let mut cmd = Command::new(KNOB);
     cmd.args(args)
         .env_remove("KNOB_CONFIG")
         .env_remove("KNOB_ISA");
@@ -11,10 +13,6 @@ fn knob(args: &[&str], env: &[(&str, &str)]) -> Output {
         cmd.env(k, v);
     }
     cmd.output().expect("running knob")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 #[test]
@@ -38,14 +36,10 @@ fn version_names_the_commit_the_kernel_path_and_the_model() {
     assert!(sha.chars().all(|c| c.is_ascii_hexdigit()), "{v}");
     // A forced path shows as forced; an impossible one as an error.
     let v = text(&knob(&["--version"], &[("KNOB_ISA", "scalar")]).stdout);
-    assert!(v.contains("kernels: scalar (forced by KNOB_ISA)"), "{v}");
+    assert_contains(&v, "kernels: scalar (forced by KNOB_ISA)");
     let out = knob(&["doctor"], &[("KNOB_ISA", "nonsense")]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("KNOB_ISA"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_contains(&text(&out.stderr), "KNOB_ISA");
 }
 
 #[test]
@@ -87,11 +81,8 @@ fn an_invalid_config_stops_knob_unless_ignored() {
     let out = knob(&["--config", p, "config", "show"], &[]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
-    assert!(
-        err.contains(&format!("{p}:2:1: unknown field `colour`")),
-        "{err}"
-    );
-    assert!(err.contains("--ignore-config"), "{err}");
+    assert_contains(&err, &format!("{p}:2:1: unknown field `colour`"));
+    assert_contains(&err, "--ignore-config");
     let out = knob(&["--config", p, "--ignore-config", "config", "show"], &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("(ignored)"));

@@ -11,7 +11,7 @@ use std::process::{Command, Output, Stdio};
 
 use crate::support::chat_model;
 
-use crate::support::Sandbox;
+use crate::support::{assert_contains, json, output_with_stdin, text, Sandbox, KNOB};
 use serde_json::Value;
 
 const FULL_ERROR: &str =
@@ -29,7 +29,7 @@ enum Sink {
 }
 
 fn knob_to(sb: &Sandbox, args: &[&OsStr], sink: Sink, stdin: Option<&[u8]>) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_knob"));
+    let mut cmd = Command::new(KNOB);
     cmd.args(args);
     sb.prepare(&mut cmd);
     match sink {
@@ -46,30 +46,15 @@ fn knob_to(sb: &Sandbox, args: &[&OsStr], sink: Sink, stdin: Option<&[u8]>) -> O
         }
     }
     cmd.stderr(Stdio::piped());
-    let Some(input) = stdin else {
-        return cmd.output().expect("running knob");
-    };
-    cmd.stdin(Stdio::piped());
-    let mut child = cmd.spawn().expect("running knob");
-    let mut pipe = child.stdin.take().unwrap();
-    let data = input.to_vec();
-    // From another thread: knob may stop reading early.
-    let writer = std::thread::spawn(move || {
-        use std::io::Write;
-        let _ = pipe.write_all(&data);
-    });
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    out
+    match stdin {
+        Some(input) => output_with_stdin(cmd, input),
+        None => cmd.output().expect("running knob"),
+    }
 }
 
 fn knob(sb: &Sandbox, args: &[&str], sink: Sink) -> Output {
     let args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
     knob_to(sb, &args, sink, None)
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 /// The command's status with a closed stdout is `status` (its status with a
@@ -401,17 +386,6 @@ fn batch_apply_stops_after_the_line_in_flight_once_nobody_reads() {
     assert_eq!(dark_mode(&sb), Value::Bool(true));
 }
 
-/// The one JSON object on stdout.
-fn json_out(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not one JSON object ({e}): stdout {:?}, stderr {:?}",
-            text(&out.stdout),
-            text(&out.stderr)
-        )
-    })
-}
-
 #[test]
 fn json_errors_are_json_objects_with_the_same_exit_status() {
     let sb = Sandbox::new();
@@ -441,7 +415,7 @@ fn json_errors_are_json_objects_with_the_same_exit_status() {
             "{args:?}: {}",
             text(&out.stderr)
         );
-        let v = json_out(&out);
+        let v = json(&out);
         assert_eq!(v["error"]["kind"], "error", "{v}");
         let message = v["error"]["message"].as_str().unwrap();
         assert!(message.starts_with("a11y.cursor_size: "), "{message}");
@@ -464,14 +438,14 @@ fn json_errors_are_json_objects_with_the_same_exit_status() {
             "{args:?}: {}",
             text(&out.stderr)
         );
-        let v = json_out(&out);
+        let v = json(&out);
         assert_eq!(v["error"]["kind"], "usage", "{v}");
         assert!(!v["error"]["message"].as_str().unwrap().is_empty());
     }
     // Errors before the command runs (an unreadable config) too.
     let out = knob(&sb, &["--config", "/", "history", "--json"], Sink::Captured);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    assert!(json_out(&out)["error"]["message"]
+    assert!(json(&out)["error"]["message"]
         .as_str()
         .unwrap()
         .starts_with("invalid config: "));
@@ -513,7 +487,7 @@ fn invalid_utf8_is_a_usage_error_on_stdin_and_as_an_argument() {
     let bad = OsStr::from_bytes(b"turn on \xff dark mode");
     let ask = OsStr::new("ask");
     let platform = [OsStr::new("--platform"), OsStr::new("windows")];
-    let json = OsStr::new("--json");
+    let json_flag = OsStr::new("--json");
     let as_argument = knob_to(
         &sb,
         &[ask, platform[0], platform[1], bad],
@@ -528,25 +502,25 @@ fn invalid_utf8_is_a_usage_error_on_stdin_and_as_an_argument() {
     );
     for out in [&as_argument, &on_stdin] {
         assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-        assert!(text(&out.stderr).contains("UTF-8"), "{}", text(&out.stderr));
+        assert_contains(&text(&out.stderr), "UTF-8");
     }
     // And with --json, an error object on stdout.
     for out in [
         knob_to(
             &sb,
-            &[ask, json, platform[0], platform[1], bad],
+            &[ask, json_flag, platform[0], platform[1], bad],
             Sink::Captured,
             None,
         ),
         knob_to(
             &sb,
-            &[ask, json, platform[0], platform[1]],
+            &[ask, json_flag, platform[0], platform[1]],
             Sink::Captured,
             Some(bad.as_bytes()),
         ),
     ] {
         assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-        let v = json_out(&out);
+        let v = json(&out);
         assert_eq!(v["error"]["kind"], "usage");
         assert!(v["error"]["message"].as_str().unwrap().contains("UTF-8"));
     }

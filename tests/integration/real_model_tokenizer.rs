@@ -4,10 +4,10 @@
 use knob::gguf::Gguf;
 use knob::tokenizer::Tokenizer;
 
+use crate::support::test_model_path;
+
 fn tokenizer() -> Tokenizer {
-    let path = std::env::var("KNOB_TEST_MODEL")
-        .expect("KNOB_TEST_MODEL is not set: point it at SmolLM2-135M-Instruct.Q4_1.gguf");
-    let gguf = Gguf::open(path).unwrap();
+    let gguf = Gguf::open(test_model_path()).unwrap();
     Tokenizer::from_gguf(&gguf).unwrap()
 }
 

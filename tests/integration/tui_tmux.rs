@@ -9,108 +9,32 @@
 //! test uses its own tmux server (`tmux -L <unique name>`) and kills it at the
 //! end, pass or fail.
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::support::chat_model;
+use crate::support::{assert_contains, chat_model, Tmux, KNOB};
 
-const KNOB: &str = env!("CARGO_BIN_EXE_knob");
 const PROMPT: &str = "e2e$ ";
-const WAIT: Duration = Duration::from_secs(45);
 
 /// A tmux server with one 100x30 pane running a plain bash.
-struct Tmux {
-    socket: String,
-    /// The socket file, removed at the end (kill-server leaves it behind).
-    socket_path: Option<std::path::PathBuf>,
+fn start_shell(name: &str) -> Tmux {
+    let shell =
+        format!("env -u NO_COLOR PS1='{PROMPT}' TERM=xterm-256color bash --norc --noprofile");
+    let tmux = Tmux::start(name, (100, 30), &[&shell]);
+    tmux.cmd(&["set-option", "-g", "escape-time", "0"]);
+    // capture-pane drops trailing spaces, so look for the prompt without its space.
+    tmux.wait_for(|s| s.contains(PROMPT.trim_end()), "the shell prompt");
+    tmux
 }
 
-impl Tmux {
-    fn start(name: &str) -> Tmux {
-        let socket = format!("knob-e2e-{}-{name}", std::process::id());
-        let mut tmux = Tmux {
-            socket,
-            socket_path: None,
-        };
-        let shell =
-            format!("env -u NO_COLOR PS1='{PROMPT}' TERM=xterm-256color bash --norc --noprofile");
-        let out = tmux.cmd(&[
-            "-f",
-            "/dev/null",
-            "new-session",
-            "-d",
-            "-x",
-            "100",
-            "-y",
-            "30",
-            "-s",
-            "main",
-            &shell,
-        ]);
-        assert!(
-            out.status.success(),
-            "tmux new-session failed (is tmux installed?): {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        tmux.socket_path = Some(tmux.format("#{socket_path}").into());
-        tmux.cmd(&["set-option", "-g", "escape-time", "0"]);
-        // capture-pane drops trailing spaces, so look for the prompt without its space.
-        tmux.wait_for(|s| s.contains(PROMPT.trim_end()), "the shell prompt");
-        tmux
-    }
+/// knob's chat interface in the shell of a [`start_shell`] pane.
+trait ChatInShell {
+    fn launch_knob(&self, delay_ms: u64, extra_env: &str);
+    fn assert_clean_exit(&self, status: u8);
+}
 
-    fn cmd(&self, args: &[&str]) -> Output {
-        Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("cannot run tmux; it must be installed for this test")
-    }
-
-    /// Types text literally (no key names).
-    fn type_text(&self, text: &str) {
-        assert!(self
-            .cmd(&["send-keys", "-t", "main", "-l", text])
-            .status
-            .success());
-    }
-
-    /// Sends tmux key names: "Enter", "Escape", "C-c".
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "main"];
-        args.extend_from_slice(keys);
-        assert!(self.cmd(&args).status.success());
-    }
-
-    fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", "main"]).stdout)
-            .into_owned()
-    }
-
-    fn format(&self, format: &str) -> String {
-        let out = self.cmd(&["display-message", "-p", "-t", "main", format]);
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-
-    /// Waits until the screen passes `check`; fails with the screen otherwise.
-    fn wait_for(&self, check: impl Fn(&str) -> bool, what: &str) -> String {
-        let start = Instant::now();
-        loop {
-            let screen = self.screen();
-            if check(&screen) {
-                return screen;
-            }
-            assert!(
-                start.elapsed() < WAIT,
-                "timed out waiting for {what}; the screen:\n{screen}"
-            );
-            thread::sleep(Duration::from_millis(50));
-        }
-    }
-
+impl ChatInShell for Tmux {
     fn launch_knob(&self, delay_ms: u64, extra_env: &str) {
         assert!(Path::new(KNOB).exists());
         self.type_text(&format!(
@@ -145,15 +69,6 @@ impl Tmux {
     }
 }
 
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd(&["kill-server"]);
-        if let Some(path) = &self.socket_path {
-            let _ = std::fs::remove_file(path);
-        }
-    }
-}
-
 /// The token count on the status bar ("... · 42 tok"), if any.
 fn token_count(screen: &str) -> Option<usize> {
     let status = screen.lines().rfind(|l| l.contains("tok/s"))?;
@@ -170,7 +85,7 @@ fn tokens_per_s(screen: &str) -> Option<f64> {
 
 #[test]
 fn settings_request_shows_a_plan_card_then_quits_cleanly() {
-    let tmux = Tmux::start("plan");
+    let tmux = start_shell("plan");
     tmux.launch_knob(40, "");
     tmux.type_text("turn on dark mode");
     tmux.keys(&["Enter"]);
@@ -178,7 +93,7 @@ fn settings_request_shows_a_plan_card_then_quits_cleanly() {
         |s| s.contains("Plan: turn on dark mode") && s.contains("Esc dismiss"),
         "the plan card",
     );
-    assert!(screen.contains("light -> dark"), "{screen}");
+    assert_contains(&screen, "light -> dark");
     let rate = tokens_per_s(&screen).unwrap_or_else(|| panic!("no tokens/s figure:\n{screen}"));
     assert!(rate > 0.0, "{screen}");
     tmux.keys(&["Escape"]);
@@ -193,7 +108,7 @@ fn settings_request_shows_a_plan_card_then_quits_cleanly() {
 
 #[test]
 fn ctrl_c_stops_the_stream_and_the_app_stays_open() {
-    let tmux = Tmux::start("stop");
+    let tmux = start_shell("stop");
     // Slow tokens, so the answer is still streaming when Ctrl-C arrives.
     tmux.launch_knob(150, "");
     // A paste with a newline: bracketed, so it lands in the input whole and
@@ -274,16 +189,12 @@ fn ctrl_c_stops_the_stream_and_the_app_stays_open() {
 #[test]
 fn a_panic_gives_the_terminal_back() {
     // Debug builds (which tests use) panic on the first key when asked to.
-    let tmux = Tmux::start("panic");
+    let tmux = start_shell("panic");
     tmux.launch_knob(40, "KNOB_TUI_TEST_PANIC=1");
     tmux.type_text("x");
     // Rust exits with 101 after a panic; the message is on the normal screen.
     tmux.assert_clean_exit(101);
-    assert!(
-        tmux.screen().contains("panicking on the first key"),
-        "{}",
-        tmux.screen()
-    );
+    assert_contains(&tmux.screen(), "panicking on the first key");
 }
 
 #[test]
@@ -329,7 +240,7 @@ fn the_real_agent_plans_applies_and_undoes_from_the_chat() {
     let dir = tempfile::tempdir().unwrap();
     let scheme = ["get", "org.gnome.desktop.interface", "color-scheme"];
     assert_eq!(gsettings_in(dir.path(), &scheme), "'default'");
-    let tmux = Tmux::start("real-plan");
+    let tmux = start_shell("real-plan");
     tmux.type_text(&format!(
         "{} {KNOB} chat; echo \"exit=$?\"",
         sandbox_env(dir.path())
@@ -345,7 +256,7 @@ fn the_real_agent_plans_applies_and_undoes_from_the_chat() {
         |s| s.contains("Plan: turn on dark mode") && s.contains("Dark mode"),
         "the plan card",
     );
-    assert!(screen.contains("false -> true"), "{screen}");
+    assert_contains(&screen, "false -> true");
     let rate = tokens_per_s(&screen).unwrap_or_else(|| panic!("no tokens/s figure:\n{screen}"));
     assert!(rate > 0.0, "{screen}");
     tmux.keys(&["a"]);
@@ -375,7 +286,7 @@ fn a_chat_model_streams_and_ctrl_c_stops_it() {
         },
     );
     let model = model.display();
-    let tmux = Tmux::start("real-chat");
+    let tmux = start_shell("real-chat");
     tmux.type_text(&format!(
         "{} {KNOB} chat --model {model}; echo \"exit=$?\"",
         sandbox_env(dir.path())

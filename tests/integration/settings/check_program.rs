@@ -1,9 +1,8 @@
 //! `knob settings check-program`: the grammar check scripts and the training
 //! pipeline call instead of keeping their own copies of the grammar.
-use std::io::Write as _;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
-use crate::support::{json, stderr, stdout, Sandbox};
+use crate::support::{assert_contains, json, json_lines, stderr, stdout, Sandbox};
 
 /// The training pipeline's test catalog: the export format with fields
 /// knob does not know, which a check must ignore.
@@ -13,27 +12,9 @@ const TRAIN_CATALOG: &str = concat!(
 );
 
 fn check_stdin(sb: &Sandbox, args: &[&str], input: &str) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_knob"));
-    cmd.args(["settings", "check-program"]).args(args);
-    sb.prepare(&mut cmd);
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("running knob");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
-
-fn lines(out: &Output) -> Vec<serde_json::Value> {
-    stdout(out)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
+    let mut argv = vec!["settings", "check-program"];
+    argv.extend(args);
+    sb.knob_stdin(&argv, input.as_bytes())
 }
 
 #[test]
@@ -79,7 +60,7 @@ fn json_from_stdin_gives_one_verdict_per_line_in_order() {
         "set appearance.dark_mode true ; preset night\n\nset sound.volume 101\nnone\n",
     );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let v = lines(&out);
+    let v = json_lines(&out);
     assert_eq!(v.len(), 4, "{}", stdout(&out));
     assert_eq!(
         v[0],
@@ -114,7 +95,7 @@ fn a_catalog_export_replaces_knobs_own_catalog() {
         &["--json", "--catalog", TRAIN_CATALOG],
         "set network.wifi true\nset display.brightness 0\nset time.timezone \"Europe/Berlin\" ; inc sound.volume 5\n",
     );
-    let v = lines(&out);
+    let v = json_lines(&out);
     assert_eq!(v[0]["error"], "unknown setting 'network.wifi'");
     assert_eq!(
         v[1]["error"],
@@ -140,5 +121,5 @@ fn an_unreadable_catalog_is_an_error_not_a_verdict() {
     assert_eq!(out.status.code(), Some(1));
     let err = json(&out);
     let message = err["error"]["message"].as_str().unwrap();
-    assert!(message.contains("is not a catalog export"), "{message}");
+    assert_contains(&message, "is not a catalog export");
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{gsettings_wrapper, json, require_tool, stderr, Sandbox};
+use crate::support::{assert_contains, gsettings_wrapper, json, require_tool, stderr, Sandbox};
 
 const IFACE: &str = "org.gnome.desktop.interface";
 
@@ -22,9 +22,7 @@ fn slow_gsettings(sb: &Sandbox, delay: &str) -> String {
 
 /// Starts knob in the sandbox with `path` as PATH.
 fn spawn(sb: &Sandbox, path: &str, args: &[&str]) -> Child {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_knob"));
-    cmd.args(args);
-    sb.prepare(&mut cmd);
+    let mut cmd = sb.command(args);
     cmd.env("PATH", path)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -112,11 +110,7 @@ fn undo_waits_for_a_slow_apply_and_undoes_all_of_it() {
     }
     let again = sb.knob(&["undo"]);
     assert_eq!(again.status.code(), Some(1));
-    assert!(
-        stderr(&again).contains("nothing to undo"),
-        "{}",
-        stderr(&again)
-    );
+    assert_contains(&stderr(&again), "nothing to undo");
     // It waited for the apply, and said so once.
     assert_eq!(
         stderr(&undo)
@@ -133,7 +127,7 @@ fn two_concurrent_undos_undo_two_different_plans() {
     require_tool("gsettings");
     let sb = Sandbox::new();
     for (setting, value) in [("fixture.cursor_size", "32"), ("fixture.text_scale", "1.5")] {
-        let out = sb.knob(&[
+        sb.knob_ok(&[
             "set",
             setting,
             value,
@@ -142,7 +136,6 @@ fn two_concurrent_undos_undo_two_different_plans() {
             "--apply",
             "--yes",
         ]);
-        assert!(out.status.success(), "{}", stderr(&out));
     }
     assert_eq!(get(&sb, "cursor-size"), "32");
     assert_eq!(get(&sb, "text-scaling-factor"), "1.5");

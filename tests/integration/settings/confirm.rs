@@ -1,65 +1,11 @@
 //! Confirmation on a terminal: knob asks before applying, applies on `y`,
 //! and refuses (exit 4) on anything else. The terminal is a tmux pane; knob
 //! runs directly in it (argv, no shell).
-use std::process::Command;
-use std::time::{Duration, Instant};
-
-use crate::support::{require_tool, Sandbox};
-
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn run(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(["-f", "/dev/null"])
-            .args(args)
-            .output()
-            .expect("running tmux");
-        assert!(
-            out.status.success(),
-            "tmux {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn wait_for(&self, what: &str, done: impl Fn(&Tmux) -> bool) {
-        let start = Instant::now();
-        while !done(self) {
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "timed out waiting for {what}; screen:\n{}",
-                self.screen()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn screen(&self) -> String {
-        self.run(&["capture-pane", "-p", "-t", "t"])
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .arg("kill-server")
-            .output();
-    }
-}
+use crate::support::{require_tool, Sandbox, Tmux};
 
 /// Runs `knob set fixture.cursor_size VALUE --platform gnome --apply` in a
 /// pane, answers `answer`, and returns knob's exit status.
 fn answer_prompt(sb: &Sandbox, value: &str, answer: &str) -> i32 {
-    let tmux = Tmux {
-        socket: format!("knob-test-{}-{value}", std::process::id()),
-    };
     let env: Vec<String> = [
         ("HOME", sb.path("home")),
         ("XDG_CONFIG_HOME", sb.path("config")),
@@ -72,29 +18,26 @@ fn answer_prompt(sb: &Sandbox, value: &str, answer: &str) -> i32 {
     .map(|(k, v)| format!("{k}={}", v.display()))
     .chain(["GSETTINGS_BACKEND=keyfile".to_string()])
     .collect();
-    let mut args: Vec<&str> = vec!["new-session", "-d", "-s", "t", "-x", "150", "-y", "40"];
+    let mut args: Vec<&str> = Vec::new();
     for e in &env {
         args.extend(["-e", e]);
     }
-    let knob = env!("CARGO_BIN_EXE_knob");
+    let knob = crate::support::KNOB;
     // The shell prints knob's exit status: reading it from the screen works
     // whatever tmux's pane bookkeeping does on a loaded machine.
     let script = format!(
         "{knob} set fixture.cursor_size {value} --platform gnome --apply; echo exit=$?; sleep 600"
     );
     args.extend(["--", "sh", "-c", &script]);
-    tmux.run(&args);
-    tmux.wait_for("the prompt", |t| {
-        t.screen().contains("Apply 1 change? [y/N]")
-    });
+    let tmux = Tmux::start(&format!("confirm-{value}"), (150, 40), &args);
+    tmux.wait_for(|s| s.contains("Apply 1 change? [y/N]"), "the prompt");
     assert!(
         tmux.screen().contains("M fixture.cursor_size"),
         "the plan is shown before the question:\n{}",
         tmux.screen()
     );
-    tmux.run(&["send-keys", "-t", "t", answer, "Enter"]);
-    tmux.wait_for("knob to exit", |t| t.screen().contains("exit="));
-    let screen = tmux.screen();
+    tmux.keys(&[answer, "Enter"]);
+    let screen = tmux.wait_for(|s| s.contains("exit="), "knob to exit");
     let status = screen
         .split("exit=")
         .nth(1)

@@ -7,7 +7,7 @@ use knob::settings::{
     UndoOptions, Value,
 };
 
-use crate::support::{read_back, stderr, Sandbox, FIXTURES};
+use crate::support::{assert_contains, read_back, stderr, Sandbox, FIXTURES};
 
 fn fixtures() -> Catalog {
     let files = read_files(&[format!("{FIXTURES}/profiles/fixtures.toml").into()]).unwrap();
@@ -246,7 +246,7 @@ fn undo_leaves_a_key_it_cannot_read_unless_forced() {
     let report = undo(&journal, None, &no_tool, read_back(&cat)).unwrap();
     assert_eq!(report.left.len(), 2);
     let reason = report.left[1].unreadable.as_deref().unwrap();
-    assert!(reason.contains("gsettings not found"), "{reason}");
+    assert_contains(&reason, "gsettings not found");
     assert!(
         no_tool.log().iter().all(|a| a[1] != "set"),
         "nothing written"
@@ -345,7 +345,7 @@ fn windows_rollback_on_the_fake_system_reports_both_facts() {
         Some("REG_DWORD 0x1")
     );
     let entry = std::fs::read_to_string(dir.path().join("000001.json")).unwrap();
-    assert!(entry.contains("\"state\": \"rolled_back\""), "{entry}");
+    assert_contains(&entry, "\"state\": \"rolled_back\"");
     assert!(
         entry.contains("\"status\": \"failed\"") && entry.contains("\"status\": \"rolled_back\""),
         "{entry}"
@@ -396,12 +396,7 @@ fn a_setting_with_one_key_not_restored_is_reported_only_as_not_restored() {
         &sb.path("fail-bin"),
         "if [ \"$1 $3 $4\" = \"set gtk-theme 'Adwaita'\" ]; then echo refused >&2; exit 1; fi",
     );
-    let knob = |args: &[&str]| {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_knob"));
-        cmd.args(args);
-        sb.prepare(&mut cmd);
-        cmd.env("PATH", &path).output().unwrap()
-    };
+    let knob = |args: &[&str]| sb.command(args).env("PATH", &path).output().unwrap();
     let out = knob(&[
         "apply",
         "fixture-evening",
@@ -418,10 +413,9 @@ fn a_setting_with_one_key_not_restored_is_reported_only_as_not_restored() {
         text.contains("restored fixture.cursor_size.") && !text.contains("fixture.dark_mode"),
         "{text}"
     );
-    assert!(
-        stderr(&out).contains("could not restore fixture.dark_mode: refused"),
-        "{}",
-        stderr(&out)
+    assert_contains(
+        &stderr(&out),
+        "could not restore fixture.dark_mode: refused",
     );
 }
 
@@ -516,7 +510,7 @@ fn windows_on_linux_has_unknown_values_and_refuses_to_apply() {
 #[test]
 fn windows_on_linux_through_the_binary() {
     let sb = Sandbox::new();
-    let out = sb.knob(&[
+    let out = sb.knob_ok(&[
         "set",
         "fixture.dark_mode",
         "on",
@@ -524,7 +518,6 @@ fn windows_on_linux_through_the_binary() {
         "windows",
         "--json",
     ]);
-    assert!(out.status.success(), "{}", stderr(&out));
     let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(plan["actions"][0]["current"], serde_json::Value::Null);
     assert_eq!(plan["actions"][0]["current_state"], "unknown");
@@ -539,12 +532,9 @@ fn windows_on_linux_through_the_binary() {
         "--yes",
     ]);
     assert_eq!(out.status.code(), Some(4));
-    assert!(
-        stderr(&out).contains(
-            "not applied: cannot apply this windows plan here: reg not found on this machine"
-        ),
-        "{}",
-        stderr(&out)
+    assert_contains(
+        &stderr(&out),
+        "not applied: cannot apply this windows plan here: reg not found on this machine",
     );
     // Nothing journaled (the directory may hold the writers' lock file).
     let entries = std::fs::read_dir(sb.journal_dir()).map_or(0, |d| {

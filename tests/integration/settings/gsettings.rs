@@ -1,6 +1,8 @@
 //! Real gsettings with GSETTINGS_BACKEND=keyfile in a temporary
 //! XDG_CONFIG_HOME (no dconf, no D-Bus), through the knob binary.
-use crate::support::{json, outside_snapshot, require_tool, stderr, stdout, Sandbox};
+use crate::support::{
+    assert_contains, json, outside_snapshot, require_tool, stderr, stdout, Sandbox,
+};
 
 const IFACE: &str = "org.gnome.desktop.interface";
 
@@ -21,7 +23,7 @@ fn plan_apply_undo_round_trip() {
     assert_eq!(get(&sb, IFACE, "gtk-theme"), "'Adwaita'");
 
     // The plan shows the true current value and the exact argv.
-    let out = sb.knob(&[
+    let out = sb.knob_ok(&[
         "set",
         "fixture.dark_mode",
         "on",
@@ -29,7 +31,6 @@ fn plan_apply_undo_round_trip() {
         "gnome",
         "--json",
     ]);
-    assert!(out.status.success(), "{}", stderr(&out));
     let plan = json(&out);
     assert_eq!(plan["platform"], "gnome");
     assert_eq!(plan["applied"], false);
@@ -116,8 +117,7 @@ fn plan_apply_undo_round_trip() {
     );
 
     // Undo restores both keys.
-    let out = sb.knob(&["undo"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = sb.knob_ok(&["undo"]);
     assert_eq!(
         stdout(&out),
         "undid plan 1 (set fixture.dark_mode true): restored fixture.dark_mode.\n"
@@ -126,7 +126,7 @@ fn plan_apply_undo_round_trip() {
     assert_eq!(get(&sb, IFACE, "gtk-theme"), "'Adwaita'");
     let out = sb.knob(&["undo"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("nothing to undo"), "{}", stderr(&out));
+    assert_contains(&stderr(&out), "nothing to undo");
 
     assert_eq!(
         outside,
@@ -250,15 +250,15 @@ fn third_action_failing_rolls_back_the_first_two() {
         "--verbose",
     ]);
     let text = stdout(&out);
-    assert!(text.contains("M fixture.cursor_size"), "{text}");
-    assert!(
-        text.contains("$ gsettings set org.gnome.desktop.interface cursor-size 48"),
-        "{text}"
+    assert_contains(&text, "M fixture.cursor_size");
+    assert_contains(
+        &text,
+        "$ gsettings set org.gnome.desktop.interface cursor-size 48",
     );
-    assert!(text.contains("? fixture.not_installed"), "{text}");
-    assert!(
-        text.contains("note: current value unknown: gsettings: No such schema"),
-        "{text}"
+    assert_contains(&text, "? fixture.not_installed");
+    assert_contains(
+        &text,
+        "note: current value unknown: gsettings: No such schema",
     );
 
     let out = sb.knob(&[
@@ -286,13 +286,10 @@ fn third_action_failing_rolls_back_the_first_two() {
         serde_json::json!(["fixture.cursor_size", "fixture.text_scale"])
     );
     let err = stderr(&out);
-    assert!(
-        err.contains("knob: failed: fixture.not_installed: No such schema"),
-        "{err}"
-    );
-    assert!(
-        err.contains("knob: rolled back: fixture.cursor_size, fixture.text_scale"),
-        "{err}"
+    assert_contains(&err, "knob: failed: fixture.not_installed: No such schema");
+    assert_contains(
+        &err,
+        "knob: rolled back: fixture.cursor_size, fixture.text_scale",
     );
 
     assert_eq!(get(&sb, IFACE, "cursor-size"), "24");
@@ -305,7 +302,7 @@ fn third_action_failing_rolls_back_the_first_two() {
     );
     // A rolled-back plan has nothing left to undo.
     let out = sb.knob(&["undo"]);
-    assert!(stderr(&out).contains("nothing to undo"), "{}", stderr(&out));
+    assert_contains(&stderr(&out), "nothing to undo");
     assert_eq!(
         outside,
         outside_snapshot(),
@@ -331,7 +328,7 @@ fn values_are_checked_before_any_command_runs() {
         stderr(&out),
         "knob: error: fixture.cursor_size: 500 px is above the maximum 96 px\n"
     );
-    let out = sb.knob(&[
+    let out = sb.knob_ok(&[
         "set",
         "fixture.idle_delay",
         "1 hour",
@@ -339,7 +336,6 @@ fn values_are_checked_before_any_command_runs() {
         "gnome",
         "--json",
     ]);
-    assert!(out.status.success(), "{}", stderr(&out));
     let plan = json(&out);
     assert_eq!(plan["actions"][0]["value"], 60);
     assert_eq!(plan["actions"][0]["new"], "3600");
@@ -355,7 +351,7 @@ fn values_are_checked_before_any_command_runs() {
 fn relative_changes_read_the_current_value() {
     require_tool("gsettings");
     let sb = Sandbox::new();
-    let out = sb.knob(&[
+    sb.knob_ok(&[
         "set",
         "fixture.cursor_size",
         "up",
@@ -364,7 +360,6 @@ fn relative_changes_read_the_current_value() {
         "--apply",
         "--yes",
     ]);
-    assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(get(&sb, IFACE, "cursor-size"), "32");
     let out = sb.knob(&["get", "fixture.cursor_size", "--platform", "gnome"]);
     assert_eq!(

@@ -4,7 +4,6 @@
 //! read back from the system are checked before a restore command takes
 //! them; and the real tools see exactly one argument per value.
 use std::path::Path;
-use std::process::Command;
 
 use knob::settings::backend::Current;
 use knob::settings::catalog::{Key, Target};
@@ -402,20 +401,20 @@ fn option_like_values_are_refused_before_any_command_runs() {
         ("sound.output_device", "-sevil.example.com:4713"),
         ("system.default_browser", "-x.desktop"),
     ] {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_knob"));
-        cmd.args([
-            "set",
-            "--platform",
-            "gnome",
-            "--apply",
-            "--yes",
-            id,
-            "--",
-            value,
-        ]);
-        sb.prepare(&mut cmd);
-        cmd.env("PATH", &path);
-        let out = cmd.output().unwrap();
+        let out = sb
+            .command(&[
+                "set",
+                "--platform",
+                "gnome",
+                "--apply",
+                "--yes",
+                id,
+                "--",
+                value,
+            ])
+            .env("PATH", &path)
+            .output()
+            .unwrap();
         assert_eq!(out.status.code(), Some(1), "{id} {value}: {}", stdout(&out));
         assert_eq!(
             stderr(&out),
@@ -457,14 +456,13 @@ fn gnome_wallpaper_paths_with_quotes_round_trip_through_real_gsettings() {
         assert!(out.status.success(), "{path}: {}", stderr(&out));
     };
     let get = || {
-        let out = sb.knob(&[
+        let out = sb.knob_ok(&[
             "get",
             "appearance.wallpaper",
             "--platform",
             "gnome",
             "--json",
         ]);
-        assert!(out.status.success(), "{}", stderr(&out));
         crate::support::json(&out)
     };
     set("/tmp/a'b.png");
@@ -477,7 +475,6 @@ fn gnome_wallpaper_paths_with_quotes_round_trip_through_real_gsettings() {
     assert_eq!(get()["value"], second);
 
     // The second change has a restore step: undo puts the first path back.
-    let out = sb.knob(&["undo"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    sb.knob_ok(&["undo"]);
     assert_eq!(picture_uri(&sb), r#""file:///tmp/a'b.png""#);
 }

@@ -8,7 +8,7 @@ use knob::settings::load::load_with_user_dir;
 use knob::settings::system::Output;
 use knob::settings::{apply, plan, Journal, Platform, RealSystem, System, Value};
 
-use crate::support::{require_tool, stderr, stdout, Sandbox};
+use crate::support::{assert_contains, require_tool, stderr, stdout, Sandbox};
 
 const IFACE: &str = "org.gnome.desktop.interface";
 
@@ -68,7 +68,7 @@ fn crash_after_the_first_write_is_undoable() {
     );
     assert_eq!(get("text-scaling-factor"), "1.0");
     let entry = std::fs::read_to_string(sb.journal_dir().join("000001.json")).unwrap();
-    assert!(entry.contains("\"state\": \"pending\""), "{entry}");
+    assert_contains(&entry, "\"state\": \"pending\"");
 
     let out = sb.knob(&["history"]);
     assert!(
@@ -76,12 +76,11 @@ fn crash_after_the_first_write_is_undoable() {
         "{}",
         stdout(&out)
     );
-    let out = sb.knob(&["undo"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    sb.knob_ok(&["undo"]);
     assert_eq!(get("cursor-size"), "24");
     assert_eq!(get("text-scaling-factor"), "1.0");
     let entry = std::fs::read_to_string(sb.journal_dir().join("000001.json")).unwrap();
-    assert!(entry.contains("\"state\": \"undone\""), "{entry}");
+    assert_contains(&entry, "\"state\": \"undone\"");
 }
 
 #[test]
@@ -90,8 +89,7 @@ fn crash_before_any_write_leaves_an_undoable_entry() {
     let sb = Sandbox::new();
     crash_during_apply(&sb, 1);
     assert_eq!(sb.tool(&["gsettings", "get", IFACE, "cursor-size"]), "24");
-    let out = sb.knob(&["undo"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    sb.knob_ok(&["undo"]);
     assert_eq!(sb.tool(&["gsettings", "get", IFACE, "cursor-size"]), "24");
 }
 
@@ -99,7 +97,7 @@ fn crash_before_any_write_leaves_an_undoable_entry() {
 fn corrupt_and_newer_entries_are_reported_never_dropped() {
     require_tool("gsettings");
     let sb = Sandbox::new();
-    let out = sb.knob(&[
+    sb.knob_ok(&[
         "set",
         "fixture.cursor_size",
         "40",
@@ -108,17 +106,12 @@ fn corrupt_and_newer_entries_are_reported_never_dropped() {
         "--apply",
         "--yes",
     ]);
-    assert!(out.status.success(), "{}", stderr(&out));
     let bad = sb.journal_dir().join("000002.json");
     std::fs::write(&bad, "{\"format\": 1, \"id\": 2, \"truncated").unwrap();
 
     let out = sb.knob(&["undo"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("000002.json is corrupt"),
-        "{}",
-        stderr(&out)
-    );
+    assert_contains(&stderr(&out), "000002.json is corrupt");
     assert_eq!(
         sb.tool(&["gsettings", "get", IFACE, "cursor-size"]),
         "40",
@@ -133,15 +126,13 @@ fn corrupt_and_newer_entries_are_reported_never_dropped() {
 
     std::fs::write(&bad, "{\"format\": 99, \"id\": 2}").unwrap();
     let out = sb.knob(&["undo"]);
-    assert!(
-        stderr(&out).contains("written by a newer knob (format 99, this knob reads 2)"),
-        "{}",
-        stderr(&out)
+    assert_contains(
+        &stderr(&out),
+        "written by a newer knob (format 99, this knob reads 2)",
     );
 
     // The readable entry can still be undone by id, and the bad one stays.
-    let out = sb.knob(&["undo", "--id", "1"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    sb.knob_ok(&["undo", "--id", "1"]);
     assert_eq!(sb.tool(&["gsettings", "get", IFACE, "cursor-size"]), "24");
     assert_eq!(
         std::fs::read_to_string(&bad).unwrap(),
@@ -163,10 +154,8 @@ fn corrupt_and_newer_entries_are_reported_never_dropped() {
 /// Runs knob in the sandbox; fails if it has not finished in 20 s (reading a
 /// FIFO would wait for a writer forever).
 fn knob_within_20s(sb: &Sandbox, args: &[&str]) -> std::process::Output {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_knob"));
-    cmd.args(args);
-    sb.prepare(&mut cmd);
-    let mut child = cmd
+    let mut child = sb
+        .command(args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -188,7 +177,7 @@ fn knob_within_20s(sb: &Sandbox, args: &[&str]) -> std::process::Output {
 fn fifo_symlink_and_huge_id_entries_neither_hang_nor_wrap() {
     require_tool("gsettings");
     let sb = Sandbox::new();
-    let out = sb.knob(&[
+    sb.knob_ok(&[
         "set",
         "fixture.cursor_size",
         "40",
@@ -197,7 +186,6 @@ fn fifo_symlink_and_huge_id_entries_neither_hang_nor_wrap() {
         "--apply",
         "--yes",
     ]);
-    assert!(out.status.success(), "{}", stderr(&out));
     let dir = sb.journal_dir();
     let made = std::process::Command::new("mkfifo")
         .arg(dir.join("000002.json"))
@@ -214,20 +202,19 @@ fn fifo_symlink_and_huge_id_entries_neither_hang_nor_wrap() {
             && text.contains("000002.json is not read: it is a FIFO, not a regular file"),
         "{text}"
     );
-    assert!(
-        text.contains("000003.json is not read: it is a symbolic link, not a regular file"),
-        "{text}"
+    assert_contains(
+        &text,
+        "000003.json is not read: it is a symbolic link, not a regular file",
     );
     let out = knob_within_20s(&sb, &["undo"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("000003.json is not read: it is a symbolic link"),
-        "{}",
-        stderr(&out)
+    assert_contains(
+        &stderr(&out),
+        "000003.json is not read: it is a symbolic link",
     );
     let out = knob_within_20s(&sb, &["undo", "--id", "2"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(stderr(&out).contains("it is a FIFO"), "{}", stderr(&out));
+    assert_contains(&stderr(&out), "it is a FIFO");
     assert_eq!(sb.tool(&["gsettings", "get", IFACE, "cursor-size"]), "40");
 
     // An entry with the largest id: a clear error and nothing changed,
@@ -243,12 +230,9 @@ fn fifo_symlink_and_huge_id_entries_neither_hang_nor_wrap() {
         "--yes",
     ]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains(
-            "18446744073709551615.json has the largest possible id, so no entry can follow it"
-        ),
-        "{}",
-        stderr(&out)
+    assert_contains(
+        &stderr(&out),
+        "18446744073709551615.json has the largest possible id, so no entry can follow it",
     );
     assert!(!dir.join("000000.json").exists());
     assert_eq!(sb.tool(&["gsettings", "get", IFACE, "cursor-size"]), "40");
@@ -259,7 +243,7 @@ fn fifo_symlink_and_huge_id_entries_neither_hang_nor_wrap() {
 fn a_symlink_at_a_leftover_temporary_name_is_not_followed() {
     require_tool("gsettings");
     let sb = Sandbox::new();
-    let out = sb.knob(&[
+    sb.knob_ok(&[
         "set",
         "fixture.cursor_size",
         "40",
@@ -268,15 +252,13 @@ fn a_symlink_at_a_leftover_temporary_name_is_not_followed() {
         "--apply",
         "--yes",
     ]);
-    assert!(out.status.success(), "{}", stderr(&out));
     let precious = sb.path("precious.txt");
     std::fs::write(&precious, "keep me").unwrap();
     // Where knob 226b8c6 wrote its temporary file for entry 1.
     std::os::unix::fs::symlink(&precious, sb.journal_dir().join("000001.json.tmp")).unwrap();
-    let out = sb.knob(&["undo"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    sb.knob_ok(&["undo"]);
     assert_eq!(std::fs::read_to_string(&precious).unwrap(), "keep me");
     assert_eq!(sb.tool(&["gsettings", "get", IFACE, "cursor-size"]), "24");
     let out = sb.knob(&["history"]);
-    assert!(stdout(&out).contains("undone"), "{}", stdout(&out));
+    assert_contains(&stdout(&out), "undone");
 }

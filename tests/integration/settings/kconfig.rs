@@ -1,6 +1,8 @@
 //! Real kwriteconfig5/kreadconfig5 in a temporary XDG_CONFIG_HOME, through
 //! the knob binary.
-use crate::support::{json, outside_snapshot, require_tool, stderr, stdout, Sandbox};
+use crate::support::{
+    assert_contains, json, outside_snapshot, require_tool, stderr, stdout, Sandbox,
+};
 
 fn kread(sb: &Sandbox, file: &str, group: &str, key: &str) -> String {
     sb.tool(&[
@@ -26,7 +28,7 @@ fn absent_key_is_added_then_deleted_by_undo() {
     let sb = Sandbox::new();
     assert_eq!(kread(&sb, "kdeglobals", "General", "ColorScheme"), "");
 
-    let out = sb.knob(&[
+    let out = sb.knob_ok(&[
         "set",
         "fixture.dark_mode",
         "on",
@@ -34,7 +36,6 @@ fn absent_key_is_added_then_deleted_by_undo() {
         "kde",
         "--json",
     ]);
-    assert!(out.status.success(), "{}", stderr(&out));
     let a = &json(&out)["actions"][0];
     assert_eq!(a["backend"], "kconfig");
     assert_eq!(
@@ -76,10 +77,9 @@ fn absent_key_is_added_then_deleted_by_undo() {
         "BreezeDark"
     );
     let file = std::fs::read_to_string(sb.path("config").join("kdeglobals")).unwrap();
-    assert!(file.contains("[General]\nColorScheme=BreezeDark"), "{file}");
+    assert_contains(&file, "[General]\nColorScheme=BreezeDark");
 
-    let out = sb.knob(&["undo"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    sb.knob_ok(&["undo"]);
     assert_eq!(kread(&sb, "kdeglobals", "General", "ColorScheme"), "");
     let file = std::fs::read_to_string(sb.path("config").join("kdeglobals")).unwrap();
     assert!(
@@ -130,10 +130,10 @@ fn existing_values_are_restored_by_undo() {
 
     let out = sb.knob(&["apply", "fixture-evening", "--platform", "kde"]);
     let text = stdout(&out);
-    assert!(text.contains("M fixture.dark_mode"), "{text}");
-    assert!(text.contains("BreezeLight -> BreezeDark"), "{text}");
-    assert!(text.contains("M fixture.cursor_size"), "{text}");
-    assert!(text.contains("24 -> 32"), "{text}");
+    assert_contains(&text, "M fixture.dark_mode");
+    assert_contains(&text, "BreezeLight -> BreezeDark");
+    assert_contains(&text, "M fixture.cursor_size");
+    assert_contains(&text, "24 -> 32");
 
     let out = sb.knob(&[
         "apply",
@@ -170,8 +170,7 @@ fn existing_values_are_restored_by_undo() {
         stdout(&out)
     );
     assert_eq!(kread(&sb, "kdeglobals", "KScreen", "ScaleFactor"), "1");
-    let out = sb.knob(&["undo", "--id", "1"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    sb.knob_ok(&["undo", "--id", "1"]);
     assert_eq!(
         kread(&sb, "kdeglobals", "General", "ColorScheme"),
         "BreezeLight"
@@ -179,9 +178,5 @@ fn existing_values_are_restored_by_undo() {
     assert_eq!(kread(&sb, "kcminputrc", "Mouse", "cursorSize"), "24");
     let out = sb.knob(&["undo", "--id", "1"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("plan 1 cannot be undone: it is undone"),
-        "{}",
-        stderr(&out)
-    );
+    assert_contains(&stderr(&out), "plan 1 cannot be undone: it is undone");
 }

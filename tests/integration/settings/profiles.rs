@@ -3,7 +3,7 @@
 use knob::settings::load::{load, read_files, shipped_files, SourceFile};
 use knob::settings::profile::{file_kind, parse_profile, FileKind};
 
-use crate::support::{json, stderr, stdout, Sandbox, FIXTURES};
+use crate::support::{assert_contains, json, stderr, stdout, Sandbox, FIXTURES};
 
 #[test]
 fn every_shipped_profile_and_preset_loads() {
@@ -160,16 +160,14 @@ fn check_command_reports_errors_with_paths() {
         stderr(&out),
         format!("{path}:8:7: min is greater than max\nknob: 1 error in the profiles\n")
     );
-    let out = sb.knob(&["settings", "check"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = sb.knob_ok(&["settings", "check"]);
     assert!(stdout(&out).starts_with("ok: "), "{}", stdout(&out));
 }
 
 #[test]
 fn export_is_complete() {
     let sb = Sandbox::new();
-    let out = sb.knob(&["settings", "export", "--json"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = sb.knob_ok(&["settings", "export", "--json"]);
     let export = json(&out);
     assert_eq!(export["format"], 1);
     let settings = export["settings"].as_array().unwrap();
@@ -262,9 +260,9 @@ fn errors_name_the_user_profile_that_caused_them() {
     for line in &errors {
         assert!(line.starts_with(&at), "{err}");
     }
-    assert!(
-        err.contains("'night' (settings-profiles/presets/night.toml) sets it to 40"),
-        "{err}"
+    assert_contains(
+        &err,
+        "'night' (settings-profiles/presets/night.toml) sets it to 40",
     );
 }
 

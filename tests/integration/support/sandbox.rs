@@ -9,6 +9,8 @@ use std::time::SystemTime;
 
 use knob::settings::{Catalog, RealSystem, System, UndoOptions};
 
+use super::{output_with_stdin, stderr, stdout};
+
 pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 
 /// Undo that reads each key back through `catalog` first (no `--force`).
@@ -114,12 +116,32 @@ impl Sandbox {
         sys
     }
 
-    /// Runs knob in the sandbox with no terminal on stdin.
-    pub fn knob(&self, args: &[&str]) -> Output {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_knob"));
+    /// A knob command in the sandbox, with no terminal on stdin.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(super::KNOB);
         cmd.args(args);
         self.prepare(&mut cmd);
-        cmd.output().expect("running knob")
+        cmd
+    }
+
+    /// Runs knob in the sandbox with no terminal on stdin.
+    pub fn knob(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("running knob")
+    }
+
+    /// Runs knob in the sandbox and asserts that it succeeded.
+    #[track_caller]
+    pub fn knob_ok(&self, args: &[&str]) -> Output {
+        let out = self.knob(args);
+        assert!(out.status.success(), "knob {args:?}: {}", stderr(&out));
+        out
+    }
+
+    /// Runs knob in the sandbox with `input` on stdin.
+    pub fn knob_stdin(&self, args: &[&str], input: &[u8]) -> Output {
+        let mut cmd = self.command(args);
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        output_with_stdin(cmd, input)
     }
 
     /// Runs a tool in the sandbox; asserts success and returns trimmed stdout.
@@ -130,34 +152,9 @@ impl Sandbox {
         let out = cmd
             .output()
             .unwrap_or_else(|e| panic!("running {argv:?}: {e}"));
-        assert!(
-            out.status.success(),
-            "{argv:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout)
-            .trim_end_matches('\n')
-            .to_string()
+        assert!(out.status.success(), "{argv:?} failed: {}", stderr(&out));
+        stdout(&out).trim_end_matches('\n').to_string()
     }
-}
-
-pub fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-pub fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// Parses knob's JSON output, with the output in the message on failure.
-pub fn json(out: &Output) -> serde_json::Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): stdout: {} stderr: {}",
-            stdout(out),
-            stderr(out)
-        )
-    })
 }
 
 /// Files (path -> size, modification time) under the real user's
