@@ -2,7 +2,7 @@
 //! arguments and stdin, the JSON shapes, bad batch lines, hostile input, and
 //! the documented exit codes. Behaviour that depends on what the shipped model
 //! understands is in agent_model.rs.
-use crate::support::{assert_contains, text, Sandbox};
+use crate::support::{assert_contains, text, Sandbox, IFACE};
 use serde_json::Value;
 
 #[test]
@@ -183,12 +183,7 @@ fn ask_and_batch_dry_runs_go_through_apply_on_the_dry_run_system() {
     assert_eq!(line["actions"][0]["setting"], "appearance.dark_mode");
     assert_eq!(line["dry_run_writes"], expected(&line));
     assert_eq!(
-        sb.tool(&[
-            "gsettings",
-            "get",
-            "org.gnome.desktop.interface",
-            "color-scheme"
-        ]),
+        sb.gsettings_get(IFACE, "color-scheme"),
         "'default'",
         "a dry run changes nothing"
     );

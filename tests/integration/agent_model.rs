@@ -2,21 +2,11 @@
 //! against the real gsettings (keyfile backend in a sandbox): a request
 //! becomes a plan, `--apply --yes` makes it, `knob undo` restores it. The
 //! requests are plain ones any acceptable model must get right.
-use crate::support::{assert_contains, json, require_tool, text, Sandbox};
+use crate::support::{assert_contains, json, require_tool, text, Sandbox, IFACE};
 use serde_json::Value;
 
-const SCHEME: [&str; 4] = [
-    "gsettings",
-    "get",
-    "org.gnome.desktop.interface",
-    "color-scheme",
-];
-const CURSOR: [&str; 4] = [
-    "gsettings",
-    "get",
-    "org.gnome.desktop.interface",
-    "cursor-size",
-];
+const SCHEME: [&str; 4] = ["gsettings", "get", IFACE, "color-scheme"];
+const CURSOR: [&str; 4] = ["gsettings", "get", IFACE, "cursor-size"];
 
 #[test]
 fn ask_apply_and_undo_against_real_gsettings() {
@@ -62,13 +52,7 @@ fn applying_without_a_terminal_or_yes_is_refused() {
 fn a_relative_request_reads_the_current_value_and_stops_at_the_range_edge() {
     require_tool("gsettings");
     let sb = Sandbox::new();
-    sb.tool(&[
-        "gsettings",
-        "set",
-        "org.gnome.desktop.interface",
-        "cursor-size",
-        "48",
-    ]);
+    sb.gsettings_set(IFACE, "cursor-size", "48");
     let out = sb.knob(&[
         "ask",
         "--platform",
@@ -82,13 +66,7 @@ fn a_relative_request_reads_the_current_value_and_stops_at_the_range_edge() {
     let new: i64 = plan["actions"][0]["value"].as_i64().expect("an int value");
     assert!(new > 48, "{plan}");
     // At the top of the range, bigger stays at the top.
-    sb.tool(&[
-        "gsettings",
-        "set",
-        "org.gnome.desktop.interface",
-        "cursor-size",
-        "96",
-    ]);
+    sb.gsettings_set(IFACE, "cursor-size", "96");
     let out = sb.knob(&[
         "ask",
         "--platform",
@@ -369,12 +347,7 @@ fn batch_apply_on_two_threads_plans_each_line_after_the_lines_before_it() {
         "dark mode was turned off last"
     );
     let size: f64 = sb
-        .tool(&[
-            "gsettings",
-            "get",
-            "org.gnome.desktop.interface",
-            "text-scaling-factor",
-        ])
+        .tool(&["gsettings", "get", IFACE, "text-scaling-factor"])
         .parse()
         .unwrap();
     assert!(size > 1.5, "bigger than 1.5: {size}");

@@ -306,20 +306,19 @@ fn generate_json_greedy_chat_matches_the_llama_cpp_text() {
 #[test]
 fn generate_streams_text_and_stats_and_reads_stdin() {
     let model = test_model_path();
-    let out = knob(
-        &[
-            "generate",
-            "--model",
-            model.to_str().expect("utf-8 path"),
-            "--temp",
-            "0.7",
-            "--seed",
-            "3",
-            "--max-tokens",
-            "8",
-        ],
-        Some("The capital of France is"),
-    );
+    let args = [
+        "generate",
+        "--model",
+        model.to_str().expect("utf-8 path"),
+        "--temp",
+        "0.7",
+        "--seed",
+        "3",
+        "--max-tokens",
+        "8",
+    ];
+    let prompt = Some("The capital of France is");
+    let out = knob(&args, prompt);
     assert!(
         out.status.success(),
         "{}",
@@ -331,20 +330,7 @@ fn generate_streams_text_and_stats_and_reads_stdin() {
         "{err}"
     );
     // the same seed gives the same text
-    let again = knob(
-        &[
-            "generate",
-            "--model",
-            model.to_str().expect("utf-8 path"),
-            "--temp",
-            "0.7",
-            "--seed",
-            "3",
-            "--max-tokens",
-            "8",
-        ],
-        Some("The capital of France is"),
-    );
+    let again = knob(&args, prompt);
     assert_eq!(out.stdout, again.stdout);
     assert!(!out.stdout.is_empty());
 }

@@ -5,9 +5,19 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{assert_contains, gsettings_wrapper, json, require_tool, stderr, Sandbox};
+use crate::support::{
+    assert_contains, gsettings_wrapper, json, require_tool, stderr, Sandbox, IFACE,
+};
 
-const IFACE: &str = "org.gnome.desktop.interface";
+/// Applies the fixture preset on GNOME: three gsettings writes.
+const APPLY_EVENING: [&str; 6] = [
+    "apply",
+    "fixture-evening",
+    "--platform",
+    "gnome",
+    "--apply",
+    "--yes",
+];
 
 /// A `gsettings` on PATH that sleeps `delay` seconds before every write,
 /// then runs the real one; returns the PATH to give knob.
@@ -63,28 +73,13 @@ fn entry(sb: &Sandbox, id: u64) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-fn get(sb: &Sandbox, key: &str) -> String {
-    sb.tool(&["gsettings", "get", IFACE, key])
-}
-
 #[test]
 fn undo_waits_for_a_slow_apply_and_undoes_all_of_it() {
     require_tool("gsettings");
     let sb = Sandbox::new();
     let slow = slow_gsettings(&sb, "0.5");
     // Three writes (color-scheme, gtk-theme, cursor-size) of 0.5 s each.
-    let apply = spawn(
-        &sb,
-        &slow,
-        &[
-            "apply",
-            "fixture-evening",
-            "--platform",
-            "gnome",
-            "--apply",
-            "--yes",
-        ],
-    );
+    let apply = spawn(&sb, &slow, &APPLY_EVENING);
     // The entry is written before the first change: apply is under way.
     wait_for(&sb.journal_dir().join("000001.json"));
     let undo = spawn(&sb, &slow, &["undo", "--json"]);
@@ -100,9 +95,9 @@ fn undo_waits_for_a_slow_apply_and_undoes_all_of_it() {
     );
 
     // Nothing stays changed, and the journal says so.
-    assert_eq!(get(&sb, "color-scheme"), "'default'");
-    assert_eq!(get(&sb, "gtk-theme"), "'Adwaita'");
-    assert_eq!(get(&sb, "cursor-size"), "24");
+    assert_eq!(sb.gsettings_get(IFACE, "color-scheme"), "'default'");
+    assert_eq!(sb.gsettings_get(IFACE, "gtk-theme"), "'Adwaita'");
+    assert_eq!(sb.gsettings_get(IFACE, "cursor-size"), "24");
     let e = entry(&sb, 1);
     assert_eq!(e["state"], "undone");
     for c in e["changes"].as_array().unwrap() {
@@ -137,8 +132,8 @@ fn two_concurrent_undos_undo_two_different_plans() {
             "--yes",
         ]);
     }
-    assert_eq!(get(&sb, "cursor-size"), "32");
-    assert_eq!(get(&sb, "text-scaling-factor"), "1.5");
+    assert_eq!(sb.gsettings_get(IFACE, "cursor-size"), "32");
+    assert_eq!(sb.gsettings_get(IFACE, "text-scaling-factor"), "1.5");
 
     let slow = slow_gsettings(&sb, "0.5");
     let first = spawn(&sb, &slow, &["undo", "--json"]);
@@ -150,8 +145,8 @@ fn two_concurrent_undos_undo_two_different_plans() {
     let mut ids = vec![json(&first)["id"].clone(), json(&second)["id"].clone()];
     ids.sort_by_key(|v| v.as_u64());
     assert_eq!(ids, vec![1, 2], "each undo must undo its own plan");
-    assert_eq!(get(&sb, "cursor-size"), "24");
-    assert_eq!(get(&sb, "text-scaling-factor"), "1.0");
+    assert_eq!(sb.gsettings_get(IFACE, "cursor-size"), "24");
+    assert_eq!(sb.gsettings_get(IFACE, "text-scaling-factor"), "1.0");
     assert_eq!(entry(&sb, 1)["state"], "undone");
     assert_eq!(entry(&sb, 2)["state"], "undone");
 }
@@ -162,18 +157,7 @@ fn no_wait_fails_at_once_with_exit_5_while_another_knob_applies() {
     let sb = Sandbox::new();
     // Three writes of a second each: long enough for two refusals.
     let slow = slow_gsettings(&sb, "1");
-    let mut apply = spawn(
-        &sb,
-        &slow,
-        &[
-            "apply",
-            "fixture-evening",
-            "--platform",
-            "gnome",
-            "--apply",
-            "--yes",
-        ],
-    );
+    let mut apply = spawn(&sb, &slow, &APPLY_EVENING);
     wait_for(&sb.journal_dir().join("000001.json"));
     let undo = sb.knob(&["undo", "--no-wait"]);
     let set = sb.knob(&[
@@ -204,9 +188,9 @@ fn no_wait_fails_at_once_with_exit_5_while_another_knob_applies() {
     );
     assert!(apply.status.success(), "{}", stderr(&apply));
     // The apply finished; the refused commands changed nothing.
-    assert_eq!(get(&sb, "color-scheme"), "'prefer-dark'");
-    assert_eq!(get(&sb, "cursor-size"), "32");
-    assert_eq!(get(&sb, "text-scaling-factor"), "1.0");
+    assert_eq!(sb.gsettings_get(IFACE, "color-scheme"), "'prefer-dark'");
+    assert_eq!(sb.gsettings_get(IFACE, "cursor-size"), "32");
+    assert_eq!(sb.gsettings_get(IFACE, "text-scaling-factor"), "1.0");
     assert_eq!(entry(&sb, 1)["state"], "applied");
     assert!(!sb.journal_dir().join("000002.json").exists());
 }

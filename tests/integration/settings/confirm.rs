@@ -1,7 +1,7 @@
 //! Confirmation on a terminal: knob asks before applying, applies on `y`,
 //! and refuses (exit 4) on anything else. The terminal is a tmux pane; knob
 //! runs directly in it (argv, no shell).
-use crate::support::{require_tool, Sandbox, Tmux};
+use crate::support::{require_tool, Sandbox, Tmux, IFACE};
 
 /// Runs `knob set fixture.cursor_size VALUE --platform gnome --apply` in a
 /// pane, answers `answer`, and returns knob's exit status.
@@ -58,23 +58,7 @@ fn a_terminal_is_asked_before_applying() {
         4,
         "declining refuses with exit 4"
     );
-    assert_eq!(
-        sb.tool(&[
-            "gsettings",
-            "get",
-            "org.gnome.desktop.interface",
-            "cursor-size"
-        ]),
-        "24"
-    );
+    assert_eq!(sb.gsettings_get(IFACE, "cursor-size"), "24");
     assert_eq!(answer_prompt(&sb, "48", "y"), 0);
-    assert_eq!(
-        sb.tool(&[
-            "gsettings",
-            "get",
-            "org.gnome.desktop.interface",
-            "cursor-size"
-        ]),
-        "48"
-    );
+    assert_eq!(sb.gsettings_get(IFACE, "cursor-size"), "48");
 }

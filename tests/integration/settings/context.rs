@@ -12,9 +12,7 @@ use knob::exit::Exit;
 use knob::settings::load::load_with_user_dir;
 use knob::settings::{plan, FakeSystem, Journal, Platform, Value};
 
-use crate::support::{json, require_tool, stderr, stdout, Sandbox};
-
-const IFACE: &str = "org.gnome.desktop.interface";
+use crate::support::{json, require_tool, stderr, stdout, Sandbox, IFACE};
 
 fn argv(a: &[&str]) -> Vec<String> {
     a.iter().map(|s| s.to_string()).collect()
@@ -171,10 +169,7 @@ fn cli_dry_run_lists_the_writes_the_dry_run_system_recorded() {
         serde_json::json!([a["argv"], a["also"][0]["argv"]]),
         "the writes a dry run records are the plan's argv, in apply's order"
     );
-    assert_eq!(
-        sb.tool(&["gsettings", "get", IFACE, "color-scheme"]),
-        "'default'"
-    );
+    assert_eq!(sb.gsettings_get(IFACE, "color-scheme"), "'default'");
     // The text is unchanged: the plan, then what the dry run found.
     let out = dry(&[]);
     assert!(

@@ -1,14 +1,8 @@
 //! Real gsettings with GSETTINGS_BACKEND=keyfile in a temporary
 //! XDG_CONFIG_HOME (no dconf, no D-Bus), through the knob binary.
 use crate::support::{
-    assert_contains, json, outside_snapshot, require_tool, stderr, stdout, Sandbox,
+    assert_contains, json, outside_snapshot, require_tool, stderr, stdout, Sandbox, IFACE,
 };
-
-const IFACE: &str = "org.gnome.desktop.interface";
-
-fn get(sb: &Sandbox, schema: &str, key: &str) -> String {
-    sb.tool(&["gsettings", "get", schema, key])
-}
 
 #[test]
 fn plan_apply_undo_round_trip() {
@@ -16,11 +10,11 @@ fn plan_apply_undo_round_trip() {
     let outside = outside_snapshot();
     let sb = Sandbox::new();
     assert_eq!(
-        get(&sb, IFACE, "color-scheme"),
+        sb.gsettings_get(IFACE, "color-scheme"),
         "'default'",
         "the schema default (is gsettings-desktop-schemas installed?)"
     );
-    assert_eq!(get(&sb, IFACE, "gtk-theme"), "'Adwaita'");
+    assert_eq!(sb.gsettings_get(IFACE, "gtk-theme"), "'Adwaita'");
 
     // The plan shows the true current value and the exact argv.
     let out = sb.knob_ok(&[
@@ -55,7 +49,7 @@ fn plan_apply_undo_round_trip() {
         serde_json::json!(["gsettings", "set", IFACE, "gtk-theme", "'Adwaita-dark'"])
     );
     assert_eq!(
-        get(&sb, IFACE, "color-scheme"),
+        sb.gsettings_get(IFACE, "color-scheme"),
         "'default'",
         "a dry run must not change anything"
     );
@@ -75,7 +69,7 @@ fn plan_apply_undo_round_trip() {
         "{}",
         stderr(&out)
     );
-    assert_eq!(get(&sb, IFACE, "color-scheme"), "'default'");
+    assert_eq!(sb.gsettings_get(IFACE, "color-scheme"), "'default'");
 
     // Apply.
     let out = sb.knob(&[
@@ -93,8 +87,8 @@ fn plan_apply_undo_round_trip() {
         "{}",
         stdout(&out)
     );
-    assert_eq!(get(&sb, IFACE, "color-scheme"), "'prefer-dark'");
-    assert_eq!(get(&sb, IFACE, "gtk-theme"), "'Adwaita-dark'");
+    assert_eq!(sb.gsettings_get(IFACE, "color-scheme"), "'prefer-dark'");
+    assert_eq!(sb.gsettings_get(IFACE, "gtk-theme"), "'Adwaita-dark'");
     let keyfile = sb.path("config").join("glib-2.0/settings/keyfile");
     assert!(std::fs::read_to_string(&keyfile)
         .unwrap()
@@ -122,8 +116,8 @@ fn plan_apply_undo_round_trip() {
         stdout(&out),
         "undid plan 1 (set fixture.dark_mode true): restored fixture.dark_mode.\n"
     );
-    assert_eq!(get(&sb, IFACE, "color-scheme"), "'default'");
-    assert_eq!(get(&sb, IFACE, "gtk-theme"), "'Adwaita'");
+    assert_eq!(sb.gsettings_get(IFACE, "color-scheme"), "'default'");
+    assert_eq!(sb.gsettings_get(IFACE, "gtk-theme"), "'Adwaita'");
     let out = sb.knob(&["undo"]);
     assert_eq!(out.status.code(), Some(1));
     assert_contains(&stderr(&out), "nothing to undo");
@@ -143,7 +137,7 @@ fn undo_leaves_a_key_changed_since_apply_until_forced() {
     require_tool("gsettings");
     let outside = outside_snapshot();
     let sb = Sandbox::new();
-    assert_eq!(get(&sb, IFACE, "cursor-size"), "24");
+    assert_eq!(sb.gsettings_get(IFACE, "cursor-size"), "24");
     let out = sb.knob(&[
         "apply",
         "fixture-rollback",
@@ -163,9 +157,9 @@ fn undo_leaves_a_key_changed_since_apply_until_forced() {
         "--yes",
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(get(&sb, IFACE, "cursor-size"), "48");
+    assert_eq!(sb.gsettings_get(IFACE, "cursor-size"), "48");
     // The user changes it again, outside knob.
-    sb.tool(&["gsettings", "set", IFACE, "cursor-size", "64"]);
+    sb.gsettings_set(IFACE, "cursor-size", "64");
 
     let out = sb.knob(&["undo"]);
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
@@ -179,7 +173,11 @@ fn undo_leaves_a_key_changed_since_apply_until_forced() {
         "knob: fixture.cursor_size: changed since knob set it (now 64, knob wrote 48); \
          left as it is — use --force to restore 24 anyway\n"
     );
-    assert_eq!(get(&sb, IFACE, "cursor-size"), "64", "left untouched");
+    assert_eq!(
+        sb.gsettings_get(IFACE, "cursor-size"),
+        "64",
+        "left untouched"
+    );
 
     let out = sb.knob(&["history"]);
     let text = stdout(&out);
@@ -219,7 +217,7 @@ fn undo_leaves_a_key_changed_since_apply_until_forced() {
         stdout(&out),
         "undid plan 2 (set fixture.cursor_size 48): restored fixture.cursor_size.\n"
     );
-    assert_eq!(get(&sb, IFACE, "cursor-size"), "24");
+    assert_eq!(sb.gsettings_get(IFACE, "cursor-size"), "24");
     let out = sb.knob(&["history"]);
     let text = stdout(&out);
     let line = text.lines().nth(1).unwrap_or_default();
@@ -239,8 +237,8 @@ fn third_action_failing_rolls_back_the_first_two() {
     require_tool("gsettings");
     let outside = outside_snapshot();
     let sb = Sandbox::new();
-    assert_eq!(get(&sb, IFACE, "cursor-size"), "24");
-    assert_eq!(get(&sb, IFACE, "text-scaling-factor"), "1.0");
+    assert_eq!(sb.gsettings_get(IFACE, "cursor-size"), "24");
+    assert_eq!(sb.gsettings_get(IFACE, "text-scaling-factor"), "1.0");
 
     let out = sb.knob(&[
         "apply",
@@ -292,8 +290,8 @@ fn third_action_failing_rolls_back_the_first_two() {
         "knob: rolled back: fixture.cursor_size, fixture.text_scale",
     );
 
-    assert_eq!(get(&sb, IFACE, "cursor-size"), "24");
-    assert_eq!(get(&sb, IFACE, "text-scaling-factor"), "1.0");
+    assert_eq!(sb.gsettings_get(IFACE, "cursor-size"), "24");
+    assert_eq!(sb.gsettings_get(IFACE, "text-scaling-factor"), "1.0");
     let out = sb.knob(&["history"]);
     assert!(
         stdout(&out).contains("rolled back") && stdout(&out).contains("apply fixture-rollback"),
@@ -360,7 +358,7 @@ fn relative_changes_read_the_current_value() {
         "--apply",
         "--yes",
     ]);
-    assert_eq!(get(&sb, IFACE, "cursor-size"), "32");
+    assert_eq!(sb.gsettings_get(IFACE, "cursor-size"), "32");
     let out = sb.knob(&["get", "fixture.cursor_size", "--platform", "gnome"]);
     assert_eq!(
         stdout(&out),

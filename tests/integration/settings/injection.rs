@@ -429,12 +429,7 @@ fn option_like_values_are_refused_before_any_command_runs() {
 }
 
 fn picture_uri(sb: &Sandbox) -> String {
-    sb.tool(&[
-        "gsettings",
-        "get",
-        "org.gnome.desktop.background",
-        "picture-uri",
-    ])
+    sb.gsettings_get("org.gnome.desktop.background", "picture-uri")
 }
 
 /// The GNOME wallpaper with the real gsettings: paths with `'`, `"` and

@@ -8,9 +8,18 @@ use knob::settings::load::load_with_user_dir;
 use knob::settings::system::Output;
 use knob::settings::{apply, plan, Journal, Platform, RealSystem, System, Value};
 
-use crate::support::{assert_contains, require_tool, stderr, stdout, Sandbox};
+use crate::support::{assert_contains, require_tool, stderr, stdout, Sandbox, IFACE};
 
-const IFACE: &str = "org.gnome.desktop.interface";
+/// Sets the cursor size to 40 on GNOME: one change, one journal entry.
+const SET_CURSOR_40: [&str; 7] = [
+    "set",
+    "fixture.cursor_size",
+    "40",
+    "--platform",
+    "gnome",
+    "--apply",
+    "--yes",
+];
 
 /// The real system, except that the process "dies" (panics) when write
 /// number `crash_at` (1-based) is about to run.
@@ -59,7 +68,7 @@ fn crash_during_apply(sb: &Sandbox, crash_at: usize) {
 fn crash_after_the_first_write_is_undoable() {
     require_tool("gsettings");
     let sb = Sandbox::new();
-    let get = |k: &str| sb.tool(&["gsettings", "get", IFACE, k]);
+    let get = |k: &str| sb.gsettings_get(IFACE, k);
     crash_during_apply(&sb, 2);
     assert_eq!(
         get("cursor-size"),
@@ -88,24 +97,16 @@ fn crash_before_any_write_leaves_an_undoable_entry() {
     require_tool("gsettings");
     let sb = Sandbox::new();
     crash_during_apply(&sb, 1);
-    assert_eq!(sb.tool(&["gsettings", "get", IFACE, "cursor-size"]), "24");
+    assert_eq!(sb.gsettings_get(IFACE, "cursor-size"), "24");
     sb.knob_ok(&["undo"]);
-    assert_eq!(sb.tool(&["gsettings", "get", IFACE, "cursor-size"]), "24");
+    assert_eq!(sb.gsettings_get(IFACE, "cursor-size"), "24");
 }
 
 #[test]
 fn corrupt_and_newer_entries_are_reported_never_dropped() {
     require_tool("gsettings");
     let sb = Sandbox::new();
-    sb.knob_ok(&[
-        "set",
-        "fixture.cursor_size",
-        "40",
-        "--platform",
-        "gnome",
-        "--apply",
-        "--yes",
-    ]);
+    sb.knob_ok(&SET_CURSOR_40);
     let bad = sb.journal_dir().join("000002.json");
     std::fs::write(&bad, "{\"format\": 1, \"id\": 2, \"truncated").unwrap();
 
@@ -113,7 +114,7 @@ fn corrupt_and_newer_entries_are_reported_never_dropped() {
     assert_eq!(out.status.code(), Some(1));
     assert_contains(&stderr(&out), "000002.json is corrupt");
     assert_eq!(
-        sb.tool(&["gsettings", "get", IFACE, "cursor-size"]),
+        sb.gsettings_get(IFACE, "cursor-size"),
         "40",
         "nothing undone past a corrupt entry"
     );
@@ -133,7 +134,7 @@ fn corrupt_and_newer_entries_are_reported_never_dropped() {
 
     // The readable entry can still be undone by id, and the bad one stays.
     sb.knob_ok(&["undo", "--id", "1"]);
-    assert_eq!(sb.tool(&["gsettings", "get", IFACE, "cursor-size"]), "24");
+    assert_eq!(sb.gsettings_get(IFACE, "cursor-size"), "24");
     assert_eq!(
         std::fs::read_to_string(&bad).unwrap(),
         "{\"format\": 99, \"id\": 2}"
@@ -177,15 +178,7 @@ fn knob_within_20s(sb: &Sandbox, args: &[&str]) -> std::process::Output {
 fn fifo_symlink_and_huge_id_entries_neither_hang_nor_wrap() {
     require_tool("gsettings");
     let sb = Sandbox::new();
-    sb.knob_ok(&[
-        "set",
-        "fixture.cursor_size",
-        "40",
-        "--platform",
-        "gnome",
-        "--apply",
-        "--yes",
-    ]);
+    sb.knob_ok(&SET_CURSOR_40);
     let dir = sb.journal_dir();
     let made = std::process::Command::new("mkfifo")
         .arg(dir.join("000002.json"))
@@ -215,7 +208,7 @@ fn fifo_symlink_and_huge_id_entries_neither_hang_nor_wrap() {
     let out = knob_within_20s(&sb, &["undo", "--id", "2"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_contains(&stderr(&out), "it is a FIFO");
-    assert_eq!(sb.tool(&["gsettings", "get", IFACE, "cursor-size"]), "40");
+    assert_eq!(sb.gsettings_get(IFACE, "cursor-size"), "40");
 
     // An entry with the largest id: a clear error and nothing changed,
     // instead of a next id that wraps to 0.
@@ -235,7 +228,7 @@ fn fifo_symlink_and_huge_id_entries_neither_hang_nor_wrap() {
         "18446744073709551615.json has the largest possible id, so no entry can follow it",
     );
     assert!(!dir.join("000000.json").exists());
-    assert_eq!(sb.tool(&["gsettings", "get", IFACE, "cursor-size"]), "40");
+    assert_eq!(sb.gsettings_get(IFACE, "cursor-size"), "40");
 }
 
 #[cfg(unix)]
@@ -243,22 +236,14 @@ fn fifo_symlink_and_huge_id_entries_neither_hang_nor_wrap() {
 fn a_symlink_at_a_leftover_temporary_name_is_not_followed() {
     require_tool("gsettings");
     let sb = Sandbox::new();
-    sb.knob_ok(&[
-        "set",
-        "fixture.cursor_size",
-        "40",
-        "--platform",
-        "gnome",
-        "--apply",
-        "--yes",
-    ]);
+    sb.knob_ok(&SET_CURSOR_40);
     let precious = sb.path("precious.txt");
     std::fs::write(&precious, "keep me").unwrap();
     // Where knob 226b8c6 wrote its temporary file for entry 1.
     std::os::unix::fs::symlink(&precious, sb.journal_dir().join("000001.json.tmp")).unwrap();
     sb.knob_ok(&["undo"]);
     assert_eq!(std::fs::read_to_string(&precious).unwrap(), "keep me");
-    assert_eq!(sb.tool(&["gsettings", "get", IFACE, "cursor-size"]), "24");
+    assert_eq!(sb.gsettings_get(IFACE, "cursor-size"), "24");
     let out = sb.knob(&["history"]);
     assert_contains(&stdout(&out), "undone");
 }

@@ -11,6 +11,9 @@ use knob::settings::{Catalog, RealSystem, System, UndoOptions};
 
 use super::{output_with_stdin, stderr, stdout};
 
+/// The GNOME schema of most settings the tests change.
+pub const IFACE: &str = "org.gnome.desktop.interface";
+
 pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 
 /// Undo that reads each key back through `catalog` first (no `--force`).
@@ -142,6 +145,16 @@ impl Sandbox {
         let mut cmd = self.command(args);
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         output_with_stdin(cmd, input)
+    }
+
+    /// `gsettings get SCHEMA KEY` in the sandbox (keyfile backend).
+    pub fn gsettings_get(&self, schema: &str, key: &str) -> String {
+        self.tool(&["gsettings", "get", schema, key])
+    }
+
+    /// `gsettings set SCHEMA KEY VALUE` in the sandbox (keyfile backend).
+    pub fn gsettings_set(&self, schema: &str, key: &str, value: &str) {
+        self.tool(&["gsettings", "set", schema, key, value]);
     }
 
     /// Runs a tool in the sandbox; asserts success and returns trimmed stdout.
