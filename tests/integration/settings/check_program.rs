@@ -121,5 +121,5 @@ fn an_unreadable_catalog_is_an_error_not_a_verdict() {
     assert_eq!(out.status.code(), Some(1));
     let err = json(&out);
     let message = err["error"]["message"].as_str().unwrap();
-    assert_contains(&message, "is not a catalog export");
+    assert_contains(message, "is not a catalog export");
 }

@@ -246,7 +246,7 @@ fn undo_leaves_a_key_it_cannot_read_unless_forced() {
     let report = undo(&journal, None, &no_tool, read_back(&cat)).unwrap();
     assert_eq!(report.left.len(), 2);
     let reason = report.left[1].unreadable.as_deref().unwrap();
-    assert_contains(&reason, "gsettings not found");
+    assert_contains(reason, "gsettings not found");
     assert!(
         no_tool.log().iter().all(|a| a[1] != "set"),
         "nothing written"
