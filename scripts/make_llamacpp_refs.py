@@ -64,7 +64,7 @@ def sha256(path):
 
 def checksum(data: bytes) -> str:
     """sum(byte[i] * (i % 65521 + 1)) mod 2^64, as hex: any single changed
-    byte changes it (tests/real_model.rs computes the same)."""
+    byte changes it (tests/integration/real_model.rs computes the same)."""
     b = np.frombuffer(data, dtype=np.uint8).astype(np.uint64)
     w = (np.arange(len(b), dtype=np.uint64) % np.uint64(65521)) + np.uint64(1)
     return format(int(np.sum(b * w, dtype=np.uint64)), "016x")
@@ -165,7 +165,7 @@ def main():
     checksums = {t.name: checksum(bytes(t.data.tobytes())) for t in reader.tensors}
 
     doc = {
-        "about": "llama.cpp references for tests/real_model.rs, made by scripts/make_llamacpp_refs.py",
+        "about": "llama.cpp references for tests/integration/real_model.rs, made by scripts/make_llamacpp_refs.py",
         "llama_cpp_python": llama_cpp.__version__,
         "llama_cpp_system_info": llama_cpp.llama_print_system_info().decode(),
         "source_model": src.rsplit("/", 1)[-1],

@@ -20,4 +20,4 @@ echo "== train: smoke run into $out"
 KNOB_TRAIN_OUT="$out" bash train/run.sh --smoke
 
 echo "== train: golden test of the Rust mu engine against the fresh smoke model"
-KNOB_MU_GOLDEN_DIR="$out" cargo test --release --locked --test mu_golden
+KNOB_MU_GOLDEN_DIR="$out" cargo test --release --locked --test integration mu_golden::
