@@ -46,10 +46,44 @@ impl Exit {
     }
 
     /// The `kind` of an error object in `--json` output.
-    pub fn kind(self) -> &'static str {
+    pub fn kind(self) -> ErrorKind {
         match self {
-            Exit::Usage => "usage",
-            _ => "error",
+            Exit::Usage => ErrorKind::Usage,
+            _ => ErrorKind::Error,
+        }
+    }
+}
+
+/// What `--json` prints on standard output for an error, so that a reader
+/// of the JSON always gets an object: `{"error": {"kind", "message"}}`, with
+/// the same exit status as without `--json`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct ErrorJson {
+    pub error: ErrorBody,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct ErrorBody {
+    pub kind: ErrorKind,
+    /// The error and its causes on one line, as standard error shows it.
+    pub message: String,
+}
+
+/// Whose fault an error is: the user's input (exit status 2) or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ErrorKind {
+    Usage,
+    Error,
+}
+
+impl ErrorJson {
+    pub fn new(exit: Exit, message: &str) -> ErrorJson {
+        ErrorJson {
+            error: ErrorBody {
+                kind: exit.kind(),
+                message: message.to_string(),
+            },
         }
     }
 }
@@ -75,13 +109,6 @@ pub fn message(err: &anyhow::Error) -> String {
         previous = cause;
     }
     text
-}
-
-/// What `--json` prints on standard output for an error, so that a reader
-/// of the JSON always gets an object: `{"error": {"kind", "message"}}`, with
-/// the same exit status as without `--json`.
-pub fn error_json(kind: &str, message: &str) -> serde_json::Value {
-    serde_json::json!({"error": {"kind": kind, "message": message}})
 }
 
 /// The text shown under "Exit status" in `--help` and the man page.
@@ -135,7 +162,11 @@ mod tests {
         let err = anyhow::Error::new(UsageError("not UTF-8".into())).context("reading");
         assert_eq!(Exit::for_error(&err), Exit::Usage);
         assert_eq!(Exit::for_error(&anyhow::anyhow!("disk")), Exit::Error);
-        assert_eq!(Exit::Usage.kind(), "usage");
-        assert_eq!(Exit::Error.kind(), "error");
+        assert_eq!(Exit::Usage.kind(), ErrorKind::Usage);
+        assert_eq!(Exit::Error.kind(), ErrorKind::Error);
+        assert_eq!(
+            serde_json::to_string(&ErrorJson::new(Exit::Usage, "bad")).unwrap(),
+            r#"{"error":{"kind":"usage","message":"bad"}}"#
+        );
     }
 }

@@ -1,5 +1,5 @@
 //! One fuzzing step, shared by the cargo-fuzz targets (`fuzz/`) and the
-//! in-process mutation test (`tests/gguf_fuzz_regressions.rs`). It sits above
+//! in-process mutation test (`tests/integration/gguf_fuzz_regressions.rs`). It sits above
 //! every layer it drives (the GGUF reader, the tokenizer, the chat template,
 //! `knob model info`), so that none of them depends on the fuzzer.
 

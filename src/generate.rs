@@ -29,7 +29,7 @@ pub struct GenerateOptions {
 }
 
 /// Running statistics, updated before every callback.
-#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct Stats {
     /// tokens in the prompt
     pub prompt_tokens: usize,
@@ -61,7 +61,7 @@ fn rate(n: usize, secs: f64) -> f64 {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StopReason {
     /// the model produced an end-of-generation token

@@ -71,7 +71,11 @@ fn finish_output(status: u8) -> u8 {
 }
 
 fn print_json_error(exit: Exit, message: &str) {
-    outln!("{}", exit::error_json(exit.kind(), message));
+    let json = exit::ErrorJson::new(exit, message);
+    outln!(
+        "{}",
+        serde_json::to_string(&json).expect("an error object serializes")
+    );
 }
 
 /// `--json` among the options (before any `--`), for errors found before

@@ -31,7 +31,7 @@ pub const DEFAULT_BEAM_WIDTH: usize = 4;
 /// Suggestions shown for a search.
 const MAX_SUGGESTIONS: usize = 5;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Intent {
     Change,
@@ -57,13 +57,13 @@ impl Intent {
 }
 
 /// One hypothesis of the n-best list.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Candidate {
     pub program: String,
     pub probability: f32,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Suggestion {
     /// A setting id, or `preset:NAME`.
     pub setting: String,
@@ -71,7 +71,7 @@ pub struct Suggestion {
     pub score: f32,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 pub struct Timing {
     pub total_ms: f64,
     pub encode_ms: f64,
@@ -100,7 +100,7 @@ pub struct Understanding {
 /// The understanding as `--json` shows it: `knob ask`'s object and each
 /// `knob batch` line carry these fields, typed here once rather than built
 /// key by key in each command.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct UnderstandingJson<'a> {
     pub query: &'a str,
     pub intent: Intent,

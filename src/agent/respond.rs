@@ -37,7 +37,7 @@ pub enum Execution {
 }
 
 /// A chat model's answer to a request that is not about a setting.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ChatAnswer {
     pub answer: String,
     pub chat_model: String,
@@ -65,7 +65,7 @@ pub struct Response {
 }
 
 /// A current value, read to answer a question ("is dark mode on?").
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Answer {
     pub setting: String,
     pub title: String,
@@ -286,14 +286,14 @@ fn fill_outcome(json: &mut PlanJson, outcome: &Outcome) {
 }
 
 /// The plan's fields, or the same names, empty, when nothing was planned.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum PlanPart {
     Plan(Box<PlanJson>),
     None(NoPlan),
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct NoPlan {
     pub platform: Option<Platform>,
     pub actions: [(); 0],
@@ -302,7 +302,7 @@ pub struct NoPlan {
 
 /// A response as `--json` prints it: the plan's fields, then the
 /// understanding's, then what resolving and running added.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct ResponseJson<'a> {
     #[serde(flatten)]
     pub plan: PlanPart,

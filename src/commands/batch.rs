@@ -41,8 +41,8 @@ struct LineResult {
 }
 
 /// A line's output: its number and id, then the response's fields.
-#[derive(Serialize)]
-struct LineJson<'a> {
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct LineJson<'a> {
     line: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     id: Option<&'a Json>,

@@ -8,7 +8,6 @@ use std::time::Instant;
 
 use anyhow::{bail, Context as _, Result};
 use serde::Serialize;
-use serde_json::json;
 
 use super::ask::load_agent;
 use super::settings_ui::catalog;
@@ -23,19 +22,36 @@ use knob_kernels::bench::percentile;
 /// The natural-request set: realistic queries, none of them seen in training.
 static DEFAULT_QUERIES: &str = include_str!("../../tests/data/natural_requests.jsonl");
 
-#[derive(Debug, Serialize)]
-struct Latency {
-    engine: String,
-    requests: usize,
-    p50_ms: f64,
-    p99_ms: f64,
+/// `knob bench agent --json`.
+// Fields in alphabetical order, the order the output had when it was built
+// with json!, which scripts may rely on.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct BenchAgentJson {
+    /// The same model in JAX; null when it was not run.
+    jax: Option<Latency>,
+    /// JAX's p50 over knob's greedy p50.
+    jax_over_knob_p50: Option<f64>,
+    /// Beam search, then greedy, one thread each.
+    latency: Vec<Latency>,
+    model: String,
+    queries: usize,
+    reps: usize,
+    throughput: Vec<Throughput>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+struct Latency {
+    engine: String,
+    p50_ms: f64,
+    p99_ms: f64,
+    requests: usize,
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 struct Throughput {
-    threads: usize,
     requests: usize,
     requests_per_s: f64,
+    threads: usize,
 }
 
 fn queries(path: Option<&Path>) -> Result<Vec<String>> {
@@ -189,15 +205,15 @@ pub fn run(ctx: &Context, args: BenchAgentArgs) -> Result<Exit> {
 
     let mut out = crate::output::stdout();
     if args.json {
-        let v = json!({
-            "model": model,
-            "queries": qs.len(),
-            "reps": reps,
-            "latency": [&beam, &greedy],
-            "jax": jax,
-            "jax_over_knob_p50": jax.as_ref().map(|j| j.p50_ms / greedy.p50_ms),
-            "throughput": batches,
-        });
+        let v = BenchAgentJson {
+            jax_over_knob_p50: jax.as_ref().map(|j| j.p50_ms / greedy.p50_ms),
+            jax,
+            latency: vec![beam, greedy],
+            model,
+            queries: qs.len(),
+            reps,
+            throughput: batches,
+        };
         writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         return Ok(Exit::Ok);
     }

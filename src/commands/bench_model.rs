@@ -52,7 +52,7 @@ impl Engine for Knob {
 }
 
 /// The tests of llama-bench: pp64, pp512 and tg128.
-#[derive(Debug, Clone, Copy, serde::Serialize)]
+#[derive(Debug, Clone, Copy, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 enum Test {
     Prefill64,
@@ -100,7 +100,7 @@ impl Test {
     }
 }
 
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
 struct Row {
     test: Test,
     threads: usize,
@@ -109,8 +109,9 @@ struct Row {
     ratio: Option<f64>,
 }
 
-#[derive(Debug, serde::Serialize)]
-struct Report {
+/// `knob bench model --json`.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct Report {
     model: String,
     repetitions: usize,
     /// whether llama.cpp ran too (cargo feature llama-cpp)

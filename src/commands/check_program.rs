@@ -25,16 +25,16 @@ struct Checker {
 }
 
 /// One program's verdict; `--json` prints one per line, in input order.
-#[derive(Debug, Serialize)]
-struct Verdict {
-    program: String,
-    valid: bool,
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct Verdict {
+    pub program: String,
+    pub valid: bool,
     /// Why it is not valid (null when it is).
-    error: Option<String>,
+    pub error: Option<String>,
     /// The actions in canonical form (empty for `none` and invalid programs).
-    actions: Vec<String>,
+    pub actions: Vec<String>,
     /// What each action changes: a setting id or `preset:NAME`.
-    targets: Vec<String>,
+    pub targets: Vec<String>,
 }
 
 pub fn run(args: CheckProgramArgs) -> anyhow::Result<Exit> {

@@ -20,8 +20,8 @@ use crate::cli::EvalArgs;
 use crate::exit::Exit;
 use crate::gguf::Gguf;
 
-#[derive(Debug, Clone, Serialize)]
-struct Failure {
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct Failure {
     line: usize,
     query: String,
     expected: String,
@@ -29,16 +29,17 @@ struct Failure {
     confidence: f32,
 }
 
-#[derive(Debug, Default, Clone, Serialize)]
-struct PerSetting {
+#[derive(Debug, Default, Clone, Serialize, schemars::JsonSchema)]
+pub struct PerSetting {
     total: usize,
     correct: usize,
     /// Wrong answers given for this setting's requests, by how often.
     confused_with: BTreeMap<String, usize>,
 }
 
-#[derive(Debug, Serialize)]
-struct Report {
+/// `knob eval --json`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct Report {
     file: String,
     /// The model scored: "embedded", or the --settings-model path.
     model: String,
@@ -53,8 +54,8 @@ struct Report {
     failures: Vec<Failure>,
 }
 
-#[derive(Debug, Serialize)]
-struct Calibration {
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct Calibration {
     threshold: f32,
     /// Answers at or above the threshold (planned), as a fraction of all.
     planned: f64,

@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use crate::chat_template::{ChatTemplate, Message};
 use crate::cli::GenerateArgs;
 use crate::exit::{Exit, UsageError};
-use crate::generate::{generate, Detokenize, GenerateOptions, Generation};
+use crate::generate::{generate, Detokenize, GenerateOptions, Generation, StopReason};
 use crate::gguf::Gguf;
 use crate::model::gguf_source::GgufSource;
 use crate::model::llama::SessionOptions;
@@ -160,23 +160,47 @@ pub fn run(args: GenerateArgs) -> Result<Exit> {
     Ok(Exit::Ok)
 }
 
-fn json_report(g: &Generation, threads: usize) -> serde_json::Value {
+/// `knob generate --json`.
+// Fields in alphabetical order, the order the output had when it was built
+// with json!, which scripts may rely on.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct GenerateJson {
+    /// Peak resident memory of the process (Linux; null elsewhere).
+    pub peak_rss_bytes: Option<u64>,
+    pub stats: StatsJson,
+    pub stop: StopReason,
+    pub text: String,
+    pub threads: usize,
+}
+
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct StatsJson {
+    pub decode_secs: f64,
+    pub decode_tokens_per_sec: f64,
+    pub generated_tokens: usize,
+    pub prefill_secs: f64,
+    pub prefill_tokens_per_sec: f64,
+    pub prompt_tokens: usize,
+    pub time_to_first_token_secs: f64,
+}
+
+fn json_report(g: &Generation, threads: usize) -> GenerateJson {
     let s = &g.stats;
-    serde_json::json!({
-        "text": g.text,
-        "stop": g.stop,
-        "threads": threads,
-        "peak_rss_bytes": crate::commands::bench_model::peak_rss_bytes(),
-        "stats": {
-            "prompt_tokens": s.prompt_tokens,
-            "prefill_secs": s.prefill_secs,
-            "prefill_tokens_per_sec": s.prefill_tokens_per_sec(),
-            "time_to_first_token_secs": s.time_to_first_token_secs,
-            "generated_tokens": s.generated_tokens,
-            "decode_secs": s.decode_secs,
-            "decode_tokens_per_sec": s.decode_tokens_per_sec(),
-        }
-    })
+    GenerateJson {
+        peak_rss_bytes: crate::commands::bench_model::peak_rss_bytes(),
+        stats: StatsJson {
+            decode_secs: s.decode_secs,
+            decode_tokens_per_sec: s.decode_tokens_per_sec(),
+            generated_tokens: s.generated_tokens,
+            prefill_secs: s.prefill_secs,
+            prefill_tokens_per_sec: s.prefill_tokens_per_sec(),
+            prompt_tokens: s.prompt_tokens,
+            time_to_first_token_secs: s.time_to_first_token_secs,
+        },
+        stop: g.stop,
+        text: g.text.clone(),
+        threads,
+    }
 }
 
 fn stats_line(g: &Generation) -> String {

@@ -1,13 +1,32 @@
 //! `knob get SETTING`: read a setting's current value.
 use anyhow::anyhow;
-use serde_json::json;
+use serde::Serialize;
 
 use super::settings_ui::catalog;
 use super::Context;
 use crate::cli::GetArgs;
 use crate::exit::Exit;
 use crate::settings::backend::Current;
-use crate::settings::read_current;
+use crate::settings::catalog::{Backend, TargetJson};
+use crate::settings::{read_current, Platform, Value};
+
+/// `knob get --json`.
+// Fields in alphabetical order, the order the output had when it was built
+// with json!, which scripts may rely on.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct GetJson {
+    pub backend: Backend,
+    /// The backend's text; null when the key is absent or cannot be read.
+    pub current: Option<String>,
+    /// `set`, `absent` or `unknown`.
+    pub current_state: &'static str,
+    pub platform: Platform,
+    pub setting: String,
+    pub target: TargetJson,
+    /// The current value as a catalog value; null when it is not one the
+    /// catalog knows (or cannot be read).
+    pub value: Option<Value>,
+}
 
 pub fn run(ctx: &Context, args: GetArgs) -> anyhow::Result<Exit> {
     let cat = catalog()?;
@@ -19,15 +38,15 @@ pub fn run(ctx: &Context, args: GetArgs) -> anyhow::Result<Exit> {
         )
     })?;
     if args.json {
-        let out = json!({
-            "setting": reading.setting,
-            "platform": platform,
-            "value": reading.value,
-            "backend": reading.backend,
-            "target": reading.key.target_json(),
-            "current": reading.current.text(),
-            "current_state": reading.current.state(),
-        });
+        let out = GetJson {
+            backend: reading.backend,
+            current: reading.current.text().map(str::to_string),
+            current_state: reading.current.state(),
+            platform,
+            setting: reading.setting.clone(),
+            target: reading.key.target_json(),
+            value: reading.value.clone(),
+        };
         outln!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(Exit::Ok);
     }

@@ -21,6 +21,7 @@ pub mod eval;
 mod generate;
 pub mod get;
 pub mod history;
+pub mod json_schema;
 pub mod model;
 pub mod set;
 pub mod settings;

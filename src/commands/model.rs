@@ -1,9 +1,10 @@
 //! `knob model info FILE`: a GGUF file's metadata and tensor table.
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context;
-use serde_json::json;
+use serde::Serialize;
 
 use crate::cli::ModelCommand;
 use crate::exit::Exit;
@@ -102,62 +103,111 @@ pub fn write_info_text(
     Ok(())
 }
 
-/// The JSON report: long arrays are summarized unless `full`.
-pub fn info_json(gguf: &Gguf, full: bool) -> serde_json::Value {
-    let metadata: serde_json::Map<String, serde_json::Value> = gguf
-        .metadata()
-        .iter()
-        .map(|(k, v)| (k.to_string(), value_json(v, full)))
-        .collect();
-    let tensors: Vec<serde_json::Value> = gguf
-        .tensor_infos()
-        .iter()
-        .map(|t| {
-            json!({
-                "name": t.name,
-                "type": t.ggml_type.name(),
-                "dims": t.dims,
-                "elements": t.n_elements,
-                "bytes": t.n_bytes,
-                "offset": gguf.data_start() + t.offset,
-            })
-        })
-        .collect();
-    json!({
-        "version": gguf.version(),
-        "alignment": gguf.alignment(),
-        "metadata": metadata,
-        "tensors": tensors,
-    })
+/// `knob model info --json`.
+// Fields in alphabetical order, the order the output had when it was built
+// with json!, which scripts may rely on.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct ModelInfo {
+    pub alignment: u64,
+    /// Every metadata key, sorted.
+    pub metadata: BTreeMap<String, MetaValue>,
+    /// In file order.
+    pub tensors: Vec<TensorJson>,
+    /// The GGUF format version.
+    pub version: u32,
 }
 
-fn value_json(v: &Value, full: bool) -> serde_json::Value {
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct TensorJson {
+    pub bytes: u64,
+    /// Fastest-varying first (ggml's `ne`).
+    pub dims: Vec<u64>,
+    pub elements: u64,
+    pub name: String,
+    /// Absolute offset of the data in the file.
+    pub offset: u64,
+    /// The ggml type: f32, f16, q8_0, ...
+    #[serde(rename = "type")]
+    pub ggml_type: &'static str,
+}
+
+/// A metadata value. Numbers keep their sign; floats (f32 ones widened) are
+/// JSON numbers.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum MetaValue {
+    Bool(bool),
+    Unsigned(u64),
+    Signed(i64),
+    Float(f64),
+    String(String),
+    Array(Vec<MetaValue>),
+    /// A long array without `--full`: its first items and its length.
+    Summary(ArraySummary),
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct ArraySummary {
+    pub head: Vec<MetaValue>,
+    pub len: usize,
+    /// The array's type, as `array of string`.
+    #[serde(rename = "type")]
+    pub array_type: String,
+}
+
+/// The JSON report: long arrays are summarized unless `full`.
+pub fn info_json(gguf: &Gguf, full: bool) -> ModelInfo {
+    ModelInfo {
+        alignment: gguf.alignment(),
+        metadata: gguf
+            .metadata()
+            .iter()
+            .map(|(k, v)| (k.to_string(), value_json(v, full)))
+            .collect(),
+        tensors: gguf
+            .tensor_infos()
+            .iter()
+            .map(|t| TensorJson {
+                bytes: t.n_bytes,
+                dims: t.dims.clone(),
+                elements: t.n_elements,
+                name: t.name.clone(),
+                offset: gguf.data_start() + t.offset,
+                ggml_type: t.ggml_type.name(),
+            })
+            .collect(),
+        version: gguf.version(),
+    }
+}
+
+fn value_json(v: &Value, full: bool) -> MetaValue {
     match v {
-        Value::Array(a) if !full && a.len() > MAX_ITEMS => {
-            let head: Vec<serde_json::Value> = (0..MAX_ITEMS)
+        Value::Array(a) if !full && a.len() > MAX_ITEMS => MetaValue::Summary(ArraySummary {
+            head: (0..MAX_ITEMS)
                 .filter_map(|i| a.get(i))
                 .map(|v| value_json(&v, full))
-                .collect();
-            json!({ "type": v.type_name(), "len": a.len(), "head": head })
-        }
-        Value::Array(a) => serde_json::Value::Array(
+                .collect(),
+            len: a.len(),
+            array_type: v.type_name(),
+        }),
+        Value::Array(a) => MetaValue::Array(
             (0..a.len())
                 .filter_map(|i| a.get(i))
                 .map(|v| value_json(&v, full))
                 .collect(),
         ),
-        Value::U8(x) => json!(x),
-        Value::I8(x) => json!(x),
-        Value::U16(x) => json!(x),
-        Value::I16(x) => json!(x),
-        Value::U32(x) => json!(x),
-        Value::I32(x) => json!(x),
-        Value::U64(x) => json!(x),
-        Value::I64(x) => json!(x),
-        Value::F32(x) => json!(x),
-        Value::F64(x) => json!(x),
-        Value::Bool(x) => json!(x),
-        Value::String(s) => json!(s),
+        Value::U8(x) => MetaValue::Unsigned(u64::from(*x)),
+        Value::I8(x) => MetaValue::Signed(i64::from(*x)),
+        Value::U16(x) => MetaValue::Unsigned(u64::from(*x)),
+        Value::I16(x) => MetaValue::Signed(i64::from(*x)),
+        Value::U32(x) => MetaValue::Unsigned(u64::from(*x)),
+        Value::I32(x) => MetaValue::Signed(i64::from(*x)),
+        Value::U64(x) => MetaValue::Unsigned(*x),
+        Value::I64(x) => MetaValue::Signed(*x),
+        Value::F32(x) => MetaValue::Float(f64::from(*x)),
+        Value::F64(x) => MetaValue::Float(*x),
+        Value::Bool(x) => MetaValue::Bool(*x),
+        Value::String(s) => MetaValue::String(s.clone()),
     }
 }
 
@@ -218,12 +268,13 @@ mod tests {
 
     #[test]
     fn json_has_every_key_and_tensor() {
-        let v = info_json(&tiny(), false);
+        use serde_json::json;
+        let v = serde_json::to_value(info_json(&tiny(), false)).unwrap();
         assert_eq!(v["metadata"]["general.architecture"], "llama");
         assert_eq!(v["metadata"]["tokenizer.ggml.tokens"]["len"], 100);
         assert_eq!(v["tensors"][1]["type"], "q8_0");
         assert_eq!(v["tensors"][1]["dims"], json!([32, 4]));
-        let full = info_json(&tiny(), true);
+        let full = serde_json::to_value(info_json(&tiny(), true)).unwrap();
         assert_eq!(
             full["metadata"]["tokenizer.ggml.tokens"]
                 .as_array()

@@ -1,13 +1,45 @@
 //! `knob settings list|show|check|check-program|export`: inspect and check the catalog.
 use anyhow::bail;
+use serde::Serialize;
 
 use super::settings_ui::{catalog, plural};
 use crate::cli::SettingsCommand;
 use crate::exit::Exit;
-use crate::settings::export::{export, preset_json, setting_json};
+use crate::settings::export::{export, preset_json, setting_json, PresetJson, SettingJson};
 use crate::settings::load::{dir_files, load, read_files, shipped_files};
 use crate::settings::render::format_argv;
-use crate::settings::{paths, Catalog, Setting};
+use crate::settings::{paths, Catalog, Platform, Setting};
+
+/// `knob settings list --json`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct ListJson {
+    pub presets: Vec<PresetItem>,
+    /// The settings listed (with `--platform`, those it can change).
+    pub settings: Vec<SettingItem>,
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct SettingItem {
+    pub id: String,
+    /// Platforms that can change it.
+    pub platforms: Vec<Platform>,
+    pub title: String,
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct PresetItem {
+    pub name: String,
+    pub title: String,
+}
+
+/// `knob settings show --json`: a setting or a preset, as
+/// `knob settings export --json` lists them.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum ShowJson {
+    Setting(SettingJson),
+    Preset(PresetJson),
+}
 
 pub fn run(cmd: SettingsCommand) -> anyhow::Result<Exit> {
     match cmd {
@@ -22,32 +54,32 @@ pub fn run(cmd: SettingsCommand) -> anyhow::Result<Exit> {
     }
 }
 
-fn list(
-    cat: &Catalog,
-    platform: Option<crate::settings::Platform>,
-    json: bool,
-) -> anyhow::Result<Exit> {
+fn list(cat: &Catalog, platform: Option<Platform>, json: bool) -> anyhow::Result<Exit> {
     let settings: Vec<&Setting> = cat
         .settings()
         .iter()
         .filter(|s| platform.is_none_or(|p| s.mapping(p).is_some()))
         .collect();
     if json {
-        let items: Vec<_> = settings
-            .iter()
-            .map(|s| serde_json::json!({"id": s.id, "title": s.title, "platforms": s.platforms()}))
-            .collect();
-        let presets: Vec<_> = cat
-            .presets()
-            .iter()
-            .map(|p| serde_json::json!({"name": p.name, "title": p.title}))
-            .collect();
-        outln!(
-            "{}",
-            serde_json::to_string_pretty(
-                &serde_json::json!({"settings": items, "presets": presets})
-            )?
-        );
+        let list = ListJson {
+            presets: cat
+                .presets()
+                .iter()
+                .map(|p| PresetItem {
+                    name: p.name.clone(),
+                    title: p.title.clone(),
+                })
+                .collect(),
+            settings: settings
+                .iter()
+                .map(|s| SettingItem {
+                    id: s.id.clone(),
+                    platforms: s.platforms(),
+                    title: s.title.clone(),
+                })
+                .collect(),
+        };
+        outln!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(Exit::Ok);
     }
     let w = settings.iter().map(|s| s.id.len()).max().unwrap_or(0);
@@ -81,7 +113,8 @@ fn list(
 fn show(cat: &Catalog, id: &str, json: bool) -> anyhow::Result<Exit> {
     if let Some(s) = cat.setting(id) {
         if json {
-            outln!("{}", serde_json::to_string_pretty(&setting_json(s))?);
+            let json = ShowJson::Setting(setting_json(s));
+            outln!("{}", serde_json::to_string_pretty(&json)?);
             return Ok(Exit::Ok);
         }
         outln!("{}: {}", s.id, s.title);
@@ -134,7 +167,8 @@ fn show(cat: &Catalog, id: &str, json: bool) -> anyhow::Result<Exit> {
     }
     if let Some(p) = cat.preset(id) {
         if json {
-            outln!("{}", serde_json::to_string_pretty(&preset_json(p))?);
+            let json = ShowJson::Preset(preset_json(p));
+            outln!("{}", serde_json::to_string_pretty(&json)?);
             return Ok(Exit::Ok);
         }
         outln!("preset {}: {}", p.name, p.title);

@@ -1,14 +1,46 @@
 //! `knob undo [--id N] [--force]`: restore the values a plan changed. A key
 //! changed since knob set it is left as it is unless `--force`.
 use anyhow::anyhow;
-use serde_json::json;
+use serde::Serialize;
 
 use super::settings_ui::{catalog, lock_journal};
 use super::Context;
 use crate::cli::UndoArgs;
 use crate::exit::Exit;
+use crate::settings::apply::{Failure, LeftAsIs, UndoReport};
 use crate::settings::render::format_argv;
 use crate::settings::UndoOptions;
+
+/// `knob undo --json`.
+// Fields in alphabetical order, the order the output had when it was built
+// with json!, which scripts may rely on.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct UndoJson<'a> {
+    /// `after` commands that failed (the restores themselves stand).
+    pub after_failures: &'a [Failure],
+    /// Keys that could not be restored.
+    pub failures: &'a [Failure],
+    /// The plan undone (its journal id).
+    pub id: u64,
+    /// Keys left as they were: changed since knob set them, or unreadable.
+    pub left: &'a [LeftAsIs],
+    /// Settings whose every key was restored.
+    pub restored: &'a [String],
+    pub summary: &'a str,
+}
+
+impl<'a> UndoJson<'a> {
+    pub fn new(report: &'a UndoReport) -> UndoJson<'a> {
+        UndoJson {
+            after_failures: &report.after_failures,
+            failures: &report.failures,
+            id: report.id,
+            left: &report.left,
+            restored: &report.restored,
+            summary: &report.summary,
+        }
+    }
+}
 
 pub fn run(ctx: &Context, args: UndoArgs) -> anyhow::Result<Exit> {
     let journal = ctx.journal()?;
@@ -33,15 +65,7 @@ pub fn run(ctx: &Context, args: UndoArgs) -> anyhow::Result<Exit> {
     let report =
         crate::settings::undo(journal, args.id, ctx.system(), opts).map_err(|e| anyhow!(e))?;
     if args.json {
-        let out = json!({
-            "id": report.id,
-            "summary": report.summary,
-            "restored": report.restored,
-            "failures": report.failures,
-            "left": report.left,
-            "after_failures": report.after_failures,
-        });
-        outln!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&UndoJson::new(&report))?);
     } else {
         let restored = if report.restored.is_empty() {
             "nothing".to_string()

@@ -11,7 +11,7 @@ use super::system::{DryRunSystem, System};
 use super::value::ValueSpec;
 
 /// A command that failed, and why.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct Failure {
     pub setting: String,
     pub argv: Vec<String>,
@@ -242,7 +242,7 @@ fn restore(
 
 /// A key undo left as it was: its value is no longer what knob wrote, or
 /// cannot be read. `knob undo --force` restores it anyway.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct LeftAsIs {
     pub setting: String,
     /// A readable name of the key.

@@ -140,7 +140,7 @@ pub enum Target {
 
 /// A target in plan JSON: `{schema, key}`, `{file, groups, key}`,
 /// `{domain, key, type}`, `{path, name, type}` or `{name}`, in that order.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum TargetJson {
     Gsettings {
@@ -170,7 +170,7 @@ pub enum TargetJson {
 }
 
 /// The backend a target belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Backend {
     Gsettings,

@@ -11,14 +11,14 @@ use super::value::{Value, ValueSpec};
 /// Bumped when a field changes meaning or goes away.
 pub const EXPORT_FORMAT: u32 = 1;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct ExportJson {
     pub format: u32,
     pub settings: Vec<SettingJson>,
     pub presets: Vec<PresetJson>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct SettingJson {
     pub id: String,
     pub title: String,
@@ -32,7 +32,7 @@ pub struct SettingJson {
     pub mappings: BTreeMap<String, MappingJson>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct ValueJson {
     #[serde(rename = "type")]
     pub kind: String,
@@ -44,7 +44,7 @@ pub struct ValueJson {
     pub pattern: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct MappingJson {
     pub backend: String,
     pub target: TargetJson,
@@ -64,7 +64,7 @@ pub struct MappingJson {
     pub after: Vec<Vec<String>>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct KeyJson {
     pub target: TargetJson,
     #[serde(rename = "type")]
@@ -73,7 +73,7 @@ pub struct KeyJson {
     pub scale: f64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct PresetJson {
     pub name: String,
     pub title: String,

@@ -31,7 +31,7 @@ pub const MAX_ENTRY_BYTES: u64 = 4 << 20;
 /// The private directory for files being written, inside the journal.
 const TMP_DIR: &str = ".tmp";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum State {
     /// Written before the first change; the plan may be partly applied
@@ -75,7 +75,7 @@ impl State {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeStatus {
     Pending,

@@ -60,7 +60,7 @@ impl Action {
 }
 
 /// A requested setting the platform cannot change.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Skipped {
     pub setting: String,
     pub reason: String,

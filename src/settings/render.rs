@@ -142,7 +142,7 @@ impl Plan {
 }
 
 /// The plan JSON (issue 4's schema; extra fields come after the documented ones).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct PlanJson {
     pub platform: Platform,
     pub actions: Vec<ActionJson>,
@@ -165,7 +165,7 @@ pub struct PlanJson {
     pub errors: Vec<Failure>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct ActionJson {
     pub setting: String,
     pub value: Value,
@@ -182,7 +182,7 @@ pub struct ActionJson {
     pub also: Vec<WriteJson>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct WriteJson {
     pub target: TargetJson,
     pub current: Option<String>,

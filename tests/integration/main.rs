@@ -10,6 +10,7 @@ mod cli_misc;
 mod cli_model_info;
 mod cli_output;
 mod gguf_fuzz_regressions;
+mod json_schema;
 mod model_vs_naive;
 mod mu_golden;
 mod real_model;
