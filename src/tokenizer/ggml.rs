@@ -1,5 +1,8 @@
 //! Tokenizers built from `tokenizer.ggml.*` metadata, matching llama.cpp's
-//! `llm_tokenizer_bpe` (model `gpt2`) and `llm_tokenizer_spm` (model `llama`).
+//! `llm_tokenizer_bpe` (model `gpt2`) and `llm_tokenizer_spm` (model `llama`),
+//! and BERT's WordPiece (model `bert`, in [`wordpiece`]).
+
+mod wordpiece;
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -110,6 +113,7 @@ pub(super) fn build(md: &Metadata) -> Result<Tokenizer> {
     let (inner, bytes) = match model {
         "gpt2" => build_bpe(md, &vocab)?,
         "llama" => build_spm(md, &vocab)?,
+        "bert" => wordpiece::build(md, &vocab)?,
         other => return Err(TokenizerError::UnsupportedModel(other.to_string())),
     };
     finish(
@@ -304,10 +308,12 @@ fn finish(
         vocab_size: vocab.tokens.len(),
     };
     t.read_special_ids(md)?;
-    if md.get_str("tokenizer.ggml.model")? == "llama"
-        && !md.contains("tokenizer.ggml.add_bos_token")
-    {
-        t.add_bos = true; // llama.cpp's default for SentencePiece vocabularies
+    match md.get_str("tokenizer.ggml.model")? {
+        "llama" if !md.contains("tokenizer.ggml.add_bos_token") => {
+            t.add_bos = true; // llama.cpp's default for SentencePiece vocabularies
+        }
+        "bert" => wordpiece::set_specials(md, &mut t)?,
+        _ => {}
     }
     Ok(t)
 }

@@ -3,7 +3,8 @@
 //! - `mu` models carry a whole `tokenizer.json` in `tokenizer.huggingface.json`.
 //! - llama-family files carry `tokenizer.ggml.*` arrays, from which
 //!   [`ggml`] builds an equivalent tokenizer: byte-level BPE (`gpt2`) with
-//!   llama.cpp's pre-tokenizer regexes, or SentencePiece-style BPE (`llama`).
+//!   llama.cpp's pre-tokenizer regexes, SentencePiece-style BPE (`llama`), or
+//!   BERT's WordPiece (`bert`).
 //!
 //! Special tokens follow llama.cpp: control tokens in the text are parsed as
 //! single tokens only when `parse_special` is set, user-defined tokens always;
@@ -21,7 +22,7 @@ use crate::gguf::{Gguf, GgufError, Metadata};
 pub enum TokenizerError {
     #[error(transparent)]
     Metadata(#[from] GgufError),
-    #[error("unsupported tokenizer model {0:?} (supported: gpt2, llama, or a tokenizer.huggingface.json)")]
+    #[error("unsupported tokenizer model {0:?} (supported: gpt2, llama, bert, or a tokenizer.huggingface.json)")]
     UnsupportedModel(String),
     #[error("unsupported pre-tokenizer {0:?} in tokenizer.ggml.pre")]
     UnsupportedPre(String),
