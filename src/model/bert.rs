@@ -453,3 +453,6 @@ fn attention(c: &Config, pool: &ThreadPool, st: &mut RunState, m: usize) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
