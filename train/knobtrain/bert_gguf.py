@@ -115,8 +115,9 @@ def phantom_vocab(tokens: list[str], control: set[int]) -> list[str]:
     return out
 
 
-def read_vocab(model_dir: Path) -> tuple[list[str], dict[str, int]]:
-    """Tokens by id from tokenizer.json, and the special tokens' ids."""
+def read_vocab(model_dir: Path) -> tuple[list[str], dict[str, int], bool]:
+    """Tokens by id from tokenizer.json, the special tokens' ids, and whether
+    the normalizer lowercases."""
     tj = json.loads((model_dir / "tokenizer.json").read_text(encoding="utf-8"))
     if tj["model"]["type"] != "WordPiece":
         raise ValueError(f"tokenizer model {tj['model']['type']} is not WordPiece")
@@ -125,7 +126,8 @@ def read_vocab(model_dir: Path) -> tuple[list[str], dict[str, int]]:
     for tok, i in vocab.items():
         tokens[i] = tok
     specials = {t["content"]: t["id"] for t in tj.get("added_tokens", []) if t.get("special")}
-    return tokens, specials
+    lowercase = bool((tj.get("normalizer") or {}).get("lowercase", True))
+    return tokens, specials, lowercase
 
 
 def convert(model_dir: Path, out: Path, outtype: str = "f32") -> None:
@@ -142,6 +144,7 @@ def convert(model_dir: Path, out: Path, outtype: str = "f32") -> None:
         pooling = "cls" if p.get("pooling_mode_cls_token") else "mean"
 
     w = gguf.GGUFWriter(str(out), "bert")
+    w.add_type("model")
     w.add_name(model_dir.name)
     w.add_context_length(cfg["max_position_embeddings"])
     w.add_embedding_length(cfg["hidden_size"])
@@ -157,25 +160,35 @@ def convert(model_dir: Path, out: Path, outtype: str = "f32") -> None:
         "q8_0": gguf.LlamaFileType.MOSTLY_Q8_0,
     }[outtype]
     w.add_file_type(file_type)
+    w.add_quantization_version(gguf.GGML_QUANT_VERSION)
 
-    tokens, specials = read_vocab(model_dir)
+    tokens, specials, lowercase = read_vocab(model_dir)
     control = set(specials.values())
     w.add_tokenizer_model("bert")
-    w.add_tokenizer_pre("default")
+    # llama.cpp names the pre-tokenizer by hashing the tokenizer's output on a
+    # test text; for BERT's uncased vocabulary that is "jina-v2-en". Its WPM
+    # tokenizer does not read the key; knob neither.
+    w.add_tokenizer_pre("jina-v2-en")
     w.add_token_list(phantom_vocab(tokens, control))
     w.add_token_types([CONTROL if i in control else NORMAL for i in range(len(tokens))])
     w.add_token_type_count(cfg.get("type_vocab_size", 2))
-    ids = {
-        "[UNK]": w.add_unk_token_id,
-        "[SEP]": w.add_sep_token_id,
-        "[PAD]": w.add_pad_token_id,
-        # llama.cpp reads BERT's [CLS] as its BOS token (there is no cls key).
-        "[CLS]": w.add_bos_token_id,
-        "[MASK]": w.add_mask_token_id,
-    }
-    for tok, add in ids.items():
+    # As llama.cpp's converter writes them: [CLS] is BOS and [SEP] is EOS
+    # (from the tokenizer.json's "[CLS] $A [SEP]" template), and both are added.
+    ids = [
+        ("[CLS]", w.add_bos_token_id),
+        ("[SEP]", w.add_eos_token_id),
+        ("[UNK]", w.add_unk_token_id),
+        ("[SEP]", w.add_sep_token_id),
+        ("[PAD]", w.add_pad_token_id),
+        ("[MASK]", w.add_mask_token_id),
+    ]
+    for tok, add in ids:
         if tok in specials:
             add(specials[tok])
+    w.add_add_bos_token(True)
+    w.add_add_eos_token(True)
+    w.add_bool("tokenizer.ggml.add_sep_token", False)
+    w.add_bool("tokenizer.ggml.normalizer.lowercase", lowercase)
 
     for hf_name, arr in sorted(read_safetensors(model_dir / "model.safetensors").items()):
         name = gguf_name(hf_name)

@@ -3,11 +3,18 @@ tests that must run everywhere without downloads.
 
     python -m knobtrain.bert_tiny MINILM_DIR OUT_DIR
 
-writes OUT_DIR/{config.json, model.safetensors, tokenizer.json} (2 layers,
+writes OUT_DIR/{config.json, model.safetensors, tokenizer.json, ...} (2 layers,
 width 32, 4 heads; every weight is an exact float16 value, so an F16 GGUF of
 it holds exactly these numbers) and OUT_DIR/reference.json: token ids and
 sentence vectors from knobtrain.bert_reference on the same weights.
 Deterministic: the same seed gives the same bytes.
+
+tests/fixtures/bert_tiny.gguf is OUT_DIR converted by llama.cpp's own
+convert_hf_to_gguf.py --outtype f16 (vendored in the PyPI sdist
+llama-cpp-python 0.3.36; it needs torch and transformers), and
+tests/fixtures/bert_tiny_reference.json is OUT_DIR/reference.json.
+`python -m knobtrain.bert_gguf OUT_DIR x.gguf --outtype f16` writes the same
+tensors, byte for byte.
 """
 
 from __future__ import annotations
@@ -97,8 +104,14 @@ def tiny_weights(vocab_size: int, seed: int = 16) -> dict[str, np.ndarray]:
 
 def make_tiny(minilm_dir: Path, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    for name in ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"]:
+    # The vocabulary, and sentence-transformers' modules (mean pooling, then
+    # Normalize) that llama.cpp's converter reads bert.pooling_type from.
+    for name in ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "modules.json"]:
         shutil.copy(minilm_dir / name, out_dir / name)
+    (out_dir / "1_Pooling").mkdir(exist_ok=True)
+    pooling = json.loads((minilm_dir / "1_Pooling" / "config.json").read_text())
+    pooling["word_embedding_dimension"] = TINY["hidden_size"]
+    (out_dir / "1_Pooling" / "config.json").write_text(json.dumps(pooling, indent=1))
     vocab_size = len(json.loads((out_dir / "tokenizer.json").read_text())["model"]["vocab"])
     (out_dir / "config.json").write_text(json.dumps({**TINY, "vocab_size": vocab_size}, indent=1))
     write_safetensors(out_dir / "model.safetensors", tiny_weights(vocab_size))

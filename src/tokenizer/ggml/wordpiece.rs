@@ -10,9 +10,8 @@
 //! "bar", control tokens ([CLS], [SEP], ...) unchanged. [`hf_vocab`] undoes
 //! that to get the tokenizer.json vocabulary back.
 //!
-//! llama.cpp's WPM tokenizer always lowercases and strips accents (the GGUF
-//! has no key for it), and so does this one: cased BERT models are not read
-//! correctly by either.
+//! Lowercasing follows `tokenizer.ggml.normalizer.lowercase` (true when
+//! absent, as older llama.cpp files are all uncased).
 
 use tokenizers::models::wordpiece::WordPiece;
 use tokenizers::normalizers::bert::BertNormalizer;
@@ -74,8 +73,13 @@ pub(super) fn build(md: &Metadata, vocab: &Vocab) -> Result<(tokenizers::Tokeniz
         .build()
         .map_err(build_err)?;
     let mut tok = tokenizers::Tokenizer::new(model);
-    // strip_accents None: follow lowercase, as all-MiniLM's tokenizer.json says.
-    tok.with_normalizer(Some(BertNormalizer::new(true, true, None, true)))
+    // Newer llama.cpp converters write the tokenizer.json's lowercase flag;
+    // older files have none and mean uncased. Accents are stripped exactly
+    // when lowercasing (strip_accents None, as all-MiniLM's tokenizer.json says).
+    let lowercase = md
+        .get_bool_opt("tokenizer.ggml.normalizer.lowercase")?
+        .unwrap_or(true);
+    tok.with_normalizer(Some(BertNormalizer::new(true, true, None, lowercase)))
         .map_err(build_err)?;
     tok.with_pre_tokenizer(Some(BertPreTokenizer));
 
