@@ -34,8 +34,6 @@ pub fn run(args: EmbedArgs) -> Result<Exit> {
     };
     let path = &args.model;
     let file = Gguf::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let tokenizer =
-        Tokenizer::from_gguf(&file).with_context(|| format!("tokenizer of {}", path.display()))?;
     let name = file
         .metadata()
         .get_str_opt("general.name")
@@ -48,8 +46,12 @@ pub fn run(args: EmbedArgs) -> Result<Exit> {
         });
     let threads = args.threads.unwrap_or_else(default_threads).max(1);
     let src = GgufSource::new(file);
+    // The model first: a chat model given by mistake is named as such before
+    // its (large) tokenizer is built.
     let mut model = Bert::load(&src, threads)
         .with_context(|| format!("loading {} as an embedding model", path.display()))?;
+    let tokenizer = Tokenizer::from_gguf(&src.file)
+        .with_context(|| format!("tokenizer of {}", path.display()))?;
     drop(src);
     let limit = model.config.n_ctx;
 
