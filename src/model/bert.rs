@@ -19,7 +19,7 @@ use knob_kernels::ops;
 use knob_kernels::{QuantizedActs, ThreadPool};
 
 use super::mu::Norm;
-use super::{attend, par_heads, Linear, Loader, ModelError, ModelSource};
+use super::{attend, par_heads, Linear, Loader, ModelError, ModelSource, TensorData};
 
 /// How the last hidden states become one vector (`bert.pooling_type`,
 /// llama.cpp's numbering).
@@ -143,10 +143,22 @@ impl Affine {
         })
     }
 
-    /// `m` rows of `x` into `y`; `xq` holds `x` quantized when `w` is Q8_0.
-    fn forward(&self, pool: &ThreadPool, x: &[f32], xq: &QuantizedActs, m: usize, y: &mut [f32]) {
+    /// `m` rows of `x` into `y`; `xq` holds `x` quantized when `w` is Q8_0;
+    /// `scratch` holds at least `m * n` values.
+    fn forward(
+        &self,
+        pool: &ThreadPool,
+        x: &[f32],
+        xq: &QuantizedActs,
+        m: usize,
+        y: &mut [f32],
+        scratch: &mut [f32],
+    ) {
         let n = self.w.n;
-        self.w.forward(pool, x, xq, m, y);
+        match &self.w.data {
+            TensorData::F32(w) if m > 1 => matmul_f32(pool, w, n, self.w.k, x, m, y, scratch),
+            _ => self.w.forward(pool, x, xq, m, y),
+        }
         for row in y[..m * n].chunks_exact_mut(n) {
             ops::add(row, &self.b);
         }
@@ -254,6 +266,8 @@ struct RunState {
     att_rows: Vec<f32>,
     /// [n_ctx, hidden_dim]
     hb: Vec<f32>,
+    /// [n_ctx * hidden_dim] a matrix product's transposed output (f32 weights)
+    yt: Vec<f32>,
     xq: QuantizedActs,
     /// [threads, n_ctx] attention scores
     scores: Vec<f32>,
@@ -286,6 +300,7 @@ impl Bert {
             att: vec![0.0; b * d],
             att_rows: vec![0.0; b * d],
             hb: vec![0.0; b * c.hidden_dim],
+            yt: vec![0.0; b * c.hidden_dim.max(d)],
             xq: QuantizedActs::new(),
             scores: vec![0.0; threads * b],
         };
@@ -339,21 +354,24 @@ impl Bert {
         for lw in &w.layers {
             // --- self-attention (bidirectional), then x = norm(x + attn) ------
             quantize_if(&mut st.xq, lw.wq.w.is_q8(), &st.x, m, d);
-            lw.wq.forward(pool, &st.x, &st.xq, m, &mut st.q);
-            lw.wk.forward(pool, &st.x, &st.xq, m, &mut st.k);
-            lw.wv.forward(pool, &st.x, &st.xq, m, &mut st.v);
+            lw.wq.forward(pool, &st.x, &st.xq, m, &mut st.q, &mut st.yt);
+            lw.wk.forward(pool, &st.x, &st.xq, m, &mut st.k, &mut st.yt);
+            lw.wv.forward(pool, &st.x, &st.xq, m, &mut st.v, &mut st.yt);
             attention(c, pool, st, m);
             quantize_if(&mut st.xq, lw.wo.w.is_q8(), &st.att_rows, m, d);
-            lw.wo.forward(pool, &st.att_rows, &st.xq, m, &mut st.xb);
+            lw.wo
+                .forward(pool, &st.att_rows, &st.xq, m, &mut st.xb, &mut st.yt);
             ops::add(&mut st.xb[..m * d], &st.x[..m * d]);
             lw.attn_norm.rows(&st.xb, m, c.norm_eps, &mut st.x);
 
             // --- feed-forward: x = norm(x + down(gelu(up(x)))) ----------------
             quantize_if(&mut st.xq, lw.up.w.is_q8(), &st.x, m, d);
-            lw.up.forward(pool, &st.x, &st.xq, m, &mut st.hb);
+            lw.up
+                .forward(pool, &st.x, &st.xq, m, &mut st.hb, &mut st.yt);
             gelu(&mut st.hb[..m * ff]);
             quantize_if(&mut st.xq, lw.down.w.is_q8(), &st.hb, m, ff);
-            lw.down.forward(pool, &st.hb, &st.xq, m, &mut st.xb);
+            lw.down
+                .forward(pool, &st.hb, &st.xq, m, &mut st.xb, &mut st.yt);
             ops::add(&mut st.xb[..m * d], &st.x[..m * d]);
             lw.out_norm.rows(&st.xb, m, c.norm_eps, &mut st.x);
         }
@@ -390,6 +408,48 @@ impl Bert {
     /// Bytes of the weights.
     pub fn weight_bytes(&self) -> usize {
         self.weights.bytes()
+    }
+}
+
+/// `y[r * n + j] = W[j, :] · x[r, :]` for `m` rows and f32 weights `W[n x k]`.
+/// `Linear::forward` reads the whole matrix once per row (it is built for
+/// one-token decoding); here each weight row is read once for all `m` rows
+/// while it sits in L1, and the output features are split over the pool.
+/// Each task fills its features for every row in its own part of `yt`
+/// (transposed, `[n, m]`), which is then copied into `y`.
+#[allow(clippy::too_many_arguments)]
+fn matmul_f32(
+    pool: &ThreadPool,
+    w: &[f32],
+    n: usize,
+    k: usize,
+    x: &[f32],
+    m: usize,
+    y: &mut [f32],
+    yt: &mut [f32],
+) {
+    let tasks = (pool.threads() * 4).min(n);
+    let per_task = n.div_ceil(tasks);
+    let parts: Vec<std::sync::Mutex<&mut [f32]>> = yt[..n * m]
+        .chunks_mut(per_task * m)
+        .map(std::sync::Mutex::new)
+        .collect();
+    pool.run(parts.len(), &|t| {
+        // One task per part: the lock is never contended.
+        let mut out = parts[t].lock().unwrap_or_else(|e| e.into_inner());
+        let j0 = t * per_task;
+        for (dj, col) in out.chunks_exact_mut(m).enumerate() {
+            let row = &w[(j0 + dj) * k..(j0 + dj + 1) * k];
+            for (r, v) in col.iter_mut().enumerate() {
+                *v = ops::dot(row, &x[r * k..(r + 1) * k]);
+            }
+        }
+    });
+    drop(parts);
+    for j in 0..n {
+        for r in 0..m {
+            y[r * n + j] = yt[j * m + r];
+        }
     }
 }
 

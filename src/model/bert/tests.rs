@@ -193,3 +193,36 @@ fn a_bert_file_is_not_a_language_model() {
     .expect("bert is refused");
     assert!(err.to_string().contains("knob embed"), "{err}");
 }
+
+#[test]
+fn matmul_f32_equals_one_matvec_per_row() {
+    let (n, k, m) = (37, 48, 5);
+    let w: Vec<f32> = (0..n * k)
+        .map(|i| ((i * 7 % 13) as f32 - 6.0) / 8.0)
+        .collect();
+    let x: Vec<f32> = (0..m * k)
+        .map(|i| ((i * 5 % 11) as f32 - 5.0) / 4.0)
+        .collect();
+    let mut want = vec![0.0f32; m * n];
+    for r in 0..m {
+        knob_kernels::ops::matvec_f32(
+            &w,
+            n,
+            k,
+            &x[r * k..(r + 1) * k],
+            &mut want[r * n..(r + 1) * n],
+        );
+    }
+    for threads in [1, 2, 3] {
+        let pool = ThreadPool::new(threads);
+        let mut y = vec![0.0f32; m * n];
+        let mut yt = vec![0.0f32; m * n];
+        matmul_f32(&pool, &w, n, k, &x, m, &mut y, &mut yt);
+        for (a, b) in y.iter().zip(&want) {
+            assert!(
+                (a - b).abs() <= 1e-5 * (1.0 + b.abs()),
+                "{a} vs {b}, threads {threads}"
+            );
+        }
+    }
+}
