@@ -135,7 +135,7 @@ fn unknown_pre_tokenizer_and_model_are_errors() {
         "unsupported pre-tokenizer \"martian\" in tokenizer.ggml.pre"
     );
     m = md(vec![
-        ("tokenizer.ggml.model", Value::String("bert".into())),
+        ("tokenizer.ggml.model", Value::String("rwkv".into())),
         ("tokenizer.ggml.tokens", strings(&["a"])),
     ]);
     assert!(matches!(
