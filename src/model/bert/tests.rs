@@ -235,3 +235,107 @@ fn matmul_f32_equals_one_matvec_per_row() {
         }
     }
 }
+
+/// A BERT header with `dim` 32 and 4 heads; `edit` changes it before the
+/// embedding tensors are added.
+fn hostile(edit: impl FnOnce(&mut crate::gguf::writer::GgufWriter)) -> Result<Bert, ModelError> {
+    let mut w = crate::gguf::writer::GgufWriter::new();
+    w.set("general.architecture", "bert")
+        .set("bert.embedding_length", 32u32)
+        .set("bert.feed_forward_length", 64u32)
+        .set("bert.block_count", 1u32)
+        .set("bert.attention.head_count", 4u32)
+        .set("bert.context_length", 8u32)
+        .set("bert.attention.layer_norm_epsilon", 1e-12f32);
+    edit(&mut w);
+    let file = Gguf::from_bytes(&w.to_bytes()).expect("a well-formed GGUF");
+    Bert::load(&GgufSource::new(file), 1)
+}
+
+#[test]
+fn hostile_headers_are_errors_that_name_the_field() {
+    let err = hostile(|w| {
+        w.set("bert.attention.head_count", 5u32);
+    })
+    .err()
+    .expect("5 heads do not divide 32");
+    assert!(
+        err.to_string().contains("bert.attention.head_count"),
+        "{err}"
+    );
+
+    let err = hostile(|_| {}).err().expect("no tensors");
+    assert!(err.to_string().contains("missing tensor"), "{err}");
+
+    let err = hostile(|w| {
+        w.add_f32("token_embd.weight", &[32, 3], &[0.0; 96])
+            .unwrap();
+        w.add_f32("position_embd.weight", &[32, 4], &[0.0; 128])
+            .unwrap();
+    })
+    .err()
+    .expect("4 positions for a context of 8");
+    assert!(err.to_string().contains("position_embd.weight"), "{err}");
+
+    let err = hostile(|w| {
+        w.set("bert.pooling_type", 3u32);
+    })
+    .err()
+    .expect("last-token pooling");
+    assert!(err.to_string().contains("bert.pooling_type 3"), "{err}");
+
+    let err = hostile(|w| {
+        w.set("bert.embedding_length", 0u32);
+    })
+    .err()
+    .expect("zero width");
+    assert!(err.to_string().contains("bert.embedding_length"), "{err}");
+}
+
+#[test]
+fn q8_0_weights_stay_close_to_the_reference() {
+    // Every layer matrix re-quantized to Q8_0, as `--outtype q8_0` stores it:
+    // the activations are then quantized per matrix too (quantize_if).
+    let (tokenizer, mut model) = load(&fixture("bert_tiny.gguf"));
+    for l in &mut model.weights.layers {
+        for a in [
+            &mut l.wq,
+            &mut l.wk,
+            &mut l.wv,
+            &mut l.wo,
+            &mut l.up,
+            &mut l.down,
+        ] {
+            let TensorData::F32(w) = &a.w.data else {
+                panic!("the fixture is F16, loaded as f32")
+            };
+            let mut blocks = vec![
+                knob_kernels::BlockQ8_0 {
+                    d: [0; 2],
+                    qs: [0; 32]
+                };
+                w.len() / 32
+            ];
+            knob_kernels::quantize_row_q8_0(w, &mut blocks);
+            a.w.data = TensorData::Q8(std::sync::Arc::new(blocks));
+        }
+    }
+    let r = reference("bert_tiny_reference.json");
+    let mut worst = 1.0f64;
+    for s in r["sentences"].as_array().expect("sentences") {
+        let ids = tokenizer
+            .encode(s["text"].as_str().expect("text"), true, true)
+            .expect("encode");
+        let got = model.sentence_embedding(&ids, true).expect("embed");
+        let cos: f64 = got
+            .iter()
+            .zip(s["embedding"].as_array().expect("embedding"))
+            .map(|(a, b)| f64::from(*a) * b.as_f64().expect("value"))
+            .sum();
+        worst = worst.min(cos);
+    }
+    report(&format!(
+        "bert-tiny, Q8_0 weights: min cosine to numpy = {worst:.6}"
+    ));
+    assert!(worst > 0.995, "min cosine {worst}");
+}
