@@ -20,6 +20,8 @@ bash scripts/setup-dev.sh
 bash train/setup.sh
 KNOB_TEST_MODEL="$(bash scripts/fetch-test-model.sh)"
 export KNOB_TEST_MODEL
+KNOB_MINILM_GGUF="$(bash scripts/fetch-minilm.sh)"
+export KNOB_MINILM_GGUF
 # insta must compare snapshots, never write them.
 export INSTA_UPDATE=no
 

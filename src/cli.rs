@@ -56,6 +56,8 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Generate text with a GGUF model (text to stdout, statistics to stderr)
     Generate(GenerateArgs),
+    /// Print sentence vectors from a BERT embedding model (all-MiniLM-L6-v2 GGUF).
+    Embed(EmbedArgs),
     /// Measure speed
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -223,6 +225,34 @@ pub struct GenerateArgs {
     pub json: bool,
     /// The prompt; read from standard input when absent
     pub prompt: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Each text gives one line: its vector's values separated by spaces \
+(or, with --json, one JSON object). Vectors are L2-normalized, as sentence-transformers \
+makes them, so the cosine similarity of two texts is the dot product of their lines."
+)]
+pub struct EmbedArgs {
+    /// GGUF file of a BERT model (general.architecture = bert), as llama.cpp's
+    /// converter or train/knobtrain/bert_gguf.py writes it
+    #[arg(long, value_name = "FILE")]
+    pub model: std::path::PathBuf,
+    /// Print one JSON object per text: {"model", "dimensions", "tokens", "embedding"}
+    #[arg(long)]
+    pub json: bool,
+    /// Cut texts longer than the model's context (512 tokens) instead of refusing them
+    #[arg(long)]
+    pub truncate: bool,
+    /// Print the pooled vector as it is, without scaling it to unit length
+    #[arg(long)]
+    pub no_normalize: bool,
+    /// Threads for the matrix kernels (default: all cores, at most 8)
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Texts to embed, one vector each; read one per line from standard input when absent
+    #[arg(value_name = "TEXT")]
+    pub text: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -98,6 +98,7 @@ fn prints_json(command: Option<&Command>) -> bool {
         Command::Batch(_) => true,
         Command::Eval(a) => a.json,
         Command::Generate(a) => a.json,
+        Command::Embed(a) => a.json,
         Command::Bench(BenchCommand::Kernels(a)) => a.json,
         Command::Bench(BenchCommand::Model(a)) => a.json,
         Command::Bench(BenchCommand::Agent(a)) => a.json,

@@ -58,6 +58,11 @@ pub const OUTPUTS: &[JsonOutput] = &[
         schema: schema_of::<super::batch::LineJson<'static>>,
     },
     JsonOutput {
+        name: "embed",
+        what: "knob embed --json: one object per text",
+        schema: schema_of::<super::embed::Embedding<'static>>,
+    },
+    JsonOutput {
         name: "error",
         what: "What any command prints on standard output for an error under --json (and always for knob batch and knob settings export).",
         schema: schema_of::<crate::exit::ErrorJson>,

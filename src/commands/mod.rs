@@ -17,6 +17,7 @@ mod completions;
 mod config;
 mod context;
 mod doctor;
+mod embed;
 pub mod eval;
 mod generate;
 pub mod get;
@@ -52,6 +53,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Some(Command::Doctor) => doctor::run(&ctx),
         Some(Command::Completions(args)) => completions::run(args.shell),
         Some(Command::Generate(args)) => generate::run(args),
+        Some(Command::Embed(args)) => embed::run(args),
         Some(Command::Bench(cmd)) => bench::run(&ctx, cmd),
         Some(Command::Model(cmd)) => model::run(cmd),
         Some(Command::Set(args)) => set::run(&ctx, args),

@@ -9,6 +9,11 @@ pub fn load(src: &GgufSource, opts: SessionOptions) -> Result<Box<dyn LanguageMo
     match src.meta_str("general.architecture").as_deref() {
         Some("llama") => Ok(Box::new(Llama::load(src, opts)?)),
         Some("mu") => Ok(Box::new(Mu::load(src, opts.threads)?)),
+        Some("bert") => Err(ModelError::Unsupported(
+            "architecture \"bert\" is an embedding model: it makes sentence vectors \
+             (knob embed), not text"
+                .into(),
+        )),
         Some(other) => Err(ModelError::Unsupported(format!(
             "architecture {other:?} (knob runs llama and mu)"
         ))),

@@ -2,6 +2,8 @@
 //!
 //! - [`llama`]: decoder-only transformers (SmolLM2, TinyLlama, Llama 3.x).
 //! - [`mu`]: knob's own encoder–decoder, exactly as docs/mu-gguf.md defines it.
+//! - [`bert`]: BERT sentence encoders (all-MiniLM-L6-v2): text in, one vector
+//!   out; not a [`LanguageModel`].
 //!
 //! Both load from a [`ModelSource`] (the GGUF reader implements it, and tests
 //! implement it over in-memory tensors), keep every buffer they need in a run
@@ -11,6 +13,7 @@ use std::sync::Arc;
 
 use knob_kernels::{BlockQ8_0, QuantizedActs, ThreadPool};
 
+pub mod bert;
 pub mod gguf_source;
 pub mod llama;
 mod load;

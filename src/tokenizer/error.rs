@@ -5,7 +5,7 @@ use crate::gguf::GgufError;
 pub enum TokenizerError {
     #[error(transparent)]
     Metadata(#[from] GgufError),
-    #[error("unsupported tokenizer model {0:?} (supported: gpt2, llama, or a tokenizer.huggingface.json)")]
+    #[error("unsupported tokenizer model {0:?} (supported: gpt2, llama, bert, or a tokenizer.huggingface.json)")]
     UnsupportedModel(String),
     #[error("unsupported pre-tokenizer {0:?} in tokenizer.ggml.pre")]
     UnsupportedPre(String),

@@ -1,5 +1,12 @@
 //! Tokenizers built from `tokenizer.ggml.*` metadata, matching llama.cpp's
-//! `llm_tokenizer_bpe` (model `gpt2`) and `llm_tokenizer_spm` (model `llama`).
+//! `llm_tokenizer_bpe` (model `gpt2`) and `llm_tokenizer_spm` (model `llama`),
+//! and BERT's WordPiece (model `bert`, in [`wordpiece`]).
+
+mod vocab;
+mod wordpiece;
+
+pub use vocab::TokenType;
+use vocab::{read_vocab, Vocab};
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -13,30 +20,6 @@ use tokenizers::{AddedToken, PreTokenizerWrapper, SplitDelimiterBehavior};
 
 use super::error::{Result, TokenizerError};
 use crate::gguf::Metadata;
-
-/// llama.cpp's token types (`tokenizer.ggml.token_type`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenType {
-    Normal,
-    Unknown,
-    Control,
-    UserDefined,
-    Unused,
-    Byte,
-}
-
-impl TokenType {
-    fn from_id(id: i64) -> TokenType {
-        match id {
-            2 => TokenType::Unknown,
-            3 => TokenType::Control,
-            4 => TokenType::UserDefined,
-            5 => TokenType::Unused,
-            6 => TokenType::Byte,
-            _ => TokenType::Normal,
-        }
-    }
-}
 
 /// GPT-2's pre-tokenizer regex.
 const GPT2: &str = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)";
@@ -81,52 +64,6 @@ fn byte_to_char() -> [char; 256] {
     table
 }
 
-struct Vocab {
-    tokens: Vec<String>,
-    types: Vec<TokenType>,
-    scores: Option<Vec<f32>>,
-}
-
-fn read_vocab(md: &Metadata) -> Result<Vocab> {
-    let tokens = md.get_str_array("tokenizer.ggml.tokens")?.to_vec();
-    let types = if md.contains("tokenizer.ggml.token_type") {
-        let t = md.get_int_array("tokenizer.ggml.token_type")?;
-        if t.len() != tokens.len() {
-            return Err(TokenizerError::Invalid(format!(
-                "tokenizer.ggml.token_type has {} entries for {} tokens",
-                t.len(),
-                tokens.len()
-            )));
-        }
-        t.into_iter().map(TokenType::from_id).collect()
-    } else {
-        vec![TokenType::Normal; tokens.len()]
-    };
-    let scores = if md.contains("tokenizer.ggml.scores") {
-        let s = md.get_f32_array("tokenizer.ggml.scores")?.to_vec();
-        if s.len() != tokens.len() {
-            return Err(TokenizerError::Invalid(format!(
-                "tokenizer.ggml.scores has {} entries for {} tokens",
-                s.len(),
-                tokens.len()
-            )));
-        }
-        Some(s)
-    } else {
-        None
-    };
-    if tokens.is_empty() || tokens.len() > u32::MAX as usize {
-        return Err(TokenizerError::Invalid(format!(
-            "tokenizer.ggml.tokens has {} entries",
-            tokens.len()
-        )));
-    }
-    Ok(Vocab {
-        tokens,
-        types,
-        scores,
-    })
-}
 
 /// A tokenizer built from `tokenizer.ggml.*`, for [`super::Tokenizer`] to
 /// read its special ids into.
@@ -140,6 +77,8 @@ pub(super) struct Built {
     /// A SentencePiece vocabulary (model `llama`), which adds BOS unless the
     /// file says otherwise.
     pub sentencepiece: bool,
+    /// BERT's [CLS] and [SEP] (model `bert`), around every text.
+    pub wrap: Option<(u32, u32)>,
 }
 
 pub(super) fn build(md: &Metadata) -> Result<Built> {
@@ -148,10 +87,17 @@ pub(super) fn build(md: &Metadata) -> Result<Built> {
     let (inner, bytes) = match model {
         "gpt2" => build_bpe(md, &vocab)?,
         "llama" => build_spm(md, &vocab)?,
+        "bert" => wordpiece::build(md, &vocab)?,
         other => return Err(TokenizerError::UnsupportedModel(other.to_string())),
     };
+    let inner = with_added_tokens(inner, &vocab)?;
+    let wrap = match model {
+        "bert" => Some(wordpiece::specials(md, &inner, vocab.types.len())?),
+        _ => None,
+    };
     Ok(Built {
-        inner: with_added_tokens(inner, &vocab)?,
+        wrap,
+        inner,
         bytes,
         types: vocab.types,
         sentencepiece: model == "llama",

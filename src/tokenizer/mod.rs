@@ -3,7 +3,8 @@
 //! - `mu` models carry a whole `tokenizer.json` in `tokenizer.huggingface.json`.
 //! - llama-family files carry `tokenizer.ggml.*` arrays, from which
 //!   [`ggml`] builds an equivalent tokenizer: byte-level BPE (`gpt2`) with
-//!   llama.cpp's pre-tokenizer regexes, or SentencePiece-style BPE (`llama`).
+//!   llama.cpp's pre-tokenizer regexes, SentencePiece-style BPE (`llama`), or
+//!   BERT's WordPiece (`bert`).
 //!
 //! Special tokens follow llama.cpp: control tokens in the text are parsed as
 //! single tokens only when `parse_special` is set, user-defined tokens always;
@@ -106,6 +107,14 @@ impl Tokenizer {
         t.read_special_ids(md)?;
         if built.sentencepiece && !md.contains("tokenizer.ggml.add_bos_token") {
             t.add_bos = true; // llama.cpp's default for SentencePiece vocabularies
+        }
+        if let Some((cls, sep)) = built.wrap {
+            t.bos = Some(cls);
+            t.eos = Some(sep);
+            t.add_bos = true;
+            t.add_eos = true;
+            // An encoder generates nothing: no end-of-generation ids.
+            t.eog.clear();
         }
         Ok(t)
     }

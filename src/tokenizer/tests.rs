@@ -135,7 +135,7 @@ fn unknown_pre_tokenizer_and_model_are_errors() {
         "unsupported pre-tokenizer \"martian\" in tokenizer.ggml.pre"
     );
     m = md(vec![
-        ("tokenizer.ggml.model", Value::String("bert".into())),
+        ("tokenizer.ggml.model", Value::String("rwkv".into())),
         ("tokenizer.ggml.tokens", strings(&["a"])),
     ]);
     assert!(matches!(
@@ -267,4 +267,81 @@ fn broken_huggingface_json_is_an_error() {
         e.starts_with("building the tokenizer: tokenizer.huggingface.json:"),
         "{e}"
     );
+}
+
+/// A WordPiece vocabulary in llama.cpp's layout ("▁" marks word starts,
+/// continuations are bare, control tokens unchanged).
+fn bert_tokenizer(extra: Vec<(&str, Value)>) -> Tokenizer {
+    let tokens = [
+        "[PAD]", "[UNK]", "[CLS]", "[SEP]", "▁hello", "▁world", "!", "▁!", "▁un", "aff", "able",
+        "▁cafe", "▁Hello", "▁日", "▁本",
+    ];
+    let types: Vec<i32> = (0..tokens.len())
+        .map(|i| if i < 4 { 3 } else { 1 })
+        .collect();
+    let mut entries = vec![
+        ("tokenizer.ggml.model", Value::String("bert".into())),
+        ("tokenizer.ggml.tokens", strings(&tokens)),
+        ("tokenizer.ggml.token_type", Value::Array(Array::I32(types))),
+        ("tokenizer.ggml.unknown_token_id", Value::U32(1)),
+        ("tokenizer.ggml.seperator_token_id", Value::U32(3)),
+        ("tokenizer.ggml.padding_token_id", Value::U32(0)),
+    ];
+    entries.extend(extra);
+    Tokenizer::from_metadata(&md(entries)).unwrap()
+}
+
+#[test]
+fn bert_wordpiece_splits_words_into_pieces_between_cls_and_sep() {
+    let t = bert_tokenizer(vec![]);
+    // No bos/cls key: [CLS] is found by its text.
+    assert_eq!(
+        t.encode("Hello WORLD!", true, true).unwrap(),
+        vec![2, 4, 5, 7, 3]
+    );
+    // "##aff" and "##able" are stored as bare continuations.
+    assert_eq!(t.encode("unaffable", false, true).unwrap(), vec![8, 9, 10]);
+    // Accents are stripped with lowercasing; CJK ideographs are words of their own.
+    assert_eq!(
+        t.encode("Café 日本", false, true).unwrap(),
+        vec![11, 13, 14]
+    );
+    // A word the pieces cannot cover is [UNK] as a whole.
+    assert_eq!(t.encode("unknownword", false, true).unwrap(), vec![1]);
+    assert_eq!(t.encode("", true, true).unwrap(), vec![2, 3]);
+    // Word starts decode with their space, as llama.cpp's token_to_piece.
+    assert_eq!(t.decode(&[4, 5, 7], false), " hello world !");
+}
+
+#[test]
+fn bert_wordpiece_keeps_case_when_the_file_says_so() {
+    let t = bert_tokenizer(vec![(
+        "tokenizer.ggml.normalizer.lowercase",
+        Value::Bool(false),
+    )]);
+    assert_eq!(t.encode("Hello hello", false, true).unwrap(), vec![12, 4]);
+}
+
+#[test]
+fn bert_wordpiece_needs_its_unknown_and_separator_tokens() {
+    let err = Tokenizer::from_metadata(&md(vec![
+        ("tokenizer.ggml.model", Value::String("bert".into())),
+        ("tokenizer.ggml.tokens", strings(&["[CLS]", "▁a"])),
+        (
+            "tokenizer.ggml.token_type",
+            Value::Array(Array::I32(vec![3, 1])),
+        ),
+    ]))
+    .unwrap_err();
+    assert!(err.to_string().contains("unknown token"), "{err}");
+    let err = Tokenizer::from_metadata(&md(vec![
+        ("tokenizer.ggml.model", Value::String("bert".into())),
+        ("tokenizer.ggml.tokens", strings(&["[CLS]", "[UNK]", "▁a"])),
+        (
+            "tokenizer.ggml.token_type",
+            Value::Array(Array::I32(vec![3, 3, 1])),
+        ),
+    ]))
+    .unwrap_err();
+    assert!(err.to_string().contains("[SEP]"), "{err}");
 }

@@ -129,6 +129,17 @@ fn rows(f: &Files) -> Vec<Row> {
             ],
             "get",
         ),
+        json(
+            &[
+                "embed",
+                "--json",
+                "--model",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/bert_tiny.gguf"),
+                "turn on dark mode",
+            ],
+            "embed",
+        )
+        .lines(),
         json(&["history", "--json"], "history"),
         // The response of set, apply, ask and batch: a dry run, then a plan
         // applied into the journal.

@@ -112,14 +112,14 @@ pub struct Norm {
 }
 
 impl Norm {
-    fn load(ld: &Loader, name: &str, dim: usize) -> Result<Self, ModelError> {
+    pub(crate) fn load(ld: &Loader, name: &str, dim: usize) -> Result<Self, ModelError> {
         Ok(Self {
             w: ld.vector(&format!("{name}.weight"), dim)?,
             b: ld.vector(&format!("{name}.bias"), dim)?,
         })
     }
     /// Normalizes each of the `m` rows of `x` into `out`.
-    pub(super) fn rows(&self, x: &[f32], m: usize, eps: f32, out: &mut [f32]) {
+    pub(crate) fn rows(&self, x: &[f32], m: usize, eps: f32, out: &mut [f32]) {
         let d = self.w.len();
         for r in 0..m {
             ops::layer_norm(
