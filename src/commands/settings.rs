@@ -122,7 +122,7 @@ fn show(cat: &Catalog, id: &str, json: bool) -> anyhow::Result<Exit> {
             for a in &m.also {
                 outln!("    also {}", a.label());
             }
-            for n in &m.notes {
+            for n in m.notes.iter().chain(&m.partial_map) {
                 outln!("    note: {n}");
             }
             for a in &m.after {

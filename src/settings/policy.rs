@@ -60,6 +60,7 @@ struct RawMapping {
     read: Option<Spanned<Vec<String>>>,
     write: Option<Spanned<Vec<String>>>,
     parse: Option<Spanned<String>>,
+    parse_samples: Option<Spanned<Vec<(String, String)>>>,
     groups: Option<Spanned<Vec<String>>>,
     file: Option<Spanned<String>>,
     path: Option<Spanned<String>>,
@@ -318,6 +319,7 @@ fn check_platform(plat: &str, m: &RawMapping, kind: &str, out: &mut Vec<Finding>
                 }
             }
             parse_end_anchor(m, out);
+            parse_samples_agree(m, out);
         }
         _ => {}
     }
@@ -440,6 +442,38 @@ fn parse_end_anchor(m: &RawMapping, out: &mut Vec<Finding>) {
     }
 }
 
+/// `parse` and `map` must agree with what the read command really prints
+/// (the samples come from the tools' documentation and source): a regex
+/// that misses, or a text the map lacks, makes reading say "unknown".
+/// The samples are tested with the regex crate the engine uses.
+fn parse_samples_agree(m: &RawMapping, out: &mut Vec<Finding>) {
+    let (Some(samples), Some(parse)) = (&m.parse_samples, &m.parse) else {
+        return;
+    };
+    let Ok(re) = regex::Regex::new(parse.get_ref()) else {
+        return; // the loader reports a bad regex
+    };
+    for (output, want) in samples.get_ref() {
+        let got = re
+            .captures(output)
+            .and_then(|c| c.get(1))
+            .map(|g| g.as_str());
+        if got != Some(want.as_str()) {
+            out.push((
+                samples.span(),
+                format!("parse of sample {output:?} gave {got:?}, expected {want:?}"),
+            ));
+        } else if let Some(map) = &m.map {
+            if !map.get_ref().values().any(|x| scalar_text(x) == *want) {
+                out.push((
+                    samples.span(),
+                    format!("parsed text {want:?} is not a map text: reading would say unknown"),
+                ));
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -458,6 +492,7 @@ backend = "command"
 read = ["wpctl", "get-volume", "@DEFAULT_AUDIO_SINK@"]
 write = ["wpctl", "set-volume", "@DEFAULT_AUDIO_SINK@", "{value}%"]
 parse = "Volume: ([0-9.]+)"
+parse_samples = [["Volume: 0.40\n", "0.40"], ["Volume: 0.55 [MUTED]\n", "0.55"]]
 "#;
 
     fn errors(text: &str) -> Vec<String> {
@@ -545,6 +580,15 @@ parse = "Volume: ([0-9.]+)"
             "`write` starts with sudo",
         );
         one_error("Volume: ([0-9.]+)", "Volume: ([0-9.]+)$", "`parse` uses $");
+        one_error(
+            "Volume: ([0-9.]+)",
+            "Volume: ([0-9]+)",
+            r#"parse of sample "Volume: 0.40\n" gave Some("0"), expected "0.40""#,
+        );
+        with_table(
+            "[setting.macos]\nbackend = \"command\"\nread = [\"x\"]\nwrite = [\"y\"]\nparse = \"Mute: (.*)\"\nmap = { 0 = \"no\", 100 = \"yes\" }\nparse_samples = [[\"Mute: on\", \"on\"]]",
+            "parsed text \"on\" is not a map text",
+        );
     }
 
     fn with_table(table: &str, want: &str) {
@@ -576,6 +620,7 @@ parse = "Volume: ([0-9.]+)"
         with_table("[setting.windows]\nbackend = \"registry\"\npath = 'HKCU\\X'\nname = \"n\"\ntype = \"REG_DWORD\"\nmap = { 0 = \"1\", 100 = \"1\" }", "map texts repeat");
         with_table("[setting.windows]\nbackend = \"registry\"\npath = 'HKCU\\X'\nname = \"n\"\ntype = \"REG_DWORD\"\nmap = { 0 = \"4294967296\" }", "too large");
         with_table("[setting.macos]\nbackend = \"defaults\"\ndomain = \"d\"\nkey = \"k\"\ntype = \"int\"\nmap = { 0 = \"no\" }", "defaults -int value");
+        with_table("[setting.macos]\nbackend = \"defaults\"\ndomain = \"d\"\nkey = \"k\"\ntype = \"bool\"\nmap = { 0 = \"1\" }", "defaults -bool value \"1\"");
         with_table("[setting.macos]\nbackend = \"defaults\"\ndomain = \"d\"\nkey = \"k\"\ntype = \"int\"\nscale = 2.0\nmap = { 0 = \"1\" }", "both `map` and `scale`");
         with_table("[setting.gnome]\nbackend = \"command\"\nread = [\"x\"]\nwrite = [\"y\"]\nparse = \"(.*)\"\nafter = [[\"bash\", \"-c\", \"z\"]]", "`after` runs a shell");
     }
