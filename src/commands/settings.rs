@@ -155,7 +155,7 @@ fn show(cat: &Catalog, id: &str, json: bool) -> anyhow::Result<Exit> {
             for a in &m.also {
                 outln!("    also {}", a.label());
             }
-            for n in &m.notes {
+            for n in m.notes.iter().chain(&m.partial_map) {
                 outln!("    note: {n}");
             }
             for a in &m.after {
@@ -202,8 +202,17 @@ fn check(files: &[std::path::PathBuf]) -> anyhow::Result<Exit> {
         let canon = |name: &str| std::fs::canonicalize(name).ok();
         let given_canon: Vec<_> = given.iter().map(|f| canon(&f.name)).collect();
         user.retain(|u| canon(&u.name).is_none_or(|c| !given_canon.contains(&Some(c))));
+        // The catalog's policy holds for the shipped files and the given ones.
+        let shipped = shipped_files();
+        let mut policy = crate::settings::policy::check_files(&shipped);
+        policy.extend(crate::settings::policy::check_files(&given));
         user.extend(given);
-        load(&shipped_files(), &user)
+        let cat = load(&shipped, &user)?;
+        if policy.is_empty() {
+            Ok(cat)
+        } else {
+            Err(crate::settings::ProfileErrors(policy))
+        }
     })();
     match result {
         Ok(cat) => {

@@ -90,6 +90,9 @@ pub struct Mapping {
     pub admin: bool,
     /// Argv run once after the plan's writes (deduplicated).
     pub after: Vec<Vec<String>>,
+    /// Why this platform's map leaves out values of the setting (the
+    /// profile's `partial_map`): shown by `knob settings show`.
+    pub partial_map: Option<String>,
 }
 
 /// One backend key and the rules that turn a catalog value into its text.

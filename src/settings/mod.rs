@@ -18,6 +18,7 @@ pub mod lock;
 pub mod paths;
 pub mod plan;
 pub mod platform;
+pub mod policy;
 pub mod profile;
 pub mod render;
 pub mod system;

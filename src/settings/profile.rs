@@ -182,6 +182,9 @@ struct RawMapping {
     // command
     read: Option<Spanned<Vec<String>>>,
     parse: Option<Spanned<String>>,
+    /// Sample outputs of `read` and the text `parse` must take from each:
+    /// catalog policy (settings::policy) tests them, the engine ignores them.
+    parse_samples: Option<Spanned<Vec<(String, String)>>>,
     write: Option<Spanned<Vec<Spanned<String>>>>,
     unescape: Option<Spanned<String>>,
 }
@@ -493,7 +496,16 @@ fn backend_fields(backend: &str) -> Option<&'static [&'static str]> {
         "kconfig" => &["file", "groups", "key", "type", "map", "scale"],
         "defaults" => &["domain", "key", "type", "map", "scale"],
         "registry" => &["path", "name", "type", "map", "scale"],
-        "command" => &["name", "read", "parse", "write", "unescape", "map", "scale"],
+        "command" => &[
+            "name",
+            "read",
+            "parse",
+            "parse_samples",
+            "write",
+            "unescape",
+            "map",
+            "scale",
+        ],
         _ => return None,
     })
 }
@@ -637,7 +649,7 @@ fn check_mapping(
         ctx.error(span, format!("unknown backend '{backend}' (expected gsettings, kconfig, defaults, registry or command)"));
         return None;
     };
-    let present: [(&str, Option<Range<usize>>); 15] = [
+    let present: [(&str, Option<Range<usize>>); 16] = [
         ("map", raw.map.as_ref().map(|s| s.span())),
         ("scale", raw.scale.as_ref().map(|s| s.span())),
         ("schema", raw.schema.as_ref().map(|s| s.span())),
@@ -651,6 +663,10 @@ fn check_mapping(
         ("name", raw.name.as_ref().map(|s| s.span())),
         ("read", raw.read.as_ref().map(|s| s.span())),
         ("parse", raw.parse.as_ref().map(|s| s.span())),
+        (
+            "parse_samples",
+            raw.parse_samples.as_ref().map(|s| s.span()),
+        ),
         ("write", raw.write.as_ref().map(|s| s.span())),
         ("unescape", raw.unescape.as_ref().map(|s| s.span())),
     ];
@@ -896,6 +912,7 @@ fn check_mapping(
         notes: raw.notes,
         admin: raw.admin,
         after,
+        partial_map: raw.partial_map.map(Spanned::into_inner),
     })
 }
 

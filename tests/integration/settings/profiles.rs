@@ -289,3 +289,35 @@ fn a_nan_bound_is_refused_before_anything_is_planned() {
         "{err}"
     );
 }
+
+#[test]
+fn check_command_reports_catalog_policy() {
+    let sb = Sandbox::new();
+    let path = format!("{FIXTURES}/policy-profiles/style_and_backend.toml");
+    let out = sb.knob(&["settings", "check", &path]);
+    assert_eq!(out.status.code(), Some(1));
+    let id = "sound.fixture_volume";
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "{path}:4:9: {id}: title is 55 characters long (at most 48)\n\
+             {path}:5:15: {id}: description should be one sentence ending with a full stop\n\
+             {path}:6:12: {id}: 3 synonyms (want 6-12)\n\
+             {path}:19:8: {id}: `read` runs a shell\n\
+             {path}:21:17: {id}: parse of sample \"Volume: 0.40\\n\" gave Some(\"0\"), expected \"0.40\"\n\
+             knob: 5 errors in the profiles\n"
+        )
+    );
+}
+
+#[test]
+fn show_lists_partial_map_as_a_note() {
+    let sb = Sandbox::new();
+    let out = sb.knob(&["settings", "show", "a11y.cursor_size"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("    note: the Windows slider has 16 px steps from 32 px\n"),
+        "{}",
+        stdout(&out)
+    );
+}
