@@ -64,7 +64,6 @@ fn byte_to_char() -> [char; 256] {
     table
 }
 
-
 /// A tokenizer built from `tokenizer.ggml.*`, for [`super::Tokenizer`] to
 /// read its special ids into.
 pub(super) struct Built {

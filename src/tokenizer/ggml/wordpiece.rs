@@ -18,8 +18,8 @@ use tokenizers::normalizers::bert::BertNormalizer;
 use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
 
 use super::vocab::{TokenType, Vocab};
-use crate::tokenizer::error::{Result, TokenizerError};
 use crate::gguf::Metadata;
+use crate::tokenizer::error::{Result, TokenizerError};
 
 fn build_err(e: impl std::fmt::Display) -> TokenizerError {
     TokenizerError::Build(e.to_string())
