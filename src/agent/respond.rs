@@ -225,13 +225,9 @@ impl Response {
                 if let Some(Execution::Applied(outcome)) = &self.execution {
                     fill_outcome(&mut json, outcome);
                 }
-                PlanPart::Plan(Box::new(json))
+                json
             }
-            None => PlanPart::None(NoPlan {
-                platform: self.platform,
-                actions: [],
-                applied: false,
-            }),
+            None => PlanJson::empty(self.platform),
         };
         let dry_run_writes = match &self.execution {
             Some(Execution::DryRun(dry)) => {
@@ -285,27 +281,13 @@ fn fill_outcome(json: &mut PlanJson, outcome: &Outcome) {
     }
 }
 
-/// The plan's fields, or the same names, empty, when nothing was planned.
-#[derive(Debug, Serialize, schemars::JsonSchema)]
-#[serde(untagged)]
-pub enum PlanPart {
-    Plan(Box<PlanJson>),
-    None(NoPlan),
-}
-
-#[derive(Debug, Serialize, schemars::JsonSchema)]
-pub struct NoPlan {
-    pub platform: Option<Platform>,
-    pub actions: [(); 0],
-    pub applied: bool,
-}
-
 /// A response as `--json` prints it: the plan's fields, then the
 /// understanding's, then what resolving and running added.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct ResponseJson<'a> {
+    /// The plan's fields; empty when nothing was planned.
     #[serde(flatten)]
-    pub plan: PlanPart,
+    pub plan: PlanJson,
     /// The program planned, in the action grammar.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub program: Option<String>,

@@ -126,7 +126,7 @@ impl Plan {
     /// The plan as its `--json` object (filled in further once applied).
     pub fn to_json(&self) -> PlanJson {
         PlanJson {
-            platform: self.platform,
+            platform: Some(self.platform),
             actions: self.actions.iter().map(action_json).collect(),
             skipped: self.skipped.clone(),
             after: self.after(),
@@ -141,10 +141,30 @@ impl Plan {
     }
 }
 
+impl PlanJson {
+    /// The plan fields of a response that planned nothing.
+    pub fn empty(platform: Option<Platform>) -> PlanJson {
+        PlanJson {
+            platform,
+            actions: Vec::new(),
+            skipped: Vec::new(),
+            after: Vec::new(),
+            applied: false,
+            can_apply: false,
+            refusal: None,
+            journal_id: None,
+            failed: None,
+            rolled_back: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
+}
+
 /// The plan JSON (issue 4's schema; extra fields come after the documented ones).
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct PlanJson {
-    pub platform: Platform,
+    /// Null in a response that planned nothing and never chose a platform.
+    pub platform: Option<Platform>,
     pub actions: Vec<ActionJson>,
     pub skipped: Vec<Skipped>,
     pub after: Vec<Vec<String>>,
