@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""Validate tests/data/natural_requests.jsonl against the settings catalog.
+"""Validate tests/data/natural_requests.jsonl (or hard_requests.jsonl) against the settings catalog.
 
 Checks, for every line:
   * it is a JSON object with exactly the keys "query" (non-empty string) and
     "expect" (non-empty list of strings); no query appears twice;
-  * "expect" is either ["none"] or a list of actions that, joined with " ; ",
-    is a valid program: `knob settings check-program` decides, with the
+  * "expect" is either ["none"], ["chat"], or a list of actions. `get <id>`
+    actions (a question about a setting's current value) must name a setting
+    of the catalog, each at most once; the other actions, joined with " ; ",
+    must be a valid program: `knob settings check-program` decides, with the
     engine's own parser (docs/action-grammar.md), so this script keeps no copy
     of the grammar.
 
@@ -32,7 +34,9 @@ from pathlib import Path
 from knob_bin import knob_bin
 
 REPO = Path(__file__).resolve().parent.parent
-KINDS = ["direct", "problem", "relative", "question", "multi", "preset", "none", "sloppy"]
+# natural_requests.kinds uses the first eight; hard_requests.kinds uses none and the last four.
+NATURAL_KINDS = ["direct", "problem", "relative", "question", "multi", "preset", "none", "sloppy"]
+KINDS = NATURAL_KINDS + ["polarity", "get", "chat", "change"]
 
 
 def knob(args, stdin=None):
@@ -91,18 +95,34 @@ def main():
         if not isinstance(exp, list) or not exp or not all(isinstance(a, str) for a in exp):
             errors.append(f"{where}: expect must be a non-empty list of strings")
             continue
-        if "none" in exp and exp != ["none"]:
-            errors.append(f"{where}: 'none' must stand alone")
+        for word in ("none", "chat"):
+            if word in exp and exp != [word]:
+                errors.append(f"{where}: '{word}' must stand alone")
         rows.append((n, q, exp, []))
 
-    # One call of the binary checks every expectation.
-    verdicts = check_programs([" ; ".join(r[2]) for r in rows], args.catalog)
-    for (n, q, exp, ids), v in zip(rows, verdicts):
-        if exp == ["none"] or "none" in exp:
-            continue
+    # `get <id>` is checked here; one call of the binary checks every other action.
+    changes = []
+    for n, q, exp, ids in rows:
+        gets = [a.split() for a in exp if a.split()[0] == "get"]
+        for g in gets:
+            if len(g) != 2 or g[1] not in settings:
+                errors.append(f"{path}:{n}: bad get action {' '.join(g)!r} (want 'get <setting-id>')")
+            elif g[1] in ids:
+                errors.append(f"{path}:{n}: get {g[1]} asked twice")
+            else:
+                ids.append(g[1])
+        changes.append([a for a in exp if a.split()[0] != "get"])
+    checked = [(r, c) for r, c in zip(rows, changes) if c and c != ["none"] and "none" not in c and c != ["chat"]]
+    verdicts = check_programs([" ; ".join(c) for _, c in checked], args.catalog)
+    for ((n, q, exp, ids), _), v in zip(checked, verdicts):
         if not v["valid"]:
             errors.append(f"{path}:{n}: {v['error']}")
-        ids.extend(t for t in v["targets"] if not t.startswith("preset:"))
+        for t in v["targets"]:
+            if t.startswith("preset:"):
+                continue
+            if t in ids:
+                errors.append(f"{path}:{n}: {t} is both asked about and changed")
+            ids.append(t)
 
     # Optional category sidecar.
     kinds_path = path.with_suffix(".kinds")
@@ -121,8 +141,13 @@ def main():
                 errors.append(f"{where}: kind {k} but expect {exp}")
             if k == "preset" and not all(a.startswith("preset ") for a in exp):
                 errors.append(f"{where}: kind preset but expect {exp}")
-            if (k == "multi") != (len(exp) > 1):
+            if k in NATURAL_KINDS and (k == "multi") != (len(exp) > 1):
                 errors.append(f"{where}: kind {k} but {len(exp)} actions")
+            if (k == "chat") != (exp == ["chat"]):
+                errors.append(f"{where}: kind {k} but expect {exp}")
+            has_get = any(a.split()[0] == "get" for a in exp)
+            if (k == "get") != has_get:
+                errors.append(f"{where}: kind {k} but expect {exp}")
             if k == "relative" and not all(a.split()[0] in ("inc", "dec") for a in exp):
                 errors.append(f"{where}: kind relative but expect {exp}")
 
