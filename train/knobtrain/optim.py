@@ -9,6 +9,7 @@ The schedule is a function of the step count only, so the same steps give the sa
 """
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import optax
 from optax.contrib import scale_by_muon
@@ -60,7 +61,8 @@ def make(params: dict, optimizer: str, steps: int, lr_adam: float = 1e-3, lr_muo
          enc_mult: float = 0.1, wd: float = 0.01, freeze_word_embd: bool = True):
     """(optax transformation, labels). Gradients are clipped to global norm 1 first."""
     lab = labels(params, optimizer, freeze_word_embd)
-    decay_mask = lambda p: {k: v.ndim == 2 for k, v in p.items()}
+    # multi_transform hands each group a tree with the other groups masked out: map over leaves
+    decay_mask = lambda p: jax.tree.map(lambda v: v.ndim == 2, p)
 
     def adam(mult):
         return optax.adamw(wsd(lr_adam * mult, steps), b1=0.9, b2=0.98, weight_decay=wd, mask=decay_mask)
