@@ -215,7 +215,7 @@ def export_v2(cfg, params: dict, wordpiece_json: str, actions_json: str, path: P
     w.write_tensors_to_file()
     w.close()
     size = path.stat().st_size
-    if size > MAX_BYTES_V2:
+    if size > MAX_BYTES_V2 and not f32:  # the all-F32 file is a test fixture, never shipped
         raise SystemExit(f"{path}: {size} bytes is over the {MAX_BYTES_V2 >> 20} MiB limit of a v2 model")
     return size
 
