@@ -539,7 +539,7 @@ NEG_CHAT = [
     "how loud is too loud for headphones", "what is the history of the volume knob", "explain dark mode to my grandma",
     "write an essay about the roman empire", "tell me about the history of ancient egypt",
     "what's the difference between wifi and bluetooth", "how does night vision work",
-    "good evening", "hey there", "you're funny", "what's up", "are you a robot",
+    "good evening", "hey there", "you're funny", "what's up", "are you a robot", "test", "what's the news",
 ]
 NEG_NONE = [
     "open spotify", "install vlc", "play some music", "set an alarm for 7am", "remind me to call mom",
@@ -559,6 +559,9 @@ NEG_NONE = [
     "mute the group chat", "unsubscribe me from this newsletter", "clear my browser history",
     "make the car quieter", "turn on the porch light", "qwerty", "jkjkjk", "empty the trash",
     "kill the process using port 8080", "mount the external drive", "pair my phone with the car",
+    # the state of the machine that no setting holds: knob cannot read it, and the chat model does not know it
+    "how much ram do i have", "what is my ip address", "what version of linux is this", "what's on my calendar",
+    "check disk space", "what's the battery level",
 ]
 NEG = NEG_CHAT + NEG_NONE
 
