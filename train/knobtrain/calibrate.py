@@ -29,6 +29,8 @@ def token_nll(logits: np.ndarray, targets: np.ndarray, temperature: float) -> fl
 
 def fit_temperature(logits: np.ndarray, targets: np.ndarray) -> float:
     """argmin_T token NLL, by a log-spaced grid then golden-section refinement on [0.05, 20]."""
+    m = targets != 0  # only the real tokens matter: drop padding once, not in each of ~100 evaluations
+    logits, targets = logits[m][None], targets[m][None]
     grid = np.exp(np.linspace(np.log(0.05), np.log(20.0), 41))
     nll = [token_nll(logits, targets, t) for t in grid]
     i = int(np.argmin(nll))
