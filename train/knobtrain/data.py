@@ -98,7 +98,7 @@ T = {
         "{n} on", "i want {n}", "can you turn on {n}?", "please enable {n}", "put {n} on", "use {n}",
         "start using {n}", "{n} please", "could you enable {n} for me", "i'd like {n} turned on",
         "set {n} to on", "{n}: on", "make sure {n} is on", "give me {n}", "let's have {n}",
-        "is it possible to turn on {n}", "how do i enable {n}", "i need {n}", "{n} enabled",
+        "i need {n}", "{n} enabled",
         "turn {n} back on", "enable the {n} setting", "{n} yes", "activate the {n} option",
     ],
     "off": [
@@ -106,7 +106,7 @@ T = {
         "{n} off", "no more {n}", "can you turn off {n}?", "please disable {n}", "get rid of {n}",
         "i don't want {n}", "don't use {n}", "stop using {n}", "kill {n}", "could you disable {n} for me",
         "set {n} to off", "{n}: off", "make sure {n} is off", "i hate {n}, turn it off", "{n} disabled",
-        "how do i turn off {n}", "remove {n}", "no {n}", "{n} no", "switch {n} off please", "shut off {n}",
+        "remove {n}", "no {n}", "{n} no", "switch {n} off please", "shut off {n}",
         "i'd like {n} turned off", "deactivate the {n} option",
     ],
     "toggle": ["toggle {n}", "flip {n}", "toggle the {n} setting", "{n} toggle", "flip {n} around", "switch {n} the other way"],
@@ -115,7 +115,7 @@ T = {
         "can you set {n} to {v}?", "i want {n} at {v}", "{n} = {v}", "adjust {n} to {v}", "{n} to {v}",
         "{n}: {v}", "please set {n} to {v}", "could you change {n} to {v}", "i'd like {n} set to {v}",
         "switch {n} to {v}", "{v} {n}", "use {v} for {n}", "set the {n} to {v} please", "update {n} to {v}",
-        "how do i set {n} to {v}", "make the {n} {v}", "{n} should be {v}", "go with {v} for {n}",
+        "make the {n} {v}", "{n} should be {v}", "go with {v} for {n}",
     ],
     "inc": [
         "increase {n}", "raise {n}", "turn up {n}", "more {n}", "{n} up", "higher {n}", "bump up {n}",
@@ -172,6 +172,43 @@ T = {
         "use the {p} settings", "get ready for {p}",
     ],
     "example": ["{q}"],
+    # questions about the current state: `get <id>`, never a change
+    "get_bool": [
+        "is {n} on?", "is {n} enabled?", "is {n} on", "is {n} turned on right now?", "is {n} off?",
+        "is {n} active", "do i have {n} on?", "did i turn on {n}?", "check if {n} is on", "is {n} on or off?",
+        "tell me whether {n} is enabled", "{n} on or off?", "is {n} currently disabled?", "is {n} switched off",
+        "what's the status of {n}", "is {n} enabled at the moment", "have i turned {n} off?", "am i using {n}?",
+        "are you sure {n} is on?", "quick check: is {n} on",
+    ],
+    "get_value": [
+        "what's my {n}?", "what is the {n} set to?", "what's the current {n}", "what is {n} right now?",
+        "what {n} am i using?", "tell me the {n}", "show me the current {n}", "check the {n}",
+        "what's the {n} at?", "what value is {n} set to", "which {n} do i have?", "what is my current {n}",
+        "how is {n} set up right now?", "what's {n} currently", "can you tell me my {n}?", "current {n}?",
+        "what did i set {n} to?", "remind me what my {n} is",
+    ],
+    # polarity: negations, double negatives and "again" that mean ON / OFF
+    "pol_on": [
+        "don't turn off {n}", "don't disable {n}", "do not switch {n} off", "keep {n} on", "leave {n} on",
+        "i don't want {n} off", "don't leave {n} off", "{n} again", "turn {n} on again", "i want {n} back",
+        "bring back {n}", "never turn off {n}", "don't get rid of {n}", "i didn't mean to turn off {n}, turn it back on",
+        "{n} shouldn't be off", "not off, {n} on", "stop disabling {n}", "why is {n} off? turn it on",
+        "{n} is off and i need it", "i never said to turn off {n}, put it back", "{n} is not on, fix that",
+        "don't keep {n} off", "i can't live without {n}, turn it on", "re-enable {n}",
+    ],
+    "pol_off": [
+        "don't turn on {n}", "don't enable {n}", "keep {n} off", "leave {n} off", "i don't want {n} on",
+        "don't leave {n} on", "i'm done with {n}", "{n} is annoying, disable it", "never use {n}",
+        "i don't need {n} anymore", "{n} shouldn't be on", "not on, {n} off", "enough {n}", "make {n} stop",
+        "stop {n}", "{n} is on and i don't want it", "i never asked for {n}, turn it off", "no {n} please",
+        "don't keep {n} on", "i didn't mean to turn on {n}, switch it off", "{n} again? turn it off",
+        "{n} keeps coming back, disable it",
+    ],
+    # contrast: "{m}" is another setting's name, which must not change
+    "contrast_on": ["turn on {n}, not {m}", "not {m}, {n}: on", "enable {n} - not {m}", "{n} on, leave {m} alone",
+                    "i said {n}, not {m}: turn it on", "not the {m}, the {n}: on"],
+    "contrast_off": ["turn off {n}, not {m}", "not {m}, {n}: off", "disable {n} - not {m}", "{n} off, leave {m} alone",
+                     "i said {n}, not {m}: turn it off", "not the {m}, the {n}: off"],
     # one verb over several settings: "{l}" is their names joined ("wifi and bluetooth")
     "shared_on": [
         "turn on {l}", "enable {l}", "switch on {l}", "turn {l} on", "{l} on", "activate {l}",
@@ -476,31 +513,63 @@ def string_value(rng: random.Random, s: Setting) -> str:
 
 
 # ---------------------------------------------------------------- negatives
-NEG = [
+# Requests that are not about a setting. `chat`: for the chat model (greetings, small
+# talk, questions, writing, explaining, coding); `none`: actions and settings knob
+# does not have, and gibberish.
+NEG_CHAT = [
     "what's the capital of france", "tell me a joke", "hi", "hello there", "how are you", "thanks", "thank you",
     "who won the world cup", "what time is it in tokyo", "what's the weather like", "good morning", "bye",
     "write a poem about cats", "how do i cook pasta", "what is the meaning of life", "translate hello to spanish",
+    "what's 2 plus 2", "calculate 15% of 80", "who are you", "what can you do", "help", "lol", "ok", "cool",
+    "nevermind", "never mind", "how tall is mount everest", "recommend a movie", "summarize this article",
+    "explain quantum physics", "how do i take a screenshot", "why is my computer slow", "sing a song",
+    "what day is it", "is it going to rain tomorrow", "define serendipity", "i love you", "you are great",
+    "good night", "what's your name", "how old are you", "flip a coin", "roll a dice", "how bright is the sun",
+    "why is the sky blue", "is dark chocolate healthy", "how loud is a jet engine", "what's a good font for a resume",
+    "make my code faster", "write a haiku about autumn", "write a short story about a dragon",
+    "draft an email to my landlord about the heating", "explain how photosynthesis works",
+    "what is a black hole", "write a python function that reverses a string", "how do i center a div in css",
+    "fix this sql query", "what does git rebase do", "give me a recipe for pancakes", "who painted the mona lisa",
+    "explain the difference between tcp and udp", "write a cover letter for a barista job",
+    "what's the square root of 144", "tell me a fun fact", "write a limerick about a cat", "what is dark matter",
+    "explain recursion like i'm five", "write a bash one-liner to count lines in a file",
+    "what are the symptoms of the flu", "write a birthday message for my sister", "how many planets are there",
+    "what's the best way to learn spanish", "compose a tweet about monday mornings", "explain what an api is",
+    "why do cats purr", "write a song about the sea", "what does brightness mean in astronomy",
+    "how loud is too loud for headphones", "what is the history of the volume knob", "explain dark mode to my grandma",
+    "write an essay about the roman empire", "tell me about the history of ancient egypt",
+    "what's the difference between wifi and bluetooth", "how does night vision work",
+    "good evening", "hey there", "you're funny", "what's up", "are you a robot", "test", "what's the news",
+]
+NEG_NONE = [
     "open spotify", "install vlc", "play some music", "set an alarm for 7am", "remind me to call mom",
-    "send an email to bob", "how much ram do i have", "what is my ip address", "format my hard drive",
-    "delete all my files", "shut down the computer", "restart now", "update the system", "what version of linux is this",
-    "print this document", "change the printer paper size", "connect to the vpn", "add a new user account",
-    "change my password", "book a flight to paris", "what's 2 plus 2", "calculate 15% of 80", "who are you",
-    "what can you do", "help", "lol", "ok", "cool", "nevermind", "never mind", "asdf", "test", "?",
-    "how tall is mount everest", "recommend a movie", "summarize this article", "explain quantum physics",
-    "order a pizza", "call an uber", "what's on my calendar", "create a new folder", "rename this file",
-    "compress these photos", "empty the recycle bin now", "scan for viruses", "how do i take a screenshot",
-    "why is my computer slow", "check disk space", "list running processes", "kill firefox", "open the terminal",
-    "make me a sandwich", "sing a song", "what day is it", "is it going to rain tomorrow", "define serendipity",
-    "i love you", "you are great", "good night", "what's your name", "how old are you", "flip a coin",
-    "roll a dice", "what's the news", "search the web for cats", "set a timer for 10 minutes", "start a stopwatch",
+    "send an email to bob", "format my hard drive", "delete all my files", "shut down the computer", "restart now",
+    "update the system", "print this document", "change the printer paper size", "connect to the vpn",
+    "add a new user account", "change my password", "book a flight to paris", "asdf", "?",
+    "order a pizza", "call an uber", "create a new folder", "rename this file", "compress these photos",
+    "empty the recycle bin now", "scan for viruses", "list running processes", "kill firefox", "open the terminal",
+    "make me a sandwich", "search the web for cats", "set a timer for 10 minutes", "start a stopwatch",
     "change the oven temperature", "turn on the kitchen lights", "lock the front door", "turn up the thermostat",
     "make the coffee stronger", "set my car's mirror", "change the tv channel", "increase my salary",
-    "make my code faster", "turn on the dishwasher", "set the fridge to 4 degrees", "my cat is too loud",
-    "the neighbours are too loud", "make the music playlist longer", "change the font in my document",
-    "make this word bold", "turn the page", "open a new tab", "close all windows", "minimize everything",
-    "what's the battery level", "how bright is the sun", "why is the sky blue", "is dark chocolate healthy",
-    "install dark reader extension", "buy a bigger monitor", "how loud is a jet engine", "what's a good font for a resume",
+    "turn on the dishwasher", "set the fridge to 4 degrees", "my cat is too loud", "the neighbours are too loud",
+    "make the music playlist longer", "change the font in my document", "make this word bold", "turn the page",
+    "open a new tab", "close all windows", "minimize everything", "install dark reader extension",
+    "buy a bigger monitor", "delete my downloads", "reboot", "log me out", "uninstall chrome",
+    "move my photos to the usb stick", "back up my documents", "turn off the tv", "dim the living room lights",
+    "mute the group chat", "unsubscribe me from this newsletter", "clear my browser history",
+    "make the car quieter", "turn on the porch light", "qwerty", "jkjkjk", "empty the trash",
+    "kill the process using port 8080", "mount the external drive", "pair my phone with the car",
+    # the state of the machine that no setting holds: knob cannot read it, and the chat model does not know it
+    "how much ram do i have", "what is my ip address", "what version of linux is this", "what's on my calendar",
+    "check disk space", "what's the battery level",
 ]
+NEG = NEG_CHAT + NEG_NONE
+
+
+def neg_label(i: int) -> str:
+    return "chat" if i < len(NEG_CHAT) else "none"
+
+
 NEG_T = ["{q}", "{q}?", "hey {q}", "can you {q}", "{q} please", "so, {q}", "um {q}", "quick question: {q}",
          "knob, {q}", "{q} thanks", "i want to know {q}", "tell me {q}"]
 
@@ -791,7 +860,60 @@ class Generator:
         idx = [i for i in range(len(NEG)) if self.split.family_held(f"neg:{i}") == held]
         i = rng.choice(idx)
         tpl = rng.choice(NEG_T)
-        return {"query": tpl.format(q=NEG[i]), "expect": ["none"], "family": f"neg:{i}", "name": "none|none"}
+        lab = neg_label(i)
+        return {"query": tpl.format(q=NEG[i]), "expect": [lab], "family": f"neg:{i}", "name": f"{lab}|{lab}"}
+
+    def question(self, rng, s: Setting, mode: str) -> dict | None:
+        """A question about the current value: `get <id>`, never a change ("is dark mode on?")."""
+        t_held = {"train": False, "heldtpl": True, "heldname": None}[mode]
+        n_held = {"train": False, "heldtpl": None, "heldname": True}[mode]
+        names = self.names[s.id]
+        name = self._pick_name(rng, s.id, names, n_held)
+        tpl, fam = self._pick_template(rng, "get_bool" if s.type == "bool" else "get_value", t_held)
+        if mode != "train" and not (self.split.family_held(fam) or self.split.name_held(s.id, name, names)):
+            return None
+        q = re.sub(r"\b(the|my) the\b", r"\1", tpl.format(n=name))
+        return {"query": q, "expect": [f"get {s.id}"], "family": fam, "name": f"{s.id}|{name}"}
+
+    def polarity(self, rng, s: Setting, mode: str) -> dict | None:
+        """A bool request whose words point both ways: negations, double negatives, "again",
+        a contrast with another setting ("turn on X, not Y"), and settings whose own title
+        is a negative verb ("ignore touchpad while typing", "do not disturb")."""
+        if s.type != "bool":
+            return None
+        t_held = {"train": False, "heldtpl": True, "heldname": None}[mode]
+        n_held = {"train": False, "heldtpl": None, "heldname": True}[mode]
+        names = self.names[s.id]
+        name = self._pick_name(rng, s.id, names, n_held)
+        on = rng.random() < 0.5
+        kind = rng.choices(["pol", "contrast", "negname"], [0.7, 0.2, 0.1])[0]
+        title = names[0]
+        if kind == "negname" and re.match(r"(ignore|hide|disable|block|mute|lock|do not|don't|silence)\b", title):
+            # the title is the imperative of the setting's "on": saying it turns it on, negating it turns it off
+            forms = ["{t}", "please {t}", "i want you to {t}", "{t} from now on"] if on else \
+                    ["don't {t}", "do not {t}", "stop: don't {t}", "no, don't {t} any more"]
+            i = rng.randrange(len(forms))
+            if mode != "train":  # few settings have such titles: all of them are trained on
+                return None
+            return {"query": forms[i].format(t=title), "expect": [f"set {s.id} {'true' if on else 'false'}"],
+                    "family": f"negname:{int(on)}{i}", "name": f"{s.id}|{title}"}
+        if kind == "contrast":
+            others = [o for o in self.cat.settings if o.type == "bool" and o.id != s.id]
+            if not others:
+                return None
+            o = rng.choice(others)
+            m = self._pick_name(rng, o.id, self.names[o.id], False)
+            if m == name:
+                return None
+            tpl, fam = self._pick_template(rng, "contrast_on" if on else "contrast_off", t_held)
+            q = tpl.format(n=name, m=m)
+        else:
+            tpl, fam = self._pick_template(rng, "pol_on" if on else "pol_off", t_held)
+            q = tpl.format(n=name)
+        if mode != "train" and not (self.split.family_held(fam) or self.split.name_held(s.id, name, names)):
+            return None
+        q = re.sub(r"\b(the|my) the\b", r"\1", q)
+        return {"query": q, "expect": [f"set {s.id} {'true' if on else 'false'}"], "family": fam, "name": f"{s.id}|{name}"}
 
     def examples(self) -> list[dict]:
         """Catalog examples with an explicit expectation, or one inferred with confidence."""
@@ -866,6 +988,7 @@ _OFF = re.compile(r"\b(off|disable|disabled|deactivate|don'?t|do not|no longer|h
 _ON = re.compile(r"\b(turn|switch|put|back|keep)( \w+)* on\b|\b(enable|enabled|activate|start|show|use|want|let)\b")
 _SUPPRESS = re.compile(r"\b(mute|muted|do not disturb|airplane|hide|autohide|auto-hide|disable|block|lock)\b")
 _QUESTION = re.compile(r"^(is|are|what|what's|whats|how|does|do|which|where|when|why|can i|should)\b")
+_STATE_Q = re.compile(r"^(is|are|what|what's|whats|which|does|do i have|am i|how (high|low|loud|bright|long|big|fast|dark) is)\b")
 _UP = re.compile(r"\b(increase|raise|turn up|higher|more|up|maximum|boost)\b")
 _DOWN = re.compile(r"\b(decrease|lower|reduce|turn down|less|down|minimum|cut)\b")
 _NUM = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*(%|percent|px|pixels|ms|milliseconds|k|kelvin|x|seconds?|secs?|minutes?|mins?|hours?|h|am|pm)?(?!\w)")
@@ -874,8 +997,10 @@ _NUM = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*(%|percent|px|pixels|ms|millisec
 def infer_example(s: Setting, q: str, lex) -> str | None:
     """Label a catalog example only where the text makes the intent unambiguous; else None."""
     ql = q.lower().strip()
-    if _QUESTION.search(ql) and ql.endswith("?"):
-        return None  # asks for the current value: no action to learn
+    if _STATE_Q.search(ql):
+        return f"get {s.id}"  # asks for the current value: read it, change nothing
+    if _QUESTION.search(ql):
+        return None  # "how do i ...", "why ...": not a request to change, not a plain read either
     if s.type == "bool":
         on, off = bool(_ON.search(ql)), bool(_OFF.search(ql))
         if on == off or _SUPPRESS.search(norm(s.title)):
@@ -963,6 +1088,11 @@ def generate(cat: Catalog, seed: int, n_train_per_setting: int, n_eval_per_setti
     for p in cat.presets:
         for _ in range(n_train_per_setting):
             add(train, gen.preset(rng, p, "train"))
+    for s in cat.settings:
+        for _ in range(max(1, n_train_per_setting // 8)):
+            add(train, gen.question(rng, s, "train"))
+        for _ in range(max(1, n_train_per_setting // 4) if s.type == "bool" else 0):
+            add(train, gen.polarity(rng, s, "train"))
     for _ in range(n_train_per_setting * n_set // 4):
         add(train, gen.pair(rng, "train"))
     for _ in range(n_train_per_setting * n_set // 12):
@@ -982,11 +1112,14 @@ def generate(cat: Catalog, seed: int, n_train_per_setting: int, n_eval_per_setti
             add(train, ex)
     for ex in phrase_rows:
         train[ex["query"].lower()] = ex  # and the text exactly as written
-    actions = [ex for ex in phrase_rows if len(ex["expect"]) == 1 and ex["expect"] != ["none"]]
+    # changes pair with changes; a question never joins a change (`get` programs only hold gets)
+    actions = [ex for ex in phrase_rows if len(ex["expect"]) == 1 and ex["expect"][0] not in ("none", "chat")]
     for _ in range(len(actions) * PHRASE_PAIRS if len(actions) >= 2 else 0):
         ea, eb = rng.sample(actions, 2)
         if ea["expect"][0].split(" ")[1] == eb["expect"][0].split(" ")[1]:
             continue  # two actions on one setting contradict each other
+        if (ea["expect"][0].split(" ")[0] == "get") != (eb["expect"][0].split(" ")[0] == "get"):
+            continue
         qb = eb["query"]
         qb = qb[0].lower() + qb[1:] if rng.random() < 0.7 else qb
         add(train, {"query": ea["query"].rstrip("?.!") + rng.choice(JOINERS) + qb, "expect": ea["expect"] + eb["expect"],
@@ -999,6 +1132,11 @@ def generate(cat: Catalog, seed: int, n_train_per_setting: int, n_eval_per_setti
     for p in cat.presets:
         for i in range(n_eval_per_setting):
             add(ev, gen.preset(rng, p, "heldtpl" if i % 2 == 0 else "heldname") or gen.preset(rng, p, "heldtpl"))
+    for s in cat.settings:
+        for i in range(max(1, n_eval_per_setting // 4)):
+            add(ev, gen.question(rng, s, "heldtpl" if i % 2 == 0 else "heldname"))
+        for i in range(max(1, n_eval_per_setting // 2) if s.type == "bool" else 0):
+            add(ev, gen.polarity(rng, s, "heldtpl" if i % 2 == 0 else "heldname"))
     for _ in range(n_eval_per_setting * n_set // 5):
         add(ev, gen.pair(rng, "heldtpl"))
     for _ in range(n_eval_per_setting * n_set // 8):

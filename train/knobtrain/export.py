@@ -2,10 +2,16 @@
 
 Linear weights (and the tied token embedding) are Q8_0 by default, norms F32;
 `--f32` writes every tensor as F32 (for tight golden comparisons).
+
+v1 checkpoints (model.py) give the `mu` encoder kind; v2 checkpoints
+(model_v2.py) give `mu.encoder.kind = "bert"`: the MiniLM encoder under
+llama.cpp's BERT tensor names, the decoder under the mu names, the WordPiece
+vocabulary for the encoder and the action vocabulary for the decoder.
 """
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import gguf
@@ -15,6 +21,7 @@ from .model import Config
 
 ARCH = "mu"
 MAX_BYTES = 16 * 1024 * 1024
+MAX_BYTES_V2 = 32 * 1024 * 1024
 
 
 def gguf_arrays(cfg: Config, params: dict) -> dict[str, np.ndarray]:
@@ -82,6 +89,11 @@ def read_back(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
             continue
         if f.types and f.types[0] == gguf.GGUFValueType.STRING:
             meta[f.name] = bytes(f.parts[f.data[0]]).decode("utf-8")
+        elif f.types and f.types[0] == gguf.GGUFValueType.ARRAY:
+            if f.types[-1] == gguf.GGUFValueType.STRING:
+                meta[f.name] = [bytes(f.parts[i]).decode("utf-8") for i in f.data]
+            else:
+                meta[f.name] = [f.parts[i].tolist()[0] for i in f.data]
         elif f.data:
             meta[f.name] = f.parts[f.data[0]].tolist()[0]
     tensors = {}
@@ -95,6 +107,119 @@ def read_back(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
     return meta, tensors
 
 
+# ------------------------------------------------------------------ v2: BERT encoder + mu decoder
+def v2_arrays(params: dict) -> dict[str, np.ndarray]:
+    """v2 tensors in GGUF's row-major layout: linear maps (out, in), embedding tables (rows, d), 1-D as they are."""
+    out = {}
+    for name, v in params.items():
+        a = np.asarray(v, dtype=np.float32)
+        out[name] = np.ascontiguousarray(a.T) if v2_is_linear(name, a.ndim) else a
+    return out
+
+
+def v2_is_linear(name: str, ndim: int) -> bool:
+    """A linear map's weight, stored [in, out] in the checkpoint and (out, in) in the file."""
+    from . import minilm
+    from .model_v2 import DEC_EMBD
+
+    return minilm.is_linear(name) or (name.startswith("dec.") and ndim == 2 and name != DEC_EMBD)
+
+
+def v2_is_q8(name: str, a: np.ndarray) -> bool:
+    """Which v2 tensors are Q8_0: every 2-D matrix except the small additive tables
+    (position_embd, token_types: added to the input, kept F32 as llama.cpp's converter does)."""
+    return a.ndim == 2 and name not in ("position_embd.weight", "token_types.weight") and a.shape[1] % 32 == 0
+
+
+def bert_vocab_tokens(wordpiece_json: str) -> list[str]:
+    """The WordPiece vocabulary as llama.cpp's BERT GGUFs list it (tokenizer.ggml.tokens):
+    a word-initial piece gets the phantom-space prefix U+2581, a "##" continuation loses its
+    "##", and [bracketed] special tokens stay as they are."""
+    vocab = json.loads(wordpiece_json)["model"]["vocab"]
+    toks = [None] * len(vocab)
+    for t, i in vocab.items():
+        toks[i] = t
+    out = []
+    for t in toks:
+        if t.startswith("[") and t.endswith("]"):
+            out.append(t)
+        elif t.startswith("##"):
+            out.append(t[2:])
+        else:
+            out.append("\u2581" + t)
+    return out
+
+
+def _plain_tokenizer_json(text: str) -> str:
+    """tokenizer.json without the fixed padding/truncation the MiniLM file carries (128 tokens)."""
+    d = json.loads(text)
+    d["padding"] = None
+    d["truncation"] = None
+    return json.dumps(d, ensure_ascii=False)
+
+
+def export_v2(cfg, params: dict, wordpiece_json: str, actions_json: str, path: Path, name: str,
+              temperature: float = 1.0, f32: bool = False) -> int:
+    b, c = cfg.bert, cfg.dec
+    act = json.loads(actions_json)
+    special = {t["content"]: t["id"] for t in act["added_tokens"]}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    w = gguf.GGUFWriter(str(path), ARCH)
+    w.add_string("general.name", name)
+    w.add_string("mu.encoder.kind", "bert")
+    # the encoder: llama.cpp's BERT keys, so one BERT loader reads this file and an all-MiniLM GGUF
+    w.add_uint32("bert.context_length", b.n_ctx)
+    w.add_uint32("bert.embedding_length", b.d_model)
+    w.add_uint32("bert.feed_forward_length", b.d_ff)
+    w.add_uint32("bert.block_count", b.n_layer)
+    w.add_uint32("bert.attention.head_count", b.n_head)
+    w.add_float32("bert.attention.layer_norm_epsilon", b.eps)
+    w.add_bool("bert.attention.causal", False)
+    w.add_uint32("bert.pooling_type", 1)  # llama.cpp's LLAMA_POOLING_TYPE_MEAN
+    w.add_string("tokenizer.ggml.model", "bert")
+    toks = bert_vocab_tokens(wordpiece_json)
+    w.add_array("tokenizer.ggml.tokens", toks)
+    w.add_array("tokenizer.ggml.token_type", [3 if t.startswith("[") and t.endswith("]") else 1 for t in toks])
+    w.add_uint32("tokenizer.ggml.token_type_count", b.n_type)
+    vocab = json.loads(wordpiece_json)["model"]["vocab"]
+    for key, tok in (("unknown", "[UNK]"), ("seperator", "[SEP]"), ("padding", "[PAD]"), ("cls", "[CLS]"),
+                     ("mask", "[MASK]")):
+        w.add_uint32(f"tokenizer.ggml.{key}_token_id", vocab[tok])
+    w.add_string("tokenizer.huggingface.json", _plain_tokenizer_json(wordpiece_json))
+    # the decoder: the mu keys of v1, plus the encoder width its cross-attention reads
+    w.add_uint32("mu.context_length", c.enc_ctx)
+    w.add_uint32("mu.decoder.context_length", c.dec_ctx)
+    w.add_uint32("mu.embedding_length", c.d_model)
+    w.add_uint32("mu.feed_forward_length", c.d_ff)
+    w.add_uint32("mu.encoder.block_count", b.n_layer)
+    w.add_uint32("mu.encoder.embedding_length", b.d_model)
+    w.add_uint32("mu.decoder.block_count", c.n_dec)
+    w.add_uint32("mu.attention.head_count", c.n_head)
+    w.add_uint32("mu.attention.head_count_kv", c.n_head_kv)
+    w.add_float32("mu.attention.layer_norm_epsilon", c.eps)
+    w.add_float32("mu.rope.freq_base", c.rope_base)
+    w.add_uint32("mu.decoder.vocab_size", c.n_vocab)
+    w.add_uint32("mu.decoder_start_token_id", special["<s>"])
+    w.add_uint32("mu.decoder.eos_token_id", special["</s>"])
+    w.add_uint32("mu.decoder.padding_token_id", special["<pad>"])
+    w.add_string("mu.decoder.tokenizer.huggingface.json", actions_json)
+    w.add_float32("mu.calibration.temperature", float(temperature))
+    for tname, a in sorted(v2_arrays(params).items()):
+        if not f32 and v2_is_q8(tname, a):
+            w.add_tensor(tname, gguf.quants.quantize(a, gguf.GGMLQuantizationType.Q8_0),
+                         raw_dtype=gguf.GGMLQuantizationType.Q8_0)
+        else:
+            w.add_tensor(tname, a)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    size = path.stat().st_size
+    if size > MAX_BYTES_V2 and not f32:  # the all-F32 file is a test fixture, never shipped
+        raise SystemExit(f"{path}: {size} bytes is over the {MAX_BYTES_V2 >> 20} MiB limit of a v2 model")
+    return size
+
+
 def main(argv=None):
     from .train import load_params
 
@@ -104,7 +229,19 @@ def main(argv=None):
     ap.add_argument("--out", required=True)
     ap.add_argument("--name", default="knob-mu")
     ap.add_argument("--f32", action="store_true")
+    ap.add_argument("--actions", help="v2: the decoder's action vocabulary (actions.json); --tokenizer is then the WordPiece tokenizer.json")
     a = ap.parse_args(argv)
+    from . import model_v2
+
+    if model_v2.is_v2(Path(a.ckpt)):
+        if not a.actions:
+            raise SystemExit("a v2 checkpoint needs --actions (the decoder vocabulary)")
+        cfg, params, meta = model_v2.load(Path(a.ckpt))
+        t = meta.get("calibration", {}).get("temperature", 1.0)
+        size = export_v2(cfg, params, Path(a.tokenizer).read_text(encoding="utf-8"),
+                         Path(a.actions).read_text(encoding="utf-8"), Path(a.out), a.name, t, a.f32)
+        print(f"wrote {a.out}: {size} bytes ({size / 2**20:.2f} MiB), v2 (bert encoder), temperature {t}")
+        return
     cfg, params = load_params(Path(a.ckpt))
     size = export(cfg, params, Path(a.tokenizer).read_text(encoding="utf-8"), Path(a.out), a.name, a.f32)
     print(f"wrote {a.out}: {size} bytes ({size / 2**20:.2f} MiB)")

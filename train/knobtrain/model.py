@@ -187,10 +187,13 @@ def encode(cfg: Config, p: dict, ids, collect: bool = False, drop: Dropout = NO_
     return (out, layers) if collect else out
 
 
-def decode(cfg: Config, p: dict, enc, enc_ids, dec_ids, drop: Dropout = NO_DROPOUT):
-    """Teacher-forced decoder: dec_ids [B, T] (start token first). Returns logits [B, T, vocab]."""
+def decode(cfg: Config, p: dict, enc, enc_ids, dec_ids, drop: Dropout = NO_DROPOUT, embd: str = "token_embd.weight"):
+    """Teacher-forced decoder: dec_ids [B, T] (start token first). Returns logits [B, T, vocab].
+
+    `embd` names the tied embedding: v1 shares `token_embd` with the encoder, v2
+    (model_v2.py) has its own `dec.token_embd` over the action vocabulary."""
     T = dec_ids.shape[1]
-    h = drop(p["token_embd.weight"][dec_ids])
+    h = drop(p[embd][dec_ids])
     causal = jnp.tril(jnp.ones((T, T), bool))[None, None]
     enc_ok = (enc_ids != 0)[:, None, None, :]
     for i in range(cfg.n_dec):
@@ -207,7 +210,7 @@ def decode(cfg: Config, p: dict, enc, enc_ids, dec_ids, drop: Dropout = NO_DROPO
         x = ffn(x, p[b + "ffn_gate.weight"], p[b + "ffn_up.weight"], p[b + "ffn_down.weight"])
         h = h + drop(_ln(p, b + "ffn_post_norm", x, cfg.eps))
     h = _ln(p, "dec.output_norm", h, cfg.eps)
-    return MATMUL(h, p["token_embd.weight"].T)
+    return MATMUL(h, p[embd].T)
 
 
 def forward(cfg: Config, p: dict, enc_ids, dec_ids, drop: Dropout = NO_DROPOUT):

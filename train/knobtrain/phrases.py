@@ -1,7 +1,9 @@
 """Hand-written labelled requests (train/phrases/*.jsonl): load and check them.
 
 Each line is {"query": text, "expect": [actions]} with actions in the grammar of
-docs/action-grammar.md; ["none"] marks a request that is not about a setting.
+docs/action-grammar.md; ["get <id>", ...] a question about current values,
+["chat"] a request for the chat model (writing, explaining, small talk), and
+["none"] something else that no setting of knob does.
 These are written by people, per setting, in the words users actually use, so
 the generator's templates are not the only phrasings the model sees. A fixed
 eighth of them (by hash of the query) is held out for evaluation.
@@ -84,13 +86,17 @@ def main(argv=None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 1
     per = collections.Counter()
+    gets = collections.Counter()
     for r in rows:
         for act in r["expect"] or ["none"]:
             parts = act.split(" ")
             per[parts[1] if len(parts) > 1 else parts[0]] += 1
+            if parts[0] == "get":
+                gets[parts[1]] += 1
     missing = [s.id for s in cat.settings if per[s.id] == 0]
     print(f"{len(rows)} phrases, {sum(held_out(r['query']) for r in rows)} held out; "
-          f"{len(cat.settings) - len(missing)}/{len(cat.settings)} settings covered; none: {per['none']}")
+          f"{len(cat.settings) - len(missing)}/{len(cat.settings)} settings covered; none: {per['none']}; "
+          f"chat: {per['chat']}; get: {sum(gets.values())} over {len(gets)} settings")
     if missing:
         print("settings without phrases: " + ", ".join(missing))
     return 0

@@ -40,6 +40,8 @@ def main(argv=None):
     ap.add_argument("--phrases", default=str(DEFAULT_DIR), help="dir of hand-written labelled phrases (*.jsonl)")
     ap.add_argument("--exclude", action="append", default=None,
                     help="JSONL whose queries are never trained on (repeatable; default: the natural-request set)")
+    ap.add_argument("--decoder-vocab", type=int, default=0,
+                    help="also write actions.json, model v2's decoder vocabulary (BPE over the outputs only) of this size")
     ap.add_argument("--max-settings", type=int, default=0, help="use only the first N settings (smoke runs)")
     a = ap.parse_args(argv)
     out = Path(a.out)
@@ -66,9 +68,15 @@ def main(argv=None):
     texts = [r["query"] for r in train] + [target_text(r["expect"]) for r in train]
     tok = train_tokenizer(texts, cat, a.vocab)
     tok.save(str(out / "tokenizer.json"))
+    if a.decoder_vocab:
+        # v2: the encoder reads WordPieces, the decoder writes from its own small vocabulary
+        outs = [target_text(r["expect"]) for r in train]
+        act = train_tokenizer(outs, cat, a.decoder_vocab)
+        act.save(str(out / "actions.json"))
     stats = {"settings": len(cat.settings), "presets": len(cat.presets), "train": len(train), "eval": len(ev),
              "vocab": tok.get_vocab_size(), "seed": a.seed, "phrases_train": len(ph_train), "phrases_eval": len(ph_eval),
-             "excluded": n_excluded}
+             "excluded": n_excluded,
+             "decoder_vocab": act.get_vocab_size() if a.decoder_vocab else None}
     (out / "data-stats.json").write_text(json.dumps(stats, indent=1) + "\n")
     print(json.dumps(stats))
 

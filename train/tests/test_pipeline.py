@@ -112,6 +112,19 @@ def test_grammar_rejects_bad_outputs(cat):
     assert validate("none", cat) == []
 
 
+def test_get_and_chat_are_checked_in_python_until_the_engine_knows_them(cat):
+    # issue 16's new intents: `get <id>` (one or more, distinct, existing ids) and `chat`
+    assert validate("chat", cat) == [("chat",)]
+    assert validate("get appearance.dark_mode ; get sound.volume", cat) == [
+        ("get", "appearance.dark_mode"), ("get", "sound.volume")]
+    for bad in ["get nope.x", "get appearance.dark_mode true", "get sound.volume ; get sound.volume",
+                "chat ; chat", "get sound.volume ; set sound.mute true", "chat ; get sound.volume", "get"]:
+        with pytest.raises(GrammarError):
+            validate(bad, cat)
+    verdicts = check_programs(["set sound.volume 30", "chat", "toggle display.brightness", "get sound.volume"], cat)
+    assert [v["valid"] for v in verdicts] == [True, True, False, True]
+
+
 def test_grammar_errors_are_the_binarys_own(cat):
     # The Python side has no grammar of its own: its verdicts are exactly those of
     # `knob settings check-program` on the same catalog.
@@ -147,7 +160,7 @@ def test_example_labels(cat):
     assert infer_example(ids["display.brightness"], "set the brightness to 70%", None) == "set display.brightness 70"
     assert infer_example(ids["night_light.start_time"], "start night light at 9 pm", None) == "set night_light.start_time 21"
     assert infer_example(ids["text.size"], "increase font size by 25%", None) == "inc text.size 0.25"
-    assert infer_example(ids["appearance.dark_mode"], "is dark mode on?", None) is None
+    assert infer_example(ids["appearance.dark_mode"], "is dark mode on?", None) == "get appearance.dark_mode"  # a read, not a change
     assert words(42) == "forty-two" and words(1500) == "one thousand five hundred"
 
 

