@@ -42,6 +42,7 @@ reference=()
 [ -f ../shared/settings-catalog.toml ] && reference=(--reference ../shared/settings-catalog.toml)
 python3 scripts/check_catalog.py --fetch-schemas "${reference[@]}"
 python3 scripts/check_natural_requests.py
+python3 scripts/check_natural_requests.py tests/data/hard_requests.jsonl
 
 step "training pipeline"
 KNOB_BIN="$PWD/target/release/knob" bash train/test.sh

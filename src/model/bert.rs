@@ -317,24 +317,7 @@ impl Bert {
     pub fn forward(&mut self, tokens: &[u32]) -> Result<&[f32], ModelError> {
         let c = &self.config;
         let m = tokens.len();
-        if m == 0 {
-            return Err(ModelError::BadValue {
-                key: "input".into(),
-                why: "no tokens".into(),
-            });
-        }
-        if m > c.n_ctx {
-            return Err(ModelError::ContextFull {
-                needed: m,
-                limit: c.n_ctx,
-            });
-        }
-        if let Some(&token) = tokens.iter().find(|&&t| t as usize >= c.vocab_size) {
-            return Err(ModelError::BadToken {
-                token,
-                vocab: c.vocab_size,
-            });
-        }
+        super::check_input(tokens, c.n_ctx, c.vocab_size, "input")?;
         let (w, st, pool) = (&self.weights, &mut self.st, &self.pool);
         let (d, ff) = (c.dim, c.hidden_dim);
 

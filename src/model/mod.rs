@@ -250,6 +250,32 @@ impl Linear {
 const MANY_MATS: usize = 3;
 const MANY_PARTS: usize = 8;
 
+/// Checks an encoder's input: at least one token, at most `limit`, each
+/// below `vocab` (`what` names the input in the error).
+pub(crate) fn check_input(
+    tokens: &[u32],
+    limit: usize,
+    vocab: usize,
+    what: &str,
+) -> Result<(), ModelError> {
+    if tokens.is_empty() {
+        return Err(ModelError::BadValue {
+            key: what.into(),
+            why: "no tokens".into(),
+        });
+    }
+    if tokens.len() > limit {
+        return Err(ModelError::ContextFull {
+            needed: tokens.len(),
+            limit,
+        });
+    }
+    if let Some(&token) = tokens.iter().find(|&&t| t as usize >= vocab) {
+        return Err(ModelError::BadToken { token, vocab });
+    }
+    Ok(())
+}
+
 /// `y_i = W_i x` for several matrices that read the same one-row input, as a
 /// single job on the pool: one wake-up of the workers instead of one per
 /// matrix (decode runs ~200 matrix-vector products per token, and waking a

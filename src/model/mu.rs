@@ -64,24 +64,7 @@ impl Mu {
     pub fn encode(&mut self, tokens: &[u32]) -> Result<(), ModelError> {
         let c = &self.config;
         let m = tokens.len();
-        if m == 0 {
-            return Err(ModelError::BadValue {
-                key: "prompt".into(),
-                why: "no tokens".into(),
-            });
-        }
-        if m > c.enc_ctx {
-            return Err(ModelError::ContextFull {
-                needed: m,
-                limit: c.enc_ctx,
-            });
-        }
-        if let Some(&token) = tokens.iter().find(|&&t| t as usize >= c.vocab_size) {
-            return Err(ModelError::BadToken {
-                token,
-                vocab: c.vocab_size,
-            });
-        }
+        super::check_input(tokens, c.enc_ctx, c.vocab_size, "prompt")?;
         let (w, st, pool) = (&self.weights, &mut self.st, &self.pool);
         let (d, kv) = (c.dim, c.kv_dim());
 
