@@ -59,13 +59,7 @@ pub struct Config {
 
 impl Config {
     pub fn from_source(src: &dyn ModelSource) -> Result<Self, ModelError> {
-        let arch = src.meta_str("general.architecture").unwrap_or_default();
-        if arch != "bert" {
-            return Err(ModelError::Unsupported(format!(
-                "architecture {arch:?} is not bert"
-            )));
-        }
-        let ld = Loader { src, arch: "bert" };
+        let ld = Loader::for_arch(src, "bert")?;
         let dim = ld.u32("embedding_length")?;
         let n_heads = ld.u32("attention.head_count")?;
         if dim % n_heads != 0 {

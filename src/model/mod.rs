@@ -84,7 +84,18 @@ pub(crate) struct Loader<'a> {
     pub arch: &'a str,
 }
 
-impl Loader<'_> {
+impl<'a> Loader<'a> {
+    /// A loader of `arch`'s keys, once the file says it is that architecture.
+    pub fn for_arch(src: &'a dyn ModelSource, arch: &'a str) -> Result<Self, ModelError> {
+        let found = src.meta_str("general.architecture").unwrap_or_default();
+        if found != arch {
+            return Err(ModelError::Unsupported(format!(
+                "architecture {found:?} is not {arch}"
+            )));
+        }
+        Ok(Loader { src, arch })
+    }
+
     pub fn u32(&self, key: &str) -> Result<usize, ModelError> {
         let full = format!("{}.{key}", self.arch);
         let v = self

@@ -41,13 +41,7 @@ pub struct Config {
 
 impl Config {
     pub fn from_source(src: &dyn ModelSource) -> Result<Self, ModelError> {
-        let arch = src.meta_str("general.architecture").unwrap_or_default();
-        if arch != "mu" {
-            return Err(ModelError::Unsupported(format!(
-                "architecture {arch:?} is not mu"
-            )));
-        }
-        let ld = Loader { src, arch: "mu" };
+        let ld = Loader::for_arch(src, "mu")?;
         let dim = ld.u32("embedding_length")?;
         let n_heads = ld.u32("attention.head_count")?;
         let n_kv_heads = ld.u32("attention.head_count_kv")?;
