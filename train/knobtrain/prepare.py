@@ -13,7 +13,8 @@ from .phrases import DEFAULT_DIR, held_out, load_phrases
 from .tokenizer import train_tokenizer
 
 
-NATURAL = Path(__file__).resolve().parents[2] / "tests" / "data" / "natural_requests.jsonl"
+# blind evaluation sets: never trained on, even where a phrase happens to match one of their lines
+BLIND = [Path(__file__).resolve().parents[2] / "tests" / "data" / f for f in ("natural_requests.jsonl", "hard_requests.jsonl")]
 
 
 def _words_of(query: str) -> str:
@@ -39,7 +40,7 @@ def main(argv=None):
     ap.add_argument("--vocab", type=int, default=3000)
     ap.add_argument("--phrases", default=str(DEFAULT_DIR), help="dir of hand-written labelled phrases (*.jsonl)")
     ap.add_argument("--exclude", action="append", default=None,
-                    help="JSONL whose queries are never trained on (repeatable; default: the natural-request set)")
+                    help="JSONL whose queries are never trained on (repeatable; default: tests/data's natural and hard request sets)")
     ap.add_argument("--decoder-vocab", type=int, default=0,
                     help="also write actions.json, model v2's decoder vocabulary (BPE over the outputs only) of this size")
     ap.add_argument("--max-settings", type=int, default=0, help="use only the first N settings (smoke runs)")
@@ -55,7 +56,7 @@ def main(argv=None):
     train, ev = generate(cat, a.seed, a.per_setting, a.eval_per_setting, ph_train)
     held = {r["query"].lower() for r in ph_eval}
     train = [r for r in train if r["query"].lower() not in held]  # no held-out phrase is trained on
-    excludes = a.exclude if a.exclude is not None else [str(NATURAL)] if NATURAL.exists() else []
+    excludes = a.exclude if a.exclude is not None else [str(p) for p in BLIND if p.exists()]
     n_before = len(train)
     train = drop_excluded(train, [r["query"] for p in excludes for r in read_jsonl(p)])
     n_excluded = n_before - len(train)

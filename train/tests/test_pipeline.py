@@ -342,10 +342,11 @@ def test_a_reason_clause_adds_no_action_and_is_held_out_by_sentence(cat):
             assert len(r["expect"]) == 1, r
 
 
-def test_natural_requests_are_never_trained_on():
-    from knobtrain.prepare import NATURAL, drop_excluded
+def test_blind_requests_are_never_trained_on():
+    from knobtrain.prepare import BLIND, drop_excluded
 
     rows = [{"query": "Turn on sticky keys!"}, {"query": "turn on sticky keys please"}, {"query": "vol 30"}]
     kept = drop_excluded(rows, ["turn on sticky keys", "Vol 30."])
     assert [r["query"] for r in kept] == ["turn on sticky keys please"]
-    assert NATURAL.exists()  # the default exclusion points at the real set
+    assert [p.name for p in BLIND] == ["natural_requests.jsonl", "hard_requests.jsonl"]
+    assert all(p.exists() for p in BLIND)  # the default exclusion points at the real sets
