@@ -20,6 +20,12 @@ pub trait BeamDecoder {
     fn step(&mut self, tokens: &[u32]) -> &[f32];
     /// Rearranges the hypotheses: new hypothesis `i` continues old `from[i]`.
     fn reorder(&mut self, from: &[usize]);
+    /// The calibration temperature: logits are divided by it before the
+    /// softmax, so that a hypothesis' probability is the chance it is right
+    /// (docs/mu-gguf.md, "Confidence").
+    fn temperature(&self) -> f32 {
+        1.0
+    }
 }
 
 /// Token facts the search needs, computed once per tokenizer.
@@ -75,6 +81,7 @@ pub fn beam_search(
     let mut feed = vec![tokens.start];
     let mut order: Vec<u32> = Vec::with_capacity(vocab);
     let mut logp = vec![0.0f32; vocab];
+    let inv_temperature = 1.0 / decoder.temperature();
 
     for _ in 0..decoder.max_len() {
         if live.is_empty() {
@@ -88,7 +95,11 @@ pub fn beam_search(
         // (score, parent, token, next state)
         let mut candidates: Vec<(f32, usize, u32, Option<PrefixState>)> = Vec::new();
         for (b, hyp) in live.iter().enumerate() {
-            log_softmax(&logits[b * vocab..(b + 1) * vocab], &mut logp);
+            log_softmax(
+                &logits[b * vocab..(b + 1) * vocab],
+                inv_temperature,
+                &mut logp,
+            );
             order.clear();
             order.extend(0..vocab as u32);
             // Only the best few need sorting; the rest are reached rarely.
@@ -178,13 +189,13 @@ pub fn beam_search(
     finished
 }
 
-/// `out[i] = x[i] - log(sum(exp(x)))`, computed stably.
-fn log_softmax(x: &[f32], out: &mut [f32]) {
-    let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let sum: f32 = x.iter().map(|&v| (v - max).exp()).sum();
+/// `out = log_softmax(x * scale)`, computed stably.
+fn log_softmax(x: &[f32], scale: f32, out: &mut [f32]) {
+    let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max) * scale;
+    let sum: f32 = x.iter().map(|&v| (v * scale - max).exp()).sum();
     let log_z = max + sum.ln();
     for (o, &v) in out.iter_mut().zip(x) {
-        *o = v - log_z;
+        *o = v * scale - log_z;
     }
 }
 
@@ -225,6 +236,7 @@ mod tests {
         prefs: Vec<Vec<(usize, f32)>>,
         rows: Vec<f32>,
         history: Vec<Vec<u32>>,
+        temperature: f32,
     }
 
     impl TableDecoder {
@@ -238,6 +250,7 @@ mod tests {
                 prefs: table,
                 rows: Vec::new(),
                 history: Vec::new(),
+                temperature: 1.0,
             }
         }
     }
@@ -266,6 +279,35 @@ mod tests {
         fn reorder(&mut self, from: &[usize]) {
             self.history = from.iter().map(|&i| self.history[i].clone()).collect();
         }
+        fn temperature(&self) -> f32 {
+            self.temperature
+        }
+    }
+
+    #[test]
+    fn the_calibration_temperature_softens_probabilities_but_keeps_the_ranking() {
+        let prefs: &[(&str, &[(&str, f32)])] = &[
+            ("<s>", &[("set", 8.0)]),
+            ("set", &[(" a.x", 8.0)]),
+            (" a.x", &[(" true", 6.0), (" false", 4.0)]),
+            (" true", &[("</s>", 8.0)]),
+            (" false", &[("</s>", 8.0)]),
+        ];
+        let run = |t: f32| {
+            let mut dec = TableDecoder::new(prefs);
+            dec.temperature = t;
+            beam_search(&mut dec, &table(), &grammar(), 2)
+        };
+        let (cold, warm) = (run(1.0), run(2.0));
+        let texts = |h: &[Hypothesis]| h.iter().map(|h| h.text.clone()).collect::<Vec<_>>();
+        assert_eq!(texts(&cold), texts(&warm));
+        assert_eq!(cold[0].text, "set a.x true");
+        // The choice between " true" and " false" alone: at T = 2 the gap of 2
+        // logits becomes 1, so p(true) = 1 / (1 + e^-1) instead of 1 / (1 + e^-2).
+        let p_true = |h: &[Hypothesis]| (h[0].logprob - h[1].logprob).exp();
+        assert!((p_true(&cold) - 2.0f32.exp()).abs() < 0.05 * 2.0f32.exp());
+        assert!((p_true(&warm) - 1.0f32.exp()).abs() < 0.05 * 1.0f32.exp());
+        assert!(warm[0].logprob < cold[0].logprob);
     }
 
     #[test]

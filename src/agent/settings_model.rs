@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::gguf::Gguf;
 use crate::model::gguf_source::GgufSource;
-use crate::model::mu::{BeamCache, Mu};
+use crate::model::mu::{BeamCache, EncoderKind, Mu};
 use crate::model::ModelError;
 use crate::tokenizer::Tokenizer;
 
@@ -34,8 +34,13 @@ pub struct SettingsModel {
     /// The model was trained to write `get <id>` and `chat` (GGUF key
     /// `mu.grammar.questions`); older models write `none` for both.
     pub questions: bool,
+    /// Logits are divided by it before the softmax (`mu.calibration.temperature`;
+    /// 1 for models that were not calibrated).
+    pub temperature: f32,
     pub(crate) mu: Mu,
+    /// The request's tokenizer (v2: BERT's WordPieces).
     pub(crate) tokenizer: Arc<Tokenizer>,
+    /// The output's tokens, as beam search sees them (v2: the action vocabulary).
     pub(crate) tokens: TokenTable,
     cache: BeamCache,
 }
@@ -56,21 +61,31 @@ impl SettingsModel {
             .get_str_opt("general.name")?
             .unwrap_or("mu")
             .to_string();
-        let questions = gguf
-            .metadata()
-            .get_bool_opt("mu.grammar.questions")?
-            .unwrap_or(false);
+        let md = gguf.metadata();
+        let questions = md.get_bool_opt("mu.grammar.questions")?.unwrap_or(false);
+        let temperature = md.get_f32_opt("mu.calibration.temperature")?.unwrap_or(1.0);
+        if !(temperature.is_finite() && temperature > 0.0) {
+            return Err(SettingsModelError::Model(ModelError::BadValue {
+                key: "mu.calibration.temperature".into(),
+                why: format!("{temperature} is not a positive number"),
+            }));
+        }
         let tokenizer = Tokenizer::from_gguf(&gguf)
             .map_err(|e| SettingsModelError::Tokenizer(e.to_string()))?;
+        // v2 writes from its own action vocabulary; v1 shares the request's.
+        let decoder_tokenizer = Tokenizer::mu_decoder(md)
+            .map_err(|e| SettingsModelError::Tokenizer(format!("the decoder's: {e}")))?;
         let mu = Mu::load(&GgufSource::new(gguf), threads)?;
-        let eos = tokenizer
-            .eos()
+        let out_tokenizer = decoder_tokenizer.as_ref().unwrap_or(&tokenizer);
+        let eos = mu
+            .config
+            .end_token
             .ok_or_else(|| SettingsModelError::Tokenizer("no end-of-output token".into()))?;
         // Each token's text on its own; tokens that are not whole UTF-8 (pieces
         // of a multi-byte character) and control tokens get none, so the
         // grammar never picks them.
         let text = (0..mu.config.vocab_size as u32)
-            .map(|id| String::from_utf8(tokenizer.token_bytes(id, false)).unwrap_or_default())
+            .map(|id| String::from_utf8(out_tokenizer.token_bytes(id, false)).unwrap_or_default())
             .collect();
         let tokens = TokenTable {
             text,
@@ -81,6 +96,7 @@ impl SettingsModel {
         Ok(SettingsModel {
             name,
             questions,
+            temperature,
             mu,
             tokenizer: Arc::new(tokenizer),
             tokens,
@@ -91,13 +107,22 @@ impl SettingsModel {
     /// The query's token ids, cut to the encoder's context; the flag says
     /// whether anything was cut.
     pub fn encode_query(&self, text: &str) -> Result<(Vec<u32>, bool), SettingsModelError> {
+        // BERT reads `[CLS] pieces [SEP]`, which its tokenizer.json adds.
+        let bert = self.mu.config.encoder == EncoderKind::Bert;
         let mut ids = self
             .tokenizer
-            .encode(text, false, false)
+            .encode(text, bert, false)
             .map_err(|e| SettingsModelError::Tokenizer(e.to_string()))?;
         let limit = self.mu.config.enc_ctx;
         let cut = ids.len() > limit;
-        ids.truncate(limit);
+        if cut && bert {
+            // Keep [SEP] last, as the trainer cuts (minilm.encode_text).
+            let sep = ids[ids.len() - 1];
+            ids.truncate(limit - 1);
+            ids.push(sep);
+        } else {
+            ids.truncate(limit);
+        }
         Ok((ids, cut))
     }
 
@@ -107,6 +132,24 @@ impl SettingsModel {
         Ok(())
     }
 
+    /// The sentence vector of `text` from the model's encoder (v2), for
+    /// semantic search; `None` when the model has no sentence encoder (v1).
+    pub fn sentence_embedding(
+        &mut self,
+        text: &str,
+    ) -> Result<Option<Vec<f32>>, SettingsModelError> {
+        if self.encoder_kind() != EncoderKind::Bert {
+            return Ok(None);
+        }
+        let (ids, _) = self.encode_query(text)?;
+        Ok(self.mu.sentence_embedding(&ids)?)
+    }
+
+    /// Which encoder the model has: v1's own, or v2's BERT.
+    pub fn encoder_kind(&self) -> EncoderKind {
+        self.mu.config.encoder
+    }
+
     /// Splits the model into the decoder half beam search drives and the
     /// token facts it needs.
     pub fn decoder(&mut self) -> (MuBeams<'_>, &TokenTable) {
@@ -114,6 +157,7 @@ impl SettingsModel {
             MuBeams {
                 mu: &mut self.mu,
                 cache: &mut self.cache,
+                temperature: self.temperature,
                 failed: None,
             },
             &self.tokens,
@@ -130,6 +174,7 @@ impl SettingsModel {
 pub struct MuBeams<'a> {
     mu: &'a mut Mu,
     cache: &'a mut BeamCache,
+    temperature: f32,
     /// The first error, if a step failed; its logits rows are then all zero.
     pub failed: Option<ModelError>,
 }
@@ -164,5 +209,9 @@ impl BeamDecoder for MuBeams<'_> {
     fn reorder(&mut self, from: &[usize]) {
         let n = from.len().min(self.cache.capacity());
         self.cache.reorder(self.mu, &from[..n]);
+    }
+
+    fn temperature(&self) -> f32 {
+        self.temperature
     }
 }

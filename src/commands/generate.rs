@@ -85,6 +85,9 @@ pub fn run(args: GenerateArgs) -> Result<Exit> {
     let file = Gguf::open(path).with_context(|| format!("opening {}", path.display()))?;
     let tokenizer =
         Tokenizer::from_gguf(&file).with_context(|| format!("tokenizer of {}", path.display()))?;
+    // A settings model v2 reads WordPieces and writes its own action vocabulary.
+    let output_tokenizer = Tokenizer::mu_decoder(file.metadata())
+        .with_context(|| format!("the decoder's tokenizer of {}", path.display()))?;
     let text = if args.chat {
         let template =
             ChatTemplate::for_model(file.metadata(), &tokenizer).context("chat template")?;
@@ -144,7 +147,7 @@ pub fn run(args: GenerateArgs) -> Result<Exit> {
     let mut writer = PieceWriter::new(json, &cancel);
     let result = generate(
         model.as_mut(),
-        &tokenizer,
+        output_tokenizer.as_ref().unwrap_or(&tokenizer),
         &tokens,
         &opts,
         &cancel,

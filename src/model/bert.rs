@@ -58,8 +58,16 @@ pub struct Config {
 }
 
 impl Config {
+    /// The config of a `bert` file (`general.architecture = "bert"`).
     pub fn from_source(src: &dyn ModelSource) -> Result<Self, ModelError> {
-        let ld = Loader::for_arch(src, "bert")?;
+        Loader::for_arch(src, "bert")?;
+        Self::from_keys(src)
+    }
+
+    /// The config from the `bert.*` keys alone, whatever the file's
+    /// architecture: a settings model v2 (`mu`) keeps its encoder under them.
+    pub fn from_keys(src: &dyn ModelSource) -> Result<Self, ModelError> {
+        let ld = Loader { src, arch: "bert" };
         let dim = ld.u32("embedding_length")?;
         let n_heads = ld.u32("attention.head_count")?;
         if dim % n_heads != 0 {
@@ -278,6 +286,13 @@ pub struct Bert {
 impl Bert {
     pub fn load(src: &dyn ModelSource, threads: usize) -> Result<Self, ModelError> {
         let config = Config::from_source(src)?;
+        let weights = Weights::load(src, &config)?;
+        Ok(Self::new(config, weights, threads))
+    }
+
+    /// The BERT encoder inside another architecture's file (settings model v2).
+    pub fn load_part(src: &dyn ModelSource, threads: usize) -> Result<Self, ModelError> {
+        let config = Config::from_keys(src)?;
         let weights = Weights::load(src, &config)?;
         Ok(Self::new(config, weights, threads))
     }

@@ -6,6 +6,10 @@
 //! (with a KV cache), cross-attention over the encoder output and the FFN.
 //! Unlike T5, Mu uses RoPE (NeoX pairing) and grouped-query attention, and
 //! wraps every sub-layer in Dual LayerNorm: `x = x + post_norm(f(pre_norm(x)))`.
+//!
+//! Version 2 files (`mu.encoder.kind = "bert"`) replace the encoder with a
+//! pretrained BERT ([`super::bert`]) over its own WordPiece vocabulary; the
+//! decoder is the same, its cross-attention reading BERT's wider output.
 use knob_kernels::ops::{self, RopeStyle};
 use knob_kernels::ThreadPool;
 
@@ -14,14 +18,17 @@ mod layers;
 
 pub use beams::BeamCache;
 use layers::{attention, ffn, RunState};
-pub use layers::{Attention, Config, DecoderLayer, EncoderLayer, Ffn, Norm, Weights};
+pub use layers::{Attention, Config, DecoderLayer, EncoderKind, EncoderLayer, Ffn, Norm, Weights};
 
+use super::bert::Bert;
 use super::{LanguageModel, ModelError, ModelSource, RopeTable};
 
 /// A loaded Mu model with one session's state.
 pub struct Mu {
     pub config: Config,
     pub weights: Weights,
+    /// v2's encoder; v1's layers are in `weights.enc`
+    bert: Option<Bert>,
     st: RunState,
     /// positions 0..max(enc_ctx, dec_ctx)
     rope: RopeTable,
@@ -39,9 +46,26 @@ impl Mu {
     pub fn load(src: &dyn ModelSource, threads: usize) -> Result<Self, ModelError> {
         let config = Config::from_source(src)?;
         let weights = Weights::load(src, &config)?;
-        Ok(Self::new(config, weights, threads))
+        let mut mu = Self::new(config, weights, threads);
+        if mu.config.encoder == EncoderKind::Bert {
+            let bert = Bert::load_part(src, threads)?;
+            let (c, b) = (&mu.config, &bert.config);
+            if b.dim != c.enc_dim || b.vocab_size != c.enc_vocab || b.n_ctx < c.enc_ctx {
+                return Err(ModelError::BadValue {
+                    key: "mu.encoder.embedding_length".into(),
+                    why: format!(
+                        "the decoder expects a {}-wide encoder over {} tokens and up to {} positions; \
+                         the BERT keys say {} wide, {} tokens, {} positions",
+                        c.enc_dim, c.enc_vocab, c.enc_ctx, b.dim, b.vocab_size, b.n_ctx
+                    ),
+                });
+            }
+            mu.bert = Some(bert);
+        }
+        Ok(mu)
     }
 
+    /// A model of `weights`; a v2 config needs its BERT from [`Mu::load`].
     pub fn new(c: Config, weights: Weights, threads: usize) -> Self {
         let threads = threads.max(1);
         let st = RunState::new(&c, threads);
@@ -50,6 +74,7 @@ impl Mu {
         Self {
             config: c,
             weights,
+            bert: None,
             st,
             rope,
             pool: ThreadPool::new(threads),
@@ -62,9 +87,69 @@ impl Mu {
     /// Encodes one query and computes every decoder layer's cross-attention
     /// K/V from it. Resets the decoder.
     pub fn encode(&mut self, tokens: &[u32]) -> Result<(), ModelError> {
+        let m = tokens.len();
+        let c = &self.config;
+        super::check_input(tokens, c.enc_ctx, c.enc_vocab, "prompt")?;
+        match (c.encoder, self.bert.as_mut()) {
+            (EncoderKind::Bert, Some(bert)) => {
+                let hidden = bert.forward(tokens)?;
+                self.st.enc_out[..hidden.len()].copy_from_slice(hidden);
+            }
+            (EncoderKind::Bert, None) => {
+                return Err(ModelError::Unsupported(
+                    "a v2 mu model without its BERT encoder (load it with Mu::load)".into(),
+                ))
+            }
+            (EncoderKind::Mu, _) => self.encode_own(tokens),
+        }
+        let (c, w, pool) = (&self.config, &self.weights, &self.pool);
+        let RunState {
+            xq,
+            xb,
+            enc_out,
+            cross_k,
+            cross_v,
+            ..
+        } = &mut self.st;
+        // The encoder's output, `m` rows of `enc_dim`, that cross-attention reads.
+        let enc_out: &[f32] = match c.encoder {
+            EncoderKind::Bert => &enc_out[..m * c.enc_dim],
+            EncoderKind::Mu => &xb[..m * c.dim],
+        };
+
+        // --- cross-attention K/V for every decoder layer, once per query ------
+        xq.quantize(enc_out, m, c.enc_dim);
+        let per_layer = c.enc_ctx * c.kv_dim();
+        for (l, lw) in w.dec.iter().enumerate() {
+            let at = l * per_layer;
+            lw.cross
+                .wk
+                .forward(pool, enc_out, xq, m, &mut cross_k[at..at + per_layer]);
+            lw.cross
+                .wv
+                .forward(pool, enc_out, xq, m, &mut cross_v[at..at + per_layer]);
+        }
+        self.n_enc_tokens = m;
+        self.single.reset();
+        Ok(())
+    }
+
+    /// The sentence vector of `tokens` (v2 only: BERT's mean-pooled,
+    /// L2-normalized last hidden states, as `knob embed` prints); `None` for
+    /// v1, whose encoder was never trained to make one. Leaves the decoder's
+    /// cross-attention state as it was.
+    pub fn sentence_embedding(&mut self, tokens: &[u32]) -> Result<Option<Vec<f32>>, ModelError> {
+        match self.bert.as_mut() {
+            Some(bert) => bert.sentence_embedding(tokens, true).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// v1's encoder: its layers over `tokens` (checked by the caller), the
+    /// final norm's output left in `st.xb`.
+    fn encode_own(&mut self, tokens: &[u32]) {
         let c = &self.config;
         let m = tokens.len();
-        super::check_input(tokens, c.enc_ctx, c.vocab_size, "prompt")?;
         let (w, st, pool) = (&self.weights, &mut self.st, &self.pool);
         let (d, kv) = (c.dim, c.kv_dim());
 
@@ -120,23 +205,9 @@ impl Mu {
             ffn(c, pool, &self.serial, &lw.ffn, m, st);
         }
         // The encoder output: final norm, kept in xb.
-        w.enc_norm.rows(&st.x, m, c.norm_eps, &mut st.xb);
-
-        // --- cross-attention K/V for every decoder layer, once per query ------
-        st.xq.quantize(&st.xb[..m * d], m, d);
-        let per_layer = c.enc_ctx * kv;
-        for (l, lw) in w.dec.iter().enumerate() {
-            let at = l * per_layer;
-            lw.cross
-                .wk
-                .forward(pool, &st.xb, &st.xq, m, &mut st.cross_k[at..at + per_layer]);
-            lw.cross
-                .wv
-                .forward(pool, &st.xb, &st.xq, m, &mut st.cross_v[at..at + per_layer]);
+        if let Some(norm) = &w.enc_norm {
+            norm.rows(&st.x, m, c.norm_eps, &mut st.xb);
         }
-        self.n_enc_tokens = m;
-        self.single.reset();
-        Ok(())
     }
 
     /// Feeds one token to each of `tokens.len()` hypotheses at the next
@@ -215,7 +286,7 @@ impl LanguageModel for Mu {
     fn memory(&self) -> super::MemoryUse {
         let st = &self.st;
         super::MemoryUse {
-            weights: self.weights.bytes(),
+            weights: self.weights.bytes() + self.bert.as_ref().map_or(0, Bert::weight_bytes),
             kv_cache: 4 * (self.single.kv_len() + st.cross_k.len() + st.cross_v.len()),
         }
     }

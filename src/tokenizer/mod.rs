@@ -144,6 +144,46 @@ impl Tokenizer {
         Ok(t)
     }
 
+    /// The output tokenizer of a settings model v2 (`mu.encoder.kind =
+    /// "bert"`): its decoder writes from its own action vocabulary
+    /// (`mu.decoder.tokenizer.huggingface.json`, ending at
+    /// `mu.decoder.eos_token_id`), not from the WordPieces it reads. `None`
+    /// for every other model, whose one tokenizer reads and writes.
+    pub fn mu_decoder(md: &Metadata) -> Result<Option<Tokenizer>> {
+        let Some(json) = md.get_str_opt("mu.decoder.tokenizer.huggingface.json")? else {
+            return Ok(None);
+        };
+        let with_special: tokenizers::Tokenizer = json.parse().map_err(|e| {
+            TokenizerError::Build(format!("mu.decoder.tokenizer.huggingface.json: {e}"))
+        })?;
+        let vocab_size = with_special.get_vocab_size(true);
+        let eos = match md.get_u32_opt("mu.decoder.eos_token_id")? {
+            Some(id) if (id as usize) < vocab_size => id,
+            Some(id) => {
+                return Err(TokenizerError::Invalid(format!(
+                    "mu.decoder.eos_token_id is {id}, but the decoder's vocabulary has {vocab_size} tokens"
+                )))
+            }
+            None => {
+                return Err(TokenizerError::Invalid(
+                    "mu.decoder.eos_token_id is missing".into(),
+                ))
+            }
+        };
+        Ok(Some(Tokenizer {
+            with_special,
+            without_special: OnceLock::new(),
+            pieces: Pieces::Hf,
+            bos: None,
+            eos: Some(eos),
+            eot: None,
+            add_bos: false,
+            add_eos: false,
+            eog: BTreeSet::from([eos]),
+            vocab_size,
+        }))
+    }
+
     /// Reads BOS/EOS/EOT ids and add flags, and collects end-of-generation ids.
     fn read_special_ids(&mut self, md: &Metadata) -> Result<()> {
         let id = |key: &str| -> Result<Option<u32>> {

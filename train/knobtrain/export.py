@@ -204,6 +204,8 @@ def export_v2(cfg, params: dict, wordpiece_json: str, actions_json: str, path: P
     w.add_uint32("mu.decoder.padding_token_id", special["<pad>"])
     w.add_string("mu.decoder.tokenizer.huggingface.json", actions_json)
     w.add_float32("mu.calibration.temperature", float(temperature))
+    # v2 is trained on `get <id>` and `chat` (data.py), so the engine lets its decoder write them
+    w.add_bool("mu.grammar.questions", True)
     for tname, a in sorted(v2_arrays(params).items()):
         if not f32 and v2_is_q8(tname, a):
             w.add_tensor(tname, gguf.quants.quantize(a, gguf.GGMLQuantizationType.Q8_0),

@@ -118,9 +118,9 @@ def main(argv=None):
     ap.add_argument("--actions", required=True, help="the decoder's actions.json")
     ap.add_argument("--out", required=True)
     ap.add_argument("--gguf-q8", default="mu2-smoke.gguf")
-    ap.add_argument("--gguf-f32", default="mu2-smoke-f32.gguf")
+    ap.add_argument("--gguf-f32", default="mu2-smoke-f32.gguf", help="'' when there is no all-F32 twin (the shipped model)")
     a = ap.parse_args(argv)
-    g = make_golden(Path(a.ckpt), Path(a.tokenizer), Path(a.actions), Path(a.out), a.gguf_q8, a.gguf_f32)
+    g = make_golden(Path(a.ckpt), Path(a.tokenizer), Path(a.actions), Path(a.out), a.gguf_q8, a.gguf_f32 or None)
     print(json.dumps(g["tolerance"]))
 
 

@@ -5,9 +5,38 @@ use knob_kernels::{QuantizedActs, ThreadPool};
 
 use crate::model::{attend, gemv_many, par_heads, Linear, Loader, ModelError, ModelSource};
 
+/// Which encoder a mu file holds (`mu.encoder.kind`, docs/mu-gguf.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EncoderKind {
+    /// Version 1: knob's own pre-norm layers over the token embedding the
+    /// decoder shares (no key, or `"mu"`).
+    Mu,
+    /// Version 2: a pretrained BERT (all-MiniLM-L6-v2) under the `bert.*`
+    /// keys, with its own WordPiece vocabulary (`"bert"`).
+    Bert,
+}
+
+impl EncoderKind {
+    /// The decoder's tied embedding: shared with the encoder in v1, its own
+    /// over the action vocabulary in v2.
+    pub fn decoder_embedding(self) -> &'static str {
+        match self {
+            EncoderKind::Mu => "token_embd.weight",
+            EncoderKind::Bert => "dec.token_embd.weight",
+        }
+    }
+}
+
 /// Hyperparameters, read from the `mu.*` metadata keys.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
+    /// the encoder's kind (`mu.encoder.kind`)
+    pub encoder: EncoderKind,
+    /// width of the encoder output that cross-attention reads: `dim` in v1,
+    /// `mu.encoder.embedding_length` (384 for MiniLM) in v2
+    pub enc_dim: usize,
+    /// the encoder's vocabulary: `vocab_size` in v1, BERT's WordPieces in v2
+    pub enc_vocab: usize,
     /// d_model: width of the residual stream (`mu.embedding_length`)
     pub dim: usize,
     /// FFN hidden width (`mu.feed_forward_length`)
@@ -22,7 +51,7 @@ pub struct Config {
     pub n_kv_heads: usize,
     /// dim / n_heads
     pub head_dim: usize,
-    /// vocabulary size (rows of `token_embd`)
+    /// the decoder's vocabulary (rows of its tied embedding)
     pub vocab_size: usize,
     /// longest encoder input in tokens (`mu.context_length`)
     pub enc_ctx: usize,
@@ -34,14 +63,26 @@ pub struct Config {
     pub rope_base: f32,
     /// first decoder input token (`mu.decoder_start_token_id`)
     pub start_token: u32,
-    /// padding token (`tokenizer.ggml.padding_token_id`), never produced:
-    /// its logit is set to -inf
+    /// the decoder's end token (`tokenizer.ggml.eos_token_id` in v1,
+    /// `mu.decoder.eos_token_id` in v2)
+    pub end_token: Option<u32>,
+    /// padding token (`tokenizer.ggml.padding_token_id` in v1,
+    /// `mu.decoder.padding_token_id` in v2), never produced: its logit is set to -inf
     pub pad_token: Option<u32>,
 }
 
 impl Config {
     pub fn from_source(src: &dyn ModelSource) -> Result<Self, ModelError> {
         let ld = Loader::for_arch(src, "mu")?;
+        let encoder = match src.meta_str("mu.encoder.kind").as_deref() {
+            None | Some("mu") => EncoderKind::Mu,
+            Some("bert") => EncoderKind::Bert,
+            Some(other) => {
+                return Err(ModelError::Unsupported(format!(
+                    "mu.encoder.kind {other:?} (knob runs \"mu\" and \"bert\")"
+                )))
+            }
+        };
         let dim = ld.u32("embedding_length")?;
         let n_heads = ld.u32("attention.head_count")?;
         let n_kv_heads = ld.u32("attention.head_count_kv")?;
@@ -53,18 +94,35 @@ impl Config {
                 ),
             });
         }
-        let embd = src
-            .tensor_dims("token_embd.weight")
-            .ok_or_else(|| ModelError::MissingTensor("token_embd.weight".into()))?;
-        let vocab_size = match embd.as_slice() {
-            [d, v] if *d == dim && *v > 0 => *v,
-            _ => {
-                return Err(ModelError::BadShape {
-                    name: "token_embd.weight".into(),
-                    expected: vec![dim, 0],
-                    got: embd,
-                })
+        let rows = |name: &str, width: usize| -> Result<usize, ModelError> {
+            let dims = src
+                .tensor_dims(name)
+                .ok_or_else(|| ModelError::MissingTensor(name.into()))?;
+            match dims.as_slice() {
+                [d, v] if *d == width && *v > 0 => Ok(*v),
+                _ => Err(ModelError::BadShape {
+                    name: name.into(),
+                    expected: vec![width, 0],
+                    got: dims,
+                }),
             }
+        };
+        let vocab_size = rows(encoder.decoder_embedding(), dim)?;
+        let (enc_dim, enc_vocab) = match encoder {
+            EncoderKind::Mu => (dim, vocab_size),
+            EncoderKind::Bert => {
+                let enc_dim = ld.u32("encoder.embedding_length")?;
+                (enc_dim, rows("token_embd.weight", enc_dim)?)
+            }
+        };
+        // v2's tokenizer.ggml.* keys describe the encoder's WordPieces; the
+        // decoder's own ids live under mu.decoder.*.
+        let (end_key, pad_key) = match encoder {
+            EncoderKind::Mu => (
+                "tokenizer.ggml.eos_token_id",
+                "tokenizer.ggml.padding_token_id",
+            ),
+            EncoderKind::Bert => ("mu.decoder.eos_token_id", "mu.decoder.padding_token_id"),
         };
         let start_token = src
             .meta_u32("mu.decoder_start_token_id")
@@ -76,6 +134,9 @@ impl Config {
             });
         }
         Ok(Self {
+            encoder,
+            enc_dim,
+            enc_vocab,
             dim,
             hidden_dim: ld.u32("feed_forward_length")?,
             n_enc: ld.u32("encoder.block_count")?,
@@ -89,9 +150,8 @@ impl Config {
             norm_eps: ld.f32("attention.layer_norm_epsilon")?,
             rope_base: ld.f32("rope.freq_base")?,
             start_token,
-            pad_token: src
-                .meta_u32("tokenizer.ggml.padding_token_id")
-                .filter(|&p| (p as usize) < vocab_size),
+            end_token: src.meta_u32(end_key).filter(|&e| (e as usize) < vocab_size),
+            pad_token: src.meta_u32(pad_key).filter(|&p| (p as usize) < vocab_size),
         })
     }
     pub(super) fn kv_dim(&self) -> usize {
@@ -167,11 +227,13 @@ pub struct DecoderLayer {
 }
 
 pub struct Weights {
-    /// [vocab_size, dim]: encoder and decoder input embedding, and (tied) the output projection
+    /// [vocab_size, dim]: the decoder's input embedding and (tied) its output
+    /// projection; in v1 also the encoder's input embedding
     pub token_embd: Linear,
+    /// v1's encoder layers (none in v2, whose BERT is loaded apart)
     pub enc: Vec<EncoderLayer>,
-    /// final encoder LayerNorm; its output is what cross-attention reads
-    pub enc_norm: Norm,
+    /// v1's final encoder LayerNorm; its output is what cross-attention reads
+    pub enc_norm: Option<Norm>,
     pub dec: Vec<DecoderLayer>,
     /// final decoder LayerNorm, before the tied output projection
     pub dec_norm: Norm,
@@ -203,23 +265,25 @@ impl Weights {
                 .iter()
                 .map(|l| attn(&l.attn) + attn(&l.cross) + ffn(&l.ffn))
                 .sum::<usize>()
-            + norm(&self.enc_norm)
+            + self.enc_norm.as_ref().map_or(0, norm)
             + norm(&self.dec_norm)
     }
 
     pub fn load(src: &dyn ModelSource, c: &Config) -> Result<Self, ModelError> {
         let ld = Loader { src, arch: "mu" };
         let (d, q, kv, ff) = (c.dim, c.n_heads * c.head_dim, c.kv_dim(), c.hidden_dim);
-        let attn = |p: &str, kind: &str, norm: &str| -> Result<Attention, ModelError> {
-            Ok(Attention {
-                norm: Norm::load(&ld, &format!("{p}.{norm}"), d)?,
-                wq: ld.linear(&format!("{p}.{kind}_q.weight"), q, d)?,
-                wk: ld.linear(&format!("{p}.{kind}_k.weight"), kv, d)?,
-                wv: ld.linear(&format!("{p}.{kind}_v.weight"), kv, d)?,
-                wo: ld.linear(&format!("{p}.{kind}_output.weight"), d, q)?,
-                post_norm: Norm::load(&ld, &format!("{p}.{kind}_post_norm"), d)?,
-            })
-        };
+        // `kv_in`: the width K and V read (cross-attention reads the encoder's)
+        let attn =
+            |p: &str, kind: &str, norm: &str, kv_in: usize| -> Result<Attention, ModelError> {
+                Ok(Attention {
+                    norm: Norm::load(&ld, &format!("{p}.{norm}"), d)?,
+                    wq: ld.linear(&format!("{p}.{kind}_q.weight"), q, d)?,
+                    wk: ld.linear(&format!("{p}.{kind}_k.weight"), kv, kv_in)?,
+                    wv: ld.linear(&format!("{p}.{kind}_v.weight"), kv, kv_in)?,
+                    wo: ld.linear(&format!("{p}.{kind}_output.weight"), d, q)?,
+                    post_norm: Norm::load(&ld, &format!("{p}.{kind}_post_norm"), d)?,
+                })
+            };
         let ffn = |p: &str| -> Result<Ffn, ModelError> {
             Ok(Ffn {
                 norm: Norm::load(&ld, &format!("{p}.ffn_norm"), d)?,
@@ -229,11 +293,12 @@ impl Weights {
                 post_norm: Norm::load(&ld, &format!("{p}.ffn_post_norm"), d)?,
             })
         };
-        let mut enc = Vec::with_capacity(c.n_enc);
-        for i in 0..c.n_enc {
+        let own_encoder = c.encoder == EncoderKind::Mu;
+        let mut enc = Vec::new();
+        for i in 0..if own_encoder { c.n_enc } else { 0 } {
             let p = format!("enc.blk.{i}");
             enc.push(EncoderLayer {
-                attn: attn(&p, "attn", "attn_norm")?,
+                attn: attn(&p, "attn", "attn_norm", d)?,
                 ffn: ffn(&p)?,
             });
         }
@@ -241,15 +306,19 @@ impl Weights {
         for i in 0..c.n_dec {
             let p = format!("dec.blk.{i}");
             dec.push(DecoderLayer {
-                attn: attn(&p, "attn", "attn_norm")?,
-                cross: attn(&p, "cross", "cross_norm")?,
+                attn: attn(&p, "attn", "attn_norm", d)?,
+                cross: attn(&p, "cross", "cross_norm", c.enc_dim)?,
                 ffn: ffn(&p)?,
             });
         }
         Ok(Self {
-            token_embd: ld.linear("token_embd.weight", c.vocab_size, d)?,
+            token_embd: ld.linear(c.encoder.decoder_embedding(), c.vocab_size, d)?,
             enc,
-            enc_norm: Norm::load(&ld, "enc.output_norm", d)?,
+            enc_norm: if own_encoder {
+                Some(Norm::load(&ld, "enc.output_norm", d)?)
+            } else {
+                None
+            },
             dec,
             dec_norm: Norm::load(&ld, "dec.output_norm", d)?,
         })
@@ -286,6 +355,8 @@ pub(super) struct RunState {
     pub(super) cross_k: Vec<f32>,
     /// [n_dec, enc_ctx, kv_dim] cross-attention values, computed once per query
     pub(super) cross_v: Vec<f32>,
+    /// [enc_ctx, enc_dim] v2: the BERT encoder's output (v1's stays in `xb`)
+    pub(super) enc_out: Vec<f32>,
 }
 
 impl RunState {
@@ -307,8 +378,12 @@ impl RunState {
             scores: vec![0.0; threads * c.enc_ctx.max(c.dec_ctx)],
             cross_k: vec![0.0; c.n_dec * b * kv],
             cross_v: vec![0.0; c.n_dec * b * kv],
+            enc_out: match c.encoder {
+                EncoderKind::Mu => Vec::new(),
+                EncoderKind::Bert => vec![0.0; b * c.enc_dim],
+            },
         };
-        let widest = c.dim.max(c.hidden_dim).max(q);
+        let widest = c.dim.max(c.hidden_dim).max(q).max(c.enc_dim);
         st.xq.quantize(&vec![0.0; b * widest], b, widest);
         st
     }
