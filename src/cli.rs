@@ -274,6 +274,13 @@ pub struct BenchKernelsArgs {
     /// Fewer, shorter samples (a rough look in seconds).
     #[arg(long)]
     pub quick: bool,
+    /// Only the shapes whose name contains this text (e.g. `attn`, `dram`).
+    #[arg(long, value_name = "TEXT")]
+    pub shape: Option<String>,
+    /// Thread counts to measure (default: 1,2).
+    #[arg(long, value_name = "N,...", value_delimiter = ',',
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=256))]
+    pub threads: Vec<usize>,
 }
 
 #[derive(Debug, clap::Args)]

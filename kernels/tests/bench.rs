@@ -1,5 +1,6 @@
 //! The benchmark runner on a tiny shape: every path and thread count gets a
-//! row with sane numbers, and the table and JSON say what was measured.
+//! row with sane numbers, and the table says what was measured (knob's
+//! `bench kernels --json` serializes the same report).
 
 use knob_kernels::available_isas;
 use knob_kernels::bench::{run, BenchOptions, Shape};
@@ -45,12 +46,6 @@ fn tiny_benchmark_reports_every_path() {
         table.contains("tiny 64x128") && table.contains("gemm m=64"),
         "{table}"
     );
-    let json = report.to_json();
-    assert!(
-        json.starts_with("{\"paths\":[") && json.ends_with("]}"),
-        "{json}"
-    );
-    assert_eq!(json.matches("\"op\":").count(), report.rows.len());
     #[cfg(target_arch = "x86_64")]
     assert!(report.ggml && table.contains("ggml vec_dot loop"));
 }

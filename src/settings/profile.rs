@@ -10,6 +10,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::catalog::{Key, Mapping, Preset, Setting, Table, Target};
+use super::preset_conflicts;
 use super::template::{self, Escape};
 use super::value::{Kind, Value, ValueSpec};
 
@@ -1067,6 +1068,8 @@ pub fn parse_preset<'c>(
         );
     }
     let mut values = Vec::new();
+    // Each checked value's setting and the span of its id (for conflicts).
+    let mut checked: Vec<(&Setting, Range<usize>)> = Vec::new();
     for (id, value) in &raw.values.get_ref().0 {
         let Some(setting) = lookup(id.get_ref()) else {
             ctx.error(id.span(), format!("unknown setting '{}'", id.get_ref()));
@@ -1083,8 +1086,22 @@ pub fn parse_preset<'c>(
             continue;
         };
         match setting.value.check(&v) {
-            Ok(v) => values.push((id.get_ref().clone(), v)),
+            Ok(v) => {
+                values.push((id.get_ref().clone(), v));
+                checked.push((setting, id.span()));
+            }
             Err(e) => ctx.error(value.span(), format!("'{}': {e}", id.get_ref())),
+        }
+    }
+    if ctx.errors.is_empty() {
+        let pairs: Vec<(&Setting, &Value)> = checked
+            .iter()
+            .zip(&values)
+            .map(|((setting, _), (_, v))| (*setting, v))
+            .collect();
+        let ids: Vec<&str> = values.iter().map(|(id, _)| id.as_str()).collect();
+        for c in preset_conflicts::conflicts(&pairs) {
+            ctx.error(checked[c.later].1.clone(), c.message(&ids));
         }
     }
     if !ctx.errors.is_empty() {
