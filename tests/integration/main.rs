@@ -13,6 +13,7 @@ mod cli_output;
 mod gguf_fuzz_regressions;
 mod json_schema;
 mod model_vs_naive;
+mod mu2_golden;
 mod mu_golden;
 mod real_model;
 mod real_model_gguf;
