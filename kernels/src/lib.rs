@@ -320,6 +320,13 @@ pub fn gemm_with(
     });
 }
 
+/// The fewest activation rows for which `gemm_with(Isa::Amx, ..)` uses the
+/// tile unit with weights repacked per call; with fewer it runs the AVX-512
+/// VNNI gemm. Measured on a Xeon with AMX (SmolLM2 shapes, 1 thread): per-call
+/// repacking is 0.7-0.8x VNNI below 16 rows, 1.0-1.2x from 16 on.
+/// [`gemm_tiled`] (repacked once) has no such limit: 2x VNNI from m = 2.
+pub const AMX_MIN_ROWS: usize = 16;
+
 /// `y[r * n + j] = sum_i W[j, i] * X[r, i]` for `r < m = x.rows()`, `j < n`
 /// on the AMX path, with the weights repacked once ([`TiledQ8_0`]) rather
 /// than per call. Panics if this CPU cannot run the AMX path (ask

@@ -10,10 +10,11 @@
 //! tile is stored, and AVX-512 adds `(d_w * d_x) * sum` to 16 f32 row
 //! accumulators, block after block, as the scalar spec does.
 //!
-//! Weights come either repacked once ([`crate::gemm_tiled`]) or repacked per
-//! 16-row group inside each gemm call. gemv (m = 1), block dots and
-//! quantization are the AVX-512 VNNI path's: one activation row would use a
-//! 16th of each tile product.
+//! Weights come either repacked once ([`crate::gemm_tiled`], worth it from
+//! m = 2 on) or repacked per 16-row group inside each gemm call (worth it
+//! from [`crate::AMX_MIN_ROWS`] rows on; below, gemm runs the AVX-512 VNNI
+//! code). gemv (m = 1), block dots and quantization are the AVX-512 VNNI
+//! path's: one activation row would use a 16th of each tile product.
 //!
 //! The tile instructions go through `asm!` (their intrinsics and target
 //! features are unstable). Each `asm!` block loads, multiplies and stores its
@@ -181,6 +182,11 @@ impl Kernels for Amx {
     }
 
     fn gemm_rows(&self, w: &[BlockQ8_0], nb: usize, x: &QuantizedActs, out: &mut OutRows<'_>) {
+        if x.rows() < crate::AMX_MIN_ROWS {
+            // Repacking a group per call costs more than a partial row tile
+            // of products saves (measured: `knob bench kernels`).
+            return self.vnni().gemm_rows(w, nb, x, out);
+        }
         assert!(w.len().is_multiple_of(nb) && x.cols() == nb * QK8_0);
         let n = w.len() / nb;
         let mut vals = vec![BTile::ZERO; nb];
@@ -236,10 +242,9 @@ struct Work {
     /// Activation scales of the current row tile, block-major (`[b][r]`),
     /// zero for padding rows.
     dx: Vec<[f32; TILE_N]>,
-    /// The two int32 result tiles (even and odd blocks alternate, so one
-    /// block's store and the next block's product need not wait on each
-    /// other).
-    c: [CTile; 2],
+    /// Two halves of int32 result tiles: one chunk of blocks is scaled
+    /// while the tile unit fills the other.
+    c: [CTile; 2 * CHUNK],
 }
 
 impl Work {
@@ -247,7 +252,7 @@ impl Work {
         Work {
             pad: vec![Q32::ZERO; TILE_N * nb],
             dx: vec![[0.0; TILE_N]; nb],
-            c: [CTile([[0; TILE_N]; TILE_N]); 2],
+            c: [CTile([[0; TILE_N]; TILE_N]); 2 * CHUNK],
         }
     }
 }
@@ -261,13 +266,22 @@ struct CTile([[i32; TILE_N]; TILE_N]);
 #[repr(C, align(64))]
 struct TileConfig([u8; 64]);
 
-/// Tiles used: C (16 x 16 int32) in tmm0/tmm1, A (16 rows x 32 bytes) in
-/// tmm2/tmm3, B (8 rows x 64 bytes) in tmm4/tmm5; one set for even blocks,
-/// one for odd.
+/// Tiles used: C (16 x 16 int32) in tmm0..tmm3, one per block of a chunk;
+/// A (16 rows x 32 bytes) in tmm4/tmm5 and B (8 rows x 64 bytes) in
+/// tmm6/tmm7, alternating.
 fn tile_config() -> TileConfig {
     let mut c = [0u8; 64];
     c[0] = 1; // palette 1
-    let shapes: [(u8, u16); 6] = [(16, 64), (16, 64), (16, 32), (16, 32), (8, 64), (8, 64)];
+    let shapes: [(u8, u16); 8] = [
+        (16, 64),
+        (16, 64),
+        (16, 64),
+        (16, 64),
+        (16, 32),
+        (16, 32),
+        (8, 64),
+        (8, 64),
+    ];
     for (t, (rows, colsb)) in shapes.into_iter().enumerate() {
         c[16 + 2 * t..18 + 2 * t].copy_from_slice(&colsb.to_le_bytes());
         c[48 + t] = rows;
@@ -365,29 +379,100 @@ impl Drop for TileScope {
     }
 }
 
-/// `C = A x B` for one block with tile set `$c, $a, $b`: A is 16 rows of 32
-/// bytes at `a`, `stride_a` apart; B is the 512-byte tile at `b`; C goes to
-/// the 1 KiB at `c`.
-macro_rules! block_product {
-    ($c:tt, $a:tt, $b:tt, $pa:expr, $stride_a:expr, $pb:expr, $pc:expr) => {
+/// Blocks per `asm!` chunk: one C tile each (tmm0..tmm3).
+const CHUNK: usize = 4;
+
+/// `C_i = A_i x B_i` for blocks `i < 4` from `a`, `b`: A_i is 16 rows of 32
+/// bytes at `a + 32 i`, `stride_a` apart; B_i the 512-byte tile at
+/// `b + 512 i`; C_i goes to the 1 KiB at `c + 1024 i`. A and B alternate
+/// between two tiles each so loads overlap the previous product.
+///
+/// # Safety
+/// The tile configuration of [`tile_config`] is loaded (so the CPU has
+/// AMX-INT8 and the OS granted it), and the memory described is readable
+/// (A, B) and writable (C).
+#[inline(always)]
+unsafe fn chunk_product(a: *const u8, stride_a: usize, b: *const u8, c: *mut u8) {
+    // SAFETY: the caller's contract; every tile written is declared clobbered.
+    unsafe {
         asm!(
-            concat!("tilezero ", $c),
-            concat!("tileloadd ", $a, ", [{a} + {sa}*1]"),
-            concat!("tileloadd ", $b, ", [{b} + {s64}*1]"),
-            concat!("tdpbssd ", $c, ", ", $a, ", ", $b),
-            concat!("tilestored [{c} + {s64}*1], ", $c),
-            a = in(reg) $pa,
-            sa = in(reg) $stride_a,
-            b = in(reg) $pb,
-            c = in(reg) $pc,
+            "tilezero tmm0",
+            "tilezero tmm1",
+            "tilezero tmm2",
+            "tilezero tmm3",
+            "tileloadd tmm4, [{a} + {sa}*1]",
+            "tileloadd tmm6, [{b} + {s64}*1]",
+            "tdpbssd tmm0, tmm4, tmm6",
+            "tileloadd tmm5, [{a} + {sa}*1 + 32]",
+            "tileloadd tmm7, [{b} + {s64}*1 + 512]",
+            "tdpbssd tmm1, tmm5, tmm7",
+            "tileloadd tmm4, [{a} + {sa}*1 + 64]",
+            "tileloadd tmm6, [{b} + {s64}*1 + 1024]",
+            "tdpbssd tmm2, tmm4, tmm6",
+            "tileloadd tmm5, [{a} + {sa}*1 + 96]",
+            "tileloadd tmm7, [{b} + {s64}*1 + 1536]",
+            "tdpbssd tmm3, tmm5, tmm7",
+            "tilestored [{c} + {s64}*1], tmm0",
+            "tilestored [{c} + {s64}*1 + 1024], tmm1",
+            "tilestored [{c} + {s64}*1 + 2048], tmm2",
+            "tilestored [{c} + {s64}*1 + 3072], tmm3",
+            a = in(reg) a,
+            sa = in(reg) stride_a,
+            b = in(reg) b,
+            c = in(reg) c,
             s64 = in(reg) 64usize,
-            out($c) _, out($a) _, out($b) _,
+            out("tmm0") _, out("tmm1") _, out("tmm2") _, out("tmm3") _,
+            out("tmm4") _, out("tmm5") _, out("tmm6") _, out("tmm7") _,
             options(nostack, preserves_flags),
-        )
-    };
+        );
+    }
+}
+
+/// As [`chunk_product`] for one block (C in tmm0).
+///
+/// # Safety
+/// As [`chunk_product`], for one block.
+#[inline(always)]
+unsafe fn block_product(a: *const u8, stride_a: usize, b: *const u8, c: *mut u8) {
+    // SAFETY: the caller's contract; every tile written is declared clobbered.
+    unsafe {
+        asm!(
+            "tilezero tmm0",
+            "tileloadd tmm4, [{a} + {sa}*1]",
+            "tileloadd tmm6, [{b} + {s64}*1]",
+            "tdpbssd tmm0, tmm4, tmm6",
+            "tilestored [{c} + {s64}*1], tmm0",
+            a = in(reg) a,
+            sa = in(reg) stride_a,
+            b = in(reg) b,
+            c = in(reg) c,
+            s64 = in(reg) 64usize,
+            out("tmm0") _, out("tmm4") _, out("tmm6") _,
+            options(nostack, preserves_flags),
+        );
+    }
+}
+
+/// Adds one block's scaled sums to the 16 row accumulators:
+/// `acc[r] += (d_w * d_x[r]) * sums[r]`, 16 weight rows per lane group.
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn scale_add(acc: &mut [__m512; TILE_N], sums: &CTile, ws: &Scales16, dx: &[f32; TILE_N]) {
+    // SAFETY: ws is 16 aligned f32.
+    let ws = unsafe { _mm512_load_ps(ws.0.as_ptr()) };
+    for r in 0..TILE_N {
+        // SAFETY: row r of the tile is 16 aligned i32.
+        let sum = unsafe { _mm512_load_si512(sums.0[r].as_ptr().cast()) };
+        let s = _mm512_mul_ps(ws, _mm512_set1_ps(dx[r]));
+        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), s, acc[r]);
+    }
 }
 
 /// The 16 f32 row accumulators of one row tile against one weight group.
+///
+/// Blocks go to the tile unit four at a time, and each chunk's products are
+/// issued before the previous chunk's sums are scaled, so the AVX-512 work
+/// never waits on the stores it reads.
 ///
 /// # Safety
 /// The CPU has AMX-INT8 and AVX-512 F, the tile configuration of
@@ -400,37 +485,55 @@ unsafe fn row_tile(
     vals: &[BTile],
     scales: &[Scales16],
     dx: &[[f32; TILE_N]],
-    c: &mut [CTile; 2],
+    c: &mut [CTile; 2 * CHUNK],
 ) -> [__m512; TILE_N] {
     let nb = vals.len();
     let stride_a = nb * QK8_0;
     let mut acc = [_mm512_setzero_ps(); TILE_N];
-    for b in 0..nb {
-        // SAFETY: block b of row 0 and (16 rows x stride_a) after it are
-        // readable (contract); vals[b] is 512 bytes, c[b % 2] 1 KiB, both
-        // 64-byte aligned; the tiles used are declared clobbered and the
-        // configuration is loaded (contract).
+    let chunks = nb / CHUNK;
+    let cp = c.as_mut_ptr();
+    let issue = |ch: usize| {
+        let b = ch * CHUNK;
+        // SAFETY: blocks b..b + 4 <= nb of row 0 and the 15 rows after it
+        // are readable (contract), vals has nb tiles, and c holds two halves
+        // of CHUNK result tiles; the configuration is loaded (contract).
         unsafe {
-            let pa = a.add(b).cast::<u8>();
-            let pb = vals.as_ptr().add(b).cast::<u8>();
-            if b % 2 == 0 {
-                let pc = c[0].0.as_mut_ptr().cast::<u8>();
-                block_product!("tmm0", "tmm2", "tmm4", pa, stride_a, pb, pc);
-            } else {
-                let pc = c[1].0.as_mut_ptr().cast::<u8>();
-                block_product!("tmm1", "tmm3", "tmm5", pa, stride_a, pb, pc);
-            }
+            chunk_product(
+                a.add(b).cast(),
+                stride_a,
+                vals.as_ptr().add(b).cast(),
+                cp.add((ch % 2) * CHUNK).cast(),
+            );
         }
-        // SAFETY: scales[b] is 16 aligned f32 (b < nb = scales.len()).
-        let ws = unsafe { _mm512_load_ps(scales.get_unchecked(b).0.as_ptr()) };
-        let ct = &c[b % 2].0;
-        let d = &dx[b];
-        for r in 0..TILE_N {
-            // SAFETY: row r of the C tile is 16 aligned i32.
-            let sum = unsafe { _mm512_load_si512(ct[r].as_ptr().cast()) };
-            let s = _mm512_mul_ps(ws, _mm512_set1_ps(d[r]));
-            acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), s, acc[r]);
+    };
+    if chunks > 0 {
+        issue(0);
+    }
+    for ch in 0..chunks {
+        if ch + 1 < chunks {
+            issue(ch + 1);
         }
+        for i in 0..CHUNK {
+            let b = ch * CHUNK + i;
+            // SAFETY: c is live and no longer written by the tile unit for
+            // this half until the next issue (program order).
+            let sums = unsafe { &*cp.add((ch % 2) * CHUNK + i) };
+            scale_add(&mut acc, sums, &scales[b], &dx[b]);
+        }
+    }
+    for b in chunks * CHUNK..nb {
+        // SAFETY: as for `issue`, one block.
+        unsafe {
+            block_product(
+                a.add(b).cast(),
+                stride_a,
+                vals.as_ptr().add(b).cast(),
+                cp.cast(),
+            )
+        };
+        // SAFETY: c[0] was just written.
+        let sums = unsafe { &*cp };
+        scale_add(&mut acc, sums, &scales[b], &dx[b]);
     }
     acc
 }
@@ -512,19 +615,19 @@ mod tests {
     }
 
     #[test]
-    fn the_tile_config_is_palette_1_with_the_six_tiles_used() {
+    fn the_tile_config_is_palette_1_with_the_eight_tiles_used() {
         let c = tile_config().0;
         assert_eq!(c[0], 1);
         assert_eq!(&c[1..16], &[0; 15]);
         let colsb: Vec<u16> = (0..8)
             .map(|t| u16::from_le_bytes([c[16 + 2 * t], c[17 + 2 * t]]))
             .collect();
-        assert_eq!(colsb, [64, 64, 32, 32, 64, 64, 0, 0]);
-        assert_eq!(&c[48..56], &[16, 16, 16, 16, 8, 8, 0, 0]);
+        assert_eq!(colsb, [64, 64, 64, 64, 32, 32, 64, 64]);
+        assert_eq!(&c[48..56], &[16, 16, 16, 16, 16, 16, 8, 8]);
         // tdpbssd's shape rules: A's bytes per row / 4 = B's rows, C's
         // bytes per row = B's, C's rows = A's.
-        assert_eq!(colsb[2] / 4, u16::from(c[52]));
-        assert_eq!(colsb[0], colsb[4]);
-        assert_eq!(c[48], c[50]);
+        assert_eq!(colsb[4] / 4, u16::from(c[54]));
+        assert_eq!(colsb[0], colsb[6]);
+        assert_eq!(c[48], c[52]);
     }
 }
