@@ -40,6 +40,29 @@ fn tiny_benchmark_reports_every_path() {
             assert_eq!(gemv.vs_ggml.is_some(), report.ggml);
         }
     }
+    // With AMX: the tile gemm at several m next to the VNNI gemm, with the ratio.
+    if available_isas().contains(&knob_kernels::Isa::Amx) {
+        for m in [4, 16, 64] {
+            for threads in [1, 2] {
+                let amx = report
+                    .rows
+                    .iter()
+                    .find(|r| {
+                        r.path == "amx"
+                            && r.op == format!("tiled gemm m={m}")
+                            && r.threads == threads
+                    })
+                    .unwrap_or_else(|| panic!("no amx row for m={m}, {threads} threads"));
+                assert!(amx.gop_per_s > 0.0 && amx.vs_vnni.is_some_and(|v| v.median > 0.0));
+                assert!(report.rows.iter().any(|r| r.path == "avx512vnni"
+                    && r.op == format!("gemm m={m}")
+                    && r.threads == threads));
+            }
+        }
+        assert!(report.to_table().contains("vs vnni"));
+    } else {
+        assert!(report.rows.iter().all(|r| r.vs_vnni.is_none()));
+    }
     assert_eq!(report.read_bw.len(), 2);
     let table = report.to_table();
     assert!(

@@ -129,6 +129,9 @@ pub struct MeasurementJson {
     pub of_read_bw: Option<StatJson>,
     /// gemm's rows/s over 64 gemv calls' rows/s (gemm rows).
     pub vs_gemvs: Option<StatJson>,
+    /// The AVX-512 VNNI gemm's time over this one's, same m, timed
+    /// alternately (AMX rows only).
+    pub vs_vnni: Option<StatJson>,
 }
 
 impl From<Stat> for StatJson {
@@ -168,6 +171,7 @@ impl From<&Measurement> for MeasurementJson {
             vs_ggml: r.vs_ggml.map(StatJson::from),
             of_read_bw: r.of_read_bw.map(StatJson::from),
             vs_gemvs: r.vs_gemvs.map(StatJson::from),
+            vs_vnni: r.vs_vnni.map(StatJson::from),
         }
     }
 }
@@ -220,6 +224,7 @@ mod tests {
                 vs_ggml: None,
                 of_read_bw: Some(stat(0.5, 0.25)),
                 vs_gemvs: None,
+                vs_vnni: Some(stat(1.5, 1.75)),
             }],
         };
         let json = serde_json::to_value(BenchKernelsJson::from(&report)).unwrap();
@@ -235,7 +240,7 @@ mod tests {
                              "seconds": {"median": 2e-6, "best": 1.5e-6},
                              "gb_per_s": 1.0, "gop_per_s": 2.0, "rows_per_s": 5e5,
                              "vs_ggml": null, "of_read_bw": {"median": 0.5, "best": 0.25},
-                             "vs_gemvs": null}]
+                             "vs_gemvs": null, "vs_vnni": {"median": 1.5, "best": 1.75}}]
             })
         );
     }
