@@ -13,6 +13,7 @@ use crate::chat::ChatModel;
 use crate::chat_template::Message;
 use crate::generate::Stats;
 use crate::settings::apply::{self, ApplyError, Outcome};
+use crate::settings::render::{action_details, format_argv};
 use crate::settings::{
     plan, Catalog, Journal, JournalLock, LockError, Plan, Platform, System, Value,
 };
@@ -132,6 +133,7 @@ impl RealAssistant {
                 changed: a.changed(),
                 platform: platform.clone(),
                 notes: a.notes.clone(),
+                commands: action_details(a),
             })
             .collect();
         for s in &plan.skipped {
@@ -146,6 +148,7 @@ impl RealAssistant {
                 changed: false,
                 platform: platform.clone(),
                 notes: vec![s.reason.clone()],
+                commands: Vec::new(),
             });
         }
         if let (Some(first), false) = (rows.first_mut(), response.notes.is_empty()) {
@@ -168,12 +171,18 @@ impl RealAssistant {
         }
         let id = self.next_plan;
         self.next_plan += 1;
+        let then = plan
+            .after()
+            .iter()
+            .map(|argv| format!("$ {}", format_argv(argv)))
+            .collect();
         self.plans.insert(id, plan);
         let _ = events.send(WorkerEvent::Plan(PlanCard {
             id,
             request: request.to_string(),
             rows,
             confidence,
+            then,
         }));
     }
 
@@ -215,7 +224,8 @@ impl RealAssistant {
     /// Applies `plan` (made under the writers' lock) and says what happened.
     fn apply_locked(&self, plan: &mut Plan) -> Result<String, String> {
         if let Some(reason) = plan.refusal() {
-            return Err(format!("not applied: {reason}"));
+            // Nothing was attempted, so nothing was rolled back.
+            return Err(format!("{reason}; nothing was changed"));
         }
         let summary: Vec<String> = plan
             .actions
@@ -318,7 +328,7 @@ impl Assistant for RealAssistant {
                     .collect();
                 let hint = match intent {
                     Intent::Search => Some("Not sure what to change: pick a setting and say what you want, e.g. \"turn it on\" or \"set it to 50\".".to_string()),
-                    _ if self.chat.is_none() => Some("That is not about a setting. /model PATH loads a GGUF chat model to answer it (knob chat --model FILE at start-up).".to_string()),
+                    _ if self.chat.is_none() => Some("That does not look like a settings request, and no chat model is loaded to answer it: /model PATH loads one (knob chat --model FILE at start-up).".to_string()),
                     _ => None,
                 };
                 let _ = events.send(WorkerEvent::Suggestions { hits, hint });

@@ -162,6 +162,9 @@ fn show(cat: &Catalog, id: &str, json: bool) -> anyhow::Result<Exit> {
                 outln!("    then: {}", format_argv(a));
             }
         }
+        for (table, why) in &s.unavailable {
+            outln!("  {}: not available: {why}", table.name());
+        }
         outln!("  defined in {}", s.source);
         return Ok(Exit::Ok);
     }

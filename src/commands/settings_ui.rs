@@ -11,7 +11,7 @@ use crate::agent::respond::{Execution, Response};
 use crate::cli::PlanFlags;
 use crate::exit::Exit;
 use crate::settings::apply::{self, ApplyError, DryRun, Failure, Outcome};
-use crate::settings::render::{format_argv, render_plan};
+use crate::settings::render::{format_argv, nothing_to_change, render_plan};
 use crate::settings::{Catalog, Journal, JournalLock, LockError};
 
 pub fn catalog() -> anyhow::Result<Catalog> {
@@ -118,7 +118,7 @@ pub fn execute(
     if changes == 0 {
         show(response)?;
         if !flags.json {
-            outln!("nothing to change.");
+            outln!("{}", nothing_to_change(plan));
         }
         return Ok(Exit::Ok);
     }
@@ -221,7 +221,7 @@ fn show_dry_run(
         Ok(DryRun {
             outcome: Outcome::NothingToDo,
             ..
-        }) => "nothing to change.".to_string(),
+        }) => nothing_to_change(plan),
         Ok(_) => format!(
             "dry run: {changes} change{} planned; add --apply to make {}.",
             plural(changes),

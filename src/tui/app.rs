@@ -38,7 +38,8 @@ pub const HELP: &str = "\
 Ask for a setting in plain words (\"turn on dark mode\") to get a plan to review, or chat.
 Keys: Enter sends · Alt-Enter or Ctrl-J adds a line · Up/Down history · PgUp/PgDn scroll
       Ctrl-C stops the answer, twice quits · Ctrl-D on an empty line quits
-Plan cards: Enter or a applies · d keeps it as a dry run · Esc dismisses · u undoes
+Plan cards: Enter or a applies · d keeps it as a dry run · v shows the commands
+            Esc dismisses · u undoes
 /undo            undo the last applied change
 /history         list applied changes
 /model PATH      load a GGUF chat model
@@ -101,7 +102,7 @@ pub fn update(state: &mut State, event: Event, now: Instant) -> Vec<Effect> {
 }
 
 const PENDING_HINT: &str =
-    "This plan waits: Enter or a applies, d keeps it as a dry run, Esc dismisses";
+    "This plan waits: Enter or a applies, d keeps it as a dry run, v shows the commands, Esc dismisses";
 
 fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
@@ -165,6 +166,10 @@ fn on_card_key(state: &mut State, index: usize, key: KeyEvent) -> Option<Vec<Eff
                 KeyCode::Char('d') if plain => {
                     card.status = CardStatus::DryRun;
                     state.focus = Focus::Input;
+                    Some(Vec::new())
+                }
+                KeyCode::Char('v') if plain => {
+                    card.show_commands = !card.show_commands;
                     Some(Vec::new())
                 }
                 KeyCode::Esc => {
@@ -392,10 +397,7 @@ fn on_worker(state: &mut State, event: WorkerEvent, now: Instant) -> Vec<Effect>
             end_generation(state);
         }
         WorkerEvent::Plan(plan) => {
-            let index = state.push(Entry::Card(Card {
-                plan,
-                status: CardStatus::Pending,
-            }));
+            let index = state.push(Entry::Card(Card::new(plan)));
             state.focus = Focus::Card(index);
             state.scroll_top = None;
         }

@@ -79,6 +79,9 @@ pub struct PlanRow {
     pub platform: String,
     /// Caveats for this setting, e.g. "applies after logging out".
     pub notes: Vec<String>,
+    /// What `v` shows, as `-v` does on the command line: the key's own
+    /// values where they differ, and each exact argv (`$ gsettings set ...`).
+    pub commands: Vec<String>,
 }
 
 /// A settings plan as the UI shows it, before anything is applied.
@@ -91,6 +94,8 @@ pub struct PlanCard {
     pub rows: Vec<PlanRow>,
     /// How sure the agent is, 0..=1.
     pub confidence: f32,
+    /// Argv run once after the writes, shown with the commands.
+    pub then: Vec<String>,
 }
 
 /// What the worker reports to the UI thread.

@@ -114,7 +114,15 @@ fn invalid_profiles_give_their_exact_errors() {
         ("unknown_backend.toml", "unknown_backend.toml:10:11: unknown backend 'dconf' (expected gsettings, kconfig, defaults, registry or command)"),
         (
             "unknown_field.toml",
-            "unknown_field.toml:3:1: unknown field `titel`, expected one of `id`, `title`, `description`, `synonyms`, `examples`, `value`, `gnome`, `kde`, `macos`, `windows`, `linux`",
+            "unknown_field.toml:3:1: unknown field `titel`, expected one of `id`, `title`, `description`, `synonyms`, `examples`, `value`, `gnome`, `kde`, `macos`, `windows`, `linux`, `unavailable`",
+        ),
+        (
+            "unavailable_and_mapped.toml",
+            "unavailable_and_mapped.toml:16:1: unavailable: kde has a [setting.kde] table; drop one of them",
+        ),
+        (
+            "unavailable_unknown_platform.toml",
+            "unavailable_unknown_platform.toml:11:1: unavailable: 'haiku' is not a platform table (gnome, kde, macos, windows, linux)",
         ),
         ("write_without_value.toml", "write_without_value.toml:14:9: 'write' must contain {value}"),
         (
