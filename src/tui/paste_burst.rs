@@ -35,14 +35,26 @@ fn pasted_text(key: &KeyEvent) -> Option<char> {
 
 /// The events for a burst of keys read back to back: one [`Event::Paste`]
 /// when it is text of [`MIN_PASTE_KEYS`] presses or more, or else the keys
-/// as they came.
-pub fn events(burst: Vec<KeyEvent>) -> Vec<Event> {
+/// as they came. An Enter that ends the burst stays a key, so it sends: only
+/// an Enter with more input right behind it is a line end. (Keys typed while
+/// the input thread was not scheduled arrive as a burst too; their Enter
+/// still sends.)
+pub fn events(mut burst: Vec<KeyEvent>) -> Vec<Event> {
+    let last_press = burst.iter().rposition(|k| k.kind != KeyEventKind::Release);
+    let tail = match last_press {
+        Some(i) if burst[i].code == KeyCode::Enter && burst[i].modifiers.is_empty() => {
+            burst.split_off(i)
+        }
+        _ => Vec::new(),
+    };
     let presses = burst.iter().filter(|k| k.kind != KeyEventKind::Release);
     let text: Option<String> = presses.clone().map(pasted_text).collect();
-    match text {
+    let mut out = match text {
         Some(text) if presses.count() >= MIN_PASTE_KEYS => vec![Event::Paste(text)],
         _ => burst.into_iter().map(Event::Key).collect(),
-    }
+    };
+    out.extend(tail.into_iter().map(Event::Key));
+    out
 }
 
 #[cfg(test)]
@@ -66,8 +78,26 @@ mod tests {
     #[test]
     fn a_burst_of_text_with_enters_is_one_paste_with_line_ends() {
         assert_eq!(
-            events(typed("My paste\rsecond line\r")),
-            [Event::Paste("My paste\nsecond line\n".into())]
+            events(typed("My paste\rsecond line")),
+            [Event::Paste("My paste\nsecond line".into())]
+        );
+    }
+
+    #[test]
+    fn an_enter_that_ends_a_burst_still_sends() {
+        assert_eq!(
+            events(typed("/quit\r")),
+            [
+                Event::Paste("/quit".into()),
+                Event::Key(press(KeyCode::Enter))
+            ]
+        );
+        assert_eq!(
+            events(typed("a\rb\r")),
+            [
+                Event::Paste("a\nb".into()),
+                Event::Key(press(KeyCode::Enter))
+            ]
         );
     }
 
