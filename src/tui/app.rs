@@ -45,7 +45,7 @@ Plan cards: Enter or a applies · d keeps it as a dry run · v shows the command
 /model PATH      load a GGUF chat model
 /platform NAME   target another platform (gnome, kde, ...)
 /threads N       set the number of inference threads
-/clear           clear the transcript
+/clear           clear the transcript and start a new conversation
 /help            show this
 /quit            leave";
 
@@ -296,12 +296,18 @@ fn slash(state: &mut State, line: &str) -> Vec<Effect> {
             state.push(Entry::Info(HELP.into()));
             Vec::new()
         }
+        // The chat model forgets the conversation too: the worker empties
+        // its history and KV cache, so the next reply starts afresh.
+        "clear" if state.generating => {
+            state.notice = Some("Still answering: press Ctrl-C to stop it, then /clear".into());
+            Vec::new()
+        }
         "clear" => {
             state.entries.clear();
             state.streaming = None;
             state.focus = Focus::Input;
             state.scroll_top = None;
-            Vec::new()
+            state.send(Command::Clear)
         }
         "undo" => {
             if let Some(index) = last_applied_card(state) {
@@ -367,6 +373,11 @@ fn take_stats(state: &mut State, stats: GenStats, now: Instant) {
 fn on_worker(state: &mut State, event: WorkerEvent, now: Instant) -> Vec<Effect> {
     match event {
         WorkerEvent::Token { text, stats } => {
+            if state.streaming.is_none() {
+                // A reply starts: its figures replace those of the settings
+                // agent that decided to chat.
+                state.meter = Some(Meter::default());
+            }
             take_stats(state, stats, now);
             match state.streaming.and_then(|i| state.entries.get_mut(i)) {
                 Some(Entry::Answer { text: answer, .. }) => answer.push_str(&text),

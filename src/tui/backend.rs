@@ -25,6 +25,9 @@ pub trait Assistant: Send + 'static {
     fn undo(&mut self, events: &Sender<WorkerEvent>);
     /// Reports the journal of applied changes.
     fn history(&mut self, events: &Sender<WorkerEvent>);
+    /// Starts a new conversation (`/clear`): the chat model forgets the
+    /// earlier turns and its KV cache is emptied.
+    fn clear(&mut self, events: &Sender<WorkerEvent>);
     /// Loads a chat model from a GGUF file (`/model PATH`).
     fn set_model(&mut self, path: &Path, events: &Sender<WorkerEvent>);
     /// Targets another platform (`/platform NAME`), e.g. `gnome` or `kde`.
@@ -44,6 +47,7 @@ pub enum Command {
     Apply(u64),
     Undo,
     History,
+    Clear,
     SetModel(PathBuf),
     SetPlatform(String),
     SetThreads(usize),

@@ -320,6 +320,9 @@ impl Assistant for FakeAssistant {
         let _ = events.send(WorkerEvent::Info(text));
     }
 
+    /// Its chat answer never depends on earlier turns: nothing to forget.
+    fn clear(&mut self, _events: &Sender<WorkerEvent>) {}
+
     fn set_model(&mut self, path: &Path, events: &Sender<WorkerEvent>) {
         match std::fs::metadata(path) {
             Ok(meta) if meta.is_file() => {

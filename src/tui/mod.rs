@@ -9,11 +9,14 @@ pub mod app;
 pub mod backend;
 pub mod fake;
 pub mod input;
+pub mod paste_burst;
 pub mod state;
 pub mod theme;
 pub mod view;
 pub mod wrap;
 
+#[cfg(test)]
+mod session_tests;
 #[cfg(test)]
 mod tests;
 
@@ -166,6 +169,7 @@ fn spawn_worker(
                     Command::Apply(id) => assistant.apply(*id, &worker_tx),
                     Command::Undo => assistant.undo(&worker_tx),
                     Command::History => assistant.history(&worker_tx),
+                    Command::Clear => assistant.clear(&worker_tx),
                     Command::SetModel(path) => assistant.set_model(path, &worker_tx),
                     Command::SetPlatform(name) => assistant.set_platform(name, &worker_tx),
                     Command::SetThreads(n) => assistant.set_threads(*n, &worker_tx),
@@ -221,20 +225,40 @@ fn spawn_reader(events: Sender<Event>, stop: Arc<AtomicBool>) -> anyhow::Result<
                     Ok(true) => {}
                     Err(_) => return,
                 }
-                let event = match term::read() {
-                    Ok(term::Event::Key(key)) => Event::Key(key),
-                    Ok(term::Event::Paste(text)) => Event::Paste(text),
-                    Ok(term::Event::Resize(w, h)) => Event::Resize(w, h),
-                    Ok(_) => continue,
-                    Err(_) => return,
-                };
-                if events.send(event).is_err() {
-                    return;
+                let Ok(batch) = read_batch() else { return };
+                for event in batch {
+                    if events.send(event).is_err() {
+                        return;
+                    }
                 }
             }
         })
         .context("cannot start the input thread")?;
     Ok(())
+}
+
+/// Reads the next event; a key, with the keys that follow it closer than
+/// anyone types (a paste without bracketed paste), as one burst.
+fn read_batch() -> io::Result<Vec<Event>> {
+    let mut burst = Vec::new();
+    loop {
+        let event = match term::read()? {
+            term::Event::Key(key) => {
+                burst.push(key);
+                if burst.len() < paste_burst::MAX_BURST_KEYS && term::poll(paste_burst::BURST_GAP)?
+                {
+                    continue;
+                }
+                None
+            }
+            term::Event::Paste(text) => Some(Event::Paste(text)),
+            term::Event::Resize(w, h) => Some(Event::Resize(w, h)),
+            _ => None,
+        };
+        let mut out = paste_burst::events(burst);
+        out.extend(event);
+        return Ok(out);
+    }
 }
 
 fn spawn_ticker(events: Sender<Event>) -> anyhow::Result<()> {

@@ -514,7 +514,7 @@ fn slash_commands() {
     assert_eq!(errors, 4);
     assert!(run(&mut s, "/help").is_empty());
     assert!(matches!(s.entries.last(), Some(Entry::Info(t)) if t.contains("/platform NAME")));
-    assert!(run(&mut s, "/clear").is_empty());
+    assert_eq!(run(&mut s, "/clear"), [Effect::Send(Command::Clear)]);
     assert!(s.entries.is_empty());
     assert_eq!(run(&mut s, "/quit"), [Effect::Quit]);
     // Slash commands do not start a generation.
@@ -863,6 +863,7 @@ impl super::Assistant for Panicking {
     fn apply(&mut self, _: u64, _: &std::sync::mpsc::Sender<WorkerEvent>) {}
     fn undo(&mut self, _: &std::sync::mpsc::Sender<WorkerEvent>) {}
     fn history(&mut self, _: &std::sync::mpsc::Sender<WorkerEvent>) {}
+    fn clear(&mut self, _: &std::sync::mpsc::Sender<WorkerEvent>) {}
     fn set_model(&mut self, _: &std::path::Path, _: &std::sync::mpsc::Sender<WorkerEvent>) {}
     fn set_platform(&mut self, _: &str, _: &std::sync::mpsc::Sender<WorkerEvent>) {}
     fn set_threads(&mut self, _: usize, _: &std::sync::mpsc::Sender<WorkerEvent>) {}

@@ -6,6 +6,7 @@ mod support;
 
 mod agent_cli;
 mod agent_model;
+mod chat_session;
 mod cli_embed;
 mod cli_misc;
 mod cli_model_info;

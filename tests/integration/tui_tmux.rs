@@ -187,6 +187,37 @@ fn ctrl_c_stops_the_stream_and_the_app_stays_open() {
 }
 
 #[test]
+fn a_paste_without_bracketed_paste_keeps_its_lines_and_sends_nothing() {
+    let tmux = start_shell("keys-paste");
+    tmux.launch_knob(40, "");
+    // Without -p tmux types the buffer as keys, each line end as Enter,
+    // as a terminal without bracketed paste does.
+    assert!(tmux
+        .cmd(&["set-buffer", "-b", "e2e", "my paste\nsecond line"])
+        .status
+        .success());
+    assert!(tmux
+        .cmd(&["paste-buffer", "-d", "-b", "e2e", "-t", "main"])
+        .status
+        .success());
+    tmux.wait_for(
+        |s| s.contains("› my paste") && s.contains("  second line"),
+        "both lines in the input",
+    );
+    thread::sleep(Duration::from_millis(300));
+    let screen = tmux.screen();
+    assert!(
+        !screen.contains("This is knob's demo"),
+        "the first line was sent early:\n{screen}"
+    );
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(|s| s.contains("This is knob's demo"), "the answer");
+    tmux.type_text("/quit");
+    tmux.keys(&["Enter"]);
+    tmux.assert_clean_exit(0);
+}
+
+#[test]
 fn a_panic_gives_the_terminal_back() {
     // Debug builds (which tests use) panic on the first key when asked to.
     let tmux = start_shell("panic");
@@ -316,6 +347,15 @@ fn a_chat_model_streams_and_ctrl_c_stops_it() {
         answer(&stopped),
         answer(&tmux.screen()),
         "tokens kept coming after the stop"
+    );
+    // The status bar keeps the reply's figures, not the settings agent's
+    // (a dozen tokens at a thousand tokens/s) that chose to chat.
+    let after = tmux.screen();
+    let count = token_count(&after).unwrap_or_else(|| panic!("no token count:\n{after}"));
+    assert!(count >= 24, "the settings agent's token count:\n{after}");
+    assert!(
+        tokens_per_s(&after).is_some_and(|r| r < 500.0),
+        "the settings agent's tokens/s:\n{after}"
     );
     assert_eq!(
         tmux.format("#{alternate_on}"),
