@@ -197,7 +197,9 @@ fn card(request: &str) -> PlanCard {
             changed: true,
             platform: "gnome".into(),
             notes: vec![],
+            commands: vec![],
         }],
+        then: vec![],
         confidence: 0.9,
     }
 }
