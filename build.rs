@@ -23,7 +23,7 @@ fn main() {
     // Rebuild when HEAD moves, so the commit shown stays true.
     println!("cargo:rerun-if-changed=.git/HEAD");
     println!("cargo:rerun-if-changed=.git/refs/heads");
-    println!("cargo:rerun-if-changed=assets/knob-mu2.gguf");
+    println!("cargo:rerun-if-changed=assets/knob-mu.gguf");
     let root =
         PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let profiles = root.join("settings-profiles");
