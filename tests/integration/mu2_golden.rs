@@ -16,6 +16,8 @@ use knob::model::mu::{EncoderKind, Mu};
 use knob::tokenizer::Tokenizer;
 use serde_json::Value;
 
+use crate::support::golden::{ids, rows};
+
 fn golden_dir() -> PathBuf {
     std::env::var_os("KNOB_MU2_GOLDEN_DIR")
         .map(PathBuf::from)
@@ -28,28 +30,6 @@ fn golden() -> Value {
     let path = golden_dir().join("golden-v2.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
-}
-
-fn ids(v: &Value) -> Vec<u32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as u32)
-        .collect()
-}
-
-fn rows(v: &Value) -> Vec<Vec<f32>> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            r.as_array()
-                .unwrap()
-                .iter()
-                .map(|x| x.as_f64().unwrap() as f32)
-                .collect()
-        })
-        .collect()
 }
 
 fn tolerance(g: &Value, key: &str) -> f32 {
