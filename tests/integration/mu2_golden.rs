@@ -16,7 +16,7 @@ use knob::model::mu::{EncoderKind, Mu};
 use knob::tokenizer::Tokenizer;
 use serde_json::Value;
 
-use crate::support::golden::{ids, rows};
+use crate::support::golden::{compare_decoder, ids, rows};
 
 fn golden_dir() -> PathBuf {
     std::env::var_os("KNOB_MU2_GOLDEN_DIR")
@@ -48,7 +48,7 @@ fn check(file: &str, logits_key: &str, tolerance: f32) -> f32 {
     assert_eq!(model.config.encoder, EncoderKind::Bert);
     assert_eq!(model.config.start_token as u64, g["bos"].as_u64().unwrap());
     assert_eq!(model.config.end_token.map(u64::from), g["eos"].as_u64());
-    let pad = model.config.pad_token.map(|p| p as usize);
+    assert!(model.config.pad_token.is_some(), "mu.decoder.padding_token_id");
     let mut worst = 0.0f32;
     for case in g["cases"].as_array().unwrap() {
         let query = case["query"].as_str().unwrap();
@@ -58,29 +58,11 @@ fn check(file: &str, logits_key: &str, tolerance: f32) -> f32 {
             enc,
             "tokens of {query:?}"
         );
-        let dec = ids(&case["dec_ids"]);
         let want = rows(&case[logits_key]);
-        assert_eq!(want.len(), dec.len());
         model.encode(&enc).unwrap();
-        for (pos, (&token, want)) in dec.iter().zip(&want).enumerate() {
-            let got = model.decode_step(token).unwrap();
-            assert_eq!(got.len(), want.len(), "the decoder's vocabulary");
-            if let Some(p) = pad {
-                assert_eq!(got[p], f32::NEG_INFINITY, "padding is never produced");
-            }
-            let diff = got
-                .iter()
-                .zip(want)
-                .enumerate()
-                .filter(|(i, _)| Some(*i) != pad)
-                .map(|(_, (a, b))| (a - b).abs())
-                .fold(0.0, f32::max);
-            assert!(
-                diff <= tolerance,
-                "{file} {query:?} position {pos}: max |logit diff| {diff} > {tolerance}"
-            );
-            worst = worst.max(diff);
-        }
+        let what = format!("{file} {query:?}");
+        let diff = compare_decoder(&mut model, &ids(&case["dec_ids"]), &want, tolerance, &what);
+        worst = worst.max(diff);
     }
     worst
 }
