@@ -40,17 +40,22 @@ def field(reader: GGUFReader, key: str):
     return bytes(v).decode() if f.types[0].name == "STRING" else v.tolist()[0]
 
 
+def read_params(r: GGUFReader, is_linear) -> dict:
+    """Every tensor in f32 (Q8_0 dequantized); linear maps transposed, since the
+    JAX models multiply x @ W with W as [in, out] and GGUF stores [out, in]."""
+    params = {}
+    for t in r.tensors:
+        w = dequantize(t.data, t.tensor_type).astype(np.float32)
+        w = w.reshape(tuple(int(d) for d in reversed(t.shape)))  # GGUF lists dims fastest first
+        params[t.name] = jnp.asarray(w.T if is_linear(t.name, w.ndim) else w)
+    return params
+
+
 def load(path: str):
     r = GGUFReader(path)
     if "mu.encoder.kind" in r.fields and field(r, "mu.encoder.kind") == "bert":
         return load_v2(r)
-    params = {}
-    for t in r.tensors:
-        w = dequantize(t.data, t.tensor_type).astype(np.float32)
-        shape = tuple(int(d) for d in reversed(t.shape))  # GGUF lists dims fastest first
-        w = w.reshape(shape)
-        # The JAX model multiplies x @ W with W as [in, out]; GGUF stores [out, in].
-        params[t.name] = jnp.asarray(w.T if w.ndim == 2 and t.name != "token_embd.weight" else w)
+    params = read_params(r, lambda name, ndim: ndim == 2 and name != "token_embd.weight")
     cfg = Config(
         n_vocab=params["token_embd.weight"].shape[0],
         d_model=field(r, "mu.embedding_length"),
@@ -76,11 +81,7 @@ def load(path: str):
 
 def load_v2(r: GGUFReader):
     """A settings model v2 file: [CLS] wordpieces [SEP] in, action tokens out."""
-    params = {}
-    for t in r.tensors:
-        w = dequantize(t.data, t.tensor_type).astype(np.float32)
-        w = w.reshape(tuple(int(d) for d in reversed(t.shape)))
-        params[t.name] = jnp.asarray(w.T if v2_is_linear(t.name, w.ndim) else w)
+    params = read_params(r, v2_is_linear)
     bert = minilm.BertConfig(
         n_vocab=params["token_embd.weight"].shape[0],
         d_model=field(r, "bert.embedding_length"),
@@ -109,11 +110,14 @@ def load_v2(r: GGUFReader):
     start = field(r, "mu.decoder_start_token_id")
     eos = field(r, "mu.decoder.eos_token_id")
 
-    def run(cfg, params, ids, max_len):
+    def run(_dec_cfg, params, ids, max_len):
+        # main() passes the decoder's config (for enc_ctx and dec_ctx); greedy needs both halves
         return V.greedy(cfg, params, ids, start, eos, max_len)[0]
 
-    return cfg.dec, params, tok, (lambda c, p, ids, n: run(cfg, p, ids, n)), \
-        (lambda q: minilm.encode_text(tok, q, dec.enc_ctx)), eos
+    def encode(q: str) -> list[int]:
+        return minilm.encode_text(tok, q, dec.enc_ctx)
+
+    return dec, params, tok, run, encode, eos
 
 
 def main(argv=None) -> int:
