@@ -7,6 +7,7 @@ mod support;
 mod agent_cli;
 mod agent_model;
 mod cli_embed;
+mod cli_global_flags;
 mod cli_misc;
 mod cli_model_info;
 mod cli_output;
