@@ -135,6 +135,8 @@ fn chat_screen(name: &str, env: &str, args: &str) -> String {
     tmux.keys(&["Enter"]);
     tmux.wait_for(|s| s.contains("Esc dismiss"), "the plan card");
     let screen = tmux.screen_with_escapes();
+    tmux.keys(&["Escape"]);
+    tmux.wait_for(|s| s.contains("Plan dismissed"), "the card to be dismissed");
     tmux.type_text("/quit");
     tmux.keys(&["Enter"]);
     tmux.assert_clean_exit(0);
