@@ -56,6 +56,9 @@ pub fn run(
     // The guard comes first: set-up can fail half-way (raw mode on, no
     // alternate screen), and restoring what was never changed is harmless.
     let _restore = RestoreOnDrop;
+    // crossterm drops colours under NO_COLOR by itself; the theme has
+    // already decided (`--color always` wins over NO_COLOR).
+    ratatui::crossterm::style::force_color_output(theme.color);
     let mut terminal = ratatui::try_init().context("cannot set up the terminal")?;
     install_panic_hook();
     execute!(stdout(), EnableBracketedPaste).context("cannot enable bracketed paste")?;
