@@ -5,7 +5,7 @@ use crate::exit::Exit;
 pub fn run(ctx: &super::Context, cmd: BenchCommand) -> anyhow::Result<Exit> {
     match cmd {
         BenchCommand::Kernels(args) => super::bench_kernels::run(&args),
-        BenchCommand::Model(args) => super::bench_model::run(args),
+        BenchCommand::Model(args) => super::bench_model::run(ctx, args),
         BenchCommand::Agent(args) => super::bench_agent::run(ctx, args),
     }
 }

@@ -196,9 +196,8 @@ pub fn run(ctx: &Context, args: EvalArgs) -> Result<Exit> {
             .with_context(|| format!("{}:{}", args.file.display(), i + 1))?;
         cases.push((i + 1, query, want));
     }
-    let threads = args
-        .threads
-        .or(ctx.config.threads)
+    let threads = ctx
+        .threads()
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let mut report = Report {
         file: args.file.display().to_string(),

@@ -30,7 +30,7 @@ pub struct GetJson {
 
 pub fn run(ctx: &Context, args: GetArgs) -> anyhow::Result<Exit> {
     let cat = catalog()?;
-    let platform = ctx.platform(args.platform)?;
+    let platform = ctx.platform();
     let reading = read_current(&cat, &args.setting, platform, ctx.system())?.ok_or_else(|| {
         let why = cat
             .setting(&args.setting)

@@ -29,7 +29,7 @@ fn relative(text: &str) -> Option<Result<Relative, String>> {
 
 pub fn run(ctx: &Context, args: SetArgs) -> anyhow::Result<Exit> {
     let cat = catalog()?;
-    let platform = ctx.platform(args.flags.platform)?;
+    let platform = ctx.platform();
     let setting = cat.setting(&args.setting).ok_or_else(|| {
         anyhow!(crate::settings::PlanError::UnknownSetting {
             id: args.setting.clone(),

@@ -49,12 +49,19 @@ pub const TEST_PANIC_ENV: &str = "KNOB_TUI_TEST_PANIC";
 const WORKER_THREAD: &str = "knob-worker";
 
 /// Runs the TUI until the user quits. `startup` commands (e.g. loading the
-/// model given with `--model`) go to the worker before any request.
-pub fn run(assistant: Box<dyn Assistant>, startup: Vec<Command>) -> anyhow::Result<()> {
-    let theme = Theme::from_no_color(std::env::var_os("NO_COLOR").as_deref());
+/// model given with `--model`) go to the worker before any request. `theme`
+/// says whether to use colour (`--color`, NO_COLOR).
+pub fn run(
+    assistant: Box<dyn Assistant>,
+    startup: Vec<Command>,
+    theme: Theme,
+) -> anyhow::Result<()> {
     // The guard comes first: set-up can fail half-way (raw mode on, no
     // alternate screen), and restoring what was never changed is harmless.
     let _restore = RestoreOnDrop;
+    // crossterm drops colours under NO_COLOR by itself; the theme has
+    // already decided (`--color always` wins over NO_COLOR).
+    ratatui::crossterm::style::force_color_output(theme.color);
     let mut terminal = ratatui::try_init().context("cannot set up the terminal")?;
     install_panic_hook();
     execute!(stdout(), EnableBracketedPaste).context("cannot enable bracketed paste")?;

@@ -8,6 +8,7 @@ mod agent_cli;
 mod agent_model;
 mod chat_session;
 mod cli_embed;
+mod cli_global_flags;
 mod cli_misc;
 mod cli_model_info;
 mod cli_output;
