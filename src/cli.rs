@@ -86,6 +86,17 @@ answers requests not about settings (default: the config's `chat_model`). genera
 embed and bench model: the model to run (required there; embed takes a BERT model)."
     )]
     pub model: Option<PathBuf>,
+
+    /// A settings model (mu GGUF) to use instead of the embedded one.
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        long_help = "A settings model (a mu GGUF file, as train/run-v2.sh writes) to use \
+instead of the one built into knob: ask, batch, eval, bench agent and the chat interface \
+understand requests with it. For trying a freshly trained model before it is built in."
+    )]
+    pub settings_model: Option<PathBuf>,
 }
 
 /// `--threads`: a whole number of at least 1.
@@ -180,10 +191,6 @@ pub struct EvalArgs {
     /// Print one JSON report.
     #[arg(long)]
     pub json: bool,
-    /// Score this mu GGUF file instead of the embedded settings model (a
-    /// freshly trained model, before it is built into knob).
-    #[arg(long, value_name = "FILE")]
-    pub settings_model: Option<PathBuf>,
     /// Failures to list (all with --json).
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub show: usize,

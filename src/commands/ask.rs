@@ -16,14 +16,23 @@ use crate::chat::ChatModel;
 use crate::chat_template::Message;
 use crate::cli::AskArgs;
 use crate::exit::{Exit, UsageError};
+use crate::gguf::Gguf;
 use crate::settings::Catalog;
 
-/// Loads the catalog and the embedded settings model, with the config's threshold.
-/// `threads` overrides `--threads` and the config (a batch worker runs one
-/// thread each); by default the settings model runs on 1.
+/// Loads the settings model (`--settings-model`, else the embedded one) with
+/// the config's threshold. `threads` overrides `--threads` and the config (a
+/// batch worker runs one thread each); by default the settings model runs on 1.
 pub fn load_agent(ctx: &Context, catalog: &Catalog, threads: Option<usize>) -> Result<Agent> {
     let threads = threads.or(ctx.threads()).unwrap_or(1);
-    let model = SettingsModel::embedded(threads).context("loading the embedded settings model")?;
+    let model = match ctx.settings_model() {
+        Some(path) => {
+            let gguf = Gguf::open(path)
+                .with_context(|| format!("reading the settings model {}", path.display()))?;
+            SettingsModel::from_gguf(gguf, threads)
+                .with_context(|| format!("loading the settings model {}", path.display()))?
+        }
+        None => SettingsModel::embedded(threads).context("loading the embedded settings model")?,
+    };
     Ok(agent_with(ctx, catalog, model))
 }
 
