@@ -429,6 +429,9 @@ fn relative_to(
             // The reason itself, not "(unknown)" inside the parentheses.
             current: match current {
                 Current::Unknown(reason) => reason.clone(),
+                Current::Absent => {
+                    "the key is not set here, so the desktop's own default applies".to_string()
+                }
                 other => other.display(),
             },
         });
