@@ -240,7 +240,17 @@ fn write_tool_mappings_read_their_default() {
     use knob::settings::{read_current, Platform};
     tools();
     let sb = Sandbox::new();
-    let sys = sb.system();
+    // knob plans only when the writer is there too; reads never run it, so
+    // empty stand-ins on PATH do.
+    let bin = sb.dir.path().join("plasma-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for tool in ["plasma-apply-colorscheme", "plasma-apply-cursortheme"] {
+        std::fs::write(bin.join(tool), "").unwrap();
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs = vec![bin];
+    dirs.extend(std::env::split_paths(&path));
+    let sys = sb.system().env("PATH", std::env::join_paths(dirs).unwrap());
     let cat = load(&shipped_files(), &[]).unwrap();
     let mut seen = Vec::new();
     for s in cat.settings() {
