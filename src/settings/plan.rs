@@ -345,6 +345,7 @@ pub fn plan_changes(
         if mapping.admin {
             notes.push("needs administrator rights".to_string());
         }
+        notes.extend(super::permissions::notes(mapping));
         let mut missing = Vec::new();
         let mut writes = Vec::new();
         for (key, read) in keys.into_iter().zip(currents) {
