@@ -66,9 +66,9 @@ struct Throughput {
 /// reads, dry run (what `knob batch --platform gnome` does).
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 struct GnomeBatch {
-    /// `cached`: one `gsettings list-recursively` per schema, shared by the
-    /// threads, as `knob batch` reads; `per key`: a `gsettings get` process
-    /// per key read, as before.
+    /// `cached`: one `gsettings list-recursively` for all schemas, shared by
+    /// the threads, as `knob batch` reads; `per key`: a `gsettings get`
+    /// process per key read, as before.
     reads: String,
     requests: usize,
     requests_per_s: f64,
