@@ -6,6 +6,11 @@
 //! planned and applied in input order, after the lines before it, under the
 //! journal lock: "make the text bigger" plans against the size the line
 //! before it set, and its journal entry records that size as `before`.
+//!
+//! Current values are read through one [`CachedReads`] for the whole batch:
+//! a GSettings schema is listed once and shared by every thread, not read
+//! with a process per key and line, and an apply makes the lines after it
+//! read what it wrote.
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
 use std::time::Instant;
@@ -20,12 +25,12 @@ use super::settings_ui::{catalog, lock_journal};
 use super::Context;
 use crate::agent::batch_input::{BadLine, BatchItem, BatchReader};
 use crate::agent::parallel::map_ordered;
-use crate::agent::pipeline::Agent;
-use crate::agent::respond::{Execution, Response, ResponseJson};
+use crate::agent::pipeline::{Agent, AgentError};
+use crate::agent::respond::{Env, Execution, Response, ResponseJson};
 use crate::cli::BatchArgs;
 use crate::exit::Exit;
 use crate::settings::apply::{self, Outcome};
-use crate::settings::{Catalog, Platform};
+use crate::settings::CachedReads;
 
 /// What one line turned into.
 struct LineResult {
@@ -104,11 +109,19 @@ pub fn run(ctx: &Context, args: BatchArgs) -> Result<Exit> {
     };
     let mut out = crate::output::stdout();
     let mut apply_failed = false;
+    let reads = CachedReads::new(ctx.system());
     map_ordered(
         items,
         threads,
         || load_agent(ctx, &catalog, Some(1)),
-        |agent: &mut Agent, item| process(ctx, agent, &catalog, platform, item, args.apply),
+        |agent: &mut Agent, item| {
+            let env = Env {
+                catalog: &catalog,
+                platform,
+                system: &reads,
+            };
+            process(agent, &env, item, args.apply)
+        },
         |mut r: LineResult| -> Result<()> {
             // The reader is gone: apply no more lines, and read no more.
             if crate::output::closed() {
@@ -117,13 +130,19 @@ pub fn run(ctx: &Context, args: BatchArgs) -> Result<Exit> {
             // Here, in input order, after every earlier line was applied.
             let t0 = Instant::now();
             if let (Some(response), Some(journal)) = (r.response.as_mut(), journal.as_ref()) {
-                response.plan_in(&ctx.env(&catalog, platform));
+                let env = Env {
+                    catalog: &catalog,
+                    platform,
+                    system: &reads,
+                };
+                response.plan_in(&env);
                 if response.error.is_some() {
                     r.outcome = "error";
                 }
                 let summary = format!("batch: {}", query_of(response));
                 if let Some(plan) = response.plan.as_mut().filter(|p| p.refusal().is_none()) {
-                    let outcome = apply::apply(plan, ctx.system(), Some(journal), &summary);
+                    // Through the cache, which forgets what the apply changes.
+                    let outcome = apply::apply(plan, &reads, Some(journal), &summary);
                     match &outcome {
                         Ok(Outcome::Applied { .. }) => plan.applied = true,
                         Ok(Outcome::NothingToDo) => {}
@@ -167,14 +186,10 @@ pub fn run(ctx: &Context, args: BatchArgs) -> Result<Exit> {
     })
 }
 
-/// Understands one line on a worker thread. Without `apply` it also plans
-/// it and runs the plan through the dry run (reading only, so lines may
-/// plan in any order); with `apply` planning is left for the ordered sink.
+/// Understands one line on a worker thread, as [`understand_line`] does.
 fn process(
-    ctx: &Context,
     agent: &mut Agent,
-    catalog: &Catalog,
-    platform: Platform,
+    env: &Env,
     item: Result<BatchItem, BadLine>,
     apply: bool,
 ) -> LineResult {
@@ -200,35 +215,46 @@ fn process(
     };
     r.line = item.line;
     r.id = item.id;
-    let u = match agent.understand(&item.query) {
-        Ok(u) => u,
+    match understand_line(agent, env, &item.query, apply) {
+        Ok(response) => {
+            r.outcome = match (&response.understanding, &response.error) {
+                (_, Some(_)) | (None, _) => "error",
+                (Some(u), None) => u.intent.name(),
+            };
+            r.response = Some(response);
+        }
         Err(e) => {
             r.query = Some(item.query);
             r.error = Some(e.to_string());
-            r.latency_ms = ms(t0);
-            return r;
         }
-    };
-    r.outcome = u.intent.name();
-    let mut response = Response::understood(u);
-    response.platform = Some(platform);
+    }
+    r.latency_ms = ms(t0);
+    r
+}
+
+/// A batch line's work on a worker thread (`knob bench agent` measures the
+/// same): understand `query`, and without `apply` also plan it on `env`
+/// and run the plan through the dry run (reading only, so lines may plan in
+/// any order). With `apply` planning is left for the ordered sink.
+pub(crate) fn understand_line(
+    agent: &mut Agent,
+    env: &Env,
+    query: &str,
+    apply: bool,
+) -> Result<Response, AgentError> {
+    let mut response = Response::understood(agent.understand(query)?);
+    response.platform = Some(env.platform);
     if !apply {
-        let env = ctx.env(catalog, platform);
-        response.plan_in(&env);
-        if response.error.is_some() {
-            r.outcome = "error";
-        }
+        response.plan_in(env);
         if let Some(plan) = &response.plan {
             let summary = format!("batch: {}", query_of(&response));
             // A refused plan records no writes, as in `knob ask`.
             response.execution = Some(Execution::DryRun(
-                apply::dry_run(plan, ctx.system(), &summary).map_err(|e| e.to_string()),
+                apply::dry_run(plan, env.system, &summary).map_err(|e| e.to_string()),
             ));
         }
     }
-    r.response = Some(response);
-    r.latency_ms = ms(t0);
-    r
+    Ok(response)
 }
 
 /// The response's query, as understood.

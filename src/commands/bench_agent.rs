@@ -1,7 +1,9 @@
 //! `knob bench agent`: how fast a request becomes a validated action on the
 //! embedded settings model — per-request latency on one thread (p50, p99),
-//! batch throughput on 1 and 2 threads — and, side by side in the same run,
-//! the same model in JAX (jit, f32, CPU) when train/'s venv is present.
+//! batch throughput on 1 and 2 threads, and a batch's full work planned on
+//! gnome with real gsettings reads (cached as `knob batch` reads, and a
+//! process per read as a baseline) — and, side by side in the same run, the
+//! same model in JAX (jit, f32, CPU) when train/'s venv is present.
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -14,9 +16,11 @@ use super::settings_ui::catalog;
 use super::Context;
 use crate::agent::parallel::map_ordered;
 use crate::agent::pipeline::Agent;
+use crate::agent::respond::Env;
 use crate::agent::settings_model::EMBEDDED_MODEL;
 use crate::cli::BenchAgentArgs;
 use crate::exit::Exit;
+use crate::settings::{CachedReads, Platform, System};
 use knob_kernels::bench::percentile;
 
 /// The natural-request set: realistic queries, none of them seen in training.
@@ -27,6 +31,10 @@ static DEFAULT_QUERIES: &str = include_str!("../../tests/data/natural_requests.j
 // with json!, which scripts may rely on.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct BenchAgentJson {
+    /// Batches planned on gnome with real gsettings reads, on 1 and 2
+    /// threads, cached and per key; null when gsettings or GNOME's schemas
+    /// are not installed.
+    gnome_batch: Option<Vec<GnomeBatch>>,
     /// The same model in JAX; null when it was not run.
     jax: Option<Latency>,
     /// JAX's p50 over knob's greedy p50.
@@ -49,6 +57,19 @@ struct Latency {
 
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 struct Throughput {
+    requests: usize,
+    requests_per_s: f64,
+    threads: usize,
+}
+
+/// A batch's full work per line on gnome: understand, plan with real
+/// reads, dry run (what `knob batch --platform gnome` does).
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+struct GnomeBatch {
+    /// `cached`: one `gsettings list-recursively` for all schemas, shared by
+    /// the threads, as `knob batch` reads; `per key`: a `gsettings get`
+    /// process per key read, as before.
+    reads: String,
     requests: usize,
     requests_per_s: f64,
     threads: usize,
@@ -116,6 +137,63 @@ fn throughput(
     // Startup (loading each worker's model) is included: it is part of a batch.
     let secs = t.elapsed().as_secs_f64();
     Ok(Throughput {
+        threads,
+        requests: n,
+        requests_per_s: n as f64 / secs,
+    })
+}
+
+/// Why real gnome reads cannot be measured here, if they cannot.
+fn gnome_unavailable(sys: &dyn System) -> Option<&'static str> {
+    if !sys.has_program("gsettings") {
+        return Some("gsettings not found");
+    }
+    let argv: Vec<String> = [
+        "gsettings",
+        "get",
+        "org.gnome.desktop.interface",
+        "color-scheme",
+    ]
+    .map(String::from)
+    .into();
+    match sys.read(&argv) {
+        Ok(out) if out.success => None,
+        _ => Some("GNOME's schemas (gsettings-desktop-schemas) are not installed"),
+    }
+}
+
+/// Batch throughput of `knob batch --platform gnome`'s per-line work on
+/// `threads`, reading through a cache for the run or a process per key.
+fn gnome_batch(
+    ctx: &Context,
+    cat: &crate::settings::Catalog,
+    qs: &[String],
+    reps: usize,
+    threads: usize,
+    cached: bool,
+) -> Result<GnomeBatch> {
+    let items: Vec<&String> = (0..reps).flat_map(|_| qs.iter()).collect();
+    let n = items.len();
+    let t = Instant::now();
+    let reads = CachedReads::new(ctx.system());
+    let system: &(dyn System + Sync) = if cached { &reads } else { ctx.system() };
+    map_ordered(
+        items.into_iter(),
+        threads,
+        || load_agent(ctx, cat, Some(1)),
+        |agent: &mut Agent, q: &String| {
+            let env = Env {
+                catalog: cat,
+                platform: Platform::Gnome,
+                system,
+            };
+            super::batch::understand_line(agent, &env, q, false).map(|_| ())
+        },
+        |r| r.map_err(anyhow::Error::from),
+    )?;
+    let secs = t.elapsed().as_secs_f64();
+    Ok(GnomeBatch {
+        reads: if cached { "cached" } else { "per key" }.to_string(),
         threads,
         requests: n,
         requests_per_s: n as f64 / secs,
@@ -205,6 +283,17 @@ pub fn run(ctx: &Context, args: BenchAgentArgs) -> Result<Exit> {
         .iter()
         .map(|&t| throughput(ctx, &cat, &qs, reps, t))
         .collect::<Result<Vec<_>>>()?;
+    let gnome_skipped = gnome_unavailable(ctx.system());
+    let gnome = match gnome_skipped {
+        Some(_) => None,
+        None => Some(
+            [1, 2]
+                .iter()
+                .flat_map(|&t| [(t, true), (t, false)])
+                .map(|(t, cached)| gnome_batch(ctx, &cat, &qs, reps, t, cached))
+                .collect::<Result<Vec<_>>>()?,
+        ),
+    };
     let python = args
         .python
         .clone()
@@ -218,6 +307,7 @@ pub fn run(ctx: &Context, args: BenchAgentArgs) -> Result<Exit> {
     let mut out = crate::output::stdout();
     if args.json {
         let v = BenchAgentJson {
+            gnome_batch: gnome,
             jax_over_knob_p50: jax.as_ref().map(|j| j.p50_ms / greedy.p50_ms),
             jax,
             latency: vec![beam, greedy],
@@ -270,6 +360,45 @@ pub fn run(ctx: &Context, args: BenchAgentArgs) -> Result<Exit> {
             ),
             b.requests_per_s
         )?;
+    }
+    writeln!(
+        out,
+        "\n{:<40} {:>10}",
+        "batch on gnome, real reads (+plan, dry run)", "req/s"
+    )?;
+    match (&gnome, gnome_skipped) {
+        (Some(rows), _) => {
+            for b in rows {
+                writeln!(
+                    out,
+                    "{:<40} {:>10.0}",
+                    format!(
+                        "{} thread{}, {}",
+                        b.threads,
+                        if b.threads == 1 { "" } else { "s" },
+                        if b.reads == "cached" {
+                            "reads cached (knob batch)"
+                        } else {
+                            "a process per read"
+                        }
+                    ),
+                    b.requests_per_s
+                )?;
+            }
+            let ratios: Vec<String> = rows
+                .chunks(2)
+                .map(|pair| {
+                    format!(
+                        "{:.1}x on {} thread{}",
+                        pair[0].requests_per_s / pair[1].requests_per_s,
+                        pair[0].threads,
+                        if pair[0].threads == 1 { "" } else { "s" }
+                    )
+                })
+                .collect();
+            writeln!(out, "cached / per read: {}", ratios.join(", "))?;
+        }
+        (None, why) => writeln!(out, "not run ({})", why.unwrap_or("unavailable"))?,
     }
     Ok(Exit::Ok)
 }

@@ -22,6 +22,7 @@ pub mod platform;
 pub mod policy;
 pub mod preset_conflicts;
 pub mod profile;
+pub mod read_cache;
 pub mod render;
 pub mod system;
 pub mod template;
@@ -34,6 +35,7 @@ pub use lock::{JournalLock, LockError};
 pub use plan::{plan, plan_changes, read_current, Change, Plan, PlanError, RelativeError};
 pub use platform::Platform;
 pub use profile::{ProfileError, ProfileErrors};
+pub use read_cache::CachedReads;
 pub use system::{DryRunSystem, FakeSystem, RealSystem, System};
 pub use value::{Relative, Value, ValueSpec};
 

@@ -182,7 +182,8 @@ impl System for DryRunSystem<'_> {
     }
 }
 
-/// An in-memory machine that understands gsettings, kreadconfig/kwriteconfig,
+/// An in-memory machine that understands gsettings (get, set,
+/// list-recursively), kreadconfig/kwriteconfig,
 /// defaults and reg argv, plus scripted commands. For tests. It is `Sync`,
 /// so a test can hand it to a `commands::Context` in place of the real one.
 #[derive(Debug, Default)]
@@ -262,6 +263,17 @@ impl FakeSystem {
                     Some(v) => Output::ok(format!("{v}\n")),
                     None => Output::fail(1, format!("No such schema “{schema}”\n")),
                 }
+            }
+            // Every stored gsettings value, as `SCHEMA KEY VALUE` lines.
+            ["gsettings", "list-recursively"] if !self.scripted.contains_key(&joined) => {
+                Output::ok(
+                    values
+                        .iter()
+                        .filter_map(|(k, v)| {
+                            Some(format!("{} {v}\n", k.strip_prefix("gsettings ")?))
+                        })
+                        .collect::<String>(),
+                )
             }
             ["gsettings", "set", schema, key, v] => {
                 values.insert(format!("gsettings {schema} {key}"), v.to_string());

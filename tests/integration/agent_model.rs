@@ -404,3 +404,84 @@ fn batch_apply_on_two_threads_plans_each_line_after_the_lines_before_it() {
     assert_eq!(entry["summary"], "batch: make the text bigger");
     assert_eq!(entry["changes"][0]["before"], "1.5");
 }
+
+/// A `gsettings` first on PATH that logs its verb to `log`, then runs the
+/// real one.
+fn logging_gsettings(sb: &Sandbox, log: &std::path::Path) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let real = std::env::split_paths(&std::env::var_os("PATH").unwrap())
+        .map(|d| d.join("gsettings"))
+        .find(|p| p.is_file())
+        .expect("gsettings on PATH");
+    let bin = sb.path("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let script = bin.join("gsettings");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\nexec '{}' \"$@\"\n",
+            log.display(),
+            real.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    bin
+}
+
+#[test]
+fn batch_reads_each_gsettings_schema_once_not_a_process_per_read() {
+    require_tool("gsettings");
+    let sb = Sandbox::new();
+    sb.gsettings_set(IFACE, "text-scaling-factor", "1.25");
+    let log = sb.path("gsettings.log");
+    let bin = logging_gsettings(&sb, &log);
+    let file = sb.path("requests.txt");
+    std::fs::write(
+        &file,
+        "turn on dark mode\nset text size to 1.5\nmake the text bigger\n".repeat(4),
+    )
+    .unwrap();
+    let path = std::env::join_paths(
+        std::iter::once(bin).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
+    )
+    .unwrap();
+    let out = sb
+        .command(&[
+            "batch",
+            "--platform",
+            "gnome",
+            "--threads",
+            "2",
+            file.to_str().unwrap(),
+        ])
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let lines: Vec<Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 12);
+    // The real values, as a per-key read gives them.
+    for line in &lines {
+        let action = &line["actions"][0];
+        match action["setting"].as_str() {
+            Some("appearance.dark_mode") => {
+                assert_eq!(action["current"], "'default'", "{line}");
+                assert_eq!(action["also"][0]["current"], "'Adwaita'", "{line}");
+            }
+            Some("text.size") => assert_eq!(action["current"], "1.25", "{line}"),
+            _ => panic!("{line}"),
+        }
+    }
+    let verbs = std::fs::read_to_string(&log).unwrap();
+    let count = |verb: &str| verbs.lines().filter(|l| *l == verb).count();
+    assert_eq!(count("get"), 0, "no process per read: {verbs}");
+    // 16 reads of one schema; the listing is at most a second old.
+    assert!(
+        (1..=3).contains(&count("list-recursively")),
+        "one listing of the schema for the batch: {verbs}"
+    );
+}

@@ -4,13 +4,16 @@
 //! sandbox. Keys that do not exist here (a GNOME extension's schema that is
 //! not installed) are counted, and most keys must exist.
 use knob::settings::apply::Outcome;
-use knob::settings::backend::Current;
+use knob::settings::backend::{parse_read, read_argv, Current, Tools};
 use knob::settings::catalog::Target;
 use knob::settings::load::{load, shipped_files};
+use knob::settings::system::Output;
 use knob::settings::value::Kind;
-use knob::settings::{apply, plan, read_current, undo, Catalog, Journal, Platform, Value};
+use knob::settings::{
+    apply, plan, read_current, undo, CachedReads, Catalog, Journal, Platform, System, Value,
+};
 
-use crate::support::{read_back, require_tool, Sandbox};
+use crate::support::{read_back, require_tool, Sandbox, IFACE};
 
 /// A value different from `current` that the mapping can write.
 fn other_value(cat: &Catalog, id: &str, platform: Platform, current: &Value) -> Option<Value> {
@@ -191,4 +194,143 @@ fn shipped_kde_settings_round_trip_with_real_kconfig() {
         n >= 50,
         "only {n} KDE settings round-tripped; not readable: {absent:?}"
     );
+}
+
+/// Counts the commands that reach a system.
+struct Counting<'a> {
+    inner: &'a (dyn System + Sync),
+    log: std::sync::Mutex<Vec<Vec<String>>>,
+}
+
+impl Counting<'_> {
+    fn count(&self, verb: &str) -> usize {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|a| a[1] == verb)
+            .count()
+    }
+}
+
+impl System for Counting<'_> {
+    fn has_program(&self, program: &str) -> bool {
+        self.inner.has_program(program)
+    }
+    fn read(&self, argv: &[String]) -> std::io::Result<Output> {
+        self.log.lock().unwrap().push(argv.to_vec());
+        self.inner.read(argv)
+    }
+    fn write(&self, argv: &[String]) -> std::io::Result<Output> {
+        self.log.lock().unwrap().push(argv.to_vec());
+        self.inner.write(argv)
+    }
+}
+
+/// Every shipped GNOME key read through the batch's cache and through a
+/// `gsettings get` of its own gives the same output and the same value.
+fn assert_cached_reads_match(cat: &Catalog, cache: &dyn System, sys: &dyn System) -> usize {
+    let tools = Tools::detect(sys);
+    let mut seen: Vec<Vec<String>> = Vec::new();
+    for s in cat.settings() {
+        let Some(m) = s.mapping(Platform::Gnome) else {
+            continue;
+        };
+        for key in std::iter::once(&m.primary).chain(&m.also) {
+            let argv = read_argv(key, &tools);
+            if argv[0] != "gsettings" || seen.contains(&argv) {
+                continue;
+            }
+            let (cached, direct) = (cache.read(&argv).unwrap(), sys.read(&argv).unwrap());
+            assert_eq!(
+                (cached.success, &cached.stdout),
+                (direct.success, &direct.stdout),
+                "{argv:?}"
+            );
+            assert_eq!(
+                parse_read(key, &cached),
+                parse_read(key, &direct),
+                "{argv:?}"
+            );
+            seen.push(argv);
+        }
+    }
+    seen.len()
+}
+
+#[test]
+fn cached_reads_equal_per_key_reads_for_every_shipped_gnome_key_before_and_after_an_apply() {
+    require_tool("gsettings");
+    let cat = load(&shipped_files(), &[]).unwrap();
+    let sb = Sandbox::new();
+    // Values printed with escapes and annotations.
+    sb.gsettings_set(IFACE, "font-name", r#""Noto Sans 'Ünï' 11""#);
+    sb.gsettings_set(IFACE, "monospace-font-name", r"'Fira \\ Code\n 12'");
+    let sys = sb.system();
+    let counting = Counting {
+        inner: &sys,
+        log: Default::default(),
+    };
+    let cache = CachedReads::with_max_age(&counting, std::time::Duration::MAX);
+    let keys = assert_cached_reads_match(&cat, &cache, &sys);
+    assert!(keys >= 80, "only {keys} gsettings keys");
+    assert_eq!(counting.count("list-recursively"), 1, "one listing for all");
+    let unlisted = counting.count("get");
+    assert!(unlisted < keys / 4, "{unlisted} of {keys} keys not listed");
+
+    // Apply another value of every gsettings setting through the cache:
+    // no read after it may show the value before it.
+    let mut requests = Vec::new();
+    let mut used: Vec<String> = Vec::new();
+    for s in cat.settings() {
+        let Some(m) = s.mapping(Platform::Gnome) else {
+            continue;
+        };
+        let keys: Vec<_> = std::iter::once(&m.primary).chain(&m.also).collect();
+        if !keys
+            .iter()
+            .all(|k| matches!(k.target, Target::Gsettings { .. }))
+        {
+            continue;
+        }
+        let labels: Vec<String> = keys.iter().map(|k| k.label()).collect();
+        let reading = read_current(&cat, &s.id, Platform::Gnome, &cache)
+            .unwrap()
+            .unwrap();
+        if matches!(reading.current, Current::Unknown(_)) || labels.iter().any(|l| used.contains(l))
+        {
+            continue;
+        }
+        used.extend(labels);
+        let current = reading.value.unwrap_or(Value::Text(String::new()));
+        if let Some(v) = other_value(&cat, &s.id, Platform::Gnome, &current) {
+            requests.push((s.id.clone(), v));
+        }
+    }
+    let mut p = plan(&cat, &requests, Platform::Gnome, &cache).unwrap();
+    p.actions.retain(|a| {
+        a.writes
+            .iter()
+            .all(|w| !matches!(w.current, Current::Unknown(_)))
+    });
+    assert!(p.changes().count() >= 60, "{} changes", p.changes().count());
+    match apply(&p, &cache, None, "through the cache").unwrap() {
+        Outcome::Applied { .. } => {}
+        other => panic!("{other:?}"),
+    }
+    let listed = counting.count("list-recursively");
+    assert_cached_reads_match(&cat, &cache, &sys);
+    assert_eq!(
+        counting.count("list-recursively"),
+        listed + 1,
+        "listed again after the apply, once"
+    );
+    let again = plan(&cat, &requests, Platform::Gnome, &cache).unwrap();
+    let kept: Vec<&str> = p.actions.iter().map(|a| a.setting.as_str()).collect();
+    let stale: Vec<String> = again
+        .changes()
+        .filter(|a| kept.contains(&a.setting.as_str()))
+        .map(|a| format!("{} (read {})", a.setting, a.primary().current.display()))
+        .collect();
+    assert!(stale.is_empty(), "stale after the apply: {stale:?}");
 }
