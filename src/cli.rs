@@ -86,6 +86,18 @@ answers requests not about settings (default: the config's `chat_model`). genera
 embed and bench model: the model to run (required there; embed takes a BERT model)."
     )]
     pub model: Option<PathBuf>,
+
+    /// KV cache of the chat model (chat, ask, generate, bench model): f16 (default) or f32.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_name = "TYPE",
+        long_help = "Element type of the chat model's KV cache (ask, chat, generate and bench \
+model): f16 (the default, as llama.cpp: half the memory, keys and values rounded to the \
+nearest half) or f32."
+    )]
+    pub kv: Option<crate::model::kv_cache::KvType>,
 }
 
 /// `--threads`: a whole number of at least 1.
@@ -327,6 +339,9 @@ pub struct BenchModelArgs {
     /// Skip llama.cpp when built with the `llama-cpp` feature
     #[arg(long)]
     pub no_llama_cpp: bool,
+    /// Instead, time each part of knob's decode (128 tokens, --reps times) on 1 thread (or --threads N) and print the shares
+    #[arg(long, conflicts_with = "json")]
+    pub profile: bool,
 }
 
 #[derive(Debug, Subcommand)]

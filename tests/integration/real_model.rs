@@ -57,6 +57,7 @@ fn opts() -> SessionOptions {
         threads: 2,
         context: Some(512),
         max_batch: 64,
+        kv: knob::model::kv_cache::KvType::F16,
     }
 }
 
