@@ -17,8 +17,24 @@ import subprocess
 import sys
 import time
 
+import os
+
 import llama_cpp
 import numpy as np  # noqa: F401  (llama_cpp needs it; imported here to fail early)
+
+# LLAMA_NO_EXTRA_BUFTS=1: no weight repacking or AMX buffer types in llama.cpp
+# (llama-cpp-python 0.3.36's AMX mul_mat segfaults on SmolLM2 here; see
+# scripts/make_llamacpp_refs.py).
+if os.environ.get("LLAMA_NO_EXTRA_BUFTS"):
+    _default_params = llama_cpp.llama_model_default_params
+
+    def _no_extra_bufts():
+        p = _default_params()
+        p.use_extra_bufts = False
+        return p
+
+    llama_cpp.llama_model_default_params = _no_extra_bufts
+    llama_cpp.llama_cpp.llama_model_default_params = _no_extra_bufts
 
 TESTS = [("prefill_64", 64), ("prefill_512", 512), ("decode_128", 128)]
 
@@ -50,7 +66,11 @@ def knob_round(knob, model, threads):
     rep = json.loads(r.stdout)
     # knob names the tests prefill64, prefill512, decode128
     got = {row["test"]: row["knob_tokens_per_sec"] for row in rep["rows"]}
-    return {n: got[n.replace("_", "")] for n, _ in TESTS}, rep
+    out = {n: got[n.replace("_", "")] for n, _ in TESTS}
+    # the bandwidth limit of decode measured in the same run (newer knob)
+    limits = [r.get("bandwidth_limit_tokens_per_sec") for r in rep["rows"] if r["test"] == "decode128"]
+    out["limit"] = limits[0] if limits and limits[0] else None
+    return out, rep
 
 
 def main():
@@ -66,20 +86,25 @@ def main():
         )
         llama_cpp_round(llm, toks)  # warm-up
         ks, ls = {n: [] for n, _ in TESTS}, {n: [] for n, _ in TESTS}
+        limits = []
         for _ in range(rounds):
             k, rep = knob_round(knob, model, threads)
             l = llama_cpp_round(llm, toks)
             for n, _ in TESTS:
                 ks[n].append(k[n])
                 ls[n].append(l[n])
+            if k["limit"]:
+                limits.append(k["limit"])
         del llm
+        limit = statistics.median(limits) if limits else None
         for n, _ in TESTS:
             km, lm = statistics.median(ks[n]), statistics.median(ls[n])
-            table.append((n, threads, km, lm, km / lm))
+            bw = f"{km / limit:.0%} / {lm / limit:.0%}" if limit and n.startswith("decode") else ""
+            table.append((n, threads, km, lm, km / lm, bw))
     print(f"llama-cpp-python {llama_cpp.__version__}; medians of {rounds} interleaved rounds")
-    print(f"{'test':<12} {'thr':>3} {'knob tok/s':>11} {'llama.cpp':>10} {'ratio':>6}")
-    for n, t, km, lm, r in table:
-        print(f"{n:<12} {t:>3} {km:>11.1f} {lm:>10.1f} {r:>6.2f}")
+    print(f"{'test':<12} {'thr':>3} {'knob tok/s':>11} {'llama.cpp':>10} {'ratio':>6}  of bandwidth limit (knob / llama.cpp)")
+    for n, t, km, lm, r, bw in table:
+        print(f"{n:<12} {t:>3} {km:>11.1f} {lm:>10.1f} {r:>6.2f}  {bw}")
     mib = 1024 * 1024
     print(
         f"knob: weights {rep['weight_bytes'] / mib:.1f} MiB, KV cache {rep['kv_cache_bytes'] / mib:.1f} MiB, "

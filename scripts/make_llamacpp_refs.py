@@ -8,6 +8,14 @@ Run once, by hand (not in CI):
     /work/llamacpp-venv/bin/python scripts/make_llamacpp_refs.py \
         /work/models/SmolLM2-135M-Instruct.Q4_1.gguf tests/fixtures/smollm2_llamacpp_refs.json
 
+With a third argument `f16` it records only the chats' greedy steps, with
+llama.cpp's default f16 KV cache, into a separate fixture
+(tests/fixtures/smollm2_llamacpp_refs_f16kv.json: knob's default cache is
+f16 too):
+
+    .../python scripts/make_llamacpp_refs.py MODEL.Q4_1.gguf \
+        tests/fixtures/smollm2_llamacpp_refs_f16kv.json f16
+
 It re-quantizes the Q4_1 file to Q8_0 with llama.cpp's own quantizer
 (llama-quantize --allow-requantize, which knob's load-time re-quantization
 matches bit for bit), then with llama.cpp on that Q8_0 file records:
@@ -20,6 +28,7 @@ The KV cache is f32, as knob's is.
 """
 import hashlib
 import json
+import os
 import sys
 
 import gguf
@@ -53,6 +62,22 @@ CHATS = [
 
 MAX_NEW = 40
 
+# LLAMA_NO_EXTRA_BUFTS=1 loads models without llama.cpp's extra buffer types
+# (weight repacking, AMX): llama-cpp-python 0.3.36's AMX mul_mat crashes on
+# this model (SIGSEGV in ggml_backend_amx_mul_mat, seen on a Xeon with
+# AMX-INT8), and the f16-KV fixture was made this way.
+if os.environ.get("LLAMA_NO_EXTRA_BUFTS"):
+    _default_params = llama_cpp.llama_model_default_params
+
+    def _no_extra_bufts():
+        p = _default_params()
+        p.use_extra_bufts = False
+        return p
+
+    # llama_cpp.Llama calls it through the llama_cpp.llama_cpp module
+    llama_cpp.llama_model_default_params = _no_extra_bufts
+    llama_cpp.llama_cpp.llama_model_default_params = _no_extra_bufts
+
 
 def sha256(path):
     h = hashlib.sha256()
@@ -70,39 +95,8 @@ def checksum(data: bytes) -> str:
     return format(int(np.sum(b * w, dtype=np.uint64)), "016x")
 
 
-def main():
-    src, out = sys.argv[1], sys.argv[2]
-    q8 = src.replace(".Q4_1.gguf", ".Q8_0.gguf")
-    params = llama_cpp.llama_model_quantize_default_params()
-    params.ftype = llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0
-    params.allow_requantize = True
-    params.nthread = 2
-    rc = llama_cpp.llama_model_quantize(src.encode(), q8.encode(), params)
-    assert rc == 0, f"llama_model_quantize failed: {rc}"
-
-    llm = llama_cpp.Llama(
-        model_path=q8,
-        n_ctx=1024,
-        n_batch=512,
-        n_threads=2,
-        n_threads_batch=2,
-        type_k=0,  # GGML_TYPE_F32
-        type_v=0,
-        flash_attn=False,
-        verbose=False,
-    )
-    vocab = llama_cpp.llama_model_get_vocab(llm.model)
-
-    tokenize = []
-    for s in STRINGS:
-        tokenize.append(
-            {
-                "text": s,
-                "ids": llm.tokenize(s.encode(), add_bos=False, special=True),
-                "ids_with_special": llm.tokenize(s.encode(), add_bos=True, special=True),
-            }
-        )
-
+def greedy_chats(llm, vocab):
+    """Greedy steps (token, top-5 logits, top-2 gap) for every chat in CHATS."""
     template = llm.metadata.get("tokenizer.chat_template")
     eos = llm.token_eos()
     fmt = Jinja2ChatFormatter(template=template, eos_token=llm.detokenize([eos]).decode(), bos_token="")
@@ -139,6 +133,75 @@ def main():
                 "text": text.decode("utf-8", "replace"),
             }
         )
+    return chats
+
+
+def f16_kv_refs(q8, out):
+    """The chats with llama.cpp's default f16 KV cache (no flash attention)."""
+    llm = llama_cpp.Llama(
+        model_path=q8,
+        n_ctx=1024,
+        n_batch=512,
+        n_threads=2,
+        n_threads_batch=2,
+        type_k=1,  # GGML_TYPE_F16
+        type_v=1,
+        flash_attn=False,
+        verbose=False,
+    )
+    vocab = llama_cpp.llama_model_get_vocab(llm.model)
+    doc = {
+        "about": "llama.cpp references with an f16 KV cache for tests/integration/real_model.rs, made by scripts/make_llamacpp_refs.py",
+        "llama_cpp_python": llama_cpp.__version__,
+        "llama_cpp_system_info": llama_cpp.llama_print_system_info().decode(),
+        "q8_0_model_sha256": sha256(q8),
+        "kv_cache": "f16",
+        "extra_buffer_types": not os.environ.get("LLAMA_NO_EXTRA_BUFTS"),
+        "chats": greedy_chats(llm, vocab),
+    }
+    with open(out, "w", encoding="utf-8") as f:
+        json.dump(doc, f, ensure_ascii=False, indent=1)
+        f.write("\n")
+    print(f"wrote {out}: {len(doc['chats'])} chats with an f16 KV cache")
+
+
+def main():
+    src, out = sys.argv[1], sys.argv[2]
+    q8 = src.replace(".Q4_1.gguf", ".Q8_0.gguf")
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0
+    params.allow_requantize = True
+    params.nthread = 2
+    rc = llama_cpp.llama_model_quantize(src.encode(), q8.encode(), params)
+    assert rc == 0, f"llama_model_quantize failed: {rc}"
+    if len(sys.argv) > 3 and sys.argv[3] == "f16":
+        f16_kv_refs(q8, out)
+        return
+
+    llm = llama_cpp.Llama(
+        model_path=q8,
+        n_ctx=1024,
+        n_batch=512,
+        n_threads=2,
+        n_threads_batch=2,
+        type_k=0,  # GGML_TYPE_F32
+        type_v=0,
+        flash_attn=False,
+        verbose=False,
+    )
+    vocab = llama_cpp.llama_model_get_vocab(llm.model)
+
+    tokenize = []
+    for s in STRINGS:
+        tokenize.append(
+            {
+                "text": s,
+                "ids": llm.tokenize(s.encode(), add_bos=False, special=True),
+                "ids_with_special": llm.tokenize(s.encode(), add_bos=True, special=True),
+            }
+        )
+
+    chats = greedy_chats(llm, vocab)
 
     # The same weights dequantized to F32: llama.cpp then keeps activations in
     # f32 too, so this checks the model's math with no quantization noise.

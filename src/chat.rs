@@ -10,6 +10,7 @@ use crate::chat_template::{ChatTemplate, Message};
 use crate::generate::{generate, GenerateOptions, Generation, Stats, StopReason};
 use crate::gguf::Gguf;
 use crate::model::gguf_source::GgufSource;
+use crate::model::kv_cache::KvType;
 use crate::model::llama::SessionOptions;
 use crate::model::{LanguageModel, ModelSource};
 use crate::sampling::SamplerConfig;
@@ -32,7 +33,7 @@ pub struct ChatModel {
 }
 
 impl ChatModel {
-    pub fn load(path: &Path, threads: usize) -> Result<ChatModel> {
+    pub fn load(path: &Path, threads: usize, kv: KvType) -> Result<ChatModel> {
         let file = Gguf::open(path).with_context(|| format!("opening {}", path.display()))?;
         let tokenizer = Tokenizer::from_gguf(&file)
             .with_context(|| format!("tokenizer of {}", path.display()))?;
@@ -62,6 +63,7 @@ impl ChatModel {
                 threads: threads.max(1),
                 context: Some(MAX_CONTEXT),
                 max_batch: 256,
+                kv,
             },
         )
         .with_context(|| format!("loading {} ({arch})", path.display()))?;

@@ -97,6 +97,18 @@ instead of the one built into knob: ask, batch, eval, bench agent and the chat i
 understand requests with it. For trying a freshly trained model before it is built in."
     )]
     pub settings_model: Option<PathBuf>,
+
+    /// KV cache of the chat model (chat, ask, generate, bench model): f16 (default) or f32.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_name = "TYPE",
+        long_help = "Element type of the chat model's KV cache (ask, chat, generate and bench \
+model): f16 (the default, as llama.cpp: half the memory, keys and values rounded to the \
+nearest half) or f32."
+    )]
+    pub kv: Option<crate::model::kv_cache::KvType>,
 }
 
 /// `--threads`: a whole number of at least 1.
@@ -334,6 +346,9 @@ pub struct BenchModelArgs {
     /// Skip llama.cpp when built with the `llama-cpp` feature
     #[arg(long)]
     pub no_llama_cpp: bool,
+    /// Instead, time each part of knob's decode (128 tokens, --reps times) on 1 thread (or --threads N) and print the shares
+    #[arg(long, conflicts_with = "json")]
+    pub profile: bool,
 }
 
 #[derive(Debug, Subcommand)]

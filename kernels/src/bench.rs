@@ -331,6 +331,15 @@ pub fn stream_read_pool(pool: &ThreadPool, buf: &[u8]) -> u64 {
     total.into_inner()
 }
 
+/// Bytes per second of one streaming read of `buf` over the pool's threads
+/// (the machine's read bandwidth when `buf` is much larger than the caches;
+/// `knob bench model` sizes it as the bytes one decode step reads).
+pub fn read_bandwidth_once(pool: &ThreadPool, buf: &[u8]) -> f64 {
+    let t = Instant::now();
+    std::hint::black_box(stream_read_pool(pool, std::hint::black_box(buf)));
+    buf.len() as f64 / t.elapsed().as_secs_f64().max(1e-12)
+}
+
 /// Runs the benchmark; `progress` gets a line per measurement.
 pub fn run(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Report {
     let mut report = Report {

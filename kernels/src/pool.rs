@@ -109,6 +109,13 @@ impl ThreadPool {
         self.threads
     }
 
+    /// How many jobs have been handed to the workers (wrapping at 2^32): a
+    /// job that runs inline (one thread, one task) wakes nobody and does not
+    /// count. `knob bench model --profile` counts wake-ups with it.
+    pub fn jobs_run(&self) -> u64 {
+        *self.submit.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Calls `f(t)` once for every `t < tasks`, spread over the pool's threads,
     /// and returns when all calls have returned. A panic in any call is
     /// re-raised here after every thread has stopped using `f`.

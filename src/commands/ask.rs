@@ -239,7 +239,7 @@ fn chat(
     let threads = ctx
         .threads()
         .unwrap_or_else(super::generate::default_threads);
-    let mut model = ChatModel::load(path, threads)?;
+    let mut model = ChatModel::load(path, threads, ctx.kv())?;
     let cancel = AtomicBool::new(false);
     let json = args.flags.json;
     let mut writer = super::generate::PieceWriter::new(json, &cancel);

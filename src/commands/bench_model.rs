@@ -11,6 +11,16 @@
 //! GGML_AVX512=ON GGML_AVX512_VNNI=ON cargo build --release --features llama-cpp`.
 //! scripts/bench_vs_llamacpp.py does the same process by process with
 //! llama-cpp-python.
+//!
+//! Decode rows also say how close each engine comes to the bandwidth limit:
+//! the bytes one decode step reads (weights, plus the cached keys and values
+//! at the test's average context) against the machine's streaming read
+//! bandwidth, measured with as many threads after every decode run (a sum
+//! over a buffer as large as those bytes, `knob_kernels::bench`), so that
+//! drift hits both alike.
+//!
+//! `--profile` instead times each section of knob's decode (see
+//! `crate::model::profile`), the sampling and the thread pool's wake-ups.
 use std::path::Path;
 use std::time::Instant;
 
@@ -107,6 +117,13 @@ struct Row {
     knob_tokens_per_sec: f64,
     llama_cpp_tokens_per_sec: Option<f64>,
     ratio: Option<f64>,
+    /// decode only: streaming read bandwidth on `threads` threads over the
+    /// bytes one decode step reads (median of the runs), in tokens per second
+    bandwidth_limit_tokens_per_sec: Option<f64>,
+    /// decode only: knob's tokens per second over the bandwidth limit
+    knob_bandwidth_fraction: Option<f64>,
+    /// decode only: llama.cpp's tokens per second over the bandwidth limit
+    llama_cpp_bandwidth_fraction: Option<f64>,
 }
 
 /// `knob bench model --json`.
@@ -120,7 +137,18 @@ pub struct Report {
     kv_cache_bytes: usize,
     /// peak resident memory of this process
     peak_rss_bytes: Option<u64>,
+    /// bytes knob reads per decode token in the decode test: weights and the
+    /// KV cache at its average context
+    decode_bytes_per_token: usize,
+    /// streaming read bandwidth per thread count, bytes per second (median)
+    read_bandwidth: Vec<ReadBandwidth>,
     rows: Vec<Row>,
+}
+
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+struct ReadBandwidth {
+    threads: usize,
+    bytes_per_sec: f64,
 }
 
 /// VmHWM from /proc/self/status (Linux), in bytes.
@@ -134,7 +162,12 @@ pub fn peak_rss_bytes() -> Option<u64> {
 pub fn run(ctx: &super::Context, args: BenchModelArgs) -> Result<Exit> {
     let path = ctx.required_model("bench model")?;
     // `--threads N` measures N alone; the config's threads do not count here.
-    let thread_counts = ctx.threads_flag().map_or(vec![1, 2], |n| vec![n]);
+    let thread_counts = match ctx.threads_flag() {
+        Some(n) => vec![n],
+        // the profile is of one thread unless --threads says otherwise
+        None if args.profile => vec![1],
+        None => vec![1, 2],
+    };
     let file =
         crate::gguf::Gguf::open(path).with_context(|| format!("opening {}", path.display()))?;
     let src = GgufSource::new(file);
@@ -144,6 +177,8 @@ pub fn run(ctx: &super::Context, args: BenchModelArgs) -> Result<Exit> {
     let mut toks = Vec::with_capacity(513);
     let mut weight_bytes = 0;
     let mut kv_cache_bytes = 0;
+    let mut decode_bytes = 0;
+    let mut read_bandwidth = Vec::new();
     let mut rows = Vec::new();
     #[allow(unused_mut)]
     let mut llama_cpp = false;
@@ -153,6 +188,7 @@ pub fn run(ctx: &super::Context, args: BenchModelArgs) -> Result<Exit> {
             threads,
             context: Some(640),
             max_batch: 512,
+            kv: ctx.kv(),
         };
         let model = crate::model::load(&src, opts)
             .with_context(|| format!("loading {}", path.display()))?;
@@ -168,6 +204,15 @@ pub fn run(ctx: &super::Context, args: BenchModelArgs) -> Result<Exit> {
         let mem = model.memory();
         weight_bytes = mem.weights;
         kv_cache_bytes = mem.kv_cache;
+        // decode 128 from a one-token context: 2..=129 keys, 65.5 on average
+        decode_bytes = (model.decode_bytes(65) + model.decode_bytes(66)) / 2;
+        if args.profile {
+            return profile(ctx, model, threads, reps, &toks, args.json);
+        }
+        // The bandwidth probe: as many bytes as a decode step reads, paged in.
+        let bw_pool = knob_kernels::ThreadPool::new(threads);
+        let bw_buf: Vec<u8> = (0..decode_bytes).map(|i| i as u8 | 1).collect();
+        let mut bw_samples = Vec::new();
         #[allow(unused_mut)]
         let mut engines: Vec<Box<dyn Engine>> = vec![Box::new(Knob(model))];
         #[cfg(feature = "llama-cpp")]
@@ -181,6 +226,7 @@ pub fn run(ctx: &super::Context, args: BenchModelArgs) -> Result<Exit> {
                 test.run(e.as_mut(), &toks)?;
             }
             let mut samples: Vec<Vec<f64>> = vec![Vec::new(); engines.len()];
+            let decode = matches!(test, Test::Decode128);
             for _ in 0..reps {
                 for (i, e) in engines.iter_mut().enumerate() {
                     samples[i].push(
@@ -188,24 +234,43 @@ pub fn run(ctx: &super::Context, args: BenchModelArgs) -> Result<Exit> {
                             .with_context(|| format!("{} {}", e.name(), test.label()))?,
                     );
                 }
+                if decode {
+                    bw_samples.push(knob_kernels::bench::read_bandwidth_once(&bw_pool, &bw_buf));
+                }
             }
             let knob = percentile(&mut samples[0], 50.0);
             let other = samples.get_mut(1).map(|s| percentile(s, 50.0));
+            let limit = decode.then(|| {
+                let bw = percentile(&mut bw_samples, 50.0);
+                read_bandwidth.push(ReadBandwidth {
+                    threads,
+                    bytes_per_sec: bw,
+                });
+                bw / decode_bytes.max(1) as f64
+            });
             rows.push(Row {
                 test,
                 threads,
                 knob_tokens_per_sec: knob,
                 llama_cpp_tokens_per_sec: other,
                 ratio: other.map(|o| knob / o),
+                bandwidth_limit_tokens_per_sec: limit,
+                knob_bandwidth_fraction: limit.map(|l| knob / l),
+                llama_cpp_bandwidth_fraction: limit.and_then(|l| other.map(|o| o / l)),
             });
             if !args.json {
                 let r = rows.last().expect("just pushed");
-                match (r.llama_cpp_tokens_per_sec, r.ratio) {
-                    (Some(o), Some(ratio)) => {
-                        outln!("{:<12} {threads} thr  knob {knob:8.1} tok/s  llama.cpp {o:8.1} tok/s  x{ratio:.2}", test.label())
-                    }
-                    _ => outln!("{:<12} {threads} thr  knob {knob:8.1} tok/s", test.label()),
+                let mut line = format!("{:<12} {threads} thr  knob {knob:8.1} tok/s", test.label());
+                if let (Some(o), Some(ratio)) = (r.llama_cpp_tokens_per_sec, r.ratio) {
+                    line += &format!("  llama.cpp {o:8.1} tok/s  x{ratio:.2}");
                 }
+                if let (Some(l), Some(f)) = (limit, r.knob_bandwidth_fraction) {
+                    line += &format!("  {:.0}% of the bandwidth limit {l:.0} tok/s", 100.0 * f);
+                    if let Some(of) = r.llama_cpp_bandwidth_fraction {
+                        line += &format!(" (llama.cpp {:.0}%)", 100.0 * of);
+                    }
+                }
+                outln!("{line}");
             }
         }
     }
@@ -216,6 +281,8 @@ pub fn run(ctx: &super::Context, args: BenchModelArgs) -> Result<Exit> {
         weight_bytes,
         kv_cache_bytes,
         peak_rss_bytes: peak_rss_bytes(),
+        decode_bytes_per_token: decode_bytes,
+        read_bandwidth,
         rows,
     };
     if args.json {
@@ -230,6 +297,144 @@ pub fn run(ctx: &super::Context, args: BenchModelArgs) -> Result<Exit> {
                 .peak_rss_bytes
                 .map_or("unknown".into(), |b| format!("{:.1} MiB", mib(b as usize)))
         );
+        let bws: Vec<String> = report
+            .read_bandwidth
+            .iter()
+            .map(|b| format!("{:.1} GB/s on {} thr", b.bytes_per_sec / 1e9, b.threads))
+            .collect();
+        outln!(
+            "decode reads {:.1} MB per token; streaming read {}",
+            decode_bytes as f64 / 1e6,
+            bws.join(", ")
+        );
+    }
+    Ok(Exit::Ok)
+}
+
+/// `knob bench model --profile`.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct ProfileReport {
+    model: String,
+    threads: usize,
+    /// decode steps profiled (`reps` runs of 128)
+    tokens: usize,
+    /// mean microseconds per decode token, all rows together
+    total_us_per_token: f64,
+    rows: Vec<ProfileRow>,
+}
+
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+struct ProfileRow {
+    /// a section of the forward pass, `sampling` or `thread_wakeups`
+    op: String,
+    us_per_token: f64,
+    /// of the total
+    share: f64,
+}
+
+/// Decodes 128 tokens `reps` times with the per-op profile on, times greedy
+/// sampling over the logits after each step, and estimates the thread pool's
+/// wake-ups (an empty job's median cost times the jobs per token; zero on
+/// one thread, where the pool runs inline).
+fn profile(
+    ctx: &super::Context,
+    mut model: Box<dyn LanguageModel>,
+    threads: usize,
+    reps: usize,
+    toks: &[u32],
+    json: bool,
+) -> Result<Exit> {
+    let path = ctx.required_model("bench model")?;
+    if !model.set_profiling(false) {
+        anyhow::bail!("--profile: this model has no per-op profile (llama models do)");
+    }
+    let mut sampling_ns = 0u128;
+    let mut steps = 0usize;
+    let run = |model: &mut Box<dyn LanguageModel>, sampling: &mut u128| -> Result<()> {
+        model.reset();
+        model.prefill(&toks[..1])?;
+        for &tok in &toks[1..=128] {
+            let logits = model.decode(tok)?;
+            let t = Instant::now();
+            std::hint::black_box(crate::sampling::argmax(logits));
+            *sampling += t.elapsed().as_nanos();
+        }
+        Ok(())
+    };
+    run(&mut model, &mut 0)?; // warm-up
+    model.set_profiling(true);
+    let jobs0 = model.pool_jobs();
+    for _ in 0..reps {
+        run(&mut model, &mut sampling_ns)?;
+        steps += 128;
+    }
+    let totals = model.profile();
+    let jobs = model.pool_jobs().wrapping_sub(jobs0) & 0xffff_ffff;
+    model.set_profiling(false);
+    // Each job the pool hands to its workers wakes them once.
+    let wake_ns = if threads > 1 {
+        let pool = knob_kernels::ThreadPool::new(threads);
+        let mut t: Vec<f64> = (0..2001)
+            .map(|_| {
+                let s = Instant::now();
+                pool.run(threads, &|_| {});
+                s.elapsed().as_nanos() as f64
+            })
+            .collect();
+        percentile(&mut t, 50.0) * jobs as f64 / steps.max(1) as f64
+    } else {
+        0.0
+    };
+    let per = |ns: f64| ns / steps.max(1) as f64 / 1000.0;
+    let mut rows: Vec<ProfileRow> = totals
+        .iter()
+        .map(|&(op, ns)| ProfileRow {
+            op: op.label().to_string(),
+            us_per_token: per(ns as f64),
+            share: 0.0,
+        })
+        .collect();
+    rows.push(ProfileRow {
+        op: "sampling (argmax over the vocabulary)".into(),
+        us_per_token: per(sampling_ns as f64),
+        share: 0.0,
+    });
+    rows.push(ProfileRow {
+        op: "thread wake-ups (estimated, inside the matvecs)".into(),
+        us_per_token: wake_ns / 1000.0,
+        share: 0.0,
+    });
+    // The wake-up estimate is already inside the matvec rows' time.
+    let total: f64 = rows[..rows.len() - 1].iter().map(|r| r.us_per_token).sum();
+    for r in &mut rows {
+        r.share = r.us_per_token / total.max(1e-9);
+    }
+    let report = ProfileReport {
+        model: display_name(path),
+        threads,
+        tokens: steps,
+        total_us_per_token: total,
+        rows,
+    };
+    if json {
+        outln!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        outln!(
+            "decode profile, {} thread(s), {} tokens: {:.1} us per token ({:.1} tok/s)",
+            threads,
+            steps,
+            total,
+            1e6 / total.max(1e-9)
+        );
+        outln!("{:<48} {:>10} {:>7}", "section", "us/token", "share");
+        for r in &report.rows {
+            outln!(
+                "{:<48} {:>10.1} {:>6.1}%",
+                r.op,
+                r.us_per_token,
+                100.0 * r.share
+            );
+        }
     }
     Ok(Exit::Ok)
 }

@@ -64,7 +64,8 @@ fn assistant(ctx: &Context) -> anyhow::Result<Box<dyn Assistant>> {
         // behind it), in the first answer.
         let choice = ctx.platform_choice();
         let assistant =
-            RealAssistant::new(catalog, agent, choice.platform, system, journal, threads);
+            RealAssistant::new(catalog, agent, choice.platform, system, journal, threads)
+                .with_kv(ctx.kv());
         let assistant = match choice.assumed {
             Some(why) => assistant.with_note(format!("{why}; /platform NAME chooses another")),
             None => assistant,

@@ -11,6 +11,7 @@ use crate::agent::pipeline::{Agent, Intent, Understanding};
 use crate::agent::respond::{Env, Response};
 use crate::chat::{ChatModel, ChatSession};
 use crate::generate::{Stats, StopReason};
+use crate::model::kv_cache::KvType;
 use crate::settings::apply::{self, ApplyError, Outcome};
 use crate::settings::render::{action_details, format_argv};
 use crate::settings::{
@@ -28,6 +29,8 @@ pub struct RealAssistant {
     /// The chat model and the conversation with it, once loaded.
     chat: Option<ChatSession>,
     threads: usize,
+    /// the chat model's KV cache type (`--kv`)
+    kv: KvType,
     plans: HashMap<u64, Plan>,
     next_plan: u64,
     /// Said once, with the first answer (e.g. the desktop was not detected).
@@ -51,10 +54,17 @@ impl RealAssistant {
             journal,
             chat: None,
             threads: threads.max(1),
+            kv: KvType::default(),
             plans: HashMap::new(),
             next_plan: 1,
             note: None,
         }
+    }
+
+    /// The chat model's KV cache type (default f16).
+    pub fn with_kv(mut self, kv: KvType) -> Self {
+        self.kv = kv;
+        self
     }
 
     pub fn with_note(mut self, note: String) -> Self {
@@ -461,7 +471,7 @@ impl Assistant for RealAssistant {
 
     fn set_model(&mut self, path: &Path, events: &Sender<WorkerEvent>) {
         let _ = events.send(WorkerEvent::Info(format!("loading {} ...", path.display())));
-        match ChatModel::load(path, self.threads) {
+        match ChatModel::load(path, self.threads, self.kv) {
             Ok(m) => {
                 let _ = events.send(WorkerEvent::Info(format!("chat model {} loaded", m.name)));
                 self.chat = Some(ChatSession::new(m));

@@ -9,6 +9,7 @@ use anyhow::{anyhow, Context as _};
 
 use crate::agent::respond::Env;
 use crate::config::{ColorChoice, Config};
+use crate::model::kv_cache::KvType;
 use crate::settings::platform::{self, Detection, Surroundings};
 use crate::settings::{paths, Catalog, Journal, Platform, RealSystem, System};
 
@@ -26,6 +27,8 @@ pub struct Context {
     model_flag: Option<PathBuf>,
     /// `--settings-model`.
     settings_model: Option<PathBuf>,
+    /// `--kv`.
+    kv_flag: Option<KvType>,
     /// The detected platform, found the first time a command needs one.
     detected: OnceLock<Detection>,
     /// Whether a guessed platform has been announced on stderr.
@@ -90,6 +93,7 @@ impl std::fmt::Debug for Context {
             .field("threads_flag", &self.threads_flag)
             .field("model_flag", &self.model_flag)
             .field("settings_model", &self.settings_model)
+            .field("kv_flag", &self.kv_flag)
             .field("detected", &self.detected.get())
             .field("journal", &self.journal)
             .field("style", &self.style)
@@ -120,6 +124,7 @@ impl Context {
         ctx.threads_flag = global.threads;
         ctx.model_flag = global.model.clone();
         ctx.settings_model = global.settings_model.clone();
+        ctx.kv_flag = global.kv;
         ctx.journal = paths::journal_dir().map(Journal::new);
         Ok(ctx)
     }
@@ -136,6 +141,7 @@ impl Context {
             threads_flag: None,
             model_flag: None,
             settings_model: None,
+            kv_flag: None,
             detected: OnceLock::new(),
             announced: AtomicBool::new(false),
             system,
@@ -214,6 +220,11 @@ impl Context {
     /// `--threads` as given (a benchmark measures only what it was asked to).
     pub fn threads_flag(&self) -> Option<usize> {
         self.threads_flag
+    }
+
+    /// The chat model's KV cache type: `--kv`, else f16.
+    pub fn kv(&self) -> KvType {
+        self.kv_flag.unwrap_or_default()
     }
 
     /// `--model` as given.

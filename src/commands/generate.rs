@@ -122,6 +122,7 @@ pub fn run(ctx: &super::Context, args: GenerateArgs) -> Result<Exit> {
             threads,
             context,
             max_batch: 256,
+            kv: ctx.kv(),
         },
     )
     .with_context(|| format!("loading {} ({arch})", path.display()))?;

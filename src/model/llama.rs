@@ -3,12 +3,16 @@
 //! Reads like llama2.c's run.c: a [`Config`], the [`Weights`] with their shapes,
 //! a [`RunState`] allocated once per session, and a `forward` that runs from
 //! top to bottom. Prefill feeds up to `max_batch` prompt tokens at once through
-//! gemm; decode feeds one token through gemv. The KV cache is f32.
+//! gemm; decode feeds one token through gemv. The KV cache is f16 (as llama.cpp's) unless
+//! [`SessionOptions::kv`] asks for f32.
 use knob_kernels::ops::{self, RopeStyle};
 use knob_kernels::{QuantizedActs, ThreadPool};
 
+use super::kv_cache::{KvStore, KvType};
+use super::profile::{Op, Profiler};
 use super::{
-    attend, gemv_many, par_heads, LanguageModel, Linear, Loader, ModelError, ModelSource, RopeTable,
+    attend_kv, gemv_many, par_heads, LanguageModel, Linear, Loader, ModelError, ModelSource,
+    RopeTable,
 };
 
 /// Hyperparameters, read from the `llama.*` metadata keys.
@@ -205,6 +209,8 @@ pub struct SessionOptions {
     pub context: Option<usize>,
     /// prompt tokens per prefill batch
     pub max_batch: usize,
+    /// element type of the KV cache
+    pub kv: KvType,
 }
 
 impl Default for SessionOptions {
@@ -213,6 +219,7 @@ impl Default for SessionOptions {
             threads: 1,
             context: None,
             max_batch: 256,
+            kv: KvType::F16,
         }
     }
 }
@@ -244,10 +251,10 @@ struct RunState {
     scores: Vec<f32>,
     /// [vocab_size] logits of the last position
     logits: Vec<f32>,
-    /// [n_layers, n_ctx, n_kv_heads*head_dim]
-    key_cache: Vec<f32>,
-    /// [n_layers, n_ctx, n_kv_heads*head_dim]
-    value_cache: Vec<f32>,
+    /// [n_layers, n_ctx, n_kv_heads*head_dim], f16 or f32
+    key_cache: KvStore,
+    /// [n_layers, n_ctx, n_kv_heads*head_dim], f16 or f32
+    value_cache: KvStore,
 }
 
 /// A loaded llama model with one session's state.
@@ -262,6 +269,7 @@ pub struct Llama {
     n_ctx: usize,
     max_batch: usize,
     pos: usize,
+    prof: Profiler,
 }
 
 impl Llama {
@@ -292,8 +300,8 @@ impl Llama {
             xq: QuantizedActs::new(),
             scores: vec![0.0; threads * n_ctx],
             logits: vec![0.0; c.vocab_size],
-            key_cache: vec![0.0; cache],
-            value_cache: vec![0.0; cache],
+            key_cache: KvStore::new(opts.kv, cache),
+            value_cache: KvStore::new(opts.kv, cache),
         };
         // Size the quantized-activation buffer for the widest input now, so
         // that no later call allocates.
@@ -316,6 +324,7 @@ impl Llama {
             n_ctx,
             max_batch: b,
             pos: 0,
+            prof: Profiler::default(),
         }
     }
 
@@ -326,6 +335,8 @@ impl Llama {
         let w = &self.weights;
         let st = &mut self.st;
         let pool = &self.pool;
+        let prof = &mut self.prof;
+        prof.start();
         let m = tokens.len();
         let (dim, hd, q_dim, kv_dim, hidden) =
             (c.dim, c.head_dim, c.q_dim(), c.kv_dim(), c.hidden_dim);
@@ -337,6 +348,7 @@ impl Llama {
             w.token_embd
                 .row_into(t as usize, &mut st.x[r * dim..(r + 1) * dim]);
         }
+        prof.lap(Op::Embedding);
 
         for (l, lw) in w.layers.iter().enumerate() {
             // --- attention: x += wo(attn(rope(wq xn), rope(wk xn), wv xn)) ----
@@ -348,7 +360,9 @@ impl Llama {
                     &mut st.xb[r * dim..(r + 1) * dim],
                 );
             }
+            prof.lap(Op::Norm);
             st.xq.quantize(&st.xb[..m * dim], m, dim);
+            prof.lap(Op::QuantizeActs);
             if m == 1 {
                 let jobs = [
                     (&lw.wq, &mut st.q[..]),
@@ -361,6 +375,7 @@ impl Llama {
                 lw.wk.forward(pool, &st.xb, &st.xq, m, &mut st.k);
                 lw.wv.forward(pool, &st.xb, &st.xq, m, &mut st.v);
             }
+            prof.lap(Op::MatvecQkv);
 
             // RoPE on q and k (adjacent pairs: see the pitfall on `Layer`),
             // then append k and v to this layer's cache.
@@ -382,10 +397,11 @@ impl Llama {
                     RopeStyle::Normal,
                 );
                 let at = layer_cache + (pos + r) * kv_dim;
-                st.key_cache[at..at + kv_dim].copy_from_slice(&st.k[r * kv_dim..(r + 1) * kv_dim]);
-                st.value_cache[at..at + kv_dim]
-                    .copy_from_slice(&st.v[r * kv_dim..(r + 1) * kv_dim]);
+                st.key_cache.write(at, &st.k[r * kv_dim..(r + 1) * kv_dim]);
+                st.value_cache
+                    .write(at, &st.v[r * kv_dim..(r + 1) * kv_dim]);
             }
+            prof.lap(Op::RopeKvStore);
 
             // Causal attention: row r sees positions 0..=pos+r. Query head h
             // reads KV head h / (n_heads / n_kv_heads).
@@ -393,8 +409,8 @@ impl Llama {
             let scale = 1.0 / (hd as f32).sqrt();
             let (q, kc, vc) = (
                 &st.q,
-                &st.key_cache[layer_cache..],
-                &st.value_cache[layer_cache..],
+                st.key_cache.from(layer_cache),
+                st.value_cache.from(layer_cache),
             );
             let work = m * (pos + m) * hd * c.n_heads;
             par_heads(
@@ -408,10 +424,10 @@ impl Llama {
                         let kvo = (h / group) * hd;
                         for r in 0..m {
                             let o = ((h - h0) * m + r) * hd;
-                            attend(
+                            attend_kv(
                                 &q[r * q_dim + h * hd..r * q_dim + (h + 1) * hd],
-                                &kc[kvo..],
-                                &vc[kvo..],
+                                kc.from(kvo),
+                                vc.from(kvo),
                                 pos + r + 1,
                                 kv_dim,
                                 scale,
@@ -429,9 +445,13 @@ impl Llama {
                         .copy_from_slice(&st.att[src..src + hd]);
                 }
             }
+            prof.lap(Op::Attention);
             st.xq.quantize(&st.att_rows[..m * q_dim], m, q_dim);
+            prof.lap(Op::QuantizeActs);
             lw.wo.forward(pool, &st.att_rows, &st.xq, m, &mut st.xb);
+            prof.lap(Op::MatvecAttnOutput);
             ops::add(&mut st.x[..m * dim], &st.xb[..m * dim]);
+            prof.lap(Op::Residual);
 
             // --- feed-forward: x += down(silu(gate(xn)) * up(xn)) -------------
             for r in 0..m {
@@ -442,7 +462,9 @@ impl Llama {
                     &mut st.xb[r * dim..(r + 1) * dim],
                 );
             }
+            prof.lap(Op::Norm);
             st.xq.quantize(&st.xb[..m * dim], m, dim);
+            prof.lap(Op::QuantizeActs);
             if m == 1 {
                 gemv_many(
                     pool,
@@ -455,10 +477,15 @@ impl Llama {
                 lw.w_gate.forward(pool, &st.xb, &st.xq, m, &mut st.hb);
                 lw.w_up.forward(pool, &st.xb, &st.xq, m, &mut st.hb2);
             }
+            prof.lap(Op::MatvecGateUp);
             ops::silu_mul(&mut st.hb[..m * hidden], &st.hb2[..m * hidden]);
+            prof.lap(Op::SiluMul);
             st.xq.quantize(&st.hb[..m * hidden], m, hidden);
+            prof.lap(Op::QuantizeActs);
             lw.w_down.forward(pool, &st.hb, &st.xq, m, &mut st.xb);
+            prof.lap(Op::MatvecDown);
             ops::add(&mut st.x[..m * dim], &st.xb[..m * dim]);
+            prof.lap(Op::Residual);
         }
 
         // --- final norm and logits, for the last row only ---------------------
@@ -469,9 +496,12 @@ impl Llama {
             c.norm_eps,
             &mut st.xb[..dim],
         );
+        prof.lap(Op::Norm);
         st.xq.quantize(&st.xb[..dim], 1, dim);
+        prof.lap(Op::QuantizeActs);
         let out = w.output.as_ref().unwrap_or(&w.token_embd);
         out.forward(pool, &st.xb, &st.xq, 1, &mut st.logits);
+        prof.lap(Op::Logits);
         self.pos += m;
     }
 
@@ -533,7 +563,39 @@ impl LanguageModel for Llama {
     fn memory(&self) -> super::MemoryUse {
         super::MemoryUse {
             weights: self.weights.bytes(),
-            kv_cache: 4 * (self.st.key_cache.len() + self.st.value_cache.len()),
+            kv_cache: self.st.key_cache.bytes() + self.st.value_cache.bytes(),
         }
+    }
+    fn decode_bytes(&self, context: usize) -> usize {
+        let c = &self.config;
+        let w = &self.weights;
+        let layers: usize = w
+            .layers
+            .iter()
+            .map(|l| {
+                [&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down]
+                    .iter()
+                    .map(|m| m.bytes())
+                    .sum::<usize>()
+                    + 4 * (l.attn_norm.len() + l.ffn_norm.len())
+            })
+            .sum();
+        // The logits read the output matrix, or the tied embeddings whole;
+        // the lookup reads one embedding row.
+        let out = w.output.as_ref().unwrap_or(&w.token_embd);
+        let embd_row = w.token_embd.bytes() / c.vocab_size.max(1);
+        let kv_elem = self.st.key_cache.bytes() / (c.n_layers * self.n_ctx * c.kv_dim()).max(1);
+        let kv = 2 * c.n_layers * context.min(self.n_ctx) * c.kv_dim() * kv_elem;
+        layers + out.bytes() + embd_row + 4 * w.output_norm.len() + kv
+    }
+    fn pool_jobs(&self) -> u64 {
+        self.pool.jobs_run()
+    }
+    fn set_profiling(&mut self, on: bool) -> bool {
+        self.prof.enable(on);
+        true
+    }
+    fn profile(&self) -> Vec<(Op, u64)> {
+        self.prof.totals()
     }
 }

@@ -15,9 +15,11 @@ use knob_kernels::{BlockQ8_0, Isa, QuantizedActs, ThreadPool, TiledQ8_0};
 
 pub mod bert;
 pub mod gguf_source;
+pub mod kv_cache;
 pub mod llama;
 mod load;
 pub mod mu;
+pub mod profile;
 
 pub use load::load;
 
@@ -403,6 +405,30 @@ pub trait LanguageModel: Send {
     fn threads(&self) -> usize;
     /// Bytes of weights and of KV cache this session holds.
     fn memory(&self) -> MemoryUse;
+    /// Bytes one decode step reads from memory with `context` positions in
+    /// the cache: the weights it multiplies by and the cached keys and values
+    /// attention reads (what bounds decoding on a memory-bound CPU). By
+    /// default all weights and the whole cache (an upper bound).
+    fn decode_bytes(&self, context: usize) -> usize {
+        let _ = context;
+        let m = self.memory();
+        m.weights + m.kv_cache
+    }
+    /// Starts (clearing it) or stops the per-op time profile; false when
+    /// this model has none.
+    fn set_profiling(&mut self, on: bool) -> bool {
+        let _ = on;
+        false
+    }
+    /// Jobs this model's thread pool has handed to its workers so far
+    /// (each wakes them once; see `ThreadPool::jobs_run`).
+    fn pool_jobs(&self) -> u64 {
+        0
+    }
+    /// Nanoseconds per section of the forward pass since profiling started.
+    fn profile(&self) -> Vec<(profile::Op, u64)> {
+        Vec::new()
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -464,11 +490,35 @@ pub(crate) fn attend(
     scores: &mut [f32],
     out: &mut [f32],
 ) {
+    attend_kv(
+        q,
+        kv_cache::KvRows::F32(keys),
+        kv_cache::KvRows::F32(values),
+        n_keys,
+        stride,
+        scale,
+        scores,
+        out,
+    )
+}
+
+/// [`attend`] over cached keys and values of either element type.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn attend_kv(
+    q: &[f32],
+    keys: kv_cache::KvRows<'_>,
+    values: kv_cache::KvRows<'_>,
+    n_keys: usize,
+    stride: usize,
+    scale: f32,
+    scores: &mut [f32],
+    out: &mut [f32],
+) {
     assert_eq!(out.len(), q.len(), "attend: out and q lengths");
     let scores = &mut scores[..n_keys];
-    knob_kernels::ops::dot_rows(q, keys, stride, scale, scores);
+    keys.dot_rows(q, stride, scale, scores);
     knob_kernels::ops::softmax(scores);
-    knob_kernels::ops::weighted_sum_rows(scores, values, stride, out);
+    values.weighted_sum_rows(scores, stride, out);
 }
 
 /// Runs `f(first_head, last_head, scratch, out)` over `n_heads` heads split

@@ -64,7 +64,8 @@ fn session(dir: &Path, context: u32) -> (ChatSession, Log) {
         },
     );
     let log = Log::default();
-    let model = ChatModel::load(&path, 1).expect("the test chat model loads");
+    let model = ChatModel::load(&path, 1, knob::model::kv_cache::KvType::F16)
+        .expect("the test chat model loads");
     let model = model.map_model(|inner| {
         Box::new(Recording {
             inner,

@@ -13,6 +13,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use knob::model::kv_cache::KvType;
 use knob::model::llama::{Llama, SessionOptions};
 use knob::model::mu::Mu;
 use knob::model::{LanguageModel, ModelError, ModelSource, QBlocks, TensorData};
@@ -285,8 +286,10 @@ fn llama_model(q8: bool, tied: bool, seed: u64) -> MemModel {
     m
 }
 
-/// Logits after each token of `tokens`, recomputed from scratch (no cache).
-fn naive_llama(m: &MemModel, tokens: &[u32]) -> Vec<Vec<f64>> {
+/// Logits after each token of `tokens`, recomputed from scratch (no cache);
+/// with `kv_f16`, keys (after RoPE) and values are rounded to f16 as an f16
+/// KV cache stores them.
+fn naive_llama(m: &MemModel, tokens: &[u32], kv_f16: bool) -> Vec<Vec<f64>> {
     let d = &LD;
     let hd = d.dim / d.heads;
     let emb = m.get("token_embd.weight");
@@ -307,12 +310,18 @@ fn naive_llama(m: &MemModel, tokens: &[u32]) -> Vec<Vec<f64>> {
             .collect();
         let mut q: Vec<Vec<f64>> = xn.iter().map(|r| matvec(m.get(&n("attn_q")), r)).collect();
         let mut k: Vec<Vec<f64>> = xn.iter().map(|r| matvec(m.get(&n("attn_k")), r)).collect();
-        let v: Vec<Vec<f64>> = xn.iter().map(|r| matvec(m.get(&n("attn_v")), r)).collect();
+        let mut v: Vec<Vec<f64>> = xn.iter().map(|r| matvec(m.get(&n("attn_v")), r)).collect();
         for (pos, (qr, kr)) in q.iter_mut().zip(k.iter_mut()).enumerate() {
             qr.chunks_mut(hd)
                 .for_each(|h| rope_head(h, pos, BASE as f64, false));
             kr.chunks_mut(hd)
                 .for_each(|h| rope_head(h, pos, BASE as f64, false));
+        }
+        if kv_f16 {
+            let half = |x: &mut f64| {
+                *x = knob_kernels::f16_to_f32(knob_kernels::f32_to_f16(*x as f32)) as f64
+            };
+            k.iter_mut().chain(v.iter_mut()).flatten().for_each(half);
         }
         let att = naive_attention(&q, &k, &v, d.heads, d.kv_heads, hd, true);
         for (xr, ar) in x.iter_mut().zip(&att) {
@@ -346,18 +355,23 @@ fn naive_llama(m: &MemModel, tokens: &[u32]) -> Vec<Vec<f64>> {
 }
 
 fn check_llama(q8: bool, tied: bool, threads: usize) {
+    check_llama_kv(q8, tied, threads, KvType::F32)
+}
+
+fn check_llama_kv(q8: bool, tied: bool, threads: usize, kv: KvType) {
     let m = llama_model(q8, tied, 0x1234_5678 + q8 as u64 + 2 * tied as u64);
     // 7 prompt tokens in batches of 3 (exercises chunked prefill), then 10 decode steps.
     let prompt = [5u32, 17, 3, 90, 42, 42, 0];
     let generated = [7u32, 11, 64, 2, 95, 30, 30, 1, 8, 77];
     let all: Vec<u32> = prompt.iter().chain(&generated).copied().collect();
-    let reference = naive_llama(&m, &all);
+    let reference = naive_llama(&m, &all, kv == KvType::F16);
     let mut model = Llama::load(
         &m,
         SessionOptions {
             threads,
             context: None,
             max_batch: 3,
+            kv,
         },
     )
     .unwrap();
@@ -413,6 +427,39 @@ fn llama_q8_weights_match_naive_two_threads() {
 }
 
 #[test]
+fn llama_f16_kv_cache_matches_naive_with_keys_and_values_in_f16() {
+    // f32 weights: the tolerance is tight enough that an f32 cache (keys and
+    // values not rounded) would not pass against this reference.
+    check_llama_kv(false, false, 1, KvType::F16);
+    check_llama_kv(true, true, 2, KvType::F16);
+}
+
+#[test]
+fn llama_kv_cache_is_f16_by_default_and_half_the_bytes_of_f32() {
+    let m = llama_model(true, true, 3);
+    let opts = |kv| SessionOptions {
+        threads: 1,
+        context: Some(16),
+        max_batch: 4,
+        kv,
+    };
+    assert_eq!(SessionOptions::default().kv, KvType::F16);
+    let f16 = Llama::load(&m, opts(KvType::F16))
+        .unwrap()
+        .memory()
+        .kv_cache;
+    let f32 = Llama::load(&m, opts(KvType::F32))
+        .unwrap()
+        .memory()
+        .kv_cache;
+    assert_eq!(2 * f16, f32);
+    assert_eq!(
+        f32,
+        4 * 2 * LD.layers * 16 * LD.kv_heads * (LD.dim / LD.heads)
+    );
+}
+
+#[test]
 fn llama_rejects_a_prompt_longer_than_the_context() {
     let m = llama_model(true, true, 1);
     let mut model = Llama::load(
@@ -421,6 +468,7 @@ fn llama_rejects_a_prompt_longer_than_the_context() {
             threads: 1,
             context: Some(8),
             max_batch: 4,
+            kv: KvType::F32,
         },
     )
     .unwrap();
@@ -813,6 +861,7 @@ fn llama_from_a_gguf_file_equals_the_in_memory_model() {
         threads: 1,
         context: None,
         max_batch: 4,
+        kv: KvType::F32,
     };
     let from_file = run_all(
         &mut Llama::load(&src, opts).unwrap(),
@@ -826,7 +875,7 @@ fn llama_from_a_gguf_file_equals_the_in_memory_model() {
     );
     assert_eq!(from_file, in_memory);
     // and the in-memory model still matches the naive one
-    let reference = naive_llama(&m, &[1, 2, 3, 4, 5, 6, 7, 8]);
+    let reference = naive_llama(&m, &[1, 2, 3, 4, 5, 6, 7, 8], false);
     let err = max_abs_diff(&in_memory[3], &reference[7]);
     assert!(err <= tolerance(true, &reference[7]), "{err}");
 }
@@ -848,6 +897,7 @@ fn mu_from_a_gguf_file_equals_the_in_memory_model() {
             threads: 1,
             context: None,
             max_batch: 8,
+            kv: KvType::F32,
         },
     )
     .unwrap();

@@ -17,6 +17,7 @@
 use knob::chat_template::{ChatTemplate, Message};
 use knob::gguf::Gguf;
 use knob::model::gguf_source::GgufSource;
+use knob::model::kv_cache::KvType;
 use knob::model::llama::{Llama, SessionOptions};
 use knob::model::{LanguageModel, ModelError, ModelSource, TensorData};
 use knob::sampling::argmax;
@@ -57,6 +58,7 @@ fn opts() -> SessionOptions {
         threads: 2,
         context: Some(512),
         max_batch: 64,
+        kv: KvType::F32,
     }
 }
 
@@ -198,8 +200,16 @@ fn f32_weights_match_llama_cpp_exactly() {
 
 #[test]
 fn q8_greedy_chat_matches_llama_cpp_up_to_the_first_near_tie() {
-    let refs = refs();
-    let mut model = knob::model::load(&source(), opts()).expect("SmolLM2 loads");
+    greedy_chats_match(&refs(), opts(), "");
+}
+
+/// Runs every chat of `refs` greedily and checks knob's tokens against
+/// llama.cpp's until the first step where llama.cpp's two best logits are
+/// closer than [`NEAR_TIE`] (such a step may flip either way), and the
+/// first token's top-5 logits against [`Q8_TOP5_TOL`]. `path` names the
+/// ISA path in messages.
+fn greedy_chats_match(refs: &Value, opts: SessionOptions, path: &str) {
+    let mut model = knob::model::load(&source(), opts).expect("SmolLM2 loads");
     let mut compared = 0;
     for chat in refs["chats"].as_array().expect("chats") {
         let steps = chat["steps"].as_array().expect("steps");
@@ -214,19 +224,19 @@ fn q8_greedy_chat_matches_llama_cpp_up_to_the_first_near_tie() {
             .map(|&(id, want)| (logits[id] as f64 - want).abs())
             .fold(0.0, f64::max);
         eprintln!(
-            "{}: first-token top-5 logits within {worst:.3} of llama.cpp",
+            "{path}{}: first-token top-5 logits within {worst:.3} of llama.cpp",
             chat["user"]
         );
         assert!(
             worst <= Q8_TOP5_TOL,
-            "{}: a top-5 logit is {worst} off llama.cpp's",
+            "{path}{}: a top-5 logit is {worst} off llama.cpp's",
             chat["user"]
         );
 
         for (i, step) in steps.iter().enumerate() {
             if step["gap"].as_f64().expect("gap") < NEAR_TIE {
                 eprintln!(
-                    "{}: near-tie at step {i}, compared {i} tokens",
+                    "{path}{}: near-tie at step {i}, compared {i} tokens",
                     chat["user"]
                 );
                 break;
@@ -235,7 +245,7 @@ fn q8_greedy_chat_matches_llama_cpp_up_to_the_first_near_tie() {
             let got = argmax(&logits);
             assert_eq!(
                 got, want,
-                "{}: step {i}: knob {got}, llama.cpp {want}",
+                "{path}{}: step {i}: knob {got}, llama.cpp {want}",
                 chat["user"]
             );
             compared += 1;
@@ -245,7 +255,66 @@ fn q8_greedy_chat_matches_llama_cpp_up_to_the_first_near_tie() {
             logits = model.decode(got).expect("decode").to_vec();
         }
     }
-    assert!(compared >= 40, "only {compared} steps compared");
+    assert!(compared >= 40, "{path}only {compared} steps compared");
+}
+
+fn refs_f16_kv() -> Value {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/smollm2_llamacpp_refs_f16kv.json"
+    ))
+    .expect("fixture present");
+    let v: Value = serde_json::from_str(&text).expect("fixture is JSON");
+    assert_eq!(v["kv_cache"], "f16");
+    v
+}
+
+/// Set in the child processes of the every-path test below.
+const F16_CHILD_ENV: &str = "KNOB_TEST_F16_KV_CHILD";
+
+/// knob's default f16 KV cache against llama.cpp's (the same f16 rounding of
+/// keys and values) on every kernel path this CPU has: each path runs in a
+/// child process of this test binary with KNOB_ISA set, since the kernels
+/// pick their path once per process.
+#[test]
+fn f16_kv_greedy_chat_matches_llama_cpp_on_every_isa_path() {
+    let me = std::env::current_exe().expect("test binary");
+    for isa in knob_kernels::available_isas() {
+        let out = std::process::Command::new(&me)
+            .args([
+                "--exact",
+                "real_model::f16_kv_greedy_chat_on_the_kernel_path_of_knob_isa",
+                "--include-ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("KNOB_ISA", isa.name())
+            .env(F16_CHILD_ENV, "1")
+            .output()
+            .expect("runs the test binary");
+        let log = String::from_utf8_lossy(&out.stderr);
+        eprintln!("== KNOB_ISA={isa}\n{log}");
+        assert!(
+            out.status.success() && String::from_utf8_lossy(&out.stdout).contains("1 passed"),
+            "KNOB_ISA={isa}: {}\n{log}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+}
+
+#[test]
+#[ignore = "a child of f16_kv_greedy_chat_matches_llama_cpp_on_every_isa_path (KNOB_ISA set)"]
+fn f16_kv_greedy_chat_on_the_kernel_path_of_knob_isa() {
+    assert!(
+        std::env::var_os(F16_CHILD_ENV).is_some(),
+        "run through f16_kv_greedy_chat_matches_llama_cpp_on_every_isa_path"
+    );
+    let isa = knob_kernels::selected_isa();
+    let opts = SessionOptions {
+        kv: KvType::F16,
+        ..opts()
+    };
+    greedy_chats_match(&refs_f16_kv(), opts, &format!("[{isa}] "));
 }
 
 // ---------------------------------------------------------------------------
@@ -261,8 +330,9 @@ fn knob(args: &[&str], stdin: Option<&str>) -> std::process::Output {
 
 #[test]
 fn generate_json_greedy_chat_matches_the_llama_cpp_text() {
-    let refs = refs();
-    // the CPU chat: 20 steps, a near-tie only at step 13
+    // knob generate's default f16 KV cache against llama.cpp's f16 cache;
+    // the CPU chat: 20 steps, the first near-tie at step 8
+    let refs = refs_f16_kv();
     let chat = &refs["chats"][4];
     let model = test_model_path();
     let out = knob(
@@ -276,7 +346,7 @@ fn generate_json_greedy_chat_matches_the_llama_cpp_text() {
             "--temp",
             "0",
             "--max-tokens",
-            "12",
+            "8",
             "--json",
             chat["user"].as_str().expect("user"),
         ],
@@ -295,7 +365,7 @@ fn generate_json_greedy_chat_matches_the_llama_cpp_text() {
         "knob {got:?}, llama.cpp {want:?}"
     );
     assert_eq!(v["stop"], "max_tokens");
-    assert_eq!(v["stats"]["generated_tokens"], 12);
+    assert_eq!(v["stats"]["generated_tokens"], 8);
     assert_eq!(
         v["stats"]["prompt_tokens"].as_u64(),
         Some(chat["prompt_ids"].as_array().expect("ids").len() as u64)

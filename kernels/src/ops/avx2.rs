@@ -552,3 +552,198 @@ unsafe fn rope_impl(x: &mut [f32], head_dim: usize, cos: &[f32], sin: &[f32], st
         }
     }
 }
+
+// --- f16 KV cache: F16C converts 8 halves per instruction ---------------------
+
+pub(crate) fn f32_to_f16_row(_t: Avx2, x: &[f32], out: &mut [u16]) {
+    // SAFETY: the token proves AVX2/FMA/F16C.
+    unsafe { f32_to_f16_row_impl(x, out) }
+}
+
+pub(crate) fn f16_to_f32_row(_t: Avx2, x: &[u16], out: &mut [f32]) {
+    // SAFETY: the token proves AVX2/FMA/F16C.
+    unsafe { f16_to_f32_row_impl(x, out) }
+}
+
+pub(crate) fn dot_rows_f16(
+    _t: Avx2,
+    q: &[f32],
+    rows: &[u16],
+    stride: usize,
+    scale: f32,
+    out: &mut [f32],
+) {
+    // SAFETY: the token proves AVX2/FMA/F16C.
+    unsafe { dot_rows_f16_impl(q, rows, stride, scale, out) }
+}
+
+pub(crate) fn weighted_sum_rows_f16(
+    _t: Avx2,
+    weights: &[f32],
+    rows: &[u16],
+    stride: usize,
+    out: &mut [f32],
+) {
+    // SAFETY: the token proves AVX2/FMA/F16C.
+    unsafe { weighted_sum_rows_f16_impl(weights, rows, stride, out) }
+}
+
+/// Eight halves `s[i..i + 8]` widened to f32 (exact).
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+unsafe fn ldh(s: &[u16], i: usize) -> __m256 {
+    debug_assert!(i + L <= s.len());
+    // SAFETY: in bounds by the caller's guarantee; loadu is unaligned.
+    unsafe { _mm256_cvtph_ps(_mm_loadu_si128(s.as_ptr().add(i).cast())) }
+}
+
+/// `vcvtps2ph` with round-to-nearest-even: what ggml's FP32_TO_FP16 does on
+/// F16C machines; the scalar tail rounds the same way (NaNs stay NaNs).
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn f32_to_f16_row_impl(x: &[f32], out: &mut [u16]) {
+    let n = x.len().min(out.len());
+    let b = body(n);
+    for i in (0..b).step_by(L) {
+        // SAFETY: i + 8 <= b <= n for both slices.
+        unsafe {
+            let h = _mm256_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(ld(x, i));
+            _mm_storeu_si128(out.as_mut_ptr().add(i).cast(), h);
+        }
+    }
+    scalar::f32_to_f16_row(&x[b..n], &mut out[b..n]);
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn f16_to_f32_row_impl(x: &[u16], out: &mut [f32]) {
+    let n = x.len().min(out.len());
+    let b = body(n);
+    for i in (0..b).step_by(L) {
+        // SAFETY: i + 8 <= b <= n for both slices.
+        unsafe { st(out, i, ldh(x, i)) };
+    }
+    scalar::f16_to_f32_row(&x[b..n], &mut out[b..n]);
+}
+
+/// `dot_lanes` with the second operand in halves.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn dot_lanes_f16(a: &[f32], b: &[u16]) -> (__m256, usize) {
+    let n = a.len();
+    assert_eq!(n, b.len());
+    let mut acc = [_mm256_setzero_ps(); 4];
+    let mut i = 0;
+    while i + 4 * L <= n {
+        for (u, acc) in acc.iter_mut().enumerate() {
+            // SAFETY: i + 4L <= n == a.len() == b.len().
+            *acc = unsafe { _mm256_fmadd_ps(ld(a, i + u * L), ldh(b, i + u * L), *acc) };
+        }
+        i += 4 * L;
+    }
+    while i + L <= n {
+        // SAFETY: i + L <= n.
+        acc[0] = unsafe { _mm256_fmadd_ps(ld(a, i), ldh(b, i), acc[0]) };
+        i += L;
+    }
+    let s = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
+    (s, i)
+}
+
+/// `dot_rows_impl` over f16 rows: eight rows per horizontal reduction, a
+/// short last group repeating its last row.
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn dot_rows_f16_impl(q: &[f32], rows: &[u16], stride: usize, scale: f32, out: &mut [f32]) {
+    let (d, n) = (q.len(), out.len());
+    let sv = _mm256_set1_ps(scale);
+    let mut t = 0;
+    while t < n {
+        let mut r: [&[u16]; ROWS] = [&[]; ROWS];
+        for (j, r) in r.iter_mut().enumerate() {
+            let s = (t + j).min(n - 1) * stride;
+            *r = &rows[s..s + d];
+        }
+        let mut lanes = [_mm256_setzero_ps(); ROWS];
+        let mut b = 0;
+        for (l, r) in lanes.iter_mut().zip(&r) {
+            (*l, b) = dot_lanes_f16(q, r);
+        }
+        let mut s = hsum8x8(&lanes);
+        if b < d {
+            let tails: [f32; ROWS] = std::array::from_fn(|j| scalar::dot_f16(&q[b..], &r[j][b..]));
+            // SAFETY: tails holds 8 readable f32.
+            s = _mm256_add_ps(s, unsafe { _mm256_loadu_ps(tails.as_ptr()) });
+        }
+        let s = _mm256_mul_ps(s, sv);
+        if t + ROWS <= n {
+            // SAFETY: t + 8 <= n == out.len().
+            unsafe { st(out, t, s) };
+        } else {
+            let mut buf = [0.0f32; ROWS];
+            // SAFETY: buf has 8 writable f32.
+            unsafe { _mm256_storeu_ps(buf.as_mut_ptr(), s) };
+            out[t..].copy_from_slice(&buf[..n - t]);
+        }
+        t += ROWS;
+    }
+}
+
+/// `weighted_sum_rows_impl` over f16 rows.
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn weighted_sum_rows_f16_impl(
+    weights: &[f32],
+    rows: &[u16],
+    stride: usize,
+    out: &mut [f32],
+) {
+    let d = out.len();
+    let b = body(d);
+    let mut c = 0;
+    while c + 8 * L <= b {
+        wsum_chunk_f16::<8>(weights, rows, stride, c, &mut out[c..c + 8 * L]);
+        c += 8 * L;
+    }
+    if c + 4 * L <= b {
+        wsum_chunk_f16::<4>(weights, rows, stride, c, &mut out[c..c + 4 * L]);
+        c += 4 * L;
+    }
+    if c + 2 * L <= b {
+        wsum_chunk_f16::<2>(weights, rows, stride, c, &mut out[c..c + 2 * L]);
+        c += 2 * L;
+    }
+    if c + L <= b {
+        wsum_chunk_f16::<1>(weights, rows, stride, c, &mut out[c..c + L]);
+    }
+    if b < d {
+        out[b..].fill(0.0);
+        for (t, &w) in weights.iter().enumerate() {
+            let s = t * stride;
+            scalar::axpy_f16(&mut out[b..], w, &rows[s + b..s + d]);
+        }
+    }
+}
+
+/// `wsum_chunk` over f16 rows.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn wsum_chunk_f16<const V: usize>(
+    weights: &[f32],
+    rows: &[u16],
+    stride: usize,
+    c: usize,
+    out: &mut [f32],
+) {
+    let out = &mut out[..V * L];
+    let mut acc = [_mm256_setzero_ps(); V];
+    for (t, &w) in weights.iter().enumerate() {
+        let wv = _mm256_set1_ps(w);
+        let s = t * stride + c;
+        let row = &rows[s..s + V * L];
+        for (u, a) in acc.iter_mut().enumerate() {
+            // SAFETY: u * L + L <= V * L == row.len().
+            *a = _mm256_fmadd_ps(wv, unsafe { ldh(row, u * L) }, *a);
+        }
+    }
+    for (u, a) in acc.iter().enumerate() {
+        // SAFETY: u * L + L <= V * L == out.len().
+        unsafe { st(out, u * L, *a) };
+    }
+}

@@ -95,6 +95,31 @@ pub fn matvec_f32(w: &[f32], n: usize, k: usize, x: &[f32], y: &mut [f32]) {
     matvec_f32_with(isa(), w, n, k, x, y)
 }
 
+/// `out[i]` = `x[i]` as IEEE half bits, rounded to nearest even (as ggml's
+/// `ggml_fp32_to_fp16` and F16C's `vcvtps2ph` round): how the f16 KV cache
+/// stores keys and values. Values beyond the half range become infinities;
+/// NaNs stay NaNs.
+pub fn f32_to_f16_row(x: &[f32], out: &mut [u16]) {
+    f32_to_f16_row_with(isa(), x, out)
+}
+
+/// `out[i]` = the half `x[i]` as f32 (exact).
+pub fn f16_to_f32_row(x: &[u16], out: &mut [f32]) {
+    f16_to_f32_row_with(isa(), x, out)
+}
+
+/// [`dot_rows`] over rows of halves: `out[t] = scale * sum_i q[i] *
+/// f32(rows[t * stride + i])` (attention scores against an f16 key cache).
+pub fn dot_rows_f16(q: &[f32], rows: &[u16], stride: usize, scale: f32, out: &mut [f32]) {
+    dot_rows_f16_with(isa(), q, rows, stride, scale, out)
+}
+
+/// [`weighted_sum_rows`] over rows of halves: `out[i] = sum_t weights[t] *
+/// f32(rows[t * stride + i])` (attention output from an f16 value cache).
+pub fn weighted_sum_rows_f16(weights: &[f32], rows: &[u16], stride: usize, out: &mut [f32]) {
+    weighted_sum_rows_f16_with(isa(), weights, rows, stride, out)
+}
+
 // The `_with` versions pick a path explicitly (tests and benches); they
 // panic if the CPU cannot run it. Paths without a SIMD version of an
 // operation use the scalar one.
@@ -267,4 +292,46 @@ pub fn matvec_f32_with(isa: Isa, w: &[f32], n: usize, k: usize, x: &[f32], y: &m
         "matvec_f32: shape mismatch"
     );
     dispatch!(isa, matvec_f32(w, k, x, y))
+}
+
+pub fn f32_to_f16_row_with(isa: Isa, x: &[f32], out: &mut [u16]) {
+    assert_eq!(x.len(), out.len(), "f32_to_f16_row: length mismatch");
+    dispatch!(isa, f32_to_f16_row(x, out))
+}
+
+pub fn f16_to_f32_row_with(isa: Isa, x: &[u16], out: &mut [f32]) {
+    assert_eq!(x.len(), out.len(), "f16_to_f32_row: length mismatch");
+    dispatch!(isa, f16_to_f32_row(x, out))
+}
+
+pub fn dot_rows_f16_with(
+    isa: Isa,
+    q: &[f32],
+    rows: &[u16],
+    stride: usize,
+    scale: f32,
+    out: &mut [f32],
+) {
+    check_rows("dot_rows_f16", rows.len(), out.len(), q.len(), stride);
+    if out.is_empty() {
+        return;
+    }
+    dispatch!(isa, dot_rows_f16(q, rows, stride, scale, out))
+}
+
+pub fn weighted_sum_rows_f16_with(
+    isa: Isa,
+    weights: &[f32],
+    rows: &[u16],
+    stride: usize,
+    out: &mut [f32],
+) {
+    check_rows(
+        "weighted_sum_rows_f16",
+        rows.len(),
+        weights.len(),
+        out.len(),
+        stride,
+    );
+    dispatch!(isa, weighted_sum_rows_f16(weights, rows, stride, out))
 }

@@ -484,3 +484,243 @@ unsafe fn rope_impl(x: &mut [f32], head_dim: usize, cos: &[f32], sin: &[f32], st
         }
     }
 }
+
+// --- f16 KV cache: `fcvtl`/`fcvtn` convert four halves per instruction --------
+//
+// The f16 intrinsics (`vcvt_f32_f16`, float16x4_t) are not stable in Rust,
+// so the two conversions are issued with `asm!`; they round as FPCR says,
+// which is round-to-nearest-even on Linux and macOS (and under qemu).
+
+pub(crate) fn f32_to_f16_row(_t: Neon, x: &[f32], out: &mut [u16]) {
+    // SAFETY: the token proves NEON.
+    unsafe { f32_to_f16_row_impl(x, out) }
+}
+
+pub(crate) fn f16_to_f32_row(_t: Neon, x: &[u16], out: &mut [f32]) {
+    // SAFETY: the token proves NEON.
+    unsafe { f16_to_f32_row_impl(x, out) }
+}
+
+pub(crate) fn dot_rows_f16(
+    _t: Neon,
+    q: &[f32],
+    rows: &[u16],
+    stride: usize,
+    scale: f32,
+    out: &mut [f32],
+) {
+    // SAFETY: the token proves NEON.
+    unsafe { dot_rows_f16_impl(q, rows, stride, scale, out) }
+}
+
+pub(crate) fn weighted_sum_rows_f16(
+    _t: Neon,
+    weights: &[f32],
+    rows: &[u16],
+    stride: usize,
+    out: &mut [f32],
+) {
+    // SAFETY: the token proves NEON.
+    unsafe { weighted_sum_rows_f16_impl(weights, rows, stride, out) }
+}
+
+/// Four halves widened to f32 (`fcvtl`, exact).
+#[target_feature(enable = "neon")]
+#[inline]
+fn widen(h: uint16x4_t) -> float32x4_t {
+    let out: float32x4_t;
+    // SAFETY: fcvtl only reads and writes the named vector registers; every
+    // aarch64 CPU has it (FP is part of the base architecture).
+    unsafe {
+        std::arch::asm!(
+            "fcvtl {o:v}.4s, {h:v}.4h",
+            o = lateout(vreg) out,
+            h = in(vreg) h,
+            options(pure, nomem, nostack, preserves_flags),
+        );
+    }
+    out
+}
+
+/// Four f32 narrowed to halves (`fcvtn`, round to nearest even).
+#[target_feature(enable = "neon")]
+#[inline]
+fn narrow(x: float32x4_t) -> uint16x4_t {
+    let out: uint16x4_t;
+    // SAFETY: as in `widen`.
+    unsafe {
+        std::arch::asm!(
+            "fcvtn {o:v}.4h, {x:v}.4s",
+            o = lateout(vreg) out,
+            x = in(vreg) x,
+            options(pure, nomem, nostack, preserves_flags),
+        );
+    }
+    out
+}
+
+/// Four halves `s[i..i + 4]` as f32 (caller guarantees `i + 4 <= s.len()`).
+#[target_feature(enable = "neon")]
+#[inline]
+unsafe fn ldh(s: &[u16], i: usize) -> float32x4_t {
+    debug_assert!(i + L <= s.len());
+    // SAFETY: in bounds by the caller's guarantee.
+    widen(unsafe { vld1_u16(s.as_ptr().add(i)) })
+}
+
+#[target_feature(enable = "neon")]
+unsafe fn f32_to_f16_row_impl(x: &[f32], out: &mut [u16]) {
+    let n = x.len().min(out.len());
+    let b = body(n);
+    for i in (0..b).step_by(L) {
+        // SAFETY: i + 4 <= b <= n for both slices.
+        unsafe { vst1_u16(out.as_mut_ptr().add(i), narrow(ld(x, i))) };
+    }
+    scalar::f32_to_f16_row(&x[b..n], &mut out[b..n]);
+}
+
+#[target_feature(enable = "neon")]
+unsafe fn f16_to_f32_row_impl(x: &[u16], out: &mut [f32]) {
+    let n = x.len().min(out.len());
+    let b = body(n);
+    for i in (0..b).step_by(L) {
+        // SAFETY: i + 4 <= b <= n for both slices.
+        unsafe { st(out, i, ldh(x, i)) };
+    }
+    scalar::f16_to_f32_row(&x[b..n], &mut out[b..n]);
+}
+
+/// `dot_lanes` with the second operand in halves.
+#[target_feature(enable = "neon")]
+#[inline]
+fn dot_lanes_f16(a: &[f32], b: &[u16]) -> (float32x4_t, usize) {
+    let n = a.len();
+    assert_eq!(n, b.len());
+    let mut acc = [vdupq_n_f32(0.0); 4];
+    let mut i = 0;
+    while i + 4 * L <= n {
+        for (u, acc) in acc.iter_mut().enumerate() {
+            // SAFETY: i + 4L <= n == a.len() == b.len().
+            *acc = unsafe { vfmaq_f32(*acc, ld(a, i + u * L), ldh(b, i + u * L)) };
+        }
+        i += 4 * L;
+    }
+    while i + L <= n {
+        // SAFETY: i + L <= n.
+        acc[0] = unsafe { vfmaq_f32(acc[0], ld(a, i), ldh(b, i)) };
+        i += L;
+    }
+    let s = vaddq_f32(vaddq_f32(acc[0], acc[1]), vaddq_f32(acc[2], acc[3]));
+    (s, i)
+}
+
+/// `dot_rows_impl` over f16 rows.
+#[target_feature(enable = "neon")]
+unsafe fn dot_rows_f16_impl(q: &[f32], rows: &[u16], stride: usize, scale: f32, out: &mut [f32]) {
+    let (d, n) = (q.len(), out.len());
+    let mut t = 0;
+    while t < n {
+        let mut r: [&[u16]; ROWS] = [&[]; ROWS];
+        for (j, r) in r.iter_mut().enumerate() {
+            let s = (t + j).min(n - 1) * stride;
+            *r = &rows[s..s + d];
+        }
+        let mut lanes = [vdupq_n_f32(0.0); ROWS];
+        let mut b = 0;
+        for (l, r) in lanes.iter_mut().zip(&r) {
+            (*l, b) = dot_lanes_f16(q, r);
+        }
+        let mut lo = hsum4x4(lanes[0], lanes[1], lanes[2], lanes[3]);
+        let mut hi = hsum4x4(lanes[4], lanes[5], lanes[6], lanes[7]);
+        if b < d {
+            let tails: [f32; ROWS] = std::array::from_fn(|j| scalar::dot_f16(&q[b..], &r[j][b..]));
+            // SAFETY: tails has 8 values.
+            unsafe {
+                lo = vaddq_f32(lo, ld(&tails, 0));
+                hi = vaddq_f32(hi, ld(&tails, L));
+            }
+        }
+        let (lo, hi) = (vmulq_n_f32(lo, scale), vmulq_n_f32(hi, scale));
+        if t + ROWS <= n {
+            // SAFETY: t + 8 <= n == out.len().
+            unsafe {
+                st(out, t, lo);
+                st(out, t + L, hi);
+            }
+        } else {
+            let mut buf = [0.0f32; ROWS];
+            // SAFETY: buf has 8 values.
+            unsafe {
+                st(&mut buf, 0, lo);
+                st(&mut buf, L, hi);
+            }
+            out[t..].copy_from_slice(&buf[..n - t]);
+        }
+        t += ROWS;
+    }
+}
+
+/// `weighted_sum_rows_impl` over f16 rows.
+#[target_feature(enable = "neon")]
+unsafe fn weighted_sum_rows_f16_impl(
+    weights: &[f32],
+    rows: &[u16],
+    stride: usize,
+    out: &mut [f32],
+) {
+    let d = out.len();
+    let b = body(d);
+    let mut c = 0;
+    while c + 16 * L <= b {
+        wsum_chunk_f16::<16>(weights, rows, stride, c, &mut out[c..c + 16 * L]);
+        c += 16 * L;
+    }
+    if c + 8 * L <= b {
+        wsum_chunk_f16::<8>(weights, rows, stride, c, &mut out[c..c + 8 * L]);
+        c += 8 * L;
+    }
+    if c + 4 * L <= b {
+        wsum_chunk_f16::<4>(weights, rows, stride, c, &mut out[c..c + 4 * L]);
+        c += 4 * L;
+    }
+    if c + 2 * L <= b {
+        wsum_chunk_f16::<2>(weights, rows, stride, c, &mut out[c..c + 2 * L]);
+        c += 2 * L;
+    }
+    if c + L <= b {
+        wsum_chunk_f16::<1>(weights, rows, stride, c, &mut out[c..c + L]);
+    }
+    if b < d {
+        out[b..].fill(0.0);
+        for (t, &w) in weights.iter().enumerate() {
+            let s = t * stride;
+            scalar::axpy_f16(&mut out[b..], w, &rows[s + b..s + d]);
+        }
+    }
+}
+
+/// `wsum_chunk` over f16 rows.
+#[target_feature(enable = "neon")]
+#[inline]
+fn wsum_chunk_f16<const V: usize>(
+    weights: &[f32],
+    rows: &[u16],
+    stride: usize,
+    c: usize,
+    out: &mut [f32],
+) {
+    let out = &mut out[..V * L];
+    let mut acc = [vdupq_n_f32(0.0); V];
+    for (t, &w) in weights.iter().enumerate() {
+        let s = t * stride + c;
+        let row = &rows[s..s + V * L];
+        for (u, a) in acc.iter_mut().enumerate() {
+            // SAFETY: u * L + L <= V * L == row.len().
+            *a = vfmaq_n_f32(*a, unsafe { ldh(row, u * L) }, w);
+        }
+    }
+    for (u, a) in acc.iter().enumerate() {
+        // SAFETY: u * L + L <= V * L == out.len().
+        unsafe { st(out, u * L, *a) };
+    }
+}

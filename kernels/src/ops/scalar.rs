@@ -115,3 +115,47 @@ pub(crate) fn matvec_f32(w: &[f32], k: usize, x: &[f32], y: &mut [f32]) {
         *yj = dot(row, x);
     }
 }
+
+// --- f16 KV cache: keys and values stored as IEEE half bits ---------------
+
+pub(crate) fn f32_to_f16_row(x: &[f32], out: &mut [u16]) {
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = crate::block::f32_to_f16(v);
+    }
+}
+
+pub(crate) fn f16_to_f32_row(x: &[u16], out: &mut [f32]) {
+    for (o, &h) in out.iter_mut().zip(x) {
+        *o = crate::block::f16_to_f32(h);
+    }
+}
+
+/// `sum_i a[i] * f32(b[i])`, in order.
+pub(crate) fn dot_f16(a: &[f32], b: &[u16]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(&x, &h)| x * crate::block::f16_to_f32(h))
+        .sum()
+}
+
+/// `y[i] += a * f32(x[i])`.
+pub(crate) fn axpy_f16(y: &mut [f32], a: f32, x: &[u16]) {
+    for (yi, &h) in y.iter_mut().zip(x) {
+        *yi += a * crate::block::f16_to_f32(h);
+    }
+}
+
+pub(crate) fn dot_rows_f16(q: &[f32], rows: &[u16], stride: usize, scale: f32, out: &mut [f32]) {
+    let d = q.len();
+    for (t, o) in out.iter_mut().enumerate() {
+        *o = scale * dot_f16(q, &rows[t * stride..t * stride + d]);
+    }
+}
+
+pub(crate) fn weighted_sum_rows_f16(weights: &[f32], rows: &[u16], stride: usize, out: &mut [f32]) {
+    let d = out.len();
+    out.fill(0.0);
+    for (t, &w) in weights.iter().enumerate() {
+        axpy_f16(out, w, &rows[t * stride..t * stride + d]);
+    }
+}

@@ -196,6 +196,7 @@ fn a_bert_file_is_not_a_language_model() {
             threads: 1,
             context: None,
             max_batch: 8,
+            kv: crate::model::kv_cache::KvType::F32,
         },
     )
     .err()
