@@ -1,0 +1,426 @@
+//! Semantic search: the catalog's phrases (each setting's title, synonyms and
+//! examples) as sentence vectors, a request's similarity to each setting, and
+//! the fusion of that ranking with BM25's.
+//!
+//! BM25 finds the words a setting is described with ("bluetooth", a typo of
+//! it); the sentence vectors find what a request means when it shares no word
+//! with the setting ("my eyes hurt from the blue light" -> night light). The
+//! vectors come from the settings model's own encoder (v2's BERT, mean-pooled),
+//! through the [`Embedder`] trait, so tests can use a fake one. A model
+//! without a sentence encoder (v1) gives no vectors, and search stays BM25.
+use std::collections::HashSet;
+use std::path::Path;
+
+use super::settings_model::{SettingsModel, SettingsModelError};
+use super::vector_cache;
+
+/// Sentence vectors for semantic search.
+pub trait Embedder {
+    /// The unit-length vector of `text`, or `None` when there is no sentence
+    /// encoder (then search is BM25 alone).
+    fn embed(&mut self, text: &str) -> Result<Option<Vec<f32>>, SettingsModelError>;
+}
+
+impl Embedder for SettingsModel {
+    fn embed(&mut self, text: &str) -> Result<Option<Vec<f32>>, SettingsModelError> {
+        self.sentence_embedding(text)
+    }
+}
+
+/// Embedded first: whether there is an encoder at all, and its fingerprint
+/// for the cache (vectors of another encoder must never be reused).
+const PROBE: &str = "knob: which setting does this request mean?";
+
+/// Ranks fused (reciprocal-rank fusion's k). 60 is the value of Cormack et
+/// al. (2009), which the usual hybrid-search engines keep: it lets a
+/// setting that both rankings place well beat one that only one of them puts
+/// first, so neither BM25's lexical accidents ("blue" -> bluetooth) nor the
+/// encoder's loose neighbours win alone.
+const RRF_K: f32 = 60.0;
+
+/// A setting the request shares no word with is suggested only when its
+/// closest phrase is at least this similar (cosine). Without a floor, the
+/// closest phrase of an unrelated request ("capital of france") would still
+/// come out first, and suggestions would become noise. Measured with
+/// all-MiniLM-L6-v2 over the shipped catalog: the right setting's similarity
+/// to the 15 everyday requests of tests/integration/semantic_search.rs is
+/// 0.59 to 1.0; the best match of requests about nothing in the catalog is
+/// 0.25 to 0.42 (chat, trivia), 0.52 and 0.54 ("reboot", "delete my
+/// downloads", which knob cannot do: the settings that come close are then
+/// shown). Re-measure for a new encoder (`cargo test semantic_search`).
+pub const MIN_SIMILARITY: f32 = 0.5;
+
+/// Only this many of the closest settings take part in the fusion: deeper
+/// ranks are noise, and each one would add a little to the fused scores.
+const SEMANTIC_DEPTH: usize = 20;
+
+/// The catalog's phrases as vectors, for one encoder.
+#[derive(Debug)]
+pub struct DocVectors {
+    dim: usize,
+    /// The phrases' vectors, `dim` values each, row after row.
+    rows: Vec<f32>,
+    /// Per document, the range of its rows.
+    docs: Vec<std::ops::Range<usize>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SemanticError {
+    #[error(transparent)]
+    Model(#[from] SettingsModelError),
+    #[error("the sentence encoder gave {got} for {text:?}, expected {dim} finite values")]
+    BadVector {
+        text: String,
+        got: String,
+        dim: usize,
+    },
+}
+
+/// What building the document vectors cost, for measurements.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BuildStats {
+    /// Distinct phrases.
+    pub phrases: usize,
+    /// Phrases that were embedded (the rest came from the cache).
+    pub embedded: usize,
+}
+
+impl DocVectors {
+    /// The vectors of every document's `phrases`: read from the cache file of
+    /// this encoder in `cache_dir` where it has them, embedded otherwise (and
+    /// the cache rewritten). `None` when the embedder has no sentence encoder.
+    /// A missing, unreadable or corrupt cache is rebuilt; only the encoder's
+    /// own errors are errors.
+    pub fn load_or_build(
+        phrases: &[Vec<String>],
+        embedder: &mut dyn Embedder,
+        cache_dir: Option<&Path>,
+    ) -> Result<Option<(DocVectors, BuildStats)>, SemanticError> {
+        let Some(probe) = embedder.embed(PROBE)? else {
+            return Ok(None);
+        };
+        let dim = probe.len();
+        let path = cache_dir.map(|d| vector_cache::file_in(d, &vector_cache::fingerprint(&probe)));
+        let mut known = path
+            .as_deref()
+            .and_then(|p| vector_cache::read(p, dim).ok())
+            .unwrap_or_default();
+        let mut stats = BuildStats::default();
+        let mut seen = HashSet::new();
+        for text in phrases.iter().flatten() {
+            if !seen.insert(text.as_str()) {
+                continue;
+            }
+            stats.phrases += 1;
+            if !known.contains_key(text) {
+                let v = embed_as(embedder, text, dim)?;
+                known.insert(text.clone(), v);
+                stats.embedded += 1;
+            }
+        }
+        if let (Some(path), true) = (&path, stats.embedded > 0) {
+            // Only the phrases of today's catalog: the cache does not grow
+            // with every edit. A cache that cannot be written costs only time.
+            let entries: Vec<(&str, &[f32])> =
+                seen.iter().map(|t| (*t, known[*t].as_slice())).collect();
+            let _ = vector_cache::write(path, dim, &entries);
+        }
+        let mut rows = Vec::new();
+        let mut docs = Vec::with_capacity(phrases.len());
+        for doc in phrases {
+            let start = rows.len() / dim.max(1);
+            for text in doc {
+                rows.extend_from_slice(&known[text]);
+            }
+            docs.push(start..rows.len() / dim.max(1));
+        }
+        Ok(Some((DocVectors { dim, rows, docs }, stats)))
+    }
+
+    /// Per document, the cosine similarity of its closest phrase to `query`
+    /// (a unit vector; the phrases are unit vectors too, so it is a dot
+    /// product); 0 for a document with no phrases or a query of another size.
+    pub fn similarities(&self, query: &[f32]) -> Vec<f32> {
+        if query.len() != self.dim {
+            return vec![0.0; self.docs.len()];
+        }
+        self.docs
+            .iter()
+            .map(|range| {
+                range
+                    .clone()
+                    .map(|r| dot(&self.rows[r * self.dim..(r + 1) * self.dim], query))
+                    .fold(0.0f32, f32::max)
+            })
+            .collect()
+    }
+}
+
+/// One phrase's vector, which must exist and have `dim` values.
+fn embed_as(
+    embedder: &mut dyn Embedder,
+    text: &str,
+    dim: usize,
+) -> Result<Vec<f32>, SemanticError> {
+    match embedder.embed(text)? {
+        Some(v) if v.len() == dim && v.iter().all(|x| x.is_finite()) => Ok(v),
+        other => Err(SemanticError::BadVector {
+            text: text.to_string(),
+            got: other.map_or("no vector".to_string(), |v| {
+                format!("{} values (finite or not)", v.len())
+            }),
+            dim,
+        }),
+    }
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// Fuses BM25 scores and similarities (one of each per document) into one
+/// ranking: documents with their fused score, best first, at most `limit`.
+///
+/// Reciprocal-rank fusion rather than a weighted sum of scores: BM25 scores
+/// are unbounded and grow with the query's length, and the spread of cosine
+/// similarities is the encoder's own (a fine-tuned encoder's differs from the
+/// pretrained one's), so any fixed weighting would need retuning for every
+/// model; ranks mean the same for both. A document enters BM25's ranking
+/// when one of its words matches, and the semantic ranking when its closest
+/// phrase reaches [`MIN_SIMILARITY`] (and is among the [`SEMANTIC_DEPTH`]
+/// closest), so an unrelated request still finds nothing.
+pub fn fuse(bm25: &[f32], similarity: &[f32], limit: usize) -> Vec<(usize, f32)> {
+    let n = bm25.len().min(similarity.len());
+    let mut fused = vec![0.0f32; n];
+    let mut lexical: Vec<usize> = (0..n).filter(|&i| bm25[i] > 0.0).collect();
+    lexical.sort_by(|&a, &b| bm25[b].total_cmp(&bm25[a]).then(a.cmp(&b)));
+    let mut semantic: Vec<usize> = (0..n)
+        .filter(|&i| similarity[i] >= MIN_SIMILARITY)
+        .collect();
+    semantic.sort_by(|&a, &b| similarity[b].total_cmp(&similarity[a]).then(a.cmp(&b)));
+    semantic.truncate(SEMANTIC_DEPTH);
+    for ranking in [&lexical, &semantic] {
+        for (rank, &doc) in ranking.iter().enumerate() {
+            fused[doc] += 1.0 / (RRF_K + 1.0 + rank as f32);
+        }
+    }
+    let mut out: Vec<(usize, f32)> = fused
+        .into_iter()
+        .enumerate()
+        .filter(|&(_, s)| s > 0.0)
+        .collect();
+    // Ties (one rank in one list each) go to the closer meaning, then to
+    // the catalog's order, so results never depend on hashing.
+    out.sort_by(|a, b| {
+        b.1.total_cmp(&a.1)
+            .then(similarity[b.0].total_cmp(&similarity[a.0]))
+            .then(a.0.cmp(&b.0))
+    });
+    out.truncate(limit);
+    out
+}
+
+/// A fake encoder for tests of semantic search here and in the pipeline.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    /// A fake encoder: a bag of words hashed into a few dimensions,
+    /// normalized, where some words first stand for others (the "meaning"
+    /// BM25 cannot know: "melatonin" means "night light"). Words of three
+    /// letters or fewer are dropped; a text with no word left gets a
+    /// dimension of its own.
+    pub(crate) struct FakeEmbedder {
+        pub calls: usize,
+    }
+
+    const DIM: usize = 512;
+
+    const MEANS: &[(&str, &str)] = &[
+        ("melatonin", "night light"),
+        ("earbuds", "bluetooth"),
+        ("loudness", "volume"),
+    ];
+
+    fn slot(word: &str) -> usize {
+        // FNV-1a: stable across runs and platforms.
+        let h = word.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+        (h % (DIM as u64 - 1)) as usize
+    }
+
+    impl Embedder for FakeEmbedder {
+        fn embed(&mut self, text: &str) -> Result<Option<Vec<f32>>, SettingsModelError> {
+            self.calls += 1;
+            let mut v = vec![0.0f32; DIM];
+            let lower = text.to_lowercase();
+            for word in lower.split(|c: char| !c.is_alphanumeric()) {
+                let meant = MEANS.iter().find(|(w, _)| *w == word).map_or(word, |m| m.1);
+                for w in meant.split(' ').filter(|w| w.len() > 3) {
+                    v[slot(w)] += 1.0;
+                }
+            }
+            if v.iter().all(|&x| x == 0.0) {
+                v[DIM - 1] = 1.0;
+            }
+            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            Ok(Some(v.iter().map(|x| x / norm).collect()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::FakeEmbedder;
+    use super::*;
+
+    /// An encoder that is not there (v1).
+    struct NoEncoder;
+
+    impl Embedder for NoEncoder {
+        fn embed(&mut self, _: &str) -> Result<Option<Vec<f32>>, SettingsModelError> {
+            Ok(None)
+        }
+    }
+
+    fn phrases() -> Vec<Vec<String>> {
+        let doc = |p: &[&str]| p.iter().map(|s| s.to_string()).collect();
+        vec![
+            doc(&["Night light", "warm tint", "less blue light at night"]),
+            doc(&["Volume", "make it louder"]),
+            doc(&["Bluetooth radio", "wireless headphones"]),
+            doc(&[]),
+        ]
+    }
+
+    fn vectors(cache: Option<&Path>) -> (DocVectors, BuildStats, usize) {
+        let mut e = FakeEmbedder { calls: 0 };
+        let (v, stats) = DocVectors::load_or_build(&phrases(), &mut e, cache)
+            .unwrap()
+            .unwrap();
+        (v, stats, e.calls)
+    }
+
+    #[test]
+    fn each_document_scores_its_closest_phrase() {
+        let (v, stats, calls) = vectors(None);
+        assert_eq!(
+            stats,
+            BuildStats {
+                phrases: 7,
+                embedded: 7
+            }
+        );
+        assert_eq!(calls, 8, "the probe, then each phrase once");
+        let q = FakeEmbedder { calls: 0 }
+            .embed("melatonin")
+            .unwrap()
+            .unwrap();
+        let s = v.similarities(&q);
+        assert_eq!(s.len(), 4);
+        assert!((s[0] - 1.0).abs() < 1e-6, "{s:?}");
+        assert_eq!(&s[1..], &[0.0, 0.0, 0.0]);
+        // A query vector of another size matches nothing.
+        assert_eq!(v.similarities(&[1.0]), vec![0.0; 4]);
+    }
+
+    #[test]
+    fn no_sentence_encoder_means_no_vectors() {
+        let got = DocVectors::load_or_build(&phrases(), &mut NoEncoder, None).unwrap();
+        assert!(got.is_none());
+    }
+
+    #[test]
+    fn the_second_build_reads_every_vector_from_the_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cold, stats, _) = vectors(Some(dir.path()));
+        assert_eq!(stats.embedded, 7);
+        let (warm, stats, calls) = vectors(Some(dir.path()));
+        assert_eq!(stats.embedded, 0);
+        assert_eq!(calls, 1, "only the probe");
+        assert_eq!(cold.rows, warm.rows);
+        assert_eq!(cold.docs, warm.docs);
+    }
+
+    #[test]
+    fn a_corrupt_cache_is_rebuilt_and_rewritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cold, _, _) = vectors(Some(dir.path()));
+        let file = std::fs::read_dir(dir.path())
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let len = std::fs::metadata(&file).unwrap().len() as usize;
+        for garbage in [vec![], vec![0u8; 7], vec![0xff; len]] {
+            std::fs::write(&file, &garbage).unwrap();
+            let (rebuilt, stats, _) = vectors(Some(dir.path()));
+            assert_eq!(stats.embedded, 7, "rebuilt from nothing");
+            assert_eq!(rebuilt.rows, cold.rows);
+            // ...and written back whole.
+            assert_eq!(vectors(Some(dir.path())).1.embedded, 0);
+        }
+    }
+
+    #[test]
+    fn a_changed_phrase_is_embedded_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        vectors(Some(dir.path()));
+        let mut changed = phrases();
+        changed[1].push("turn the sound up".into());
+        let mut e = FakeEmbedder { calls: 0 };
+        let (_, stats) = DocVectors::load_or_build(&changed, &mut e, Some(dir.path()))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            stats,
+            BuildStats {
+                phrases: 8,
+                embedded: 1
+            }
+        );
+    }
+
+    #[test]
+    fn an_unwritable_cache_directory_costs_only_time() {
+        let dir = tempfile::tempdir().unwrap();
+        // A file where the directory should be.
+        let blocked = dir.path().join("blocked");
+        std::fs::write(&blocked, b"").unwrap();
+        let (_, stats, _) = vectors(Some(&blocked));
+        assert_eq!(stats.embedded, 7);
+    }
+
+    #[test]
+    fn fusion_finds_a_document_through_meaning_alone() {
+        // No BM25 match at all: the ranking is the semantic one, gated.
+        let bm25 = [0.0, 0.0, 0.0, 0.0];
+        let sim = [0.9, 0.2, 0.5, 0.0];
+        assert_eq!(
+            fuse(&bm25, &sim, 5).iter().map(|h| h.0).collect::<Vec<_>>(),
+            [0, 2]
+        );
+    }
+
+    #[test]
+    fn fusion_prefers_what_both_rankings_agree_on() {
+        // BM25 puts doc 2 first by a word accident; the encoder puts it
+        // nowhere. Doc 0 is second by words and first by meaning.
+        let bm25 = [3.0, 0.0, 4.0, 1.0];
+        let sim = [0.8, 0.1, 0.2, 0.5];
+        let order: Vec<usize> = fuse(&bm25, &sim, 5).iter().map(|h| h.0).collect();
+        assert_eq!(order, [0, 3, 2]);
+    }
+
+    #[test]
+    fn fusion_of_nothing_is_nothing() {
+        assert!(fuse(&[0.0, 0.0], &[0.1, 0.3], 5).is_empty());
+        assert!(fuse(&[], &[], 5).is_empty());
+        assert_eq!(
+            fuse(&[1.0, 2.0], &[0.0, 0.0], 1),
+            [(1, 1.0 / (RRF_K + 1.0))]
+        );
+    }
+}
