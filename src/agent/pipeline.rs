@@ -584,7 +584,7 @@ mod tests {
         cache: &std::path::Path,
     ) -> (Agent, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
         let catalog = crate::settings::load::load_with_user_dir(None).unwrap();
-        let mut agent = Agent::new(&catalog, SettingsModel::embedded(1).unwrap());
+        let mut agent = Agent::new(&catalog, v1_model());
         let calls = std::sync::Arc::default();
         agent.set_vector_cache_dir(Some(cache.to_path_buf()));
         agent.set_embedder(Box::new(Counting {
@@ -598,11 +598,16 @@ mod tests {
         s.iter().map(|s| s.setting.as_str()).collect()
     }
 
+    /// The v1 model (no sentence encoder), from its file in assets/.
+    fn v1_model() -> SettingsModel {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/knob-mu.gguf");
+        SettingsModel::from_gguf(crate::gguf::Gguf::open(path).unwrap(), 1).unwrap()
+    }
+
     #[test]
     fn without_a_sentence_encoder_search_is_bm25_as_before() {
-        // The embedded v1 model has no sentence encoder.
         let catalog = crate::settings::load::load_with_user_dir(None).unwrap();
-        let mut agent = Agent::new(&catalog, SettingsModel::embedded(1).unwrap());
+        let mut agent = Agent::new(&catalog, v1_model());
         let cache = tempfile::tempdir().unwrap();
         agent.set_vector_cache_dir(Some(cache.path().to_path_buf()));
         let index = search_index(&catalog);

@@ -189,7 +189,7 @@ fn prune(dir: &Path, keep: &Path) {
         .filter(|p| p.extension().is_some_and(|x| x == EXTENSION) && p != keep)
         .filter_map(|p| Some((fs::metadata(&p).ok()?.modified().ok()?, p)))
         .collect();
-    files.sort_by(|a, b| b.0.cmp(&a.0));
+    files.sort_by_key(|f| std::cmp::Reverse(f.0));
     for (_, p) in files.into_iter().skip(KEEP_FILES - 1) {
         let _ = fs::remove_file(p);
     }
