@@ -20,9 +20,12 @@ fn toml_files(dir: &Path) -> Vec<PathBuf> {
 
 fn main() {
     println!("cargo:rustc-env=KNOB_GIT_COMMIT={}", git_commit());
-    // Rebuild when HEAD moves, so the commit shown stays true.
-    println!("cargo:rerun-if-changed=.git/HEAD");
-    println!("cargo:rerun-if-changed=.git/refs/heads");
+    // Rebuild when HEAD moves, so the commit shown stays true. The paths come
+    // from git because in a worktree `.git` is a file, and a path that does not
+    // exist would make cargo rebuild on every run.
+    for path in git_head_paths() {
+        println!("cargo:rerun-if-changed={}", path.display());
+    }
     println!("cargo:rerun-if-changed=assets/knob-mu.gguf");
     let root =
         PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
@@ -57,15 +60,33 @@ fn main() {
     fs::write(dest, out).expect("writing shipped_profiles.rs");
 }
 
-/// The commit knob is built from, for `knob --version`; "unknown" outside a
-/// git checkout (a crate tarball).
-fn git_commit() -> String {
+/// HEAD and the branch refs of the checkout being built; none outside git.
+fn git_head_paths() -> Vec<PathBuf> {
+    let Some(out) = git(&["rev-parse", "--git-dir", "--git-common-dir"]) else {
+        return Vec::new();
+    };
+    let mut dirs = out.lines().map(PathBuf::from);
+    let (Some(git_dir), Some(common_dir)) = (dirs.next(), dirs.next()) else {
+        return Vec::new();
+    };
+    [git_dir.join("HEAD"), common_dir.join("refs/heads")]
+        .into_iter()
+        .filter(|p| p.exists())
+        .collect()
+}
+
+fn git(args: &[&str]) -> Option<String> {
     std::process::Command::new("git")
-        .args(["rev-parse", "--short=12", "HEAD"])
+        .args(args)
         .output()
         .ok()
         .filter(|o| o.status.success())
         .and_then(|o| String::from_utf8(o.stdout).ok())
         .map(|s| s.trim().to_string())
-        .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// The commit knob is built from, for `knob --version`; "unknown" outside a
+/// git checkout (a crate tarball).
+fn git_commit() -> String {
+    git(&["rev-parse", "--short=12", "HEAD"]).unwrap_or_else(|| "unknown".to_string())
 }

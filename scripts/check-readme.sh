@@ -51,3 +51,30 @@ assert plan["actions"][0]["setting"] == "appearance.dark_mode", plan
 assert plan["actions"][0]["argv"][:2] == ["gsettings", "set"], plan
 print("knob ask from outside the repository planned:", plan["actions"][0]["argv"])
 PY
+
+# The README's one-shot and batch examples, as written (those that only plan:
+# no --apply), on a machine without a desktop session: knob must detect or
+# assume a platform and plan, never stop at "which desktop is this?". Exit 3
+# (understood, but only suggestions, or a value this machine cannot read) is
+# allowed for every line, and required where the README says so.
+examples=$(cd "$tmp/knob" && {
+  awk '/^\*\*One-shot\.\*\*/{f=1} f&&/^```sh/{g=1;next} g&&/^```/{exit} g' README.md
+  awk '/^\*\*Batch\.\*\*/{f=1} f&&/^```sh/{g=1;next} g&&/^```/{exit} g' README.md | grep -F '| knob batch'
+} | grep -v -e '--apply')
+[ "$(printf '%s\n' "$examples" | grep -c .)" -ge 5 ] || { echo "check-readme: too few one-shot examples found in README.md" >&2; exit 1; }
+while IFS= read -r line; do
+  want="0 or 3"
+  case "$line" in *"exit 3"*) want=3 ;; esac
+  status=0
+  env -u XDG_CURRENT_DESKTOP -u XDG_SESSION_DESKTOP -u DESKTOP_SESSION -u KDE_FULL_SESSION \
+    -u GNOME_DESKTOP_SESSION_ID GSETTINGS_BACKEND=keyfile XDG_CONFIG_HOME="$tmp/config" \
+    KNOB_DATA_DIR="$tmp/data" PATH="$CARGO_TARGET_DIR/release:$PATH" \
+    bash -c "$line" > "$tmp/example.out" 2> "$tmp/example.err" || status=$?
+  case "$want" in *"$status"*) ok=yes ;; *) ok=no ;; esac
+  if [ "$ok" = no ] || grep -q '"error"' "$tmp/example.out"; then
+    echo "check-readme: '$line' exited $status (want $want):" >&2
+    cat "$tmp/example.out" "$tmp/example.err" >&2
+    exit 1
+  fi
+  echo "README example without a desktop session, exit $status: $line"
+done <<< "$examples"

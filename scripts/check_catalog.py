@@ -7,9 +7,10 @@ docs/catalog-format.md, fields, types, ranges, maps (partial maps need
 policy (src/settings/policy.rs: text lengths, synonym and example counts,
 units, enum names, which backend each platform uses, argv without shells or
 sudo, map texts that repeat, registry and defaults value forms, the
-`parse_samples` of read commands). This script keeps what needs the real
-tools or outside data:
-  * presets: names, synonyms and keys that two settings write differently;
+`parse_samples` of read commands), and the presets (each loads, names are
+unique and match their files, 3-12 synonyms, every setting exists and takes
+the value, and no two settings of a preset write one key differently). This
+script keeps what needs the real tools or outside data:
   * coverage and facts against a reference catalog (--reference): every
     `tier = "core"` id is in the catalog, and gsettings/kconfig/defaults/registry
     keys agree with the reference (deliberate differences are listed in DEVIATIONS);
@@ -188,72 +189,6 @@ def load_catalog(rep):
         for s in d.get("setting", []):
             settings.append((f, s))
     return settings
-
-
-def check_presets(byid, rep):
-    names = set()
-    files = sorted((PROFILES / "presets").glob("*.toml"))
-    for f in files:
-        d = load_toml(f, rep)
-        if d is None:
-            continue
-        where = f"presets/{f.name}"
-        if d.get("name") != f.stem:
-            rep.error(where, f"name {d.get('name')!r} differs from the file name")
-        if d.get("name") in names:
-            rep.error(where, "preset name repeats")
-        names.add(d.get("name"))
-        if not (3 <= len(d.get("synonyms", [])) <= 12):
-            rep.error(where, "want 3-12 synonyms")
-        vals = d.get("values", {})
-        check_preset_conflicts(where, vals, byid, rep)
-        rep.count("presets")
-    return names
-
-
-def backend_text(s, t, x):
-    """The backend text knob writes for catalog value X (None when the platform refuses it)."""
-    if "map" in t:
-        k = ("true" if x else "false") if isinstance(x, bool) else (fmt_num(x) if isinstance(x, (int, float)) else x)
-        return t["map"].get(k)
-    if isinstance(x, (int, float)) and not isinstance(x, bool):
-        return fmt_num(x * t.get("scale", 1))
-    return x
-
-
-def targets(t):
-    be = t["backend"]
-    if be == "gsettings":
-        return [("gsettings", t["schema"], t["key"], t.get("map"))] + [
-            ("gsettings", a["schema"], a["key"], a.get("map")) for a in t.get("also", [])]
-    if be == "kconfig":
-        return [("kconfig", t["file"], tuple(t["groups"]), t["key"], t.get("map"))]
-    if be == "defaults":
-        return [("defaults", t["domain"], t["key"], t.get("map"))]
-    if be == "registry":
-        return [("registry", t["path"], t["name"], t.get("map"))]
-    return [("command", t["name"], t.get("map"))]
-
-
-def check_preset_conflicts(where, vals, byid, rep):
-    """Two settings of one preset must not write different texts to the same key."""
-    for plat in PLATFORMS:
-        seen = {}
-        for sid, x in vals.items():
-            s = byid.get(sid)
-            if not s or plat not in s:
-                continue
-            for tg in targets(s[plat]):
-                key, m = tg[:-1], tg[-1]
-                t = dict(s[plat])
-                if m is None:
-                    t.pop("map", None)
-                else:
-                    t["map"] = m
-                text = backend_text(s, t, x)
-                if key in seen and seen[key][1] != text:
-                    rep.error(where, f"{seen[key][0]} and {sid} both write {key} on {plat} with different values")
-                seen[key] = (sid, text)
 
 
 # ---------------------------------------------------------------- real tools
@@ -497,7 +432,6 @@ def main():
         rep.warn("coverage", f"reference {args.reference} not found; coverage not checked" if args.reference
                  else "no --reference; coverage not checked")
 
-    check_presets(byid, rep)
     if not args.no_tools:
         gsettings_roundtrips(settings, rep)
         kconfig_roundtrips(settings, rep)

@@ -100,29 +100,16 @@ def main():
                 errors.append(f"{where}: '{word}' must stand alone")
         rows.append((n, q, exp, []))
 
-    # `get <id>` is checked here; one call of the binary checks every other action.
-    changes = []
-    for n, q, exp, ids in rows:
-        gets = [a.split() for a in exp if a.split()[0] == "get"]
-        for g in gets:
-            if len(g) != 2 or g[1] not in settings:
-                errors.append(f"{path}:{n}: bad get action {' '.join(g)!r} (want 'get <setting-id>')")
-            elif g[1] in ids:
-                errors.append(f"{path}:{n}: get {g[1]} asked twice")
-            else:
-                ids.append(g[1])
-        changes.append([a for a in exp if a.split()[0] != "get"])
-    checked = [(r, c) for r, c in zip(rows, changes) if c and c != ["none"] and "none" not in c and c != ["chat"]]
-    verdicts = check_programs([" ; ".join(c) for _, c in checked], args.catalog)
-    for ((n, q, exp, ids), _), v in zip(checked, verdicts):
+    # One call of the binary judges every program, `get` and `chat` included
+    # (`knob settings check-program`): the grammar lives once, in knob.
+    checked = [r for r in rows if r[2] != ["none"]]
+    verdicts = check_programs([" ; ".join(exp) for _, _, exp, _ in checked], args.catalog)
+    for (n, q, exp, ids), v in zip(checked, verdicts):
         if not v["valid"]:
             errors.append(f"{path}:{n}: {v['error']}")
         for t in v["targets"]:
-            if t.startswith("preset:"):
-                continue
-            if t in ids:
-                errors.append(f"{path}:{n}: {t} is both asked about and changed")
-            ids.append(t)
+            if not t.startswith("preset:"):
+                ids.append(t)
 
     # Optional category sidecar.
     kinds_path = path.with_suffix(".kinds")

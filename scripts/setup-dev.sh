@@ -19,6 +19,8 @@ apt_pkgs=(
   rustc-web cargo-web gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
   libstd-rust-web-dev:arm64
   python3-venv
+  # readelf and strip: scripts/check-binary-size.sh
+  binutils
 )
 missing=()
 if ! dpkg --print-foreign-architectures | grep -qx arm64; then

@@ -31,6 +31,9 @@ step "cargo test (workspace, release)"
 # fills its "vs ggml" column.
 cargo test --workspace --release --locked --features ggml-reference
 
+step "release binary size (stripped, embedded model included)"
+bash scripts/check-binary-size.sh
+
 step "clippy (workspace lints: every unsafe block documented)"
 cargo clippy --workspace --all-targets --release --locked --features ggml-reference -- -D warnings
 

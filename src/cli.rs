@@ -22,8 +22,9 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-/// Options every subcommand accepts.
-#[derive(Debug, Clone, Args)]
+/// Options every subcommand accepts, before or after its name (`knob
+/// --platform kde ask ...` is `knob ask ... --platform kde`).
+#[derive(Debug, Clone, Default, Args)]
 pub struct GlobalArgs {
     /// Read the config from PATH instead of the default location.
     #[arg(long, global = true, value_name = "PATH", env = "KNOB_CONFIG")]
@@ -33,9 +34,67 @@ pub struct GlobalArgs {
     #[arg(long, global = true)]
     pub ignore_config: bool,
 
-    /// When to use colour. NO_COLOR in the environment means never.
-    #[arg(long, global = true, value_enum, value_name = "WHEN")]
+    /// When to use colour: auto (on a terminal), always or never.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_name = "WHEN",
+        long_help = "When to use colour: auto (when the output is a terminal), always \
+(also into a pipe or file) or never. --color always and --color never win over NO_COLOR; \
+otherwise a non-empty NO_COLOR in the environment means never, and then the config's \
+`color` applies."
+    )]
     pub color: Option<ColorChoice>,
+
+    /// Plan for this platform instead of the detected one: gnome, kde, macos or windows.
+    #[arg(
+        long,
+        global = true,
+        value_name = "PLATFORM",
+        long_help = "Plan for this platform (read, apply and show settings for it): gnome, \
+kde, macos or windows. Without it, the config's `platform`; else the detected one: macOS \
+and Windows by the OS, else the desktop session (XDG_CURRENT_DESKTOP, XDG_SESSION_DESKTOP, \
+DESKTOP_SESSION, KDE_FULL_SESSION), else a guess from the tools installed (gsettings with \
+GNOME's schemas, kreadconfig6/5), said once on stderr. Applying on a guessed platform asks \
+first; without a terminal it needs --platform or --yes. Used by ask, batch, set, get, \
+apply and the chat interface; `settings list` shows only this platform's settings."
+    )]
+    pub platform: Option<Platform>,
+
+    /// Threads for the models (default: the config's `threads`, else per command).
+    #[arg(
+        long,
+        global = true,
+        value_name = "N",
+        value_parser = parse_threads,
+        long_help = "Threads for the models. ask: the settings model (default 1) and the \
+chat model; batch and eval: workers, one request each at a time (default: all cores); \
+chat, generate and embed: the matrix kernels (default: all cores, at most 8); bench model: \
+the one count to measure (default 1 and 2). The config's `threads` is the default where \
+it is set, except for bench model."
+    )]
+    pub threads: Option<usize>,
+
+    /// A GGUF model: the chat model (ask, chat), or the model to run (generate, embed, bench model).
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        long_help = "A GGUF model file. ask, chat and knob alone: the chat model that \
+answers requests not about settings (default: the config's `chat_model`). generate, \
+embed and bench model: the model to run (required there; embed takes a BERT model)."
+    )]
+    pub model: Option<PathBuf>,
+}
+
+/// `--threads`: a whole number of at least 1.
+fn parse_threads(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_string()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("'{text}' is not a whole number")),
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -54,9 +113,9 @@ pub enum Command {
     Doctor,
     /// Print a shell completion script to stdout.
     Completions(CompletionsArgs),
-    /// Generate text with a GGUF model (text to stdout, statistics to stderr)
+    /// Generate text with the GGUF model of --model (text to stdout, statistics to stderr)
     Generate(GenerateArgs),
-    /// Print sentence vectors from a BERT embedding model (all-MiniLM-L6-v2 GGUF).
+    /// Print sentence vectors from the BERT embedding model of --model (all-MiniLM-L6-v2 GGUF).
     Embed(EmbedArgs),
     /// Measure speed
     #[command(subcommand)]
@@ -65,7 +124,7 @@ pub enum Command {
     #[command(subcommand)]
     Model(ModelCommand),
     /// Open the terminal chat interface (also what `knob` alone does on a terminal).
-    Chat(ChatArgs),
+    Chat,
     /// Plan a change to one setting; with --apply, make it.
     Set(SetArgs),
     /// Show a setting's current value.
@@ -91,12 +150,6 @@ pub struct AskArgs {
     /// Also show the model's n-best list with probabilities.
     #[arg(long)]
     pub explain: bool,
-    /// A GGUF chat model that answers requests not about settings.
-    #[arg(long, value_name = "FILE")]
-    pub model: Option<PathBuf>,
-    /// Inference threads.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(usize))]
-    pub threads: Option<usize>,
 }
 
 #[derive(Debug, Args)]
@@ -107,9 +160,6 @@ pub struct BatchArgs {
     /// Print full plan objects (the default prints them too; kept for symmetry with ask).
     #[arg(long)]
     pub json: bool,
-    /// Plan for this platform instead of the detected one: gnome, kde, macos or windows.
-    #[arg(long, value_name = "PLATFORM")]
-    pub platform: Option<Platform>,
     /// Apply each plan (needs --yes).
     #[arg(long, requires = "yes")]
     pub apply: bool,
@@ -120,9 +170,6 @@ pub struct BatchArgs {
     /// instead of waiting for it to finish.
     #[arg(long)]
     pub no_wait: bool,
-    /// Worker threads; requests are spread over them.
-    #[arg(long, value_name = "N")]
-    pub threads: Option<usize>,
 }
 
 #[derive(Debug, Args)]
@@ -140,9 +187,6 @@ pub struct EvalArgs {
     /// Failures to list (all with --json).
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub show: usize,
-    /// Worker threads.
-    #[arg(long, value_name = "N")]
-    pub threads: Option<usize>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -187,9 +231,6 @@ pub enum ConfigAction {
 
 #[derive(Debug, clap::Args)]
 pub struct GenerateArgs {
-    /// GGUF model file
-    #[arg(long, value_name = "FILE")]
-    pub model: std::path::PathBuf,
     /// Wrap the prompt in the model's chat template as a user message
     #[arg(long)]
     pub chat: bool,
@@ -217,9 +258,6 @@ pub struct GenerateArgs {
     /// Random seed; the same seed and settings give the same text
     #[arg(long, value_name = "S", default_value_t = 0)]
     pub seed: u64,
-    /// Threads for the matrix kernels (default: all cores, at most 8)
-    #[arg(long, value_name = "N")]
-    pub threads: Option<usize>,
     /// Print one JSON object with the text and statistics at the end instead of streaming
     #[arg(long)]
     pub json: bool,
@@ -229,15 +267,13 @@ pub struct GenerateArgs {
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Each text gives one line: its vector's values separated by spaces \
+    after_help = "--model is a GGUF file of a BERT model (general.architecture = bert), as \
+llama.cpp's converter or train/knobtrain/bert_gguf.py writes it. \
+Each text gives one line: its vector's values separated by spaces \
 (or, with --json, one JSON object). Vectors are L2-normalized, as sentence-transformers \
 makes them, so the cosine similarity of two texts is the dot product of their lines."
 )]
 pub struct EmbedArgs {
-    /// GGUF file of a BERT model (general.architecture = bert), as llama.cpp's
-    /// converter or train/knobtrain/bert_gguf.py writes it
-    #[arg(long, value_name = "FILE")]
-    pub model: std::path::PathBuf,
     /// Print one JSON object per text: {"model", "dimensions", "tokens", "embedding"}
     #[arg(long)]
     pub json: bool,
@@ -247,9 +283,6 @@ pub struct EmbedArgs {
     /// Print the pooled vector as it is, without scaling it to unit length
     #[arg(long)]
     pub no_normalize: bool,
-    /// Threads for the matrix kernels (default: all cores, at most 8)
-    #[arg(long, value_name = "N")]
-    pub threads: Option<usize>,
     /// Texts to embed, one vector each; read one per line from standard input when absent
     #[arg(value_name = "TEXT")]
     pub text: Vec<String>,
@@ -260,7 +293,7 @@ pub enum BenchCommand {
     /// The int8 matrix kernels: gemv and gemm on every CPU path, next to
     /// ggml and to the machine's memory read bandwidth.
     Kernels(BenchKernelsArgs),
-    /// Prefill (64 and 512 tokens) and decode (128 tokens) speed of a GGUF model, 1 and 2 threads
+    /// Prefill (64 and 512 tokens) and decode (128 tokens) speed of the GGUF model of --model, on 1 and 2 threads (or --threads N)
     Model(BenchModelArgs),
     /// Latency and throughput of the settings agent, side by side with the same model in JAX
     Agent(BenchAgentArgs),
@@ -274,22 +307,23 @@ pub struct BenchKernelsArgs {
     /// Fewer, shorter samples (a rough look in seconds).
     #[arg(long)]
     pub quick: bool,
+    /// Only the shapes whose name contains this text (e.g. `attn`, `dram`).
+    #[arg(long, value_name = "TEXT")]
+    pub shape: Option<String>,
+    /// Thread counts to measure (default: 1,2).
+    #[arg(long, value_name = "N,...", value_delimiter = ',',
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=256))]
+    pub threads: Vec<usize>,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct BenchModelArgs {
-    /// GGUF model file
-    #[arg(long, value_name = "FILE")]
-    pub model: std::path::PathBuf,
     /// Runs per test; the median is reported
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub reps: usize,
     /// Print a JSON report
     #[arg(long)]
     pub json: bool,
-    /// Thread counts to measure
-    #[arg(long, value_name = "N,...", value_delimiter = ',', default_values_t = [1usize, 2])]
-    pub threads: Vec<usize>,
     /// Skip llama.cpp when built with the `llama-cpp` feature
     #[arg(long)]
     pub no_llama_cpp: bool,
@@ -310,19 +344,9 @@ pub enum ModelCommand {
     },
 }
 
-#[derive(Debug, clap::Args)]
-pub struct ChatArgs {
-    /// A GGUF chat model to load for requests that are not about settings.
-    #[arg(long, value_name = "FILE")]
-    pub model: Option<std::path::PathBuf>,
-}
-
 /// Flags shared by the commands that plan and apply changes.
 #[derive(Debug, Args)]
 pub struct PlanFlags {
-    /// Plan for this platform instead of the detected one: gnome, kde, macos or windows.
-    #[arg(long, value_name = "PLATFORM")]
-    pub platform: Option<Platform>,
     /// Print the plan (and the result) as JSON.
     #[arg(long)]
     pub json: bool,
@@ -357,9 +381,6 @@ pub struct SetArgs {
 pub struct GetArgs {
     /// The setting's id.
     pub setting: String,
-    /// Read it on this platform instead of the detected one.
-    #[arg(long, value_name = "PLATFORM")]
-    pub platform: Option<Platform>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -405,9 +426,6 @@ pub struct HistoryArgs {
 pub enum SettingsCommand {
     /// List settings and presets.
     List {
-        /// Only the settings this platform can change.
-        #[arg(long, value_name = "PLATFORM")]
-        platform: Option<Platform>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -460,5 +478,42 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    fn parse(args: &[&str]) -> Cli {
+        let mut argv = vec!["knob"];
+        argv.extend_from_slice(args);
+        Cli::try_parse_from(argv).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+    }
+
+    #[test]
+    fn global_flags_parse_before_and_after_the_subcommand() {
+        let flags = [
+            "--platform",
+            "kde",
+            "--threads",
+            "3",
+            "--model",
+            "m.gguf",
+            "--color",
+            "never",
+        ];
+        for cli in [
+            parse(&flags),
+            parse(&[&flags[..], &["chat"]].concat()),
+            parse(&[&["chat"], &flags[..]].concat()),
+            parse(&[&["ask", "dark mode"], &flags[..]].concat()),
+            parse(&[&flags[..4], &["settings", "list"], &flags[4..]].concat()),
+        ] {
+            let g = &cli.global;
+            assert_eq!(g.platform, Some(Platform::Kde));
+            assert_eq!(g.threads, Some(3));
+            assert_eq!(g.model.as_deref(), Some(std::path::Path::new("m.gguf")));
+            assert_eq!(g.color, Some(ColorChoice::Never));
+        }
+        assert!(parse(&[]).command.is_none());
+        assert!(matches!(parse(&["chat"]).command, Some(Command::Chat)));
+        assert!(Cli::try_parse_from(["knob", "chat", "extra"]).is_err());
+        assert!(Cli::try_parse_from(["knob", "--threads", "0"]).is_err());
     }
 }

@@ -117,6 +117,6 @@ fn prints_json(command: Option<&Command>) -> bool {
         | Command::Config(_)
         | Command::Doctor
         | Command::Completions(_)
-        | Command::Chat(_) => false,
+        | Command::Chat => false,
     }
 }

@@ -8,7 +8,10 @@ use crate::cli::Cli;
 /// (file name, roff text) for knob and every subcommand, nested ones included.
 pub fn render_all() -> std::io::Result<Vec<(String, Vec<u8>)>> {
     let mut pages = Vec::new();
-    let cmd = Cli::command();
+    let mut cmd = Cli::command();
+    // Built, so that every subcommand's page lists the global flags
+    // (--platform, --threads, --model, --color, ...) it accepts.
+    cmd.build();
     render(&cmd, "knob", &mut pages)?;
     Ok(pages)
 }

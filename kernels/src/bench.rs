@@ -12,8 +12,8 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use crate::{
-    available_isas, gemm_with, gemv_with, quantize_row_q8_0, BlockQ8_0, Isa, QuantizedActs,
-    ThreadPool, QK8_0,
+    available_isas, gemm_tiled, gemm_with, gemv_with, quantize_row_q8_0, BlockQ8_0, Isa,
+    QuantizedActs, ThreadPool, TiledQ8_0, QK8_0,
 };
 
 /// One weight matrix shape: `n` rows of `k` values.
@@ -66,6 +66,10 @@ pub fn default_shapes() -> Vec<Shape> {
 
 /// Rows of the gemm comparison (m activation rows against m gemv calls).
 pub const GEMM_M: usize = 64;
+
+/// Activation rows of the AMX rows: the tile gemm over weights repacked once
+/// against the AVX-512 VNNI gemm, timed alternately.
+pub const AMX_M: [usize; 5] = [4, 16, 64, 128, 512];
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -122,6 +126,9 @@ pub struct Measurement {
     pub of_read_bw: Option<Stat>,
     /// gemm's rows/s over 64 gemv calls' rows/s.
     pub vs_gemvs: Option<Stat>,
+    /// The AVX-512 VNNI gemm's time over this one's, same m, timed
+    /// alternately (AMX rows only).
+    pub vs_vnni: Option<Stat>,
 }
 
 /// Streaming read bandwidth of a buffer as large as a shape's weights.
@@ -332,6 +339,14 @@ pub fn run(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Report {
         ..Report::default()
     };
     let pools: Vec<ThreadPool> = opts.threads.iter().map(|&t| ThreadPool::new(t)).collect();
+    let max_m = AMX_M[AMX_M.len() - 1];
+    let xf_amx: Vec<Vec<f32>> = if opts.isas.contains(&Isa::Amx) {
+        (0..opts.shapes.len())
+            .map(|si| make_acts(max_m, opts.shapes[si].k, 0xa3c + si as u64))
+            .collect()
+    } else {
+        Vec::new()
+    };
     for (si, shape) in opts.shapes.iter().enumerate() {
         let (n, k) = (shape.n, shape.k);
         let w = make_weights(n, k, 0x5eed + si as u64);
@@ -376,6 +391,7 @@ pub fn run(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Report {
                 vs_ggml: None,
                 of_read_bw: None,
                 vs_gemvs: None,
+                vs_vnni: None,
             };
             if let Some(g) = &ggml_gemv {
                 let (gs, _, frac) = time_pair(opts.quick, || g.run(pool), || read(pool));
@@ -435,9 +451,55 @@ pub fn run(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Report {
                 progress(&line(&r));
                 report.rows.push(r);
             }
+            if opts.isas.contains(&Isa::Amx) {
+                for r in amx_rows(opts.quick, pool, &w, n, k, &xf_amx[si], &mk) {
+                    progress(&line(&r));
+                    report.rows.push(r);
+                }
+            }
         }
     }
     report
+}
+
+/// The AMX rows of one shape: for each m of [`AMX_M`] (up to 64 in quick
+/// mode), the AVX-512 VNNI gemm and the tile gemm over weights repacked
+/// once, timed alternately; the AMX row carries the ratio.
+fn amx_rows(
+    quick: bool,
+    pool: &ThreadPool,
+    w: &[BlockQ8_0],
+    n: usize,
+    k: usize,
+    xf: &[f32],
+    mk: &dyn Fn(&str, &str, Stat, usize) -> Measurement,
+) -> Vec<Measurement> {
+    let tiled = TiledQ8_0::new(w, n, k);
+    let mut rows = Vec::new();
+    let mut acts = QuantizedActs::new();
+    for m in AMX_M.into_iter().filter(|&m| !quick || m <= 64) {
+        acts.quantize_with(Isa::Amx, &xf[..m * k], m, k);
+        let (mut y, mut y2) = (vec![0.0f32; m * n], vec![0.0f32; m * n]);
+        let (vnni_s, amx_s, ratio) = time_pair(
+            quick,
+            || gemm_with(Isa::Avx512Vnni, pool, black_box(w), n, k, &acts, &mut y),
+            || gemm_tiled(pool, black_box(&tiled), &acts, &mut y2),
+        );
+        rows.push(mk(
+            &format!("gemm m={m}"),
+            Isa::Avx512Vnni.name(),
+            vnni_s,
+            m,
+        ));
+        let mut r = mk(&format!("tiled gemm m={m}"), Isa::Amx.name(), amx_s, m);
+        // time_pair's ratio is time(amx) / time(vnni): invert it.
+        r.vs_vnni = Some(Stat {
+            median: 1.0 / ratio.median,
+            best: 1.0 / ratio.best,
+        });
+        rows.push(r);
+    }
+    rows
 }
 
 fn line(r: &Measurement) -> String {
@@ -460,7 +522,10 @@ fn line(r: &Measurement) -> String {
         r.vs_gemvs
             .map(|v| format!("  {}x rows/s of {GEMM_M} gemvs", ratio(v, 1)))
             .unwrap_or_default(),
-    )
+    ) + &r
+        .vs_vnni
+        .map(|v| format!("  {}x avx512vnni", ratio(v, 2)))
+        .unwrap_or_default()
 }
 
 /// "median (best)" with `digits` decimals.
@@ -499,7 +564,8 @@ impl Report {
             s,
             "times: median of samples, and the best sample; ratios: median of per-round ratios of kernels timed \
              alternately (best: ratio of best times); GB/s = weight bytes per second, GOP/s = 2 n k m per second, \
-             both at the median"
+             both at the median; \"tiled gemm\" (amx): weights repacked once into tile layout, \"vs vnni\" its speed over \
+             the avx512vnni gemm at the same m"
         );
         let mut last = String::new();
         for r in &self.rows {
@@ -521,7 +587,7 @@ impl Report {
                 }
                 let _ = writeln!(
                     s,
-                    "  {:<18} {:<10} {:>3} {:>11} {:>11} {:>7} {:>7} {:>13} {:>11} {:>11}",
+                    "  {:<18} {:<10} {:>3} {:>11} {:>11} {:>7} {:>7} {:>13} {:>11} {:>11} {:>11}",
                     "op",
                     "path",
                     "thr",
@@ -531,13 +597,14 @@ impl Report {
                     "GOP/s",
                     "vs ggml",
                     "of read bw",
-                    "vs gemvs"
+                    "vs gemvs",
+                    "vs vnni"
                 );
                 last = r.shape.clone();
             }
             let _ = writeln!(
                 s,
-                "  {:<18} {:<10} {:>3} {:>8.1} us {:>8.1} us {:>7.1} {:>7.1} {:>13} {:>11} {:>11}",
+                "  {:<18} {:<10} {:>3} {:>8.1} us {:>8.1} us {:>7.1} {:>7.1} {:>13} {:>11} {:>11} {:>11}",
                 r.op,
                 r.path,
                 r.threads,
@@ -548,86 +615,10 @@ impl Report {
                 r.vs_ggml.map(|v| ratio(v, 2)).unwrap_or_default(),
                 r.of_read_bw.map(percent).unwrap_or_default(),
                 r.vs_gemvs.map(|v| ratio(v, 1)).unwrap_or_default(),
+                r.vs_vnni.map(|v| ratio(v, 2)).unwrap_or_default(),
             );
         }
         s
-    }
-
-    /// The results as JSON (an object with `paths`, `ggml`, `read_bandwidth`
-    /// and `results`).
-    pub fn to_json(&self) -> String {
-        fn num(v: f64) -> String {
-            if v.is_finite() {
-                format!("{v}")
-            } else {
-                "null".to_string()
-            }
-        }
-        fn st(v: Stat) -> String {
-            format!("{{\"median\":{},\"best\":{}}}", num(v.median), num(v.best))
-        }
-        fn opt(v: Option<Stat>) -> String {
-            v.map(st).unwrap_or_else(|| "null".to_string())
-        }
-        fn string(v: &str) -> String {
-            let mut s = String::from("\"");
-            for c in v.chars() {
-                match c {
-                    '"' => s.push_str("\\\""),
-                    '\\' => s.push_str("\\\\"),
-                    c if (c as u32) < 0x20 => {
-                        let _ = write!(s, "\\u{:04x}", c as u32);
-                    }
-                    c => s.push(c),
-                }
-            }
-            s.push('"');
-            s
-        }
-        let paths: Vec<String> = self.cpu_paths.iter().map(|i| string(i.name())).collect();
-        let bws: Vec<String> = self
-            .read_bw
-            .iter()
-            .map(|b| {
-                format!(
-                    "{{\"shape\":{},\"bytes\":{},\"threads\":{},\"gb_per_s\":{},\"best_gb_per_s\":{}}}",
-                    string(&b.shape),
-                    b.bytes,
-                    b.threads,
-                    num(b.gb_per_s),
-                    num(b.best_gb_per_s)
-                )
-            })
-            .collect();
-        let rows: Vec<String> = self
-            .rows
-            .iter()
-            .map(|r| {
-                format!(
-                    "{{\"shape\":{},\"n\":{},\"k\":{},\"op\":{},\"path\":{},\"threads\":{},\"seconds\":{},\"gb_per_s\":{},\"gop_per_s\":{},\"rows_per_s\":{},\"vs_ggml\":{},\"of_read_bw\":{},\"vs_gemvs\":{}}}",
-                    string(&r.shape),
-                    r.n,
-                    r.k,
-                    string(&r.op),
-                    string(&r.path),
-                    r.threads,
-                    st(r.seconds),
-                    num(r.gb_per_s),
-                    num(r.gop_per_s),
-                    num(r.rows_per_s),
-                    opt(r.vs_ggml),
-                    opt(r.of_read_bw),
-                    opt(r.vs_gemvs)
-                )
-            })
-            .collect();
-        format!(
-            "{{\"paths\":[{}],\"ggml\":{},\"read_bandwidth\":[{}],\"results\":[{}]}}",
-            paths.join(","),
-            self.ggml,
-            bws.join(","),
-            rows.join(",")
-        )
     }
 }
 

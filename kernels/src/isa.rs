@@ -14,6 +14,9 @@ pub enum Isa {
     Avx2,
     /// x86-64 with AVX-512 F/BW/VL and VNNI (`vpdpbusd`), plus AVX2/FMA/F16C.
     Avx512Vnni,
+    /// x86-64 with AMX-TILE and AMX-INT8 (`tdpbssd` on tile registers) for
+    /// gemm, granted by the OS; everything else as [`Isa::Avx512Vnni`].
+    Amx,
     /// aarch64 Advanced SIMD (every aarch64 CPU).
     Neon,
     /// aarch64 with the dot-product extension (`sdot`).
@@ -22,10 +25,11 @@ pub enum Isa {
 
 impl Isa {
     /// Every path, best last within an architecture.
-    pub const ALL: [Isa; 5] = [
+    pub const ALL: [Isa; 6] = [
         Isa::Scalar,
         Isa::Avx2,
         Isa::Avx512Vnni,
+        Isa::Amx,
         Isa::Neon,
         Isa::NeonDotprod,
     ];
@@ -36,6 +40,7 @@ impl Isa {
             Isa::Scalar => "scalar",
             Isa::Avx2 => "avx2",
             Isa::Avx512Vnni => "avx512vnni",
+            Isa::Amx => "amx",
             Isa::Neon => "neon",
             Isa::NeonDotprod => "dotprod",
         }
@@ -63,6 +68,8 @@ impl Isa {
             Isa::Avx512Vnni => crate::x86::avx512vnni::Avx512Vnni::new()
                 .map(|_| ())
                 .ok_or_else(|| crate::x86::avx512vnni::REQUIRES.to_string()),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Amx => crate::x86::amx::Amx::detect().map(|_| ()),
             #[cfg(target_arch = "aarch64")]
             Isa::Neon => crate::arm::neon::Neon::new()
                 .map(|_| ())

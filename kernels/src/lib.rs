@@ -9,7 +9,7 @@
 //!   transformer layer.
 //!
 //! Every operation has a scalar path (`scalar.rs`, the specification) and SIMD
-//! paths (AVX2, AVX-512 VNNI, NEON, NEON dotprod), chosen once at run time by
+//! paths (AVX2, AVX-512 VNNI, AMX, NEON, NEON dotprod), chosen once at run time by
 //! CPU feature detection ([`selected_isa`]); `KNOB_ISA` forces one.
 
 #![allow(clippy::needless_range_loop)] // index loops over tiles read clearer in kernels
@@ -25,6 +25,7 @@ mod isa;
 pub mod ops;
 mod pool;
 mod scalar;
+mod tiled;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
@@ -38,13 +39,14 @@ pub use block::{
 };
 pub use isa::{available_isas, isa_from_env, selected_isa, Isa};
 pub use pool::ThreadPool;
+pub use tiled::{TiledQ8_0, TILE_N};
 
 /// Errors from this crate's fallible entry points.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum KernelError {
     #[error("Q8_0 data is {len} bytes, not a whole number of {block}-byte blocks")]
     BadBlockBytes { len: usize, block: usize },
-    #[error("KNOB_ISA={value:?} is not a known path (expected one of scalar, avx2, avx512vnni, neon, dotprod)")]
+    #[error("KNOB_ISA={value:?} is not a known path (expected one of scalar, avx2, avx512vnni, amx, neon, dotprod)")]
     UnknownIsa { value: String },
     #[error("KNOB_ISA={name} was requested, but this CPU cannot run it: {reason}")]
     UnsupportedIsa { name: &'static str, reason: String },
@@ -97,6 +99,10 @@ pub(crate) fn kernels_for(isa: Isa) -> &'static dyn Kernels {
             .unwrap_or_else(|| unavailable(isa)),
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512Vnni => x86::avx512vnni::Avx512Vnni::new()
+            .map(leak)
+            .unwrap_or_else(|| unavailable(isa)),
+        #[cfg(target_arch = "x86_64")]
+        Isa::Amx => x86::amx::Amx::new()
             .map(leak)
             .unwrap_or_else(|| unavailable(isa)),
         #[cfg(target_arch = "aarch64")]
@@ -312,6 +318,74 @@ pub fn gemm_with(
         let mut out = unsafe { OutRows::new(yp.get().add(j0), n, m, j1 - j0) };
         kern.gemm_rows(&w[j0 * nb..j1 * nb], nb, x, &mut out);
     });
+}
+
+/// The fewest activation rows for which `gemm_with(Isa::Amx, ..)` uses the
+/// tile unit with weights repacked per call; with fewer it runs the AVX-512
+/// VNNI gemm. Measured on a Xeon with AMX (SmolLM2 shapes, 1 thread): per-call
+/// repacking is 0.7-0.8x VNNI below 16 rows, 1.0-1.2x from 16 on.
+/// [`gemm_tiled`] (repacked once) has no such limit: 2x VNNI from m = 2.
+pub const AMX_MIN_ROWS: usize = 16;
+
+/// `y[r * n + j] = sum_i W[j, i] * X[r, i]` for `r < m = x.rows()`, `j < n`
+/// on the AMX path, with the weights repacked once ([`TiledQ8_0`]) rather
+/// than per call. Panics if this CPU cannot run the AMX path (ask
+/// `Isa::Amx.check()` first) or if the shapes disagree.
+pub fn gemm_tiled(pool: &ThreadPool, w: &TiledQ8_0, x: &QuantizedActs, y: &mut [f32]) {
+    let (n, k, m) = (w.rows(), w.cols(), x.rows());
+    assert_eq!(
+        x.cols(),
+        k,
+        "gemm_tiled: activations have {} columns, expected k = {k}",
+        x.cols()
+    );
+    assert!(
+        y.len() >= m * n,
+        "gemm_tiled: y has {} values, needs {}",
+        y.len(),
+        m * n
+    );
+    if n == 0 || m == 0 {
+        return;
+    }
+    if k == 0 {
+        y[..m * n].fill(0.0);
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        let amx = x86::amx::Amx::new().unwrap_or_else(|| unavailable(Isa::Amx));
+        let nb = k / QK8_0;
+        // Multiples of 16 rows per task (or all of them), so tasks own
+        // whole tile groups.
+        let per = split_rows(n, pool.threads());
+        let tasks = n.div_ceil(per);
+        let yp = SendPtr(y.as_mut_ptr());
+        pool.run(tasks, &|t| {
+            let j0 = t * per;
+            let j1 = (j0 + per).min(n);
+            let groups = j0 / TILE_N..j1.div_ceil(TILE_N);
+            let blocks = groups.start * nb..groups.end * nb;
+            // SAFETY: task t alone writes columns j0..j1 of every row of the
+            // m x n output; those windows are disjoint between tasks and
+            // inside y (y.len() >= m * n, checked), which run() keeps borrowed.
+            let mut out = unsafe { OutRows::new(yp.get().add(j0), n, m, j1 - j0) };
+            x86::amx::gemm_tiled_groups(
+                amx,
+                &w.vals[blocks.clone()],
+                &w.scales[blocks],
+                nb,
+                j1 - j0,
+                x,
+                &mut out,
+            );
+        });
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = pool;
+        unavailable(Isa::Amx)
+    }
 }
 
 /// Exact per-block integer dot products of one weight row (`k / 32` blocks)

@@ -8,6 +8,23 @@ use common::{activations, dot_f64, weights, Rng, WeightKind};
 use knob_kernels::*;
 use proptest::prelude::*;
 
+/// Writes the paths these tests run here, and why the others do not, to
+/// the real stderr (libtest captures `eprintln!`, not direct writes), so the
+/// CI log shows which paths were tested.
+#[test]
+fn report_which_paths_run_here() {
+    use std::io::Write;
+    let ran: Vec<&str> = available_isas().iter().map(|i| i.name()).collect();
+    let mut text = format!("kernel paths tested here: {}\n", ran.join(", "));
+    for isa in Isa::ALL {
+        if let Err(reason) = isa.check() {
+            text += &format!("kernel path {isa} not tested here: {reason}\n");
+        }
+    }
+    let _ = std::io::stderr().write_all(text.as_bytes());
+    assert!(ran.contains(&"scalar"));
+}
+
 fn simd_isas() -> Vec<Isa> {
     available_isas()
         .into_iter()

@@ -95,6 +95,8 @@ impl Answer {
                 Some("count") | None => v.to_string(),
                 Some(unit) => format!("{v} {}", unit.replace('_', " ")),
             },
+            // Already in the user's terms: "not available on kde: ...".
+            (None, Some(reason)) if self.state == "unavailable" => reason.clone(),
             (None, Some(reason)) => format!("unknown ({reason})"),
             (None, None) => match &self.current {
                 Some(raw) => format!("{raw} (not a value knob knows)"),
@@ -128,10 +130,7 @@ fn answer(id: &str, env: &Env) -> Answer {
         }
         Ok(None) => {
             a.state = "unavailable";
-            a.reason = Some(format!(
-                "{id} has no {} mapping in the catalog",
-                env.platform
-            ));
+            a.reason = setting.and_then(|s| s.unavailable_reason(env.platform));
         }
         Err(e) => a.reason = Some(e.to_string()),
     }

@@ -10,7 +10,7 @@ use crate::settings::Change;
 
 pub fn run(ctx: &Context, args: ApplyArgs) -> anyhow::Result<Exit> {
     let cat = catalog()?;
-    let platform = ctx.platform(args.flags.platform)?;
+    let platform = ctx.platform();
     let preset = cat.preset(&args.preset).ok_or_else(|| {
         let names: Vec<&str> = cat.presets().iter().map(|p| p.name.as_str()).collect();
         anyhow!(

@@ -19,8 +19,10 @@ use crate::exit::{Exit, UsageError};
 use crate::settings::Catalog;
 
 /// Loads the catalog and the embedded settings model, with the config's threshold.
+/// `threads` overrides `--threads` and the config (a batch worker runs one
+/// thread each); by default the settings model runs on 1.
 pub fn load_agent(ctx: &Context, catalog: &Catalog, threads: Option<usize>) -> Result<Agent> {
-    let threads = threads.or(ctx.config.threads).unwrap_or(1);
+    let threads = threads.or(ctx.threads()).unwrap_or(1);
     let model = SettingsModel::embedded(threads).context("loading the embedded settings model")?;
     Ok(agent_with(ctx, catalog, model))
 }
@@ -68,7 +70,7 @@ fn read_query(words: &[String]) -> Result<String> {
 pub fn run(ctx: &Context, args: AskArgs) -> Result<Exit> {
     let query = read_query(&args.query)?;
     let catalog = catalog()?;
-    let mut agent = load_agent(ctx, &catalog, args.threads)?;
+    let mut agent = load_agent(ctx, &catalog, None)?;
     let u = match agent.understand(&query) {
         Ok(u) => u,
         // An empty or over-long request: the user's input, not knob, is at fault.
@@ -106,7 +108,7 @@ pub fn run(ctx: &Context, args: AskArgs) -> Result<Exit> {
             Ok(Exit::NotUnderstood)
         }
         Intent::None | Intent::Chat => {
-            let chat_model = args.model.clone().or_else(|| ctx.config.chat_model.clone());
+            let chat_model = ctx.chat_model();
             match chat_model {
                 Some(path) => chat(&args, &mut response, &path, ctx),
                 None => {
@@ -134,7 +136,7 @@ fn plan_and_execute(
     catalog: &Catalog,
     mut response: Response,
 ) -> Result<Exit> {
-    let platform = ctx.platform(args.flags.platform)?;
+    let platform = ctx.platform();
     // Before the plan reads the current values.
     let _lock = lock_for_apply(ctx, &args.flags)?;
     response.plan_in(&ctx.env(catalog, platform));
@@ -159,7 +161,8 @@ fn plan_and_execute(
         return Ok(Exit::Ok);
     }
     if !args.flags.json {
-        outln!("{header}");
+        let paint = super::paint::Paint::new(ctx.style.stdout_color());
+        outln!("{}", paint.bold(&header));
         for n in &response.notes {
             outln!("  note: {n}");
         }
@@ -224,9 +227,8 @@ fn chat(
     path: &std::path::Path,
     ctx: &Context,
 ) -> Result<Exit> {
-    let threads = args
-        .threads
-        .or(ctx.config.threads)
+    let threads = ctx
+        .threads()
         .unwrap_or_else(super::generate::default_threads);
     let mut model = ChatModel::load(path, threads)?;
     let cancel = AtomicBool::new(false);

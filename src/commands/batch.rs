@@ -68,10 +68,9 @@ impl LineResult {
 
 pub fn run(ctx: &Context, args: BatchArgs) -> Result<Exit> {
     let catalog = catalog()?;
-    let platform = ctx.platform(args.platform)?;
-    let threads = args
-        .threads
-        .or(ctx.config.threads)
+    let platform = ctx.platform();
+    let threads = ctx
+        .threads()
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let input: Box<dyn BufRead + Send> = match args.input.as_deref() {
         None => Box::new(BufReader::new(io::stdin())),

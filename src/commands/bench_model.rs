@@ -131,8 +131,10 @@ pub fn peak_rss_bytes() -> Option<u64> {
     Some(kb * 1024)
 }
 
-pub fn run(args: BenchModelArgs) -> Result<Exit> {
-    let path = &args.model;
+pub fn run(ctx: &super::Context, args: BenchModelArgs) -> Result<Exit> {
+    let path = ctx.required_model("bench model")?;
+    // `--threads N` measures N alone; the config's threads do not count here.
+    let thread_counts = ctx.threads_flag().map_or(vec![1, 2], |n| vec![n]);
     let file =
         crate::gguf::Gguf::open(path).with_context(|| format!("opening {}", path.display()))?;
     let src = GgufSource::new(file);
@@ -146,7 +148,7 @@ pub fn run(args: BenchModelArgs) -> Result<Exit> {
     #[allow(unused_mut)]
     let mut llama_cpp = false;
 
-    for &threads in &args.threads {
+    for &threads in &thread_counts {
         let opts = SessionOptions {
             threads,
             context: Some(640),

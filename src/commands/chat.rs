@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use super::chat_assistant::RealAssistant;
 use super::Context;
-use crate::cli::ChatArgs;
 use crate::exit::Exit;
 use crate::tui::fake::FakeAssistant;
+use crate::tui::theme::Theme;
 use crate::tui::Assistant;
 use crate::tui::Command;
 
@@ -29,16 +29,23 @@ pub fn on_terminal() -> bool {
     io::stdin().is_terminal() && io::stdout().is_terminal()
 }
 
-pub fn run(ctx: &Context, args: ChatArgs) -> anyhow::Result<Exit> {
+pub fn run(ctx: &Context) -> anyhow::Result<Exit> {
     if !on_terminal() {
         errln!("{NOT_A_TERMINAL}");
         return Ok(Exit::Usage);
     }
     // Loaded before the terminal is taken over, so an error prints plainly.
     let assistant = assistant(ctx)?;
-    let model = args.model.or_else(|| ctx.config.chat_model.clone());
-    let startup = model.into_iter().map(Command::SetModel).collect();
-    crate::tui::run(assistant, startup)?;
+    let startup = ctx
+        .chat_model()
+        .into_iter()
+        .map(Command::SetModel)
+        .collect();
+    // The interface is on a terminal: auto means colour.
+    let theme = Theme {
+        color: ctx.style.colors(true),
+    };
+    crate::tui::run(assistant, startup, theme)?;
     Ok(Exit::Ok)
 }
 
@@ -48,26 +55,19 @@ fn assistant(ctx: &Context) -> anyhow::Result<Box<dyn Assistant>> {
     if std::env::var_os(FAKE_ENV).is_none() {
         let catalog = super::settings_ui::catalog()?;
         let threads = ctx
-            .config
-            .threads
+            .threads()
             .unwrap_or_else(super::generate::default_threads);
         let agent = super::ask::load_agent(ctx, &catalog, Some(1))?;
         let journal = ctx.journal().ok().cloned();
         let system = ctx.shared_system();
-        let assistant = match ctx.platform(None) {
-            Ok(p) => RealAssistant::new(catalog, agent, p, system, journal, threads),
-            // The interface still opens; the first answer says how to choose.
-            Err(e) => RealAssistant::new(
-                catalog,
-                agent,
-                crate::settings::Platform::Gnome,
-                system,
-                journal,
-                threads,
-            )
-            .with_note(format!(
-                "{e}; planning for gnome until /platform NAME says otherwise"
-            )),
+        // A guessed platform is said in the interface (stderr is hidden
+        // behind it), in the first answer.
+        let choice = ctx.platform_choice();
+        let assistant =
+            RealAssistant::new(catalog, agent, choice.platform, system, journal, threads);
+        let assistant = match choice.assumed {
+            Some(why) => assistant.with_note(format!("{why}; /platform NAME chooses another")),
+            None => assistant,
         };
         return Ok(Box::new(assistant));
     }
@@ -81,27 +81,4 @@ fn assistant(ctx: &Context) -> anyhow::Result<Box<dyn Assistant>> {
         Some(v) if v == "no-chat" => Box::new(FakeAssistant::without_chat(delay)),
         _ => Box::new(FakeAssistant::new(delay)),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::cli::{Cli, Command};
-    use clap::Parser;
-
-    #[test]
-    fn chat_takes_an_optional_model() {
-        let cli = Cli::try_parse_from(["knob", "chat", "--model", "tiny.gguf"]).expect("parses");
-        match cli.command {
-            Some(Command::Chat(args)) => assert_eq!(
-                args.model.as_deref(),
-                Some(std::path::Path::new("tiny.gguf"))
-            ),
-            other => panic!("{other:?}"),
-        }
-        assert!(Cli::try_parse_from(["knob", "chat", "extra"]).is_err());
-        assert!(Cli::try_parse_from(["knob"])
-            .expect("parses")
-            .command
-            .is_none());
-    }
 }

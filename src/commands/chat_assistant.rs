@@ -9,17 +9,14 @@ use std::sync::Arc;
 
 use crate::agent::pipeline::{Agent, Intent, Understanding};
 use crate::agent::respond::{Env, Response};
-use crate::chat::ChatModel;
-use crate::chat_template::Message;
-use crate::generate::Stats;
+use crate::chat::{ChatModel, ChatSession};
+use crate::generate::{Stats, StopReason};
 use crate::settings::apply::{self, ApplyError, Outcome};
+use crate::settings::render::{action_details, format_argv};
 use crate::settings::{
     plan, Catalog, Journal, JournalLock, LockError, Plan, Platform, System, Value,
 };
 use crate::tui::backend::{Assistant, GenStats, PlanCard, PlanRow, WorkerEvent};
-
-/// Turns of chat history kept in the prompt.
-const HISTORY_TURNS: usize = 8;
 
 pub struct RealAssistant {
     catalog: Catalog,
@@ -28,8 +25,8 @@ pub struct RealAssistant {
     /// The command line's system: every read and write goes through it.
     system: Arc<dyn System + Send + Sync>,
     journal: Option<Journal>,
-    chat: Option<ChatModel>,
-    history: Vec<Message>,
+    /// The chat model and the conversation with it, once loaded.
+    chat: Option<ChatSession>,
     threads: usize,
     plans: HashMap<u64, Plan>,
     next_plan: u64,
@@ -53,7 +50,6 @@ impl RealAssistant {
             system,
             journal,
             chat: None,
-            history: Vec::new(),
             threads: threads.max(1),
             plans: HashMap::new(),
             next_plan: 1,
@@ -132,6 +128,7 @@ impl RealAssistant {
                 changed: a.changed(),
                 platform: platform.clone(),
                 notes: a.notes.clone(),
+                commands: action_details(a),
             })
             .collect();
         for s in &plan.skipped {
@@ -146,6 +143,7 @@ impl RealAssistant {
                 changed: false,
                 platform: platform.clone(),
                 notes: vec![s.reason.clone()],
+                commands: Vec::new(),
             });
         }
         if let (Some(first), false) = (rows.first_mut(), response.notes.is_empty()) {
@@ -168,45 +166,51 @@ impl RealAssistant {
         }
         let id = self.next_plan;
         self.next_plan += 1;
+        let then = plan
+            .after()
+            .iter()
+            .map(|argv| format!("$ {}", format_argv(argv)))
+            .collect();
         self.plans.insert(id, plan);
         let _ = events.send(WorkerEvent::Plan(PlanCard {
             id,
             request: request.to_string(),
             rows,
             confidence,
+            then,
         }));
     }
 
+    /// Answers with the chat model. Ends with its own `Finished`, so that
+    /// the status bar keeps the reply's figures, not the settings agent's.
     fn chat_reply(&mut self, request: &str, events: &Sender<WorkerEvent>, cancel: &AtomicBool) {
         let Some(chat) = self.chat.as_mut() else {
             return;
         };
-        self.history.push(Message::new("user", request));
-        let keep = self.history.len().saturating_sub(HISTORY_TURNS * 2);
-        let messages = self.history[keep..].to_vec();
         let to_gen = |s: &Stats| GenStats {
             prompt_tokens: s.prompt_tokens,
             generated: s.generated_tokens,
             ttft_ms: (s.generated_tokens > 0).then_some(s.time_to_first_token_secs * 1000.0),
             tokens_per_s: s.decode_tokens_per_sec(),
         };
-        let result = chat.reply(&messages, cancel, &mut |piece, stats| {
+        let result = chat.reply(request, cancel, &mut |piece, stats| {
             let _ = events.send(WorkerEvent::Token {
                 text: piece.to_string(),
                 stats: to_gen(stats),
             });
         });
         match result {
-            Ok(g) => {
-                let cancelled = matches!(g.stop, crate::generate::StopReason::Cancelled);
-                self.history.push(Message::new("assistant", &g.text));
+            Ok(reply) => {
+                if let Some(limit) = reply.limit {
+                    let _ = events.send(WorkerEvent::Info(limit));
+                }
+                let g = reply.generation;
                 let _ = events.send(WorkerEvent::Finished {
                     stats: to_gen(&g.stats),
-                    cancelled,
+                    cancelled: g.stop == StopReason::Cancelled,
                 });
             }
             Err(e) => {
-                self.history.pop();
                 let _ = events.send(WorkerEvent::Error(format!("{e:#}")));
             }
         }
@@ -215,7 +219,8 @@ impl RealAssistant {
     /// Applies `plan` (made under the writers' lock) and says what happened.
     fn apply_locked(&self, plan: &mut Plan) -> Result<String, String> {
         if let Some(reason) = plan.refusal() {
-            return Err(format!("not applied: {reason}"));
+            // Nothing was attempted, so nothing was rolled back.
+            return Err(format!("{reason}; nothing was changed"));
         }
         let summary: Vec<String> = plan
             .actions
@@ -303,13 +308,17 @@ impl Assistant for RealAssistant {
             let _ = events.send(WorkerEvent::Info(n.clone()));
         }
         let finished = Self::agent_stats(&u, prompt_tokens);
+        let chat = self.chat.is_some()
+            && match u.intent {
+                Intent::Chat => true,
+                // An older model says `none` for chat too.
+                Intent::None => !self.agent.knows_questions(),
+                _ => false,
+            };
         match u.intent {
             Intent::Change | Intent::Preset | Intent::Get => self.plan_card(request, u, events),
-            Intent::Chat if self.chat.is_some() => self.chat_reply(request, events, cancel),
-            // An older model says `none` for chat too.
-            Intent::None if self.chat.is_some() && !self.agent.knows_questions() => {
-                self.chat_reply(request, events, cancel)
-            }
+            // The reply sends its own `Finished`, with its own figures.
+            _ if chat => return self.chat_reply(request, events, cancel),
             intent => {
                 let hits = u
                     .suggestions
@@ -318,7 +327,7 @@ impl Assistant for RealAssistant {
                     .collect();
                 let hint = match intent {
                     Intent::Search => Some("Not sure what to change: pick a setting and say what you want, e.g. \"turn it on\" or \"set it to 50\".".to_string()),
-                    _ if self.chat.is_none() => Some("That is not about a setting. /model PATH loads a GGUF chat model to answer it (knob chat --model FILE at start-up).".to_string()),
+                    _ if self.chat.is_none() => Some("That does not look like a settings request, and no chat model is loaded to answer it: /model PATH loads one (knob chat --model FILE at start-up).".to_string()),
                     _ => None,
                 };
                 let _ = events.send(WorkerEvent::Suggestions { hits, hint });
@@ -444,13 +453,18 @@ impl Assistant for RealAssistant {
         let _ = events.send(WorkerEvent::Info(text));
     }
 
+    fn clear(&mut self, _events: &Sender<WorkerEvent>) {
+        if let Some(chat) = self.chat.as_mut() {
+            chat.clear();
+        }
+    }
+
     fn set_model(&mut self, path: &Path, events: &Sender<WorkerEvent>) {
         let _ = events.send(WorkerEvent::Info(format!("loading {} ...", path.display())));
         match ChatModel::load(path, self.threads) {
             Ok(m) => {
                 let _ = events.send(WorkerEvent::Info(format!("chat model {} loaded", m.name)));
-                self.chat = Some(m);
-                self.history.clear();
+                self.chat = Some(ChatSession::new(m));
             }
             Err(e) => {
                 let _ = events.send(WorkerEvent::Error(format!("{e:#}")));
@@ -472,7 +486,7 @@ impl Assistant for RealAssistant {
 
     fn set_threads(&mut self, n: usize, events: &Sender<WorkerEvent>) {
         self.threads = n.max(1);
-        if let Some(path) = self.chat.as_ref().map(|c| c.path.clone()) {
+        if let Some(path) = self.chat.as_ref().map(|c| c.model.path.clone()) {
             // The kernels' pool is sized at load, so the chat model is reloaded.
             self.set_model(&path, events);
         }
@@ -480,7 +494,7 @@ impl Assistant for RealAssistant {
 
     fn model_name(&self) -> String {
         match &self.chat {
-            Some(c) => format!("{} + {}", self.agent.model_name(), c.name),
+            Some(c) => format!("{} + {}", self.agent.model_name(), c.model.name),
             None => self.agent.model_name().to_string(),
         }
     }

@@ -46,11 +46,15 @@ pub fn run(ctx: &Context) -> anyhow::Result<Exit> {
         crate::version::COMMIT
     )?;
 
-    let detected = match super::detected_platform() {
-        Ok(p) => p.name().to_string(),
-        Err(e) => format!("not detected: {e}"),
+    let found = ctx.detected();
+    let detected = match &found.assumed {
+        None => found.platform.name().to_string(),
+        Some(why) => format!("{} (a guess: {why})", found.platform),
     };
     writeln!(out, "\nplatform: {detected}")?;
+    if let Some(p) = ctx.platform_flag() {
+        writeln!(out, "  --platform chooses: {p}")?;
+    }
     if let Some(p) = &ctx.config.platform {
         writeln!(out, "  config sets: {p}")?;
     }

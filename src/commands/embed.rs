@@ -26,13 +26,13 @@ pub struct Embedding<'a> {
     embedding: &'a [f32],
 }
 
-pub fn run(args: EmbedArgs) -> Result<Exit> {
+pub fn run(ctx: &super::Context, args: EmbedArgs) -> Result<Exit> {
+    let path = ctx.required_model("embed")?;
     let texts = if args.text.is_empty() {
         read_stdin_lines()?
     } else {
         args.text.clone()
     };
-    let path = &args.model;
     let file = Gguf::open(path).with_context(|| format!("opening {}", path.display()))?;
     let name = file
         .metadata()
@@ -44,7 +44,7 @@ pub fn run(args: EmbedArgs) -> Result<Exit> {
             path.file_stem()
                 .map_or_else(String::new, |s| s.to_string_lossy().into_owned())
         });
-    let threads = args.threads.unwrap_or_else(default_threads).max(1);
+    let threads = ctx.threads().unwrap_or_else(default_threads).max(1);
     let src = GgufSource::new(file);
     // The model first: a chat model given by mistake is named as such before
     // its (large) tokenizer is built.

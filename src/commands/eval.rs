@@ -51,7 +51,54 @@ pub struct Report {
     per_setting: BTreeMap<String, PerSetting>,
     /// How each candidate threshold would sort answers (for choosing it).
     calibration: Vec<Calibration>,
+    /// Whether confidence is a probability of being right: answers binned
+    /// by confidence, each bin's accuracy beside its mean confidence.
+    reliability: Vec<ReliabilityBin>,
+    /// Expected calibration error: the answer-weighted mean of
+    /// |accuracy - mean confidence| over the bins (0 is perfect).
+    expected_calibration_error: f64,
     failures: Vec<Failure>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct ReliabilityBin {
+    /// Confidence range [low, high); the last bin includes 1.
+    low: f32,
+    high: f32,
+    answers: usize,
+    /// Mean confidence of the bin's answers (0 when empty).
+    mean_confidence: f64,
+    /// Fraction of the bin's answers that were right (0 when empty).
+    accuracy: f64,
+}
+
+/// Bins of width 0.1 over (confidence, correct) pairs, and the expected
+/// calibration error.
+fn reliability(scored: &[(f32, bool)]) -> (Vec<ReliabilityBin>, f64) {
+    const BINS: usize = 10;
+    let mut bins: Vec<ReliabilityBin> = (0..BINS)
+        .map(|i| ReliabilityBin {
+            low: i as f32 / BINS as f32,
+            high: (i + 1) as f32 / BINS as f32,
+            answers: 0,
+            mean_confidence: 0.0,
+            accuracy: 0.0,
+        })
+        .collect();
+    for &(c, ok) in scored {
+        let i = ((c.clamp(0.0, 1.0) * BINS as f32) as usize).min(BINS - 1);
+        let b = &mut bins[i];
+        b.answers += 1;
+        b.mean_confidence += f64::from(c);
+        b.accuracy += f64::from(u8::from(ok));
+    }
+    let mut ece = 0.0;
+    for b in bins.iter_mut().filter(|b| b.answers > 0) {
+        b.mean_confidence /= b.answers as f64;
+        b.accuracy /= b.answers as f64;
+        ece += b.answers as f64 * (b.accuracy - b.mean_confidence).abs();
+    }
+    (bins, ece / scored.len().max(1) as f64)
 }
 
 #[derive(Debug, Serialize, schemars::JsonSchema)]
@@ -149,9 +196,8 @@ pub fn run(ctx: &Context, args: EvalArgs) -> Result<Exit> {
             .with_context(|| format!("{}:{}", args.file.display(), i + 1))?;
         cases.push((i + 1, query, want));
     }
-    let threads = args
-        .threads
-        .or(ctx.config.threads)
+    let threads = ctx
+        .threads()
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let mut report = Report {
         file: args.file.display().to_string(),
@@ -166,6 +212,8 @@ pub fn run(ctx: &Context, args: EvalArgs) -> Result<Exit> {
         threshold,
         per_setting: BTreeMap::new(),
         calibration: Vec::new(),
+        reliability: Vec::new(),
+        expected_calibration_error: 0.0,
         failures: Vec::new(),
     };
     let mut scored = Vec::new();
@@ -226,6 +274,7 @@ pub fn run(ctx: &Context, args: EvalArgs) -> Result<Exit> {
         },
     )?;
     report.calibration = calibrate(&scored);
+    (report.reliability, report.expected_calibration_error) = reliability(&scored);
     report.accuracy = if report.total == 0 {
         0.0
     } else {
@@ -268,6 +317,23 @@ pub fn run(ctx: &Context, args: EvalArgs) -> Result<Exit> {
             c.planned * 100.0,
             c.planned_accuracy * 100.0,
             c.wrong_caught * 100.0
+        )?;
+    }
+    writeln!(
+        out,
+        "\nreliability (is confidence the chance of being right?): expected calibration error {:.3}",
+        report.expected_calibration_error
+    )?;
+    writeln!(out, "confidence  answers  mean confidence  accuracy")?;
+    for b in report.reliability.iter().filter(|b| b.answers > 0) {
+        writeln!(
+            out,
+            "  {:.1}-{:.1}  {:>7}  {:>14.1}%  {:>7.1}%",
+            b.low,
+            b.high,
+            b.answers,
+            b.mean_confidence * 100.0,
+            b.accuracy * 100.0
         )?;
     }
     let mut worst: Vec<(&String, &PerSetting)> = report
@@ -313,4 +379,48 @@ pub fn run(ctx: &Context, args: EvalArgs) -> Result<Exit> {
         }
     }
     Ok(Exit::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reliability_bins_answers_by_confidence_and_measures_the_gap() {
+        let scored = [
+            (0.95, true),
+            (0.99, true),
+            (1.0, false), // confidence 1 falls in the last bin
+            (0.55, true),
+            (0.52, false),
+            (0.05, false),
+        ];
+        let (bins, ece) = reliability(&scored);
+        assert_eq!(bins.len(), 10);
+        assert_eq!(bins.iter().map(|b| b.answers).sum::<usize>(), 6);
+        let top = &bins[9];
+        assert_eq!(top.answers, 3);
+        assert!((top.accuracy - 2.0 / 3.0).abs() < 1e-9);
+        assert!((top.mean_confidence - (0.95 + 0.99 + 1.0) / 3.0).abs() < 1e-6);
+        assert_eq!((bins[5].answers, bins[5].accuracy), (2, 0.5));
+        assert_eq!((bins[0].answers, bins[0].accuracy), (1, 0.0));
+        assert_eq!(bins[3].answers, 0);
+        // ECE by hand: (3 |2/3 - 0.98| + 2 |0.5 - 0.535| + 1 |0 - 0.05|) / 6
+        let want = (3.0 * (2.0f64 / 3.0 - 0.98).abs() + 2.0 * 0.035 + 0.05) / 6.0;
+        assert!((ece - want).abs() < 1e-6, "{ece} vs {want}");
+    }
+
+    #[test]
+    fn a_perfectly_calibrated_model_has_no_calibration_error() {
+        // In the 0.8 bin, 4 of 5 right at confidence 0.8.
+        let scored = [
+            (0.8, true),
+            (0.8, true),
+            (0.8, true),
+            (0.8, true),
+            (0.8, false),
+        ];
+        let (_, ece) = reliability(&scored);
+        assert!(ece < 1e-6);
+    }
 }

@@ -62,7 +62,8 @@ fn usage(message: &str) -> anyhow::Error {
     UsageError(message.to_string()).into()
 }
 
-pub fn run(args: GenerateArgs) -> Result<Exit> {
+pub fn run(ctx: &super::Context, args: GenerateArgs) -> Result<Exit> {
+    let path = ctx.required_model("generate")?;
     let prompt = match &args.prompt {
         Some(p) => p.clone(),
         None => {
@@ -81,7 +82,6 @@ pub fn run(args: GenerateArgs) -> Result<Exit> {
     if prompt.trim().is_empty() {
         return Err(usage("the prompt is empty"));
     }
-    let path = &args.model;
     let file = Gguf::open(path).with_context(|| format!("opening {}", path.display()))?;
     let tokenizer =
         Tokenizer::from_gguf(&file).with_context(|| format!("tokenizer of {}", path.display()))?;
@@ -115,7 +115,7 @@ pub fn run(args: GenerateArgs) -> Result<Exit> {
     // A KV cache just big enough for this prompt and reply (the model's
     // context length caps it; a prompt over it is refused at prefill).
     let context = Some(tokens.len() + args.max_tokens);
-    let threads = args.threads.unwrap_or_else(default_threads).max(1);
+    let threads = ctx.threads().unwrap_or_else(default_threads).max(1);
     let mut model = crate::model::load(
         &src,
         SessionOptions {

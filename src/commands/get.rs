@@ -30,12 +30,13 @@ pub struct GetJson {
 
 pub fn run(ctx: &Context, args: GetArgs) -> anyhow::Result<Exit> {
     let cat = catalog()?;
-    let platform = ctx.platform(args.platform)?;
+    let platform = ctx.platform();
     let reading = read_current(&cat, &args.setting, platform, ctx.system())?.ok_or_else(|| {
-        anyhow!(
-            "{} cannot be read on {platform}: the catalog has no {platform} mapping for it",
-            args.setting
-        )
+        let why = cat
+            .setting(&args.setting)
+            .and_then(|s| s.unavailable_reason(platform))
+            .unwrap_or_else(|| format!("not available on {platform}"));
+        anyhow!("{} cannot be read: {why}", args.setting)
     })?;
     if args.json {
         let out = GetJson {

@@ -9,6 +9,7 @@ pub mod ask;
 pub mod batch;
 pub mod bench;
 mod bench_agent;
+mod bench_kernels;
 mod bench_model;
 pub mod chat;
 mod chat_assistant;
@@ -24,12 +25,13 @@ pub mod get;
 pub mod history;
 pub mod json_schema;
 pub mod model;
+mod paint;
 pub mod set;
 pub mod settings;
 pub mod settings_ui;
 pub mod undo;
 
-pub use context::{detected_platform, Context, OutputStyle};
+pub use context::{resolve_color, Context, OutputStyle};
 
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     // `knob config path` must work even when the config is broken.
@@ -44,16 +46,15 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         // `knob` alone opens the chat interface on a terminal; elsewhere it
         // says how to use `knob ask` and `knob batch` instead (exit 2).
-        None => chat::run(&ctx, crate::cli::ChatArgs { model: None }),
-        Some(Command::Chat(args)) => chat::run(&ctx, args),
+        None | Some(Command::Chat) => chat::run(&ctx),
         Some(Command::Ask(args)) => ask::run(&ctx, args),
         Some(Command::Batch(args)) => batch::run(&ctx, args),
         Some(Command::Eval(args)) => eval::run(&ctx, args),
         Some(Command::Config(args)) => config::run(&ctx, &args.action),
         Some(Command::Doctor) => doctor::run(&ctx),
         Some(Command::Completions(args)) => completions::run(args.shell),
-        Some(Command::Generate(args)) => generate::run(args),
-        Some(Command::Embed(args)) => embed::run(args),
+        Some(Command::Generate(args)) => generate::run(&ctx, args),
+        Some(Command::Embed(args)) => embed::run(&ctx, args),
         Some(Command::Bench(cmd)) => bench::run(&ctx, cmd),
         Some(Command::Model(cmd)) => model::run(cmd),
         Some(Command::Set(args)) => set::run(&ctx, args),
@@ -61,6 +62,6 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Some(Command::Apply(args)) => apply::run(&ctx, args),
         Some(Command::Undo(args)) => undo::run(&ctx, args),
         Some(Command::History(args)) => history::run(&ctx, args),
-        Some(Command::Settings(cmd)) => settings::run(cmd),
+        Some(Command::Settings(cmd)) => settings::run(cmd, ctx.platform_flag()),
     }
 }

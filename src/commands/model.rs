@@ -1,4 +1,5 @@
 //! `knob model info FILE`: a GGUF file's metadata and tensor table.
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
@@ -89,7 +90,10 @@ pub fn write_info_text(
         "\n  {:<name_width$}  {:<7} {:<20} {:>12}",
         "name", "type", "dims", "bytes"
     )?;
-    for t in gguf.tensor_infos() {
+    // Natural order: blk.2 before blk.10, as people count layers.
+    let mut tensors: Vec<_> = gguf.tensor_infos().iter().collect();
+    tensors.sort_by(|a, b| natural_cmp(&a.name, &b.name));
+    for t in tensors {
         let dims = format!("{:?}", t.dims);
         writeln!(
             out,
@@ -101,6 +105,42 @@ pub fn write_info_text(
         )?;
     }
     Ok(())
+}
+
+/// Compares names with runs of digits as numbers: `blk.2.x` < `blk.10.x`.
+/// Names equal but for leading zeros (`b01`, `b1`) fall back to plain
+/// text order, so the order is total.
+fn natural_cmp(a: &str, b: &str) -> Ordering {
+    by_numbers(a, b).then_with(|| a.cmp(b))
+}
+
+fn by_numbers(mut a: &str, mut b: &str) -> Ordering {
+    loop {
+        let (Some(ca), Some(cb)) = (a.chars().next(), b.chars().next()) else {
+            return a.len().cmp(&b.len());
+        };
+        if ca.is_ascii_digit() && cb.is_ascii_digit() {
+            let (da, ra) = split_digits(a);
+            let (db, rb) = split_digits(b);
+            // Compared as text without leading zeros: no overflow.
+            let (ta, tb) = (da.trim_start_matches('0'), db.trim_start_matches('0'));
+            match ta.len().cmp(&tb.len()).then_with(|| ta.cmp(tb)) {
+                Ordering::Equal => (a, b) = (ra, rb),
+                other => return other,
+            }
+        } else {
+            match ca.cmp(&cb) {
+                Ordering::Equal => (a, b) = (&a[ca.len_utf8()..], &b[cb.len_utf8()..]),
+                other => return other,
+            }
+        }
+    }
+}
+
+/// The leading ASCII digits of `s` and the rest.
+fn split_digits(s: &str) -> (&str, &str) {
+    let end = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    s.split_at(end)
 }
 
 /// `knob model info --json`.
@@ -264,6 +304,57 @@ mod tests {
             text.contains("tensors:    2 (160 parameters, 264 bytes)"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn text_lists_tensors_in_natural_order() {
+        let mut w = GgufWriter::new();
+        w.set("general.architecture", "llama");
+        // File order is the writer's: blk.0, blk.1, blk.10, blk.2, ...
+        for name in [
+            "blk.0.attn_q.weight",
+            "blk.1.attn_q.weight",
+            "blk.10.attn_q.weight",
+            "blk.11.attn_q.weight",
+            "blk.2.attn_q.weight",
+            "blk.9.attn_q.weight",
+            "output.weight",
+        ] {
+            w.add_f32(name, &[4], &[0.0; 4]).unwrap();
+        }
+        let gguf = Gguf::from_bytes(&w.to_bytes()).unwrap();
+        let mut out = Vec::new();
+        write_info_text(&mut out, &gguf, Path::new("m.gguf"), false).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let listed: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.split_whitespace().next())
+            .filter(|n| n.ends_with(".weight"))
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                "blk.0.attn_q.weight",
+                "blk.1.attn_q.weight",
+                "blk.2.attn_q.weight",
+                "blk.9.attn_q.weight",
+                "blk.10.attn_q.weight",
+                "blk.11.attn_q.weight",
+                "output.weight",
+            ]
+        );
+    }
+
+    #[test]
+    fn natural_order_compares_digit_runs_as_numbers() {
+        let mut names = vec!["b10", "b2", "a", "b02", "b1x", "b", "b1", "b01", "c0"];
+        names.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(
+            names,
+            ["a", "b", "b01", "b1", "b1x", "b02", "b2", "b10", "c0"]
+        );
+        assert_eq!(natural_cmp("blk.2", "blk.2"), Ordering::Equal);
+        assert_eq!(natural_cmp("9", "18446744073709551616"), Ordering::Less);
     }
 
     #[test]

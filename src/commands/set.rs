@@ -29,7 +29,7 @@ fn relative(text: &str) -> Option<Result<Relative, String>> {
 
 pub fn run(ctx: &Context, args: SetArgs) -> anyhow::Result<Exit> {
     let cat = catalog()?;
-    let platform = ctx.platform(args.flags.platform)?;
+    let platform = ctx.platform();
     let setting = cat.setting(&args.setting).ok_or_else(|| {
         anyhow!(crate::settings::PlanError::UnknownSetting {
             id: args.setting.clone(),
@@ -40,10 +40,10 @@ pub fn run(ctx: &Context, args: SetArgs) -> anyhow::Result<Exit> {
                 .collect(),
         })
     })?;
-    if setting.mapping(platform).is_none() {
+    if let Some(why) = setting.unavailable_reason(platform) {
         let on: Vec<&str> = setting.platforms().iter().map(|p| p.name()).collect();
         bail!(
-            "{} cannot be changed on {platform} (it can on: {})",
+            "{} cannot be changed: {why} (it can on: {})",
             setting.id,
             if on.is_empty() {
                 "none".to_string()

@@ -41,9 +41,10 @@ pub enum ShowJson {
     Preset(PresetJson),
 }
 
-pub fn run(cmd: SettingsCommand) -> anyhow::Result<Exit> {
+/// `platform` is `--platform`: `settings list` shows only its settings.
+pub fn run(cmd: SettingsCommand, platform: Option<Platform>) -> anyhow::Result<Exit> {
     match cmd {
-        SettingsCommand::List { platform, json } => list(&catalog()?, platform, json),
+        SettingsCommand::List { json } => list(&catalog()?, platform, json),
         SettingsCommand::Show { id, json } => show(&catalog()?, &id, json),
         SettingsCommand::Check { paths } => check(&paths),
         SettingsCommand::CheckProgram(args) => super::check_program::run(args),
@@ -161,6 +162,9 @@ fn show(cat: &Catalog, id: &str, json: bool) -> anyhow::Result<Exit> {
             for a in &m.after {
                 outln!("    then: {}", format_argv(a));
             }
+        }
+        for (table, why) in &s.unavailable {
+            outln!("  {}: not available: {why}", table.name());
         }
         outln!("  defined in {}", s.source);
         return Ok(Exit::Ok);

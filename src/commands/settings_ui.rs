@@ -6,13 +6,14 @@ use std::io::{self, BufRead, IsTerminal, Write};
 
 use anyhow::{anyhow, Context};
 
+use super::paint::Paint;
 use super::Context as Ctx;
 use crate::agent::respond::{Execution, Response};
 use crate::cli::PlanFlags;
 use crate::exit::Exit;
 use crate::settings::apply::{self, ApplyError, DryRun, Failure, Outcome};
-use crate::settings::render::{format_argv, render_plan};
-use crate::settings::{Catalog, Journal, JournalLock, LockError};
+use crate::settings::render::{format_argv, nothing_to_change, render_plan};
+use crate::settings::{Catalog, Journal, JournalLock, LockError, Platform};
 
 pub fn catalog() -> anyhow::Result<Catalog> {
     crate::settings::load_catalog().context("loading the settings catalog")
@@ -66,12 +67,14 @@ fn print_failure(label: &str, f: &Failure) {
     }
 }
 
-/// Asks on the terminal; `false` unless the answer is yes.
-fn confirm(changes: usize) -> anyhow::Result<bool> {
+/// Asks on the terminal; `false` unless the answer is yes. `assumed`
+/// names a platform that was guessed, so the question says so.
+fn confirm(changes: usize, assumed: Option<Platform>) -> anyhow::Result<bool> {
     let mut err = io::stderr().lock();
+    let on = assumed.map_or(String::new(), |p| format!(" on {p} (assumed)"));
     write!(
         err,
-        "Apply {changes} change{}? [y/N] ",
+        "Apply {changes} change{}{on}? [y/N] ",
         if changes == 1 { "" } else { "s" }
     )?;
     err.flush()?;
@@ -100,12 +103,13 @@ pub fn execute(
     if !flags.apply {
         return show_dry_run(ctx, response, flags, summary, explain);
     }
+    let paint = Paint::new(ctx.style.stdout_color());
     let show = |response: &Response| -> anyhow::Result<()> {
         if flags.json {
             print_json(&response.json(explain))
         } else {
             if let Some(plan) = &response.plan {
-                out!("{}", render_plan(plan, flags.verbose));
+                out!("{}", paint.plan(plan, &render_plan(plan, flags.verbose)));
             }
             Ok(())
         }
@@ -118,21 +122,27 @@ pub fn execute(
     if changes == 0 {
         show(response)?;
         if !flags.json {
-            outln!("nothing to change.");
+            outln!("{}", nothing_to_change(plan));
         }
         return Ok(Exit::Ok);
     }
+    // A platform knob guessed (no desktop session) is confirmed like the
+    // plan: on the terminal, or with --platform or --yes.
+    let assumed = ctx.platform_assumed().map(|_| plan.platform);
     if !flags.yes {
         let interactive = io::stdin().is_terminal() && io::stderr().is_terminal();
         if !interactive {
             show(response)?;
-            errln!("knob: not applied: there is no terminal to ask for confirmation on; add --yes to apply without asking.");
+            match assumed {
+                Some(p) => errln!("knob: not applied: the platform {p} was assumed, and there is no terminal to ask for confirmation on; add --platform {p} to confirm it, or --yes to apply without asking."),
+                None => errln!("knob: not applied: there is no terminal to ask for confirmation on; add --yes to apply without asking."),
+            }
             return Ok(Exit::ApplyRefused);
         }
         if !flags.json {
             show(response)?;
         }
-        if !confirm(changes)? {
+        if !confirm(changes, assumed)? {
             errln!("knob: not applied.");
             return Ok(Exit::ApplyRefused);
         }
@@ -155,7 +165,8 @@ pub fn execute(
                 let id = journal_id.map_or(String::new(), |id| {
                     format!(" (plan {id}; `knob undo` reverts it)")
                 });
-                outln!("applied {changes} change{}{id}.", plural(changes));
+                let applied = format!("applied {changes} change{}{id}.", plural(changes));
+                outln!("{}", paint.ok(&applied));
             }
             for f in after_failures {
                 print_failure("warning: a follow-up command failed", f);
@@ -207,7 +218,7 @@ fn show_dry_run(
         Err(ApplyError::Refused(reason)) => Err(reason),
         Err(e) => return Err(anyhow!(e)),
     };
-    let text = render_plan(plan, flags.verbose);
+    let text = Paint::new(ctx.style.stdout_color()).plan(plan, &render_plan(plan, flags.verbose));
     let changes = plan.changes().count();
     let failed = match &dry {
         Ok(DryRun {
@@ -221,7 +232,7 @@ fn show_dry_run(
         Ok(DryRun {
             outcome: Outcome::NothingToDo,
             ..
-        }) => "nothing to change.".to_string(),
+        }) => nothing_to_change(plan),
         Ok(_) => format!(
             "dry run: {changes} change{} planned; add --apply to make {}.",
             plural(changes),

@@ -23,6 +23,8 @@ pub struct Setting {
     pub value: ValueSpec,
     /// Per-platform tables, keyed by the table name.
     pub mappings: BTreeMap<Table, Mapping>,
+    /// Why a platform has no mapping (the profile's `[setting.unavailable]`).
+    pub unavailable: BTreeMap<Table, String>,
     /// The file the setting came from (for messages).
     pub source: String,
 }
@@ -31,19 +33,34 @@ impl Setting {
     /// The mapping that serves `platform`: its own table, or `[setting.linux]`
     /// for GNOME and KDE when they have none.
     pub fn mapping(&self, platform: Platform) -> Option<&Mapping> {
-        let own = match platform {
-            Platform::Gnome => Table::Gnome,
-            Platform::Kde => Table::Kde,
-            Platform::Macos => Table::Macos,
-            Platform::Windows => Table::Windows,
-        };
-        self.mappings.get(&own).or_else(|| {
+        self.mappings.get(&Table::of(platform)).or_else(|| {
             if platform.is_linux() {
                 self.mappings.get(&Table::Linux)
             } else {
                 None
             }
         })
+    }
+
+    /// Why `platform` cannot change this setting, in the user's terms:
+    /// "not available on kde: " and the catalog's reason, or that the
+    /// catalog has no mapping there. `None` when it has one.
+    pub fn unavailable_reason(&self, platform: Platform) -> Option<String> {
+        if self.mapping(platform).is_some() {
+            return None;
+        }
+        let why = self
+            .unavailable
+            .get(&Table::of(platform))
+            .or_else(|| {
+                platform
+                    .is_linux()
+                    .then(|| self.unavailable.get(&Table::Linux))
+                    .flatten()
+            })
+            .cloned()
+            .unwrap_or_else(|| format!("knob's catalog has no {platform} mapping for it"));
+        Some(format!("not available on {platform}: {why}"))
     }
 
     /// The platforms this setting can be changed on.
@@ -66,6 +83,16 @@ pub enum Table {
 }
 
 impl Table {
+    /// The platform's own table.
+    pub fn of(platform: Platform) -> Table {
+        match platform {
+            Platform::Gnome => Table::Gnome,
+            Platform::Kde => Table::Kde,
+            Platform::Macos => Table::Macos,
+            Platform::Windows => Table::Windows,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Table::Gnome => "gnome",

@@ -19,6 +19,7 @@ pub mod paths;
 pub mod plan;
 pub mod platform;
 pub mod policy;
+pub mod preset_conflicts;
 pub mod profile;
 pub mod render;
 pub mod system;

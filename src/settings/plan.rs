@@ -310,7 +310,9 @@ pub fn plan_changes(
         let Some(mapping) = setting.mapping(platform) else {
             skipped.push(Skipped {
                 setting: setting.id.clone(),
-                reason: format!("{} has no {platform} mapping in the catalog", setting.id),
+                reason: setting
+                    .unavailable_reason(platform)
+                    .unwrap_or_else(|| format!("not available on {platform}")),
             });
             continue;
         };

@@ -1,5 +1,5 @@
 //! The shipped catalog's policy: rules on style and on backend use that the
-//! loader does not need to read a profile, but that keep the catalog
+//! loader does not need to read a profile or a preset, but that keep the catalog
 //! consistent for users and for the model trained on it. `knob settings
 //! check` applies them to the shipped profiles and to the files it is given;
 //! a user's own profiles loaded at run time are not held to them.
@@ -74,12 +74,24 @@ struct RawAlso {
     map: Option<Spanned<BTreeMap<String, toml::Value>>>,
 }
 
-/// Applies every policy rule to the profile files among `files` (preset
-/// files and files that do not parse are the loader's to report).
+/// The parts of a preset file the policy reads (the loader checks the rest).
+#[derive(Deserialize)]
+struct PresetFile {
+    name: Spanned<String>,
+    synonyms: Option<Spanned<Vec<String>>>,
+}
+
+/// Applies every policy rule to the profile and preset files among `files`
+/// (files that do not parse are the loader's to report).
 pub fn check_files(files: &[SourceFile]) -> Vec<ProfileError> {
     let mut errors = Vec::new();
     for f in files {
-        if file_kind(&f.text) != FileKind::Profile {
+        if file_kind(&f.text) == FileKind::Preset {
+            if let Ok(preset) = toml::from_str::<PresetFile>(&f.text) {
+                for (span, message) in check_preset(&f.name, &preset) {
+                    errors.push(ProfileError::at(&f.name, &f.text, Some(span), message));
+                }
+            }
             continue;
         }
         let Ok(parsed) = toml::from_str::<File>(&f.text) else {
@@ -97,6 +109,27 @@ pub fn check_files(files: &[SourceFile]) -> Vec<ProfileError> {
         }
     }
     errors
+}
+
+/// A preset is found by its file name in the profiles directory, and by its
+/// synonyms in requests ("movie mode" for `movie`).
+fn check_preset(file: &str, p: &PresetFile) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let stem = std::path::Path::new(file)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if *p.name.get_ref() != stem {
+        out.push((
+            p.name.span(),
+            format!(
+                "preset name '{}' differs from the file name '{stem}'",
+                p.name.get_ref()
+            ),
+        ));
+    }
+    phrase_list("synonyms", &p.synonyms, 3, 12, p.name.span(), &mut out);
+    out
 }
 
 fn check_setting(s: &RawSetting) -> Vec<Finding> {

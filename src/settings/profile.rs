@@ -10,6 +10,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::catalog::{Key, Mapping, Preset, Setting, Table, Target};
+use super::preset_conflicts;
 use super::template::{self, Escape};
 use super::value::{Kind, Value, ValueSpec};
 
@@ -111,6 +112,8 @@ struct RawSetting {
     macos: Option<Spanned<RawMapping>>,
     windows: Option<Spanned<RawMapping>>,
     linux: Option<Spanned<RawMapping>>,
+    /// Platform table name to why that platform has no mapping.
+    unavailable: Option<Spanned<BTreeMap<Spanned<String>, Spanned<String>>>>,
 }
 
 #[derive(Deserialize)]
@@ -322,6 +325,18 @@ fn check_setting(ctx: &mut Ctx, raw: RawSetting) -> Option<Setting> {
     }
     let value = check_value(ctx, &raw.value);
     let mut mappings = BTreeMap::new();
+    // Tables written in the file, valid or not (an unavailable reason for
+    // one of them would contradict it).
+    let present: Vec<Table> = [
+        (Table::Gnome, raw.gnome.is_some()),
+        (Table::Kde, raw.kde.is_some()),
+        (Table::Macos, raw.macos.is_some()),
+        (Table::Windows, raw.windows.is_some()),
+        (Table::Linux, raw.linux.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(t, present)| present.then_some(t))
+    .collect();
     if let Some(spec) = &value {
         for (table, mapping) in [
             (Table::Gnome, raw.gnome),
@@ -336,6 +351,7 @@ fn check_setting(ctx: &mut Ctx, raw: RawSetting) -> Option<Setting> {
             }
         }
     }
+    let unavailable = check_unavailable(ctx, raw.unavailable, &present);
     if ctx.errors.len() > before {
         return None;
     }
@@ -347,8 +363,53 @@ fn check_setting(ctx: &mut Ctx, raw: RawSetting) -> Option<Setting> {
         examples: raw.examples,
         value: value?.into_inner(),
         mappings,
+        unavailable,
         source: ctx.file.to_string(),
     })
+}
+
+/// `[setting.unavailable]`: platform table names and why each has no
+/// mapping, so a plan can say so rather than only that there is none.
+fn check_unavailable(
+    ctx: &mut Ctx,
+    raw: Option<Spanned<BTreeMap<Spanned<String>, Spanned<String>>>>,
+    present: &[Table],
+) -> BTreeMap<Table, String> {
+    let mut out = BTreeMap::new();
+    let Some(raw) = raw else { return out };
+    for (name, reason) in raw.into_inner() {
+        let table = match name.get_ref().as_str() {
+            "gnome" => Table::Gnome,
+            "kde" => Table::Kde,
+            "macos" => Table::Macos,
+            "windows" => Table::Windows,
+            "linux" => Table::Linux,
+            other => {
+                ctx.error(
+                    name.span(),
+                    format!("unavailable: '{other}' is not a platform table (gnome, kde, macos, windows, linux)"),
+                );
+                continue;
+            }
+        };
+        if present.contains(&table) {
+            ctx.error(
+                name.span(),
+                format!(
+                    "unavailable: {} has a [setting.{}] table; drop one of them",
+                    table.name(),
+                    table.name()
+                ),
+            );
+            continue;
+        }
+        if reason.get_ref().trim().is_empty() {
+            ctx.error(reason.span(), "unavailable: the reason must not be empty");
+            continue;
+        }
+        out.insert(table, reason.into_inner());
+    }
+    out
 }
 
 fn check_value(ctx: &mut Ctx, raw: &Spanned<RawValue>) -> Option<Spanned<ValueSpec>> {
@@ -1067,6 +1128,8 @@ pub fn parse_preset<'c>(
         );
     }
     let mut values = Vec::new();
+    // Each checked value's setting and the span of its id (for conflicts).
+    let mut checked: Vec<(&Setting, Range<usize>)> = Vec::new();
     for (id, value) in &raw.values.get_ref().0 {
         let Some(setting) = lookup(id.get_ref()) else {
             ctx.error(id.span(), format!("unknown setting '{}'", id.get_ref()));
@@ -1083,8 +1146,22 @@ pub fn parse_preset<'c>(
             continue;
         };
         match setting.value.check(&v) {
-            Ok(v) => values.push((id.get_ref().clone(), v)),
+            Ok(v) => {
+                values.push((id.get_ref().clone(), v));
+                checked.push((setting, id.span()));
+            }
             Err(e) => ctx.error(value.span(), format!("'{}': {e}", id.get_ref())),
+        }
+    }
+    if ctx.errors.is_empty() {
+        let pairs: Vec<(&Setting, &Value)> = checked
+            .iter()
+            .zip(&values)
+            .map(|((setting, _), (_, v))| (*setting, v))
+            .collect();
+        let ids: Vec<&str> = values.iter().map(|(id, _)| id.as_str()).collect();
+        for c in preset_conflicts::conflicts(&pairs) {
+            ctx.error(checked[c.later].1.clone(), c.message(&ids));
         }
     }
     if !ctx.errors.is_empty() {

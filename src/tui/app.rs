@@ -38,13 +38,14 @@ pub const HELP: &str = "\
 Ask for a setting in plain words (\"turn on dark mode\") to get a plan to review, or chat.
 Keys: Enter sends · Alt-Enter or Ctrl-J adds a line · Up/Down history · PgUp/PgDn scroll
       Ctrl-C stops the answer, twice quits · Ctrl-D on an empty line quits
-Plan cards: Enter or a applies · d keeps it as a dry run · Esc dismisses · u undoes
+Plan cards: Enter or a applies · d keeps it as a dry run · v shows the commands
+            Esc dismisses · u undoes
 /undo            undo the last applied change
 /history         list applied changes
 /model PATH      load a GGUF chat model
 /platform NAME   target another platform (gnome, kde, ...)
 /threads N       set the number of inference threads
-/clear           clear the transcript
+/clear           clear the transcript and start a new conversation
 /help            show this
 /quit            leave";
 
@@ -101,7 +102,7 @@ pub fn update(state: &mut State, event: Event, now: Instant) -> Vec<Effect> {
 }
 
 const PENDING_HINT: &str =
-    "This plan waits: Enter or a applies, d keeps it as a dry run, Esc dismisses";
+    "This plan waits: Enter or a applies, d keeps it as a dry run, v shows the commands, Esc dismisses";
 
 fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
@@ -165,6 +166,10 @@ fn on_card_key(state: &mut State, index: usize, key: KeyEvent) -> Option<Vec<Eff
                 KeyCode::Char('d') if plain => {
                     card.status = CardStatus::DryRun;
                     state.focus = Focus::Input;
+                    Some(Vec::new())
+                }
+                KeyCode::Char('v') if plain => {
+                    card.show_commands = !card.show_commands;
                     Some(Vec::new())
                 }
                 KeyCode::Esc => {
@@ -291,12 +296,18 @@ fn slash(state: &mut State, line: &str) -> Vec<Effect> {
             state.push(Entry::Info(HELP.into()));
             Vec::new()
         }
+        // The chat model forgets the conversation too: the worker empties
+        // its history and KV cache, so the next reply starts afresh.
+        "clear" if state.generating => {
+            state.notice = Some("Still answering: press Ctrl-C to stop it, then /clear".into());
+            Vec::new()
+        }
         "clear" => {
             state.entries.clear();
             state.streaming = None;
             state.focus = Focus::Input;
             state.scroll_top = None;
-            Vec::new()
+            state.send(Command::Clear)
         }
         "undo" => {
             if let Some(index) = last_applied_card(state) {
@@ -362,6 +373,11 @@ fn take_stats(state: &mut State, stats: GenStats, now: Instant) {
 fn on_worker(state: &mut State, event: WorkerEvent, now: Instant) -> Vec<Effect> {
     match event {
         WorkerEvent::Token { text, stats } => {
+            if state.streaming.is_none() {
+                // A reply starts: its figures replace those of the settings
+                // agent that decided to chat.
+                state.meter = Some(Meter::default());
+            }
             take_stats(state, stats, now);
             match state.streaming.and_then(|i| state.entries.get_mut(i)) {
                 Some(Entry::Answer { text: answer, .. }) => answer.push_str(&text),
@@ -392,10 +408,7 @@ fn on_worker(state: &mut State, event: WorkerEvent, now: Instant) -> Vec<Effect>
             end_generation(state);
         }
         WorkerEvent::Plan(plan) => {
-            let index = state.push(Entry::Card(Card {
-                plan,
-                status: CardStatus::Pending,
-            }));
+            let index = state.push(Entry::Card(Card::new(plan)));
             state.focus = Focus::Card(index);
             state.scroll_top = None;
         }

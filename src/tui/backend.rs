@@ -25,6 +25,9 @@ pub trait Assistant: Send + 'static {
     fn undo(&mut self, events: &Sender<WorkerEvent>);
     /// Reports the journal of applied changes.
     fn history(&mut self, events: &Sender<WorkerEvent>);
+    /// Starts a new conversation (`/clear`): the chat model forgets the
+    /// earlier turns and its KV cache is emptied.
+    fn clear(&mut self, events: &Sender<WorkerEvent>);
     /// Loads a chat model from a GGUF file (`/model PATH`).
     fn set_model(&mut self, path: &Path, events: &Sender<WorkerEvent>);
     /// Targets another platform (`/platform NAME`), e.g. `gnome` or `kde`.
@@ -44,6 +47,7 @@ pub enum Command {
     Apply(u64),
     Undo,
     History,
+    Clear,
     SetModel(PathBuf),
     SetPlatform(String),
     SetThreads(usize),
@@ -79,6 +83,9 @@ pub struct PlanRow {
     pub platform: String,
     /// Caveats for this setting, e.g. "applies after logging out".
     pub notes: Vec<String>,
+    /// What `v` shows, as `-v` does on the command line: the key's own
+    /// values where they differ, and each exact argv (`$ gsettings set ...`).
+    pub commands: Vec<String>,
 }
 
 /// A settings plan as the UI shows it, before anything is applied.
@@ -91,6 +98,8 @@ pub struct PlanCard {
     pub rows: Vec<PlanRow>,
     /// How sure the agent is, 0..=1.
     pub confidence: f32,
+    /// Argv run once after the writes, shown with the commands.
+    pub then: Vec<String>,
 }
 
 /// What the worker reports to the UI thread.

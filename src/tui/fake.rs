@@ -178,6 +178,7 @@ impl FakeAssistant {
                     id: s.id.into(),
                     title: s.title.into(),
                     changed: current != new,
+                    commands: vec![format!("(demo: nothing runs) set {} {new}", s.id)],
                     current,
                     new,
                     platform: self.platform.clone(),
@@ -190,6 +191,7 @@ impl FakeAssistant {
             request: request.to_string(),
             rows,
             confidence: 0.92,
+            then: Vec::new(),
         };
         self.next_plan += 1;
         self.plans.insert(plan.id, plan.clone());
@@ -317,6 +319,9 @@ impl Assistant for FakeAssistant {
         };
         let _ = events.send(WorkerEvent::Info(text));
     }
+
+    /// Its chat answer never depends on earlier turns: nothing to forget.
+    fn clear(&mut self, _events: &Sender<WorkerEvent>) {}
 
     fn set_model(&mut self, path: &Path, events: &Sender<WorkerEvent>) {
         match std::fs::metadata(path) {

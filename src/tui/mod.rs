@@ -9,11 +9,14 @@ pub mod app;
 pub mod backend;
 pub mod fake;
 pub mod input;
+pub mod paste_burst;
 pub mod state;
 pub mod theme;
 pub mod view;
 pub mod wrap;
 
+#[cfg(test)]
+mod session_tests;
 #[cfg(test)]
 mod tests;
 
@@ -46,12 +49,19 @@ pub const TEST_PANIC_ENV: &str = "KNOB_TUI_TEST_PANIC";
 const WORKER_THREAD: &str = "knob-worker";
 
 /// Runs the TUI until the user quits. `startup` commands (e.g. loading the
-/// model given with `--model`) go to the worker before any request.
-pub fn run(assistant: Box<dyn Assistant>, startup: Vec<Command>) -> anyhow::Result<()> {
-    let theme = Theme::from_no_color(std::env::var_os("NO_COLOR").as_deref());
+/// model given with `--model`) go to the worker before any request. `theme`
+/// says whether to use colour (`--color`, NO_COLOR).
+pub fn run(
+    assistant: Box<dyn Assistant>,
+    startup: Vec<Command>,
+    theme: Theme,
+) -> anyhow::Result<()> {
     // The guard comes first: set-up can fail half-way (raw mode on, no
     // alternate screen), and restoring what was never changed is harmless.
     let _restore = RestoreOnDrop;
+    // crossterm drops colours under NO_COLOR by itself; the theme has
+    // already decided (`--color always` wins over NO_COLOR).
+    ratatui::crossterm::style::force_color_output(theme.color);
     let mut terminal = ratatui::try_init().context("cannot set up the terminal")?;
     install_panic_hook();
     execute!(stdout(), EnableBracketedPaste).context("cannot enable bracketed paste")?;
@@ -166,6 +176,7 @@ fn spawn_worker(
                     Command::Apply(id) => assistant.apply(*id, &worker_tx),
                     Command::Undo => assistant.undo(&worker_tx),
                     Command::History => assistant.history(&worker_tx),
+                    Command::Clear => assistant.clear(&worker_tx),
                     Command::SetModel(path) => assistant.set_model(path, &worker_tx),
                     Command::SetPlatform(name) => assistant.set_platform(name, &worker_tx),
                     Command::SetThreads(n) => assistant.set_threads(*n, &worker_tx),
@@ -221,20 +232,40 @@ fn spawn_reader(events: Sender<Event>, stop: Arc<AtomicBool>) -> anyhow::Result<
                     Ok(true) => {}
                     Err(_) => return,
                 }
-                let event = match term::read() {
-                    Ok(term::Event::Key(key)) => Event::Key(key),
-                    Ok(term::Event::Paste(text)) => Event::Paste(text),
-                    Ok(term::Event::Resize(w, h)) => Event::Resize(w, h),
-                    Ok(_) => continue,
-                    Err(_) => return,
-                };
-                if events.send(event).is_err() {
-                    return;
+                let Ok(batch) = read_batch() else { return };
+                for event in batch {
+                    if events.send(event).is_err() {
+                        return;
+                    }
                 }
             }
         })
         .context("cannot start the input thread")?;
     Ok(())
+}
+
+/// Reads the next event; a key, with the keys that follow it closer than
+/// anyone types (a paste without bracketed paste), as one burst.
+fn read_batch() -> io::Result<Vec<Event>> {
+    let mut burst = Vec::new();
+    loop {
+        let event = match term::read()? {
+            term::Event::Key(key) => {
+                burst.push(key);
+                if burst.len() < paste_burst::MAX_BURST_KEYS && term::poll(paste_burst::BURST_GAP)?
+                {
+                    continue;
+                }
+                None
+            }
+            term::Event::Paste(text) => Some(Event::Paste(text)),
+            term::Event::Resize(w, h) => Some(Event::Resize(w, h)),
+            _ => None,
+        };
+        let mut out = paste_burst::events(burst);
+        out.extend(event);
+        return Ok(out);
+    }
 }
 
 fn spawn_ticker(events: Sender<Event>) -> anyhow::Result<()> {

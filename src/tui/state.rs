@@ -18,7 +18,8 @@ pub enum CardStatus {
     Applying,
     /// Applied; the summary. Undo is offered.
     Applied(String),
-    /// Applying failed and was rolled back; the error.
+    /// Not applied: refused (a tool is missing), or failed and rolled
+    /// back; the message says which.
     Failed(String),
     Undoing,
     Undone(String),
@@ -30,6 +31,18 @@ pub enum CardStatus {
 pub struct Card {
     pub plan: PlanCard,
     pub status: CardStatus,
+    /// `v` shows the exact commands under each row.
+    pub show_commands: bool,
+}
+
+impl Card {
+    pub fn new(plan: PlanCard) -> Card {
+        Card {
+            plan,
+            status: CardStatus::Pending,
+            show_commands: false,
+        }
+    }
 }
 
 /// One item of the transcript.

@@ -72,6 +72,10 @@ fn plan(id: u64) -> PlanCard {
                 changed: true,
                 platform: "gnome".into(),
                 notes: vec!["Some GTK 3 apps follow after a restart".into()],
+                commands: vec![
+                    "key value: 'default' -> 'prefer-dark'".into(),
+                    "$ gsettings set org.gnome.desktop.interface color-scheme prefer-dark".into(),
+                ],
             },
             PlanRow {
                 id: "appearance.accent-color".into(),
@@ -81,9 +85,14 @@ fn plan(id: u64) -> PlanCard {
                 changed: false,
                 platform: "gnome".into(),
                 notes: vec![],
+                commands: vec![
+                    "(unchanged) $ gsettings set org.gnome.desktop.interface accent-color blue"
+                        .into(),
+                ],
             },
         ],
         confidence: 0.92,
+        then: vec!["$ dbus-send --session --type=signal /Theme org.example.Changed".into()],
     }
 }
 
@@ -505,7 +514,7 @@ fn slash_commands() {
     assert_eq!(errors, 4);
     assert!(run(&mut s, "/help").is_empty());
     assert!(matches!(s.entries.last(), Some(Entry::Info(t)) if t.contains("/platform NAME")));
-    assert!(run(&mut s, "/clear").is_empty());
+    assert_eq!(run(&mut s, "/clear"), [Effect::Send(Command::Clear)]);
     assert!(s.entries.is_empty());
     assert_eq!(run(&mut s, "/quit"), [Effect::Quit]);
     // Slash commands do not start a generation.
@@ -651,6 +660,46 @@ fn screen_plan_card() {
 }
 
 #[test]
+fn v_shows_and_hides_the_commands_of_a_pending_card() {
+    let mut s = with_pending_plan();
+    let commands_shown = |s: &State| matches!(&s.entries[1], Entry::Card(c) if c.show_commands);
+    assert!(!commands_shown(&s));
+    let hidden = render(&s, 80, 24).to_string();
+    assert!(!hidden.contains("$ gsettings"), "{hidden}");
+    assert!(feed(&mut s, [key(KeyCode::Char('v'))]).is_empty());
+    assert!(commands_shown(&s));
+    // The card keeps the focus and waits: v is not an answer.
+    assert_eq!(s.focus, Focus::Card(1));
+    assert!(matches!(&s.entries[1], Entry::Card(c) if c.status == CardStatus::Pending));
+    assert_snapshot!("plan_card_with_commands", render(&s, 80, 24));
+    feed(&mut s, [key(KeyCode::Char('v'))]);
+    assert!(!commands_shown(&s));
+    assert_eq!(render(&s, 80, 24).to_string(), hidden);
+}
+
+#[test]
+fn a_refused_apply_does_not_claim_a_rollback() {
+    let mut s = with_pending_plan();
+    feed(
+        &mut s,
+        [
+            key(KeyCode::Char('a')),
+            worker(WorkerEvent::Applied {
+                plan_id: 7,
+                result: Err("cannot apply this kde plan here: kwriteconfig5 not found on this machine, so the current values are unknown; nothing was changed".into()),
+            }),
+            worker(WorkerEvent::Done),
+        ],
+    );
+    let screen = render(&s, 100, 20).to_string();
+    assert!(
+        screen.contains("✗ Not applied: cannot apply this kde plan here: kwriteconfig5 not found"),
+        "{screen}"
+    );
+    assert!(!screen.contains("rolled back"), "{screen}");
+}
+
+#[test]
 fn screen_plan_card_applied_offers_undo() {
     let mut s = with_pending_plan();
     feed(
@@ -692,7 +741,7 @@ fn screen_suggestions_with_model_hint() {
         ("display.brightness".into(), "Brightness".into(), 0.2),
         ("sound.volume".into(), "Volume".into(), 0.1),
     ];
-    let hint = Some("No chat model is loaded: /model PATH loads a GGUF chat model.".into());
+    let hint = Some("That does not look like a settings request, and no chat model is loaded to answer it: /model PATH loads one.".into());
     feed(
         &mut s,
         [
@@ -701,6 +750,10 @@ fn screen_suggestions_with_model_hint() {
             worker(WorkerEvent::Done),
         ],
     );
+    // One message, not "Not understood as a settings request" followed by
+    // a hint that says what it was understood as.
+    let screen = render(&s, 60, 12).to_string();
+    assert!(!screen.contains("Not understood"), "{screen}");
     assert_snapshot!(render(&s, 60, 12));
 }
 
@@ -810,6 +863,7 @@ impl super::Assistant for Panicking {
     fn apply(&mut self, _: u64, _: &std::sync::mpsc::Sender<WorkerEvent>) {}
     fn undo(&mut self, _: &std::sync::mpsc::Sender<WorkerEvent>) {}
     fn history(&mut self, _: &std::sync::mpsc::Sender<WorkerEvent>) {}
+    fn clear(&mut self, _: &std::sync::mpsc::Sender<WorkerEvent>) {}
     fn set_model(&mut self, _: &std::path::Path, _: &std::sync::mpsc::Sender<WorkerEvent>) {}
     fn set_platform(&mut self, _: &str, _: &std::sync::mpsc::Sender<WorkerEvent>) {}
     fn set_threads(&mut self, _: usize, _: &std::sync::mpsc::Sender<WorkerEvent>) {}

@@ -1,4 +1,5 @@
-//! Styles that read on light and dark terminals, and none at all under NO_COLOR.
+//! Styles that read on light and dark terminals, and none at all with
+//! `--color never` (or NO_COLOR; `commands::resolve_color` decides).
 //!
 //! Only the terminal's own palette colours are used (never fixed RGB, never a
 //! background colour of our own), plus bold, dim and reverse, so the user's
@@ -7,18 +8,11 @@ use ratatui::style::{Color, Modifier, Style};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Theme {
-    /// False under NO_COLOR: modifiers only.
+    /// False with `--color never` or NO_COLOR: modifiers only.
     pub color: bool,
 }
 
 impl Theme {
-    /// Colour unless `no_color` holds a non-empty value (<https://no-color.org>).
-    pub fn from_no_color(no_color: Option<&std::ffi::OsStr>) -> Self {
-        Theme {
-            color: no_color.is_none_or(|v| v.is_empty()),
-        }
-    }
-
     fn fg(&self, color: Color) -> Style {
         if self.color {
             Style::new().fg(color)
@@ -69,16 +63,12 @@ impl Theme {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::ffi::OsStr;
 
     #[test]
     fn no_color_means_modifiers_only() {
-        let plain = Theme::from_no_color(Some(OsStr::new("1")));
-        assert!(!plain.color);
+        let plain = Theme { color: false };
         assert_eq!(plain.error().fg, None);
-        assert!(Theme::from_no_color(None).color);
-        // An empty NO_COLOR does not count (no-color.org).
-        assert!(Theme::from_no_color(Some(OsStr::new(""))).color);
-        assert_eq!(Theme::from_no_color(None).error().fg, Some(Color::Red));
+        assert!(plain.error().add_modifier.contains(Modifier::BOLD));
+        assert_eq!(Theme { color: true }.error().fg, Some(Color::Red));
     }
 }

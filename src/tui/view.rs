@@ -160,12 +160,17 @@ fn entry_lines(state: &State, entry: &Entry, focused: bool, width: usize) -> Vec
         }
         Entry::Card(card) => card_lines(state, card, focused, width, &mut out),
         Entry::Suggestions { hits, hint } => {
-            let heading = if hits.is_empty() {
-                "No matching setting found."
-            } else {
-                "Not understood as a settings request. Closest settings:"
+            // One message: the hint, when there is one, says what the
+            // request was taken for; the list follows it.
+            let heading = match (hint, hits.is_empty()) {
+                (Some(hint), true) => hint.clone(),
+                (Some(hint), false) => format!("{hint} Closest settings:"),
+                (None, true) => "No matching setting found.".to_string(),
+                (None, false) => {
+                    "Not understood as a settings request. Closest settings:".to_string()
+                }
             };
-            out.extend(wrap_text(heading, Style::new(), width, &[], &[]));
+            out.extend(wrap_text(&heading, Style::new(), width, &[], &[]));
             for (id, title, _score) in hits {
                 let pieces = [
                     (title.clone(), theme.title()),
@@ -177,9 +182,6 @@ fn entry_lines(state: &State, entry: &Entry, focused: bool, width: usize) -> Vec
                     &[Span::raw("  • ")],
                     &[Span::raw("    ")],
                 ));
-            }
-            if let Some(hint) = hint {
-                out.extend(wrap_text(hint, theme.dim(), width, &[], &[]));
             }
         }
         Entry::Info(text) => out.extend(wrap_text(text, theme.dim(), width, &[], &[])),
@@ -270,6 +272,20 @@ fn card_lines(
             let pieces = [(format!("note: {note}"), theme.dim())];
             out.extend(wrap(&pieces, width, &indent, &deeper));
         }
+        if card.show_commands {
+            for command in &row.commands {
+                let pieces = [(command.clone(), theme.code())];
+                out.extend(wrap(&pieces, width, &indent, &deeper));
+            }
+        }
+    }
+    if card.show_commands && !plan.then.is_empty() {
+        out.extend(wrap(&[("then:".into(), theme.dim())], width, &bar, &bar));
+        for command in &plan.then {
+            let pieces = [(command.clone(), theme.code())];
+            let indent = [Span::styled("│ ", theme.frame()), Span::raw("  ")];
+            out.extend(wrap(&pieces, width, &indent, &deeper));
+        }
     }
     let changes = plan.rows.iter().filter(|r| r.changed).count();
     let summary = format!(
@@ -286,6 +302,16 @@ fn card_lines(
             (" apply · ".into(), Style::new()),
             ("d".into(), theme.keys()),
             (" dry run · ".into(), Style::new()),
+            ("v".into(), theme.keys()),
+            (
+                if card.show_commands {
+                    " hide commands · "
+                } else {
+                    " commands · "
+                }
+                .into(),
+                Style::new(),
+            ),
             ("Esc".into(), theme.keys()),
             (" dismiss".into(), Style::new()),
         ],
@@ -304,7 +330,7 @@ fn card_lines(
             v
         }
         CardStatus::Failed(error) => vec![
-            ("✗ Not applied, rolled back: ".into(), theme.error()),
+            ("✗ Not applied: ".into(), theme.error()),
             (error.clone(), Style::new()),
         ],
         CardStatus::Undoing => vec![("Undoing…".into(), theme.dim())],
@@ -331,7 +357,7 @@ fn draw_rule(frame: &mut Frame, state: &State, area: Rect) {
         Some((notice.clone(), theme.notice()))
     } else if focused_card == Some(&CardStatus::Pending) {
         Some((
-            "Enter/a apply · d dry run · Esc dismiss".to_string(),
+            "Enter/a apply · d dry run · v commands · Esc dismiss".to_string(),
             theme.notice(),
         ))
     } else if matches!(focused_card, Some(CardStatus::Applied(_))) {

@@ -12,7 +12,11 @@ pub fn width(s: &str) -> usize {
 
 /// A grapheme as the terminal will show it, or `None` for one that must not be
 /// written at all (control characters would move the cursor or start escapes).
+/// A line end is kept: [`wrap`] starts a new row there.
 fn printable(g: &str) -> Option<&str> {
+    if g == "\n" || g == "\r\n" {
+        return Some("\n");
+    }
     if g == "\t" {
         return Some("    ");
     }
@@ -30,8 +34,9 @@ struct Cell<'a> {
 
 /// Wraps one logical line of styled pieces to `width` columns.
 ///
-/// Breaks after spaces where it can and inside a word only when the word is
-/// longer than the line. Every row starts with `first` (the first row) or
+/// Breaks after spaces where it can, inside a word only when the word is
+/// longer than the line, and always at a line end in the text (a pasted
+/// request of several lines keeps them). Every row starts with `first` (the first row) or
 /// `rest` (the following rows), e.g. a gutter or an indent. Always returns at
 /// least one row, so empty lines keep their place.
 pub fn wrap(
@@ -61,6 +66,12 @@ pub fn wrap(
     // Index in `row` just after the last space: where the row may be broken.
     let mut last_break: Option<usize> = None;
     for cell in &cells {
+        if cell.text == "\n" {
+            rows.push(std::mem::take(&mut row));
+            row_width = 0;
+            last_break = None;
+            continue;
+        }
         let avail = width
             .saturating_sub(prefix_width(if rows.is_empty() { first } else { rest }))
             .max(1);

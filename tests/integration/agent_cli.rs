@@ -291,6 +291,31 @@ fn ask_and_batch_json_have_one_schema() {
 }
 
 #[test]
+fn set_and_get_say_why_a_setting_is_not_available_here() {
+    let sb = Sandbox::new();
+    let out = sb.knob(&[
+        "set",
+        "notifications.do_not_disturb",
+        "true",
+        "--platform",
+        "kde",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    // The catalog's reason, and where it can be changed instead.
+    assert_contains(
+        &text(&out.stderr),
+        "notifications.do_not_disturb cannot be changed: not available on kde: Plasma keeps Do Not Disturb",
+    );
+    assert_contains(&text(&out.stderr), "(it can on: gnome, windows)");
+    let out = sb.knob(&["get", "notifications.do_not_disturb", "--platform", "kde"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_contains(
+        &text(&out.stderr),
+        "notifications.do_not_disturb cannot be read: not available on kde: Plasma keeps",
+    );
+}
+
+#[test]
 fn set_and_ask_resolve_a_relative_value_the_same_way() {
     // Planning for macOS on Linux: `defaults` is not here, so the current
     // value cannot be read, and both say so with the same words.

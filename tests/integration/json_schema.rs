@@ -221,6 +221,20 @@ fn rows(f: &Files) -> Vec<Row> {
             ],
             "bench-model",
         ),
+        // The smallest run: one in-cache shape, one thread, quick sampling.
+        json(
+            &[
+                "bench",
+                "kernels",
+                "--json",
+                "--quick",
+                "--shape",
+                "attn",
+                "--threads",
+                "1",
+            ],
+            "bench-kernels",
+        ),
         json(&["eval", "--json", &f.eval, "--threads", "1"], "eval"),
         json(
             &[

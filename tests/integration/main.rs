@@ -6,13 +6,16 @@ mod support;
 
 mod agent_cli;
 mod agent_model;
+mod chat_session;
 mod cli_embed;
+mod cli_global_flags;
 mod cli_misc;
 mod cli_model_info;
 mod cli_output;
 mod gguf_fuzz_regressions;
 mod json_schema;
 mod model_vs_naive;
+mod mu2_golden;
 mod mu_golden;
 mod real_model;
 mod real_model_gguf;

@@ -15,6 +15,8 @@ use knob::model::mu::Mu;
 use knob::tokenizer::Tokenizer;
 use serde_json::Value;
 
+use crate::support::golden::{compare_decoder, ids, rows};
+
 fn golden_dir() -> PathBuf {
     std::env::var_os("KNOB_MU_GOLDEN_DIR")
         .map(PathBuf::from)
@@ -29,28 +31,6 @@ fn golden() -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
-fn ids(v: &Value) -> Vec<u32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as u32)
-        .collect()
-}
-
-fn rows(v: &Value) -> Vec<Vec<f32>> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            r.as_array()
-                .unwrap()
-                .iter()
-                .map(|x| x.as_f64().unwrap() as f32)
-                .collect()
-        })
-        .collect()
-}
-
 /// Runs every golden case through the engine loaded from `file`, comparing
 /// with the `logits_key` logits; returns the largest difference seen.
 fn check(file: &str, logits_key: &str, tolerance: f32) -> f32 {
@@ -61,9 +41,12 @@ fn check(file: &str, logits_key: &str, tolerance: f32) -> f32 {
     let pad = gguf
         .metadata()
         .get_u32_opt("tokenizer.ggml.padding_token_id")
-        .unwrap()
-        .map(|p| p as usize);
+        .unwrap();
     let mut model = Mu::load(&GgufSource::new(gguf), 1).unwrap();
+    assert_eq!(
+        model.config.pad_token, pad,
+        "the padding the comparison leaves out"
+    );
     let mut worst = 0.0f32;
     for case in g["cases"].as_array().unwrap() {
         let query = case["query"].as_str().unwrap();
@@ -74,28 +57,11 @@ fn check(file: &str, logits_key: &str, tolerance: f32) -> f32 {
             enc,
             "tokens of {query:?}"
         );
-        let dec = ids(&case["dec_ids"]);
         let want = rows(&case[logits_key]);
-        assert_eq!(want.len(), dec.len());
         model.encode(&enc).unwrap();
-        for (pos, (&token, want)) in dec.iter().zip(&want).enumerate() {
-            let got = model.decode_step(token).unwrap();
-            if let Some(p) = pad {
-                assert_eq!(got[p], f32::NEG_INFINITY, "padding is never produced");
-            }
-            let diff = got
-                .iter()
-                .zip(want)
-                .enumerate()
-                .filter(|(i, _)| Some(*i) != pad)
-                .map(|(_, (a, b))| (a - b).abs())
-                .fold(0.0, f32::max);
-            assert!(
-                diff <= tolerance,
-                "{file} {query:?} position {pos}: max |logit diff| {diff} > {tolerance}"
-            );
-            worst = worst.max(diff);
-        }
+        let what = format!("{file} {query:?}");
+        let diff = compare_decoder(&mut model, &ids(&case["dec_ids"]), &want, tolerance, &what);
+        worst = worst.max(diff);
     }
     worst
 }

@@ -106,6 +106,60 @@ fn settings_request_shows_a_plan_card_then_quits_cleanly() {
     tmux.assert_clean_exit(0);
 }
 
+/// Whether an SGR sequence on a `capture-pane -e` screen sets a colour
+/// (foreground or background; not bold, dim or reverse, not a reset).
+fn has_colour(screen: &str) -> bool {
+    screen.split("\x1b[").skip(1).any(|seq| {
+        let Some(params) = seq.split_once('m').map(|(p, _)| p) else {
+            return false;
+        };
+        params.split(';').any(|p| {
+            matches!(
+                p.parse::<u32>(),
+                Ok(30..=38 | 40..=48 | 90..=97 | 100..=107)
+            )
+        })
+    })
+}
+
+/// The chat interface's screen, launched with `args` after `knob chat` and
+/// `env` before it, then quit.
+fn chat_screen(name: &str, env: &str, args: &str) -> String {
+    let tmux = start_shell(name);
+    tmux.type_text(&format!(
+        "{env} KNOB_TUI_FAKE=1 {KNOB} chat {args}; echo \"exit=$?\""
+    ));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(|s| s.contains("demo assistant"), "knob's status bar");
+    tmux.type_text("turn on dark mode");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(|s| s.contains("Esc dismiss"), "the plan card");
+    let screen = tmux.screen_with_escapes();
+    tmux.keys(&["Escape"]);
+    tmux.wait_for(|s| s.contains("Plan dismissed"), "the card to be dismissed");
+    tmux.type_text("/quit");
+    tmux.keys(&["Enter"]);
+    tmux.assert_clean_exit(0);
+    screen
+}
+
+#[test]
+fn color_never_takes_the_colour_out_of_the_chat_interface() {
+    let coloured = chat_screen("colour-auto", "", "");
+    assert!(has_colour(&coloured), "no colour by default:\n{coloured:?}");
+    let plain = chat_screen("colour-never", "", "--color never");
+    assert!(!has_colour(&plain), "colour with --color never:\n{plain:?}");
+    // Modifiers stay: the status bar is still reversed.
+    assert!(plain.contains("\x1b[7m"), "{plain:?}");
+    let plain = chat_screen("colour-no-color", "NO_COLOR=1", "");
+    assert!(!has_colour(&plain), "colour under NO_COLOR:\n{plain:?}");
+    let forced = chat_screen("colour-always", "NO_COLOR=1", "--color always");
+    assert!(
+        has_colour(&forced),
+        "--color always beats NO_COLOR:\n{forced:?}"
+    );
+}
+
 #[test]
 fn ctrl_c_stops_the_stream_and_the_app_stays_open() {
     let tmux = start_shell("stop");
@@ -183,6 +237,37 @@ fn ctrl_c_stops_the_stream_and_the_app_stays_open() {
     tmux.keys(&["C-c"]);
     tmux.wait_for(|s| s.contains("Ctrl-C again"), "the quit hint");
     tmux.keys(&["C-c"]);
+    tmux.assert_clean_exit(0);
+}
+
+#[test]
+fn a_paste_without_bracketed_paste_keeps_its_lines_and_sends_nothing() {
+    let tmux = start_shell("keys-paste");
+    tmux.launch_knob(40, "");
+    // Without -p tmux types the buffer as keys, each line end as Enter,
+    // as a terminal without bracketed paste does.
+    assert!(tmux
+        .cmd(&["set-buffer", "-b", "e2e", "my paste\nsecond line"])
+        .status
+        .success());
+    assert!(tmux
+        .cmd(&["paste-buffer", "-d", "-b", "e2e", "-t", "main"])
+        .status
+        .success());
+    tmux.wait_for(
+        |s| s.contains("› my paste") && s.contains("  second line"),
+        "both lines in the input",
+    );
+    thread::sleep(Duration::from_millis(300));
+    let screen = tmux.screen();
+    assert!(
+        !screen.contains("This is knob's demo"),
+        "the first line was sent early:\n{screen}"
+    );
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(|s| s.contains("This is knob's demo"), "the answer");
+    tmux.type_text("/quit");
+    tmux.keys(&["Enter"]);
     tmux.assert_clean_exit(0);
 }
 
@@ -316,6 +401,15 @@ fn a_chat_model_streams_and_ctrl_c_stops_it() {
         answer(&stopped),
         answer(&tmux.screen()),
         "tokens kept coming after the stop"
+    );
+    // The status bar keeps the reply's figures, not the settings agent's
+    // (a dozen tokens at a thousand tokens/s) that chose to chat.
+    let after = tmux.screen();
+    let count = token_count(&after).unwrap_or_else(|| panic!("no token count:\n{after}"));
+    assert!(count >= 24, "the settings agent's token count:\n{after}");
+    assert!(
+        tokens_per_s(&after).is_some_and(|r| r < 500.0),
+        "the settings agent's tokens/s:\n{after}"
     );
     assert_eq!(
         tmux.format("#{alternate_on}"),

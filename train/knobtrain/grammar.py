@@ -58,61 +58,17 @@ def _catalog_doc(cat: Catalog) -> dict:
     }
 
 
-# Issue 16 adds two intents the engine's grammar does not know yet: `get <id>` (read
-# a setting's current value; several ids joined by " ; ") and `chat`. Until
-# `knob settings check-program` accepts them, programs that use them are checked
-# here, and only here; every other program is still the binary's to judge.
-NEW_VERBS = ("get", "chat")
-
-
-def _uses_new_verbs(out: str) -> bool:
-    return any(a.split(" ", 1)[0] in NEW_VERBS for a in out.split(" ; "))
-
-
-def _check_new_verbs(out: str, cat: Catalog) -> dict:
-    """Verdict, in the binary's JSON shape, on a program that uses `get` or `chat`:
-    either exactly `chat`, or one or more `get <id>` of distinct catalog settings."""
-    def verdict(error, actions=(), targets=()):
-        return {"program": out, "valid": error is None, "error": error,
-                "actions": list(actions) if error is None else [],
-                "targets": list(targets) if error is None else []}
-
-    if out == "chat":
-        return verdict(None, ["chat"], [])
-    actions = out.split(" ; ")
-    known = {s.id for s in cat.settings}
-    targets: list[str] = []
-    for a in actions:
-        parts = a.split(" ")
-        if parts[0] == "chat":
-            return verdict(f"{a}: 'chat' is a whole program, it cannot be joined with other actions")
-        if parts[0] != "get":
-            return verdict(f"{a}: 'get' cannot be joined with changes in one program")
-        if len(parts) != 2:
-            return verdict(f"{a}: 'get' takes exactly one setting id")
-        if parts[1] not in known:
-            return verdict(f"{a}: unknown setting '{parts[1]}'")
-        if parts[1] in targets:
-            return verdict(f"{a}: {parts[1]} is read twice")
-        targets.append(parts[1])
-    return verdict(None, actions, targets)
-
-
 def check_programs(outs: list[str], cat: Catalog) -> list[dict]:
     """The verdict of `knob settings check-program --json` on each output, in order.
 
-    The binary holds the one grammar (docs/action-grammar.md): this module has no copy,
-    except for the `get`/`chat` programs the binary does not know yet (above).
+    The binary holds the one grammar (docs/action-grammar.md), `get` and `chat`
+    included: this module has no copy. A verdict's `actions` are the binary's, so
+    `chat` and `none` both have none (tell them apart by `program`).
     """
     outs = list(outs)
     for out in outs:
         if "\n" in out or "\r" in out:  # one program per line on the binary's stdin
             raise GrammarError(f"a program is one line: {out!r}")
-    new = {i: _check_new_verbs(o, cat) for i, o in enumerate(outs) if _uses_new_verbs(o)}
-    if new:
-        rest = [o for i, o in enumerate(outs) if i not in new]
-        it = iter(_check_with_binary(rest, cat) if rest else [])
-        return [new[i] if i in new else next(it) for i in range(len(outs))]
     return _check_with_binary(outs, cat)
 
 
@@ -142,5 +98,6 @@ def validate_all(outs: list[str], cat: Catalog) -> list[list[tuple[str, ...]]]:
 
 
 def validate(out: str, cat: Catalog) -> list[tuple[str, ...]]:
-    """Parse `out`; raise GrammarError (the binary's reason) unless it is well formed against `cat`."""
+    """Parse `out`; raise GrammarError (the binary's reason) unless it is well formed against `cat`.
+    The actions are the binary's: none for `none` and for `chat`."""
     return validate_all([out], cat)[0]

@@ -112,17 +112,36 @@ def test_grammar_rejects_bad_outputs(cat):
     assert validate("none", cat) == []
 
 
-def test_get_and_chat_are_checked_in_python_until_the_engine_knows_them(cat):
-    # issue 16's new intents: `get <id>` (one or more, distinct, existing ids) and `chat`
-    assert validate("chat", cat) == [("chat",)]
+def test_get_and_chat_are_the_binarys_to_judge(cat):
+    # issue 16's intents: `get <id>` (one or more, distinct, existing ids) and `chat`,
+    # judged by the binary like every other program (chat has no actions, as none)
+    assert validate("chat", cat) == []
     assert validate("get appearance.dark_mode ; get sound.volume", cat) == [
         ("get", "appearance.dark_mode"), ("get", "sound.volume")]
     for bad in ["get nope.x", "get appearance.dark_mode true", "get sound.volume ; get sound.volume",
                 "chat ; chat", "get sound.volume ; set sound.mute true", "chat ; get sound.volume", "get"]:
         with pytest.raises(GrammarError):
             validate(bad, cat)
-    verdicts = check_programs(["set sound.volume 30", "chat", "toggle display.brightness", "get sound.volume"], cat)
+    programs = ["set sound.volume 30", "chat", "toggle display.brightness", "get sound.volume"]
+    verdicts = check_programs(programs, cat)
     assert [v["valid"] for v in verdicts] == [True, True, False, True]
+    assert [v["program"] for v in verdicts] == programs
+    assert verdicts[1] == {"program": "chat", "valid": True, "error": None, "actions": [], "targets": []}
+
+
+def test_get_and_chat_programs_go_to_the_binary(cat, tmp_path, monkeypatch):
+    # A stand-in binary that rejects everything: no program is judged in Python.
+    stub = tmp_path / "knob"
+    stub.write_text("#!/bin/sh\nwhile read -r line; do\n"
+                    "echo '{\"program\":\"x\",\"valid\":false,\"error\":\"stub says no\",\"actions\":[],\"targets\":[]}'\n"
+                    "done\nexit 1\n")
+    stub.chmod(0o755)
+    monkeypatch.setenv("KNOB_BIN", str(stub))
+    for program in ["chat", "get sound.volume", "get appearance.dark_mode ; get sound.volume"]:
+        with pytest.raises(GrammarError, match="^stub says no$"):
+            validate(program, cat)
+    verdicts = check_programs(["chat", "none", "get sound.volume"], cat)
+    assert [v["error"] for v in verdicts] == ["stub says no"] * 3
 
 
 def test_grammar_errors_are_the_binarys_own(cat):

@@ -115,11 +115,11 @@ macro_rules! dispatch {
     }};
 }
 
-/// The AVX2 token for the x86 SIMD paths (the AVX-512 path implies AVX2).
+/// The AVX2 token for the x86 SIMD paths (the AVX-512 and AMX paths imply AVX2).
 #[cfg(target_arch = "x86_64")]
 fn x86_token(isa: Isa) -> Option<crate::x86::avx2::Avx2> {
     match isa {
-        Isa::Avx2 | Isa::Avx512Vnni => Some(
+        Isa::Avx2 | Isa::Avx512Vnni | Isa::Amx => Some(
             crate::x86::avx2::Avx2::new()
                 .unwrap_or_else(|| panic!("the {isa} path is not available on this CPU")),
         ),

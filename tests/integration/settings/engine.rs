@@ -559,7 +559,7 @@ fn unsupported_platform_and_unknown_ids_are_explained() {
     assert!(p.actions.is_empty());
     assert_eq!(
         p.skipped[0].reason,
-        "fixture.not_installed has no macos mapping in the catalog"
+        "not available on macos: knob's catalog has no macos mapping for it"
     );
     let err = plan(
         &cat,

@@ -365,16 +365,3 @@ fn relative_changes_read_the_current_value() {
         "fixture.cursor_size: 32  (32, gsettings org.gnome.desktop.interface cursor-size)\n"
     );
 }
-
-#[test]
-#[cfg(all(unix, not(target_os = "macos")))]
-fn no_platform_and_no_desktop_asks_for_platform() {
-    let sb = Sandbox::new();
-    let out = sb.knob(&["set", "fixture.dark_mode", "on"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("XDG_CURRENT_DESKTOP is not set; pass --platform"),
-        "{}",
-        stderr(&out)
-    );
-}

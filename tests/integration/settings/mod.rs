@@ -6,6 +6,7 @@ mod check_program;
 mod concurrency;
 mod confirm;
 mod context;
+mod detection;
 mod engine;
 mod golden;
 mod gsettings;

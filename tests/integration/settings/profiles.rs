@@ -114,7 +114,15 @@ fn invalid_profiles_give_their_exact_errors() {
         ("unknown_backend.toml", "unknown_backend.toml:10:11: unknown backend 'dconf' (expected gsettings, kconfig, defaults, registry or command)"),
         (
             "unknown_field.toml",
-            "unknown_field.toml:3:1: unknown field `titel`, expected one of `id`, `title`, `description`, `synonyms`, `examples`, `value`, `gnome`, `kde`, `macos`, `windows`, `linux`",
+            "unknown_field.toml:3:1: unknown field `titel`, expected one of `id`, `title`, `description`, `synonyms`, `examples`, `value`, `gnome`, `kde`, `macos`, `windows`, `linux`, `unavailable`",
+        ),
+        (
+            "unavailable_and_mapped.toml",
+            "unavailable_and_mapped.toml:16:1: unavailable: kde has a [setting.kde] table; drop one of them",
+        ),
+        (
+            "unavailable_unknown_platform.toml",
+            "unavailable_unknown_platform.toml:11:1: unavailable: 'haiku' is not a platform table (gnome, kde, macos, windows, linux)",
         ),
         ("write_without_value.toml", "write_without_value.toml:14:9: 'write' must contain {value}"),
         (
@@ -319,5 +327,96 @@ fn show_lists_partial_map_as_a_note() {
         stdout(&out).contains("    note: the Windows slider has 16 px steps from 32 px\n"),
         "{}",
         stdout(&out)
+    );
+}
+
+/// A preset file's header with the given name and synonyms, then `[values]`.
+fn preset_text(name: &str, synonyms: &str, values: &str) -> String {
+    format!(
+        "name = \"{name}\"\ntitle = \"T\"\ndescription = \"D.\"\nsynonyms = [{synonyms}]\n\n[values]\n{values}"
+    )
+}
+
+const THREE: &str = "\"a\", \"b\", \"c\"";
+
+/// The preset checks that scripts/check_catalog.py had, now `knob settings
+/// check`'s: a user preset naming a setting that does not exist or a value
+/// the setting refuses is reported at its line and column.
+#[test]
+fn check_command_reports_broken_presets_with_positions() {
+    let sb = Sandbox::new();
+    let broken = sb.path("config").join("knob/profiles/presets/broken.toml");
+    let values = "\"no.such.setting\" = true\n\"display.brightness\" = 101\n";
+    std::fs::write(&broken, preset_text("broken", THREE, values)).unwrap();
+    let out = sb.knob(&["settings", "check"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let b = broken.display();
+    let err = stderr(&out);
+    assert_contains(
+        &err,
+        &format!("{b}:7:1: unknown setting 'no.such.setting'\n"),
+    );
+    assert_contains(&err, &format!("{b}:8:24: 'display.brightness': "));
+    assert!(err.ends_with("knob: 2 errors in the profiles\n"), "{err}");
+}
+
+/// Two settings of one preset that write one key on one platform with
+/// different values (both write GNOME's session idle-delay) are refused,
+/// at the later value; the same preset without the clash loads.
+#[test]
+fn a_preset_that_writes_one_key_twice_differently_is_refused() {
+    let sb = Sandbox::new();
+    let clash = sb.path("config").join("knob/profiles/presets/clash.toml");
+    let values = "\"lock.idle_lock_timeout\" = 5\n\"power.screen_off_timeout\" = 2\n";
+    std::fs::write(&clash, preset_text("clash", THREE, values)).unwrap();
+    let out = sb.knob(&["settings", "check"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert_contains(
+        &stderr(&out),
+        &format!(
+            "{}:8:1: 'lock.idle_lock_timeout' and 'power.screen_off_timeout' both write \
+             gsettings org.gnome.desktop.session idle-delay on gnome, with different values",
+            clash.display()
+        ),
+    );
+    // Knob refuses to plan from a catalog with that preset, too.
+    let out = sb.knob(&["apply", "clash", "--platform", "gnome"]);
+    assert_ne!(out.status.code(), Some(0), "{}", stdout(&out));
+    let agree = "\"lock.idle_lock_timeout\" = 5\n\"power.screen_off_timeout\" = 5\n";
+    std::fs::write(&clash, preset_text("clash", THREE, agree)).unwrap();
+    sb.knob_ok(&["settings", "check"]);
+}
+
+/// The shipped presets pass every preset check when given as files (as
+/// scripts/check_catalog.py gave them), and the catalog policy holds a
+/// given preset to its file name and to 3-12 synonyms.
+#[test]
+fn shipped_presets_pass_and_the_preset_policy_is_checked() {
+    let sb = Sandbox::new();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("settings-profiles/presets");
+    let mut shipped: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .collect();
+    shipped.sort();
+    assert!(shipped.len() >= 6, "{shipped:?}");
+    let mut args = vec!["settings", "check"];
+    args.extend(shipped.iter().map(String::as_str));
+    let out = sb.knob_ok(&args);
+    assert!(stdout(&out).starts_with("ok: "), "{}", stdout(&out));
+
+    let wrong = sb.path("home").join("evening.toml");
+    let text = preset_text("dusk", "\"a\", \"b\"", "\"appearance.dark_mode\" = true\n");
+    std::fs::write(&wrong, text).unwrap();
+    let w = wrong.display().to_string();
+    let out = sb.knob(&["settings", "check", &w]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "{w}:1:8: preset name 'dusk' differs from the file name 'evening'\n\
+             {w}:4:12: 2 synonyms (want 3-12)\n\
+             knob: 2 errors in the profiles\n"
+        )
     );
 }

@@ -3,6 +3,7 @@
 //! models' paths, a terminal (tmux) for knob, and a chat model the tests write
 //! themselves.
 pub mod chat_model;
+pub mod golden;
 mod output;
 mod sandbox;
 mod test_model;

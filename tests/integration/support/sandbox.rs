@@ -87,11 +87,18 @@ impl Sandbox {
         ]
     }
 
-    const REMOVE: [&'static str; 4] = [
+    /// No desktop session (knob detects the platform from these), none of
+    /// the caller's knob directories, no colour preference.
+    const REMOVE: [&'static str; 9] = [
         "XDG_CURRENT_DESKTOP",
+        "XDG_SESSION_DESKTOP",
+        "DESKTOP_SESSION",
+        "KDE_FULL_SESSION",
+        "GNOME_DESKTOP_SESSION_ID",
         "KNOB_DATA_DIR",
         "KNOB_CONFIG_DIR",
         "DBUS_SESSION_BUS_ADDRESS",
+        "NO_COLOR",
     ];
 
     /// Sets the sandbox environment on a child command.
@@ -200,6 +207,24 @@ pub fn outside_snapshot() -> BTreeMap<PathBuf, (u64, Option<SystemTime>)> {
         walk(&home.join(r), &mut out);
     }
     out
+}
+
+/// A directory in the sandbox holding links to these real tools only, for
+/// a PATH on which knob finds exactly them (platform detection looks at
+/// which desktop tools are installed).
+pub fn only_tools(sb: &Sandbox, name: &str, tools: &[&str]) -> PathBuf {
+    let dir = sb.path(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path_var = std::env::var_os("PATH").unwrap_or_default();
+    for tool in tools {
+        require_tool(tool);
+        let real = std::env::split_paths(&path_var)
+            .map(|d| d.join(tool))
+            .find(|p| p.is_file())
+            .expect("the tool on PATH");
+        std::os::unix::fs::symlink(real, dir.join(tool)).unwrap();
+    }
+    dir
 }
 
 /// A `gsettings` wrapper in `dir` (a shell script that runs `guard`, then

@@ -80,6 +80,16 @@ impl Tmux {
             .into_owned()
     }
 
+    /// The screen with its colours and attributes as SGR escape sequences.
+    pub fn screen_with_escapes(&self) -> String {
+        String::from_utf8_lossy(
+            &self
+                .cmd(&["capture-pane", "-p", "-e", "-t", SESSION])
+                .stdout,
+        )
+        .into_owned()
+    }
+
     /// A tmux format (`#{alternate_on}`, ...) for the pane.
     pub fn format(&self, format: &str) -> String {
         let out = self.cmd(&["display-message", "-p", "-t", SESSION, format]);

@@ -1,0 +1,261 @@
+//! The AMX gemm, over weights repacked once ([`gemm_tiled`]) and through
+//! `gemm_with(Isa::Amx, ..)` (repacked per call), against the scalar path:
+//! odd and tile-edge shapes, one and many blocks, extreme values, zero
+//! scales. On a CPU or OS without AMX each test says on stderr (uncaptured,
+//! so it shows in the CI log) that it was skipped and why.
+//!
+//! `tests/paths.rs` runs the AMX path too, with the other paths' shapes.
+
+mod common;
+
+use std::io::Write;
+
+use common::{activations, dot_f64, weights, Rng, WeightKind};
+use knob_kernels::*;
+use proptest::prelude::*;
+
+/// Whether the AMX path runs here; if not, says why on the real stderr
+/// (libtest captures `eprintln!`, not direct writes).
+fn amx_here(test: &str) -> bool {
+    match Isa::Amx.check() {
+        Ok(()) => true,
+        Err(reason) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED {test}: the amx path cannot run here: {reason}"
+            );
+            false
+        }
+    }
+}
+
+/// gemm_tiled and gemm_with(Amx) on one shape against the scalar path
+/// (within `dot_tolerance`), and against each other from AMX_MIN_ROWS rows
+/// on (bit for bit: the same tile code runs on the same data).
+fn check_shape(n: usize, k: usize, m: usize, seed: u64, wk: WeightKind, threads: usize) {
+    let mut rng = Rng(seed | 1);
+    let w = weights(&mut rng, n, k, wk);
+    let x = activations(&mut rng, m, k);
+    let nb = k / 32;
+    let mut acts = QuantizedActs::new();
+    acts.quantize_with(Isa::Scalar, &x, m, k);
+    let one = ThreadPool::new(1);
+    let pool = ThreadPool::new(threads);
+    let mut want = vec![0.0f32; m * n];
+    gemm_with(Isa::Scalar, &one, &w, n, k, &acts, &mut want);
+
+    let tiled = TiledQ8_0::new(&w, n, k);
+    let mut got = vec![f32::NAN; m * n];
+    gemm_tiled(&pool, &tiled, &acts, &mut got);
+    let mut per_call = vec![f32::NAN; m * n];
+    gemm_with(Isa::Amx, &pool, &w, n, k, &acts, &mut per_call);
+    for r in 0..m {
+        for j in 0..n {
+            let (_, abs) = dot_f64(&w[j * nb..(j + 1) * nb], &acts, r);
+            let tol = dot_tolerance(nb, abs as f32);
+            let (g, e) = (got[r * n + j], want[r * n + j]);
+            assert!(
+                (g - e).abs() <= tol,
+                "gemm_tiled {n}x{k} m {m}: y[{r},{j}] = {g}, scalar {e}, tol {tol}"
+            );
+            let p = per_call[r * n + j];
+            if m >= AMX_MIN_ROWS {
+                assert_eq!(
+                    p.to_bits(),
+                    g.to_bits(),
+                    "gemm_with(amx) {n}x{k} m {m}: y[{r},{j}] = {p}, gemm_tiled {g}"
+                );
+            } else {
+                // Fewer rows run the AVX-512 VNNI gemm (or gemv for m = 1).
+                assert!(
+                    (p - e).abs() <= tol,
+                    "gemm_with(amx) m {m}: y[{r},{j}] = {p}, scalar {e}"
+                );
+            }
+        }
+    }
+}
+
+fn kind(i: u8) -> WeightKind {
+    match i % 3 {
+        0 => WeightKind::Random,
+        1 => WeightKind::Extreme,
+        _ => WeightKind::WithMinus128,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn amx_gemm_matches_scalar(
+        n in 1usize..=50,
+        nb in prop_oneof![1usize..=20, 20usize..=256],
+        m in 1usize..=67,
+        seed in any::<u64>(),
+        wk in any::<u8>(),
+        threads in 1usize..=3,
+    ) {
+        if !amx_here("amx_gemm_matches_scalar") {
+            return Ok(());
+        }
+        let k = nb * 32;
+        // Keep the scalar reference cheap in debug builds.
+        let m = m.min((1 << 19) / (n * k)).max(1);
+        check_shape(n, k, m, seed, kind(wk), threads);
+    }
+}
+
+#[test]
+fn amx_edge_shapes() {
+    if !amx_here("amx_edge_shapes") {
+        return;
+    }
+    // One block; m and n at, below and above the 16-row tile edges; many blocks.
+    for (n, k, m) in [
+        (1, 32, 2),
+        (16, 32, 16),
+        (15, 64, 15),
+        (17, 64, 17),
+        (16, 96, 33),
+        (33, 32, 1),
+        (31, 160, 48),
+        (48, 8192, 19),
+        (3, 32, 67),
+    ] {
+        for wk in [
+            WeightKind::Random,
+            WeightKind::Extreme,
+            WeightKind::WithMinus128,
+        ] {
+            check_shape(n, k, m, (n * 1000 + k + m) as u64, wk, 1);
+        }
+    }
+    check_shape(203, 160, 40, 9, WeightKind::Random, 3);
+}
+
+/// Weights of scale 1 and integer activations with a block maximum of 127
+/// (so the activation scale is 1 and the values pass through unchanged):
+/// every product and sum is an integer well inside f32's exact range, so the
+/// result must be exact.
+#[test]
+fn amx_extreme_values_are_exact() {
+    if !amx_here("amx_extreme_values_are_exact") {
+        return;
+    }
+    let (n, k, m) = (18, 128, 17);
+    let one = f32_to_f16(1.0).to_le_bytes();
+    for (wq, xq) in [(127i8, -127i32), (-127, -127), (-128, -127), (-128, 127)] {
+        let w = vec![
+            BlockQ8_0 {
+                d: one,
+                qs: [wq; 32]
+            };
+            n * k / 32
+        ];
+        // Every block: 31 copies of xq and one 127 (so the scale is 1).
+        let x: Vec<f32> = (0..m * k)
+            .map(|i| if i % 32 == 0 { 127.0 } else { xq as f32 })
+            .collect();
+        let mut acts = QuantizedActs::new();
+        acts.quantize_with(Isa::Scalar, &x, m, k);
+        assert!(acts.row_scales(0).iter().all(|&d| d == 1.0));
+        let exact = (k / 32) as f32 * (wq as f32) * (31.0 * xq as f32 + 127.0);
+        let tiled = TiledQ8_0::new(&w, n, k);
+        let mut y = vec![0.0f32; m * n];
+        gemm_tiled(&ThreadPool::new(1), &tiled, &acts, &mut y);
+        assert!(
+            y.iter().all(|&v| v == exact),
+            "w {wq} x {xq}: {y:?} != {exact}"
+        );
+        let mut y2 = vec![0.0f32; m * n];
+        gemm_with(Isa::Amx, &ThreadPool::new(2), &w, n, k, &acts, &mut y2);
+        assert!(y2.iter().all(|&v| v == exact), "w {wq} x {xq} (per call)");
+    }
+}
+
+#[test]
+fn amx_zero_scales_give_zero() {
+    if !amx_here("amx_zero_scales_give_zero") {
+        return;
+    }
+    let (n, k, m) = (20, 96, 18);
+    let w0 = vec![
+        BlockQ8_0 {
+            d: [0, 0],
+            qs: [100; 32]
+        };
+        n * k / 32
+    ];
+    let mut acts = QuantizedActs::new();
+    acts.quantize_with(Isa::Scalar, &vec![1.0f32; m * k], m, k);
+    let mut y = vec![f32::NAN; m * n];
+    gemm_tiled(
+        &ThreadPool::new(1),
+        &TiledQ8_0::new(&w0, n, k),
+        &acts,
+        &mut y,
+    );
+    assert!(y.iter().all(|&v| v == 0.0), "zero weight scales: {y:?}");
+    // Zero activations (scale 0) against -128 weights.
+    let w1 = vec![
+        BlockQ8_0 {
+            d: f32_to_f16(2.0).to_le_bytes(),
+            qs: [-128; 32]
+        };
+        n * k / 32
+    ];
+    acts.quantize_with(Isa::Scalar, &vec![0.0f32; m * k], m, k);
+    let mut y = vec![f32::NAN; m * n];
+    gemm_tiled(
+        &ThreadPool::new(1),
+        &TiledQ8_0::new(&w1, n, k),
+        &acts,
+        &mut y,
+    );
+    assert!(y.iter().all(|&v| v == 0.0), "zero activations: {y:?}");
+}
+
+#[test]
+fn amx_gives_the_same_bits_with_any_thread_count() {
+    if !amx_here("amx_gives_the_same_bits_with_any_thread_count") {
+        return;
+    }
+    let mut rng = Rng(77);
+    let (n, k, m) = (203, 160, 37);
+    let w = weights(&mut rng, n, k, WeightKind::Random);
+    let x = activations(&mut rng, m, k);
+    let mut acts = QuantizedActs::new();
+    acts.quantize_with(Isa::Amx, &x, m, k);
+    let tiled = TiledQ8_0::new(&w, n, k);
+    let runs: Vec<Vec<f32>> = [1, 2, 3]
+        .into_iter()
+        .map(|t| {
+            let mut y = vec![0.0f32; m * n];
+            gemm_tiled(&ThreadPool::new(t), &tiled, &acts, &mut y);
+            y
+        })
+        .collect();
+    assert_eq!(runs[0], runs[1]);
+    assert_eq!(runs[0], runs[2]);
+}
+
+#[test]
+fn without_amx_the_path_is_absent_and_says_why() {
+    // Runs everywhere: the path is listed exactly when its check passes,
+    // and a refusal names what is missing.
+    match Isa::Amx.check() {
+        Ok(()) => assert!(available_isas().contains(&Isa::Amx)),
+        Err(reason) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "the amx path is not available here: {reason}"
+            );
+            assert!(!available_isas().contains(&Isa::Amx));
+            assert!(
+                reason.contains("AMX") || reason.contains("architecture"),
+                "{reason}"
+            );
+        }
+    }
+}
