@@ -21,7 +21,7 @@ use super::keyword::KeywordRule;
 use super::provenance::{unsaid_value, UnsaidValue};
 use super::request::{self, RequestError};
 use super::search::{SearchDoc, SearchIndex};
-use super::semantic::{DocVectors, Embedder, SemanticError};
+use super::semantic::{BuildStats, DocVectors, Embedder, SemanticError};
 use super::settings_model::{SettingsModel, SettingsModelError, MAX_BEAMS};
 use crate::settings::Catalog;
 
@@ -148,7 +148,7 @@ enum Semantic {
     NotBuilt,
     /// The model has no sentence encoder (v1): BM25 alone.
     Unavailable,
-    Ready(DocVectors),
+    Ready(DocVectors, BuildStats),
 }
 
 pub struct Agent {
@@ -280,6 +280,15 @@ impl Agent {
             .collect())
     }
 
+    /// Where semantic search's catalog vectors came from, once a search has
+    /// needed them; `None` before, and without a sentence encoder.
+    pub fn search_vector_stats(&self) -> Option<BuildStats> {
+        match &self.semantic {
+            Semantic::Ready(_, stats) => Some(*stats),
+            _ => None,
+        }
+    }
+
     /// Each search document's similarity to `query`; `None` without a
     /// sentence encoder. Builds the documents' vectors on first use.
     fn similarities(&mut self, query: &str) -> Result<Option<Vec<f32>>, AgentError> {
@@ -291,14 +300,15 @@ impl Agent {
             let built = DocVectors::load_or_build(
                 &self.search.phrases(),
                 embedder,
+                super::semantic::SHIPPED_VECTORS,
                 self.vector_cache_dir.as_deref(),
             )?;
             self.semantic = match built {
-                Some((vectors, _)) => Semantic::Ready(vectors),
+                Some((vectors, stats)) => Semantic::Ready(vectors, stats),
                 None => Semantic::Unavailable,
             };
         }
-        let Semantic::Ready(vectors) = &self.semantic else {
+        let Semantic::Ready(vectors, _) = &self.semantic else {
             return Ok(None);
         };
         Ok(embedder.embed(query)?.map(|q| vectors.similarities(&q)))

@@ -19,13 +19,34 @@ pub trait Embedder {
     /// The unit-length vector of `text`, or `None` when there is no sentence
     /// encoder (then search is BM25 alone).
     fn embed(&mut self, text: &str) -> Result<Option<Vec<f32>>, SettingsModelError>;
+
+    /// What names this encoder's weights in precomputed vectors (the shipped
+    /// ones, [`SHIPPED_VECTORS`]); `None`: no precomputed vectors apply.
+    fn model_fingerprint(&self) -> Option<String> {
+        None
+    }
 }
 
 impl Embedder for SettingsModel {
     fn embed(&mut self, text: &str) -> Result<Option<Vec<f32>>, SettingsModelError> {
         self.sentence_embedding(text)
     }
+
+    fn model_fingerprint(&self) -> Option<String> {
+        Some(self.file_fingerprint().to_string())
+    }
 }
+
+/// The catalog's phrases embedded ahead of time with the settings model
+/// (`knob settings vectors --write assets/search-vectors.bin`, which
+/// train/run-v2.sh runs after the export), so that the first search does not
+/// embed ~2,000 phrases (7 s of CPU with v2). The file is keyed by the
+/// model file's SHA-256 and its entries by exact text: with another model
+/// it is ignored, and a phrase it lacks (an edited catalog, the user's own
+/// presets) is embedded and cached as before. Never wrong vectors, at worst
+/// the old cold cost. tests/integration/semantic_search.rs checks that it
+/// matches the model and the catalog.
+pub static SHIPPED_VECTORS: &[u8] = include_bytes!("../../assets/search-vectors.bin");
 
 /// Embedded first: whether there is an encoder at all, and its fingerprint
 /// for the cache (vectors of another encoder must never be reused).
@@ -41,14 +62,23 @@ const RRF_K: f32 = 60.0;
 /// A setting the request shares no word with is suggested only when its
 /// closest phrase is at least this similar (cosine). Without a floor, the
 /// closest phrase of an unrelated request ("capital of france") would still
-/// come out first, and suggestions would become noise. Measured with
-/// all-MiniLM-L6-v2 over the shipped catalog: the right setting's similarity
-/// to the 15 everyday requests of tests/integration/semantic_search.rs is
-/// 0.59 to 1.0; the best match of requests about nothing in the catalog is
-/// 0.25 to 0.42 (chat, trivia), 0.52 and 0.54 ("reboot", "delete my
-/// downloads", which knob cannot do: the settings that come close are then
-/// shown). Re-measure for a new encoder (`cargo test semantic_search`).
-pub const MIN_SIMILARITY: f32 = 0.5;
+/// come out first, and suggestions would become noise.
+///
+/// Measured with settings model v2's fine-tuned encoder (assets/knob-mu2.gguf,
+/// sha256 14e3783a...), whose cosines sit higher than the pretrained
+/// all-MiniLM-L6-v2's (there the floor was 0.5): the right setting's
+/// similarity to the 15 everyday requests of
+/// tests/integration/semantic_search.rs is 0.653 ("I'm on a plane"), then
+/// 0.671 to 1.0; the best match of 15 chat, trivia and greeting requests is
+/// 0.546 to 0.657 ("who won the football match yesterday"); of things knob
+/// cannot do ("reboot", "delete my downloads", "open firefox", 6 requests)
+/// 0.638 to 0.701, always the same few settings (apps pinned to the dock,
+/// AutoPlay). No floor separates the last group from everyday requests; 0.66
+/// keeps 14 of the 15 everyday requests and every chat and trivia request out
+/// (a chat request gets no suggestions anyway: the model routes it to chat).
+/// Re-measure for a new encoder: the test prints the similarities
+/// (`cargo test --release --test integration semantic_search -- --nocapture`).
+pub const MIN_SIMILARITY: f32 = 0.66;
 
 /// Only this many of the closest settings take part in the fusion: deeper
 /// ranks are noise, and each one would add a little to the fused scores.
@@ -81,49 +111,81 @@ pub enum SemanticError {
 pub struct BuildStats {
     /// Distinct phrases.
     pub phrases: usize,
-    /// Phrases that were embedded (the rest came from the cache).
+    /// Phrases found in the precomputed (shipped) vectors.
+    pub shipped: usize,
+    /// Phrases that were embedded (the rest came from the shipped vectors or
+    /// the cache).
     pub embedded: usize,
 }
 
 impl DocVectors {
-    /// The vectors of every document's `phrases`: read from the cache file of
-    /// this encoder in `cache_dir` where it has them, embedded otherwise (and
-    /// the cache rewritten). `None` when the embedder has no sentence encoder.
-    /// A missing, unreadable or corrupt cache is rebuilt; only the encoder's
-    /// own errors are errors.
+    /// The vectors of every document's `phrases`: from `shipped` (the bytes
+    /// of a [`vector_cache`] file keyed by the embedder's
+    /// [`Embedder::model_fingerprint`]) where they are there, else from the
+    /// cache file of this encoder in `cache_dir`, else embedded (and the
+    /// cache rewritten). `None` when the embedder has no sentence encoder.
+    /// Shipped vectors of another model, and a missing, unreadable or
+    /// corrupt cache, are ignored; only the encoder's own errors are errors.
     pub fn load_or_build(
         phrases: &[Vec<String>],
         embedder: &mut dyn Embedder,
+        shipped: &[u8],
         cache_dir: Option<&Path>,
     ) -> Result<Option<(DocVectors, BuildStats)>, SemanticError> {
+        // One short text (a few ms): whether there is an encoder, its
+        // dimension, and the name of its cache.
         let Some(probe) = embedder.embed(PROBE)? else {
             return Ok(None);
         };
         let dim = probe.len();
-        let path = cache_dir.map(|d| vector_cache::file_in(d, &vector_cache::fingerprint(&probe)));
-        let mut known = path
-            .as_deref()
-            .and_then(|p| vector_cache::read(p, dim).ok())
+        let mut known = embedder
+            .model_fingerprint()
+            .and_then(|key| vector_cache::decode(shipped, &key).ok())
+            .filter(|(d, _)| *d == dim)
+            .map(|(_, v)| v)
             .unwrap_or_default();
         let mut stats = BuildStats::default();
         let mut seen = HashSet::new();
+        let mut missing = Vec::new();
         for text in phrases.iter().flatten() {
-            if !seen.insert(text.as_str()) {
-                continue;
-            }
-            stats.phrases += 1;
-            if !known.contains_key(text) {
-                let v = embed_as(embedder, text, dim)?;
-                known.insert(text.clone(), v);
-                stats.embedded += 1;
+            if seen.insert(text.as_str()) {
+                stats.phrases += 1;
+                if known.contains_key(text) {
+                    stats.shipped += 1;
+                } else {
+                    missing.push(text.as_str());
+                }
             }
         }
-        if let (Some(path), true) = (&path, stats.embedded > 0) {
-            // Only the phrases of today's catalog: the cache does not grow
-            // with every edit. A cache that cannot be written costs only time.
-            let entries: Vec<(&str, &[f32])> =
-                seen.iter().map(|t| (*t, known[*t].as_slice())).collect();
-            let _ = vector_cache::write(path, dim, &entries);
+        if !missing.is_empty() {
+            let key = vector_cache::fingerprint(&probe);
+            let path = cache_dir.map(|d| vector_cache::file_in(d, &key));
+            let cached = path
+                .as_deref()
+                .and_then(|p| vector_cache::read(p, &key, dim).ok())
+                .unwrap_or_default();
+            let mut fresh = 0;
+            let mut entries = Vec::with_capacity(missing.len());
+            for text in &missing {
+                let v = match cached.get(*text) {
+                    Some(v) => v.clone(),
+                    None => {
+                        fresh += 1;
+                        embed_as(embedder, text, dim)?
+                    }
+                };
+                entries.push((*text, v));
+            }
+            stats.embedded = fresh;
+            if let (Some(path), true) = (&path, fresh > 0) {
+                // Only the phrases the shipped vectors lack, of today's
+                // catalog: the cache does not grow with every edit. A cache
+                // that cannot be written costs only time.
+                let refs: Vec<(&str, &[f32])> =
+                    entries.iter().map(|(t, v)| (*t, v.as_slice())).collect();
+                let _ = vector_cache::write(path, &key, dim, &refs);
+            }
+            known.extend(entries.into_iter().map(|(t, v)| (t.to_string(), v)));
         }
         let mut rows = Vec::new();
         let mut docs = Vec::with_capacity(phrases.len());
@@ -135,6 +197,32 @@ impl DocVectors {
             docs.push(start..rows.len() / dim.max(1));
         }
         Ok(Some((DocVectors { dim, rows, docs }, stats)))
+    }
+
+    /// Every distinct phrase's vector, in first-seen order, keyed by the
+    /// embedder's model fingerprint: the bytes of [`SHIPPED_VECTORS`]
+    /// (`knob settings vectors --write`). `None` without a sentence encoder
+    /// or a fingerprint.
+    pub fn precompute(
+        phrases: &[Vec<String>],
+        embedder: &mut dyn Embedder,
+    ) -> Result<Option<Vec<u8>>, SemanticError> {
+        let Some(key) = embedder.model_fingerprint() else {
+            return Ok(None);
+        };
+        let Some(probe) = embedder.embed(PROBE)? else {
+            return Ok(None);
+        };
+        let dim = probe.len();
+        let mut seen = HashSet::new();
+        let mut entries = Vec::new();
+        for text in phrases.iter().flatten() {
+            if seen.insert(text.as_str()) {
+                entries.push((text.as_str(), embed_as(embedder, text, dim)?));
+            }
+        }
+        let refs: Vec<(&str, &[f32])> = entries.iter().map(|(t, v)| (*t, v.as_slice())).collect();
+        Ok(Some(vector_cache::encode(&key, dim, &refs)))
     }
 
     /// Per document, the cosine similarity of its closest phrase to `query`
@@ -296,7 +384,7 @@ mod tests {
 
     fn vectors(cache: Option<&Path>) -> (DocVectors, BuildStats, usize) {
         let mut e = FakeEmbedder { calls: 0 };
-        let (v, stats) = DocVectors::load_or_build(&phrases(), &mut e, cache)
+        let (v, stats) = DocVectors::load_or_build(&phrases(), &mut e, &[], cache)
             .unwrap()
             .unwrap();
         (v, stats, e.calls)
@@ -309,6 +397,7 @@ mod tests {
             stats,
             BuildStats {
                 phrases: 7,
+                shipped: 0,
                 embedded: 7
             }
         );
@@ -327,7 +416,7 @@ mod tests {
 
     #[test]
     fn no_sentence_encoder_means_no_vectors() {
-        let got = DocVectors::load_or_build(&phrases(), &mut NoEncoder, None).unwrap();
+        let got = DocVectors::load_or_build(&phrases(), &mut NoEncoder, &[], None).unwrap();
         assert!(got.is_none());
     }
 
@@ -371,13 +460,14 @@ mod tests {
         let mut changed = phrases();
         changed[1].push("turn the sound up".into());
         let mut e = FakeEmbedder { calls: 0 };
-        let (_, stats) = DocVectors::load_or_build(&changed, &mut e, Some(dir.path()))
+        let (_, stats) = DocVectors::load_or_build(&changed, &mut e, &[], Some(dir.path()))
             .unwrap()
             .unwrap();
         assert_eq!(
             stats,
             BuildStats {
                 phrases: 8,
+                shipped: 0,
                 embedded: 1
             }
         );
@@ -393,11 +483,94 @@ mod tests {
         assert_eq!(stats.embedded, 7);
     }
 
+    /// The fake encoder under a model fingerprint, as the settings model is.
+    struct Named(FakeEmbedder, &'static str);
+
+    impl Embedder for Named {
+        fn embed(&mut self, text: &str) -> Result<Option<Vec<f32>>, SettingsModelError> {
+            self.0.embed(text)
+        }
+        fn model_fingerprint(&self) -> Option<String> {
+            Some(self.1.to_string())
+        }
+    }
+
+    #[test]
+    fn shipped_vectors_of_the_same_model_replace_embedding_the_catalog() {
+        let mut maker = Named(FakeEmbedder { calls: 0 }, "model-a");
+        let shipped = DocVectors::precompute(&phrases(), &mut maker)
+            .unwrap()
+            .unwrap();
+        let (fresh, _, _) = vectors(None);
+        let dir = tempfile::tempdir().unwrap();
+        let mut e = Named(FakeEmbedder { calls: 0 }, "model-a");
+        let (v, stats) = DocVectors::load_or_build(&phrases(), &mut e, &shipped, Some(dir.path()))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            stats,
+            BuildStats {
+                phrases: 7,
+                shipped: 7,
+                embedded: 0
+            }
+        );
+        assert_eq!(e.0.calls, 1, "only the probe");
+        assert_eq!(v.rows, fresh.rows);
+        assert_eq!(v.docs, fresh.docs);
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "nothing to cache"
+        );
+
+        // A phrase the shipped vectors lack (the user's own preset) is
+        // embedded alone, and cached.
+        let mut more = phrases();
+        more[3].push("my own preset".into());
+        let mut e = Named(FakeEmbedder { calls: 0 }, "model-a");
+        let (_, stats) = DocVectors::load_or_build(&more, &mut e, &shipped, Some(dir.path()))
+            .unwrap()
+            .unwrap();
+        assert_eq!((stats.shipped, stats.embedded), (7, 1));
+        let mut e = Named(FakeEmbedder { calls: 0 }, "model-a");
+        let (_, stats) = DocVectors::load_or_build(&more, &mut e, &shipped, Some(dir.path()))
+            .unwrap()
+            .unwrap();
+        assert_eq!((stats.shipped, stats.embedded), (7, 0), "from the cache");
+    }
+
+    #[test]
+    fn shipped_vectors_of_another_model_or_damaged_are_never_used() {
+        let mut maker = Named(FakeEmbedder { calls: 0 }, "model-a");
+        let shipped = DocVectors::precompute(&phrases(), &mut maker)
+            .unwrap()
+            .unwrap();
+        let mut cut = shipped.clone();
+        cut.truncate(shipped.len() - 1);
+        for (model, bytes) in [("model-b", &shipped), ("model-a", &cut)] {
+            let mut e = Named(FakeEmbedder { calls: 0 }, model);
+            let (_, stats) = DocVectors::load_or_build(&phrases(), &mut e, bytes, None)
+                .unwrap()
+                .unwrap();
+            assert_eq!((stats.shipped, stats.embedded), (0, 7), "{model}");
+        }
+        // An embedder without a fingerprint (the fake alone) never uses them.
+        let mut e = FakeEmbedder { calls: 0 };
+        let (_, stats) = DocVectors::load_or_build(&phrases(), &mut e, &shipped, None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(stats.shipped, 0);
+        assert!(DocVectors::precompute(&phrases(), &mut e)
+            .unwrap()
+            .is_none());
+    }
+
     #[test]
     fn fusion_finds_a_document_through_meaning_alone() {
         // No BM25 match at all: the ranking is the semantic one, gated.
         let bm25 = [0.0, 0.0, 0.0, 0.0];
-        let sim = [0.9, 0.2, 0.5, 0.0];
+        let sim = [0.9, 0.2, MIN_SIMILARITY, 0.0];
         assert_eq!(
             fuse(&bm25, &sim, 5).iter().map(|h| h.0).collect::<Vec<_>>(),
             [0, 2]
@@ -409,7 +582,7 @@ mod tests {
         // BM25 puts doc 2 first by a word accident; the encoder puts it
         // nowhere. Doc 0 is second by words and first by meaning.
         let bm25 = [3.0, 0.0, 4.0, 1.0];
-        let sim = [0.8, 0.1, 0.2, 0.5];
+        let sim = [0.8, 0.1, 0.2, MIN_SIMILARITY];
         let order: Vec<usize> = fuse(&bm25, &sim, 5).iter().map(|h| h.0).collect();
         assert_eq!(order, [0, 3, 2]);
     }

@@ -2,16 +2,19 @@
 //! (`<cache>/knob/search-vectors/<fingerprint>.bin`), so that semantic search
 //! embeds each phrase once per encoder, not once per process.
 //!
-//! A file holds `(text, vector)` pairs of one encoder: its name is the
-//! encoder's fingerprint (a hash of the vector it gives a fixed probe text,
-//! so new weights, a new tokenizer or a changed engine all give a new file),
-//! and entries are looked up by their exact text (a changed catalog phrase
-//! is simply missing and gets embedded). The file ends with a SHA-256 of
+//! A file holds `(text, vector)` pairs of one encoder, under a key that
+//! names the encoder: here the encoder's fingerprint (a hash of the vector
+//! it gives a fixed probe text, so new weights, a new tokenizer or a changed
+//! engine all give a new file), which is also the file's name; in the
+//! vectors shipped in the binary (semantic.rs), a hash of the model file.
+//! Entries are looked up by their exact text (a changed catalog phrase is
+//! simply missing and gets embedded). The file ends with a SHA-256 of
 //! everything before it: a cut or corrupt file is an error here, which the
 //! caller treats as an empty cache.
 //!
-//! Layout, little-endian: `KNOBVEC1`, dim u32, count u32, then per entry
-//! text length u32, the UTF-8 text, dim f32; then the 32-byte digest.
+//! Layout, little-endian: `KNOBVEC2`, key length u32, the UTF-8 key, dim
+//! u32, count u32, then per entry text length u32, the UTF-8 text, dim f32;
+//! then the 32-byte digest.
 use std::collections::HashMap;
 use std::fs;
 use std::io::Write;
@@ -19,12 +22,13 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-const MAGIC: &[u8; 8] = b"KNOBVEC1";
+const MAGIC: &[u8; 8] = b"KNOBVEC2";
 const DIGEST_LEN: usize = 32;
 /// Limits a hostile or corrupt file cannot make us exceed.
 const MAX_FILE_BYTES: u64 = 256 << 20;
 const MAX_DIM: usize = 4096;
 const MAX_TEXT_BYTES: usize = 64 << 10;
+const MAX_KEY_BYTES: usize = 256;
 /// Cache files kept per directory (one per encoder); older ones are removed.
 const KEEP_FILES: usize = 4;
 const EXTENSION: &str = "bin";
@@ -60,8 +64,8 @@ pub fn file_in(dir: &Path, fingerprint: &str) -> PathBuf {
     dir.join(format!("{fingerprint}.{EXTENSION}"))
 }
 
-/// Reads a cache file; every entry has `dim` values.
-pub fn read(path: &Path, dim: usize) -> Result<Vectors, CacheError> {
+/// Reads a cache file written under `key`; every entry has `dim` values.
+pub fn read(path: &Path, key: &str, dim: usize) -> Result<Vectors, CacheError> {
     let invalid = |why: String| CacheError::Invalid {
         path: path.to_path_buf(),
         why,
@@ -77,21 +81,42 @@ pub fn read(path: &Path, dim: usize) -> Result<Vectors, CacheError> {
         )));
     }
     let bytes = fs::read(path).map_err(io)?;
-    if bytes.len() < MAGIC.len() + 8 + DIGEST_LEN || &bytes[..MAGIC.len()] != MAGIC {
-        return Err(invalid("not a knob vector cache".into()));
+    match decode(&bytes, key).map_err(invalid)? {
+        (d, vectors) if d == dim => Ok(vectors),
+        (d, _) => Err(invalid(format!("vectors of {d} values, expected {dim}"))),
+    }
+}
+
+/// The dimension and entries of a file's bytes, which must have been
+/// written under `key`; `Err` says what is wrong.
+pub fn decode(bytes: &[u8], key: &str) -> Result<(usize, Vectors), String> {
+    if bytes.len() < MAGIC.len() + 12 + DIGEST_LEN || &bytes[..MAGIC.len()] != MAGIC {
+        return Err("not a knob vector file".into());
     }
     let (body, digest) = bytes.split_at(bytes.len() - DIGEST_LEN);
     if Sha256::digest(body).as_slice() != digest {
-        return Err(invalid("checksum mismatch (cut or corrupt)".into()));
+        return Err("checksum mismatch (cut or corrupt)".into());
     }
-    parse(&body[MAGIC.len()..], dim).map_err(invalid)
+    let mut rest = &body[MAGIC.len()..];
+    let key_len = take_u32(&mut rest)? as usize;
+    if key_len > MAX_KEY_BYTES {
+        return Err(format!("a key of {key_len} bytes"));
+    }
+    let file_key = take(&mut rest, key_len)?;
+    if file_key != key.as_bytes() {
+        return Err(format!(
+            "the vectors of another encoder ({}), expected {key}",
+            String::from_utf8_lossy(file_key)
+        ));
+    }
+    parse(rest)
 }
 
-/// The entries after the magic; `Err` says what is wrong.
-fn parse(mut rest: &[u8], dim: usize) -> Result<Vectors, String> {
-    let file_dim = take_u32(&mut rest)? as usize;
-    if file_dim != dim || dim == 0 || dim > MAX_DIM {
-        return Err(format!("vectors of {file_dim} values, expected {dim}"));
+/// The entries after the key.
+fn parse(mut rest: &[u8]) -> Result<(usize, Vectors), String> {
+    let dim = take_u32(&mut rest)? as usize;
+    if dim == 0 || dim > MAX_DIM {
+        return Err(format!("vectors of {dim} values"));
     }
     let count = take_u32(&mut rest)? as usize;
     // Each entry takes at least its length and its vector.
@@ -123,7 +148,7 @@ fn parse(mut rest: &[u8], dim: usize) -> Result<Vectors, String> {
     if !rest.is_empty() {
         return Err(format!("{} bytes after the last entry", rest.len()));
     }
-    Ok(out)
+    Ok((dim, out))
 }
 
 fn take<'a>(rest: &mut &'a [u8], n: usize) -> Result<&'a [u8], String> {
@@ -140,16 +165,13 @@ fn take_u32(rest: &mut &[u8]) -> Result<u32, String> {
     Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
 }
 
-/// Writes `entries` (each of `dim` values) to `path` through a temporary
-/// file and a rename, so that a reader never sees half a file, then removes
-/// the oldest cache files beyond the few kept.
-pub fn write(path: &Path, dim: usize, entries: &[(&str, &[f32])]) -> Result<(), CacheError> {
-    let io = |source| CacheError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut body = Vec::with_capacity(16 + entries.len() * (8 + 4 * dim) + DIGEST_LEN);
+/// The bytes of a file holding `entries` (each of `dim` values) under
+/// `key`, in the order given.
+pub fn encode(key: &str, dim: usize, entries: &[(&str, &[f32])]) -> Vec<u8> {
+    let mut body = Vec::with_capacity(20 + key.len() + entries.len() * (8 + 4 * dim) + DIGEST_LEN);
     body.extend_from_slice(MAGIC);
+    body.extend_from_slice(&(key.len() as u32).to_le_bytes());
+    body.extend_from_slice(key.as_bytes());
     body.extend_from_slice(&(dim as u32).to_le_bytes());
     body.extend_from_slice(&(entries.len() as u32).to_le_bytes());
     for (text, vector) in entries {
@@ -162,7 +184,23 @@ pub fn write(path: &Path, dim: usize, entries: &[(&str, &[f32])]) -> Result<(), 
     }
     let digest = Sha256::digest(&body);
     body.extend_from_slice(&digest);
+    body
+}
 
+/// Writes `entries` (each of `dim` values) under `key` to `path` through a
+/// temporary file and a rename, so that a reader never sees half a file,
+/// then removes the oldest cache files beyond the few kept.
+pub fn write(
+    path: &Path,
+    key: &str,
+    dim: usize,
+    entries: &[(&str, &[f32])],
+) -> Result<(), CacheError> {
+    let io = |source| CacheError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let body = encode(key, dim, entries);
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(io)?;
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
@@ -203,6 +241,8 @@ fn hex(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
 
+    const KEY: &str = "encoder-1";
+
     fn entries() -> Vec<(String, Vec<f32>)> {
         vec![
             ("night light".into(), vec![0.6, 0.8, 0.0]),
@@ -214,7 +254,7 @@ mod tests {
     fn write_entries(path: &Path) {
         let e = entries();
         let refs: Vec<(&str, &[f32])> = e.iter().map(|(t, v)| (t.as_str(), v.as_slice())).collect();
-        write(path, 3, &refs).expect("write");
+        write(path, KEY, 3, &refs).expect("write");
     }
 
     #[test]
@@ -222,7 +262,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub").join("abc.bin");
         write_entries(&path);
-        let got = read(&path, 3).expect("read");
+        let got = read(&path, KEY, 3).expect("read");
         assert_eq!(got.len(), 3);
         for (text, v) in entries() {
             assert_eq!(got[&text], v, "{text}");
@@ -241,23 +281,26 @@ mod tests {
         // Every cut and every flipped byte is caught.
         for cut in 0..good.len() {
             fs::write(&path, &good[..cut]).unwrap();
-            assert!(read(&path, 3).is_err(), "cut at {cut}");
+            assert!(read(&path, KEY, 3).is_err(), "cut at {cut}");
         }
         for i in 0..good.len() {
             let mut bad = good.clone();
             bad[i] ^= 0x40;
             fs::write(&path, &bad).unwrap();
-            assert!(read(&path, 3).is_err(), "byte {i} flipped");
+            assert!(read(&path, KEY, 3).is_err(), "byte {i} flipped");
         }
         fs::write(&path, &good).unwrap();
-        assert!(read(&path, 4).is_err(), "another dimension");
-        assert!(read(&dir.path().join("missing.bin"), 3).is_err());
+        assert!(read(&path, KEY, 4).is_err(), "another dimension");
+        assert!(read(&path, "other", 3).is_err(), "another key");
+        assert!(read(&dir.path().join("missing.bin"), KEY, 3).is_err());
     }
 
     #[test]
     fn a_body_with_a_valid_checksum_is_still_bounds_checked() {
         // Lengths that lie, under a correct digest: parse must refuse them.
         let mut body = MAGIC.to_vec();
+        body.extend_from_slice(&(KEY.len() as u32).to_le_bytes());
+        body.extend_from_slice(KEY.as_bytes());
         body.extend_from_slice(&3u32.to_le_bytes());
         body.extend_from_slice(&u32::MAX.to_le_bytes()); // count
         let digest = Sha256::digest(&body);
@@ -265,8 +308,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("abc.bin");
         fs::write(&path, &body).unwrap();
-        let err = read(&path, 3).unwrap_err().to_string();
+        let err = read(&path, KEY, 3).unwrap_err().to_string();
         assert!(err.contains("do not fit"), "{err}");
+    }
+
+    #[test]
+    fn encoded_bytes_decode_to_their_entries_under_their_key_only() {
+        let e = entries();
+        let refs: Vec<(&str, &[f32])> = e.iter().map(|(t, v)| (t.as_str(), v.as_slice())).collect();
+        let bytes = encode(KEY, 3, &refs);
+        let (dim, got) = decode(&bytes, KEY).expect("decode");
+        assert_eq!(dim, 3);
+        assert_eq!(got.len(), 3);
+        assert_eq!(got["écran"], [0.0, 0.0, 1.0]);
+        let err = decode(&bytes, "encoder-2").unwrap_err();
+        assert!(err.contains("another encoder"), "{err}");
+        assert!(decode(&[], KEY).is_err());
     }
 
     #[test]

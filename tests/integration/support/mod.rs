@@ -1,6 +1,6 @@
 //! Helpers shared by every integration test: a sandboxed environment for
 //! running knob and real tools, reading what a child printed, the real test
-//! models' paths, a terminal (tmux) for knob, and a chat model the tests write
+//! model's path, a terminal (tmux) for knob, and a chat model the tests write
 //! themselves.
 pub mod chat_model;
 pub mod golden;
