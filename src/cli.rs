@@ -150,6 +150,10 @@ pub struct AskArgs {
     /// Also show the model's n-best list with probabilities.
     #[arg(long)]
     pub explain: bool,
+    /// Use this mu GGUF file instead of the embedded settings model (a
+    /// freshly trained model, before it is built into knob).
+    #[arg(long, value_name = "FILE")]
+    pub settings_model: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -170,6 +174,10 @@ pub struct BatchArgs {
     /// instead of waiting for it to finish.
     #[arg(long)]
     pub no_wait: bool,
+    /// Use this mu GGUF file instead of the embedded settings model (a
+    /// freshly trained model, before it is built into knob).
+    #[arg(long, value_name = "FILE")]
+    pub settings_model: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -451,6 +459,33 @@ pub enum SettingsCommand {
         /// Print JSON (the only format).
         #[arg(long)]
         json: bool,
+    },
+    /// Search the catalog as the assistant's fallback does: settings and
+    /// presets ranked by their words (BM25) and, with a settings model that
+    /// has a sentence encoder, by meaning; a search, never a change.
+    Search {
+        /// What to look for, in plain words.
+        #[arg(value_name = "QUERY", required = true)]
+        query: Vec<String>,
+        /// Results to show.
+        #[arg(long, value_name = "N", default_value_t = 5)]
+        limit: usize,
+        /// Rank by meaning with this mu GGUF file instead of the embedded
+        /// settings model.
+        #[arg(long, value_name = "FILE")]
+        settings_model: Option<PathBuf>,
+    },
+    /// Embed the catalog's phrases with the settings model and write them
+    /// for semantic search (assets/search-vectors.bin; train/run-v2.sh runs
+    /// it after exporting a model).
+    #[command(hide = true)]
+    Vectors {
+        /// The file to write.
+        #[arg(long, value_name = "FILE")]
+        write: PathBuf,
+        /// Embed with this mu GGUF file instead of the embedded settings model.
+        #[arg(long, value_name = "FILE")]
+        settings_model: Option<PathBuf>,
     },
 }
 

@@ -1,6 +1,7 @@
 //! `knob ask QUERY...`: one request, from the arguments or standard input, to
 //! a plan (shown, or applied with --apply), suggestions, or a chat answer.
 use std::io::{IsTerminal, Read, Write};
+use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
 use anyhow::{Context as _, Result};
@@ -22,9 +23,36 @@ use crate::settings::Catalog;
 /// `threads` overrides `--threads` and the config (a batch worker runs one
 /// thread each); by default the settings model runs on 1.
 pub fn load_agent(ctx: &Context, catalog: &Catalog, threads: Option<usize>) -> Result<Agent> {
+    load_agent_from(ctx, catalog, threads, None)
+}
+
+/// [`load_agent`] with the settings model in `file` (`--settings-model`)
+/// instead of the embedded one when given.
+pub fn load_agent_from(
+    ctx: &Context,
+    catalog: &Catalog,
+    threads: Option<usize>,
+    file: Option<&Path>,
+) -> Result<Agent> {
     let threads = threads.or(ctx.threads()).unwrap_or(1);
-    let model = SettingsModel::embedded(threads).context("loading the embedded settings model")?;
-    Ok(agent_with(ctx, catalog, model))
+    Ok(agent_with(
+        ctx,
+        catalog,
+        load_settings_model(file, threads)?,
+    ))
+}
+
+/// The settings model in `file`, or the embedded one.
+pub fn load_settings_model(file: Option<&Path>, threads: usize) -> Result<SettingsModel> {
+    match file {
+        Some(path) => {
+            let gguf = crate::gguf::Gguf::open(path)
+                .with_context(|| format!("reading the settings model {}", path.display()))?;
+            SettingsModel::from_gguf(gguf, threads)
+                .with_context(|| format!("loading the settings model {}", path.display()))
+        }
+        None => SettingsModel::embedded(threads).context("loading the embedded settings model"),
+    }
 }
 
 /// An agent over `model`, with the configured confidence threshold.
@@ -70,7 +98,7 @@ fn read_query(words: &[String]) -> Result<String> {
 pub fn run(ctx: &Context, args: AskArgs) -> Result<Exit> {
     let query = read_query(&args.query)?;
     let catalog = catalog()?;
-    let mut agent = load_agent(ctx, &catalog, None)?;
+    let mut agent = load_agent_from(ctx, &catalog, None, args.settings_model.as_deref())?;
     let u = match agent.understand(&query) {
         Ok(u) => u,
         // An empty or over-long request: the user's input, not knob, is at fault.

@@ -9,16 +9,14 @@ use anyhow::{anyhow, Context as _, Result};
 use serde::Serialize;
 use serde_json::Value as Json;
 
-use super::ask::{agent_with, load_agent};
+use super::ask::load_agent_from;
 use super::settings_ui::catalog;
 use super::Context;
 use crate::agent::grammar::{self, GrammarCatalog, Program};
 use crate::agent::parallel::map_ordered;
 use crate::agent::pipeline::Agent;
-use crate::agent::settings_model::SettingsModel;
 use crate::cli::EvalArgs;
 use crate::exit::Exit;
-use crate::gguf::Gguf;
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Failure {
@@ -220,16 +218,7 @@ pub fn run(ctx: &Context, args: EvalArgs) -> Result<Exit> {
     map_ordered(
         cases.into_iter(),
         threads,
-        || match &args.settings_model {
-            Some(path) => {
-                let gguf = Gguf::open(path)
-                    .with_context(|| format!("reading the settings model {}", path.display()))?;
-                let model = SettingsModel::from_gguf(gguf, 1)
-                    .with_context(|| format!("loading the settings model {}", path.display()))?;
-                Ok(agent_with(ctx, &catalog, model))
-            }
-            None => load_agent(ctx, &catalog, Some(1)),
-        },
+        || load_agent_from(ctx, &catalog, Some(1), args.settings_model.as_deref()),
         |agent: &mut Agent, (line, query, want): (usize, String, Program)| {
             let got = agent.understand(&query).ok();
             (line, query, want, got)

@@ -1,5 +1,6 @@
-//! `knob settings list|show|check|check-program|export`: inspect and check the catalog.
-use anyhow::bail;
+//! `knob settings list|show|search|check|check-program|export`: inspect, search and check the catalog;
+//! the hidden `knob settings vectors` writes semantic search's shipped vectors.
+use anyhow::{bail, Context as _};
 use serde::Serialize;
 
 use super::settings_ui::{catalog, plural};
@@ -52,7 +53,71 @@ pub fn run(cmd: SettingsCommand, platform: Option<Platform>) -> anyhow::Result<E
             outln!("{}", serde_json::to_string_pretty(&export(&catalog()?))?);
             Ok(Exit::Ok)
         }
+        SettingsCommand::Search {
+            query,
+            limit,
+            settings_model,
+        } => search(&query.join(" "), limit, settings_model.as_deref()),
+        SettingsCommand::Vectors {
+            write,
+            settings_model,
+        } => vectors(&write, settings_model.as_deref()),
     }
+}
+
+/// `knob settings search QUERY`: the ranking of the assistant's search
+/// fallback (`Agent::suggest`), one setting or preset a line, best first.
+fn search(
+    query: &str,
+    limit: usize,
+    settings_model: Option<&std::path::Path>,
+) -> anyhow::Result<Exit> {
+    let catalog = catalog()?;
+    let model = super::ask::load_settings_model(settings_model, 1)?;
+    let mut agent = crate::agent::Agent::new(&catalog, model);
+    let hits = agent.suggest(query, limit)?;
+    if hits.is_empty() {
+        outln!("nothing in the catalog matches; `knob settings list` shows every setting");
+        return Ok(Exit::NotUnderstood);
+    }
+    for s in hits {
+        outln!("  {:<34} {}", s.setting, s.title);
+    }
+    Ok(Exit::Ok)
+}
+
+/// `knob settings vectors --write FILE`: the shipped catalog's phrases (the
+/// user's own presets are not shipped) embedded with the settings model, as
+/// semantic search reads them from assets/search-vectors.bin.
+fn vectors(
+    file: &std::path::Path,
+    settings_model: Option<&std::path::Path>,
+) -> anyhow::Result<Exit> {
+    use crate::agent::semantic::DocVectors;
+    let catalog = crate::settings::load::load_with_user_dir(None)
+        .context("loading the shipped settings catalog")?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut model = super::ask::load_settings_model(settings_model, threads)?;
+    let phrases = crate::agent::pipeline::search_index(&catalog).phrases();
+    let Some(bytes) = DocVectors::precompute(&phrases, &mut model)? else {
+        bail!(
+            "the settings model '{}' has no sentence encoder: search is BM25 alone, there are no vectors to write",
+            model.name
+        );
+    };
+    std::fs::write(file, &bytes).with_context(|| format!("writing {}", file.display()))?;
+    outln!(
+        "wrote the vectors of {} phrases to {} ({} bytes, model {})",
+        phrases
+            .iter()
+            .flatten()
+            .collect::<std::collections::HashSet<_>>()
+            .len(),
+        file.display(),
+        bytes.len(),
+        model.file_fingerprint()
+    );
+    Ok(Exit::Ok)
 }
 
 fn list(cat: &Catalog, platform: Option<Platform>, json: bool) -> anyhow::Result<Exit> {
