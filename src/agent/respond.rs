@@ -493,6 +493,21 @@ mod tests {
     }
 
     #[test]
+    fn a_relative_change_on_a_key_that_is_not_set_says_so_once() {
+        // A fresh KDE user: kreadconfig finds no key, the desktop's default applies.
+        let sys = FakeSystem::with_programs(&["kreadconfig6", "kwriteconfig6"]);
+        let r = planned("inc keyboard.repeat_rate", Platform::Kde, &sys);
+        assert_eq!(r.notes.len(), 1, "{:?}", r.notes);
+        let note = &r.notes[0];
+        assert!(
+            note.contains("cannot increase keyboard.repeat_rate on kde"),
+            "{note}"
+        );
+        assert!(note.contains("(the key is not set here"), "{note}");
+        assert!(!note.contains("(("), "{note}");
+    }
+
+    #[test]
     fn a_relative_change_without_a_readable_value_is_a_note_not_a_guess() {
         // Planning for Windows on Linux: reg is not here, so nothing can be read.
         let sys = FakeSystem::with_programs(&[]);

@@ -10,12 +10,12 @@ use crate::tokenizer::Tokenizer;
 
 use super::beam::{BeamDecoder, TokenTable};
 
-/// The model file compiled into knob (`assets/knob-mu.gguf`, v1). Settings
-/// model v2 (`assets/knob-mu2.gguf`, train/run-v2.sh) is tested against JAX
-/// (tests/integration/mu2_golden.rs) and scored with `knob eval
-/// --settings-model assets/knob-mu2.gguf`; it is not embedded yet (issue 16:
-/// the model-dependent tests and README examples are still v1's).
-pub static EMBEDDED_MODEL: &[u8] = include_bytes!("../../assets/knob-mu.gguf");
+/// The model file compiled into knob: settings model v2 (`assets/knob-mu2.gguf`,
+/// made by train/run-v2.sh: all-MiniLM-L6-v2 fine-tuned under a Mu-style
+/// decoder), tested against JAX in tests/integration/mu2_golden.rs. The v1
+/// model (`assets/knob-mu.gguf`, trained from nothing) stays in the tree as the
+/// baseline `knob eval --settings-model` compares against.
+pub static EMBEDDED_MODEL: &[u8] = include_bytes!("../../assets/knob-mu2.gguf");
 
 /// Most hypotheses beam search keeps.
 pub const MAX_BEAMS: usize = 8;

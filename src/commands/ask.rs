@@ -1,7 +1,6 @@
 //! `knob ask QUERY...`: one request, from the arguments or standard input, to
 //! a plan (shown, or applied with --apply), suggestions, or a chat answer.
 use std::io::{IsTerminal, Read, Write};
-use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
 use anyhow::{Context as _, Result};
@@ -17,36 +16,22 @@ use crate::chat::ChatModel;
 use crate::chat_template::Message;
 use crate::cli::AskArgs;
 use crate::exit::{Exit, UsageError};
+use crate::gguf::Gguf;
 use crate::settings::Catalog;
 
-/// Loads the catalog and the embedded settings model, with the config's threshold.
-/// `threads` overrides `--threads` and the config (a batch worker runs one
-/// thread each); by default the settings model runs on 1.
+/// Loads the settings model (`--settings-model`, else the embedded one) with
+/// the config's threshold. `threads` overrides `--threads` and the config (a
+/// batch worker runs one thread each); by default the settings model runs on 1.
 pub fn load_agent(ctx: &Context, catalog: &Catalog, threads: Option<usize>) -> Result<Agent> {
-    load_agent_from(ctx, catalog, threads, None)
-}
-
-/// [`load_agent`] with the settings model in `file` (`--settings-model`)
-/// instead of the embedded one when given.
-pub fn load_agent_from(
-    ctx: &Context,
-    catalog: &Catalog,
-    threads: Option<usize>,
-    file: Option<&Path>,
-) -> Result<Agent> {
     let threads = threads.or(ctx.threads()).unwrap_or(1);
-    Ok(agent_with(
-        ctx,
-        catalog,
-        load_settings_model(file, threads)?,
-    ))
+    Ok(agent_with(ctx, catalog, load_settings_model(ctx, threads)?))
 }
 
-/// The settings model in `file`, or the embedded one.
-pub fn load_settings_model(file: Option<&Path>, threads: usize) -> Result<SettingsModel> {
-    match file {
+/// The settings model: `--settings-model`, else the embedded one.
+pub fn load_settings_model(ctx: &Context, threads: usize) -> Result<SettingsModel> {
+    match ctx.settings_model() {
         Some(path) => {
-            let gguf = crate::gguf::Gguf::open(path)
+            let gguf = Gguf::open(path)
                 .with_context(|| format!("reading the settings model {}", path.display()))?;
             SettingsModel::from_gguf(gguf, threads)
                 .with_context(|| format!("loading the settings model {}", path.display()))
@@ -98,7 +83,7 @@ fn read_query(words: &[String]) -> Result<String> {
 pub fn run(ctx: &Context, args: AskArgs) -> Result<Exit> {
     let query = read_query(&args.query)?;
     let catalog = catalog()?;
-    let mut agent = load_agent_from(ctx, &catalog, None, args.settings_model.as_deref())?;
+    let mut agent = load_agent(ctx, &catalog, None)?;
     let u = match agent.understand(&query) {
         Ok(u) => u,
         // An empty or over-long request: the user's input, not knob, is at fault.

@@ -15,7 +15,7 @@ use knob_kernels::bench::percentile;
 use serde::Serialize;
 use serde_json::Value as Json;
 
-use super::ask::load_agent_from;
+use super::ask::load_agent;
 use super::settings_ui::{catalog, lock_journal};
 use super::Context;
 use crate::agent::batch_input::{BadLine, BatchItem, BatchReader};
@@ -107,7 +107,7 @@ pub fn run(ctx: &Context, args: BatchArgs) -> Result<Exit> {
     map_ordered(
         items,
         threads,
-        || load_agent_from(ctx, &catalog, Some(1), args.settings_model.as_deref()),
+        || load_agent(ctx, &catalog, Some(1)),
         |agent: &mut Agent, item| process(ctx, agent, &catalog, platform, item, args.apply),
         |mut r: LineResult| -> Result<()> {
             // The reader is gone: apply no more lines, and read no more.

@@ -122,17 +122,29 @@ fn throughput(
     })
 }
 
-/// Runs train/bench_jax.py on the same model and queries; None when the venv is absent.
-fn jax_baseline(python: &Path, qs: &[String], reps: usize) -> Result<Option<Latency>> {
+/// Runs train/bench_jax.py on the same model (`--settings-model`, else the
+/// embedded one) and queries; None when the venv is absent.
+fn jax_baseline(
+    python: &Path,
+    settings_model: Option<&Path>,
+    qs: &[String],
+    reps: usize,
+) -> Result<Option<Latency>> {
     let script = Path::new("train/bench_jax.py");
     if !python.exists() || !script.exists() {
         return Ok(None);
     }
     let dir = std::env::temp_dir().join(format!("knob-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    let model = dir.join("knob-mu.gguf");
+    let model = match settings_model {
+        Some(path) => path.to_path_buf(),
+        None => {
+            let copy = dir.join("knob-mu2.gguf");
+            std::fs::write(&copy, EMBEDDED_MODEL)?;
+            copy
+        }
+    };
     let list = dir.join("queries.txt");
-    std::fs::write(&model, EMBEDDED_MODEL)?;
     std::fs::write(&list, qs.join("\n"))?;
     let out = std::process::Command::new(python)
         .arg(script)
@@ -200,7 +212,7 @@ pub fn run(ctx: &Context, args: BenchAgentArgs) -> Result<Exit> {
     let jax = if args.no_jax {
         None
     } else {
-        jax_baseline(&python, &qs, reps)?
+        jax_baseline(&python, ctx.settings_model(), &qs, reps)?
     };
 
     let mut out = crate::output::stdout();

@@ -24,6 +24,8 @@ pub struct Context {
     threads_flag: Option<usize>,
     /// `--model`.
     model_flag: Option<PathBuf>,
+    /// `--settings-model`.
+    settings_model: Option<PathBuf>,
     /// The detected platform, found the first time a command needs one.
     detected: OnceLock<Detection>,
     /// Whether a guessed platform has been announced on stderr.
@@ -87,6 +89,7 @@ impl std::fmt::Debug for Context {
             .field("platform_flag", &self.platform_flag)
             .field("threads_flag", &self.threads_flag)
             .field("model_flag", &self.model_flag)
+            .field("settings_model", &self.settings_model)
             .field("detected", &self.detected.get())
             .field("journal", &self.journal)
             .field("style", &self.style)
@@ -116,6 +119,7 @@ impl Context {
         ctx.platform_flag = global.platform;
         ctx.threads_flag = global.threads;
         ctx.model_flag = global.model.clone();
+        ctx.settings_model = global.settings_model.clone();
         ctx.journal = paths::journal_dir().map(Journal::new);
         Ok(ctx)
     }
@@ -131,6 +135,7 @@ impl Context {
             platform_flag: None,
             threads_flag: None,
             model_flag: None,
+            settings_model: None,
             detected: OnceLock::new(),
             announced: AtomicBool::new(false),
             system,
@@ -214,6 +219,11 @@ impl Context {
     /// `--model` as given.
     pub fn model_flag(&self) -> Option<&Path> {
         self.model_flag.as_deref()
+    }
+
+    /// `--settings-model`: a settings model file to use instead of the embedded one.
+    pub fn settings_model(&self) -> Option<&Path> {
+        self.settings_model.as_deref()
     }
 
     /// The chat model: `--model`, else the config's `chat_model`.

@@ -9,7 +9,7 @@ use anyhow::{anyhow, Context as _, Result};
 use serde::Serialize;
 use serde_json::Value as Json;
 
-use super::ask::load_agent_from;
+use super::ask::load_agent;
 use super::settings_ui::catalog;
 use super::Context;
 use crate::agent::grammar::{self, GrammarCatalog, Program};
@@ -199,9 +199,8 @@ pub fn run(ctx: &Context, args: EvalArgs) -> Result<Exit> {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let mut report = Report {
         file: args.file.display().to_string(),
-        model: args
-            .settings_model
-            .as_ref()
+        model: ctx
+            .settings_model()
             .map_or_else(|| "embedded".to_string(), |p| p.display().to_string()),
         total: 0,
         correct: 0,
@@ -218,7 +217,7 @@ pub fn run(ctx: &Context, args: EvalArgs) -> Result<Exit> {
     map_ordered(
         cases.into_iter(),
         threads,
-        || load_agent_from(ctx, &catalog, Some(1), args.settings_model.as_deref()),
+        || load_agent(ctx, &catalog, Some(1)),
         |agent: &mut Agent, (line, query, want): (usize, String, Program)| {
             let got = agent.understand(&query).ok();
             (line, query, want, got)

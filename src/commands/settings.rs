@@ -43,7 +43,12 @@ pub enum ShowJson {
 }
 
 /// `platform` is `--platform`: `settings list` shows only its settings.
-pub fn run(cmd: SettingsCommand, platform: Option<Platform>) -> anyhow::Result<Exit> {
+/// `ctx` gives `--settings-model` to `settings search` and `settings vectors`.
+pub fn run(
+    cmd: SettingsCommand,
+    platform: Option<Platform>,
+    ctx: &super::Context,
+) -> anyhow::Result<Exit> {
     match cmd {
         SettingsCommand::List { json } => list(&catalog()?, platform, json),
         SettingsCommand::Show { id, json } => show(&catalog()?, &id, json),
@@ -53,27 +58,16 @@ pub fn run(cmd: SettingsCommand, platform: Option<Platform>) -> anyhow::Result<E
             outln!("{}", serde_json::to_string_pretty(&export(&catalog()?))?);
             Ok(Exit::Ok)
         }
-        SettingsCommand::Search {
-            query,
-            limit,
-            settings_model,
-        } => search(&query.join(" "), limit, settings_model.as_deref()),
-        SettingsCommand::Vectors {
-            write,
-            settings_model,
-        } => vectors(&write, settings_model.as_deref()),
+        SettingsCommand::Search { query, limit } => search(ctx, &query.join(" "), limit),
+        SettingsCommand::Vectors { write } => vectors(ctx, &write),
     }
 }
 
 /// `knob settings search QUERY`: the ranking of the assistant's search
 /// fallback (`Agent::suggest`), one setting or preset a line, best first.
-fn search(
-    query: &str,
-    limit: usize,
-    settings_model: Option<&std::path::Path>,
-) -> anyhow::Result<Exit> {
+fn search(ctx: &super::Context, query: &str, limit: usize) -> anyhow::Result<Exit> {
     let catalog = catalog()?;
-    let model = super::ask::load_settings_model(settings_model, 1)?;
+    let model = super::ask::load_settings_model(ctx, 1)?;
     let mut agent = crate::agent::Agent::new(&catalog, model);
     let hits = agent.suggest(query, limit)?;
     if hits.is_empty() {
@@ -89,15 +83,12 @@ fn search(
 /// `knob settings vectors --write FILE`: the shipped catalog's phrases (the
 /// user's own presets are not shipped) embedded with the settings model, as
 /// semantic search reads them from assets/search-vectors.bin.
-fn vectors(
-    file: &std::path::Path,
-    settings_model: Option<&std::path::Path>,
-) -> anyhow::Result<Exit> {
+fn vectors(ctx: &super::Context, file: &std::path::Path) -> anyhow::Result<Exit> {
     use crate::agent::semantic::DocVectors;
     let catalog = crate::settings::load::load_with_user_dir(None)
         .context("loading the shipped settings catalog")?;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut model = super::ask::load_settings_model(settings_model, threads)?;
+    let mut model = super::ask::load_settings_model(ctx, threads)?;
     let phrases = crate::agent::pipeline::search_index(&catalog).phrases();
     let Some(bytes) = DocVectors::precompute(&phrases, &mut model)? else {
         bail!(

@@ -49,12 +49,22 @@ impl Current {
 pub struct Tools {
     pub kreadconfig: &'static str,
     pub kwriteconfig: &'static str,
+    /// kwriteconfig takes `--notify` (KConfig 6.11 and later), which tells
+    /// running Plasma components that watch the file (KConfigWatcher) to
+    /// re-read the key. Older kwriteconfig refuse the option, so it is only
+    /// passed when the tool's `--help` lists it.
+    pub notify: bool,
 }
 
 impl Tools {
-    /// Prefers kreadconfig6/kwriteconfig6 when present.
+    /// Prefers kreadconfig6/kwriteconfig6 when present, and asks
+    /// kwriteconfig6 whether it takes `--notify` (kwriteconfig5 never does).
     pub fn detect(sys: &dyn System) -> Tools {
         let six = sys.has_program("kwriteconfig6") && sys.has_program("kreadconfig6");
+        let notify = six
+            && sys
+                .read(&[s("kwriteconfig6"), s("--help")])
+                .is_ok_and(|out| takes_notify(&out.stdout));
         Tools {
             kreadconfig: if six { "kreadconfig6" } else { "kreadconfig5" },
             kwriteconfig: if six {
@@ -62,6 +72,7 @@ impl Tools {
             } else {
                 "kwriteconfig5"
             },
+            notify,
         }
     }
 
@@ -69,6 +80,11 @@ impl Tools {
     pub fn programs(&self, key: &Key) -> Vec<String> {
         match &key.target {
             Target::Gsettings { .. } => vec!["gsettings".into()],
+            // Plasma's own tool writes the key (and applies it); kwriteconfig
+            // is not used.
+            Target::Kconfig {
+                write: Some(write), ..
+            } => vec![self.kreadconfig.into(), write[0].clone()],
             Target::Kconfig { .. } => vec![self.kreadconfig.into(), self.kwriteconfig.into()],
             Target::Defaults { .. } => vec!["defaults".into()],
             Target::Registry { .. } => vec!["reg".into()],
@@ -81,6 +97,18 @@ impl Tools {
             }
         }
     }
+}
+
+/// Whether a kwriteconfig `--help` text lists the `--notify` option.
+/// Only an option line counts (`  -n, --notify  Notify ...`), not a
+/// description that mentions the option.
+fn takes_notify(help: &str) -> bool {
+    help.lines().any(|l| {
+        l.split_whitespace()
+            .map(|w| w.trim_end_matches(','))
+            .take_while(|w| w.starts_with('-'))
+            .any(|w| w == "--notify")
+    })
 }
 
 fn s(x: &str) -> String {
@@ -108,7 +136,17 @@ pub fn read_argv(key: &Key, tools: &Tools) -> Vec<String> {
             file,
             groups,
             key: k,
-        } => kconfig_base(tools.kreadconfig, file, groups, k),
+            default,
+            ..
+        } => {
+            let mut argv = kconfig_base(tools.kreadconfig, file, groups, k);
+            // An unset key reads as the value Plasma uses for it.
+            if let Some(d) = default {
+                argv.push(s("--default"));
+                argv.push(d.clone());
+            }
+            argv
+        }
         Target::Defaults { domain, key: k } => {
             vec![s("defaults"), s("read"), domain.clone(), k.clone()]
         }
@@ -466,11 +504,18 @@ pub fn write_argv(key: &Key, tools: &Tools, text: &str) -> Result<Vec<String>, A
             vec![s("gsettings"), s("set"), schema.clone(), k.clone(), s(text)]
         }
         Target::Kconfig {
+            write: Some(write), ..
+        } if !delete => return template::render(write, text),
+        Target::Kconfig {
             file,
             groups,
             key: k,
+            ..
         } => {
             let mut argv = kconfig_base(tools.kwriteconfig, file, groups, k);
+            if tools.notify {
+                argv.push(s("--notify"));
+            }
             if delete {
                 argv.push(s("--delete"));
                 return Ok(argv);
@@ -571,6 +616,7 @@ mod tests {
     const TOOLS: Tools = Tools {
         kreadconfig: "kreadconfig5",
         kwriteconfig: "kwriteconfig5",
+        notify: false,
     };
 
     #[test]
@@ -708,6 +754,8 @@ mod tests {
                 file: "f".into(),
                 groups: vec!["G".into()],
                 key: "K".into(),
+                write: None,
+                default: None,
             },
             "string",
         );
@@ -775,6 +823,8 @@ mod tests {
                 file: "kwinrc".into(),
                 groups: vec!["A".into(), "B".into()],
                 key: "K".into(),
+                write: None,
+                default: None,
             },
             "int",
         );
@@ -804,6 +854,121 @@ mod tests {
                 .last()
                 .map(String::as_str),
             Some("--delete")
+        );
+    }
+
+    fn colour_scheme_key() -> Key {
+        let mut k = key(
+            Target::Kconfig {
+                file: "kdeglobals".into(),
+                groups: vec!["General".into()],
+                key: "ColorScheme".into(),
+                write: Some(vec!["plasma-apply-colorscheme".into(), "{value}".into()]),
+                default: Some("BreezeLight".into()),
+            },
+            "string",
+        );
+        k.map = Some(BTreeMap::from([
+            ("true".into(), "BreezeDark".into()),
+            ("false".into(), "BreezeLight".into()),
+        ]));
+        k
+    }
+
+    #[test]
+    fn kconfig_notify_follows_the_key_when_kwriteconfig_takes_it() {
+        let k = key(
+            Target::Kconfig {
+                file: "kwinrc".into(),
+                groups: vec!["NightColor".into()],
+                key: "Active".into(),
+                write: None,
+                default: None,
+            },
+            "bool",
+        );
+        let six = Tools {
+            kreadconfig: "kreadconfig6",
+            kwriteconfig: "kwriteconfig6",
+            notify: true,
+        };
+        assert_eq!(
+            write_argv(&k, &six, "true").unwrap(),
+            [
+                "kwriteconfig6",
+                "--file",
+                "kwinrc",
+                "--group",
+                "NightColor",
+                "--key",
+                "Active",
+                "--notify",
+                "--type",
+                "bool",
+                "true"
+            ]
+        );
+        assert_eq!(
+            restore_argv(&k, &six, &Current::Absent).unwrap().unwrap()[7..],
+            ["--notify", "--delete"]
+        );
+        // Reading never notifies.
+        assert!(!read_argv(&k, &six).contains(&"--notify".to_string()));
+        // kwriteconfig5 (and kwriteconfig6 before 6.11) refuse the option.
+        assert!(!write_argv(&k, &TOOLS, "true")
+            .unwrap()
+            .contains(&"--notify".to_string()));
+    }
+
+    #[test]
+    fn tools_ask_kwriteconfig6_whether_it_takes_notify() {
+        use crate::settings::system::FakeSystem;
+        let help = "Options:\n  --delete         Delete the designated key if enabled\n  --notify         Notify applications of the change\n";
+        let new = FakeSystem::with_programs(&["kwriteconfig6", "kreadconfig6"])
+            .script(&["kwriteconfig6", "--help"], Output::ok(help));
+        let t = Tools::detect(&new);
+        assert_eq!((t.kwriteconfig, t.notify), ("kwriteconfig6", true));
+        // KDE Frameworks 6.0 to 6.10: no --notify in the help.
+        let old = FakeSystem::with_programs(&["kwriteconfig6", "kreadconfig6"]);
+        assert!(!Tools::detect(&old).notify);
+        // Plasma 5: kwriteconfig5 is never asked.
+        let five = FakeSystem::with_programs(&["kwriteconfig5", "kreadconfig5"]);
+        let t = Tools::detect(&five);
+        assert_eq!((t.kwriteconfig, t.notify), ("kwriteconfig5", false));
+        assert!(five.log().is_empty(), "{:?}", five.log());
+        assert!(!takes_notify("  --notifyx  no\n  Use --notify to...\n"));
+    }
+
+    #[test]
+    fn kconfig_write_tool_and_default() {
+        let k = colour_scheme_key();
+        let sp = spec(Kind::Bool);
+        let read = read_argv(&k, &TOOLS);
+        assert_eq!(read[read.len() - 2..], ["--default", "BreezeLight"]);
+        // Plasma's tool writes (and applies) the value, not kwriteconfig.
+        let six = Tools {
+            kreadconfig: "kreadconfig6",
+            kwriteconfig: "kwriteconfig6",
+            notify: true,
+        };
+        assert_eq!(
+            write_argv(&k, &six, "BreezeDark").unwrap(),
+            ["plasma-apply-colorscheme", "BreezeDark"]
+        );
+        assert_eq!(
+            restore_argv(&k, &six, &Current::Set("BreezeLight".into()))
+                .unwrap()
+                .unwrap(),
+            ["plasma-apply-colorscheme", "BreezeLight"]
+        );
+        assert_eq!(
+            six.programs(&k),
+            ["kreadconfig6", "plasma-apply-colorscheme"]
+        );
+        // An unset key reads as the default, which is a value of the setting.
+        assert_eq!(
+            decode(&k, &sp, &parse_read(&k, &Output::ok("BreezeLight\n"))),
+            Some(Value::Bool(false))
         );
     }
 

@@ -147,6 +147,14 @@ pub enum Target {
         file: String,
         groups: Vec<String>,
         key: String,
+        /// Plasma's own tool that writes the key and applies it (an argv
+        /// template, `template.rs`), used instead of kwriteconfig where
+        /// writing the file alone changes nothing on screen
+        /// (`plasma-apply-colorscheme {value}`).
+        write: Option<Vec<String>>,
+        /// The text an unset key stands for (`kreadconfig --default`), so
+        /// that it can be put back with `write`.
+        default: Option<String>,
     },
     Defaults {
         domain: String,
@@ -243,7 +251,9 @@ impl Key {
                 schema: t(schema),
                 key: t(key),
             },
-            Target::Kconfig { file, groups, key } => TargetJson::Kconfig {
+            Target::Kconfig {
+                file, groups, key, ..
+            } => TargetJson::Kconfig {
                 file: t(file),
                 groups: groups.clone(),
                 key: t(key),
@@ -266,7 +276,9 @@ impl Key {
     pub fn label(&self) -> String {
         match &self.target {
             Target::Gsettings { schema, key } => format!("{schema} {key}"),
-            Target::Kconfig { file, groups, key } => {
+            Target::Kconfig {
+                file, groups, key, ..
+            } => {
                 format!("{file} [{}] {key}", groups.join("]["))
             }
             Target::Defaults { domain, key } => format!("{domain} {key}"),

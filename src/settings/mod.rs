@@ -16,6 +16,7 @@ pub mod journal;
 pub mod load;
 pub mod lock;
 pub mod paths;
+pub mod permissions;
 pub mod plan;
 pub mod platform;
 pub mod policy;

@@ -345,6 +345,7 @@ pub fn plan_changes(
         if mapping.admin {
             notes.push("needs administrator rights".to_string());
         }
+        notes.extend(super::permissions::notes(mapping));
         let mut missing = Vec::new();
         let mut writes = Vec::new();
         for (key, read) in keys.into_iter().zip(currents) {
@@ -429,6 +430,9 @@ fn relative_to(
             // The reason itself, not "(unknown)" inside the parentheses.
             current: match current {
                 Current::Unknown(reason) => reason.clone(),
+                Current::Absent => {
+                    "the key is not set here, so the desktop's own default applies".to_string()
+                }
                 other => other.display(),
             },
         });

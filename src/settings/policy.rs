@@ -393,6 +393,9 @@ fn gsettings_rules(m: &RawMapping, kind: &str, out: &mut Vec<Finding>) {
 
 /// kconfig groups are fixed names, and kwriteconfig does not expand `~`.
 fn kconfig_rules(m: &RawMapping, out: &mut Vec<Finding>) {
+    if let Some(w) = &m.write {
+        argv_direct("write", w, out);
+    }
     if let Some(g) = &m.groups {
         if g.get_ref().iter().any(|x| x.contains('<')) {
             out.push((g.span(), "`groups` has a placeholder".into()));

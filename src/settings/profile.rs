@@ -190,6 +190,8 @@ struct RawMapping {
     parse_samples: Option<Spanned<Vec<(String, String)>>>,
     write: Option<Spanned<Vec<Spanned<String>>>>,
     unescape: Option<Spanned<String>>,
+    // kconfig: the text an unset key stands for (`kreadconfig --default`)
+    default: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -554,7 +556,9 @@ fn not_finite(n: f64) -> Option<&'static str> {
 fn backend_fields(backend: &str) -> Option<&'static [&'static str]> {
     Some(match backend {
         "gsettings" => &["schema", "key", "type", "map", "scale", "also"],
-        "kconfig" => &["file", "groups", "key", "type", "map", "scale"],
+        "kconfig" => &[
+            "file", "groups", "key", "type", "map", "scale", "write", "default",
+        ],
         "defaults" => &["domain", "key", "type", "map", "scale"],
         "registry" => &["path", "name", "type", "map", "scale"],
         "command" => &[
@@ -710,7 +714,7 @@ fn check_mapping(
         ctx.error(span, format!("unknown backend '{backend}' (expected gsettings, kconfig, defaults, registry or command)"));
         return None;
     };
-    let present: [(&str, Option<Range<usize>>); 16] = [
+    let present: [(&str, Option<Range<usize>>); 17] = [
         ("map", raw.map.as_ref().map(|s| s.span())),
         ("scale", raw.scale.as_ref().map(|s| s.span())),
         ("schema", raw.schema.as_ref().map(|s| s.span())),
@@ -730,6 +734,7 @@ fn check_mapping(
         ),
         ("write", raw.write.as_ref().map(|s| s.span())),
         ("unescape", raw.unescape.as_ref().map(|s| s.span())),
+        ("default", raw.default.as_ref().map(|s| s.span())),
     ];
     for (field, at) in present {
         if let Some(at) = at {
@@ -802,10 +807,13 @@ fn check_mapping(
                     "a kconfig table needs at least one group in 'groups'",
                 );
             }
+            let (write, default) = check_kconfig_write(ctx, spec, map.as_ref(), &raw, &span);
             Target::Kconfig {
                 file: required(ctx, backend, &span, "file", &raw.file),
                 groups,
                 key: required(ctx, backend, &span, "key", &raw.key),
+                write,
+                default,
             }
         }
         "defaults" => {
@@ -1084,6 +1092,50 @@ fn check_write_template(
     unescape
 }
 
+/// A kconfig table's `write` (Plasma's tool that writes the key and applies
+/// it, in place of kwriteconfig) and `default`. `write` is a template like a
+/// command's, and needs `default`: without it an unset key could only be put
+/// back by deleting it, which the tool cannot do.
+fn check_kconfig_write(
+    ctx: &mut Ctx,
+    spec: &ValueSpec,
+    map: Option<&BTreeMap<String, String>>,
+    raw: &RawMapping,
+    span: &Range<usize>,
+) -> (Option<Vec<String>>, Option<String>) {
+    let default = raw.default.as_ref().map(|d| d.get_ref().clone());
+    let Some(write) = &raw.write else {
+        return (None, default);
+    };
+    let texts: Vec<String> = write
+        .get_ref()
+        .iter()
+        .map(|a| a.get_ref().clone())
+        .collect();
+    if texts.first().is_none_or(|p| p.is_empty()) {
+        ctx.error(write.span(), "'write' must be a non-empty argv");
+        return (None, default);
+    }
+    if default.is_none() {
+        ctx.error(
+            span.clone(),
+            "a kconfig table with 'write' needs 'default' (the value an unset key stands for), so that undo can put it back with the same tool",
+        );
+    }
+    if map.is_some_and(|m| m.values().any(|t| t == super::backend::DELETE)) {
+        ctx.error(
+            write.span(),
+            "a kconfig table with 'write' cannot map a value to <delete>",
+        );
+    }
+    let before = ctx.errors.len();
+    check_write_template(ctx, spec, map, raw);
+    if ctx.errors.len() > before {
+        return (None, default);
+    }
+    (Some(texts), default)
+}
+
 /// Whether a setting's backend text can start with '-': a number whose
 /// range allows negatives, or a map text or enum name that does. Strings
 /// never do (`ValueSpec::check` refuses them).
@@ -1192,6 +1244,62 @@ mod tests {
         assert_eq!(line_col(text, 0), (1, 1));
         assert_eq!(line_col(text, 6), (2, 1));
         assert_eq!(line_col(text, 10), (2, 4));
+    }
+
+    const KDE_WRITE: &str = r#"
+[[setting]]
+id = "a.dark"
+title = "Dark"
+description = "Dark."
+[setting.value]
+type = "bool"
+[setting.kde]
+backend = "kconfig"
+write = ["plasma-apply-colorscheme", "{value}"]
+DEFAULT
+file = "kdeglobals"
+groups = ["General"]
+key = "ColorScheme"
+type = "string"
+map = { true = "BreezeDark", false = "BreezeLight" }
+"#;
+
+    #[test]
+    fn kconfig_write_needs_a_default() {
+        let with = KDE_WRITE.replace("DEFAULT", "default = \"BreezeLight\"");
+        let settings = parse_profile("t.toml", &with).unwrap();
+        match &settings[0].0.mappings[&Table::Kde].primary.target {
+            Target::Kconfig { write, default, .. } => {
+                assert_eq!(
+                    write.as_deref(),
+                    Some(
+                        &[
+                            "plasma-apply-colorscheme".to_string(),
+                            "{value}".to_string()
+                        ][..]
+                    )
+                );
+                assert_eq!(default.as_deref(), Some("BreezeLight"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let without = KDE_WRITE.replace("DEFAULT", "");
+        let errors = parse_profile("t.toml", &without).unwrap_err();
+        assert!(errors[0].message.contains("needs 'default'"), "{errors:?}");
+        // The template rules of a command's `write` hold here too.
+        let spliced = with.replace(r#""{value}"]"#, r#""x{value}y"]"#);
+        assert!(parse_profile("t.toml", &spliced).is_ok());
+        let gsettings_only = with.replace(
+            "backend = \"kconfig\"",
+            "backend = \"defaults\"\ndomain = \"d\"",
+        );
+        let errors = parse_profile("t.toml", &gsettings_only).unwrap_err();
+        assert!(
+            errors.iter().any(|e| e
+                .message
+                .contains("'default' is not a field of a defaults table")),
+            "{errors:?}"
+        );
     }
 
     #[test]

@@ -159,6 +159,24 @@ pub fn render_plan(plan: &Plan, verbose: bool) -> String {
         for argv in &after {
             let _ = writeln!(out, "  $ {}", format_argv(argv));
         }
+    } else if !after.is_empty() {
+        // The follow-ups run too (KWin reconfigure, killall Dock): say so
+        // before anything runs, by program; -v shows the argv.
+        let mut programs: Vec<&str> = Vec::new();
+        for argv in &after {
+            if !programs.contains(&argv[0].as_str()) {
+                programs.push(&argv[0]);
+            }
+        }
+        let (n, them) = match after.len() {
+            1 => ("1 command".to_string(), "it"),
+            n => (format!("{n} commands"), "them"),
+        };
+        let _ = writeln!(
+            out,
+            "then: {} ({n} after the changes, so they take effect now; -v shows {them})",
+            programs.join(", ")
+        );
     }
     if verbose && !(plan.actions.is_empty() && plan.skipped.is_empty()) {
         let _ = writeln!(out, "({LEGEND})");

@@ -267,11 +267,18 @@ impl FakeSystem {
                 values.insert(format!("gsettings {schema} {key}"), v.to_string());
                 Output::ok("")
             }
+            // kwriteconfig's help, unless a test scripts it: without --notify.
+            [p, "--help"] if p.starts_with("kwriteconfig") => {
+                self.scripted.get(&joined).cloned().unwrap_or_else(|| {
+                    Output::ok("Usage: kwriteconfig [options] value\n  --delete  Delete the designated key if enabled\n")
+                })
+            }
             [p, ..] if p.starts_with("kreadconfig") => Output::ok(format!(
                 "{}\n",
                 values
                     .get(&Self::kconfig_key(argv))
                     .cloned()
+                    .or_else(|| Self::flag(argv, "--default").first().map(|d| d.to_string()))
                     .unwrap_or_default()
             )),
             [p, ..] if p.starts_with("kwriteconfig") => {

@@ -383,7 +383,7 @@ fn eval_scores_a_file_and_a_candidate_model_file_the_same_as_the_embedded_one() 
     );
     assert!(failures.iter().any(|f| f["line"] == 2));
 
-    let asset = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/knob-mu.gguf");
+    let asset = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/knob-mu2.gguf");
     let candidate = sb.knob(&["eval", "--json", "--settings-model", asset, &file]);
     assert_eq!(
         candidate.status.code(),

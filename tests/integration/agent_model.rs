@@ -189,7 +189,12 @@ fn another_platform_shows_argv_and_notes_an_unknown_current_value() {
     assert!(notes.contains("current value is unknown"), "{plan}");
 }
 
-/// Requests whose string value the shipped model gets wrong (issue 14): it
+/// The v1 settings model (trained from nothing, no longer embedded). It
+/// writes string values from its training data instead of the user's, so it
+/// is the real model that exercises the guard against unsaid values.
+const V1_MODEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/knob-mu.gguf");
+
+/// Requests whose string value the v1 model gets wrong (issue 14): it
 /// wrote a value from its training data instead of the user's.
 const UNSAID: [(&str, &str, &str); 3] = [
     (
@@ -213,7 +218,8 @@ const UNSAID: [(&str, &str, &str); 3] = [
 fn a_string_value_the_user_never_said_gives_suggestions_and_says_why() {
     let sb = Sandbox::new();
     for (request, setting, _) in UNSAID {
-        let out = sb.knob(&["ask", "--platform", "gnome", "--json", request]);
+        let v1 = ["--settings-model", V1_MODEL];
+        let out = sb.knob(&[&v1[..], &["ask", "--platform", "gnome", "--json", request]].concat());
         assert_eq!(
             out.status.code(),
             Some(3),
@@ -230,17 +236,45 @@ fn a_string_value_the_user_never_said_gives_suggestions_and_says_why() {
         );
         assert_eq!(v["suggestions"][0]["setting"], setting, "{request}: {v}");
         // The human form says why on stderr and plans nothing.
-        let out = sb.knob(&["ask", "--platform", "gnome", request]);
+        let out = sb.knob(&[&v1[..], &["ask", "--platform", "gnome", request]].concat());
         assert_eq!(out.status.code(), Some(3));
         let err = text(&out.stderr);
         assert!(err.contains("not in your request"), "{request}: {err}");
         assert!(!text(&out.stdout).contains("understood:"), "{request}");
     }
     // The model's value is named, so the user can see what was refused.
-    let out = sb.knob(&["ask", "--platform", "gnome", "--json", UNSAID[0].0]);
+    let out = sb.knob(&[
+        "--settings-model",
+        V1_MODEL,
+        "ask",
+        "--platform",
+        "gnome",
+        "--json",
+        UNSAID[0].0,
+    ]);
     assert!(json(&out)["notices"]
         .to_string()
         .contains("'Europe/Madrid'"));
+}
+
+#[test]
+fn the_embedded_model_plans_no_value_the_user_never_said() {
+    let sb = Sandbox::new();
+    for (request, setting, wrong) in UNSAID {
+        let out = sb.knob(&["ask", "--platform", "gnome", "--json", request]);
+        let v = json(&out);
+        let planned = v["actions"].as_array().unwrap();
+        // Either the user's own value, or no plan at all (suggestions).
+        for action in planned {
+            let value = action["value"].as_str().unwrap_or_default();
+            assert!(value != wrong && request.contains(value), "{request}: {v}");
+        }
+        if planned.is_empty() {
+            assert_eq!(v["intent"], "search", "{request}: {v}");
+            let suggested = v["suggestions"].to_string();
+            assert!(suggested.contains(setting), "{request}: {v}");
+        }
+    }
 }
 
 #[test]
@@ -251,6 +285,8 @@ fn batch_refuses_the_same_unsaid_values_line_by_line() {
     lines.push("Use Noto Sans 11 as the interface font");
     std::fs::write(&input, lines.join("\n") + "\n").unwrap();
     let out = sb.knob(&[
+        "--settings-model",
+        V1_MODEL,
         "batch",
         "--json",
         "--platform",
@@ -281,8 +317,18 @@ fn string_values_from_the_request_are_still_planned() {
         ("set the font to 'Cantarell 11'; rm -rf ~", "Cantarell 11"),
         ("use British formats", "en_GB.UTF-8"),
     ];
-    for (request, value) in cases {
-        let out = sb.knob(&["ask", "--platform", "gnome", "--json", request]);
+    // The guard is checked with v1 (which writes string values freely), the
+    // embedded model on the requests it plans.
+    let runs = cases
+        .iter()
+        .map(|&(r, v)| (Some(V1_MODEL), r, v))
+        .chain([cases[0], cases[2]].map(|(r, v)| (None, r, v)));
+    for (model, request, value) in runs {
+        let mut args = vec!["ask", "--platform", "gnome", "--json", request];
+        if let Some(m) = model {
+            args.splice(0..0, ["--settings-model", m]);
+        }
+        let out = sb.knob(&args);
         let v = json(&out);
         assert!(
             matches!(v["intent"].as_str(), Some("change")),

@@ -151,6 +151,17 @@ def calibrate_on(cfg, params, wp, act, rows) -> dict:
             "reliability_t1": calibrate.reliability(raw, ok), "reliability": calibrate.reliability(cal, ok)}
 
 
+def continued_params(path: Path, cfg: V.ConfigV2, fresh: dict) -> dict:
+    """A checkpoint's weights in place of `fresh`, refused unless every name and shape matches."""
+    old_cfg, old, _ = V.load(path)
+    if old_cfg.to_dict() != cfg.to_dict():
+        raise SystemExit(f"--init {path}: its configuration differs from this run's")
+    if set(old) != set(fresh) or any(old[k].shape != fresh[k].shape for k in fresh):
+        raise SystemExit(f"--init {path}: its tensors differ from this run's")
+    print(f"continuing from {path}", flush=True)
+    return old
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", required=True)
@@ -176,6 +187,8 @@ def main(argv=None):
     ap.add_argument("--n-layer", type=int, default=0, help="keep only the first N encoder layers (0 = all six; tests)")
     ap.add_argument("--calib-max", type=int, default=3000, help="most calibration rows used to fit the temperature")
     ap.add_argument("--log", default=None)
+    ap.add_argument("--init", default=None,
+                    help="continue from this v2 checkpoint (.npz) with a fresh optimizer and schedule (a warm restart)")
     a = ap.parse_args(argv)
     return train(a)
 
@@ -199,6 +212,8 @@ def train(a):
           f"calibration rows {len(calib_rows)}; eval rows {len(eval_rows)}", flush=True)
 
     params = V.init_params(cfg, bparams, jax.random.PRNGKey(a.seed))
+    if a.init:
+        params = continued_params(Path(a.init), cfg, params)
     tx, lab = optim.make(params, a.optimizer, a.steps, a.lr_adam, a.lr_muon, a.enc_mult, a.wd,
                          freeze_word_embd=not a.train_word_embd)
     frozen = frozenset(k for k, g in lab.items() if g == "frozen")
@@ -266,7 +281,7 @@ def train(a):
     print(f"temperature {cal['temperature']} (token NLL {cal['nll_t1']} -> {cal['nll_fitted']}) on "
           f"{cal['split_rows']} held-out training rows, accuracy {cal['accuracy']}")
     print(calibrate.format_table(cal["reliability"]))
-    extra = {"calibration": cal, "optimizer": a.optimizer, "steps": a.steps, "seed": a.seed,
+    extra = {"calibration": cal, "optimizer": a.optimizer, "steps": a.steps, "seed": a.seed, "init": a.init,
              "s_per_step": round(s_per_step, 4)}
     V.save(Path(a.out), cfg, params, extra)
     if log:

@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 
 use knob::settings::load::{load, read_files, shipped_files};
+use knob::settings::system::Output;
 use knob::settings::value::Kind;
 use knob::settings::{plan, Catalog, FakeSystem, Platform, Setting, Value};
 
@@ -54,7 +55,10 @@ fn samples(s: &Setting) -> Vec<Value> {
 /// One block per setting the platform supports: each sample value and its argv.
 fn golden(cat: &Catalog, platform: Platform) -> String {
     // No tools: current values are unknown, so every write is planned.
-    let sys = FakeSystem::with_programs(&[]);
+    golden_on(cat, platform, &FakeSystem::with_programs(&[]))
+}
+
+fn golden_on(cat: &Catalog, platform: Platform, sys: &FakeSystem) -> String {
     let mut out = String::new();
     for s in cat
         .settings()
@@ -64,7 +68,7 @@ fn golden(cat: &Catalog, platform: Platform) -> String {
         let _ = writeln!(out, "{}", s.id);
         for value in samples(s) {
             let _ = write!(out, "  = {}", serde_json::to_string(&value).unwrap());
-            match plan(cat, &[(s.id.clone(), value)], platform, &sys) {
+            match plan(cat, &[(s.id.clone(), value)], platform, sys) {
                 Err(e) => {
                     let _ = writeln!(out, "\n    error: {e}");
                 }
@@ -113,6 +117,21 @@ fn shipped_gnome_argv() {
 #[test]
 fn shipped_kde_argv() {
     insta::assert_snapshot!("shipped_kde_argv", golden(&shipped(), Platform::Kde));
+}
+
+/// Plasma 6 with a kwriteconfig6 that takes `--notify` (KDE Frameworks 6.11
+/// and later). Its keys read as not set, so the `then` lines show each
+/// change's follow-up where the value differs from the unset key's.
+#[test]
+fn shipped_kde6_argv() {
+    let sys = FakeSystem::with_programs(&["kwriteconfig6", "kreadconfig6"]).script(
+        &["kwriteconfig6", "--help"],
+        Output::ok("Options:\n  --notify  Notify applications of the change\n"),
+    );
+    insta::assert_snapshot!(
+        "shipped_kde6_argv",
+        golden_on(&shipped(), Platform::Kde, &sys)
+    );
 }
 
 #[test]

@@ -181,3 +181,116 @@ fn existing_values_are_restored_by_undo() {
     assert_eq!(out.status.code(), Some(1));
     assert_contains(&stderr(&out), "plan 1 cannot be undone: it is undone");
 }
+
+/// A Plasma 6 whose kwriteconfig6 predates `--notify` (KDE Frameworks 6.0 to
+/// 6.10, which refuse the option): knob asks the real tool's `--help`, leaves
+/// the option out, and the write lands. The kwriteconfig6/kreadconfig6 here
+/// are links to the real kwriteconfig5/kreadconfig5, which behave the same.
+#[test]
+fn kwriteconfig6_without_notify_is_not_given_it() {
+    use knob::settings::load::{load, shipped_files};
+    use knob::settings::{apply, plan, Outcome, Platform, System, Value};
+    tools();
+    let sb = Sandbox::new();
+    let bin = sb.dir.path().join("plasma6-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for (six, five) in [
+        ("kwriteconfig6", "kwriteconfig5"),
+        ("kreadconfig6", "kreadconfig5"),
+    ] {
+        let real = std::env::split_paths(&path)
+            .map(|d| d.join(five))
+            .find(|p| p.is_file())
+            .unwrap();
+        std::os::unix::fs::symlink(real, bin.join(six)).unwrap();
+    }
+    let mut dirs = vec![bin];
+    dirs.extend(std::env::split_paths(&path));
+    let sys = sb.system().env("PATH", std::env::join_paths(dirs).unwrap());
+    assert!(sys.has_program("kwriteconfig6"));
+    let cat = load(&shipped_files(), &[]).unwrap();
+    let p = plan(
+        &cat,
+        &[("night_light.enabled".into(), Value::Bool(true))],
+        Platform::Kde,
+        &sys,
+    )
+    .unwrap();
+    let argv = &p.actions[0].writes[0].argv;
+    assert_eq!(argv[0], "kwriteconfig6");
+    assert!(!argv.contains(&"--notify".to_string()), "{argv:?}");
+    // The follow-up D-Bus call finds no session bus in the sandbox: a warning.
+    assert!(matches!(
+        apply(&p, &sys, None, "night light").unwrap(),
+        Outcome::Applied { .. }
+    ));
+    assert_eq!(kread(&sb, "kwinrc", "NightColor", "Active"), "true");
+}
+
+/// Keys written through Plasma's own tool (plasma-apply-colorscheme,
+/// plasma-apply-cursortheme) need a Plasma session to write, but knob reads
+/// them with the real kreadconfig: unset, they read as their `default`; set
+/// (as the tool leaves kdeglobals), they read back as that value.
+#[test]
+fn write_tool_mappings_read_their_default() {
+    use knob::settings::backend::Current;
+    use knob::settings::catalog::Target;
+    use knob::settings::load::{load, shipped_files};
+    use knob::settings::{read_current, Platform};
+    tools();
+    let sb = Sandbox::new();
+    // knob plans only when the writer is there too; reads never run it, so
+    // empty stand-ins on PATH do.
+    let bin = sb.dir.path().join("plasma-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for tool in ["plasma-apply-colorscheme", "plasma-apply-cursortheme"] {
+        std::fs::write(bin.join(tool), "").unwrap();
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs = vec![bin];
+    dirs.extend(std::env::split_paths(&path));
+    let sys = sb.system().env("PATH", std::env::join_paths(dirs).unwrap());
+    let cat = load(&shipped_files(), &[]).unwrap();
+    let mut seen = Vec::new();
+    for s in cat.settings() {
+        let Some(m) = s.mapping(Platform::Kde) else {
+            continue;
+        };
+        let Target::Kconfig {
+            file,
+            groups,
+            key,
+            write: Some(_),
+            default: Some(default),
+        } = &m.primary.target
+        else {
+            continue;
+        };
+        let r = read_current(&cat, &s.id, Platform::Kde, &sys)
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.current, Current::Set(default.clone()), "{}", s.id);
+        let other = match &m.primary.map {
+            Some(map) => map.values().find(|t| *t != default).unwrap().clone(),
+            None => "knob_sample".to_string(),
+        };
+        let mut argv = vec!["kwriteconfig5", "--file", file.as_str()];
+        for g in groups {
+            argv.extend(["--group", g.as_str()]);
+        }
+        argv.extend(["--key", key.as_str(), other.as_str()]);
+        sb.tool(&argv);
+        let r = read_current(&cat, &s.id, Platform::Kde, &sys)
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.current, Current::Set(other.clone()), "{}", s.id);
+        assert!(
+            r.value.is_some(),
+            "{}: {other} does not read as a value",
+            s.id
+        );
+        seen.push(s.id.clone());
+    }
+    assert_eq!(seen, ["appearance.cursor_theme", "appearance.dark_mode"]);
+}

@@ -8,6 +8,7 @@ mod confirm;
 mod context;
 mod detection;
 mod engine;
+mod followups;
 mod golden;
 mod gsettings;
 mod injection;

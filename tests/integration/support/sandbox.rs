@@ -29,7 +29,8 @@ pub fn require_tool(name: &str) {
     if !RealSystem::new().has_program(name) {
         panic!(
             "{name} is not installed, and this test needs the real tool. Install it with scripts/setup-dev.sh \
-             (Debian packages libglib2.0-bin gsettings-desktop-schemas for gsettings, libkf5config-bin for kwriteconfig5/kreadconfig5)."
+             (Debian packages libglib2.0-bin gsettings-desktop-schemas for gsettings, libkf5config-bin for kwriteconfig5/kreadconfig5; \
+             on a distribution with KDE Frameworks 6, its kconfig tools package, e.g. Debian's libkf6config-bin)."
         );
     }
 }

@@ -1,0 +1,251 @@
+//! What a plan runs after its writes so that a change takes effect (KDE's
+//! `--notify`, Plasma's own apply tools and D-Bus calls), and what it needs
+//! before anything runs (macOS permissions), on the shipped catalog.
+use knob::settings::apply::Outcome;
+use knob::settings::load::{load, shipped_files};
+use knob::settings::render::render_plan;
+use knob::settings::system::Output;
+use knob::settings::{apply, plan, undo, Catalog, FakeSystem, Journal, Platform, Value};
+
+use crate::support::read_back;
+
+const KWIN_RECONFIGURE: [&str; 6] = [
+    "dbus-send",
+    "--session",
+    "--type=method_call",
+    "--dest=org.kde.KWin",
+    "/KWin",
+    "org.kde.KWin.reconfigure",
+];
+
+fn shipped() -> Catalog {
+    load(&shipped_files(), &[]).expect("the shipped catalog loads")
+}
+
+fn argv(a: &[&str]) -> Vec<String> {
+    a.iter().map(|s| s.to_string()).collect()
+}
+
+/// Plasma 6 with KDE Frameworks 6.11 or later: kwriteconfig6 takes --notify.
+fn plasma6() -> FakeSystem {
+    FakeSystem::with_programs(&["kwriteconfig6", "kreadconfig6", "dbus-send"]).script(
+        &["kwriteconfig6", "--help"],
+        Output::ok("Options:\n  --delete  Delete the designated key if enabled\n  --notify  Notify applications of the change\n"),
+    )
+}
+
+#[test]
+fn kwin_setting_notifies_reconfigures_and_undo_does_both_again() {
+    let cat = shipped();
+    let sys = plasma6();
+    let p = plan(
+        &cat,
+        &[("night_light.enabled".into(), Value::Bool(true))],
+        Platform::Kde,
+        &sys,
+    )
+    .unwrap();
+    let write = argv(&[
+        "kwriteconfig6",
+        "--file",
+        "kwinrc",
+        "--group",
+        "NightColor",
+        "--key",
+        "Active",
+        "--notify",
+        "--type",
+        "bool",
+        "true",
+    ]);
+    assert_eq!(p.actions[0].writes[0].argv, write);
+    assert_eq!(p.after(), vec![argv(&KWIN_RECONFIGURE)]);
+    // The plan says so before anything runs; -v shows the argv.
+    let table = render_plan(&p, false);
+    assert!(
+        table.contains("then: dbus-send (1 command after the changes"),
+        "{table}"
+    );
+    assert!(render_plan(&p, true).contains("$ dbus-send --session --type=method_call --dest=org.kde.KWin /KWin org.kde.KWin.reconfigure"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::new(dir.path());
+    match apply(&p, &sys, Some(&journal), "night light").unwrap() {
+        Outcome::Applied { after_failures, .. } => assert!(after_failures.is_empty()),
+        other => panic!("{other:?}"),
+    }
+    let report = undo(&journal, None, &sys, read_back(&cat)).unwrap();
+    assert_eq!(report.restored, ["night_light.enabled"]);
+    let writes: Vec<Vec<String>> = sys
+        .log()
+        .into_iter()
+        .filter(|a| a[0] != "kreadconfig6" && a[1] != "--help")
+        .collect();
+    let restore = argv(&[
+        "kwriteconfig6",
+        "--file",
+        "kwinrc",
+        "--group",
+        "NightColor",
+        "--key",
+        "Active",
+        "--notify",
+        "--delete",
+    ]);
+    assert_eq!(
+        writes,
+        vec![
+            write,
+            argv(&KWIN_RECONFIGURE),
+            restore,
+            argv(&KWIN_RECONFIGURE)
+        ]
+    );
+}
+
+#[test]
+fn kde_dark_mode_is_written_and_undone_by_plasma_apply_colorscheme() {
+    let cat = shipped();
+    let sys =
+        FakeSystem::with_programs(&["kwriteconfig5", "kreadconfig5", "plasma-apply-colorscheme"]);
+    let p = plan(
+        &cat,
+        &[("appearance.dark_mode".into(), Value::Bool(true))],
+        Platform::Kde,
+        &sys,
+    )
+    .unwrap();
+    let a = &p.actions[0];
+    // An unset ColorScheme reads as Plasma's default, BreezeLight: light.
+    assert_eq!(a.current_value, Some(Value::Bool(false)));
+    assert_eq!(
+        a.writes[0].argv,
+        argv(&["plasma-apply-colorscheme", "BreezeDark"])
+    );
+    assert_eq!(
+        a.writes[0].restore,
+        Some(argv(&["plasma-apply-colorscheme", "BreezeLight"]))
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::new(dir.path());
+    assert!(matches!(
+        apply(&p, &sys, Some(&journal), "dark").unwrap(),
+        Outcome::Applied { .. }
+    ));
+    // The fake does not run Plasma's tool; undo puts the light scheme back
+    // with it (force: the fake's kdeglobals never changed).
+    let mut opts = read_back(&cat);
+    opts.force = true;
+    undo(&journal, None, &sys, opts).unwrap();
+    assert_eq!(
+        sys.log().last(),
+        Some(&argv(&["plasma-apply-colorscheme", "BreezeLight"]))
+    );
+    // Without Plasma's tool the plan cannot be applied, and says which tool.
+    let bare = FakeSystem::with_programs(&["kwriteconfig5", "kreadconfig5"]);
+    let p = plan(
+        &cat,
+        &[("appearance.dark_mode".into(), Value::Bool(true))],
+        Platform::Kde,
+        &bare,
+    )
+    .unwrap();
+    assert_eq!(p.actions[0].missing, ["plasma-apply-colorscheme"]);
+}
+
+#[test]
+fn every_kde_kconfig_mapping_notifies_with_a_new_kwriteconfig6() {
+    let cat = shipped();
+    let sys = plasma6();
+    let mut checked = 0;
+    for s in cat.settings() {
+        let Some(m) = s.mapping(Platform::Kde) else {
+            continue;
+        };
+        if !matches!(
+            m.primary.target,
+            knob::settings::catalog::Target::Kconfig { write: None, .. }
+        ) {
+            continue;
+        }
+        let Some(text) = m
+            .primary
+            .map
+            .as_ref()
+            .and_then(|m| m.keys().next().cloned())
+        else {
+            continue;
+        };
+        let value = s.value.parse_text(&text).unwrap();
+        let p = plan(&cat, &[(s.id.clone(), value)], Platform::Kde, &sys).unwrap();
+        let w = &p.actions[0].writes[0].argv;
+        assert_eq!(w[0], "kwriteconfig6", "{}", s.id);
+        assert!(w.contains(&"--notify".to_string()), "{}: {w:?}", s.id);
+        checked += 1;
+    }
+    assert!(checked >= 30, "only {checked} mapped kconfig settings");
+}
+
+#[test]
+fn macos_plans_say_which_permission_they_need() {
+    let cat = shipped();
+    let sys = FakeSystem::with_programs(&[]);
+    let p = plan(
+        &cat,
+        &[
+            ("appearance.animations".into(), Value::Bool(false)),
+            ("appearance.dark_mode".into(), Value::Bool(true)),
+        ],
+        Platform::Macos,
+        &sys,
+    )
+    .unwrap();
+    let notes = |id: &str| {
+        p.actions
+            .iter()
+            .find(|a| a.setting == id)
+            .unwrap()
+            .notes
+            .join("\n")
+    };
+    assert!(
+        notes("appearance.animations").contains("needs Full Disk Access"),
+        "{}",
+        notes("appearance.animations")
+    );
+    assert!(
+        notes("appearance.dark_mode").contains("needs Automation permission for System Events"),
+        "{}",
+        notes("appearance.dark_mode")
+    );
+    // Shown in the plain table, before anything runs.
+    assert!(render_plan(&p, false).contains("note: needs Full Disk Access"));
+}
+
+#[test]
+fn windows_volume_and_mute_say_why_they_are_not_available() {
+    let cat = shipped();
+    let sys = FakeSystem::with_programs(&[]);
+    let p = plan(
+        &cat,
+        &[
+            ("sound.volume".into(), Value::Int(40)),
+            ("sound.mute".into(), Value::Bool(true)),
+        ],
+        Platform::Windows,
+        &sys,
+    )
+    .unwrap();
+    assert!(p.actions.is_empty());
+    assert_eq!(p.skipped.len(), 2);
+    for s in &p.skipped {
+        assert!(
+            s.reason
+                .starts_with("not available on windows: Windows 11 has no built-in command"),
+            "{}: {}",
+            s.setting,
+            s.reason
+        );
+        assert!(s.reason.contains("IAudioEndpointVolume"), "{}", s.reason);
+    }
+}
