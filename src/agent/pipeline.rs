@@ -299,6 +299,7 @@ impl Agent {
         if let Semantic::NotBuilt = self.semantic {
             let built = DocVectors::load_or_build(
                 &self.search.phrases(),
+                super::semantic::OFF_CATALOG,
                 embedder,
                 super::semantic::SHIPPED_VECTORS,
                 self.vector_cache_dir.as_deref(),

@@ -321,7 +321,7 @@ mod tests {
     fn similarities(index: &SearchIndex, query: &str) -> Vec<f32> {
         use crate::agent::semantic::{testing::FakeEmbedder, DocVectors, Embedder};
         let mut fake = FakeEmbedder { calls: 0 };
-        let (vectors, _) = DocVectors::load_or_build(&index.phrases(), &mut fake, &[], None)
+        let (vectors, _) = DocVectors::load_or_build(&index.phrases(), &[], &mut fake, &[], None)
             .unwrap()
             .unwrap();
         vectors.similarities(&fake.embed(query).unwrap().unwrap())

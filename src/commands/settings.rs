@@ -90,7 +90,9 @@ fn vectors(ctx: &super::Context, file: &std::path::Path) -> anyhow::Result<Exit>
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut model = super::ask::load_settings_model(ctx, threads)?;
     let phrases = crate::agent::pipeline::search_index(&catalog).phrases();
-    let Some(bytes) = DocVectors::precompute(&phrases, &mut model)? else {
+    let Some(bytes) =
+        DocVectors::precompute(&phrases, crate::agent::semantic::OFF_CATALOG, &mut model)?
+    else {
         bail!(
             "the settings model '{}' has no sentence encoder: search is BM25 alone, there are no vectors to write",
             model.name
