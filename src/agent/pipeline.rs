@@ -264,9 +264,17 @@ impl Agent {
 
     /// Ranked catalog entries for a free-text query: BM25 fused with
     /// semantic similarity when the model has a sentence encoder, BM25
-    /// alone otherwise.
+    /// alone otherwise, and for a keyword query ("bluetooth", "dark mode"):
+    /// its words only name settings, so they are the best evidence, while
+    /// meaning adds the neighbours of its word pieces ("blue ##tooth" is
+    /// close to "blue light": night light).
     pub fn suggest(&mut self, query: &str, limit: usize) -> Result<Vec<Suggestion>, AgentError> {
-        let hits = match self.similarities(query)? {
+        let similarity = if self.keywords.is_keyword(query) {
+            None
+        } else {
+            self.similarities(query)?
+        };
+        let hits = match similarity {
             Some(similarity) => self.search.search_hybrid(query, &similarity, limit),
             None => self.search.search(query, limit),
         };
@@ -689,6 +697,32 @@ mod tests {
         let (mut agent, calls) = agent_with_fake_encoder(cache.path());
         assert_eq!(ids(&agent.suggest("melatonin", 5).unwrap()), ids(&first));
         assert_eq!(load(&calls), 2);
+    }
+
+    #[test]
+    fn a_keyword_query_is_ranked_by_its_words_alone() {
+        let cache = tempfile::tempdir().unwrap();
+        let (mut agent, calls) = agent_with_fake_encoder(cache.path());
+        let index = search_index(&catalog());
+        for query in ["bluetooth", "blutooth", "dark mode", "night light"] {
+            let got = agent.suggest(query, 5).unwrap();
+            let want = index.search(query, 5);
+            assert_eq!(
+                ids(&got),
+                want.iter().map(|h| h.id.as_str()).collect::<Vec<_>>(),
+                "{query}"
+            );
+            assert_eq!(
+                got.iter().map(|s| s.score).collect::<Vec<_>>(),
+                want.iter().map(|h| h.score).collect::<Vec<_>>(),
+                "{query}: BM25's scores, not fused ones"
+            );
+        }
+        assert_eq!(
+            calls.load(std::sync::atomic::Ordering::Relaxed),
+            0,
+            "nothing embedded"
+        );
     }
 
     /// ask, batch and the TUI's assistant get their suggestions from

@@ -196,7 +196,9 @@ fn everyday_phrasings_find_their_setting_and_unrelated_ones_no_meaning() {
     let cache = tempfile::tempdir().unwrap();
     let mut agent = v2_agent(cache.path());
     let t0 = Instant::now();
-    agent.suggest("bluetooth", 5).expect("suggest");
+    agent
+        .suggest("my screen is too bright at night", 5)
+        .expect("suggest");
     let stats = agent
         .search_vector_stats()
         .expect("v2 has a sentence encoder");
