@@ -94,7 +94,7 @@ embed and bench model: the model to run (required there; embed takes a BERT mode
         value_name = "FILE",
         long_help = "A settings model (a mu GGUF file, as train/run-v2.sh writes) to use \
 instead of the one built into knob: ask, batch, eval, bench agent and the chat interface \
-understand requests with it. For trying a freshly trained model before it is built in."
+understand requests with it, and settings search ranks by its encoder. For trying a freshly trained model before it is built in."
     )]
     pub settings_model: Option<PathBuf>,
 
@@ -473,6 +473,27 @@ pub enum SettingsCommand {
         /// Print JSON (the only format).
         #[arg(long)]
         json: bool,
+    },
+    /// Search the catalog as the assistant's fallback does: settings and
+    /// presets ranked by their words (BM25) and, with a settings model that
+    /// has a sentence encoder, by meaning; a search, never a change.
+    Search {
+        /// What to look for, in plain words.
+        #[arg(value_name = "QUERY", required = true)]
+        query: Vec<String>,
+        /// Results to show.
+        #[arg(long, value_name = "N", default_value_t = 5)]
+        limit: usize,
+    },
+    /// Embed the catalog's phrases with the settings model and write them
+    /// for semantic search (assets/search-vectors.bin; train/run-v2.sh runs
+    /// it after exporting a model). `--settings-model FILE` embeds with that
+    /// model instead of the embedded one.
+    #[command(hide = true)]
+    Vectors {
+        /// The file to write.
+        #[arg(long, value_name = "FILE")]
+        write: PathBuf,
     },
 }
 

@@ -114,6 +114,8 @@ fn prints_json(command: Option<&Command>) -> bool {
         // JSON is its only format.
         Command::Settings(SettingsCommand::Export { .. }) => true,
         Command::Settings(SettingsCommand::Check { .. })
+        | Command::Settings(SettingsCommand::Vectors { .. })
+        | Command::Settings(SettingsCommand::Search { .. })
         | Command::Config(_)
         | Command::Doctor
         | Command::Completions(_)

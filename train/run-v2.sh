@@ -131,6 +131,10 @@ echo "== export"
 # The held-out splits this model never saw become the committed evaluation files.
 mkdir -p train/eval && cp "$out/data/heldout.jsonl" train/eval/heldout.jsonl
 cp "$out/data/phrases-eval.jsonl" train/eval/phrases-heldout.jsonl
+echo "== semantic search's vectors of the catalog for this model (src/agent/semantic.rs)"
+# (a release build: embedding ~2,000 phrases takes seconds there, far longer in debug)
+cargo run --release --locked --quiet --bin knob -- settings vectors --settings-model assets/knob-mu2.gguf \
+    --write assets/search-vectors.bin
 echo "== golden file of the shipped model (tests/integration/mu2_golden.rs)"
 mkdir -p tests/fixtures/mu2-golden
 "$py" -m knobtrain.golden_v2 --ckpt "$out/mu2.npz" --tokenizer "$wordpiece" --actions "$out/data/actions.json" \

@@ -10,6 +10,8 @@ pub mod request;
 pub mod resolve;
 pub mod respond;
 pub mod search;
+pub mod semantic;
 pub mod settings_model;
+pub mod vector_cache;
 
 pub use pipeline::{Agent, AgentError, Intent, Understanding};

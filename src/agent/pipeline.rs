@@ -8,6 +8,7 @@
 //! | the best program's probability is under the threshold | `search` |
 //! | only presets | `preset` |
 //! | otherwise | `change` |
+use std::path::PathBuf;
 use std::time::Instant;
 
 use serde::Serialize;
@@ -20,6 +21,7 @@ use super::keyword::KeywordRule;
 use super::provenance::{unsaid_value, UnsaidValue};
 use super::request::{self, RequestError};
 use super::search::{SearchDoc, SearchIndex};
+use super::semantic::{BuildStats, DocVectors, Embedder, SemanticError};
 use super::settings_model::{SettingsModel, SettingsModelError, MAX_BEAMS};
 use crate::settings::Catalog;
 
@@ -136,6 +138,17 @@ pub enum AgentError {
     Request(#[from] RequestError),
     #[error(transparent)]
     Model(#[from] SettingsModelError),
+    #[error("semantic search: {0}")]
+    Semantic(#[from] SemanticError),
+}
+
+/// Semantic search's state: the catalog's vectors are made (or read from
+/// the cache) the first time a search needs them, not at start-up.
+enum Semantic {
+    NotBuilt,
+    /// The model has no sentence encoder (v1): BM25 alone.
+    Unavailable,
+    Ready(DocVectors, BuildStats),
 }
 
 pub struct Agent {
@@ -143,6 +156,11 @@ pub struct Agent {
     grammar: GrammarCatalog,
     automaton: PrefixAutomaton,
     search: SearchIndex,
+    semantic: Semantic,
+    /// Where the catalog's vectors are cached; `None`: not cached.
+    vector_cache_dir: Option<PathBuf>,
+    /// Makes the sentence vectors instead of the model (tests).
+    embedder: Option<Box<dyn Embedder + Send>>,
     keywords: KeywordRule,
     /// The user's home directory, for `~` in a request's paths.
     home: Option<String>,
@@ -165,6 +183,7 @@ pub fn search_index(catalog: &Catalog) -> SearchIndex {
                 (s.description.clone(), 1.0),
                 (s.examples.join(" . "), 0.5),
             ],
+            phrases: phrases(&s.title, &s.synonyms, &s.examples),
         })
         .collect();
     docs.extend(catalog.presets().iter().map(|p| SearchDoc {
@@ -178,8 +197,20 @@ pub fn search_index(catalog: &Catalog) -> SearchIndex {
             (p.synonyms.join(" . "), 2.0),
             (p.description.clone(), 1.0),
         ],
+        phrases: phrases(&p.title, &p.synonyms, &p.examples),
     }));
     SearchIndex::new(docs)
+}
+
+/// What semantic search embeds of a setting or preset: its title, each
+/// synonym and each example, one vector each (a request is compared with
+/// the closest one).
+fn phrases(title: &str, synonyms: &[String], examples: &[String]) -> Vec<String> {
+    std::iter::once(title)
+        .chain(synonyms.iter().map(String::as_str))
+        .chain(examples.iter().map(String::as_str))
+        .map(str::to_string)
+        .collect()
 }
 
 impl Agent {
@@ -192,6 +223,9 @@ impl Agent {
             grammar,
             automaton,
             search: search_index(catalog),
+            semantic: Semantic::NotBuilt,
+            vector_cache_dir: crate::settings::paths::cache_dir().map(|d| d.join("search-vectors")),
+            embedder: None,
             keywords: KeywordRule::new(catalog),
             home: directories::BaseDirs::new()
                 .and_then(|d| d.home_dir().to_str().map(str::to_string)),
@@ -214,17 +248,79 @@ impl Agent {
         &self.grammar
     }
 
-    /// Ranked catalog entries for a free-text query.
-    pub fn suggest(&self, query: &str, limit: usize) -> Vec<Suggestion> {
-        self.search
-            .search(query, limit)
+    /// Caches the catalog's sentence vectors in `dir` (`None`: nowhere)
+    /// instead of the user's cache directory.
+    pub fn set_vector_cache_dir(&mut self, dir: Option<PathBuf>) {
+        self.vector_cache_dir = dir;
+        self.semantic = Semantic::NotBuilt;
+    }
+
+    /// Makes semantic search's vectors with `embedder` instead of the
+    /// settings model's encoder (tests, and other encoders).
+    pub fn set_embedder(&mut self, embedder: Box<dyn Embedder + Send>) {
+        self.embedder = Some(embedder);
+        self.semantic = Semantic::NotBuilt;
+    }
+
+    /// Ranked catalog entries for a free-text query: BM25 fused with
+    /// semantic similarity when the model has a sentence encoder, BM25
+    /// alone otherwise, and for a keyword query ("bluetooth", "dark mode"):
+    /// its words only name settings, so they are the best evidence, while
+    /// meaning adds the neighbours of its word pieces ("blue ##tooth" is
+    /// close to "blue light": night light).
+    pub fn suggest(&mut self, query: &str, limit: usize) -> Result<Vec<Suggestion>, AgentError> {
+        let similarity = if self.keywords.is_keyword(query) {
+            None
+        } else {
+            self.similarities(query)?
+        };
+        let hits = match similarity {
+            Some(similarity) => self.search.search_hybrid(query, &similarity, limit),
+            None => self.search.search(query, limit),
+        };
+        Ok(hits
             .into_iter()
             .map(|h| Suggestion {
                 setting: h.id,
                 title: h.title,
                 score: h.score,
             })
-            .collect()
+            .collect())
+    }
+
+    /// Where semantic search's catalog vectors came from, once a search has
+    /// needed them; `None` before, and without a sentence encoder.
+    pub fn search_vector_stats(&self) -> Option<BuildStats> {
+        match &self.semantic {
+            Semantic::Ready(_, stats) => Some(*stats),
+            _ => None,
+        }
+    }
+
+    /// Each search document's similarity to `query`; `None` without a
+    /// sentence encoder. Builds the documents' vectors on first use.
+    fn similarities(&mut self, query: &str) -> Result<Option<Vec<f32>>, AgentError> {
+        let embedder: &mut dyn Embedder = match self.embedder.as_mut() {
+            Some(e) => e.as_mut(),
+            None => &mut self.model,
+        };
+        if let Semantic::NotBuilt = self.semantic {
+            let built = DocVectors::load_or_build(
+                &self.search.phrases(),
+                super::semantic::OFF_CATALOG,
+                embedder,
+                super::semantic::SHIPPED_VECTORS,
+                self.vector_cache_dir.as_deref(),
+            )?;
+            self.semantic = match built {
+                Some((vectors, stats)) => Semantic::Ready(vectors, stats),
+                None => Semantic::Unavailable,
+            };
+        }
+        let Semantic::Ready(vectors, _) = &self.semantic else {
+            return Ok(None);
+        };
+        Ok(embedder.embed(query)?.map(|q| vectors.similarities(&q)))
     }
 
     /// Understands one request. Never reads or changes a setting.
@@ -310,7 +406,7 @@ impl Agent {
         let suggestions = match intent {
             // A chat request gets an answer, never settings to look at.
             Intent::Change | Intent::Preset | Intent::Get | Intent::Chat => Vec::new(),
-            _ => self.suggestions_for(&clean.text, &candidates),
+            _ => self.suggestions_for(&clean.text, &candidates)?,
         };
         timing.total_ms = ms(t0.elapsed());
         Ok(Understanding {
@@ -326,7 +422,11 @@ impl Agent {
     }
 
     /// Search results, with the settings the model was considering first.
-    fn suggestions_for(&self, query: &str, candidates: &[Candidate]) -> Vec<Suggestion> {
+    fn suggestions_for(
+        &mut self,
+        query: &str,
+        candidates: &[Candidate],
+    ) -> Result<Vec<Suggestion>, AgentError> {
         let mut out: Vec<Suggestion> = Vec::new();
         for c in candidates {
             let Ok(Program::Actions(actions)) = grammar::parse(&c.program, &self.grammar) else {
@@ -344,13 +444,13 @@ impl Agent {
                 }
             }
         }
-        for s in self.suggest(query, MAX_SUGGESTIONS) {
+        for s in self.suggest(query, MAX_SUGGESTIONS)? {
             if !out.iter().any(|o| o.setting == s.setting) {
                 out.push(s);
             }
         }
         out.truncate(MAX_SUGGESTIONS);
-        out
+        Ok(out)
     }
 
     fn unsaid_notice(&self, u: &UnsaidValue) -> String {
@@ -490,6 +590,164 @@ mod tests {
             .unwrap();
         assert_eq!(u.intent, Intent::Change, "{u:?}");
         assert!(u.notices.is_empty(), "{:?}", u.notices);
+    }
+
+    /// Counts the calls of the fake encoder it wraps.
+    struct Counting {
+        fake: crate::agent::semantic::testing::FakeEmbedder,
+        calls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl Embedder for Counting {
+        fn embed(&mut self, text: &str) -> Result<Option<Vec<f32>>, SettingsModelError> {
+            self.calls
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.fake.embed(text)
+        }
+    }
+
+    /// An agent over the shipped catalog whose search embeds with the fake
+    /// encoder and caches in `cache`; the counter counts its calls.
+    fn agent_with_fake_encoder(
+        cache: &std::path::Path,
+    ) -> (Agent, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        let catalog = crate::settings::load::load_with_user_dir(None).unwrap();
+        let mut agent = Agent::new(&catalog, v1_model());
+        let calls = std::sync::Arc::default();
+        agent.set_vector_cache_dir(Some(cache.to_path_buf()));
+        agent.set_embedder(Box::new(Counting {
+            fake: crate::agent::semantic::testing::FakeEmbedder { calls: 0 },
+            calls: std::sync::Arc::clone(&calls),
+        }));
+        (agent, calls)
+    }
+
+    fn ids(s: &[Suggestion]) -> Vec<&str> {
+        s.iter().map(|s| s.setting.as_str()).collect()
+    }
+
+    /// The v1 model (no sentence encoder), from its file in assets/.
+    fn v1_model() -> SettingsModel {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/knob-mu.gguf");
+        SettingsModel::from_gguf(crate::gguf::Gguf::open(path).unwrap(), 1).unwrap()
+    }
+
+    #[test]
+    fn without_a_sentence_encoder_search_is_bm25_as_before() {
+        let catalog = crate::settings::load::load_with_user_dir(None).unwrap();
+        let mut agent = Agent::new(&catalog, v1_model());
+        let cache = tempfile::tempdir().unwrap();
+        agent.set_vector_cache_dir(Some(cache.path().to_path_buf()));
+        let index = search_index(&catalog);
+        for query in [
+            "bluetooth",
+            "blutooth",
+            "my eyes hurt from the blue light",
+            "capital of france",
+        ] {
+            let got = agent.suggest(query, 5).unwrap();
+            let want = index.search(query, 5);
+            assert_eq!(
+                ids(&got),
+                want.iter().map(|h| h.id.as_str()).collect::<Vec<_>>()
+            );
+            assert_eq!(
+                got.iter().map(|s| s.score).collect::<Vec<_>>(),
+                want.iter().map(|h| h.score).collect::<Vec<_>>()
+            );
+        }
+        assert_eq!(
+            std::fs::read_dir(cache.path()).unwrap().count(),
+            0,
+            "nothing cached"
+        );
+    }
+
+    #[test]
+    fn with_a_sentence_encoder_a_request_finds_a_setting_it_shares_no_word_with() {
+        let cache = tempfile::tempdir().unwrap();
+        let (mut agent, _) = agent_with_fake_encoder(cache.path());
+        // "melatonin" is in no catalog text; to the fake encoder it means
+        // "night light".
+        let query = "melatonin";
+        assert!(search_index(&catalog()).search(query, 5).is_empty());
+        let got = agent.suggest(query, 5).unwrap();
+        assert_eq!(ids(&got)[0], "night_light.enabled", "{:?}", ids(&got));
+    }
+
+    fn catalog() -> Catalog {
+        crate::settings::load::load_with_user_dir(None).unwrap()
+    }
+
+    #[test]
+    fn the_catalogs_vectors_are_made_once_then_read_from_the_cache() {
+        let cache = tempfile::tempdir().unwrap();
+        let (mut agent, calls) = agent_with_fake_encoder(cache.path());
+        let load = |c: &std::sync::Arc<std::sync::atomic::AtomicUsize>| {
+            c.load(std::sync::atomic::Ordering::Relaxed)
+        };
+        assert_eq!(load(&calls), 0, "nothing is embedded before a search");
+        let first = agent.suggest("melatonin", 5).unwrap();
+        let cold = load(&calls);
+        assert!(cold > 100, "the catalog's phrases: {cold}");
+        agent.suggest("quiet", 5).unwrap();
+        assert_eq!(load(&calls), cold + 1, "only the query");
+
+        // A new process: the probe and the query, the rest from the cache.
+        let (mut agent, calls) = agent_with_fake_encoder(cache.path());
+        assert_eq!(ids(&agent.suggest("melatonin", 5).unwrap()), ids(&first));
+        assert_eq!(load(&calls), 2);
+    }
+
+    #[test]
+    fn a_keyword_query_is_ranked_by_its_words_alone() {
+        let cache = tempfile::tempdir().unwrap();
+        let (mut agent, calls) = agent_with_fake_encoder(cache.path());
+        let index = search_index(&catalog());
+        for query in ["bluetooth", "blutooth", "dark mode", "night light"] {
+            let got = agent.suggest(query, 5).unwrap();
+            let want = index.search(query, 5);
+            assert_eq!(
+                ids(&got),
+                want.iter().map(|h| h.id.as_str()).collect::<Vec<_>>(),
+                "{query}"
+            );
+            assert_eq!(
+                got.iter().map(|s| s.score).collect::<Vec<_>>(),
+                want.iter().map(|h| h.score).collect::<Vec<_>>(),
+                "{query}: BM25's scores, not fused ones"
+            );
+        }
+        assert_eq!(
+            calls.load(std::sync::atomic::Ordering::Relaxed),
+            0,
+            "nothing embedded"
+        );
+    }
+
+    /// ask, batch and the TUI's assistant get their suggestions from
+    /// `understand`: with an encoder, its search is the hybrid one.
+    #[test]
+    fn understand_searches_with_the_sentence_encoder() {
+        let cache = tempfile::tempdir().unwrap();
+        let (mut agent, calls) = agent_with_fake_encoder(cache.path());
+        // Every answer is under the threshold, so every request is a search.
+        agent.threshold = 2.0;
+        let u = agent.understand("melatonin").unwrap();
+        assert_eq!(u.intent, Intent::Search);
+        assert!(calls.load(std::sync::atomic::Ordering::Relaxed) > 100);
+        assert_eq!(
+            std::fs::read_dir(cache.path()).unwrap().count(),
+            1,
+            "cached"
+        );
+        assert!(
+            u.suggestions
+                .iter()
+                .any(|s| s.setting == "night_light.enabled"),
+            "{:?}",
+            u.suggestions
+        );
     }
 
     #[test]

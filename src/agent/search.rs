@@ -1,7 +1,11 @@
 //! Typo-tolerant BM25 search over the catalog, for short keyword queries
 //! ("bluetooth", "mouse") and for requests the model is unsure about. It is
 //! what a settings search box does: ranked suggestions, never a change.
+//! With a sentence encoder, [`SearchIndex::search_hybrid`] fuses this ranking
+//! with the semantic one (semantic.rs).
 use std::collections::HashMap;
+
+use super::semantic;
 
 /// One searchable document: a setting or a preset.
 #[derive(Debug, Clone)]
@@ -11,6 +15,9 @@ pub struct SearchDoc {
     pub title: String,
     /// Text fields with their weights (title words count more than examples).
     pub fields: Vec<(String, f32)>,
+    /// Short texts that each say what the document is (title, synonyms,
+    /// examples), embedded one by one for semantic search.
+    pub phrases: Vec<String>,
 }
 
 /// A ranked result.
@@ -125,8 +132,45 @@ impl SearchIndex {
             .map(|d| d.title.as_str())
     }
 
+    /// Each document's phrases, in the documents' order.
+    pub fn phrases(&self) -> Vec<Vec<String>> {
+        self.docs.iter().map(|d| d.phrases.clone()).collect()
+    }
+
     /// The best `limit` documents for `query`, best first; empty when nothing matches.
     pub fn search(&self, query: &str, limit: usize) -> Vec<Hit> {
+        let scores = self.scores(query);
+        let mut hits: Vec<Hit> = scores
+            .iter()
+            .enumerate()
+            .filter(|(_, &s)| s > 0.0)
+            .map(|(i, &score)| self.hit(i, score))
+            .collect();
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
+        hits.truncate(limit);
+        hits
+    }
+
+    /// The best `limit` documents for `query` by BM25 and meaning together:
+    /// `similarity` holds each document's similarity to the query (see
+    /// [`semantic::fuse`]). A hit's score is the fused one.
+    pub fn search_hybrid(&self, query: &str, similarity: &[f32], limit: usize) -> Vec<Hit> {
+        semantic::fuse(&self.scores(query), similarity, limit)
+            .into_iter()
+            .map(|(i, score)| self.hit(i, score))
+            .collect()
+    }
+
+    fn hit(&self, doc: usize, score: f32) -> Hit {
+        Hit {
+            id: self.docs[doc].id.clone(),
+            title: self.docs[doc].title.clone(),
+            score,
+        }
+    }
+
+    /// Each document's BM25 score for `query`; 0 where no term matches.
+    fn scores(&self, query: &str) -> Vec<f32> {
         let mut scores = vec![0.0f32; self.docs.len()];
         let n = self.docs.len() as f32;
         for term in tokenize(query) {
@@ -145,19 +189,7 @@ impl SearchIndex {
                 }
             }
         }
-        let mut hits: Vec<Hit> = scores
-            .iter()
-            .enumerate()
-            .filter(|(_, &s)| s > 0.0)
-            .map(|(i, &score)| Hit {
-                id: self.docs[i].id.clone(),
-                title: self.docs[i].title.clone(),
-                score,
-            })
-            .collect();
-        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
-        hits.truncate(limit);
-        hits
+        scores
     }
 
     /// The indexed words a query term stands for: itself, or else its
@@ -217,6 +249,7 @@ mod tests {
                 (synonyms.into(), 2.0),
                 (description.into(), 1.0),
             ],
+            phrases: vec![title.into()],
         }
     }
 
@@ -282,6 +315,44 @@ mod tests {
         assert!(index().search("capital of france", 5).is_empty());
         assert!(index().search("", 5).is_empty());
         assert!(index().search("the of to", 5).is_empty());
+    }
+
+    /// Each document's similarity to `query` under the fake encoder.
+    fn similarities(index: &SearchIndex, query: &str) -> Vec<f32> {
+        use crate::agent::semantic::{testing::FakeEmbedder, DocVectors, Embedder};
+        let mut fake = FakeEmbedder { calls: 0 };
+        let (vectors, _) = DocVectors::load_or_build(&index.phrases(), &[], &mut fake, &[], None)
+            .unwrap()
+            .unwrap();
+        vectors.similarities(&fake.embed(query).unwrap().unwrap())
+    }
+
+    #[test]
+    fn hybrid_search_finds_a_setting_through_meaning_alone() {
+        let index = index();
+        let query = "my earbuds won't pair";
+        assert!(index.search(query, 5).is_empty(), "no word in common");
+        let hits = index.search_hybrid(query, &similarities(&index, query), 5);
+        let ids: Vec<_> = hits.iter().map(|h| h.id.as_str()).collect();
+        assert_eq!(ids, ["bluetooth.enabled"]);
+    }
+
+    #[test]
+    fn hybrid_search_keeps_bm25s_order_where_meaning_adds_nothing() {
+        let index = index();
+        for query in ["blutooth", "poitner size", "wifi network"] {
+            let none = vec![0.0; 5];
+            let ids = |hits: Vec<Hit>| hits.into_iter().map(|h| h.id).collect::<Vec<_>>();
+            assert_eq!(
+                ids(index.search_hybrid(query, &none, 5)),
+                ids(index.search(query, 5)),
+                "{query}"
+            );
+        }
+        let query = "capital of france";
+        assert!(index
+            .search_hybrid(query, &similarities(&index, query), 5)
+            .is_empty());
     }
 
     #[test]

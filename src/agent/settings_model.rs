@@ -47,6 +47,9 @@ pub struct SettingsModel {
     /// The output's tokens, as beam search sees them (v2: the action vocabulary).
     pub(crate) tokens: TokenTable,
     cache: BeamCache,
+    /// The model file (its weights are read from it in place).
+    file: Arc<Gguf>,
+    fingerprint: std::sync::OnceLock<String>,
 }
 
 impl SettingsModel {
@@ -79,7 +82,8 @@ impl SettingsModel {
         // v2 writes from its own action vocabulary; v1 shares the request's.
         let decoder_tokenizer = Tokenizer::mu_decoder(md)
             .map_err(|e| SettingsModelError::Tokenizer(format!("the decoder's: {e}")))?;
-        let mu = Mu::load(&GgufSource::new(gguf), threads)?;
+        let source = GgufSource::new(gguf);
+        let mu = Mu::load(&source, threads)?;
         let out_tokenizer = decoder_tokenizer.as_ref().unwrap_or(&tokenizer);
         let eos = mu
             .config
@@ -105,6 +109,21 @@ impl SettingsModel {
             tokenizer: Arc::new(tokenizer),
             tokens,
             cache,
+            file: source.file,
+            fingerprint: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// The SHA-256 of the model file, in hex: what names this model's
+    /// precomputed search vectors (semantic.rs). Hashed on first use (the
+    /// file is ~27 MB: some 20 ms), not at load.
+    pub fn file_fingerprint(&self) -> &str {
+        self.fingerprint.get_or_init(|| {
+            use sha2::{Digest, Sha256};
+            Sha256::digest(self.file.bytes())
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
         })
     }
 

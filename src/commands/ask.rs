@@ -24,16 +24,20 @@ use crate::settings::Catalog;
 /// batch worker runs one thread each); by default the settings model runs on 1.
 pub fn load_agent(ctx: &Context, catalog: &Catalog, threads: Option<usize>) -> Result<Agent> {
     let threads = threads.or(ctx.threads()).unwrap_or(1);
-    let model = match ctx.settings_model() {
+    Ok(agent_with(ctx, catalog, load_settings_model(ctx, threads)?))
+}
+
+/// The settings model: `--settings-model`, else the embedded one.
+pub fn load_settings_model(ctx: &Context, threads: usize) -> Result<SettingsModel> {
+    match ctx.settings_model() {
         Some(path) => {
             let gguf = Gguf::open(path)
                 .with_context(|| format!("reading the settings model {}", path.display()))?;
             SettingsModel::from_gguf(gguf, threads)
-                .with_context(|| format!("loading the settings model {}", path.display()))?
+                .with_context(|| format!("loading the settings model {}", path.display()))
         }
-        None => SettingsModel::embedded(threads).context("loading the embedded settings model")?,
-    };
-    Ok(agent_with(ctx, catalog, model))
+        None => SettingsModel::embedded(threads).context("loading the embedded settings model"),
+    }
 }
 
 /// An agent over `model`, with the configured confidence threshold.

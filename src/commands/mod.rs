@@ -62,6 +62,6 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Some(Command::Apply(args)) => apply::run(&ctx, args),
         Some(Command::Undo(args)) => undo::run(&ctx, args),
         Some(Command::History(args)) => history::run(&ctx, args),
-        Some(Command::Settings(cmd)) => settings::run(cmd, ctx.platform_flag()),
+        Some(Command::Settings(cmd)) => settings::run(cmd, ctx.platform_flag(), &ctx),
     }
 }

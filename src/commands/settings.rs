@@ -1,5 +1,6 @@
-//! `knob settings list|show|check|check-program|export`: inspect and check the catalog.
-use anyhow::bail;
+//! `knob settings list|show|search|check|check-program|export`: inspect, search and check the catalog;
+//! the hidden `knob settings vectors` writes semantic search's shipped vectors.
+use anyhow::{bail, Context as _};
 use serde::Serialize;
 
 use super::settings_ui::{catalog, plural};
@@ -42,7 +43,12 @@ pub enum ShowJson {
 }
 
 /// `platform` is `--platform`: `settings list` shows only its settings.
-pub fn run(cmd: SettingsCommand, platform: Option<Platform>) -> anyhow::Result<Exit> {
+/// `ctx` gives `--settings-model` to `settings search` and `settings vectors`.
+pub fn run(
+    cmd: SettingsCommand,
+    platform: Option<Platform>,
+    ctx: &super::Context,
+) -> anyhow::Result<Exit> {
     match cmd {
         SettingsCommand::List { json } => list(&catalog()?, platform, json),
         SettingsCommand::Show { id, json } => show(&catalog()?, &id, json),
@@ -52,7 +58,59 @@ pub fn run(cmd: SettingsCommand, platform: Option<Platform>) -> anyhow::Result<E
             outln!("{}", serde_json::to_string_pretty(&export(&catalog()?))?);
             Ok(Exit::Ok)
         }
+        SettingsCommand::Search { query, limit } => search(ctx, &query.join(" "), limit),
+        SettingsCommand::Vectors { write } => vectors(ctx, &write),
     }
+}
+
+/// `knob settings search QUERY`: the ranking of the assistant's search
+/// fallback (`Agent::suggest`), one setting or preset a line, best first.
+fn search(ctx: &super::Context, query: &str, limit: usize) -> anyhow::Result<Exit> {
+    let catalog = catalog()?;
+    let model = super::ask::load_settings_model(ctx, 1)?;
+    let mut agent = crate::agent::Agent::new(&catalog, model);
+    let hits = agent.suggest(query, limit)?;
+    if hits.is_empty() {
+        outln!("nothing in the catalog matches; `knob settings list` shows every setting");
+        return Ok(Exit::NotUnderstood);
+    }
+    for s in hits {
+        outln!("  {:<34} {}", s.setting, s.title);
+    }
+    Ok(Exit::Ok)
+}
+
+/// `knob settings vectors --write FILE`: the shipped catalog's phrases (the
+/// user's own presets are not shipped) embedded with the settings model, as
+/// semantic search reads them from assets/search-vectors.bin.
+fn vectors(ctx: &super::Context, file: &std::path::Path) -> anyhow::Result<Exit> {
+    use crate::agent::semantic::DocVectors;
+    let catalog = crate::settings::load::load_with_user_dir(None)
+        .context("loading the shipped settings catalog")?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut model = super::ask::load_settings_model(ctx, threads)?;
+    let phrases = crate::agent::pipeline::search_index(&catalog).phrases();
+    let Some(bytes) =
+        DocVectors::precompute(&phrases, crate::agent::semantic::OFF_CATALOG, &mut model)?
+    else {
+        bail!(
+            "the settings model '{}' has no sentence encoder: search is BM25 alone, there are no vectors to write",
+            model.name
+        );
+    };
+    std::fs::write(file, &bytes).with_context(|| format!("writing {}", file.display()))?;
+    outln!(
+        "wrote the vectors of {} phrases to {} ({} bytes, model {})",
+        phrases
+            .iter()
+            .flatten()
+            .collect::<std::collections::HashSet<_>>()
+            .len(),
+        file.display(),
+        bytes.len(),
+        model.file_fingerprint()
+    );
+    Ok(Exit::Ok)
 }
 
 fn list(cat: &Catalog, platform: Option<Platform>, json: bool) -> anyhow::Result<Exit> {

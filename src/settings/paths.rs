@@ -1,6 +1,7 @@
-//! Where knob keeps user profiles and the journal. `KNOB_CONFIG_DIR` and
-//! `KNOB_DATA_DIR` override the platform directories (the `directories`
-//! crate, which honours XDG_CONFIG_HOME and XDG_DATA_HOME on Linux).
+//! Where knob keeps user profiles, the journal and its cache. `KNOB_CONFIG_DIR`
+//! and `KNOB_DATA_DIR` override the platform directories (the `directories`
+//! crate, which honours XDG_CONFIG_HOME, XDG_DATA_HOME and XDG_CACHE_HOME on
+//! Linux).
 use std::path::PathBuf;
 
 fn project() -> Option<directories::ProjectDirs> {
@@ -21,6 +22,11 @@ pub fn config_dir() -> Option<PathBuf> {
 /// `<data>/knob`.
 pub fn data_dir() -> Option<PathBuf> {
     from_env("KNOB_DATA_DIR").or_else(|| project().map(|p| p.data_dir().to_path_buf()))
+}
+
+/// `<cache>/knob`: files knob can always make again (semantic search's vectors).
+pub fn cache_dir() -> Option<PathBuf> {
+    project().map(|p| p.cache_dir().to_path_buf())
 }
 
 /// The user's profiles: `<config>/knob/profiles` (presets in `presets/` below it).

@@ -20,6 +20,7 @@ mod mu_golden;
 mod real_model;
 mod real_model_gguf;
 mod real_model_tokenizer;
+mod semantic_search;
 mod settings;
 mod tui_tmux;
 
