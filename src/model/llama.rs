@@ -11,6 +11,10 @@ use super::{
     attend, gemv_many, par_heads, LanguageModel, Linear, Loader, ModelError, ModelSource, RopeTable,
 };
 
+mod beams;
+
+pub use beams::LlamaBeamCache;
+
 /// Hyperparameters, read from the `llama.*` metadata keys.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
