@@ -48,10 +48,7 @@ fn check(file: &str, logits_key: &str, tolerance: f32) -> f32 {
     assert_eq!(model.config.encoder, EncoderKind::Bert);
     assert_eq!(model.config.start_token as u64, g["bos"].as_u64().unwrap());
     assert_eq!(model.config.end_token.map(u64::from), g["eos"].as_u64());
-    assert!(
-        model.config.pad_token.is_some(),
-        "mu.decoder.padding_token_id"
-    );
+    assert!(model.config.pad_token.is_some(), "mu.decoder.padding_token_id");
     let mut worst = 0.0f32;
     for case in g["cases"].as_array().unwrap() {
         let query = case["query"].as_str().unwrap();
