@@ -2,7 +2,8 @@
 
 For a few fixed queries it records the whole sequence `query <s> program`
 (`ids`), where the program starts (`n_query`, the separator's position), and
-the logits at every position:
+the logits at every position from the separator on (the engine's prefill
+returns the separator's row, then each decode step one more):
 
 - `logits_f32`: the f32 JAX model; compare the all-F32 GGUF against it.
 - `logits_q8`: the JAX model with every Q8_0 tensor replaced by its
@@ -74,8 +75,8 @@ def make_golden(ckpt: Path, tok_path: Path, out: Path, gguf_q8: str, gguf_f32: s
         worst_act = max(worst_act, float(np.max(np.abs(la - lq))))
         worst_q8_vs_f32 = max(worst_q8_vs_f32, float(np.max(np.abs(lq - lf))))
         cases.append({"query": q, "target": t, "ids": ids, "n_query": len(query),
-                      "logits_f32": _r(lf), "logits_q8": _r(lq),
-                      "argmax_f32": np.argmax(lf, -1).tolist()})
+                      "logits_f32": _r(lf[len(query):]), "logits_q8": _r(lq[len(query):]),
+                      "argmax_f32": np.argmax(lf[len(query):], -1).tolist()})
     tol_q8 = max(0.05, 4.0 * worst_act)
     golden = {
         "about": __doc__,
