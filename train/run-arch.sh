@@ -12,6 +12,7 @@
 #   --out DIR         output directory (default train/out-arch/<size>)
 #   --data DIR        reuse prepared data (train.jsonl, eval.jsonl, tokenizer.json)
 #
+# Accuracy is not scored here (`knob bench arch` scores both, as `knob eval` does).
 # Writes DIR/encdec.gguf and DIR/dec.gguf, then prints the comparison command:
 #   knob bench arch --settings-model DIR/encdec.gguf --compare DIR/dec.gguf
 #
@@ -31,7 +32,7 @@ while [ $# -gt 0 ]; do
         --untrained) untrained=1 ;;
         --out) out="${1:?--out needs a directory}"; shift ;;
         --data) data="${1:?--data needs a directory}"; shift ;;
-        -h|--help) sed -n '2,19p' "$self"; exit 0 ;;
+        -h|--help) sed -n '2,20p' "$self"; exit 0 ;;
         *) echo "run-arch.sh: unknown argument $a" >&2; exit 2 ;;
     esac
 done
@@ -69,10 +70,11 @@ fi
 init=()
 [ "$untrained" = 1 ] && init=(--init-only)
 for arch in encdec dec; do
-    echo "== train $arch ($size, $steps steps, batch $batch${init:+, untrained})"
+    if [ "$untrained" = 1 ]; then echo "== initialise $arch ($size, untrained)"
+    else echo "== train $arch ($size, $steps steps, batch $batch)"; fi
     rm -f "$out/$arch-log.jsonl"
     "$py" -m knobtrain.train --arch "$arch" --data "$data" --out "$out/$arch.npz" --steps "$steps" \
-        --batch "$batch" --eval-every "$steps" --eval-n 128 "${shape[@]}" --seed 0 \
+        --batch "$batch" --eval-every "$steps" --eval-n 0 "${shape[@]}" --seed 0 \
         --log "$out/$arch-log.jsonl" "${init[@]}"
 done
 
@@ -80,7 +82,7 @@ echo "== export"
 label=""
 [ "$untrained" = 1 ] && label="-untrained"
 "$py" -m knobtrain.export --ckpt "$out/encdec.npz" --tokenizer "$data/tokenizer.json" \
-    --out "$out/encdec.gguf" --name "knob-arch-encdec-$size$label"
+    --out "$out/encdec.gguf" --name "knob-arch-encdec-$size$label" --no-size-limit
 "$py" -m knobtrain.export_dec --ckpt "$out/dec.npz" --tokenizer "$data/tokenizer.json" \
     --out "$out/dec.gguf" --name "knob-arch-dec-$size$label"
 if [ "$smoke" = 1 ]; then
