@@ -154,6 +154,9 @@ fn windows(model: &SettingsModel, queries: &[String], len: usize) -> Result<Vec<
         .collect())
 }
 
+/// Reads one timing of a [`Sweep`].
+type SweepField = fn(&Sweep) -> f64;
+
 /// Per-length timings of one model on one thread count.
 struct Sweep {
     first_token_ms: f64,
@@ -318,7 +321,7 @@ pub fn run(ctx: &Context, args: BenchArchArgs) -> Result<Exit> {
             [0, 1].map(|i| per_len[j][i].as_ref().map_or(f64::NAN, f))
         };
         for (j, &len) in lengths.iter().enumerate() {
-            let metrics: [(&str, fn(&Sweep) -> f64); 3] = [
+            let metrics: [(&str, SweepField); 3] = [
                 ("time to first action token, ms", |s| s.first_token_ms),
                 ("decode tokens/s, 1 hypothesis", |s| s.decode_tokens_per_s),
                 ("request latency p50, ms", |s| s.request_p50_ms),
