@@ -316,6 +316,39 @@ pub enum BenchCommand {
     Model(BenchModelArgs),
     /// Latency and throughput of the settings agent, side by side with the same model in JAX
     Agent(BenchAgentArgs),
+    /// Two settings models side by side (encoder-decoder vs decoder-only, issue 19): first-token time, decode speed, latency, throughput, accuracy
+    Arch(BenchArchArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArchArgs {
+    /// The settings model to compare with the baseline (e.g. a decoder-only one from train/run-arch.sh)
+    #[arg(long, value_name = "FILE")]
+    pub compare: PathBuf,
+    /// Passes over the queries (the baseline is the global --settings-model, else the embedded model)
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub reps: usize,
+    /// Hypotheses beam search keeps, for both models
+    #[arg(long, value_name = "N", default_value_t = crate::agent::pipeline::DEFAULT_BEAM_WIDTH)]
+    pub beam_width: usize,
+    /// Thread counts to measure (default: 1,2)
+    #[arg(long, value_name = "N,...", value_delimiter = ',',
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=256))]
+    pub threads: Vec<usize>,
+    /// Query lengths in tokens for the sweep (default: 8,16,32,64)
+    #[arg(long, value_name = "N,...", value_delimiter = ',',
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=512))]
+    pub lengths: Vec<usize>,
+    /// Accuracy files, JSONL as `knob eval` reads (default: train/eval/heldout.jsonl,
+    /// train/eval/phrases-heldout.jsonl, tests/data/natural_requests.jsonl)
+    #[arg(long, value_name = "FILE")]
+    pub accuracy: Vec<PathBuf>,
+    /// Skip the accuracy rows
+    #[arg(long)]
+    pub no_accuracy: bool,
+    /// Print a JSON report
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -102,6 +102,7 @@ fn prints_json(command: Option<&Command>) -> bool {
         Command::Bench(BenchCommand::Kernels(a)) => a.json,
         Command::Bench(BenchCommand::Model(a)) => a.json,
         Command::Bench(BenchCommand::Agent(a)) => a.json,
+        Command::Bench(BenchCommand::Arch(a)) => a.json,
         Command::Model(ModelCommand::Info { json, .. }) => *json,
         Command::Set(a) => a.flags.json,
         Command::Apply(a) => a.flags.json,

@@ -33,7 +33,7 @@ impl Embedder for SettingsModel {
     }
 
     fn model_fingerprint(&self) -> Option<String> {
-        Some(self.file_fingerprint().to_string())
+        self.file_fingerprint().map(str::to_string)
     }
 }
 

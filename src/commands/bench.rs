@@ -7,5 +7,6 @@ pub fn run(ctx: &super::Context, cmd: BenchCommand) -> anyhow::Result<Exit> {
         BenchCommand::Kernels(args) => super::bench_kernels::run(&args),
         BenchCommand::Model(args) => super::bench_model::run(ctx, args),
         BenchCommand::Agent(args) => super::bench_agent::run(ctx, args),
+        BenchCommand::Arch(args) => super::bench_arch::run(ctx, args),
     }
 }

@@ -4,19 +4,22 @@
 //! confidence; the report also says how many answers fell under the threshold.
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
 
 use anyhow::{anyhow, Context as _, Result};
 use serde::Serialize;
 use serde_json::Value as Json;
 
-use super::ask::load_agent;
+use super::ask::{agent_with, load_agent};
 use super::settings_ui::catalog;
 use super::Context;
 use crate::agent::grammar::{self, GrammarCatalog, Program};
 use crate::agent::parallel::map_ordered;
 use crate::agent::pipeline::Agent;
+use crate::agent::settings_model::SettingsModel;
 use crate::cli::EvalArgs;
 use crate::exit::Exit;
+use crate::gguf::Gguf;
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Failure {
@@ -170,38 +173,58 @@ fn settings_of(p: &Program) -> Vec<String> {
 
 pub fn run(ctx: &Context, args: EvalArgs) -> Result<Exit> {
     let catalog = catalog()?;
-    let g = crate::agent::grammar::grammar_catalog(&catalog);
+    let report = evaluate(ctx, &catalog, &args.file, ctx.settings_model())?;
+    print_report(&report, &args)
+}
+
+impl Report {
+    /// Exact-action accuracy (0 for an empty file).
+    pub fn accuracy(&self) -> f64 {
+        self.accuracy
+    }
+    /// Requests scored.
+    pub fn total(&self) -> usize {
+        self.total
+    }
+}
+
+/// Scores the settings model (`settings_model`, or the embedded one) on
+/// `file`, as `knob eval` does; `knob bench arch` reports the same numbers.
+pub(crate) fn evaluate(
+    ctx: &Context,
+    catalog: &crate::settings::Catalog,
+    path: &Path,
+    settings_model: Option<&Path>,
+) -> Result<Report> {
+    let g = crate::agent::grammar::grammar_catalog(catalog);
     let threshold = ctx
         .config
         .confidence_threshold
         .unwrap_or(crate::agent::pipeline::DEFAULT_CONFIDENCE_THRESHOLD);
-    let file = std::fs::File::open(&args.file)
-        .with_context(|| format!("opening {}", args.file.display()))?;
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let mut cases = Vec::new();
     for (i, line) in BufReader::new(file).lines().enumerate() {
-        let line = line.with_context(|| format!("reading {}", args.file.display()))?;
+        let line = line.with_context(|| format!("reading {}", path.display()))?;
         if line.trim().is_empty() {
             continue;
         }
         let v: Json = serde_json::from_str(&line)
-            .with_context(|| format!("{}:{}: bad JSON", args.file.display(), i + 1))?;
+            .with_context(|| format!("{}:{}: bad JSON", path.display(), i + 1))?;
         let query = v
             .get("query")
             .and_then(Json::as_str)
-            .ok_or_else(|| anyhow!("{}:{}: missing \"query\"", args.file.display(), i + 1))?
+            .ok_or_else(|| anyhow!("{}:{}: missing \"query\"", path.display(), i + 1))?
             .to_string();
         let want = expected(v.get("expect").unwrap_or(&Json::Null), &g)
-            .with_context(|| format!("{}:{}", args.file.display(), i + 1))?;
+            .with_context(|| format!("{}:{}", path.display(), i + 1))?;
         cases.push((i + 1, query, want));
     }
     let threads = ctx
         .threads()
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let mut report = Report {
-        file: args.file.display().to_string(),
-        model: ctx
-            .settings_model()
-            .map_or_else(|| "embedded".to_string(), |p| p.display().to_string()),
+        file: path.display().to_string(),
+        model: settings_model.map_or_else(|| "embedded".to_string(), |p| p.display().to_string()),
         total: 0,
         correct: 0,
         accuracy: 0.0,
@@ -217,7 +240,16 @@ pub fn run(ctx: &Context, args: EvalArgs) -> Result<Exit> {
     map_ordered(
         cases.into_iter(),
         threads,
-        || load_agent(ctx, &catalog, Some(1)),
+        || match settings_model {
+            Some(path) => {
+                let gguf = Gguf::open(path)
+                    .with_context(|| format!("reading the settings model {}", path.display()))?;
+                let model = SettingsModel::from_gguf(gguf, 1)
+                    .with_context(|| format!("loading the settings model {}", path.display()))?;
+                Ok(agent_with(ctx, catalog, model))
+            }
+            None => load_agent(ctx, catalog, Some(1)),
+        },
         |agent: &mut Agent, (line, query, want): (usize, String, Program)| {
             let got = agent.understand(&query).ok();
             (line, query, want, got)
@@ -268,6 +300,10 @@ pub fn run(ctx: &Context, args: EvalArgs) -> Result<Exit> {
     } else {
         report.correct as f64 / report.total as f64
     };
+    Ok(report)
+}
+
+fn print_report(report: &Report, args: &EvalArgs) -> Result<Exit> {
     let mut out = crate::output::stdout();
     if args.json {
         serde_json::to_writer_pretty(&mut out, &report)?;

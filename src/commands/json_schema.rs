@@ -73,6 +73,11 @@ pub const OUTPUTS: &[JsonOutput] = &[
         schema: schema_of::<super::bench_agent::BenchAgentJson>,
     },
     JsonOutput {
+        name: "bench-arch",
+        what: "knob bench arch --json",
+        schema: schema_of::<super::bench_arch::BenchArchJson>,
+    },
+    JsonOutput {
         name: "bench-kernels",
         what: "knob bench kernels --json",
         schema: schema_of::<super::bench_kernels::BenchKernelsJson>,

@@ -9,6 +9,7 @@ pub mod ask;
 pub mod batch;
 pub mod bench;
 mod bench_agent;
+mod bench_arch;
 mod bench_kernels;
 mod bench_model;
 pub mod chat;

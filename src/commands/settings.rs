@@ -108,7 +108,7 @@ fn vectors(ctx: &super::Context, file: &std::path::Path) -> anyhow::Result<Exit>
             .len(),
         file.display(),
         bytes.len(),
-        model.file_fingerprint()
+        model.file_fingerprint().unwrap_or("none")
     );
     Ok(Exit::Ok)
 }

@@ -15,6 +15,10 @@ use super::{
     RopeTable,
 };
 
+mod beams;
+
+pub use beams::LlamaBeamCache;
+
 /// Hyperparameters, read from the `llama.*` metadata keys.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {

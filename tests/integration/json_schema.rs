@@ -249,6 +249,28 @@ fn rows(f: &Files) -> Vec<Row> {
             ],
             "bench-agent",
         ),
+        // The embedded model against the decoder-only golden fixture, smallest run.
+        json(
+            &[
+                "bench",
+                "arch",
+                "--json",
+                "--compare",
+                concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/tests/fixtures/dec-golden/dec.gguf"
+                ),
+                "--reps",
+                "1",
+                "--threads",
+                "1",
+                "--lengths",
+                "8",
+                "--accuracy",
+                &f.eval,
+            ],
+            "bench-arch",
+        ),
         // Errors under --json: the command's own, and a usage error.
         json(&["get", "no.such.setting", "--json"], "error").status(1),
         json(&["history", "--json", "--no-such-flag"], "error").status(2),

@@ -12,6 +12,7 @@ mod cli_global_flags;
 mod cli_misc;
 mod cli_model_info;
 mod cli_output;
+mod dec_golden;
 mod gguf_fuzz_regressions;
 mod json_schema;
 mod model_vs_naive;

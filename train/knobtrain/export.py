@@ -45,7 +45,7 @@ def q8_0_roundtrip(a: np.ndarray) -> np.ndarray:
 
 
 def export(cfg: Config, params: dict, tokenizer_json: str, path: Path, name: str, f32: bool = False,
-           bos: int = 1, eos: int = 2, pad: int = 0) -> int:
+           bos: int = 1, eos: int = 2, pad: int = 0, max_bytes: int | None = MAX_BYTES) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     w = gguf.GGUFWriter(str(path), ARCH)
     w.add_string("general.name", name)
@@ -75,8 +75,8 @@ def export(cfg: Config, params: dict, tokenizer_json: str, path: Path, name: str
     w.write_tensors_to_file()
     w.close()
     size = path.stat().st_size
-    if size > MAX_BYTES:
-        raise SystemExit(f"{path}: {size} bytes is over the 16 MiB limit")
+    if max_bytes is not None and size > max_bytes:
+        raise SystemExit(f"{path}: {size} bytes is over the {max_bytes >> 20} MiB limit")
     return size
 
 
@@ -231,6 +231,8 @@ def main(argv=None):
     ap.add_argument("--out", required=True)
     ap.add_argument("--name", default="knob-mu")
     ap.add_argument("--f32", action="store_true")
+    ap.add_argument("--no-size-limit", action="store_true",
+                    help="allow a v1 file over 16 MiB (the ~20M model of train/run-arch.sh, never embedded)")
     ap.add_argument("--actions", help="v2: the decoder's action vocabulary (actions.json); --tokenizer is then the WordPiece tokenizer.json")
     a = ap.parse_args(argv)
     from . import model_v2
@@ -245,7 +247,8 @@ def main(argv=None):
         print(f"wrote {a.out}: {size} bytes ({size / 2**20:.2f} MiB), v2 (bert encoder), temperature {t}")
         return
     cfg, params = load_params(Path(a.ckpt))
-    size = export(cfg, params, Path(a.tokenizer).read_text(encoding="utf-8"), Path(a.out), a.name, a.f32)
+    size = export(cfg, params, Path(a.tokenizer).read_text(encoding="utf-8"), Path(a.out), a.name, a.f32,
+                  max_bytes=None if a.no_size_limit else MAX_BYTES)
     print(f"wrote {a.out}: {size} bytes ({size / 2**20:.2f} MiB)")
 
 

@@ -21,7 +21,9 @@ from tokenizers import Tokenizer
 from tqdm import tqdm
 
 from .data import read_jsonl, target_text
-from .model import NO_DROPOUT, Config, Dropout, forward, greedy, init_params, n_params
+from . import model as encdec
+from . import model_dec
+from .model import NO_DROPOUT, Config, Dropout, n_params
 from .tokenizer import decode, encode
 
 BUCKETS = [(12, 6), (16, 8), (24, 12), (48, 24), (64, 32)]  # (encoder, decoder) lengths; most requests fit the first
@@ -69,8 +71,13 @@ def make_optimizer(wd: float):
     return optax.chain(optax.clip_by_global_norm(1.0), adamw)
 
 
+def arch_of(cfg):
+    """The module that runs `cfg`: model.py (encoder–decoder) or model_dec.py (decoder-only)."""
+    return model_dec if isinstance(cfg, model_dec.DecConfig) else encdec
+
+
 def loss_fn(cfg, params, enc, dec_in, dec_out, drop: Dropout = NO_DROPOUT):
-    logits = forward(cfg, params, enc, dec_in, drop)
+    logits = arch_of(cfg).forward(cfg, params, enc, dec_in, drop)
     mask = (dec_out != 0).astype(jnp.float32)
     ce = optax.softmax_cross_entropy_with_integer_labels(logits, dec_out)
     return jnp.sum(ce * mask) / jnp.sum(mask)
@@ -81,7 +88,7 @@ def evaluate(cfg: Config, params, tok: Tokenizer, rows: list[dict], batch: int =
     bos, eos = tok.token_to_id("<s>"), tok.token_to_id("</s>")
     data, dropped = tokenize_rows(tok, rows)
     preds = [None] * len(rows)
-    fn = jax.jit(lambda p, e, ml: greedy(cfg, p, e, bos, eos, ml), static_argnums=2)
+    fn = jax.jit(lambda p, e, ml: arch_of(cfg).greedy(cfg, p, e, bos, eos, ml), static_argnums=2)
     for (te, td), (e, _, _, ix) in data.items():
         for s in range(0, len(e), batch):
             eb = e[s : s + batch]
@@ -106,7 +113,9 @@ def save_params(path: Path, cfg: Config, params: dict) -> None:
 
 
 def load_params(path: Path) -> tuple[Config, dict]:
-    cfg = Config(**json.loads((path.parent / (path.stem + ".config.json")).read_text()))
+    """A checkpoint of either shape; the config's "arch" field says which (absent: encoder–decoder)."""
+    d = json.loads((path.parent / (path.stem + ".config.json")).read_text())
+    cfg = model_dec.DecConfig(**{k: v for k, v in d.items() if k != "arch"}) if d.get("arch") == model_dec.ARCH else Config(**d)
     with np.load(path) as z:
         params = {k: jnp.asarray(z[k]) for k in z.files}
     return cfg, params
@@ -132,6 +141,11 @@ def main(argv=None):
     ap.add_argument("--n-dec", type=int, default=2)
     ap.add_argument("--n-head", type=int, default=4)
     ap.add_argument("--n-head-kv", type=int, default=2)
+    ap.add_argument("--arch", choices=["encdec", "dec"], default="encdec",
+                    help="encdec: the mu encoder-decoder of the shape above; dec: the decoder-only (llama) model "
+                         "of the same parameter count (model_dec.matched: same width and heads, depth and FFN fitted)")
+    ap.add_argument("--init-only", action="store_true",
+                    help="save the randomly initialised model and stop (a real-shaped model for speed measurements)")
     ap.add_argument("--log", default=None, help="JSONL log file")
     a = ap.parse_args(argv)
 
@@ -141,12 +155,21 @@ def main(argv=None):
     eval_rows = read_jsonl(data_dir / "eval.jsonl")
     cfg = Config(n_vocab=tok.get_vocab_size(), d_model=a.d_model, d_ff=a.d_ff, n_enc=a.n_enc, n_dec=a.n_dec,
                  n_head=a.n_head, n_head_kv=a.n_head_kv, enc_ctx=BUCKETS[-1][0], dec_ctx=BUCKETS[-1][1])
+    if a.arch == "dec":
+        ed = cfg
+        cfg = model_dec.matched(ed)
+        print(f"decoder-only {model_dec.count_params(cfg):,} parameters for the encoder-decoder's "
+              f"{model_dec.count_encdec_params(ed):,}", flush=True)
     buckets, dropped = tokenize_rows(tok, train_rows)
     sizes = {b: len(v[0]) for b, v in buckets.items()}
     print(f"train rows {len(train_rows)} (dropped {dropped} too long), buckets {sizes}; eval rows {len(eval_rows)}", flush=True)
 
-    params = init_params(cfg, jax.random.PRNGKey(a.seed))
+    params = arch_of(cfg).init_params(cfg, jax.random.PRNGKey(a.seed))
     print(f"model: {n_params(params):,} parameters, config {cfg.to_dict()}", flush=True)
+    if a.init_only:
+        save_params(Path(a.out), cfg, params)
+        print("saved the untrained model (--init-only)", flush=True)
+        return
     opt = make_optimizer(a.wd)
     opt_state = opt.init(params)
 
