@@ -43,6 +43,8 @@ fn load(file: &str) -> (Llama, Tokenizer) {
         threads: 1,
         context: None,
         max_batch: 256,
+        // f32, as the settings model's decoder-only shape runs it.
+        kv: knob::model::kv_cache::KvType::F32,
     };
     (
         Llama::load(&GgufSource::new(gguf), opts).unwrap(),

@@ -151,8 +151,13 @@ fn the_shipped_vectors_are_the_models_and_the_catalogs() {
     let mut model = model_with_shipped_vectors();
     let regenerate = "regenerate them: knob settings vectors --settings-model <the model> \
                       --write assets/search-vectors.bin (train/run-v2.sh does)";
-    let (dim, shipped) = vector_cache::decode(SHIPPED_VECTORS, model.file_fingerprint())
-        .unwrap_or_else(|e| panic!("assets/search-vectors.bin: {e}; {regenerate}"));
+    let (dim, shipped) = vector_cache::decode(
+        SHIPPED_VECTORS,
+        model
+            .file_fingerprint()
+            .expect("the embedded model has a file"),
+    )
+    .unwrap_or_else(|e| panic!("assets/search-vectors.bin: {e}; {regenerate}"));
     let catalog = load_with_user_dir(None).expect("the shipped catalog");
     let phrases = search_index(&catalog).phrases();
     let want: HashSet<&str> = phrases
