@@ -13,6 +13,9 @@ use crate::tokenizer::Tokenizer;
 use super::beam::{BeamDecoder, TokenTable};
 
 mod decoder_only;
+mod error;
+
+pub use error::SettingsModelError;
 
 use decoder_only::{DecoderOnly, DecoderOnlyBeams};
 
@@ -25,18 +28,6 @@ pub static EMBEDDED_MODEL: &[u8] = include_bytes!("../../assets/knob-mu2.gguf");
 
 /// Most hypotheses beam search keeps.
 pub const MAX_BEAMS: usize = 8;
-
-#[derive(Debug, thiserror::Error)]
-pub enum SettingsModelError {
-    #[error("reading the settings model: {0}")]
-    Gguf(#[from] crate::gguf::GgufError),
-    #[error("loading the settings model: {0}")]
-    Model(#[from] ModelError),
-    #[error("the settings model's tokenizer: {0}")]
-    Tokenizer(String),
-    #[error("the settings model is a '{0}' model, expected 'mu' (or 'llama' with knob.settings_model.* keys)")]
-    NotMu(String),
-}
 
 /// A loaded settings model with its decoding state, reused for every query.
 pub struct SettingsModel {

@@ -8,7 +8,7 @@ use crate::model::gguf_source::GgufSource;
 use crate::model::llama::{Llama, LlamaBeamCache, SessionOptions};
 use crate::model::{LanguageModel, ModelError};
 
-use super::SettingsModelError;
+use super::error::SettingsModelError;
 
 /// The key whose presence makes a llama file a settings model.
 const SEPARATOR_KEY: &str = "knob.settings_model.separator_token_id";
