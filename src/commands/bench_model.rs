@@ -135,7 +135,7 @@ pub struct Report {
     llama_cpp: bool,
     weight_bytes: usize,
     kv_cache_bytes: usize,
-    /// peak resident memory of this process
+    /// peak resident memory of this process, less the bandwidth probe's buffer
     peak_rss_bytes: Option<u64>,
     /// bytes knob reads per decode token in the decode test: weights and the
     /// KV cache at its average context
@@ -178,6 +178,9 @@ pub fn run(ctx: &super::Context, args: BenchModelArgs) -> Result<Exit> {
     let mut weight_bytes = 0;
     let mut kv_cache_bytes = 0;
     let mut decode_bytes = 0;
+    // The bandwidth probe's buffer, resident while the engines run: taken
+    // out of the peak RSS, which reports the engines' memory.
+    let mut probe_bytes = 0u64;
     let mut read_bandwidth = Vec::new();
     let mut rows = Vec::new();
     #[allow(unused_mut)]
@@ -212,6 +215,7 @@ pub fn run(ctx: &super::Context, args: BenchModelArgs) -> Result<Exit> {
         // The bandwidth probe: as many bytes as a decode step reads, paged in.
         let bw_pool = knob_kernels::ThreadPool::new(threads);
         let bw_buf: Vec<u8> = (0..decode_bytes).map(|i| i as u8 | 1).collect();
+        probe_bytes = probe_bytes.max(bw_buf.len() as u64);
         let mut bw_samples = Vec::new();
         #[allow(unused_mut)]
         let mut engines: Vec<Box<dyn Engine>> = vec![Box::new(Knob(model))];
@@ -280,7 +284,7 @@ pub fn run(ctx: &super::Context, args: BenchModelArgs) -> Result<Exit> {
         llama_cpp,
         weight_bytes,
         kv_cache_bytes,
-        peak_rss_bytes: peak_rss_bytes(),
+        peak_rss_bytes: peak_rss_bytes().map(|p| p.saturating_sub(probe_bytes)),
         decode_bytes_per_token: decode_bytes,
         read_bandwidth,
         rows,
