@@ -15,20 +15,16 @@ use knob::model::mu::Mu;
 use knob::tokenizer::Tokenizer;
 use serde_json::Value;
 
-use crate::support::golden::{compare_decoder, ids, rows};
+use crate::support::golden::{
+    self as golden, assert_cases_not_trivial, compare_decoder, ids, rows, tolerance,
+};
 
 fn golden_dir() -> PathBuf {
-    std::env::var_os("KNOB_MU_GOLDEN_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mu-golden")
-        })
+    golden::dir("KNOB_MU_GOLDEN_DIR", "tests/fixtures/mu-golden")
 }
 
 fn golden() -> Value {
-    let path = golden_dir().join("golden.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap()
+    golden::load(&golden_dir(), "golden.json")
 }
 
 /// Runs every golden case through the engine loaded from `file`, comparing
@@ -69,9 +65,7 @@ fn check(file: &str, logits_key: &str, tolerance: f32) -> f32 {
 #[test]
 fn f32_engine_matches_the_f32_jax_model() {
     let g = golden();
-    let tol = g["tolerance"]["f32_gguf_vs_logits_f32"]["max_abs"]
-        .as_f64()
-        .unwrap() as f32;
+    let tol = tolerance(&g, "f32_gguf_vs_logits_f32");
     let worst = check(g["gguf_f32"].as_str().unwrap(), "logits_f32", tol);
     eprintln!("f32: worst difference {worst} (tolerance {tol})");
 }
@@ -79,27 +73,13 @@ fn f32_engine_matches_the_f32_jax_model() {
 #[test]
 fn q8_0_engine_matches_the_jax_model_with_the_same_quantized_weights() {
     let g = golden();
-    let tol = g["tolerance"]["q8_0_gguf_vs_logits_q8"]["max_abs"]
-        .as_f64()
-        .unwrap() as f32;
+    let tol = tolerance(&g, "q8_0_gguf_vs_logits_q8");
     let worst = check(g["gguf_q8_0"].as_str().unwrap(), "logits_q8", tol);
     eprintln!("q8_0: worst difference {worst} (tolerance {tol})");
 }
 
 #[test]
 fn the_golden_cases_are_not_trivial() {
-    // A golden file whose logits were all equal would let any engine pass.
     let g = golden();
-    let cases = g["cases"].as_array().unwrap();
-    assert!(cases.len() >= 3);
-    for case in cases {
-        let logits = rows(&case["logits_f32"]);
-        let spread = logits[0].iter().cloned().fold(f32::MIN, f32::max)
-            - logits[0].iter().cloned().fold(f32::MAX, f32::min);
-        assert!(
-            spread > 0.1,
-            "logits of {:?} are nearly flat",
-            case["query"]
-        );
-    }
+    assert_cases_not_trivial(&g, "logits_f32");
 }

@@ -19,12 +19,13 @@ import numpy as np
 
 from .model import Config
 
+Q8_0 = gguf.GGMLQuantizationType.Q8_0
 ARCH = "mu"
 MAX_BYTES = 16 * 1024 * 1024
 MAX_BYTES_V2 = 32 * 1024 * 1024
 
 
-def gguf_arrays(cfg: Config, params: dict) -> dict[str, np.ndarray]:
+def gguf_arrays(params: dict) -> dict[str, np.ndarray]:
     """Tensors in GGUF's row-major layout: a linear map with n outputs and k inputs is (n, k)."""
     out = {}
     for name, v in params.items():
@@ -40,8 +41,37 @@ def gguf_arrays(cfg: Config, params: dict) -> dict[str, np.ndarray]:
 
 def q8_0_roundtrip(a: np.ndarray) -> np.ndarray:
     """What the engine sees for a Q8_0 tensor (quantize then dequantize, gguf's reference code)."""
-    q = gguf.quants.quantize(a.astype(np.float32), gguf.GGMLQuantizationType.Q8_0)
-    return gguf.quants.dequantize(q, gguf.GGMLQuantizationType.Q8_0).reshape(a.shape).astype(np.float32)
+    q = gguf.quants.quantize(a.astype(np.float32), Q8_0)
+    return gguf.quants.dequantize(q, Q8_0).reshape(a.shape).astype(np.float32)
+
+
+def matrices_q8(f32: bool):
+    """The v1 and decoder-only rule for which tensors are Q8_0: every matrix, unless `f32`."""
+    def is_q8(tname: str, a: np.ndarray) -> bool:
+        if a.ndim != 2 or f32:
+            return False
+        assert a.shape[1] % 32 == 0, f"{tname}: k={a.shape[1]} is not a multiple of 32"
+        return True
+    return is_q8
+
+
+def write_gguf(w: gguf.GGUFWriter, path: Path, arrays: dict[str, np.ndarray], is_q8, max_bytes: int | None,
+               limit_name: str = "") -> int:
+    """Adds `arrays` to `w` (Q8_0 where `is_q8(name, array)`, else F32), writes the file and
+    checks its size against `max_bytes`; returns the size."""
+    for tname, a in sorted(arrays.items()):
+        if is_q8(tname, a):
+            w.add_tensor(tname, gguf.quants.quantize(a, Q8_0), raw_dtype=Q8_0)
+        else:
+            w.add_tensor(tname, a)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    size = path.stat().st_size
+    if max_bytes is not None and size > max_bytes:
+        raise SystemExit(f"{path}: {size} bytes is over the {max_bytes >> 20} MiB limit{limit_name}")
+    return size
 
 
 def export(cfg: Config, params: dict, tokenizer_json: str, path: Path, name: str, f32: bool = False,
@@ -63,21 +93,7 @@ def export(cfg: Config, params: dict, tokenizer_json: str, path: Path, name: str
     w.add_uint32("tokenizer.ggml.eos_token_id", eos)
     w.add_uint32("tokenizer.ggml.padding_token_id", pad)
     w.add_string("tokenizer.huggingface.json", tokenizer_json)
-    for tname, a in sorted(gguf_arrays(cfg, params).items()):
-        if a.ndim == 2 and not f32:
-            assert a.shape[1] % 32 == 0, f"{tname}: k={a.shape[1]} is not a multiple of 32"
-            q = gguf.quants.quantize(a, gguf.GGMLQuantizationType.Q8_0)
-            w.add_tensor(tname, q, raw_dtype=gguf.GGMLQuantizationType.Q8_0)
-        else:
-            w.add_tensor(tname, a)
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
-    size = path.stat().st_size
-    if max_bytes is not None and size > max_bytes:
-        raise SystemExit(f"{path}: {size} bytes is over the {max_bytes >> 20} MiB limit")
-    return size
+    return write_gguf(w, path, gguf_arrays(params), matrices_q8(f32), max_bytes)
 
 
 def read_back(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
@@ -206,20 +222,9 @@ def export_v2(cfg, params: dict, wordpiece_json: str, actions_json: str, path: P
     w.add_float32("mu.calibration.temperature", float(temperature))
     # v2 is trained on `get <id>` and `chat` (data.py), so the engine lets its decoder write them
     w.add_bool("mu.grammar.questions", True)
-    for tname, a in sorted(v2_arrays(params).items()):
-        if not f32 and v2_is_q8(tname, a):
-            w.add_tensor(tname, gguf.quants.quantize(a, gguf.GGMLQuantizationType.Q8_0),
-                         raw_dtype=gguf.GGMLQuantizationType.Q8_0)
-        else:
-            w.add_tensor(tname, a)
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
-    size = path.stat().st_size
-    if size > MAX_BYTES_V2 and not f32:  # the all-F32 file is a test fixture, never shipped
-        raise SystemExit(f"{path}: {size} bytes is over the {MAX_BYTES_V2 >> 20} MiB limit of a v2 model")
-    return size
+    # (the all-F32 file is a test fixture, never shipped: no size limit)
+    return write_gguf(w, path, v2_arrays(params), lambda tname, a: not f32 and v2_is_q8(tname, a),
+                      None if f32 else MAX_BYTES_V2, " of a v2 model")
 
 
 def main(argv=None):

@@ -12,23 +12,12 @@ import argparse
 from pathlib import Path
 
 import gguf
-import numpy as np
 
+from .export import gguf_arrays, matrices_q8, write_gguf
 from .model_dec import DecConfig
 
 ARCH = "llama"
 MAX_BYTES = 64 * 1024 * 1024
-
-
-def gguf_arrays(params: dict) -> dict[str, np.ndarray]:
-    """Tensors in GGUF's row-major layout: a linear map with n outputs and k inputs is (n, k)."""
-    out = {}
-    for name, v in params.items():
-        a = np.asarray(v, dtype=np.float32)
-        if a.ndim == 2 and name != "token_embd.weight":
-            a = np.ascontiguousarray(a.T)  # stored [in, out]
-        out[name] = a
-    return out
 
 
 def export(cfg: DecConfig, params: dict, tokenizer_json: str, path: Path, name: str, f32: bool = False,
@@ -52,21 +41,7 @@ def export(cfg: DecConfig, params: dict, tokenizer_json: str, path: Path, name: 
     w.add_uint32("knob.settings_model.separator_token_id", bos)
     w.add_uint32("knob.settings_model.query_length", cfg.enc_ctx)
     w.add_uint32("knob.settings_model.program_length", cfg.dec_ctx)
-    for tname, a in sorted(gguf_arrays(params).items()):
-        if a.ndim == 2 and not f32:
-            assert a.shape[1] % 32 == 0, f"{tname}: k={a.shape[1]} is not a multiple of 32"
-            w.add_tensor(tname, gguf.quants.quantize(a, gguf.GGMLQuantizationType.Q8_0),
-                         raw_dtype=gguf.GGMLQuantizationType.Q8_0)
-        else:
-            w.add_tensor(tname, a)
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
-    size = path.stat().st_size
-    if size > MAX_BYTES:
-        raise SystemExit(f"{path}: {size} bytes is over the {MAX_BYTES >> 20} MiB limit")
-    return size
+    return write_gguf(w, path, gguf_arrays(params), matrices_q8(f32), MAX_BYTES)
 
 
 def main(argv=None):

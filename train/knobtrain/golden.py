@@ -35,7 +35,7 @@ QUERIES = ["turn on dark mode", "make the text a bit bigger please", "volume dow
 
 def dequantized(cfg, params) -> dict:
     """Params as the Q8_0 GGUF stores them (linear and embedding weights rounded through Q8_0)."""
-    ga = gguf_arrays(cfg, params)
+    ga = gguf_arrays(params)
     out = {}
     for k, v in params.items():
         if np.asarray(v).ndim == 2:

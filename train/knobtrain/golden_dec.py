@@ -24,8 +24,7 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from . import model_dec as MD
-from .export import q8_0_roundtrip
-from .export_dec import gguf_arrays
+from .export import gguf_arrays, q8_0_roundtrip
 from .golden import QUERIES, _q8_act, _r
 from .tokenizer import encode
 from .train import load_params

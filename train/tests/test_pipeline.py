@@ -200,7 +200,7 @@ def test_export_round_trip(tmp_path, cat):
         assert meta["general.architecture"] == "mu"
         assert meta["mu.embedding_length"] == 64 and meta["mu.encoder.block_count"] == 2
         assert meta["mu.attention.head_count_kv"] == 2 and meta["tokenizer.huggingface.json"] == tok_json
-        ga = gguf_arrays(cfg, params)
+        ga = gguf_arrays(params)
         assert set(tensors) == set(ga)
         assert len(tensors) == 1 + 2 * (7 + 8) + 1 * (11 + 12) + 4
         for name, a in ga.items():
