@@ -100,12 +100,13 @@ fn vectors(ctx: &super::Context, file: &std::path::Path) -> anyhow::Result<Exit>
     };
     std::fs::write(file, &bytes).with_context(|| format!("writing {}", file.display()))?;
     outln!(
-        "wrote the vectors of {} phrases to {} ({} bytes, model {})",
+        "wrote the vectors of {} catalog phrases and {} off-catalog texts to {} ({} bytes, model {})",
         phrases
             .iter()
             .flatten()
             .collect::<std::collections::HashSet<_>>()
             .len(),
+        crate::agent::semantic::OFF_CATALOG.len(),
         file.display(),
         bytes.len(),
         model.file_fingerprint().unwrap_or("none")
