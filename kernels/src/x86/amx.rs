@@ -191,21 +191,22 @@ impl Kernels for Amx {
         let n = w.len() / nb;
         let mut vals = vec![BTile::ZERO; nb];
         let mut scales = vec![Scales16::ZERO; nb];
-        let mut work = Work::new(nb);
-        let scope = TileScope::new(*self);
-        let mut j = 0;
-        while j < n {
-            let cols = TILE_N.min(n - j);
-            pack_group(
-                &w[j * nb..(j + cols) * nb],
-                nb,
-                cols,
-                &mut vals,
-                &mut scales,
-            );
-            scope.group(&vals, &scales, x, out, j, cols, &mut work);
-            j += cols;
-        }
+        with_work(x, |work| {
+            let scope = TileScope::new(*self);
+            let mut j = 0;
+            while j < n {
+                let cols = TILE_N.min(n - j);
+                pack_group(
+                    &w[j * nb..(j + cols) * nb],
+                    nb,
+                    cols,
+                    &mut vals,
+                    &mut scales,
+                );
+                scope.group(&vals, &scales, x, work, out, j, cols);
+                j += cols;
+            }
+        });
     }
 }
 
@@ -223,37 +224,112 @@ pub(crate) fn gemm_tiled_groups(
 ) {
     assert!(vals.len() == scales.len() && vals.len() == cols.div_ceil(TILE_N) * nb);
     assert!(x.cols() == nb * QK8_0);
-    let mut work = Work::new(nb);
-    let scope = TileScope::new(amx);
-    for (g, (v, s)) in vals
-        .chunks_exact(nb)
-        .zip(scales.chunks_exact(nb))
-        .enumerate()
-    {
-        let j = g * TILE_N;
-        scope.group(v, s, x, out, j, TILE_N.min(cols - j), &mut work);
-    }
+    with_work(x, |work| {
+        let scope = TileScope::new(amx);
+        for (g, (v, s)) in vals
+            .chunks_exact(nb)
+            .zip(scales.chunks_exact(nb))
+            .enumerate()
+        {
+            let j = g * TILE_N;
+            scope.group(v, s, x, work, out, j, TILE_N.min(cols - j));
+        }
+    });
 }
 
-/// Buffers one gemm task reuses.
+/// Runs `f` with this thread's [`Work`], prepared for `x`. The buffers stay
+/// with the thread (the pool's threads live as long as the process), so a
+/// gemm allocates nothing once they have grown to the largest shape.
+fn with_work<R>(x: &QuantizedActs, f: impl FnOnce(&mut Work) -> R) -> R {
+    thread_local! {
+        static WORK: std::cell::RefCell<Work> = const { std::cell::RefCell::new(Work::new()) };
+    }
+    WORK.with(|w| {
+        // A gemm never calls another gemm on its own thread; should that
+        // change, a fresh Work keeps it correct.
+        match w.try_borrow_mut() {
+            Ok(mut work) => {
+                work.prepare(x);
+                f(&mut work)
+            }
+            Err(_) => {
+                let mut work = Work::new();
+                work.prepare(x);
+                f(&mut work)
+            }
+        }
+    })
+}
+
+/// The activations of one gemm laid out for the tile unit, made once per
+/// call (not per weight group), and the result tiles.
 struct Work {
-    /// Activation rows of a partial row tile, padded to 16 with zero rows.
+    /// Activation rows of the last row tile when it is partial, padded to
+    /// 16 with zero rows.
     pad: Vec<Q32>,
-    /// Activation scales of the current row tile, block-major (`[b][r]`),
-    /// zero for padding rows.
+    /// Activation scales, per row tile block-major (`[tile][b][r]`), zero
+    /// for padding rows.
     dx: Vec<[f32; TILE_N]>,
     /// Two halves of int32 result tiles: one chunk of blocks is scaled
     /// while the tile unit fills the other.
-    c: [CTile; 2 * CHUNK],
+    c: Vec<CTile>,
 }
 
 impl Work {
-    fn new(nb: usize) -> Work {
+    const fn new() -> Work {
         Work {
-            pad: vec![Q32::ZERO; TILE_N * nb],
-            dx: vec![[0.0; TILE_N]; nb],
-            c: [CTile([[0; TILE_N]; TILE_N]); 2 * CHUNK],
+            pad: Vec::new(),
+            dx: Vec::new(),
+            c: Vec::new(),
         }
+    }
+
+    /// Lays out the scales of every row of `x` by row tile and copies a
+    /// partial last row tile into `pad`.
+    fn prepare(&mut self, x: &QuantizedActs) {
+        let (m, nb) = (x.rows(), x.cols() / QK8_0);
+        let tiles = m.div_ceil(TILE_N);
+        self.dx.clear();
+        self.dx.resize(tiles * nb, [0.0; TILE_N]);
+        for r in 0..m {
+            let dx = &mut self.dx[(r / TILE_N) * nb..(r / TILE_N + 1) * nb];
+            for (dx, &d) in dx.iter_mut().zip(x.row(r).d) {
+                dx[r % TILE_N] = d;
+            }
+        }
+        let full = m - m % TILE_N;
+        if full < m {
+            self.pad.clear();
+            self.pad.resize(TILE_N * nb, Q32::ZERO);
+            for r in full..m {
+                let p = (r - full) * nb;
+                self.pad[p..p + nb].copy_from_slice(x.row(r).qs);
+            }
+        }
+        if self.c.is_empty() {
+            self.c = vec![CTile([[0; TILE_N]; TILE_N]); 2 * CHUNK];
+        }
+    }
+
+    /// Row tile `t` of `x` (prepared): its first activation block (16 rows,
+    /// `nb` blocks apart), its scales, and the result tiles.
+    #[allow(clippy::type_complexity)]
+    fn tile(
+        &mut self,
+        x: &QuantizedActs,
+        t: usize,
+    ) -> (*const Q32, &[[f32; TILE_N]], &mut [CTile; 2 * CHUNK]) {
+        let nb = x.cols() / QK8_0;
+        let a = if (t + 1) * TILE_N <= x.rows() {
+            // Rows 16t..16t + 16 lie one after another, nb blocks apart.
+            x.row(t * TILE_N).qs.as_ptr()
+        } else {
+            self.pad.as_ptr()
+        };
+        let c = (&mut self.c[..])
+            .try_into()
+            .expect("prepare makes 2 * CHUNK result tiles");
+        (a, &self.dx[t * nb..(t + 1) * nb], c)
     }
 }
 
@@ -316,54 +392,64 @@ impl TileScope {
     }
 
     /// One group of 16 weight rows (`nb` tiles and scales) against every
-    /// activation row: writes output columns `j..j + cols` of `out`.
+    /// activation row of `x` (laid out in `work`): writes output columns
+    /// `j..j + cols` of `out`.
     #[allow(clippy::too_many_arguments)]
     fn group(
         &self,
         vals: &[BTile],
         scales: &[Scales16],
         x: &QuantizedActs,
+        work: &mut Work,
         out: &mut OutRows<'_>,
         j: usize,
         cols: usize,
-        work: &mut Work,
     ) {
         let nb = vals.len();
-        assert!(scales.len() == nb && work.dx.len() == nb && cols <= TILE_N && cols > 0);
         let m = x.rows();
-        let mut r0 = 0;
-        while r0 < m {
+        assert!(
+            scales.len() == nb
+                && x.cols() == nb * QK8_0
+                && work.dx.len() == m.div_ceil(TILE_N) * nb
+                && work.c.len() == 2 * CHUNK
+                && cols <= TILE_N
+                && cols > 0
+        );
+        for t in 0..m.div_ceil(TILE_N) {
+            let r0 = t * TILE_N;
             let rows = TILE_N.min(m - r0);
-            for r in 0..TILE_N {
-                let d = (r < rows).then(|| x.row(r0 + r).d);
-                for (b, dx) in work.dx.iter_mut().enumerate() {
-                    dx[r] = d.map_or(0.0, |d| d[b]);
-                }
-            }
-            let a: *const Q32 = if rows == TILE_N {
-                // Rows r0..r0 + 16 lie one after another, nb blocks apart.
-                x.row(r0).qs.as_ptr()
-            } else {
-                work.pad.fill(Q32::ZERO);
-                for r in 0..rows {
-                    work.pad[r * nb..(r + 1) * nb].copy_from_slice(x.row(r0 + r).qs);
-                }
-                work.pad.as_ptr()
+            let (a, dx, c) = work.tile(x, t);
+            let dst = RowTileOut {
+                out: &mut *out,
+                r0,
+                j,
+                cols,
             };
+            // Rows past `rows` are padding: the scaling skips them in steps
+            // of four (a short query fills a fraction of the 16 rows).
             // SAFETY: the scope proves AMX and AVX-512 and holds the tile
             // configuration; `a` points to 16 rows of nb blocks, nb apart
-            // (16 whole rows of x, or the padded copy); vals, scales and
-            // work.dx have nb entries (asserted).
-            let acc = unsafe { row_tile(a, vals, scales, &work.dx, &mut work.c) };
-            for r in 0..rows {
-                let mut lanes = [0.0f32; TILE_N];
-                // SAFETY: lanes is 16 writable f32.
-                unsafe { _mm512_storeu_ps(lanes.as_mut_ptr(), acc[r]) };
-                out.row_mut(r0 + r)[j..j + cols].copy_from_slice(&lanes[..cols]);
+            // (16 whole rows of x, or the padded copy); vals, scales and dx
+            // have nb entries (asserted); `rows` rows from r0 and columns
+            // j..j + cols <= 16 lie in `out`'s window (the caller's).
+            unsafe {
+                match rows.div_ceil(4) {
+                    1 => row_tile::<4>(a, vals, scales, dx, c, dst, rows),
+                    2 => row_tile::<8>(a, vals, scales, dx, c, dst, rows),
+                    3 => row_tile::<12>(a, vals, scales, dx, c, dst, rows),
+                    _ => row_tile::<16>(a, vals, scales, dx, c, dst, rows),
+                }
             }
-            r0 += rows;
         }
     }
+}
+
+/// Where [`row_tile`] writes: `out`'s rows from `r0`, columns `j..j + cols`.
+struct RowTileOut<'o, 'a> {
+    out: &'o mut OutRows<'a>,
+    r0: usize,
+    j: usize,
+    cols: usize,
 }
 
 impl Drop for TileScope {
@@ -453,22 +539,29 @@ unsafe fn block_product(a: *const u8, stride_a: usize, b: *const u8, c: *mut u8)
     }
 }
 
-/// Adds one block's scaled sums to the 16 row accumulators:
+/// Adds one block's scaled sums to the first `R` row accumulators:
 /// `acc[r] += (d_w * d_x[r]) * sums[r]`, 16 weight rows per lane group.
 #[target_feature(enable = "avx512f")]
 #[inline]
-fn scale_add(acc: &mut [__m512; TILE_N], sums: &CTile, ws: &Scales16, dx: &[f32; TILE_N]) {
+fn scale_add<const R: usize>(
+    acc: &mut [__m512; R],
+    sums: &CTile,
+    ws: &Scales16,
+    dx: &[f32; TILE_N],
+) {
     // SAFETY: ws is 16 aligned f32.
     let ws = unsafe { _mm512_load_ps(ws.0.as_ptr()) };
-    for r in 0..TILE_N {
-        // SAFETY: row r of the tile is 16 aligned i32.
+    for (r, acc) in acc.iter_mut().enumerate() {
+        // SAFETY: row r < R <= 16 of the tile is 16 aligned i32.
         let sum = unsafe { _mm512_load_si512(sums.0[r].as_ptr().cast()) };
         let s = _mm512_mul_ps(ws, _mm512_set1_ps(dx[r]));
-        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), s, acc[r]);
+        *acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), s, *acc);
     }
 }
 
-/// The 16 f32 row accumulators of one row tile against one weight group.
+/// One row tile against one weight group: the f32 row accumulators of its
+/// first `R` rows (`rows <= R` of them real, the rest padding), written to
+/// `dst`'s first `rows` rows and `cols` columns.
 ///
 /// Blocks go to the tile unit four at a time, and each chunk's products are
 /// issued before the previous chunk's sums are scaled, so the AVX-512 work
@@ -478,18 +571,21 @@ fn scale_add(acc: &mut [__m512; TILE_N], sums: &CTile, ws: &Scales16, dx: &[f32;
 /// The CPU has AMX-INT8 and AVX-512 F, the tile configuration of
 /// [`tile_config`] is loaded, and `a` points to 16 rows of `vals.len()`
 /// readable [`Q32`] blocks, `vals.len()` blocks apart; `scales` and `dx` have
-/// `vals.len()` entries.
+/// `vals.len()` entries; `rows <= R <= 16` and `dst.cols <= 16`, and `dst`'s
+/// window holds rows `dst.r0..dst.r0 + rows` and columns `dst.j..dst.j + dst.cols`.
 #[target_feature(enable = "avx512f")]
-unsafe fn row_tile(
+unsafe fn row_tile<const R: usize>(
     a: *const Q32,
     vals: &[BTile],
     scales: &[Scales16],
     dx: &[[f32; TILE_N]],
     c: &mut [CTile; 2 * CHUNK],
-) -> [__m512; TILE_N] {
+    dst: RowTileOut<'_, '_>,
+    rows: usize,
+) {
     let nb = vals.len();
     let stride_a = nb * QK8_0;
-    let mut acc = [_mm512_setzero_ps(); TILE_N];
+    let mut acc = [_mm512_setzero_ps(); R];
     let chunks = nb / CHUNK;
     let cp = c.as_mut_ptr();
     let issue = |ch: usize| {
@@ -535,7 +631,15 @@ unsafe fn row_tile(
         let sums = unsafe { &*cp };
         scale_add(&mut acc, sums, &scales[b], &dx[b]);
     }
-    acc
+    let RowTileOut { out, r0, j, cols } = dst;
+    assert!(rows <= R && cols <= TILE_N);
+    // Lanes 0..cols: the group's real output columns.
+    let mask = (((1u32 << cols) - 1) & 0xffff) as __mmask16;
+    for (r, acc) in acc.iter().enumerate().take(rows) {
+        let row = &mut out.row_mut(r0 + r)[j..j + cols];
+        // SAFETY: the mask writes lanes 0..cols, and row has cols values.
+        unsafe { _mm512_mask_storeu_ps(row.as_mut_ptr(), mask, *acc) };
+    }
 }
 
 #[cfg(test)]
