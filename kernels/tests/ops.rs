@@ -3,7 +3,7 @@
 mod common;
 
 use common::Rng;
-use knob_kernels::ops::{self, RopeStyle, OPS_REL_TOL};
+use knob_kernels::ops::{self, RopeStyle, GELU_ERF_TOL, OPS_REL_TOL};
 use knob_kernels::{available_isas, Isa};
 
 const LENS: [usize; 7] = [1, 3, 8, 17, 64, 576, 1000];
@@ -141,6 +141,129 @@ fn softmax_and_silu() {
             "{y:?} [{isa}]"
         );
     }
+}
+
+/// The exact GELU in f64.
+fn gelu64(x: f32) -> f64 {
+    let x = f64::from(x);
+    0.5 * x * (1.0 + libm::erf(x / std::f64::consts::SQRT_2))
+}
+
+/// `gelu_erf` on `isa` within [`GELU_ERF_TOL`] of the exact GELU and of the
+/// scalar path (libm's erff), element by element.
+fn check_gelu(isa: Isa, x: &[f32], what: &str) {
+    let mut got = x.to_vec();
+    ops::gelu_erf_with(isa, &mut got);
+    let mut spec = x.to_vec();
+    ops::gelu_erf_with(Isa::Scalar, &mut spec);
+    for ((&v, &g), &s) in x.iter().zip(&got).zip(&spec) {
+        let want = gelu64(v);
+        let tol = f64::from(GELU_ERF_TOL) * want.abs().max(1.0);
+        assert!(
+            (f64::from(g) - want).abs() <= tol,
+            "gelu_erf {what} [{isa}] x {v}: {g} vs exact {want}"
+        );
+        assert!(
+            (f64::from(g) - f64::from(s)).abs() <= tol,
+            "gelu_erf {what} [{isa}] x {v}: {g} vs scalar {s}"
+        );
+    }
+}
+
+#[test]
+fn gelu_erf_is_the_exact_gelu_on_every_path() {
+    let mut rng = Rng(27);
+    // A fine grid over the whole curve, the worst of the approximation
+    // (|x| / sqrt 2 near 3.8) included; every length's tail too.
+    let grid: Vec<f32> = (-12_000..=12_000).map(|i| i as f32 * 1e-3).collect();
+    for isa in available_isas() {
+        check_gelu(isa, &grid, "grid");
+        for n in LENS {
+            for mag in [1.0f32, 6.0, 100.0] {
+                check_gelu(isa, &vec(&mut rng, n, mag), "random");
+            }
+        }
+        // Far tails saturate as the scalar path does: exactly 0 below, x above.
+        let mut y = vec![-10.0f32, -100.0, -1e30, 10.0, 1e30, 0.0, -0.0, 1e-30];
+        ops::gelu_erf_with(isa, &mut y);
+        assert_eq!(y[..3], [0.0; 3], "[{isa}]");
+        assert_eq!(y[3..5], [10.0, 1e30], "[{isa}]");
+        assert!(
+            y[5] == 0.0 && y[6] == 0.0 && (y[7] - 5e-31).abs() < 1e-36,
+            "{y:?} [{isa}]"
+        );
+    }
+}
+
+/// log-softmax of `x * scale` in f64.
+fn log_softmax64(x: &[f32], scale: f32) -> Vec<f64> {
+    let s = f64::from(scale);
+    let m = x
+        .iter()
+        .fold(f64::NEG_INFINITY, |a, &b| a.max(f64::from(b) * s));
+    let z: f64 = x.iter().map(|&v| (f64::from(v) * s - m).exp()).sum();
+    x.iter().map(|&v| f64::from(v) * s - m - z.ln()).collect()
+}
+
+/// `log_softmax` on `isa` against f64 math and the scalar path. The result
+/// is a difference of `x * scale` and log Z, so the budget is relative to
+/// the larger of the two.
+fn check_log_softmax(isa: Isa, x: &[f32], scale: f32) {
+    let mut got = vec![0.0f32; x.len()];
+    ops::log_softmax_with(isa, x, scale, &mut got);
+    let mut spec = vec![0.0f32; x.len()];
+    ops::log_softmax_with(Isa::Scalar, x, scale, &mut spec);
+    let want = log_softmax64(x, scale);
+    let big = x.iter().filter(|v| v.is_finite()).fold(1.0f64, |a, &v| {
+        a.max((f64::from(v) * f64::from(scale)).abs())
+    }) + (x.len() as f64).ln();
+    for (i, ((&g, &s), &w)) in got.iter().zip(&spec).zip(&want).enumerate() {
+        if w == f64::NEG_INFINITY {
+            assert!(
+                g == f32::NEG_INFINITY && s == f32::NEG_INFINITY,
+                "[{isa}] i {i}: {g}"
+            );
+            continue;
+        }
+        let tol = f64::from(OPS_REL_TOL) * big;
+        assert!(
+            (f64::from(g) - w).abs() <= tol && (f64::from(g) - f64::from(s)).abs() <= tol,
+            "log_softmax [{isa}] n {} i {i}: {g} vs {w} (scalar {s}, tol {tol})",
+            x.len()
+        );
+    }
+}
+
+#[test]
+fn log_softmax_matches_f64_on_every_path() {
+    let mut rng = Rng(28);
+    for isa in available_isas() {
+        for n in LENS.into_iter().chain([915]) {
+            for mag in [1.0f32, 30.0, 1000.0] {
+                for scale in [1.0f32, 0.5, 1.7] {
+                    check_log_softmax(isa, &vec(&mut rng, n, mag), scale);
+                }
+            }
+        }
+        // A masked token (the decoder's padding) stays impossible.
+        let mut x = vec(&mut rng, 20, 5.0);
+        x[3] = f32::NEG_INFINITY;
+        x[17] = f32::NEG_INFINITY;
+        check_log_softmax(isa, &x, 1.0);
+        // Probabilities sum to one.
+        let x = vec(&mut rng, 915, 10.0);
+        let mut y = vec![0.0f32; 915];
+        ops::log_softmax_with(isa, &x, 1.3, &mut y);
+        let total: f64 = y.iter().map(|&v| f64::from(v).exp()).sum();
+        assert!((total - 1.0).abs() < 1e-5, "[{isa}] {total}");
+    }
+}
+
+#[test]
+#[should_panic(expected = "not positive")]
+fn log_softmax_rejects_a_scale_that_would_flip_the_order() {
+    let mut out = [0.0f32; 2];
+    ops::log_softmax(&[1.0, 2.0], -1.0, &mut out);
 }
 
 #[test]
@@ -328,6 +451,33 @@ proptest::proptest! {
         let mut rng = Rng(seed | 1);
         for isa in available_isas() {
             check_rows_ops(&mut rng, isa, d, n, d + extra);
+        }
+    }
+
+    #[test]
+    fn gelu_erf_any_length_and_range(
+        n in 0usize..=300,
+        mag in 0.01f32..20.0,
+        seed in proptest::prelude::any::<u64>(),
+    ) {
+        let mut rng = Rng(seed | 1);
+        let x = vec(&mut rng, n, mag);
+        for isa in available_isas() {
+            check_gelu(isa, &x, "proptest");
+        }
+    }
+
+    #[test]
+    fn log_softmax_any_length_and_scale(
+        n in 1usize..=1200,
+        mag in 0.01f32..200.0,
+        scale in 0.05f32..4.0,
+        seed in proptest::prelude::any::<u64>(),
+    ) {
+        let mut rng = Rng(seed | 1);
+        let x = vec(&mut rng, n, mag);
+        for isa in available_isas() {
+            check_log_softmax(isa, &x, scale);
         }
     }
 }

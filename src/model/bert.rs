@@ -455,9 +455,7 @@ fn quantize_if(xq: &mut QuantizedActs, q8: bool, x: &[f32], m: usize, k: usize) 
 /// Exact GELU, `x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2))`: HF BERT's
 /// `hidden_act = "gelu"`. (llama.cpp uses the tanh approximation here.)
 fn gelu(x: &mut [f32]) {
-    for v in x {
-        *v = 0.5 * *v * (1.0 + libm::erff(*v * std::f32::consts::FRAC_1_SQRT_2));
-    }
+    ops::gelu_erf(x);
 }
 
 /// Scales `v` to unit Euclidean length (sentence-transformers clamps the

@@ -9,6 +9,7 @@ use std::arch::x86_64::*;
 
 use super::scalar;
 use super::RopeStyle;
+use super::{ERF_P, ERF_Q, ERF_SATURATES};
 use crate::x86::avx2::{hsum_ps, Avx2};
 
 const L: usize = 8;
@@ -68,6 +69,16 @@ pub(crate) fn softmax(t: Avx2, x: &mut [f32]) {
         let sum = exp_sub_sum_impl(x, m);
         scale_impl(x, 1.0 / sum);
     }
+}
+
+pub(crate) fn log_softmax(_t: Avx2, x: &[f32], scale: f32, out: &mut [f32]) {
+    // SAFETY: the token proves AVX2/FMA.
+    unsafe { log_softmax_impl(x, scale, out) }
+}
+
+pub(crate) fn gelu_erf(_t: Avx2, x: &mut [f32]) {
+    // SAFETY: the token proves AVX2/FMA.
+    unsafe { gelu_erf_impl(x) }
 }
 
 pub(crate) fn silu_mul(_t: Avx2, gate: &mut [f32], up: &[f32]) {
@@ -471,6 +482,86 @@ unsafe fn exp_sub_sum_impl(x: &mut [f32], m: f32) -> f32 {
         }
     }
     hsum_ps(acc) + scalar::exp_sub_sum(&mut x[b..], m)
+}
+
+/// The scalar code's steps (`v * scale - max`, exponentials summed, `max +
+/// ln(sum)` subtracted from `v * scale`), with the sum of exponentials in
+/// eight lanes through [`exp8`].
+#[target_feature(enable = "avx2,fma")]
+unsafe fn log_softmax_impl(x: &[f32], scale: f32, out: &mut [f32]) {
+    let n = x.len().min(out.len());
+    let max = unsafe { max_impl(&x[..n]) } * scale;
+    let (sv, mv) = (_mm256_set1_ps(scale), _mm256_set1_ps(max));
+    let mut acc = _mm256_setzero_ps();
+    let b = body(n);
+    for i in (0..b).step_by(L) {
+        // SAFETY: i + L <= b <= n.
+        let v = unsafe { ld(x, i) };
+        acc = _mm256_add_ps(acc, exp8(_mm256_sub_ps(_mm256_mul_ps(v, sv), mv)));
+    }
+    let sum = hsum_ps(acc)
+        + x[b..n]
+            .iter()
+            .map(|&v| (v * scale - max).exp())
+            .sum::<f32>();
+    let log_z = max + sum.ln();
+    let zv = _mm256_set1_ps(log_z);
+    for i in (0..b).step_by(L) {
+        // SAFETY: i + L <= b <= n for both slices.
+        unsafe { st(out, i, _mm256_sub_ps(_mm256_mul_ps(ld(x, i), sv), zv)) };
+    }
+    for (o, &v) in out[b..n].iter_mut().zip(&x[b..n]) {
+        *o = v * scale - log_z;
+    }
+}
+
+/// `erf(x)` as Eigen's and XLA's f32 rational approximation `x P(x^2) /
+/// Q(x^2)` (coefficients from Eigen; checked against Python's math.erf,
+/// see `ops::GELU_ERF_TOL`); exactly ±1 from |x| = [`ERF_SATURATES`] on.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn erf8(x: __m256) -> __m256 {
+    let sat = _mm256_set1_ps(ERF_SATURATES);
+    let sign = _mm256_and_ps(x, _mm256_set1_ps(-0.0));
+    let ax = _mm256_andnot_ps(_mm256_set1_ps(-0.0), x);
+    let xc = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-ERF_SATURATES)), sat);
+    let x2 = _mm256_mul_ps(xc, xc);
+    let mut p = _mm256_set1_ps(ERF_P[0]);
+    for &c in &ERF_P[1..] {
+        p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(c));
+    }
+    let p = _mm256_mul_ps(p, xc);
+    let mut q = _mm256_set1_ps(ERF_Q[0]);
+    for &c in &ERF_Q[1..] {
+        q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(c));
+    }
+    let r = _mm256_div_ps(p, q);
+    _mm256_blendv_ps(
+        r,
+        _mm256_or_ps(_mm256_set1_ps(1.0), sign),
+        _mm256_cmp_ps::<_CMP_GE_OQ>(ax, sat),
+    )
+}
+
+/// `0.5 x (1 + erf(x / sqrt 2))` with the scalar code's operation order.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn gelu_erf_impl(x: &mut [f32]) {
+    let (half, one) = (_mm256_set1_ps(0.5), _mm256_set1_ps(1.0));
+    let r2 = _mm256_set1_ps(std::f32::consts::FRAC_1_SQRT_2);
+    let b = body(x.len());
+    for i in (0..b).step_by(L) {
+        // SAFETY: i + L <= b <= len.
+        unsafe {
+            let v = ld(x, i);
+            let e = erf8(_mm256_mul_ps(v, r2));
+            st(
+                x,
+                i,
+                _mm256_mul_ps(_mm256_mul_ps(half, v), _mm256_add_ps(one, e)),
+            );
+        }
+    }
+    scalar::gelu_erf(&mut x[b..]);
 }
 
 #[target_feature(enable = "avx2,fma")]

@@ -7,6 +7,7 @@ use std::arch::aarch64::*;
 
 use super::scalar;
 use super::RopeStyle;
+use super::{ERF_P, ERF_Q, ERF_SATURATES};
 use crate::arm::neon::Neon;
 
 const L: usize = 4;
@@ -63,6 +64,16 @@ pub(crate) fn softmax(t: Neon, x: &mut [f32]) {
     // SAFETY: the token proves NEON.
     let sum = unsafe { exp_sub_sum_impl(x, m) };
     scale(t, x, 1.0 / sum);
+}
+
+pub(crate) fn log_softmax(_t: Neon, x: &[f32], scale: f32, out: &mut [f32]) {
+    // SAFETY: the token proves NEON.
+    unsafe { log_softmax_impl(x, scale, out) }
+}
+
+pub(crate) fn gelu_erf(_t: Neon, x: &mut [f32]) {
+    // SAFETY: the token proves NEON.
+    unsafe { gelu_erf_impl(x) }
 }
 
 pub(crate) fn silu_mul(_t: Neon, gate: &mut [f32], up: &[f32]) {
@@ -418,6 +429,76 @@ unsafe fn exp_sub_sum_impl(x: &mut [f32], m: f32) -> f32 {
         }
     }
     vaddvq_f32(acc) + scalar::exp_sub_sum(&mut x[b..], m)
+}
+
+/// The scalar code's steps (`v * scale - max`, exponentials summed, `max +
+/// ln(sum)` subtracted from `v * scale`), with the sum of exponentials in
+/// four lanes through [`exp4`].
+#[target_feature(enable = "neon")]
+unsafe fn log_softmax_impl(x: &[f32], scale: f32, out: &mut [f32]) {
+    let n = x.len().min(out.len());
+    let max = scalar::max(&x[..n]) * scale;
+    let (sv, mv) = (vdupq_n_f32(scale), vdupq_n_f32(max));
+    let mut acc = vdupq_n_f32(0.0);
+    let b = body(n);
+    for i in (0..b).step_by(L) {
+        // SAFETY: i + L <= b <= n.
+        let v = unsafe { ld(x, i) };
+        acc = vaddq_f32(acc, exp4(vsubq_f32(vmulq_f32(v, sv), mv)));
+    }
+    let sum = vaddvq_f32(acc)
+        + x[b..n]
+            .iter()
+            .map(|&v| (v * scale - max).exp())
+            .sum::<f32>();
+    let log_z = max + sum.ln();
+    let zv = vdupq_n_f32(log_z);
+    for i in (0..b).step_by(L) {
+        // SAFETY: i + L <= b <= n for both slices.
+        unsafe { st(out, i, vsubq_f32(vmulq_f32(ld(x, i), sv), zv)) };
+    }
+    for (o, &v) in out[b..n].iter_mut().zip(&x[b..n]) {
+        *o = v * scale - log_z;
+    }
+}
+
+/// `erf(x)`: the rational approximation of `ops` (`ERF_P`, `ERF_Q`),
+/// exactly ±1 from |x| = `ERF_SATURATES` on.
+#[target_feature(enable = "neon")]
+#[inline]
+fn erf4(x: float32x4_t) -> float32x4_t {
+    let sat = vdupq_n_f32(ERF_SATURATES);
+    let xc = vminq_f32(vmaxq_f32(x, vdupq_n_f32(-ERF_SATURATES)), sat);
+    let x2 = vmulq_f32(xc, xc);
+    let mut p = vdupq_n_f32(ERF_P[0]);
+    for &c in &ERF_P[1..] {
+        p = vfmaq_f32(vdupq_n_f32(c), p, x2);
+    }
+    let p = vmulq_f32(p, xc);
+    let mut q = vdupq_n_f32(ERF_Q[0]);
+    for &c in &ERF_Q[1..] {
+        q = vfmaq_f32(vdupq_n_f32(c), q, x2);
+    }
+    let r = vdivq_f32(p, q);
+    // ±1 with x's sign: 1.0's bits with the sign bit taken from x.
+    let one = vbslq_f32(vdupq_n_u32(0x8000_0000), x, vdupq_n_f32(1.0));
+    vbslq_f32(vcgeq_f32(vabsq_f32(x), sat), one, r)
+}
+
+/// `0.5 x (1 + erf(x / sqrt 2))` with the scalar code's operation order.
+#[target_feature(enable = "neon")]
+unsafe fn gelu_erf_impl(x: &mut [f32]) {
+    let (half, one) = (vdupq_n_f32(0.5), vdupq_n_f32(1.0));
+    let b = body(x.len());
+    for i in (0..b).step_by(L) {
+        // SAFETY: i + L <= b <= len.
+        unsafe {
+            let v = ld(x, i);
+            let e = erf4(vmulq_n_f32(v, std::f32::consts::FRAC_1_SQRT_2));
+            st(x, i, vmulq_f32(vmulq_f32(half, v), vaddq_f32(one, e)));
+        }
+    }
+    scalar::gelu_erf(&mut x[b..]);
 }
 
 #[target_feature(enable = "neon")]

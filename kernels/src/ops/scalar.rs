@@ -89,6 +89,21 @@ pub(crate) fn softmax(x: &mut [f32]) {
     scale(x, 1.0 / sum);
 }
 
+pub(crate) fn log_softmax(x: &[f32], scale: f32, out: &mut [f32]) {
+    let max = max(x) * scale;
+    let sum: f32 = x.iter().map(|&v| (v * scale - max).exp()).sum();
+    let log_z = max + sum.ln();
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = v * scale - log_z;
+    }
+}
+
+pub(crate) fn gelu_erf(x: &mut [f32]) {
+    for v in x {
+        *v = 0.5 * *v * (1.0 + libm::erff(*v * std::f32::consts::FRAC_1_SQRT_2));
+    }
+}
+
 pub(crate) fn silu_mul(gate: &mut [f32], up: &[f32]) {
     for (g, u) in gate.iter_mut().zip(up) {
         *g = *g / (1.0 + (-*g).exp()) * u;
