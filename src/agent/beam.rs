@@ -5,6 +5,8 @@
 //! valid program, and end-of-output only where a program may end. Candidates
 //! are checked lazily in logit order, so a confident model costs one check
 //! per beam and step.
+use knob_kernels::ops;
+
 use super::grammar::{PrefixAutomaton, PrefixState};
 
 /// A decoder that advances several hypotheses at once.
@@ -79,9 +81,14 @@ pub fn beam_search(
     }];
     let mut finished: Vec<Hypothesis> = Vec::new();
     let mut feed = vec![tokens.start];
-    let mut order: Vec<u32> = Vec::with_capacity(vocab);
+    let mut ranking = Ranking::default();
     let mut logp = vec![0.0f32; vocab];
-    let inv_temperature = 1.0 / decoder.temperature();
+    // Model loaders check that the temperature is positive; anything else
+    // would reverse or void the ranking, so it counts as 1.
+    let inv_temperature = match 1.0 / decoder.temperature() {
+        s if s > 0.0 && s.is_finite() => s,
+        _ => 1.0,
+    };
 
     for _ in 0..decoder.max_len() {
         if live.is_empty() {
@@ -95,28 +102,17 @@ pub fn beam_search(
         // (score, parent, token, next state)
         let mut candidates: Vec<(f32, usize, u32, Option<PrefixState>)> = Vec::new();
         for (b, hyp) in live.iter().enumerate() {
-            log_softmax(
+            ops::log_softmax(
                 &logits[b * vocab..(b + 1) * vocab],
                 inv_temperature,
                 &mut logp,
             );
-            order.clear();
-            order.extend(0..vocab as u32);
-            // Only the best few need sorting; the rest are reached rarely.
-            let head = (width * 4).min(vocab);
-            order.select_nth_unstable_by(head.saturating_sub(1), |&a, &b| {
-                logp[b as usize].total_cmp(&logp[a as usize])
-            });
-            order[..head].sort_unstable_by(|&a, &b| logp[b as usize].total_cmp(&logp[a as usize]));
+            // Only the best few need ordering; the rest are reached rarely.
+            ranking.rank_head(&logp, width * 4);
             let mut taken = 0;
             let mut checked = 0;
             while taken < width && checked < MAX_CHECKS_PER_BEAM.min(vocab) {
-                if checked == head {
-                    // Past the sorted head: sort the rest once, lazily.
-                    order[head..]
-                        .sort_unstable_by(|&a, &b| logp[b as usize].total_cmp(&logp[a as usize]));
-                }
-                let t = order[checked];
+                let t = ranking.token(checked);
                 checked += 1;
                 let score = hyp.logprob + logp[t as usize];
                 if t == tokens.eos {
@@ -189,14 +185,52 @@ pub fn beam_search(
     finished
 }
 
-/// `out = log_softmax(x * scale)`, computed stably.
-fn log_softmax(x: &[f32], scale: f32, out: &mut [f32]) {
-    let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max) * scale;
-    let sum: f32 = x.iter().map(|&v| (v * scale - max).exp()).sum();
-    let log_z = max + sum.ln();
-    for (o, &v) in out.iter_mut().zip(x) {
-        *o = v * scale - log_z;
+/// The tokens of one logits row in rank order: higher log-probability
+/// first, the lower id first among equals (a total order, so the search is
+/// deterministic). Each token is one `u64` key, rank bits above id bits, so
+/// ranking is a plain integer sort; only the head is ranked at first, the
+/// rest once the search looks past it.
+#[derive(Default)]
+struct Ranking {
+    /// One key per token ([`rank_key`]); `keys[..ranked]` in rank order.
+    keys: Vec<u64>,
+    ranked: usize,
+}
+
+impl Ranking {
+    /// Ranks the `head` best tokens of `logp`.
+    fn rank_head(&mut self, logp: &[f32], head: usize) {
+        self.keys.clear();
+        self.keys
+            .extend(logp.iter().enumerate().map(|(t, &l)| rank_key(l, t as u32)));
+        let head = head.min(self.keys.len());
+        if head > 0 && head < self.keys.len() {
+            self.keys.select_nth_unstable(head - 1);
+        }
+        self.keys[..head].sort_unstable();
+        self.ranked = head;
     }
+
+    /// The token at rank `i` (`i` below the vocabulary size).
+    fn token(&mut self, i: usize) -> u32 {
+        if i >= self.ranked {
+            // Past the head: rank the rest once.
+            self.keys[self.ranked..].sort_unstable();
+            self.ranked = self.keys.len();
+        }
+        self.keys[i] as u32
+    }
+}
+
+/// Sorts ascending in rank order: `logp` descending by `f32::total_cmp`,
+/// then `token` ascending.
+fn rank_key(logp: f32, token: u32) -> u64 {
+    // total_cmp's integer image (negative values' magnitude bits flipped),
+    // moved to unsigned order, then reversed so the highest comes first.
+    let bits = logp.to_bits() as i32;
+    let ordered = bits ^ ((((bits >> 31) as u32) >> 1) as i32);
+    let ascending = (ordered as u32) ^ 0x8000_0000;
+    (u64::from(!ascending) << 32) | u64::from(token)
 }
 
 #[cfg(test)]
@@ -282,6 +316,76 @@ mod tests {
         fn temperature(&self) -> f32 {
             self.temperature
         }
+    }
+
+    /// Token ids in rank order by a comparison sort: the reference for `Ranking`.
+    fn ranked(logp: &[f32]) -> Vec<u32> {
+        let mut all: Vec<u32> = (0..logp.len() as u32).collect();
+        all.sort_by(|&a, &b| {
+            logp[b as usize]
+                .total_cmp(&logp[a as usize])
+                .then(a.cmp(&b))
+        });
+        all
+    }
+
+    #[test]
+    fn the_ranking_is_by_log_probability_then_token_id() {
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        let mut ranking = Ranking::default();
+        for case in 0..300 {
+            let vocab = 1 + (next() % 1000) as usize;
+            // Few distinct values, so ties are everywhere; a masked token
+            // (-inf), both zeros, NaN and extremes now and then.
+            let logp: Vec<f32> = (0..vocab)
+                .map(|_| match next() % 12 {
+                    0 => f32::NEG_INFINITY,
+                    1 => -0.0,
+                    2 => 0.0,
+                    3 => f32::NAN,
+                    4 => f32::MAX,
+                    5 => -f32::MIN_POSITIVE,
+                    v => -(v as f32) * 0.5,
+                })
+                .collect();
+            let want = ranked(&logp);
+            for head in [0, 1, 4, 16, vocab / 2, vocab + 3] {
+                ranking.rank_head(&logp, head);
+                // The head alone, then (past it) every token.
+                for (i, &w) in want.iter().enumerate() {
+                    assert_eq!(ranking.token(i), w, "case {case} head {head} rank {i}");
+                }
+            }
+        }
+        // Equal log-probabilities: the lower id first, wherever they sit.
+        let logp = [-1.0f32, -0.5, -1.0, -0.5, -2.0, -0.5];
+        ranking.rank_head(&logp, 4);
+        let order: Vec<u32> = (0..6).map(|i| ranking.token(i)).collect();
+        assert_eq!(order, [1, 3, 5, 0, 2, 4]);
+    }
+
+    #[test]
+    fn tied_candidates_resolve_by_token_id_every_time() {
+        // Every token but the script's is at -10: the search reaches past
+        // its sorted head into ties, and must pick the same hypotheses.
+        let prefs: &[(&str, &[(&str, f32)])] =
+            &[("<s>", &[("oops", 5.0)]), ("oops", &[("oops", 5.0)])];
+        let first = beam_search(&mut TableDecoder::new(prefs), &table(), &grammar(), 3);
+        assert!(!first.is_empty());
+        for _ in 0..5 {
+            let again = beam_search(&mut TableDecoder::new(prefs), &table(), &grammar(), 3);
+            assert_eq!(again, first);
+        }
+        // Among tied tokens the lower id leads: " a.x" (3) before " b.y"
+        // (8), " true" (4) before " false" (5).
+        let texts: Vec<&str> = first.iter().map(|h| h.text.as_str()).collect();
+        assert_eq!(texts, ["none", "toggle a.x", "set a.x true"]);
     }
 
     #[test]
