@@ -490,6 +490,7 @@ unsafe fn exp_sub_sum_impl(x: &mut [f32], m: f32) -> f32 {
 #[target_feature(enable = "avx2,fma")]
 unsafe fn log_softmax_impl(x: &[f32], scale: f32, out: &mut [f32]) {
     let n = x.len().min(out.len());
+    // SAFETY: this function's own target features (AVX2/FMA).
     let max = unsafe { max_impl(&x[..n]) } * scale;
     let (sv, mv) = (_mm256_set1_ps(scale), _mm256_set1_ps(max));
     let mut acc = _mm256_setzero_ps();

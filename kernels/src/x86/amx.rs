@@ -192,7 +192,7 @@ impl Kernels for Amx {
         let mut vals = vec![BTile::ZERO; nb];
         let mut scales = vec![Scales16::ZERO; nb];
         with_work(x, |work| {
-            let scope = TileScope::new(*self);
+            let scope = TileScope::new(*self, x.rows());
             let mut j = 0;
             while j < n {
                 let cols = TILE_N.min(n - j);
@@ -225,7 +225,7 @@ pub(crate) fn gemm_tiled_groups(
     assert!(vals.len() == scales.len() && vals.len() == cols.div_ceil(TILE_N) * nb);
     assert!(x.cols() == nb * QK8_0);
     with_work(x, |work| {
-        let scope = TileScope::new(amx);
+        let scope = TileScope::new(amx, x.rows());
         for (g, (v, s)) in vals
             .chunks_exact(nb)
             .zip(scales.chunks_exact(nb))
@@ -285,7 +285,8 @@ impl Work {
     }
 
     /// Lays out the scales of every row of `x` by row tile and copies a
-    /// partial last row tile into `pad`.
+    /// partial last row tile into `pad` (of a gemm over more than 16 rows:
+    /// with fewer, the tiles have exactly the rows of `x`).
     fn prepare(&mut self, x: &QuantizedActs) {
         let (m, nb) = (x.rows(), x.cols() / QK8_0);
         let tiles = m.div_ceil(TILE_N);
@@ -298,7 +299,7 @@ impl Work {
             }
         }
         let full = m - m % TILE_N;
-        if full < m {
+        if m > TILE_N && full < m {
             self.pad.clear();
             self.pad.resize(TILE_N * nb, Q32::ZERO);
             for r in full..m {
@@ -311,8 +312,8 @@ impl Work {
         }
     }
 
-    /// Row tile `t` of `x` (prepared): its first activation block (16 rows,
-    /// `nb` blocks apart), its scales, and the result tiles.
+    /// Row tile `t` of `x` (prepared): its first activation block (the
+    /// tiles' rows, `nb` blocks apart), its scales, and the result tiles.
     #[allow(clippy::type_complexity)]
     fn tile(
         &mut self,
@@ -320,8 +321,8 @@ impl Work {
         t: usize,
     ) -> (*const Q32, &[[f32; TILE_N]], &mut [CTile; 2 * CHUNK]) {
         let nb = x.cols() / QK8_0;
-        let a = if (t + 1) * TILE_N <= x.rows() {
-            // Rows 16t..16t + 16 lie one after another, nb blocks apart.
+        let a = if x.rows() <= TILE_N || (t + 1) * TILE_N <= x.rows() {
+            // Rows 16t..16t + tile_rows lie one after another, nb blocks apart.
             x.row(t * TILE_N).qs.as_ptr()
         } else {
             self.pad.as_ptr()
@@ -342,19 +343,29 @@ struct CTile([[i32; TILE_N]; TILE_N]);
 #[repr(C, align(64))]
 struct TileConfig([u8; 64]);
 
-/// Tiles used: C (16 x 16 int32) in tmm0..tmm3, one per block of a chunk;
-/// A (16 rows x 32 bytes) in tmm4/tmm5 and B (8 rows x 64 bytes) in
-/// tmm6/tmm7, alternating.
-fn tile_config() -> TileConfig {
+/// Rows of the A and C tiles for a gemm of `m` activation rows: exactly
+/// `m` up to 16 (a tile product's time grows with its rows, and a short
+/// query or a few beams fill a fraction of 16), else 16 (the last, partial
+/// row tile is padded).
+fn tile_rows(m: usize) -> u8 {
+    assert!(m > 0, "a tile gemm needs rows");
+    m.min(TILE_N) as u8
+}
+
+/// Tiles used: C (`rows` x 16 int32) in tmm0..tmm3, one per block of a
+/// chunk; A (`rows` x 32 bytes) in tmm4/tmm5 and B (8 rows x 64 bytes) in
+/// tmm6/tmm7, alternating. `rows` is 1..=16.
+fn tile_config(rows: u8) -> TileConfig {
+    assert!((1..=TILE_N as u8).contains(&rows));
     let mut c = [0u8; 64];
     c[0] = 1; // palette 1
     let shapes: [(u8, u16); 8] = [
-        (16, 64),
-        (16, 64),
-        (16, 64),
-        (16, 64),
-        (16, 32),
-        (16, 32),
+        (rows, 64),
+        (rows, 64),
+        (rows, 64),
+        (rows, 64),
+        (rows, 32),
+        (rows, 32),
         (8, 64),
         (8, 64),
     ];
@@ -365,7 +376,8 @@ fn tile_config() -> TileConfig {
     TileConfig(c)
 }
 
-/// The tile configuration of one gemm task: loaded on creation, released
+/// The tile configuration of one gemm task (its A and C tiles sized for its
+/// activation rows, [`tile_rows`]): loaded on creation, released
 /// (`tilerelease`) on drop. Not `Send`: the configuration belongs to the
 /// thread that loaded it.
 struct TileScope {
@@ -374,8 +386,8 @@ struct TileScope {
 }
 
 impl TileScope {
-    fn new(token: Amx) -> TileScope {
-        let cfg = tile_config();
+    fn new(token: Amx, m: usize) -> TileScope {
+        let cfg = tile_config(tile_rows(m));
         // SAFETY: the token proves AMX-TILE and the OS's permission;
         // `cfg` is a valid palette-1 configuration of 64 readable, aligned
         // bytes. ldtilecfg zeroes every tile, declared clobbered.
@@ -425,11 +437,13 @@ impl TileScope {
                 j,
                 cols,
             };
-            // Rows past `rows` are padding: the scaling skips them in steps
-            // of four (a short query fills a fraction of the 16 rows).
+            // Rows past `rows` are padding (zero scales; or, when the tiles
+            // have fewer than 16 rows, result rows no tile fills): the
+            // scaling skips them in steps of four.
             // SAFETY: the scope proves AMX and AVX-512 and holds the tile
-            // configuration; `a` points to 16 rows of nb blocks, nb apart
-            // (16 whole rows of x, or the padded copy); vals, scales and dx
+            // configuration for x's rows; `a` points to the tiles' rows of
+            // nb blocks, nb apart (all of x's rows when there are at most
+            // 16, else 16 whole rows of x or the padded copy); vals, scales and dx
             // have nb entries (asserted); `rows` rows from r0 and columns
             // j..j + cols <= 16 lie in `out`'s window (the caller's).
             unsafe {
@@ -468,9 +482,10 @@ impl Drop for TileScope {
 /// Blocks per `asm!` chunk: one C tile each (tmm0..tmm3).
 const CHUNK: usize = 4;
 
-/// `C_i = A_i x B_i` for blocks `i < 4` from `a`, `b`: A_i is 16 rows of 32
-/// bytes at `a + 32 i`, `stride_a` apart; B_i the 512-byte tile at
-/// `b + 512 i`; C_i goes to the 1 KiB at `c + 1024 i`. A and B alternate
+/// `C_i = A_i x B_i` for blocks `i < 4` from `a`, `b`: A_i is the
+/// configured rows (at most 16) of 32 bytes at `a + 32 i`, `stride_a`
+/// apart; B_i the 512-byte tile at `b + 512 i`; C_i goes to the 1 KiB at
+/// `c + 1024 i` (its first rows). A and B alternate
 /// between two tiles each so loads overlap the previous product.
 ///
 /// # Safety
@@ -569,7 +584,7 @@ fn scale_add<const R: usize>(
 ///
 /// # Safety
 /// The CPU has AMX-INT8 and AVX-512 F, the tile configuration of
-/// [`tile_config`] is loaded, and `a` points to 16 rows of `vals.len()`
+/// [`tile_config`] is loaded, and `a` points to its A rows of `vals.len()`
 /// readable [`Q32`] blocks, `vals.len()` blocks apart; `scales` and `dx` have
 /// `vals.len()` entries; `rows <= R <= 16` and `dst.cols <= 16`, and `dst`'s
 /// window holds rows `dst.r0..dst.r0 + rows` and columns `dst.j..dst.j + dst.cols`.
@@ -590,7 +605,7 @@ unsafe fn row_tile<const R: usize>(
     let cp = c.as_mut_ptr();
     let issue = |ch: usize| {
         let b = ch * CHUNK;
-        // SAFETY: blocks b..b + 4 <= nb of row 0 and the 15 rows after it
+        // SAFETY: blocks b..b + 4 <= nb of row 0 and the tile rows after it
         // are readable (contract), vals has nb tiles, and c holds two halves
         // of CHUNK result tiles; the configuration is loaded (contract).
         unsafe {
@@ -720,18 +735,29 @@ mod tests {
 
     #[test]
     fn the_tile_config_is_palette_1_with_the_eight_tiles_used() {
-        let c = tile_config().0;
-        assert_eq!(c[0], 1);
-        assert_eq!(&c[1..16], &[0; 15]);
-        let colsb: Vec<u16> = (0..8)
-            .map(|t| u16::from_le_bytes([c[16 + 2 * t], c[17 + 2 * t]]))
-            .collect();
-        assert_eq!(colsb, [64, 64, 64, 64, 32, 32, 64, 64]);
-        assert_eq!(&c[48..56], &[16, 16, 16, 16, 16, 16, 8, 8]);
-        // tdpbssd's shape rules: A's bytes per row / 4 = B's rows, C's
-        // bytes per row = B's, C's rows = A's.
-        assert_eq!(colsb[4] / 4, u16::from(c[54]));
-        assert_eq!(colsb[0], colsb[6]);
-        assert_eq!(c[48], c[52]);
+        for rows in [1u8, 4, 7, 16] {
+            let c = tile_config(rows).0;
+            assert_eq!(c[0], 1);
+            assert_eq!(&c[1..16], &[0; 15]);
+            let colsb: Vec<u16> = (0..8)
+                .map(|t| u16::from_le_bytes([c[16 + 2 * t], c[17 + 2 * t]]))
+                .collect();
+            assert_eq!(colsb, [64, 64, 64, 64, 32, 32, 64, 64]);
+            assert_eq!(&c[48..56], &[rows, rows, rows, rows, rows, rows, 8, 8]);
+            // tdpbssd's shape rules: A's bytes per row / 4 = B's rows, C's
+            // bytes per row = B's, C's rows = A's.
+            assert_eq!(colsb[4] / 4, u16::from(c[54]));
+            assert_eq!(colsb[0], colsb[6]);
+            assert_eq!(c[48], c[52]);
+        }
+    }
+
+    #[test]
+    fn a_short_gemm_has_tiles_of_its_rows_and_a_long_one_whole_tiles() {
+        assert_eq!(tile_rows(1), 1);
+        assert_eq!(tile_rows(12), 12);
+        assert_eq!(tile_rows(16), 16);
+        assert_eq!(tile_rows(17), 16);
+        assert_eq!(tile_rows(400), 16);
     }
 }
