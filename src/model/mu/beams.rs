@@ -79,13 +79,22 @@ impl BeamCache {
         let used = self.pos * kv;
         let per_layer = self.capacity * beam_len;
         assert!(from.len() <= self.capacity && from.iter().all(|&f| f < self.beams));
+        // Only the filled positions of hypotheses that move are copied (a
+        // step reorders a few KiB, not the whole cache).
         for cache in [&mut self.key_cache, &mut self.value_cache] {
             for l in 0..c.n_dec {
                 let layer = &mut cache[l * per_layer..(l + 1) * per_layer];
-                self.scratch[..per_layer].copy_from_slice(layer);
                 for (i, &f) in from.iter().enumerate() {
-                    layer[i * beam_len..i * beam_len + used]
-                        .copy_from_slice(&self.scratch[f * beam_len..f * beam_len + used]);
+                    if f != i {
+                        self.scratch[f * used..(f + 1) * used]
+                            .copy_from_slice(&layer[f * beam_len..f * beam_len + used]);
+                    }
+                }
+                for (i, &f) in from.iter().enumerate() {
+                    if f != i {
+                        layer[i * beam_len..i * beam_len + used]
+                            .copy_from_slice(&self.scratch[f * used..(f + 1) * used]);
+                    }
                 }
             }
         }
