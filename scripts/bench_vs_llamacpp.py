@@ -9,6 +9,15 @@ then the same tests (prefill 64 and 512 tokens, decode 128 tokens from a
 one-token context, as llama-bench's pp/tg) in llama.cpp (llama-cpp-python,
 the build that made tests/fixtures/smollm2_llamacpp_refs.json), so that
 drift in memory bandwidth hits both alike. Prints medians and the ratios.
+
+Superseded for issue 18's comparison by `knob bench model` built with
+`--features llama-cpp` and the GGML_* and CMAKE_* variables that turn on
+AVX-512 and AMX (see the module doc of src/commands/bench_model.rs):
+llama.cpp then runs in the same process, with its AMX path, and the report
+names the buffer that holds the weights. llama-cpp-python 0.3.36's AMX mul_mat segfaulted on
+SmolLM2 on the AMX Xeon, so this script can only compare against llama.cpp
+without AMX (LLAMA_NO_EXTRA_BUFTS=1), which is not the baseline issue 18 asks
+for.
 """
 import json
 import random

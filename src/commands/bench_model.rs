@@ -4,13 +4,39 @@
 //!
 //! Built with the cargo feature `llama-cpp` (the llama-cpp-2 crate; needs cmake
 //! and libclang), it runs llama.cpp on the same file too, interleaved run by
-//! run behind the small `Engine` trait (this machine's bandwidth drifts by up
-//! to 25% between runs). llama-cpp-sys-2 builds llama.cpp for the baseline
-//! x86-64 unless told otherwise; for a fair comparison enable the CPU's
-//! instructions, e.g. `GGML_AVX=ON GGML_AVX2=ON GGML_FMA=ON GGML_F16C=ON
-//! GGML_AVX512=ON GGML_AVX512_VNNI=ON cargo build --release --features llama-cpp`.
-//! scripts/bench_vs_llamacpp.py does the same process by process with
-//! llama-cpp-python.
+//! run behind the small `Runner` trait (this machine's bandwidth drifts by up
+//! to 25% between runs; llama.cpp runs on a thread of its own, see
+//! `llama_cpp::LlamaCpp`), and reports from llama.cpp's loader log where it
+//! keeps the weights: `AMX` holds those it repacked for the AMX unit.
+//!
+//! The baseline must use the CPU's features, AMX included, as llama-bench
+//! built with GGML_NATIVE does. llama-cpp-sys-2 turns GGML_NATIVE off unless
+//! rustc gets `-C target-cpu=native` (which would change knob's own code too),
+//! but hands GGML_* and CMAKE_* environment variables to cmake. So name the
+//! features the CPU has (`grep -o 'avx512[a-z_]*\|amx[a-z_]*' /proc/cpuinfo`)
+//! and add `-march=native` as GGML_NATIVE would, e.g. on a Xeon with AMX:
+//!
+//! ```text
+//! export GGML_SSE42=ON GGML_AVX=ON GGML_AVX2=ON GGML_FMA=ON GGML_F16C=ON \
+//!   GGML_BMI2=ON GGML_AVX_VNNI=ON GGML_AVX512=ON GGML_AVX512_VBMI=ON \
+//!   GGML_AVX512_VNNI=ON GGML_AVX512_BF16=ON GGML_AMX_TILE=ON \
+//!   GGML_AMX_INT8=ON GGML_AMX_BF16=ON
+//! export CMAKE_C_FLAGS="-ffunction-sections -fdata-sections -fPIC -m64 -march=native -w"
+//! export CMAKE_CXX_FLAGS="$CMAKE_C_FLAGS -include $PWD/scripts/llamacpp-gcc-amx-tilecfg.h"
+//! cargo clean --release -p llama-cpp-sys-2   # cargo does not track CMAKE_*
+//! cargo build --release --locked --features llama-cpp -vv
+//! ```
+//!
+//! The CMAKE_* flags replace cmake-rs's own (`... -march=x86-64 -w`), hence
+//! those repeated. The header fixes GCC 12's `_tile_loadconfig`, which makes
+//! GCC drop ggml's tile shapes, so that llama.cpp's first AMX gemm dies with
+//! SIGILL (see the header). With `-vv` cargo shows ggml's "Adding CPU backend
+//! variant ggml-cpu:" line with `-mamx-int8`. A later build without the
+//! GGML_* variables rebuilds llama.cpp without them. On SmolLM2 Q8_0 the
+//! report then ends "llama.cpp keeps the weights in AMX 152.3 MiB, CPU_Mapped
+//! 136.4 MiB" (the file stays mapped; without AMX there is no `AMX` buffer).
+//! scripts/bench_vs_llamacpp.py did the comparison process by process with
+//! llama-cpp-python, whose AMX path crashed here too.
 //!
 //! Decode rows also say how close each engine comes to the bandwidth limit:
 //! the bytes one decode step reads (weights, plus the cached keys and values
@@ -33,20 +59,32 @@ use crate::model::gguf_source::GgufSource;
 use crate::model::llama::SessionOptions;
 use crate::model::LanguageModel;
 
-/// One engine under test.
+/// One engine under test, driven step by step by `Test::run`.
 trait Engine {
-    fn name(&self) -> &'static str;
     fn reset(&mut self) -> Result<()>;
     fn prefill(&mut self, tokens: &[u32]) -> Result<()>;
     fn decode(&mut self, token: u32) -> Result<()>;
 }
 
+/// Runs the tests of one engine, on the calling thread or on its own.
+trait Runner {
+    fn name(&self) -> &'static str;
+    /// Runs `test` once; returns tokens per second.
+    fn run(&mut self, test: Test, toks: &[u32]) -> Result<f64>;
+}
+
 struct Knob(Box<dyn LanguageModel>);
 
-impl Engine for Knob {
+impl Runner for Knob {
     fn name(&self) -> &'static str {
         "knob"
     }
+    fn run(&mut self, test: Test, toks: &[u32]) -> Result<f64> {
+        test.run(self, toks)
+    }
+}
+
+impl Engine for Knob {
     fn reset(&mut self) -> Result<()> {
         self.0.reset();
         Ok(())
@@ -133,6 +171,9 @@ pub struct Report {
     repetitions: usize,
     /// whether llama.cpp ran too (cargo feature llama-cpp)
     llama_cpp: bool,
+    /// where llama.cpp keeps the weights, from its loader's log: `AMX`
+    /// holds the ones it repacked for the AMX unit (empty without llama.cpp)
+    llama_cpp_weight_buffers: Vec<WeightBuffer>,
     weight_bytes: usize,
     kv_cache_bytes: usize,
     /// peak resident memory of this process, less the bandwidth probe's buffer
@@ -143,6 +184,29 @@ pub struct Report {
     /// streaming read bandwidth per thread count, bytes per second (median)
     read_bandwidth: Vec<ReadBandwidth>,
     rows: Vec<Row>,
+}
+
+/// One of llama.cpp's weight buffers.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+struct WeightBuffer {
+    /// ggml's buffer type: `CPU_Mapped` (the file as it is), `AMX`,
+    /// `CPU_REPACK`, ...
+    buffer_type: String,
+    /// its size in MiB, as llama.cpp logs it
+    mib: f64,
+}
+
+/// Reads one line of llama.cpp's loader log,
+/// `load_tensors:          AMX model buffer size =   152.30 MiB`.
+#[cfg(any(test, feature = "llama-cpp"))]
+fn weight_buffer(line: &str) -> Option<WeightBuffer> {
+    let (head, size) = line.split_once(" model buffer size =")?;
+    let buffer_type = head.split_whitespace().last()?;
+    let mib = size.trim().strip_suffix("MiB")?.trim().parse().ok()?;
+    Some(WeightBuffer {
+        buffer_type: buffer_type.to_owned(),
+        mib,
+    })
 }
 
 #[derive(Debug, serde::Serialize, schemars::JsonSchema)]
@@ -185,6 +249,8 @@ pub fn run(ctx: &super::Context, args: BenchModelArgs) -> Result<Exit> {
     let mut rows = Vec::new();
     #[allow(unused_mut)]
     let mut llama_cpp = false;
+    #[allow(unused_mut)]
+    let mut llama_cpp_weight_buffers = Vec::new();
 
     for &threads in &thread_counts {
         let opts = SessionOptions {
@@ -218,23 +284,25 @@ pub fn run(ctx: &super::Context, args: BenchModelArgs) -> Result<Exit> {
         probe_bytes = probe_bytes.max(bw_buf.len() as u64);
         let mut bw_samples = Vec::new();
         #[allow(unused_mut)]
-        let mut engines: Vec<Box<dyn Engine>> = vec![Box::new(Knob(model))];
+        let mut engines: Vec<Box<dyn Runner>> = vec![Box::new(Knob(model))];
         #[cfg(feature = "llama-cpp")]
         if !args.no_llama_cpp {
-            engines.push(Box::new(llama_cpp::LlamaCpp::new(path, threads)?));
+            let engine = llama_cpp::LlamaCpp::new(path, threads)?;
+            llama_cpp_weight_buffers = engine.weight_buffers.clone();
+            engines.push(Box::new(engine));
             llama_cpp = true;
         }
         for test in Test::ALL {
             // warm-up run of each engine (page in the weights, grow buffers)
             for e in engines.iter_mut() {
-                test.run(e.as_mut(), &toks)?;
+                e.run(test, &toks)?;
             }
             let mut samples: Vec<Vec<f64>> = vec![Vec::new(); engines.len()];
             let decode = matches!(test, Test::Decode128);
             for _ in 0..reps {
                 for (i, e) in engines.iter_mut().enumerate() {
                     samples[i].push(
-                        test.run(e.as_mut(), &toks)
+                        e.run(test, &toks)
                             .with_context(|| format!("{} {}", e.name(), test.label()))?,
                     );
                 }
@@ -282,6 +350,7 @@ pub fn run(ctx: &super::Context, args: BenchModelArgs) -> Result<Exit> {
         model: display_name(path),
         repetitions: reps,
         llama_cpp,
+        llama_cpp_weight_buffers,
         weight_bytes,
         kv_cache_bytes,
         peak_rss_bytes: peak_rss_bytes().map(|p| p.saturating_sub(probe_bytes)),
@@ -311,6 +380,14 @@ pub fn run(ctx: &super::Context, args: BenchModelArgs) -> Result<Exit> {
             decode_bytes as f64 / 1e6,
             bws.join(", ")
         );
+        if !report.llama_cpp_weight_buffers.is_empty() {
+            let bufs: Vec<String> = report
+                .llama_cpp_weight_buffers
+                .iter()
+                .map(|b| format!("{} {:.1} MiB", b.buffer_type, b.mib))
+                .collect();
+            outln!("llama.cpp keeps the weights in {}", bufs.join(", "));
+        }
     }
     Ok(Exit::Ok)
 }
@@ -460,6 +537,7 @@ mod llama_cpp {
     //! from source with cmake).
     use std::num::NonZeroU32;
     use std::path::Path;
+    use std::sync::{mpsc, Arc, Mutex};
 
     use anyhow::{Context, Result};
     use llama_cpp_2::context::params::LlamaContextParams;
@@ -469,28 +547,163 @@ mod llama_cpp {
     use llama_cpp_2::model::params::LlamaModelParams;
     use llama_cpp_2::model::LlamaModel;
     use llama_cpp_2::token::LlamaToken;
+    use llama_cpp_2::LogOptions;
+    use tracing::field::{Field, Visit};
+    use tracing::span;
 
+    use super::{Test, WeightBuffer};
+
+    /// llama.cpp on a thread of its own. ggml loads its AMX tile
+    /// configuration once per thread and trusts it from then on, while knob's
+    /// AMX kernels load their own and release it on every thread they run
+    /// on, the caller's included: sharing a thread, llama.cpp's next tile
+    /// load would find the tiles unconfigured (SIGILL).
     pub struct LlamaCpp {
+        requests: Option<mpsc::Sender<(Test, Vec<u32>)>>,
+        results: mpsc::Receiver<Result<f64>>,
+        worker: Option<std::thread::JoinHandle<()>>,
+        pub weight_buffers: Vec<WeightBuffer>,
+    }
+
+    impl LlamaCpp {
+        pub fn new(path: &Path, threads: usize) -> Result<Self> {
+            let (requests, inbox) = mpsc::channel::<(Test, Vec<u32>)>();
+            let (outbox, results) = mpsc::channel();
+            let (ready, started) = mpsc::channel();
+            let path = path.to_owned();
+            let worker = std::thread::Builder::new()
+                .name("llama.cpp".into())
+                .spawn(move || {
+                    let mut session = match Session::new(&path, threads) {
+                        Ok(s) => s,
+                        Err(e) => {
+                            let _ = ready.send(Err(e));
+                            return;
+                        }
+                    };
+                    if ready.send(Ok(session.weight_buffers.clone())).is_err() {
+                        return;
+                    }
+                    for (test, toks) in inbox {
+                        if outbox.send(test.run(&mut session, &toks)).is_err() {
+                            return;
+                        }
+                    }
+                })
+                .context("starting the llama.cpp thread")?;
+            let weight_buffers = started
+                .recv()
+                .context("the llama.cpp thread ended while loading")??;
+            Ok(Self {
+                requests: Some(requests),
+                results,
+                worker: Some(worker),
+                weight_buffers,
+            })
+        }
+    }
+
+    impl super::Runner for LlamaCpp {
+        fn name(&self) -> &'static str {
+            "llama.cpp"
+        }
+        fn run(&mut self, test: Test, toks: &[u32]) -> Result<f64> {
+            let ended = || anyhow::anyhow!("the llama.cpp thread ended");
+            self.requests
+                .as_ref()
+                .ok_or_else(ended)?
+                .send((test, toks.to_vec()))
+                .map_err(|_| ended())?;
+            self.results.recv().map_err(|_| ended())?
+        }
+    }
+
+    impl Drop for LlamaCpp {
+        fn drop(&mut self) {
+            // closing the channel ends the thread, which frees llama.cpp's context
+            self.requests = None;
+            if let Some(w) = self.worker.take() {
+                let _ = w.join();
+            }
+        }
+    }
+
+    /// llama.cpp's model and context, on the thread that made them.
+    struct Session {
         // field order: the context borrows the model, which needs the backend
         ctx: LlamaContext<'static>,
         batch: LlamaBatch<'static>,
         pos: i32,
+        weight_buffers: Vec<WeightBuffer>,
     }
 
     fn backend() -> &'static LlamaBackend {
         static BACKEND: std::sync::OnceLock<LlamaBackend> = std::sync::OnceLock::new();
         BACKEND.get_or_init(|| {
-            let mut b = LlamaBackend::init().expect("llama.cpp backend initializes once");
-            b.void_logs();
+            let b = LlamaBackend::init().expect("llama.cpp backend initializes once");
+            // To tracing, which has no subscriber but `LogLines` while a
+            // model loads: the log stays quiet.
+            llama_cpp_2::send_logs_to_tracing(LogOptions::default());
             b
         })
     }
 
-    impl LlamaCpp {
-        pub fn new(path: &Path, threads: usize) -> Result<Self> {
+    /// The messages llama.cpp logs on this thread while it is the default
+    /// subscriber.
+    #[derive(Default)]
+    struct LogLines(Mutex<Vec<String>>);
+
+    struct Message(Option<String>);
+
+    impl Visit for Message {
+        fn record_str(&mut self, field: &Field, value: &str) {
+            if field.name() == "message" {
+                self.0 = Some(value.to_owned());
+            }
+        }
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            if field.name() == "message" {
+                self.0 = Some(format!("{value:?}"));
+            }
+        }
+    }
+
+    impl tracing::Subscriber for LogLines {
+        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &span::Attributes<'_>) -> span::Id {
+            span::Id::from_u64(1)
+        }
+        fn record(&self, _: &span::Id, _: &span::Record<'_>) {}
+        fn record_follows_from(&self, _: &span::Id, _: &span::Id) {}
+        fn event(&self, event: &tracing::Event<'_>) {
+            let mut m = Message(None);
+            event.record(&mut m);
+            if let Some(m) = m.0 {
+                self.0.lock().unwrap_or_else(|e| e.into_inner()).push(m);
+            }
+        }
+        fn enter(&self, _: &span::Id) {}
+        fn exit(&self, _: &span::Id) {}
+    }
+
+    impl Session {
+        fn new(path: &Path, threads: usize) -> Result<Self> {
             let backend = backend();
-            let model = LlamaModel::load_from_file(backend, path, &LlamaModelParams::default())
-                .with_context(|| format!("llama.cpp loading {}", path.display()))?;
+            let log = Arc::new(LogLines::default());
+            let dispatch = tracing::Dispatch::new(Arc::clone(&log));
+            let model = tracing::dispatcher::with_default(&dispatch, || {
+                LlamaModel::load_from_file(backend, path, &LlamaModelParams::default())
+            })
+            .with_context(|| format!("llama.cpp loading {}", path.display()))?;
+            let weight_buffers = log
+                .0
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .filter_map(|l| super::weight_buffer(l))
+                .collect();
             // The benchmark keeps one model per thread count for the whole run.
             let model: &'static LlamaModel = Box::leak(Box::new(model));
             let params = LlamaContextParams::default()
@@ -506,14 +719,12 @@ mod llama_cpp {
                 ctx,
                 batch: LlamaBatch::new(512, 1),
                 pos: 0,
+                weight_buffers,
             })
         }
     }
 
-    impl super::Engine for LlamaCpp {
-        fn name(&self) -> &'static str {
-            "llama.cpp"
-        }
+    impl super::Engine for Session {
         fn reset(&mut self) -> Result<()> {
             self.ctx.clear_kv_cache();
             self.pos = 0;
@@ -535,6 +746,36 @@ mod llama_cpp {
         }
         fn decode(&mut self, token: u32) -> Result<()> {
             self.prefill(&[token])
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weight_buffer_reads_the_loader_log_lines_of_llama_cpp() {
+        // as llama-cpp-2 passes them on: the "load_tensors: " prefix taken off
+        let amx = weight_buffer("         AMX model buffer size =   152.30 MiB\n");
+        assert_eq!(
+            amx,
+            Some(WeightBuffer {
+                buffer_type: "AMX".into(),
+                mib: 152.3
+            })
+        );
+        let mapped = weight_buffer("load_tensors:   CPU_Mapped model buffer size =   138.10 MiB");
+        assert_eq!(mapped.map(|b| b.buffer_type), Some("CPU_Mapped".into()));
+        // other buffers and other lines are not weights
+        for line in [
+            "        CPU compute buffer size =    20.01 MiB\n",
+            "        CPU KV buffer size =    15.00 MiB\n",
+            "AMX model buffer size = lots\n",
+            " model buffer size = 1.00 MiB\n",
+            "",
+        ] {
+            assert_eq!(weight_buffer(line), None, "{line:?}");
         }
     }
 }
