@@ -3,6 +3,7 @@
 //! before anything runs (macOS permissions), on the shipped catalog.
 use knob::settings::apply::Outcome;
 use knob::settings::load::{load, shipped_files};
+use knob::settings::catalog::Target;
 use knob::settings::render::render_plan;
 use knob::settings::system::Output;
 use knob::settings::{apply, plan, undo, Catalog, FakeSystem, Journal, Platform, Value};
@@ -101,6 +102,73 @@ fn kwin_setting_notifies_reconfigures_and_undo_does_both_again() {
             argv(&KWIN_RECONFIGURE)
         ]
     );
+}
+
+/// kaccess holds the accessibility settings in X's keyboard state; a second
+/// start of it asks the running one to read kaccessrc again, through
+/// org.freedesktop.Application.Activate (KDBusService::Unique).
+const KACCESS_RELOAD: [&str; 10] = [
+    "gdbus",
+    "call",
+    "--session",
+    "--dest",
+    "org.kde.kaccess",
+    "--object-path",
+    "/org/kde/kaccess",
+    "--method",
+    "org.freedesktop.Application.Activate",
+    "{}",
+];
+
+#[test]
+fn every_kaccess_setting_asks_the_running_kaccess_to_reload() {
+    let cat = shipped();
+    let mut ids = Vec::new();
+    for s in cat.settings() {
+        let Some(m) = s.mapping(Platform::Kde) else {
+            continue;
+        };
+        let Target::Kconfig { file, .. } = &m.primary.target else {
+            continue;
+        };
+        if file != "kaccessrc" {
+            continue;
+        }
+        ids.push(s.id.clone());
+        assert_eq!(m.after, vec![argv(&KACCESS_RELOAD)], "{}", s.id);
+    }
+    assert!(ids.len() >= 5, "kaccessrc settings: {ids:?}");
+}
+
+#[test]
+fn kaccess_reload_runs_after_the_write_and_its_failure_keeps_the_change() {
+    let cat = shipped();
+    let change = [("a11y.sticky_keys".to_string(), Value::Bool(true))];
+    // With kaccess running (gdbus answers), the reload follows the write.
+    let sys = FakeSystem::with_programs(&["kwriteconfig6", "kreadconfig6", "gdbus"]);
+    let p = plan(&cat, &change, Platform::Kde, &sys).unwrap();
+    assert_eq!(p.after(), vec![argv(&KACCESS_RELOAD)]);
+    match apply(&p, &sys, None, "sticky").unwrap() {
+        Outcome::Applied { after_failures, .. } => assert!(after_failures.is_empty()),
+        other => panic!("{other:?}"),
+    }
+    let log = sys.log();
+    let write = log.iter().position(|a| a[0] == "kwriteconfig6" && a.len() > 2);
+    let reload = log.iter().position(|a| *a == argv(&KACCESS_RELOAD));
+    assert!(write.is_some() && reload > write, "{log:?}");
+
+    // Without a running kaccess the call fails; the setting is still written
+    // and kept, and the failed reload is reported.
+    let sys = FakeSystem::with_programs(&["kwriteconfig6", "kreadconfig6", "gdbus"])
+        .fail_writes_containing("org.kde.kaccess");
+    let p = plan(&cat, &change, Platform::Kde, &sys).unwrap();
+    match apply(&p, &sys, None, "sticky").unwrap() {
+        Outcome::Applied { after_failures, .. } => {
+            assert_eq!(after_failures.len(), 1);
+            assert_eq!(after_failures[0].argv, argv(&KACCESS_RELOAD));
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]
