@@ -2,8 +2,8 @@
 //! `--notify`, Plasma's own apply tools and D-Bus calls), and what it needs
 //! before anything runs (macOS permissions), on the shipped catalog.
 use knob::settings::apply::Outcome;
-use knob::settings::load::{load, shipped_files};
 use knob::settings::catalog::Target;
+use knob::settings::load::{load, shipped_files};
 use knob::settings::render::render_plan;
 use knob::settings::system::Output;
 use knob::settings::{apply, plan, undo, Catalog, FakeSystem, Journal, Platform, Value};
@@ -153,7 +153,9 @@ fn kaccess_reload_runs_after_the_write_and_its_failure_keeps_the_change() {
         other => panic!("{other:?}"),
     }
     let log = sys.log();
-    let write = log.iter().position(|a| a[0] == "kwriteconfig6" && a.len() > 2);
+    let write = log
+        .iter()
+        .position(|a| a[0] == "kwriteconfig6" && a.len() > 2);
     let reload = log.iter().position(|a| *a == argv(&KACCESS_RELOAD));
     assert!(write.is_some() && reload > write, "{log:?}");
 
