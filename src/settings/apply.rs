@@ -59,7 +59,14 @@ fn run(sys: &dyn System, argv: &[String]) -> Result<(), String> {
 pub fn journal_entry(plan: &Plan, summary: &str) -> Entry {
     let mut changes = Vec::new();
     for action in plan.changes() {
+        // An action's value-bound follow-ups go with its first changed key.
+        let mut first = true;
         for w in action.writes.iter().filter(|w| w.changed) {
+            let (then, undo_then) = if std::mem::take(&mut first) {
+                (action.value_after.clone(), action.undo_value_after.clone())
+            } else {
+                (Vec::new(), Vec::new())
+            };
             changes.push(Change {
                 setting: action.setting.clone(),
                 backend: action.backend.name().to_string(),
@@ -71,6 +78,8 @@ pub fn journal_entry(plan: &Plan, summary: &str) -> Entry {
                 apply: w.argv.clone(),
                 restore: w.restore.clone(),
                 status: ChangeStatus::Pending,
+                then,
+                undo_then,
                 found: None,
             });
         }
@@ -84,7 +93,7 @@ pub fn journal_entry(plan: &Plan, summary: &str) -> Entry {
         summary: summary.to_string(),
         state: State::Pending,
         changes,
-        after: plan.after(),
+        after: plan.shared_after(),
         undone: None,
     }
 }
@@ -169,7 +178,7 @@ pub fn apply(
             let _ = j.update(&entry);
         }
     }
-    let after_failures = run_after(sys, &entry.after);
+    let after_failures = run_after(sys, &follow_ups(&entry.after, &entry.changes, |c| &c.then));
     entry.state = State::Applied;
     if let Some(j) = journal {
         j.update(&entry)?;
@@ -178,6 +187,24 @@ pub fn apply(
         journal_id,
         after_failures,
     })
+}
+
+/// `shared`, then each change's own argv (`pick`), without repeats: the
+/// order [`Plan::after`] shows.
+fn follow_ups<'c>(
+    shared: &[Vec<String>],
+    changes: impl IntoIterator<Item = &'c Change>,
+    pick: impl Fn(&'c Change) -> &'c Vec<Vec<String>>,
+) -> Vec<Vec<String>> {
+    let mut out = shared.to_vec();
+    for change in changes {
+        for argv in pick(change) {
+            if !out.contains(argv) {
+                out.push(argv.clone());
+            }
+        }
+    }
+    out
 }
 
 fn run_after(sys: &dyn System, after: &[Vec<String>]) -> Vec<Failure> {
@@ -476,6 +503,15 @@ pub fn undo(
         ChangeStatus::Restored,
         ChangeStatus::RestoreFailed,
     );
+    // The colour Plasma is told is the one put back: only for keys that
+    // were restored, so a key changed since keeps its colours.
+    let after = follow_ups(
+        &entry.after,
+        selected
+            .iter()
+            .filter(|c| c.status == ChangeStatus::Restored),
+        |c| &c.undo_then,
+    );
     for (&i, mut c) in chosen.iter().zip(selected) {
         c.found = None;
         entry.changes[i] = c;
@@ -485,7 +521,7 @@ pub fn undo(
     let after_failures = if chosen.is_empty() {
         Vec::new()
     } else {
-        run_after(sys, &entry.after)
+        run_after(sys, &after)
     };
     entry.state = if !failures.is_empty() {
         State::UndoFailed

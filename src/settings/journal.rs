@@ -116,6 +116,14 @@ pub struct Change {
     /// The argv that restores `before`; `None` when it cannot be restored.
     pub restore: Option<Vec<String>>,
     pub status: ChangeStatus,
+    /// Argv that name this key's new value, run after the plan's writes
+    /// (`plasma-apply-colorscheme --accent-color #3584e4`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub then: Vec<Vec<String>>,
+    /// The same argv given the value before: run by an undo that restored
+    /// this key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub undo_then: Vec<Vec<String>>,
     /// What the last undo found instead of `after` when it left the key as
     /// it was: the value now, or why it could not be read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -135,7 +143,8 @@ pub struct Entry {
     pub summary: String,
     pub state: State,
     pub changes: Vec<Change>,
-    /// Argv run after the writes (and again after an undo).
+    /// Argv run after the writes (and again after an undo). Those that name
+    /// a value are the changes' `then` and `undo_then` instead.
     pub after: Vec<Vec<String>>,
     /// Unix seconds of the last undo.
     #[serde(default)]

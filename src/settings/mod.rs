@@ -12,6 +12,7 @@ pub mod apply;
 pub mod backend;
 pub mod catalog;
 pub mod export;
+pub mod followup;
 pub mod journal;
 pub mod load;
 pub mod lock;

@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use super::backend::{self, Current, Tools};
 use super::catalog::{Backend, Catalog, Key, Setting, Target};
+use super::followup;
 use super::platform::Platform;
 use super::system::System;
 use super::value::{Kind, Relative, Value};
@@ -48,6 +49,14 @@ pub struct Action {
     pub missing: Vec<String>,
     /// Argv to run after the plan's writes when this action changes something.
     pub after: Vec<Vec<String>>,
+    /// `after` argv that name the key's value ([`followup::COLOR`]), given
+    /// the new value: they belong to this action's change, run after the
+    /// plan's writes, and are not run again by undo.
+    pub value_after: Vec<Vec<String>>,
+    /// The same argv given the value before, for undo to run once it has
+    /// restored this action's key (none where that value is no colour or
+    /// cannot be read).
+    pub undo_value_after: Vec<Vec<String>>,
 }
 
 impl Action {
@@ -127,8 +136,23 @@ impl Plan {
         self.actions.iter().filter(|a| a.changed())
     }
 
-    /// The `after` argv of changed actions, deduplicated, in order.
+    /// Every argv apply runs after the writes, deduplicated, in the order
+    /// it runs them: the shared `after` commands, then those given a value.
     pub fn after(&self) -> Vec<Vec<String>> {
+        let mut out = self.shared_after();
+        for a in self.changes() {
+            for argv in &a.value_after {
+                if !out.contains(argv) {
+                    out.push(argv.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// The `after` argv of changed actions that do not depend on a value,
+    /// deduplicated, in order: run after apply and again after undo.
+    pub fn shared_after(&self) -> Vec<Vec<String>> {
         let mut out: Vec<Vec<String>> = Vec::new();
         for a in self.changes() {
             for argv in &a.after {
@@ -181,6 +205,40 @@ impl Plan {
             self.platform,
             missing.join(", ")
         ))
+    }
+}
+
+/// A mapping's `after`, split for one action.
+struct FollowUps {
+    shared: Vec<Vec<String>>,
+    /// Those that name the key's value, given the new value.
+    value_after: Vec<Vec<String>>,
+    /// The same, given the value before.
+    undo_value_after: Vec<Vec<String>>,
+}
+
+/// Splits a mapping's `after` into the shared argv and those that name the
+/// primary key's value, given the new value and the value before.
+fn follow_ups(after: &[Vec<String>], primary: &Write) -> FollowUps {
+    let (named, shared): (Vec<_>, Vec<_>) = after
+        .iter()
+        .cloned()
+        .partition(|argv| followup::names_value(argv));
+    let color = |text: Option<&str>| followup::qt_color(text.filter(|t| *t != backend::DELETE));
+    let new = color(Some(&primary.new));
+    let before = match &primary.current {
+        Current::Set(t) => color(Some(t)),
+        Current::Absent => color(None),
+        Current::Unknown(_) => None,
+    };
+    let given = |c: &Option<String>| match c {
+        Some(c) => named.iter().map(|argv| followup::render(argv, c)).collect(),
+        None => Vec::new(),
+    };
+    FollowUps {
+        shared,
+        value_after: given(&new),
+        undo_value_after: given(&before),
     }
 }
 
@@ -383,6 +441,11 @@ pub fn plan_changes(
             });
         }
         let current_value = backend::decode(&mapping.primary, &setting.value, &writes[0].current);
+        let FollowUps {
+            shared,
+            value_after,
+            undo_value_after,
+        } = follow_ups(&mapping.after, &writes[0]);
         actions.push(Action {
             setting: setting.id.clone(),
             title: setting.title.clone(),
@@ -393,7 +456,9 @@ pub fn plan_changes(
             notes,
             admin: mapping.admin,
             missing,
-            after: mapping.after.clone(),
+            after: shared,
+            value_after,
+            undo_value_after,
         });
     }
     check_conflicts(&actions)?;

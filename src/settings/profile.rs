@@ -10,6 +10,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::catalog::{Key, Mapping, Preset, Setting, Table, Target};
+use super::followup;
 use super::preset_conflicts;
 use super::template::{self, Escape};
 use super::value::{Kind, Value, ValueSpec};
@@ -761,6 +762,36 @@ fn check_mapping(
             if argv.is_empty() || argv[0].is_empty() {
                 ctx.error(a.span(), "each 'after' entry must be a non-empty argv");
             }
+            if let Some(bad) = followup::unknown_placeholder(argv) {
+                ctx.error(
+                    a.span(),
+                    format!("unknown placeholder '{bad}' in 'after' (the one placeholder is {{color}}, as a whole argument)"),
+                );
+            }
+            // {color} reads the key as kdeglobals keeps a colour (R,G,B):
+            // every value knob writes must be one.
+            if followup::names_value(argv) {
+                if backend != "kconfig" {
+                    ctx.error(a.span(), "{color} in 'after' needs a kconfig key");
+                } else if let Some(raw_map) = &raw.map {
+                    for (value, text) in raw_map.get_ref() {
+                        let text = text.text();
+                        if text != super::backend::DELETE
+                            && followup::qt_color(Some(&text)).is_none()
+                        {
+                            ctx.error(
+                                raw_map.span(),
+                                format!("'after' passes {{color}}, but {value} writes {text:?}, which is no colour (R,G,B)"),
+                            );
+                        }
+                    }
+                } else {
+                    ctx.error(
+                        a.span(),
+                        "{color} in 'after' needs a map of colours (R,G,B)",
+                    );
+                }
+            }
         }
         after = a.get_ref().clone();
     }
@@ -1299,6 +1330,76 @@ map = { true = "BreezeDark", false = "BreezeLight" }
                 .message
                 .contains("'default' is not a field of a defaults table")),
             "{errors:?}"
+        );
+    }
+
+    const KDE_ACCENT: &str = r#"
+[[setting]]
+id = "a.accent"
+title = "Accent"
+description = "Accent."
+[setting.value]
+type = "enum"
+values = ["blue", "none"]
+[setting.kde]
+backend = "kconfig"
+file = "kdeglobals"
+groups = ["General"]
+key = "AccentColor"
+type = "string"
+map = { blue = "53,132,228", none = "<delete>" }
+after = [["plasma-apply-colorscheme", "--accent-color", "{color}"]]
+"#;
+
+    fn messages(text: &str) -> Vec<String> {
+        match parse_profile("t.toml", text) {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors.into_iter().map(|e| e.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn after_color_needs_a_kconfig_map_of_colours() {
+        assert_eq!(messages(KDE_ACCENT), Vec::<String>::new());
+        let not_a_colour = KDE_ACCENT.replace("53,132,228", "53;132;228");
+        let errs = messages(&not_a_colour);
+        assert!(
+            errs.iter().any(
+                |e| e.contains("blue writes \"53;132;228\", which is no colour")
+                    && e.starts_with("t.toml:15:")
+            ),
+            "{errs:?}"
+        );
+        let no_map =
+            KDE_ACCENT.replace("map = { blue = \"53,132,228\", none = \"<delete>\" }\n", "");
+        assert!(
+            messages(&no_map)
+                .iter()
+                .any(|e| e.contains("needs a map of colours")),
+            "{:?}",
+            messages(&no_map)
+        );
+        let misspelt = KDE_ACCENT.replace("\"{color}\"", "\"{colour}\"");
+        assert!(
+            messages(&misspelt)
+                .iter()
+                .any(|e| e.contains("unknown placeholder '{colour}' in 'after'")),
+            "{:?}",
+            messages(&misspelt)
+        );
+        let gsettings = KDE_ACCENT
+            .replace(
+                "backend = \"kconfig\"\nfile = \"kdeglobals\"\ngroups = [\"General\"]",
+                "backend = \"gsettings\"\nschema = \"s\"",
+            )
+            .replace("type = \"string\"", "type = \"s\"")
+            .replace("none = \"<delete>\"", "none = \"''\"");
+        assert!(
+            messages(&gsettings)
+                .iter()
+                .any(|e| e.contains("{color} in 'after' needs a kconfig key")),
+            "{:?}",
+            messages(&gsettings)
         );
     }
 

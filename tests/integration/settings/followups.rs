@@ -319,3 +319,152 @@ fn windows_volume_and_mute_say_why_they_are_not_available() {
         assert!(s.reason.contains("IAudioEndpointVolume"), "{}", s.reason);
     }
 }
+
+/// Plasma recolours with an accent only when plasma-apply-colorscheme is
+/// given it (as #rrggbb); that tool does not store the key, so knob writes
+/// kdeglobals as well.
+fn accent_colorscheme(color: &str) -> Vec<String> {
+    argv(&["plasma-apply-colorscheme", "--accent-color", color])
+}
+
+fn plasma6_with_colorscheme_tool() -> FakeSystem {
+    FakeSystem::with_programs(&[
+        "kwriteconfig6",
+        "kreadconfig6",
+        "plasma-apply-colorscheme",
+    ])
+    .script(
+        &["kwriteconfig6", "--help"],
+        Output::ok("Options:\n  --delete  Delete the designated key if enabled\n  --notify  Notify applications of the change\n"),
+    )
+}
+
+const ACCENT_KEY: &str = "kconfig kdeglobals General AccentColor";
+
+fn accent_plan(cat: &Catalog, sys: &FakeSystem, color: &str) -> knob::settings::Plan {
+    plan(
+        cat,
+        &[("appearance.accent_color".into(), Value::Text(color.into()))],
+        Platform::Kde,
+        sys,
+    )
+    .unwrap()
+}
+
+#[test]
+fn kde_accent_recolours_after_the_write_and_undo_restores_the_schemes_own_colours() {
+    let cat = shipped();
+    let sys = plasma6_with_colorscheme_tool();
+    let p = accent_plan(&cat, &sys, "purple");
+    let write = argv(&[
+        "kwriteconfig6",
+        "--file",
+        "kdeglobals",
+        "--group",
+        "General",
+        "--key",
+        "AccentColor",
+        "--notify",
+        "--type",
+        "string",
+        "145,65,172",
+    ]);
+    assert_eq!(p.actions[0].writes[0].argv, write);
+    assert_eq!(p.after(), vec![accent_colorscheme("#9141ac")]);
+    assert!(render_plan(&p, true).contains("$ plasma-apply-colorscheme --accent-color \"#9141ac\""));
+
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::new(dir.path());
+    match apply(&p, &sys, Some(&journal), "purple accent").unwrap() {
+        Outcome::Applied { after_failures, .. } => assert!(after_failures.is_empty()),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(sys.stored(ACCENT_KEY).as_deref(), Some("145,65,172"));
+    // The key was not set: undo removes it and tells Plasma there is no
+    // accent ("transparent"), so the colour scheme's own colours come back.
+    // The purple recolouring is not run again.
+    let report = undo(&journal, None, &sys, read_back(&cat)).unwrap();
+    assert_eq!(report.restored, ["appearance.accent_color"]);
+    assert!(report.after_failures.is_empty());
+    assert_eq!(sys.stored(ACCENT_KEY), None);
+    let runs: Vec<Vec<String>> = sys
+        .log()
+        .into_iter()
+        .filter(|a| a[0] != "kreadconfig6" && a[1] != "--help")
+        .collect();
+    let restore = argv(&[
+        "kwriteconfig6",
+        "--file",
+        "kdeglobals",
+        "--group",
+        "General",
+        "--key",
+        "AccentColor",
+        "--notify",
+        "--delete",
+    ]);
+    assert_eq!(
+        runs,
+        vec![
+            write,
+            accent_colorscheme("#9141ac"),
+            restore,
+            accent_colorscheme("transparent"),
+        ]
+    );
+}
+
+#[test]
+fn kde_accent_undo_gives_back_the_users_own_colour() {
+    let cat = shipped();
+    let sys = plasma6_with_colorscheme_tool();
+    // A custom colour set in System Settings, not one of knob's values.
+    sys.set(ACCENT_KEY, "61,174,233");
+    let p = accent_plan(&cat, &sys, "green");
+    assert_eq!(p.after(), vec![accent_colorscheme("#3a944a")]);
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::new(dir.path());
+    apply(&p, &sys, Some(&journal), "green accent").unwrap();
+    undo(&journal, None, &sys, read_back(&cat)).unwrap();
+    assert_eq!(sys.stored(ACCENT_KEY).as_deref(), Some("61,174,233"));
+    assert_eq!(sys.log().last(), Some(&accent_colorscheme("#3daee9")));
+}
+
+#[test]
+fn kde_accent_changed_since_is_left_with_its_colours() {
+    let cat = shipped();
+    let sys = plasma6_with_colorscheme_tool();
+    let p = accent_plan(&cat, &sys, "red");
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::new(dir.path());
+    apply(&p, &sys, Some(&journal), "red accent").unwrap();
+    // The user picks another colour in System Settings afterwards.
+    sys.set(ACCENT_KEY, "1,2,3");
+    let before = sys.log().len();
+    let report = undo(&journal, None, &sys, read_back(&cat)).unwrap();
+    assert_eq!(report.left.len(), 1, "{:?}", report.left);
+    assert!(report.restored.is_empty());
+    assert_eq!(sys.stored(ACCENT_KEY).as_deref(), Some("1,2,3"));
+    // Neither the key nor the colours are touched.
+    let ran: Vec<Vec<String>> = sys.log()[before..]
+        .iter()
+        .filter(|a| a[0] != "kreadconfig6" && a[1] != "--help")
+        .cloned()
+        .collect();
+    assert!(ran.is_empty(), "{ran:?}");
+}
+
+#[test]
+fn kde_accent_without_plasmas_tool_keeps_the_key_and_says_so() {
+    let cat = shipped();
+    let sys = plasma6_with_colorscheme_tool().fail_writes_containing("--accent-color");
+    let p = accent_plan(&cat, &sys, "orange");
+    match apply(&p, &sys, None, "orange accent").unwrap() {
+        Outcome::Applied { after_failures, .. } => {
+            assert_eq!(after_failures.len(), 1);
+            assert_eq!(after_failures[0].argv, accent_colorscheme("#ed5b00"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(sys.stored(ACCENT_KEY).as_deref(), Some("237,91,0"));
+}

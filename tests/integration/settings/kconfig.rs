@@ -294,3 +294,74 @@ fn write_tool_mappings_read_their_default() {
     }
     assert_eq!(seen, ["appearance.cursor_theme", "appearance.dark_mode"]);
 }
+
+/// The accent colour through the knob binary, with the real kconfig tools:
+/// kdeglobals gets `R,G,B`, Plasma's tool (a stand-in that records its
+/// arguments) is told `#rrggbb`; undo deletes the key it added and tells the
+/// tool there is no accent.
+#[test]
+fn accent_colour_round_trip_tells_plasma_the_colour() {
+    use std::os::unix::fs::PermissionsExt;
+    tools();
+    let sb = Sandbox::new();
+    let bin = sb.dir.path().join("plasma-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let log = sb.dir.path().join("colorscheme.log");
+    let tool = bin.join("plasma-apply-colorscheme");
+    std::fs::write(
+        &tool,
+        format!(
+            "#!/bin/sh\necho \"$*\" >> '{}'\necho 'Successfully applied the accent color'\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs = vec![bin];
+    dirs.extend(std::env::split_paths(&path));
+    let path = std::env::join_paths(dirs).unwrap();
+    let run = |args: &[&str]| {
+        let out = sb.command(args).env("PATH", &path).output().unwrap();
+        assert!(out.status.success(), "knob {args:?}: {}", stderr(&out));
+        out
+    };
+    let recorded = || std::fs::read_to_string(&log).unwrap_or_default();
+
+    // The dry run lists the follow-up and runs nothing.
+    let out = run(&[
+        "set",
+        "appearance.accent_color",
+        "purple",
+        "--platform",
+        "kde",
+        "-v",
+    ]);
+    assert_contains(
+        &stdout(&out),
+        "$ plasma-apply-colorscheme --accent-color \"#9141ac\"",
+    );
+    assert_eq!(recorded(), "");
+
+    run(&[
+        "set",
+        "appearance.accent_color",
+        "purple",
+        "--platform",
+        "kde",
+        "--apply",
+        "--yes",
+    ]);
+    assert_eq!(
+        kread(&sb, "kdeglobals", "General", "AccentColor"),
+        "145,65,172"
+    );
+    assert_eq!(recorded(), "--accent-color #9141ac\n");
+
+    run(&["undo"]);
+    assert_eq!(kread(&sb, "kdeglobals", "General", "AccentColor"), "");
+    assert_eq!(
+        recorded(),
+        "--accent-color #9141ac\n--accent-color transparent\n"
+    );
+}
