@@ -221,6 +221,11 @@ fn show(cat: &Catalog, id: &str, json: bool) -> anyhow::Result<Exit> {
             for a in &m.after {
                 outln!("    then: {}", format_argv(a));
             }
+            for (value, argvs) in &m.after_value {
+                for a in argvs {
+                    outln!("    then, when {value}: {}", format_argv(a));
+                }
+            }
         }
         for (table, why) in &s.unavailable {
             outln!("  {}: not available: {why}", table.name());

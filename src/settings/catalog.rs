@@ -117,6 +117,10 @@ pub struct Mapping {
     pub admin: bool,
     /// Argv run once after the plan's writes (deduplicated).
     pub after: Vec<Vec<String>>,
+    /// Argv run after the writes when the setting takes the value named by
+    /// the key (a `map` key: `true`, an enum name); undo runs the entry of
+    /// the value it restores.
+    pub after_value: BTreeMap<String, Vec<Vec<String>>>,
     /// Why this platform's map leaves out values of the setting (the
     /// profile's `partial_map`): shown by `knob settings show`.
     pub partial_map: Option<String>,

@@ -62,6 +62,9 @@ pub struct MappingJson {
     pub notes: Vec<String>,
     pub admin: bool,
     pub after: Vec<Vec<String>>,
+    /// Argv run after the writes when the setting takes the named value.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub after_value: std::collections::BTreeMap<String, Vec<Vec<String>>>,
 }
 
 #[derive(Debug, Serialize, schemars::JsonSchema)]
@@ -126,6 +129,7 @@ fn mapping_json(m: &Mapping) -> MappingJson {
         notes: m.notes.clone(),
         admin: m.admin,
         after: m.after.clone(),
+        after_value: m.after_value.clone(),
     }
 }
 

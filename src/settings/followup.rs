@@ -1,9 +1,12 @@
-//! `after` commands that must be told the value the key holds once the
-//! writes are done. Plasma regenerates its colours from an accent only when
-//! the accent is passed to it (`plasma-apply-colorscheme --accent-color`),
-//! spelled as Qt reads colours, while kdeglobals keeps `R,G,B`. Undo has to
-//! pass the colour it put back, or say there is none. The placeholder is a
-//! whole argv element, so the text is never spliced into anything.
+//! Follow-up commands that depend on the value. Plasma regenerates its
+//! colours from an accent only when the accent is passed to it
+//! (`plasma-apply-colorscheme --accent-color`), spelled as Qt reads colours,
+//! while kdeglobals keeps `R,G,B`: `after` names it `{color}`, a whole argv
+//! element, so the text is never spliced into anything. Baloo starts or
+//! stops only when told (`balooctl6 enable|disable`): `after_value` picks
+//! the argv by value. Undo runs them for the value it put back.
+
+use super::system::System;
 
 /// The placeholder: the colour the mapping's key holds after the writes.
 pub const COLOR: &str = "{color}";
@@ -48,6 +51,24 @@ pub fn qt_color(text: Option<&str>) -> Option<String> {
     });
     let name = text.chars().all(|c| c.is_ascii_alphabetic());
     (hex || name).then(|| text.to_string())
+}
+
+/// KDE tools renamed for Frameworks 6, and their Frameworks 5 names.
+const FRAMEWORKS5_NAMES: &[(&str, &str)] = &[("balooctl6", "balooctl")];
+
+/// `argv` with its program under the Frameworks 5 name where only that one
+/// is installed (Plasma 5), so a catalog can name the Plasma 6 tool first.
+pub fn installed_name(argv: &[String], sys: &dyn System) -> Vec<String> {
+    let mut out = argv.to_vec();
+    let Some(program) = argv.first() else {
+        return out;
+    };
+    if let Some((_, old)) = FRAMEWORKS5_NAMES.iter().find(|(new, _)| program == new) {
+        if !sys.has_program(program) && sys.has_program(old) {
+            out[0] = old.to_string();
+        }
+    }
+    out
 }
 
 /// `argv` with `{color}` replaced by `color`.
@@ -101,6 +122,20 @@ mod tests {
         ] {
             assert_eq!(qt_color(Some(bad)), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn plasma5_tools_stand_in_for_plasma6_names() {
+        use crate::settings::FakeSystem;
+        let argv = v(&["balooctl6", "enable"]);
+        let plasma5 = FakeSystem::with_programs(&["balooctl"]);
+        assert_eq!(installed_name(&argv, &plasma5), v(&["balooctl", "enable"]));
+        let plasma6 = FakeSystem::with_programs(&["balooctl6", "balooctl"]);
+        assert_eq!(installed_name(&argv, &plasma6), argv);
+        // Neither: the Plasma 6 name stays, and its failure names it.
+        assert_eq!(installed_name(&argv, &FakeSystem::with_programs(&[])), argv);
+        let other = v(&["dbus-send", "x"]);
+        assert_eq!(installed_name(&other, &plasma5), other);
     }
 
     #[test]

@@ -88,6 +88,7 @@ mod tests {
             notes: Vec::new(),
             admin: false,
             after: Vec::new(),
+            after_value: Default::default(),
             partial_map: None,
         }
     }

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::backend::{self, Current, Tools};
-use super::catalog::{Backend, Catalog, Key, Setting, Target};
+use super::catalog::{Backend, Catalog, Key, Mapping, Setting, Target};
 use super::followup;
 use super::platform::Platform;
 use super::system::System;
@@ -217,10 +217,18 @@ struct FollowUps {
     undo_value_after: Vec<Vec<String>>,
 }
 
-/// Splits a mapping's `after` into the shared argv and those that name the
-/// primary key's value, given the new value and the value before.
-fn follow_ups(after: &[Vec<String>], primary: &Write) -> FollowUps {
-    let (named, shared): (Vec<_>, Vec<_>) = after
+/// Splits a mapping's `after` into the shared argv and those that depend on
+/// the value (`{color}`, `after_value`), given the new value and the value
+/// before (`current`, as read).
+fn follow_ups(
+    mapping: &Mapping,
+    primary: &Write,
+    value: &Value,
+    current: Option<&Value>,
+    sys: &dyn System,
+) -> FollowUps {
+    let (named, shared): (Vec<_>, Vec<_>) = mapping
+        .after
         .iter()
         .cloned()
         .partition(|argv| followup::names_value(argv));
@@ -231,14 +239,21 @@ fn follow_ups(after: &[Vec<String>], primary: &Write) -> FollowUps {
         Current::Absent => color(None),
         Current::Unknown(_) => None,
     };
-    let given = |c: &Option<String>| match c {
-        Some(c) => named.iter().map(|argv| followup::render(argv, c)).collect(),
-        None => Vec::new(),
+    let given = |c: &Option<String>, v: Option<&Value>| -> Vec<Vec<String>> {
+        let colored = c
+            .iter()
+            .flat_map(|c| named.iter().map(|argv| followup::render(argv, c)));
+        let by_value = v
+            .and_then(|v| mapping.after_value.get(&v.map_key()))
+            .into_iter()
+            .flatten()
+            .map(|argv| followup::installed_name(argv, sys));
+        colored.chain(by_value).collect()
     };
     FollowUps {
         shared,
-        value_after: given(&new),
-        undo_value_after: given(&before),
+        value_after: given(&new, Some(value)),
+        undo_value_after: given(&before, current),
     }
 }
 
@@ -445,7 +460,7 @@ pub fn plan_changes(
             shared,
             value_after,
             undo_value_after,
-        } = follow_ups(&mapping.after, &writes[0]);
+        } = follow_ups(mapping, &writes[0], &value, current_value.as_ref(), sys);
         actions.push(Action {
             setting: setting.id.clone(),
             title: setting.title.clone(),

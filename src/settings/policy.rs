@@ -57,6 +57,7 @@ struct RawMapping {
     #[serde(rename = "type")]
     vtype: Option<String>,
     after: Option<Spanned<Vec<Vec<String>>>>,
+    after_value: Option<Spanned<BTreeMap<String, Vec<Vec<String>>>>>,
     read: Option<Spanned<Vec<String>>>,
     write: Option<Spanned<Vec<String>>>,
     parse: Option<Spanned<String>>,
@@ -330,6 +331,12 @@ fn scalar_text(x: &toml::Value) -> String {
 
 fn check_platform(plat: &str, m: &RawMapping, kind: &str, out: &mut Vec<Finding>) {
     backend_for_platform(plat, &m.backend, out);
+    if let Some(after) = &m.after_value {
+        for a in after.get_ref().values().flatten() {
+            let one = Spanned::new(after.span(), a.clone());
+            argv_direct("after_value", &one, out);
+        }
+    }
     if let Some(after) = &m.after {
         for a in after.get_ref() {
             let one = Spanned::new(after.span(), a.clone());

@@ -162,6 +162,8 @@ struct RawMapping {
     #[serde(default)]
     admin: bool,
     after: Option<Spanned<Vec<Vec<String>>>>,
+    /// Argv run after the writes when the setting takes a given value.
+    after_value: Option<Spanned<BTreeMap<String, Vec<Vec<String>>>>>,
     map: Option<RawMap>,
     /// Why the maps may leave out some values of a bool or enum setting.
     partial_map: Option<Spanned<String>>,
@@ -795,6 +797,37 @@ fn check_mapping(
         }
         after = a.get_ref().clone();
     }
+    let mut after_value = BTreeMap::new();
+    if let Some(a) = &raw.after_value {
+        if !matches!(spec.kind, Kind::Bool | Kind::Enum) {
+            ctx.error(a.span(), "'after_value' needs a bool or enum setting");
+        }
+        for (value, argvs) in a.get_ref() {
+            let known = match spec.kind {
+                Kind::Bool => value == "true" || value == "false",
+                _ => spec.values.contains(value),
+            };
+            if !known {
+                ctx.error(
+                    a.span(),
+                    format!("'after_value' key '{value}' is not a value of this setting"),
+                );
+            }
+            if argvs
+                .iter()
+                .any(|argv| argv.is_empty() || argv[0].is_empty())
+            {
+                ctx.error(
+                    a.span(),
+                    "each 'after_value' entry must be a non-empty argv",
+                );
+            }
+            if argvs.iter().any(|argv| followup::names_value(argv)) {
+                ctx.error(a.span(), "{color} belongs in 'after', not 'after_value'");
+            }
+        }
+        after_value = a.get_ref().clone();
+    }
     let scale = match &raw.scale {
         Some(s) if *s.get_ref() == 0.0 || !s.get_ref().is_finite() => {
             ctx.error(s.span(), "scale must be a non-zero number");
@@ -1012,6 +1045,7 @@ fn check_mapping(
         notes: raw.notes,
         admin: raw.admin,
         after,
+        after_value,
         partial_map: raw.partial_map.map(Spanned::into_inner),
     })
 }
@@ -1400,6 +1434,40 @@ after = [["plasma-apply-colorscheme", "--accent-color", "{color}"]]
                 .any(|e| e.contains("{color} in 'after' needs a kconfig key")),
             "{:?}",
             messages(&gsettings)
+        );
+    }
+
+    #[test]
+    fn after_value_keys_are_values_of_the_setting() {
+        let table = |after_value: &str| {
+            KDE_ACCENT.replace(
+                "after = [[\"plasma-apply-colorscheme\", \"--accent-color\", \"{color}\"]]",
+                after_value,
+            )
+        };
+        let good =
+            table("after_value = { blue = [[\"tool\", \"on\"]], none = [[\"tool\", \"off\"]] }");
+        let settings = parse_profile("t.toml", &good).unwrap();
+        let m = &settings[0].0.mappings[&Table::Kde];
+        assert_eq!(
+            m.after_value["none"],
+            vec![vec!["tool".to_string(), "off".to_string()]]
+        );
+        let unknown = table("after_value = { green = [[\"tool\"]] }");
+        assert!(
+            messages(&unknown)
+                .iter()
+                .any(|e| e.contains("'after_value' key 'green' is not a value of this setting")),
+            "{:?}",
+            messages(&unknown)
+        );
+        let empty = table("after_value = { blue = [[]] }");
+        assert!(
+            messages(&empty)
+                .iter()
+                .any(|e| e.contains("must be a non-empty argv")),
+            "{:?}",
+            messages(&empty)
         );
     }
 

@@ -468,3 +468,123 @@ fn kde_accent_without_plasmas_tool_keeps_the_key_and_says_so() {
     }
     assert_eq!(sys.stored(ACCENT_KEY).as_deref(), Some("237,91,0"));
 }
+
+/// KDE mappings whose key System Settings only writes: the program that uses
+/// it reads it when it starts, at login or at logout, so there is nothing to
+/// run. Every other KDE mapping runs what System Settings runs.
+const READ_WHEN_USED: [(&str, &str); 6] = [
+    ("files.path_bar", "Dolphin reads dolphinrc when it starts"),
+    (
+        "privacy.diagnostics",
+        "KUserFeedback reads its level when it next sends",
+    ),
+    (
+        "privacy.recent_files",
+        "the recent-files page only saves; kactivitymanagerd follows the file",
+    ),
+    (
+        "region.formats",
+        "System Settings applies formats at next login",
+    ),
+    (
+        "region.measurement_units",
+        "System Settings applies formats at next login",
+    ),
+    (
+        "session.restore_apps",
+        "ksmserver reads loginMode when the session ends",
+    ),
+];
+
+#[test]
+fn every_kde_mapping_runs_what_system_settings_runs_or_says_why_not() {
+    let cat = shipped();
+    let mut without = Vec::new();
+    for s in cat.settings() {
+        let Some(m) = s.mapping(Platform::Kde) else {
+            continue;
+        };
+        let applies_itself = match &m.primary.target {
+            // Plasma's own tool writes it (plasma-apply-colorscheme).
+            Target::Kconfig { write, .. } => write.is_some(),
+            // A running plasmashell or a Plasma tool is asked directly.
+            Target::Command { .. } => true,
+            _ => false,
+        };
+        if !applies_itself && m.after.is_empty() && m.after_value.is_empty() {
+            without.push(s.id.as_str());
+        }
+    }
+    let expected: Vec<&str> = READ_WHEN_USED.iter().map(|(id, _)| *id).collect();
+    assert_eq!(without, expected);
+}
+
+#[test]
+fn kde_mouse_and_font_dpi_run_plasmas_start_up_modules() {
+    let cat = shipped();
+    let refresh_fonts = argv(&[
+        "dbus-send",
+        "--session",
+        "--type=signal",
+        "/KDEPlatformTheme",
+        "org.kde.KDEPlatformTheme.refreshFonts",
+    ]);
+    for id in [
+        "mouse.speed",
+        "mouse.acceleration",
+        "mouse.left_handed",
+        "mouse.natural_scroll",
+    ] {
+        let m = cat.setting(id).unwrap().mapping(Platform::Kde).unwrap();
+        assert_eq!(m.after, vec![argv(&["kcminit", "kcm_mouse_init"])], "{id}");
+    }
+    for id in ["text.size", "a11y.large_text"] {
+        let m = cat.setting(id).unwrap().mapping(Platform::Kde).unwrap();
+        assert_eq!(
+            m.after,
+            vec![argv(&["kcminit", "kcm_fonts_init"]), refresh_fonts.clone()],
+            "{id}"
+        );
+    }
+}
+
+const BALOO_KEY: &str = "kconfig baloofilerc Basic Settings Indexing-Enabled";
+
+#[test]
+fn kde_file_indexing_stops_and_undo_starts_baloo_again() {
+    let cat = shipped();
+    let sys = FakeSystem::with_programs(&["kwriteconfig6", "kreadconfig6", "balooctl6"]);
+    let off = [("search.file_indexing".to_string(), Value::Bool(false))];
+    let p = plan(&cat, &off, Platform::Kde, &sys).unwrap();
+    // An unset key reads as Baloo's default: indexing on.
+    assert_eq!(p.actions[0].current_value, Some(Value::Bool(true)));
+    assert_eq!(p.after(), vec![argv(&["balooctl6", "disable"])]);
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::new(dir.path());
+    apply(&p, &sys, Some(&journal), "no indexing").unwrap();
+    assert_eq!(sys.stored(BALOO_KEY).as_deref(), Some("false"));
+    let report = undo(&journal, None, &sys, read_back(&cat)).unwrap();
+    assert_eq!(report.restored, ["search.file_indexing"]);
+    let runs: Vec<Vec<String>> = sys
+        .log()
+        .into_iter()
+        .filter(|a| a[0] == "balooctl6")
+        .collect();
+    assert_eq!(
+        runs,
+        vec![
+            argv(&["balooctl6", "disable"]),
+            argv(&["balooctl6", "enable"])
+        ]
+    );
+    assert_eq!(sys.log().last(), Some(&argv(&["balooctl6", "enable"])));
+
+    // Plasma 5 has the same tool as balooctl.
+    let plasma5 = FakeSystem::with_programs(&["kwriteconfig5", "kreadconfig5", "balooctl"]);
+    let p = plan(&cat, &off, Platform::Kde, &plasma5).unwrap();
+    assert_eq!(p.after(), vec![argv(&["balooctl", "disable"])]);
+    let on = [("search.file_indexing".to_string(), Value::Bool(true))];
+    plasma5.set(BALOO_KEY, "false");
+    let p = plan(&cat, &on, Platform::Kde, &plasma5).unwrap();
+    assert_eq!(p.after(), vec![argv(&["balooctl", "enable"])]);
+}
