@@ -40,10 +40,12 @@
 //!
 //! Decode rows also say how close each engine comes to the bandwidth limit:
 //! the bytes one decode step reads (weights, plus the cached keys and values
-//! at the test's average context) against the machine's streaming read
-//! bandwidth, measured with as many threads after every decode run (a sum
-//! over a buffer as large as those bytes, `knob_kernels::bench`), so that
-//! drift hits both alike.
+//! at the test's average context) against the rate at which the machine
+//! reads a buffer as large as those bytes again and again, as decode reads
+//! its weights once per token (`knob_kernels::bench::read_bandwidth`: warm
+//! passes, so a last-level cache that holds the weights counts, as it does
+//! for decode). It is measured with as many threads after every decode run,
+//! so that drift hits both alike.
 //!
 //! `--profile` instead times each section of knob's decode (see
 //! `crate::model::profile`), the sampling and the thread pool's wake-ups.
@@ -307,7 +309,10 @@ pub fn run(ctx: &super::Context, args: BenchModelArgs) -> Result<Exit> {
                     );
                 }
                 if decode {
-                    bw_samples.push(knob_kernels::bench::read_bandwidth_once(&bw_pool, &bw_buf));
+                    // Let the engines' spinning workers park first (llama.cpp's
+                    // poll for work), so that the probe has the cores to itself.
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                    bw_samples.push(knob_kernels::bench::read_bandwidth(&bw_pool, &bw_buf, 5));
                 }
             }
             let knob = percentile(&mut samples[0], 50.0);
