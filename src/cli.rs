@@ -193,6 +193,10 @@ pub struct BatchArgs {
     /// instead of waiting for it to finish.
     #[arg(long)]
     pub no_wait: bool,
+    /// Also give each line the model's n-best list with probabilities
+    /// (`candidates`), as `knob ask --explain` does.
+    #[arg(long)]
+    pub explain: bool,
 }
 
 #[derive(Debug, Args)]

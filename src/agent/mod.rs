@@ -5,6 +5,7 @@ pub mod grammar;
 pub mod keyword;
 pub mod parallel;
 pub mod pipeline;
+pub mod polarity;
 pub mod provenance;
 pub mod request;
 pub mod resolve;

@@ -6,6 +6,7 @@
 //! | the best program is `none` | `none` (the caller may hand it to a chat model) |
 //! | a short keyword query ("bluetooth") | `search` |
 //! | the best program's probability is under the threshold | `search` |
+//! | its mirror image (a boolean flipped, `dec` for `inc`) is close behind | `search`, asking which way |
 //! | only presets | `preset` |
 //! | otherwise | `change` |
 use std::path::PathBuf;
@@ -18,6 +19,7 @@ use super::grammar::{self, Action, GrammarCatalog, PrefixAutomaton, Program};
 // Where callers outside the grammar have always found it.
 use super::grammar::grammar_catalog;
 use super::keyword::KeywordRule;
+use super::polarity;
 use super::provenance::{unsaid_value, UnsaidValue};
 use super::request::{self, RequestError};
 use super::search::{SearchDoc, SearchIndex};
@@ -96,6 +98,10 @@ pub struct Understanding {
     pub suggestions: Vec<Suggestion>,
     /// Things the user should know: the query was cut, control characters.
     pub notices: Vec<String>,
+    /// Set when the polarity guard held the best program back: its share of
+    /// the probability against its mirror image.
+    #[serde(skip)]
+    pub held_back_share: Option<f32>,
     pub timing: Timing,
 }
 
@@ -165,6 +171,9 @@ pub struct Agent {
     /// The user's home directory, for `~` in a request's paths.
     home: Option<String>,
     pub threshold: f32,
+    /// The share of the probability a program needs against its mirror
+    /// image (`polarity`) to be planned.
+    pub polarity_margin: f32,
     pub beam_width: usize,
 }
 
@@ -230,6 +239,7 @@ impl Agent {
             home: directories::BaseDirs::new()
                 .and_then(|d| d.home_dir().to_str().map(str::to_string)),
             threshold: DEFAULT_CONFIDENCE_THRESHOLD,
+            polarity_margin: polarity::DEFAULT_POLARITY_MARGIN,
             beam_width: DEFAULT_BEAM_WIDTH,
         }
     }
@@ -361,11 +371,17 @@ impl Agent {
         let mut candidates = Vec::new();
         let mut best: Option<Program> = None;
         let mut confidence = 0.0;
+        // The other parsed programs, for the polarity guard.
+        let mut others: Vec<(Program, f32)> = Vec::new();
         for m in merged {
-            if let (None, Some(p)) = (&best, m.parsed) {
-                best = Some(p);
-                confidence = m.probability;
-                timing.tokens = m.tokens;
+            match (&best, m.parsed) {
+                (None, Some(p)) => {
+                    best = Some(p);
+                    confidence = m.probability;
+                    timing.tokens = m.tokens;
+                }
+                (Some(_), Some(p)) => others.push((p, m.probability)),
+                _ => {}
             }
             candidates.push(Candidate {
                 program: m.text,
@@ -403,6 +419,25 @@ impl Agent {
             }
             None => (intent, program),
         };
+        // Its mirror image close behind: ask which way rather than act.
+        let doubt = match (&intent, &program) {
+            (Intent::Change, Some(Program::Actions(actions))) => {
+                polarity::doubt(actions, confidence, others.iter().map(|(p, q)| (p, *q)))
+                    .filter(|d| d.share < self.polarity_margin)
+            }
+            _ => None,
+        };
+        let held_back_share = doubt.as_ref().map(|d| d.share);
+        let (intent, program) = match doubt {
+            Some(d) => {
+                notices.push(polarity::question(
+                    &d,
+                    &self.search_title(d.action.setting().unwrap_or_default()),
+                ));
+                (Intent::Search, None)
+            }
+            None => (intent, program),
+        };
         let suggestions = match intent {
             // A chat request gets an answer, never settings to look at.
             Intent::Change | Intent::Preset | Intent::Get | Intent::Chat => Vec::new(),
@@ -417,6 +452,7 @@ impl Agent {
             candidates,
             suggestions,
             notices,
+            held_back_share,
             timing,
         })
     }
@@ -556,6 +592,34 @@ mod tests {
             "preset night ; set appearance.dark_mode true"
         );
         assert_eq!(first("none"), "none");
+    }
+
+    /// The guard sits in `understand` too. "turn off bluetooth" has its
+    /// mirror image in the n-best list at a tiny probability: planned at the
+    /// shipped margin, held back with a question when the margin asks for
+    /// more than the best program's share.
+    #[test]
+    fn a_program_whose_mirror_image_is_close_behind_becomes_a_question() {
+        let catalog = crate::settings::load_catalog().unwrap();
+        let model = SettingsModel::embedded(1).expect("the embedded model loads");
+        let mut agent = Agent::new(&catalog, model);
+        let u = agent.understand("turn off bluetooth").unwrap();
+        assert_eq!(u.intent, Intent::Change);
+        assert!(u
+            .candidates
+            .iter()
+            .any(|c| c.program == "set bluetooth.enabled true"));
+        agent.polarity_margin = 1.0;
+        let u = agent.understand("turn off bluetooth").unwrap();
+        assert_eq!(u.intent, Intent::Search);
+        assert!(u.program.is_none());
+        assert!(
+            u.notices.iter().any(|n| n.starts_with(
+                "not planned: knob cannot tell whether you want bluetooth radio on or off ("
+            ) && n.ends_with("% off); say which")),
+            "{:?}",
+            u.notices
+        );
     }
 
     /// The check sits in `understand`, which ask, batch and the TUI's

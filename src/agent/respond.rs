@@ -327,6 +327,7 @@ mod tests {
             candidates: Vec::new(),
             suggestions: Vec::new(),
             notices: Vec::new(),
+            held_back_share: None,
             timing: Timing::default(),
         });
         response.plan_in(&Env {
@@ -597,6 +598,7 @@ mod tests {
             candidates: Vec::new(),
             suggestions: Vec::new(),
             notices: Vec::new(),
+            held_back_share: None,
             timing: Timing::default(),
         });
         r.plan_in(&Env {

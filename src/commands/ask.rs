@@ -97,17 +97,19 @@ pub fn run(ctx: &Context, args: AskArgs) -> Result<Exit> {
         print_explain(&u)?;
     }
     let intent = u.intent;
+    let which_way = u.held_back_share.is_some();
     let mut response = Response::understood(u);
     if response.program().is_some() {
         return plan_and_execute(ctx, &args, &catalog, response);
     }
     match intent {
         Intent::Change | Intent::Preset | Intent::Get | Intent::Search => {
-            report_unplanned(
-                &args,
-                &response,
-                "no clear change was understood; settings that match:",
-            )?;
+            let headline = if which_way {
+                "nothing planned until you say which way (see the note above); settings that match:"
+            } else {
+                "no clear change was understood; settings that match:"
+            };
+            report_unplanned(&args, &response, headline)?;
             Ok(Exit::NotUnderstood)
         }
         // A model that knows chat from the rest says `none` only for what

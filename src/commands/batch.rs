@@ -60,12 +60,12 @@ pub struct LineJson<'a> {
 }
 
 impl LineResult {
-    fn json(&self) -> LineJson<'_> {
+    fn json(&self, explain: bool) -> LineJson<'_> {
         LineJson {
             line: self.line,
             id: self.id.as_ref(),
             query: self.query.as_deref(),
-            response: self.response.as_ref().map(|r| r.json(false)),
+            response: self.response.as_ref().map(|r| r.json(explain)),
             error: self.error.as_deref(),
         }
     }
@@ -157,7 +157,7 @@ pub fn run(ctx: &Context, args: BatchArgs) -> Result<Exit> {
             r.latency_ms += ms(t0);
             latencies.push(r.latency_ms);
             *counts.entry(r.outcome).or_default() += 1;
-            serde_json::to_writer(&mut out, &r.json())?;
+            serde_json::to_writer(&mut out, &r.json(args.explain))?;
             out.write_all(b"\n")?;
             out.flush()?;
             Ok(())

@@ -1,7 +1,9 @@
 //! `knob eval FILE`: exact-action accuracy of the settings model on a JSONL
 //! file of {"query": ..., "expect": [actions]}, a per-setting summary and the
 //! failures. The model's best valid program is compared, whatever its
-//! confidence; the report also says how many answers fell under the threshold.
+//! confidence; the report also says how many answers fell under the threshold,
+//! how many reversed an expected action, and how many of those knob would
+//! still plan (the rest fall under the threshold or the polarity guard).
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -16,6 +18,7 @@ use super::Context;
 use crate::agent::grammar::{self, GrammarCatalog, Program};
 use crate::agent::parallel::map_ordered;
 use crate::agent::pipeline::Agent;
+use crate::agent::polarity;
 use crate::agent::settings_model::SettingsModel;
 use crate::cli::EvalArgs;
 use crate::exit::Exit;
@@ -49,6 +52,14 @@ pub struct Report {
     accuracy: f64,
     below_threshold: usize,
     threshold: f32,
+    /// Answers that reverse an expected action: the right setting, the
+    /// opposite value or direction (`polarity::reverses`).
+    reversed: usize,
+    /// Of those, the ones knob would plan: at or above the threshold and
+    /// not held back by the polarity guard.
+    reversed_planned: usize,
+    /// Answers the polarity guard turned into a question (right or wrong).
+    held_back_by_polarity_guard: usize,
     per_setting: BTreeMap<String, PerSetting>,
     /// How each candidate threshold would sort answers (for choosing it).
     calibration: Vec<Calibration>,
@@ -230,6 +241,9 @@ pub(crate) fn evaluate(
         accuracy: 0.0,
         below_threshold: 0,
         threshold,
+        reversed: 0,
+        reversed_planned: 0,
+        held_back_by_polarity_guard: 0,
         per_setting: BTreeMap::new(),
         calibration: Vec::new(),
         reliability: Vec::new(),
@@ -255,20 +269,29 @@ pub(crate) fn evaluate(
             (line, query, want, got)
         },
         |(line, query, want, got)| -> Result<()> {
-            let (got_program, confidence) = match &got {
+            let (got_program, confidence, held_back) = match &got {
                 Some(u) => (
                     u.candidates
                         .iter()
                         .find_map(|c| grammar::parse(&c.program, &g).ok()),
                     u.confidence,
+                    u.held_back_share.is_some(),
                 ),
-                None => (None, 0.0),
+                None => (None, 0.0, false),
             };
             let ok = got_program.as_ref().map(canonical) == Some(canonical(&want));
             report.total += 1;
             report.correct += usize::from(ok);
             scored.push((confidence, ok));
             report.below_threshold += usize::from(confidence < threshold);
+            report.held_back_by_polarity_guard += usize::from(held_back);
+            let reversed = !ok
+                && got_program
+                    .as_ref()
+                    .is_some_and(|p| polarity::reverses(&want, p));
+            report.reversed += usize::from(reversed);
+            report.reversed_planned +=
+                usize::from(reversed && confidence >= threshold && !held_back);
             for s in settings_of(&want) {
                 let e = report.per_setting.entry(s).or_default();
                 e.total += 1;
@@ -303,6 +326,14 @@ pub(crate) fn evaluate(
     Ok(report)
 }
 
+fn percent(n: usize, of: usize) -> f64 {
+    if of == 0 {
+        0.0
+    } else {
+        100.0 * n as f64 / of as f64
+    }
+}
+
 fn print_report(report: &Report, args: &EvalArgs) -> Result<Exit> {
     let mut out = crate::output::stdout();
     if args.json {
@@ -319,6 +350,15 @@ fn print_report(report: &Report, args: &EvalArgs) -> Result<Exit> {
         report.accuracy * 100.0,
         report.below_threshold,
         report.threshold
+    )?;
+    writeln!(
+        out,
+        "reversed (right setting, opposite value or direction): {} ({:.2}%), {} of them planned ({:.2}%); {} answers held back by the polarity guard",
+        report.reversed,
+        percent(report.reversed, report.total),
+        report.reversed_planned,
+        percent(report.reversed_planned, report.total),
+        report.held_back_by_polarity_guard
     )?;
     writeln!(
         out,

@@ -135,6 +135,36 @@ fn batch_answers_every_line_in_order_and_reports_bad_ones() {
     }
 }
 
+/// `--explain` gives each answered line the n-best list, as `ask --explain`
+/// does; without it the lines carry none.
+#[test]
+fn batch_explain_adds_the_n_best_list() {
+    let sb = Sandbox::new();
+    let input = b"turn off bluetooth\n{\"id\": 2, \"query\": \"make the volume louder\"}\n";
+    let lines = |args: &[&str]| -> Vec<Value> {
+        let out = sb.knob_stdin(args, input);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        text(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let explained = lines(&["batch", "--platform", "windows", "--explain", "-"]);
+    assert_eq!(explained.len(), 2);
+    for line in &explained {
+        let candidates = line["candidates"].as_array().expect("candidates");
+        assert_eq!(candidates[0]["program"], line["program"]);
+        assert!(candidates.len() >= 2, "{line}");
+        let p: Vec<f64> = candidates
+            .iter()
+            .map(|c| c["probability"].as_f64().unwrap())
+            .collect();
+        assert!(p.windows(2).all(|w| w[0] >= w[1]), "likeliest first: {p:?}");
+    }
+    let plain = lines(&["batch", "--platform", "windows", "-"]);
+    assert!(plain.iter().all(|l| l.get("candidates").is_none()));
+}
+
 #[test]
 fn batch_reads_a_file_and_refuses_apply_without_yes() {
     let sb = Sandbox::new();
@@ -395,6 +425,36 @@ fn eval_scores_a_file_and_a_candidate_model_file_the_same_as_the_embedded_one() 
     assert_eq!(other["model"], asset);
     assert_eq!(other["correct"], report["correct"]);
     assert_eq!(other["failures"], report["failures"]);
+}
+
+/// A reversed answer (the right setting, the opposite value) is counted, and
+/// counted as planned when knob would plan it.
+#[test]
+fn eval_counts_reversed_answers() {
+    let sb = Sandbox::new();
+    let file = jsonl(
+        &sb,
+        "reversed.jsonl",
+        &[
+            // The model turns dark mode on: this expectation is its reversal.
+            r#"{"query": "turn on dark mode", "expect": ["set appearance.dark_mode false"]}"#,
+            r#"{"query": "turn on dark mode", "expect": ["set appearance.dark_mode true"]}"#,
+            // Wrong, but not a reversal: another setting.
+            r#"{"query": "turn on dark mode", "expect": ["set night_light.enabled true"]}"#,
+        ],
+    );
+    let out = sb.knob(&["eval", "--json", &file]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["correct"], 1);
+    assert_eq!(report["reversed"], 1);
+    assert_eq!(report["reversed_planned"], 1);
+    assert_eq!(report["held_back_by_polarity_guard"], 0);
+    let plain = text(&sb.knob(&["eval", &file]).stdout);
+    assert_contains(
+        &plain,
+        "reversed (right setting, opposite value or direction): 1 (33.33%), 1 of them planned (33.33%); 0 answers held back by the polarity guard",
+    );
 }
 
 #[test]
