@@ -29,7 +29,14 @@ fn argv(a: &[&str]) -> Vec<String> {
 
 /// Plasma 6 with KDE Frameworks 6.11 or later: kwriteconfig6 takes --notify.
 fn plasma6() -> FakeSystem {
-    FakeSystem::with_programs(&["kwriteconfig6", "kreadconfig6", "dbus-send"]).script(
+    plasma6_with(&["dbus-send"])
+}
+
+/// Plasma 6 with `extra` programs installed too.
+fn plasma6_with(extra: &[&str]) -> FakeSystem {
+    let mut programs = vec!["kwriteconfig6", "kreadconfig6"];
+    programs.extend_from_slice(extra);
+    FakeSystem::with_programs(&programs).script(
         &["kwriteconfig6", "--help"],
         Output::ok("Options:\n  --delete  Delete the designated key if enabled\n  --notify  Notify applications of the change\n"),
     )
@@ -328,15 +335,7 @@ fn accent_colorscheme(color: &str) -> Vec<String> {
 }
 
 fn plasma6_with_colorscheme_tool() -> FakeSystem {
-    FakeSystem::with_programs(&[
-        "kwriteconfig6",
-        "kreadconfig6",
-        "plasma-apply-colorscheme",
-    ])
-    .script(
-        &["kwriteconfig6", "--help"],
-        Output::ok("Options:\n  --delete  Delete the designated key if enabled\n  --notify  Notify applications of the change\n"),
-    )
+    plasma6_with(&["plasma-apply-colorscheme"])
 }
 
 const ACCENT_KEY: &str = "kconfig kdeglobals General AccentColor";
