@@ -298,11 +298,15 @@ pub fn make_acts(m: usize, k: usize, seed: u64) -> Vec<f32> {
 }
 
 /// Reads every byte of `buf` as fast as this core can (the bandwidth probe):
-/// AVX2 loads with software prefetch where the CPU has them, else 8-byte
-/// words into independent accumulators. Returns a checksum that every path
+/// AVX-512 or AVX2 loads with software prefetch where the CPU has them, else
+/// 8-byte words into independent accumulators. Returns a checksum that every path
 /// computes alike: the wrapping sum of the little-endian u64 words of the
 /// longest prefix that is a multiple of 128 bytes, plus the bytes after it.
 pub fn stream_read(buf: &[u8]) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(t) = crate::x86::avx512vnni::Avx512Vnni::new() {
+        return t.stream_sum(buf);
+    }
     #[cfg(target_arch = "x86_64")]
     if let Some(t) = crate::x86::avx2::Avx2::new() {
         return t.stream_sum(buf);
@@ -740,7 +744,7 @@ mod tests {
         // Odd starts (unaligned loads) and lengths around the 128-byte body.
         for start in [0, 1, 7, 33] {
             for len in [
-                0, 1, 63, 64, 127, 128, 129, 255, 256, 4095, 4096, 4097, 19_000,
+                0, 1, 63, 64, 127, 128, 129, 255, 256, 383, 384, 385, 4095, 4096, 4097, 19_000,
             ] {
                 let buf = &data[start..start + len];
                 let want = checksum_spec(buf);
@@ -749,6 +753,10 @@ mod tests {
                 #[cfg(target_arch = "x86_64")]
                 if let Some(t) = crate::x86::avx2::Avx2::new() {
                     assert_eq!(t.stream_sum(buf), want, "avx2 {start} {len}");
+                }
+                #[cfg(target_arch = "x86_64")]
+                if let Some(t) = crate::x86::avx512vnni::Avx512Vnni::new() {
+                    assert_eq!(t.stream_sum(buf), want, "avx512 {start} {len}");
                 }
             }
         }

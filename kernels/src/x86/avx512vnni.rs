@@ -34,6 +34,50 @@ impl Avx512Vnni {
             && avx2::Avx2::new().is_some();
         ok.then_some(Avx512Vnni(()))
     }
+
+    /// The bandwidth probe's read (`bench::stream_read`) with 512-bit loads:
+    /// on a Xeon they read about 20% faster than 256-bit ones, as fast as the
+    /// gemv kernels here do, so the probe does not set the limit too low.
+    pub(crate) fn stream_sum(self, buf: &[u8]) -> u64 {
+        // SAFETY: the token proves AVX-512 F.
+        unsafe { stream_sum(buf) }
+    }
+}
+
+/// The checksum of `bench::stream_read`: the u64 words of the longest
+/// prefix that is a multiple of 128 bytes, plus the bytes after it.
+#[target_feature(enable = "avx512f")]
+unsafe fn stream_sum(buf: &[u8]) -> u64 {
+    const STEP: usize = 256;
+    const AHEAD: usize = 1024;
+    let p = buf.as_ptr();
+    let mut acc = [_mm512_setzero_si512(); 4];
+    let body = buf.len() - buf.len() % STEP;
+    let mut i = 0;
+    while i < body {
+        for line in 0..4 {
+            _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(i + AHEAD + 64 * line).cast());
+        }
+        for (u, a) in acc.iter_mut().enumerate() {
+            // SAFETY: i + STEP <= body <= len, so the 64 bytes at i + 64u are in buf.
+            *a = _mm512_add_epi64(*a, unsafe { _mm512_loadu_si512(p.add(i + 64 * u).cast()) });
+        }
+        i += STEP;
+    }
+    let words = buf.len() - buf.len() % 128;
+    if i < words {
+        // One 128-byte block is left over from the 256-byte steps.
+        for (u, a) in acc.iter_mut().take(2).enumerate() {
+            // SAFETY: i + 128 <= words <= len.
+            *a = _mm512_add_epi64(*a, unsafe { _mm512_loadu_si512(p.add(i + 64 * u).cast()) });
+        }
+    }
+    let s = _mm512_add_epi64(
+        _mm512_add_epi64(acc[0], acc[1]),
+        _mm512_add_epi64(acc[2], acc[3]),
+    );
+    (_mm512_reduce_add_epi64(s) as u64)
+        .wrapping_add(buf[words..].iter().map(|&b| u64::from(b)).sum::<u64>())
 }
 
 impl Kernels for Avx512Vnni {
