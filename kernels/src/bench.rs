@@ -315,7 +315,7 @@ pub fn stream_read(buf: &[u8]) -> u64 {
 }
 
 /// The portable path of [`stream_read`].
-pub fn stream_read_scalar(buf: &[u8]) -> u64 {
+fn stream_read_scalar(buf: &[u8]) -> u64 {
     let mut acc = [0u64; 8];
     let chunks = buf.chunks_exact(128);
     let tail = chunks.remainder();
@@ -343,21 +343,20 @@ pub fn stream_read_pool(pool: &ThreadPool, buf: &[u8]) -> u64 {
 }
 
 /// Bytes per second at which the pool's threads read `buf` again and again,
-/// as decode reads its weights once per token: one pass to warm the caches,
-/// then the median of `passes` passes. `knob bench model` sizes `buf` as the
-/// bytes one decode step reads, so on a CPU whose last-level cache holds
-/// them this is the cache's rate, the same ceiling decode runs against; a
-/// single cold pass would read from DRAM and could be slower than decode.
+/// as decode reads its weights once per token: one pass to warm up, then the
+/// median of `passes` passes. `knob bench model` sizes `buf` as the bytes one
+/// decode step reads.
 pub fn read_bandwidth(pool: &ThreadPool, buf: &[u8], passes: usize) -> f64 {
     std::hint::black_box(stream_read_pool(pool, std::hint::black_box(buf)));
-    let mut rates: Vec<f64> = (0..passes.max(1))
-        .map(|_| {
-            let t = Instant::now();
-            std::hint::black_box(stream_read_pool(pool, std::hint::black_box(buf)));
-            buf.len() as f64 / t.elapsed().as_secs_f64().max(1e-12)
-        })
-        .collect();
-    percentile(&mut rates, 50.0)
+    median(
+        (0..passes.max(1))
+            .map(|_| {
+                let t = Instant::now();
+                std::hint::black_box(stream_read_pool(pool, std::hint::black_box(buf)));
+                buf.len() as f64 / t.elapsed().as_secs_f64().max(1e-12)
+            })
+            .collect(),
+    )
 }
 
 /// Runs the benchmark; `progress` gets a line per measurement.

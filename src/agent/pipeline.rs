@@ -98,10 +98,9 @@ pub struct Understanding {
     pub suggestions: Vec<Suggestion>,
     /// Things the user should know: the query was cut, control characters.
     pub notices: Vec<String>,
-    /// Set when the polarity guard held the best program back: its share of
-    /// the probability against its mirror image.
+    /// The polarity guard held the best program back and asks which way.
     #[serde(skip)]
-    pub held_back_share: Option<f32>,
+    pub asks_which_way: bool,
     pub timing: Timing,
 }
 
@@ -427,7 +426,7 @@ impl Agent {
             }
             _ => None,
         };
-        let held_back_share = doubt.as_ref().map(|d| d.share);
+        let asks_which_way = doubt.is_some();
         let (intent, program) = match doubt {
             Some(d) => {
                 notices.push(polarity::question(
@@ -452,7 +451,7 @@ impl Agent {
             candidates,
             suggestions,
             notices,
-            held_back_share,
+            asks_which_way,
             timing,
         })
     }

@@ -327,7 +327,7 @@ mod tests {
             candidates: Vec::new(),
             suggestions: Vec::new(),
             notices: Vec::new(),
-            held_back_share: None,
+            asks_which_way: false,
             timing: Timing::default(),
         });
         response.plan_in(&Env {
@@ -598,7 +598,7 @@ mod tests {
             candidates: Vec::new(),
             suggestions: Vec::new(),
             notices: Vec::new(),
-            held_back_share: None,
+            asks_which_way: false,
             timing: Timing::default(),
         });
         r.plan_in(&Env {

@@ -97,7 +97,7 @@ pub fn run(ctx: &Context, args: AskArgs) -> Result<Exit> {
         print_explain(&u)?;
     }
     let intent = u.intent;
-    let which_way = u.held_back_share.is_some();
+    let which_way = u.asks_which_way;
     let mut response = Response::understood(u);
     if response.program().is_some() {
         return plan_and_execute(ctx, &args, &catalog, response);

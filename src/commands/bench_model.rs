@@ -42,10 +42,10 @@
 //! the bytes one decode step reads (weights, plus the cached keys and values
 //! at the test's average context) against the rate at which the machine
 //! reads a buffer as large as those bytes again and again, as decode reads
-//! its weights once per token (`knob_kernels::bench::read_bandwidth`: warm
-//! passes, so a last-level cache that holds the weights counts, as it does
-//! for decode). It is measured with as many threads after every decode run,
-//! so that drift hits both alike.
+//! its weights once per token (`knob_kernels::bench::read_bandwidth`, with
+//! 512-bit loads where the CPU has them, as the gemv kernels read). It is
+//! measured with as many threads after every decode run, once the engines'
+//! workers have parked, so that drift hits both alike.
 //!
 //! `--profile` instead times each section of knob's decode (see
 //! `crate::model::profile`), the sampling and the thread pool's wake-ups.

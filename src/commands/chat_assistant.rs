@@ -337,7 +337,7 @@ impl Assistant for RealAssistant {
                     .collect();
                 let hint = match intent {
                     // The guard's question, already shown, says what to do.
-                    Intent::Search if u.held_back_share.is_some() => None,
+                    Intent::Search if u.asks_which_way => None,
                     Intent::Search => Some("Not sure what to change: pick a setting and say what you want, e.g. \"turn it on\" or \"set it to 50\".".to_string()),
                     _ if self.chat.is_none() => Some("That does not look like a settings request, and no chat model is loaded to answer it: /model PATH loads one (knob chat --model FILE at start-up).".to_string()),
                     _ => None,

@@ -275,7 +275,7 @@ pub(crate) fn evaluate(
                         .iter()
                         .find_map(|c| grammar::parse(&c.program, &g).ok()),
                     u.confidence,
-                    u.held_back_share.is_some(),
+                    u.asks_which_way,
                 ),
                 None => (None, 0.0, false),
             };

@@ -197,13 +197,7 @@ fn follow_ups<'c>(
     pick: impl Fn(&'c Change) -> &'c Vec<Vec<String>>,
 ) -> Vec<Vec<String>> {
     let mut out = shared.to_vec();
-    for change in changes {
-        for argv in pick(change) {
-            if !out.contains(argv) {
-                out.push(argv.clone());
-            }
-        }
-    }
+    plan::push_new(&mut out, changes.into_iter().flat_map(pick));
     out
 }
 

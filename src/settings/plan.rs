@@ -140,27 +140,15 @@ impl Plan {
     /// it runs them: the shared `after` commands, then those given a value.
     pub fn after(&self) -> Vec<Vec<String>> {
         let mut out = self.shared_after();
-        for a in self.changes() {
-            for argv in &a.value_after {
-                if !out.contains(argv) {
-                    out.push(argv.clone());
-                }
-            }
-        }
+        push_new(&mut out, self.changes().flat_map(|a| &a.value_after));
         out
     }
 
     /// The `after` argv of changed actions that do not depend on a value,
     /// deduplicated, in order: run after apply and again after undo.
     pub fn shared_after(&self) -> Vec<Vec<String>> {
-        let mut out: Vec<Vec<String>> = Vec::new();
-        for a in self.changes() {
-            for argv in &a.after {
-                if !out.contains(argv) {
-                    out.push(argv.clone());
-                }
-            }
-        }
+        let mut out = Vec::new();
+        push_new(&mut out, self.changes().flat_map(|a| &a.after));
         out
     }
 
@@ -208,6 +196,19 @@ impl Plan {
     }
 }
 
+/// Appends the argv of `more` that `out` does not hold yet, in order: a
+/// follow-up runs once however many actions ask for it.
+pub(crate) fn push_new<'a>(
+    out: &mut Vec<Vec<String>>,
+    more: impl IntoIterator<Item = &'a Vec<String>>,
+) {
+    for argv in more {
+        if !out.contains(argv) {
+            out.push(argv.clone());
+        }
+    }
+}
+
 /// A mapping's `after`, split for one action.
 struct FollowUps {
     shared: Vec<Vec<String>>,
@@ -232,6 +233,14 @@ fn follow_ups(
         .iter()
         .cloned()
         .partition(|argv| followup::names_value(argv));
+    if named.is_empty() && mapping.after_value.is_empty() {
+        // Nearly every mapping: nothing to read the values for.
+        return FollowUps {
+            shared,
+            value_after: Vec::new(),
+            undo_value_after: Vec::new(),
+        };
+    }
     let color = |text: Option<&str>| followup::qt_color(text.filter(|t| *t != backend::DELETE));
     let new = color(Some(&primary.new));
     let before = match &primary.current {

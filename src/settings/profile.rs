@@ -671,6 +671,20 @@ fn check_gvariant_type(
     text.clone()
 }
 
+/// Whether `key` (a `map` or `after_value` key) names a value of the
+/// setting: `true`/`false`, an enum name, a number in range.
+fn names_a_value(spec: &ValueSpec, key: &str) -> bool {
+    match spec.kind {
+        Kind::Bool => key == "true" || key == "false",
+        Kind::Enum => spec.values.iter().any(|v| v == key),
+        Kind::Int | Kind::Float => key
+            .parse::<f64>()
+            .ok()
+            .is_some_and(|n| spec.check(&Value::Float(n)).is_ok()),
+        Kind::String => spec.check(&Value::Text(key.to_string())).is_ok(),
+    }
+}
+
 fn check_map(
     ctx: &mut Ctx,
     spec: &ValueSpec,
@@ -679,16 +693,7 @@ fn check_map(
     let map = map.as_ref()?;
     let mut out = BTreeMap::new();
     for (key, text) in map.get_ref() {
-        let ok = match spec.kind {
-            Kind::Bool => key == "true" || key == "false",
-            Kind::Enum => spec.values.contains(key),
-            Kind::Int | Kind::Float => key
-                .parse::<f64>()
-                .ok()
-                .is_some_and(|n| spec.check(&Value::Float(n)).is_ok()),
-            Kind::String => spec.check(&Value::Text(key.clone())).is_ok(),
-        };
-        if !ok {
+        if !names_a_value(spec, key) {
             let expected = match spec.kind {
                 Kind::Bool => "true or false".to_string(),
                 Kind::Enum => format!("one of: {}", spec.values.join(", ")),
@@ -803,11 +808,7 @@ fn check_mapping(
             ctx.error(a.span(), "'after_value' needs a bool or enum setting");
         }
         for (value, argvs) in a.get_ref() {
-            let known = match spec.kind {
-                Kind::Bool => value == "true" || value == "false",
-                _ => spec.values.contains(value),
-            };
-            if !known {
+            if !names_a_value(spec, value) {
                 ctx.error(
                     a.span(),
                     format!("'after_value' key '{value}' is not a value of this setting"),
