@@ -386,6 +386,10 @@ pub struct BenchModelArgs {
     /// Instead, time each part of knob's decode (128 tokens, --reps times) on 1 thread (or --threads N) and print the shares
     #[arg(long, conflicts_with = "json")]
     pub profile: bool,
+    /// With --profile: time the parts of a prefill of N prompt tokens (1 to 512) instead of decode; the rows are per prompt token
+    #[arg(long, value_name = "N", requires = "profile",
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=512))]
+    pub prefill: Option<usize>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -28,6 +28,10 @@ pub struct QuantizedActs {
     sums: Vec<i32>,
 }
 
+/// Below this many values, [`QuantizedActs::quantize_on`] stays on one
+/// thread: waking a worker costs more than the work.
+const PARALLEL_MIN_VALUES: usize = 8 * 1024;
+
 /// One quantized row, borrowed.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct ActRow<'a> {
@@ -75,6 +79,54 @@ impl QuantizedActs {
         );
     }
 
+    /// As [`Self::quantize`], with the rows split over `pool`'s threads
+    /// when there are enough of them to pay for it (prefill); one row, or a
+    /// one-thread pool, runs inline. The values are the same either way.
+    pub fn quantize_on(&mut self, pool: &crate::ThreadPool, x: &[f32], m: usize, k: usize) {
+        let tasks = pool.threads().min(m);
+        if tasks <= 1 || m * k < PARALLEL_MIN_VALUES {
+            return self.quantize(x, m, k);
+        }
+        assert!(
+            k.is_multiple_of(QK8_0),
+            "QuantizedActs::quantize_on: k = {k} is not a multiple of 32"
+        );
+        assert_eq!(
+            x.len(),
+            m * k,
+            "QuantizedActs::quantize_on: x.len() must be m * k"
+        );
+        let nb_row = k / QK8_0;
+        let nb = m * nb_row;
+        if self.qs.len() < nb {
+            self.qs.resize(nb, Q32::ZERO);
+            self.d.resize(nb, 0.0);
+            self.sums.resize(nb, 0);
+        }
+        self.m = m;
+        self.k = k;
+        let per = m.div_ceil(tasks) * nb_row;
+        let kern = crate::kernels_for(crate::selected_isa());
+        let (dp, sp) = (
+            crate::pool::SharedMut(self.d.as_mut_ptr()),
+            crate::pool::SharedMut(self.sums.as_mut_ptr()),
+        );
+        pool.run_pieces(&mut self.qs[..nb], per, &|t, qs| {
+            let b0 = t * per;
+            let (dp, sp) = (&dp, &sp);
+            // SAFETY: task t alone writes blocks b0..b0 + qs.len() of d and
+            // sums (the pieces of qs are disjoint and d, sums hold nb >= those
+            // blocks); both stay borrowed until run_pieces returns.
+            let (d, sums) = unsafe {
+                (
+                    std::slice::from_raw_parts_mut(dp.0.add(b0), qs.len()),
+                    std::slice::from_raw_parts_mut(sp.0.add(b0), qs.len()),
+                )
+            };
+            kern.quantize_acts(&x[b0 * QK8_0..(b0 + qs.len()) * QK8_0], qs, d, sums);
+        });
+    }
+
     /// Number of rows quantized by the last call.
     pub fn rows(&self) -> usize {
         self.m
@@ -108,6 +160,42 @@ impl QuantizedActs {
             qs: &self.qs[range.clone()],
             d: &self.d[range.clone()],
             sums: &self.sums[range],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn same(a: &QuantizedActs, b: &QuantizedActs) -> bool {
+        (a.rows(), a.cols()) == (b.rows(), b.cols())
+            && (0..a.rows()).all(|r| {
+                a.row_values(r).eq(b.row_values(r))
+                    && a.row_sums(r) == b.row_sums(r)
+                    && a.row_scales(r)
+                        .iter()
+                        .zip(b.row_scales(r))
+                        .all(|(p, q)| p.to_bits() == q.to_bits())
+            })
+    }
+
+    #[test]
+    fn quantize_on_a_pool_gives_the_one_thread_values() {
+        // Shapes below and above the parallel threshold, rows that do not
+        // divide evenly between threads, and a buffer reused at a smaller size.
+        for threads in [1, 2, 3] {
+            let pool = crate::ThreadPool::new(threads);
+            let mut on_pool = QuantizedActs::new();
+            for (m, k) in [(1, 64), (3, 96), (64, 576), (37, 1536), (5, 32)] {
+                let x: Vec<f32> = (0..m * k)
+                    .map(|i| ((i * 7919) % 1013) as f32 / 97.0 - 5.0)
+                    .collect();
+                let mut inline = QuantizedActs::new();
+                inline.quantize(&x, m, k);
+                on_pool.quantize_on(&pool, &x, m, k);
+                assert!(same(&inline, &on_pool), "threads {threads} m {m} k {k}");
+            }
         }
     }
 }

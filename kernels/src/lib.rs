@@ -38,7 +38,7 @@ pub use block::{
     quantize_row_q8_0, BlockQ8_0, QK8_0,
 };
 pub use isa::{available_isas, isa_from_env, selected_isa, Isa};
-pub use pool::ThreadPool;
+pub use pool::{SplitTask, ThreadPool};
 pub use tiled::{TiledQ8_0, TILE_N};
 
 /// Errors from this crate's fallible entry points.
@@ -356,9 +356,12 @@ pub fn gemm_tiled(pool: &ThreadPool, w: &TiledQ8_0, x: &QuantizedActs, y: &mut [
     {
         let amx = x86::amx::Amx::new().unwrap_or_else(|| unavailable(Isa::Amx));
         let nb = k / QK8_0;
-        // Multiples of 16 rows per task (or all of them), so tasks own
-        // whole tile groups.
-        let per = split_rows(n, pool.threads());
+        // One task per thread, each a run of whole 16-row tile groups:
+        // every task sets up the tile unit and lays out all of x's scales,
+        // which cost more than finer tasks win back (the 576 x 576 product
+        // of 64 rows on 2 threads: 50 against 66 us with 4 tasks per thread,
+        // `knob bench kernels --shape smollm2`).
+        let per = n.div_ceil(TILE_N).div_ceil(pool.threads()) * TILE_N;
         let tasks = n.div_ceil(per);
         let yp = SendPtr(y.as_mut_ptr());
         pool.run(tasks, &|t| {

@@ -152,6 +152,107 @@ impl ThreadPool {
     }
 }
 
+/// Piece `t` of `per` elements of a slice of `len`, clipped to it.
+fn piece(t: usize, per: usize, len: usize) -> std::ops::Range<usize> {
+    let start = t.saturating_mul(per).min(len);
+    start..start.saturating_add(per).min(len)
+}
+
+/// A raw pointer that tasks share; each task touches only its own piece.
+pub(crate) struct SharedMut<T>(pub(crate) *mut T);
+// SAFETY: only used by pool jobs whose tasks write disjoint pieces of
+// slices borrowed mutably for the whole job, and T: Send.
+unsafe impl<T: Send> Send for SharedMut<T> {}
+// SAFETY: as for Send: tasks sharing it touch disjoint elements only.
+unsafe impl<T: Send> Sync for SharedMut<T> {}
+
+/// A task of [`ThreadPool::run_split`]: its index and its two pieces.
+pub type SplitTask<'f, A, B> = dyn Fn(usize, &mut [A], &mut [B]) + Sync + 'f;
+
+impl ThreadPool {
+    /// Cuts `a` into pieces of `a_per` elements and `b` into pieces of
+    /// `b_per` (the last of each may be shorter or empty) and calls
+    /// `f(t, a_piece_t, b_piece_t)` for every piece `t` of `a`, spread over
+    /// the pool's threads as [`Self::run`] does. The pieces are disjoint, so
+    /// each task may write its own: the safe way to fill one output (and one
+    /// scratch buffer per task) from several threads.
+    pub fn run_split<A: Send, B: Send>(
+        &self,
+        a: &mut [A],
+        a_per: usize,
+        b: &mut [B],
+        b_per: usize,
+        f: &SplitTask<'_, A, B>,
+    ) {
+        assert!(a_per > 0, "run_split: a_per must be positive");
+        let tasks = a.len().div_ceil(a_per);
+        let a_len = a.len();
+        self.run_ranges(tasks, a, &|t| piece(t, a_per, a_len), b, b_per, f);
+    }
+
+    /// As [`Self::run_split`], with `a`'s pieces of any sizes: piece `t`
+    /// ends at `a_ends[t]` and starts where the one before ends (0 for the
+    /// first). Panics unless `a_ends` is non-decreasing and within `a`.
+    pub fn run_split_at<A: Send, B: Send>(
+        &self,
+        a: &mut [A],
+        a_ends: &[usize],
+        b: &mut [B],
+        b_per: usize,
+        f: &SplitTask<'_, A, B>,
+    ) {
+        assert!(
+            a_ends.windows(2).all(|w| w[0] <= w[1]) && a_ends.last().is_none_or(|&e| e <= a.len()),
+            "run_split_at: piece ends must not decrease or pass the end of the slice"
+        );
+        let start = |t: usize| if t == 0 { 0 } else { a_ends[t - 1] };
+        self.run_ranges(a_ends.len(), a, &|t| start(t)..a_ends[t], b, b_per, f);
+    }
+
+    /// The shared part of the split runs: `a_range(t)` must be in bounds
+    /// and disjoint between tasks (the callers' checks make it so).
+    fn run_ranges<A: Send, B: Send>(
+        &self,
+        tasks: usize,
+        a: &mut [A],
+        a_range: &(dyn Fn(usize) -> std::ops::Range<usize> + Sync),
+        b: &mut [B],
+        b_per: usize,
+        f: &SplitTask<'_, A, B>,
+    ) {
+        let b_len = b.len();
+        let (ap, bp) = (SharedMut(a.as_mut_ptr()), SharedMut(b.as_mut_ptr()));
+        self.run(tasks, &|t| {
+            let (ra, rb) = (a_range(t), piece(t, b_per, b_len));
+            let (ap, bp) = (&ap, &bp);
+            // SAFETY: task t alone gets ranges ra and rb, which are in bounds
+            // and disjoint from every other task's (callers' checks, and
+            // `piece`); `a` and `b` stay mutably borrowed until run() has
+            // returned, after every task.
+            let (pa, pb) = unsafe {
+                (
+                    std::slice::from_raw_parts_mut(ap.0.add(ra.start), ra.len()),
+                    std::slice::from_raw_parts_mut(bp.0.add(rb.start), rb.len()),
+                )
+            };
+            f(t, pa, pb);
+        });
+    }
+
+    /// [`Self::run_split`] over one buffer: `f(t, piece_t)` for the pieces
+    /// of `per` elements of `data`.
+    pub fn run_pieces<T: Send>(
+        &self,
+        data: &mut [T],
+        per: usize,
+        f: &(dyn Fn(usize, &mut [T]) + Sync),
+    ) {
+        self.run_split(data, per, &mut [] as &mut [()], 0, &|t, piece, _| {
+            f(t, piece)
+        });
+    }
+}
+
 fn take_tasks(sh: &Shared, f: &(dyn Fn(usize) + Sync + '_), tasks: usize) {
     loop {
         let t = sh.next.fetch_add(1, Ordering::Relaxed);
@@ -310,6 +411,64 @@ mod tests {
             n.fetch_add(1, Ordering::Relaxed);
         });
         assert_eq!(n.load(Ordering::Relaxed), 4);
+    }
+
+    #[test]
+    fn run_split_hands_each_task_its_own_pieces() {
+        for threads in [1, 2, 3] {
+            let pool = ThreadPool::new(threads);
+            for (len, per) in [(0, 3), (1, 3), (10, 3), (12, 4), (7, 7), (5, 1)] {
+                let mut a = vec![usize::MAX; len];
+                let mut b = vec![0usize; 2 * len.div_ceil(per)];
+                pool.run_split(&mut a, per, &mut b, 2, &|t, pa, pb| {
+                    assert_eq!(pb.len(), 2, "scratch piece of task {t}");
+                    for (i, v) in pa.iter_mut().enumerate() {
+                        *v = t * per + i;
+                    }
+                    pb.fill(t + 1);
+                });
+                let want: Vec<usize> = (0..len).collect();
+                assert_eq!(a, want, "threads {threads} len {len} per {per}");
+                let want_b: Vec<usize> = (0..b.len()).map(|i| i / 2 + 1).collect();
+                assert_eq!(b, want_b, "threads {threads} len {len} per {per}");
+            }
+            let mut c = vec![0u8; 9];
+            pool.run_pieces(&mut c, 4, &|t, p| p.fill(t as u8 + 1));
+            assert_eq!(c, [1, 1, 1, 1, 2, 2, 2, 2, 3]);
+            // Uneven pieces, an empty one among them, and the tail left alone.
+            let mut d = vec![0u8; 10];
+            let mut sc = vec![0u8; 8];
+            pool.run_split_at(&mut d, &[3, 3, 4, 8], &mut sc, 2, &|t, p, s| {
+                p.fill(t as u8 + 1);
+                s.fill(t as u8 + 1);
+            });
+            assert_eq!(d, [1, 1, 1, 3, 4, 4, 4, 4, 0, 0]);
+            assert_eq!(sc, [1, 1, 2, 2, 3, 3, 4, 4]);
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "run_split_at")]
+    fn run_split_at_rejects_overlapping_pieces() {
+        ThreadPool::new(2).run_split_at(
+            &mut [0u8; 8],
+            &[5, 3, 8],
+            &mut [] as &mut [()],
+            0,
+            &|_, _, _| {},
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "run_split_at")]
+    fn run_split_at_rejects_pieces_past_the_end() {
+        ThreadPool::new(2).run_split_at(
+            &mut [0u8; 8],
+            &[4, 9],
+            &mut [] as &mut [()],
+            0,
+            &|_, _, _| {},
+        );
     }
 
     #[test]

@@ -122,6 +122,9 @@ fn amx_edge_shapes() {
         (31, 160, 48),
         (48, 8192, 19),
         (3, 32, 67),
+        // Row tiles go through the groups four at a time: three passes,
+        // the last one short and its last tile partial.
+        (40, 64, 130),
     ] {
         for wk in [
             WeightKind::Random,

@@ -415,8 +415,11 @@ fn attention_rows_edge_shapes() {
         let mut o = [f32::NAN; 5];
         ops::weighted_sum_rows_with(isa, &[], &[], 5, &mut o);
         assert_eq!(o, [0.0; 5], "[{isa}] no rows sum to 0");
-        // stride == d (contiguous rows) is allowed.
+        // stride == d (contiguous rows) is allowed; 64 is the head width
+        // with its own AVX2 path, and prefill widens keys to that layout.
         check_rows_ops(&mut Rng(27), isa, 24, 9, 24);
+        check_rows_ops(&mut Rng(28), isa, 64, 17, 64);
+        check_rows_ops(&mut Rng(29), isa, 64, 8, 64);
     }
 }
 
@@ -478,6 +481,51 @@ proptest::proptest! {
         let x = vec(&mut rng, n, mag);
         for isa in available_isas() {
             check_log_softmax(isa, &x, scale);
+        }
+    }
+}
+
+/// `weighted_sum_rows_multi` gives every row exactly what
+/// `weighted_sum_rows` gives it on the same path, with rows of different
+/// lengths (causal attention's) in one call, an empty one among them.
+#[test]
+fn weighted_sums_of_several_rows_equal_the_rows_one_by_one() {
+    let mut rng = Rng(33);
+    for d in [8, 16, 64, 80, 128] {
+        let stride = d + 3;
+        for lens in [
+            vec![5],
+            vec![1, 2, 3, 4],
+            vec![40, 41, 42, 43, 44],
+            vec![0, 7, 300, 299, 1, 2, 3, 4, 50],
+        ] {
+            let n_max = *lens.iter().max().unwrap();
+            let w_stride = n_max + 2;
+            let weights = vec(&mut rng, lens.len() * w_stride, 1.0);
+            let rows = vec(&mut rng, n_max.max(1) * stride, 2.0);
+            for isa in available_isas() {
+                let mut out = vec![f32::NAN; lens.len() * d];
+                ops::weighted_sum_rows_multi_with(
+                    isa, &weights, w_stride, &lens, &rows, stride, d, &mut out,
+                );
+                for (r, &n) in lens.iter().enumerate() {
+                    let mut want = vec![f32::NAN; d];
+                    ops::weighted_sum_rows_with(
+                        isa,
+                        &weights[r * w_stride..r * w_stride + n],
+                        &rows,
+                        stride,
+                        &mut want,
+                    );
+                    assert!(
+                        out[r * d..(r + 1) * d]
+                            .iter()
+                            .zip(&want)
+                            .all(|(a, b)| a.to_bits() == b.to_bits()),
+                        "weighted_sum_rows_multi [{isa}] d {d} lens {lens:?} row {r}"
+                    );
+                }
+            }
         }
     }
 }

@@ -278,7 +278,7 @@ pub fn run(ctx: &super::Context, args: BenchModelArgs) -> Result<Exit> {
         // decode 128 from a one-token context: 2..=129 keys, 65.5 on average
         decode_bytes = (model.decode_bytes(65) + model.decode_bytes(66)) / 2;
         if args.profile {
-            return profile(ctx, model, threads, reps, &toks, args.json);
+            return profile(ctx, model, threads, reps, &toks, args.prefill, args.json);
         }
         // The bandwidth probe: as many bytes as a decode step reads, paged in.
         let bw_pool = knob_kernels::ThreadPool::new(threads);
@@ -402,9 +402,13 @@ pub fn run(ctx: &super::Context, args: BenchModelArgs) -> Result<Exit> {
 pub struct ProfileReport {
     model: String,
     threads: usize,
-    /// decode steps profiled (`reps` runs of 128)
+    /// prompt tokens per prefill when the profile is of prefill
+    /// (`--prefill N`); absent for decode
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prefill: Option<usize>,
+    /// tokens profiled: `reps` runs of 128 decode steps, or of an N-token prefill
     tokens: usize,
-    /// mean microseconds per decode token, all rows together
+    /// mean microseconds per token, all rows together
     total_us_per_token: f64,
     rows: Vec<ProfileRow>,
 }
@@ -421,13 +425,15 @@ struct ProfileRow {
 /// Decodes 128 tokens `reps` times with the per-op profile on, times greedy
 /// sampling over the logits after each step, and estimates the thread pool's
 /// wake-ups (an empty job's median cost times the jobs per token; zero on
-/// one thread, where the pool runs inline).
+/// one thread, where the pool runs inline). With `prefill`, runs an N-token
+/// prefill `reps` times instead (no sampling).
 fn profile(
     ctx: &super::Context,
     mut model: Box<dyn LanguageModel>,
     threads: usize,
     reps: usize,
     toks: &[u32],
+    prefill: Option<usize>,
     json: bool,
 ) -> Result<Exit> {
     let path = ctx.required_model("bench model")?;
@@ -438,6 +444,10 @@ fn profile(
     let mut steps = 0usize;
     let run = |model: &mut Box<dyn LanguageModel>, sampling: &mut u128| -> Result<()> {
         model.reset();
+        if let Some(n) = prefill {
+            model.prefill(&toks[..n])?;
+            return Ok(());
+        }
         model.prefill(&toks[..1])?;
         for &tok in &toks[1..=128] {
             let logits = model.decode(tok)?;
@@ -452,7 +462,7 @@ fn profile(
     let jobs0 = model.pool_jobs();
     for _ in 0..reps {
         run(&mut model, &mut sampling_ns)?;
-        steps += 128;
+        steps += prefill.unwrap_or(128);
     }
     let totals = model.profile();
     let jobs = model.pool_jobs().wrapping_sub(jobs0) & 0xffff_ffff;
@@ -480,11 +490,13 @@ fn profile(
             share: 0.0,
         })
         .collect();
-    rows.push(ProfileRow {
-        op: "sampling (argmax over the vocabulary)".into(),
-        us_per_token: per(sampling_ns as f64),
-        share: 0.0,
-    });
+    if prefill.is_none() {
+        rows.push(ProfileRow {
+            op: "sampling (argmax over the vocabulary)".into(),
+            us_per_token: per(sampling_ns as f64),
+            share: 0.0,
+        });
+    }
     rows.push(ProfileRow {
         op: "thread wake-ups (estimated, inside the matvecs)".into(),
         us_per_token: wake_ns / 1000.0,
@@ -498,6 +510,7 @@ fn profile(
     let report = ProfileReport {
         model: display_name(path),
         threads,
+        prefill,
         tokens: steps,
         total_us_per_token: total,
         rows,
@@ -505,8 +518,12 @@ fn profile(
     if json {
         outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
+        let pass = match prefill {
+            Some(n) => format!("prefill profile ({n}-token prompts)"),
+            None => "decode profile".to_string(),
+        };
         outln!(
-            "decode profile, {} thread(s), {} tokens: {:.1} us per token ({:.1} tok/s)",
+            "{pass}, {} thread(s), {} tokens: {:.1} us per token ({:.1} tok/s)",
             threads,
             steps,
             total,

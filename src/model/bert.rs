@@ -472,7 +472,7 @@ fn attention(c: &Config, pool: &ThreadPool, st: &mut RunState, m: usize) {
     let scale = 1.0 / (hd as f32).sqrt();
     let (q, k, v) = (&st.q, &st.k, &st.v);
     par_heads(
-        pool.threads(),
+        pool,
         c.n_heads,
         m * m * d,
         &mut st.scores,

@@ -87,6 +87,20 @@ impl<'a> KvRows<'a> {
         }
     }
 
+    /// The first `width` values of each of the first `rows` rows (`stride`
+    /// apart), as f32 side by side in `out` (exact: halves widen without
+    /// rounding). Prefill attention reads each key and value once per query
+    /// row; widening them once first keeps the conversions out of that loop.
+    pub fn widen_rows(self, rows: usize, stride: usize, width: usize, out: &mut [f32]) {
+        for (t, o) in out[..rows * width].chunks_exact_mut(width).enumerate() {
+            let at = t * stride;
+            match self {
+                KvRows::F16(r) => knob_kernels::ops::f16_to_f32_row(&r[at..at + width], o),
+                KvRows::F32(r) => o.copy_from_slice(&r[at..at + width]),
+            }
+        }
+    }
+
     /// `out[t] = scale * q · row t` for `t < out.len()`.
     pub fn dot_rows(self, q: &[f32], stride: usize, scale: f32, out: &mut [f32]) {
         match self {
@@ -107,6 +121,26 @@ impl<'a> KvRows<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn widened_rows_keep_every_value() {
+        let (rows, stride, width) = (20, 11, 6);
+        let src: Vec<f32> = (0..rows * stride).map(|i| i as f32 * 0.25 - 7.0).collect();
+        for kind in [KvType::F16, KvType::F32] {
+            let mut store = KvStore::new(kind, src.len() + 3);
+            store.write(3, &src);
+            let at = store.from(3 + 2); // from value 2 of each row
+            let mut flat = vec![f32::NAN; rows * width];
+            at.widen_rows(rows, stride, width, &mut flat);
+            for t in 0..rows {
+                for i in 0..width {
+                    // Quarter steps below 64 are exact in f16.
+                    let want = src[t * stride + 2 + i];
+                    assert_eq!(flat[t * width + i], want, "{kind:?} row {t} value {i}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn f16_store_rounds_and_halves_the_bytes() {

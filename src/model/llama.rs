@@ -8,14 +8,26 @@
 use knob_kernels::ops::{self, RopeStyle};
 use knob_kernels::{QuantizedActs, ThreadPool};
 
-use super::kv_cache::{KvStore, KvType};
+use super::kv_cache::{KvRows, KvStore, KvType};
 use super::profile::{Op, Profiler};
 use super::{
-    attend_kv, gemv_many, par_heads, LanguageModel, Linear, Loader, ModelError, ModelSource,
-    RopeTable,
+    attend_kv, gemv_many, par_causal_heads, par_rows, LanguageModel, Linear, Loader, ModelError,
+    ModelSource, RopeTable,
 };
 
 mod beams;
+
+/// Query rows that prefill attention handles together: each chunk of keys
+/// and each value row is read once for all of them.
+const SCORE_ROWS: usize = 4;
+
+/// Keys that prefill attention scores per pass over a group's rows: 64
+/// keys of 64 f32 values are 16 KiB, well inside L1.
+const KEY_CHUNK: usize = 64;
+
+/// Prompt rows from which prefill attention widens the cache to f32 once
+/// per layer ([`WideKv`]) instead of reading the cache per query row.
+const WIDEN_KV_MIN_ROWS: usize = 4;
 
 pub use beams::LlamaBeamCache;
 
@@ -251,8 +263,11 @@ struct RunState {
     hb2: Vec<f32>,
     /// quantized activations for the next matmul
     xq: QuantizedActs,
-    /// [threads, n_ctx] attention scores, one row per thread
+    /// per thread, attention scores of up to SCORE_ROWS rows:
+    /// [threads, SCORE_ROWS * n_ctx]
     scores: Vec<f32>,
+    /// prefill attention's keys and values in f32; grows on demand
+    wide_kv: WideKv,
     /// [vocab_size] logits of the last position
     logits: Vec<f32>,
     /// [n_layers, n_ctx, n_kv_heads*head_dim], f16 or f32
@@ -302,7 +317,8 @@ impl Llama {
             hb: vec![0.0; b * c.hidden_dim],
             hb2: vec![0.0; b * c.hidden_dim],
             xq: QuantizedActs::new(),
-            scores: vec![0.0; threads * n_ctx],
+            scores: vec![0.0; threads * SCORE_ROWS * n_ctx],
+            wide_kv: WideKv::default(),
             logits: vec![0.0; c.vocab_size],
             key_cache: KvStore::new(opts.kv, cache),
             value_cache: KvStore::new(opts.kv, cache),
@@ -356,16 +372,9 @@ impl Llama {
 
         for (l, lw) in w.layers.iter().enumerate() {
             // --- attention: x += wo(attn(rope(wq xn), rope(wk xn), wv xn)) ----
-            for r in 0..m {
-                ops::rms_norm(
-                    &st.x[r * dim..(r + 1) * dim],
-                    &lw.attn_norm,
-                    c.norm_eps,
-                    &mut st.xb[r * dim..(r + 1) * dim],
-                );
-            }
+            rms_norm_rows(pool, &st.x, &lw.attn_norm, c.norm_eps, m, dim, &mut st.xb);
             prof.lap(Op::Norm);
-            st.xq.quantize(&st.xb[..m * dim], m, dim);
+            st.xq.quantize_on(pool, &st.xb[..m * dim], m, dim);
             prof.lap(Op::QuantizeActs);
             if m == 1 {
                 let jobs = [
@@ -411,63 +420,80 @@ impl Llama {
             // reads KV head h / (n_heads / n_kv_heads).
             let group = c.n_heads / c.n_kv_heads;
             let scale = 1.0 / (hd as f32).sqrt();
-            let (q, kc, vc) = (
-                &st.q,
+            let n_keys = pos + m;
+            let (kc, vc) = (
                 st.key_cache.from(layer_cache),
                 st.value_cache.from(layer_cache),
             );
-            let work = m * (pos + m) * hd * c.n_heads;
-            par_heads(
-                pool.threads(),
+            // With several rows, every KV head's keys and values are widened
+            // to f32 once (see `WideKv`) and groups of rows share each chunk
+            // of keys and each value row; one row (decode) reads the cache
+            // directly. Every score and sum is the same as row by row.
+            let wide = (m >= WIDEN_KV_MIN_ROWS).then(|| {
+                st.wide_kv
+                    .fill(pool, kc, vc, c.n_kv_heads, n_keys, kv_dim, hd)
+            });
+            let q = &st.q;
+            par_causal_heads(
+                pool,
                 c.n_heads,
-                work,
+                m,
+                hd,
+                pos,
                 &mut st.scores,
                 &mut st.att[..m * q_dim],
-                |h0, h1, scores, out| {
-                    for h in h0..h1 {
-                        let kvo = (h / group) * hd;
-                        for r in 0..m {
-                            let o = ((h - h0) * m + r) * hd;
+                |h, rows, scratch, out| {
+                    let g = h / group;
+                    let Some(w) = &wide else {
+                        for (i, r) in rows.enumerate() {
                             attend_kv(
                                 &q[r * q_dim + h * hd..r * q_dim + (h + 1) * hd],
-                                kc.from(kvo),
-                                vc.from(kvo),
+                                kc.from(g * hd),
+                                vc.from(g * hd),
                                 pos + r + 1,
                                 kv_dim,
                                 scale,
-                                scores,
-                                &mut out[o..o + hd],
+                                scratch,
+                                &mut out[i * hd..(i + 1) * hd],
                             );
                         }
-                    }
+                        return;
+                    };
+                    attend_wide(
+                        &q[h * hd..],
+                        q_dim,
+                        w.keys(g),
+                        w.values(g),
+                        hd,
+                        pos,
+                        rows,
+                        scale,
+                        scratch,
+                        out,
+                    );
                 },
             );
-            for h in 0..c.n_heads {
-                for r in 0..m {
-                    let src = (h * m + r) * hd;
-                    st.att_rows[r * q_dim + h * hd..r * q_dim + (h + 1) * hd]
-                        .copy_from_slice(&st.att[src..src + hd]);
+            let (att, n_heads) = (&st.att, c.n_heads);
+            par_rows(pool, m, q_dim, &mut st.att_rows, &|r0, rows| {
+                for (i, row) in rows.chunks_exact_mut(q_dim).enumerate() {
+                    for h in 0..n_heads {
+                        let src = (h * m + r0 + i) * hd;
+                        row[h * hd..(h + 1) * hd].copy_from_slice(&att[src..src + hd]);
+                    }
                 }
-            }
+            });
             prof.lap(Op::Attention);
-            st.xq.quantize(&st.att_rows[..m * q_dim], m, q_dim);
+            st.xq.quantize_on(pool, &st.att_rows[..m * q_dim], m, q_dim);
             prof.lap(Op::QuantizeActs);
             lw.wo.forward(pool, &st.att_rows, &st.xq, m, &mut st.xb);
             prof.lap(Op::MatvecAttnOutput);
-            ops::add(&mut st.x[..m * dim], &st.xb[..m * dim]);
+            add_rows(pool, m, dim, &mut st.x, &st.xb);
             prof.lap(Op::Residual);
 
             // --- feed-forward: x += down(silu(gate(xn)) * up(xn)) -------------
-            for r in 0..m {
-                ops::rms_norm(
-                    &st.x[r * dim..(r + 1) * dim],
-                    &lw.ffn_norm,
-                    c.norm_eps,
-                    &mut st.xb[r * dim..(r + 1) * dim],
-                );
-            }
+            rms_norm_rows(pool, &st.x, &lw.ffn_norm, c.norm_eps, m, dim, &mut st.xb);
             prof.lap(Op::Norm);
-            st.xq.quantize(&st.xb[..m * dim], m, dim);
+            st.xq.quantize_on(pool, &st.xb[..m * dim], m, dim);
             prof.lap(Op::QuantizeActs);
             if m == 1 {
                 gemv_many(
@@ -482,13 +508,16 @@ impl Llama {
                 lw.w_up.forward(pool, &st.xb, &st.xq, m, &mut st.hb2);
             }
             prof.lap(Op::MatvecGateUp);
-            ops::silu_mul(&mut st.hb[..m * hidden], &st.hb2[..m * hidden]);
+            let up = &st.hb2;
+            par_rows(pool, m, hidden, &mut st.hb, &|r0, gate| {
+                ops::silu_mul(gate, &up[r0 * hidden..r0 * hidden + gate.len()]);
+            });
             prof.lap(Op::SiluMul);
-            st.xq.quantize(&st.hb[..m * hidden], m, hidden);
+            st.xq.quantize_on(pool, &st.hb[..m * hidden], m, hidden);
             prof.lap(Op::QuantizeActs);
             lw.w_down.forward(pool, &st.hb, &st.xq, m, &mut st.xb);
             prof.lap(Op::MatvecDown);
-            ops::add(&mut st.x[..m * dim], &st.xb[..m * dim]);
+            add_rows(pool, m, dim, &mut st.x, &st.xb);
             prof.lap(Op::Residual);
         }
 
@@ -528,6 +557,159 @@ impl Llama {
         }
         Ok(())
     }
+}
+
+/// One layer's cached keys and values as f32, for prefill attention, which
+/// reads every key and value many times: each KV head's rows one after another
+/// (`head_dim` apart). Made once per layer (the heads in parallel), so the
+/// f16 conversions leave the per-row loops, the 64-value rows take the
+/// `dot_rows` path that keeps the query in registers, and every query head
+/// of a group shares its KV head's copy.
+#[derive(Default)]
+struct WideKv {
+    /// [n_kv_heads][len]
+    keys: Vec<f32>,
+    /// [n_kv_heads][len]
+    values: Vec<f32>,
+    /// values per KV head: positions times head_dim
+    len: usize,
+}
+
+impl WideKv {
+    /// Widens positions `0..n_keys` of every KV head (`head_dim` values at
+    /// `g * head_dim` of each `kv_dim`-wide cache row).
+    #[allow(clippy::too_many_arguments)]
+    fn fill(
+        &mut self,
+        pool: &ThreadPool,
+        keys: KvRows<'_>,
+        values: KvRows<'_>,
+        n_kv_heads: usize,
+        n_keys: usize,
+        kv_dim: usize,
+        head_dim: usize,
+    ) -> &WideKv {
+        let len = n_keys * head_dim;
+        self.len = len;
+        grow(&mut self.keys, n_kv_heads * len);
+        grow(&mut self.values, n_kv_heads * len);
+        pool.run_split(
+            &mut self.keys[..n_kv_heads * len],
+            len,
+            &mut self.values[..n_kv_heads * len],
+            len,
+            &|g, k, v| {
+                keys.from(g * head_dim)
+                    .widen_rows(n_keys, kv_dim, head_dim, k);
+                values
+                    .from(g * head_dim)
+                    .widen_rows(n_keys, kv_dim, head_dim, v);
+            },
+        );
+        self
+    }
+
+    fn keys(&self, g: usize) -> &[f32] {
+        &self.keys[g * self.len..(g + 1) * self.len]
+    }
+
+    fn values(&self, g: usize) -> &[f32] {
+        &self.values[g * self.len..(g + 1) * self.len]
+    }
+}
+
+/// Causal attention of query rows `rows` (after `pos` cached positions) of
+/// one head, row `r`'s query at `q[r * q_stride..]`, over its KV head's
+/// widened keys and values (`head_dim` apart), into `out`
+/// (`rows.len() * head_dim`). SCORE_ROWS rows at a time share
+/// each key and value load, and every score and sum is computed exactly as
+/// `attend` computes it row by row.
+#[allow(clippy::too_many_arguments)]
+fn attend_wide(
+    q: &[f32],
+    q_stride: usize,
+    keys: &[f32],
+    values: &[f32],
+    head_dim: usize,
+    pos: usize,
+    rows: std::ops::Range<usize>,
+    scale: f32,
+    scratch: &mut [f32],
+    out: &mut [f32],
+) {
+    let hd = head_dim;
+    // Row i of a group keeps its scores at i * n_max.
+    for r0 in rows.clone().step_by(SCORE_ROWS) {
+        let r1 = (r0 + SCORE_ROWS).min(rows.end);
+        let n_max = pos + r1;
+        let scores = &mut scratch[..(r1 - r0) * n_max];
+        // Keys in chunks that stay in L1 while every row of the group
+        // scores them (one row at a time would stream all keys from L2
+        // again for each row).
+        for t0 in (0..n_max).step_by(KEY_CHUNK) {
+            for r in r0..r1 {
+                let t1 = (pos + r + 1).min(t0 + KEY_CHUNK);
+                if t0 < t1 {
+                    let o = (r - r0) * n_max;
+                    ops::dot_rows(
+                        &q[r * q_stride..r * q_stride + hd],
+                        &keys[t0 * hd..],
+                        hd,
+                        scale,
+                        &mut scores[o + t0..o + t1],
+                    );
+                }
+            }
+        }
+        let mut lens = [0; SCORE_ROWS];
+        for r in r0..r1 {
+            lens[r - r0] = pos + r + 1;
+            let o = (r - r0) * n_max;
+            ops::softmax(&mut scores[o..o + pos + r + 1]);
+        }
+        let (i0, i1) = (r0 - rows.start, r1 - rows.start);
+        ops::weighted_sum_rows_multi(
+            scores,
+            n_max,
+            &lens[..r1 - r0],
+            values,
+            hd,
+            hd,
+            &mut out[i0 * hd..i1 * hd],
+        );
+    }
+}
+
+/// Grows `v` to at least `len` values (never shrinks: reused across calls).
+fn grow(v: &mut Vec<f32>, len: usize) {
+    if v.len() < len {
+        v.resize(len, 0.0);
+    }
+}
+
+/// `out[r] = rms_norm(x[r]) * weight` for the first `m` rows of `width`.
+fn rms_norm_rows(
+    pool: &ThreadPool,
+    x: &[f32],
+    weight: &[f32],
+    eps: f32,
+    m: usize,
+    width: usize,
+    out: &mut [f32],
+) {
+    par_rows(pool, m, width, out, &|r0, rows| {
+        for (i, row) in rows.chunks_exact_mut(width).enumerate() {
+            let r = r0 + i;
+            ops::rms_norm(&x[r * width..(r + 1) * width], weight, eps, row);
+        }
+    });
+}
+
+/// `x += y` over the first `m` rows of `width`.
+fn add_rows(pool: &ThreadPool, m: usize, width: usize, x: &mut [f32], y: &[f32]) {
+    par_rows(pool, m, width, x, &|r0, rows| {
+        ops::add(rows, &y[r0 * width..r0 * width + rows.len()]);
+    });
 }
 
 impl LanguageModel for Llama {

@@ -522,12 +522,12 @@ pub(crate) fn attend_kv(
 }
 
 /// Runs `f(first_head, last_head, scratch, out)` over `n_heads` heads split
-/// across up to `threads` scoped threads. `out` is head-major (`per_head`
-/// values for each head) and each thread gets its heads' part of it and its own
-/// scratch slice. One thread runs inline; so does any job too small to pay for
-/// spawning (tens of microseconds), which covers every decode step.
+/// across `pool`'s threads. `out` is head-major (`per_head` values for each
+/// head) and each task gets its heads' part of it and its own slice of
+/// `scratch` (which holds one per thread). Jobs too small to pay for waking
+/// a worker (a few microseconds) run inline, which covers short decode steps.
 pub(crate) fn par_heads<F>(
-    threads: usize,
+    pool: &ThreadPool,
     n_heads: usize,
     work: usize,
     scratch: &mut [f32],
@@ -536,36 +536,189 @@ pub(crate) fn par_heads<F>(
 ) where
     F: Fn(usize, usize, &mut [f32], &mut [f32]) + Sync,
 {
-    let t = if work < 1 << 20 {
+    let t = if work < PAR_HEADS_MIN_WORK {
         1
     } else {
-        threads.clamp(1, n_heads)
+        pool.threads().clamp(1, n_heads)
     };
     if t == 1 {
         f(0, n_heads, scratch, out);
         return;
     }
     let per_head = out.len() / n_heads;
-    let per_scratch = scratch.len() / t;
-    std::thread::scope(|s| {
-        let f = &f;
-        let mut rest_out = out;
-        let mut rest_scratch = scratch;
-        for i in 0..t {
-            let h0 = i * n_heads / t;
-            let h1 = (i + 1) * n_heads / t;
-            let (o, ro) = std::mem::take(&mut rest_out).split_at_mut((h1 - h0) * per_head);
-            let (sc, rs) = std::mem::take(&mut rest_scratch).split_at_mut(per_scratch);
-            rest_out = ro;
-            rest_scratch = rs;
-            s.spawn(move || f(h0, h1, sc, o));
+    let heads_per_task = n_heads.div_ceil(t);
+    pool.run_split(
+        out,
+        heads_per_task * per_head,
+        scratch,
+        scratch.len() / t,
+        &|task, o, sc| {
+            let h0 = task * heads_per_task;
+            f(h0, (h0 + heads_per_task).min(n_heads), sc, o)
+        },
+    );
+}
+
+/// Causal attention over `n_heads` heads of `m` new rows (row `r` sees
+/// `pos + r + 1` positions), split evenly across `pool`'s threads. The work
+/// is cut into units of one head and a range of rows, `threads` ranges per
+/// head with about equal work (later rows see more keys), and each task
+/// takes `n_heads` consecutive units: one slice of the head-major `out`
+/// (`m * head_dim` values per head) and its own part of `scratch` (which
+/// holds one per thread). Splitting by heads alone would leave one thread
+/// with 5 of SmolLM2's 9 heads. Small jobs run inline as one task.
+///
+/// Calls `f(head, rows, scratch, out_rows)`, `out_rows` being that head's
+/// rows `rows` (`rows.len() * head_dim` values); a task's units of one
+/// head come in row order.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn par_causal_heads<F>(
+    pool: &ThreadPool,
+    n_heads: usize,
+    m: usize,
+    head_dim: usize,
+    pos: usize,
+    scratch: &mut [f32],
+    out: &mut [f32],
+    f: F,
+) where
+    F: Fn(usize, std::ops::Range<usize>, &mut [f32], &mut [f32]) + Sync,
+{
+    let out = &mut out[..n_heads * m * head_dim];
+    let threads = pool.threads();
+    let work = m * (pos + m) * head_dim * n_heads;
+    if threads == 1 || m < threads || work < PAR_HEADS_MIN_WORK {
+        for (h, o) in out.chunks_exact_mut(m * head_dim).enumerate() {
+            f(h, 0..m, scratch, o);
         }
+        return;
+    }
+    let row_ends = causal_row_ends(pos, m, threads);
+    let rows = |c: usize| (if c == 0 { 0 } else { row_ends[c - 1] })..row_ends[c];
+    // Unit u is head u / threads, row range u % threads.
+    let unit_end = |u: usize| ((u / threads) * m + rows(u % threads).end) * head_dim;
+    let task_ends: Vec<usize> = (1..=threads).map(|t| unit_end(t * n_heads - 1)).collect();
+    pool.run_split_at(
+        out,
+        &task_ends,
+        scratch,
+        scratch.len() / threads,
+        &|t, o, sc| {
+            let first = t * n_heads;
+            let base = if t == 0 { 0 } else { task_ends[t - 1] };
+            for u in first..first + n_heads {
+                let (h, r) = (u / threads, rows(u % threads));
+                let at = (h * m + r.start) * head_dim - base;
+                let len = r.len() * head_dim;
+                f(h, r, sc, &mut o[at..at + len]);
+            }
+        },
+    );
+}
+
+/// Ends of `chunks` consecutive row ranges of `0..m` with about equal
+/// causal attention work, row `r` costing `pos + r + 1`.
+pub(crate) fn causal_row_ends(pos: usize, m: usize, chunks: usize) -> Vec<usize> {
+    let cost = |r: usize| (r * pos + r * (r + 1) / 2) as f64; // rows 0..r
+    let total = cost(m);
+    let mut ends = Vec::with_capacity(chunks);
+    let mut r = 0;
+    for c in 1..chunks {
+        let goal = total * c as f64 / chunks as f64;
+        while r < m && cost(r) < goal {
+            r += 1;
+        }
+        // The nearer of the two rows around the goal, never before the last end.
+        let last = ends.last().copied().unwrap_or(0);
+        if r > last && goal - cost(r - 1) < cost(r) - goal {
+            r -= 1;
+        }
+        ends.push(r);
+    }
+    ends.push(m);
+    ends
+}
+
+/// Runs `f(first_row, rows)` over the `m` rows of `width` values in `out`,
+/// split across `pool`'s threads in runs of whole rows when there are
+/// enough values to pay for waking a worker (prefill); else inline. Keeping
+/// prefill's norms and element-wise steps on the pool also keeps its workers
+/// spinning between the matrix products instead of parking.
+pub(crate) fn par_rows(
+    pool: &ThreadPool,
+    m: usize,
+    width: usize,
+    out: &mut [f32],
+    f: &(dyn Fn(usize, &mut [f32]) + Sync),
+) {
+    let out = &mut out[..m * width];
+    let tasks = pool.threads().min(m);
+    if tasks <= 1 || m * width < PAR_ROWS_MIN_VALUES {
+        return f(0, out);
+    }
+    let rows_per_task = m.div_ceil(tasks);
+    pool.run_pieces(out, rows_per_task * width, &|t, rows| {
+        f(t * rows_per_task, rows)
     });
 }
+
+/// Values below which [`par_rows`] stays on the calling thread.
+const PAR_ROWS_MIN_VALUES: usize = 8 * 1024;
+
+/// Multiply-adds below which [`par_heads`] stays on the calling thread.
+const PAR_HEADS_MIN_WORK: usize = 1 << 18;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn causal_row_ranges_share_the_work_evenly() {
+        assert_eq!(causal_row_ends(0, 10, 1), vec![10]);
+        // Rows 0..m cost 1..=m: the first half of the work is the first ~71%
+        // of the rows.
+        let e = causal_row_ends(0, 100, 2);
+        assert_eq!(e.len(), 2);
+        assert!((70..=72).contains(&e[0]) && e[1] == 100, "{e:?}");
+        // After a long cache every row costs about the same.
+        let e = causal_row_ends(100_000, 100, 4);
+        assert_eq!(e, vec![25, 50, 75, 100]);
+        // More chunks than rows: empty ranges, still ending at m.
+        let e = causal_row_ends(0, 2, 4);
+        assert!(e.windows(2).all(|w| w[0] <= w[1]) && e[3] == 2, "{e:?}");
+    }
+
+    #[test]
+    fn par_causal_heads_covers_every_head_and_row_once() {
+        let (n_heads, hd) = (9, 4);
+        for threads in [1, 2, 3] {
+            let pool = ThreadPool::new(threads);
+            for (m, pos) in [(1, 0), (64, 0), (512, 0), (37, 1000)] {
+                let mut out = vec![-1.0f32; n_heads * m * hd];
+                let mut scratch = vec![0.0f32; threads * 5];
+                par_causal_heads(
+                    &pool,
+                    n_heads,
+                    m,
+                    hd,
+                    pos,
+                    &mut scratch,
+                    &mut out,
+                    |h, rows, sc, o| {
+                        assert!(sc.len() >= 5);
+                        assert_eq!(o.len(), rows.len() * hd);
+                        for (i, r) in rows.enumerate() {
+                            o[i * hd..(i + 1) * hd].fill((h * 10_000 + r) as f32);
+                        }
+                    },
+                );
+                let want: Vec<f32> = (0..n_heads)
+                    .flat_map(|h| (0..m).flat_map(move |r| [(h * 10_000 + r) as f32; 4]))
+                    .collect();
+                assert_eq!(out, want, "threads {threads} m {m} pos {pos}");
+            }
+        }
+    }
 
     #[test]
     fn par_heads_gives_each_thread_its_own_heads() {
@@ -574,7 +727,7 @@ mod tests {
             let mut out = vec![0.0f32; n_heads * per_head];
             let mut scratch = vec![0.0f32; threads * 4];
             par_heads(
-                threads,
+                &ThreadPool::new(threads),
                 n_heads,
                 1 << 30,
                 &mut scratch,

@@ -104,3 +104,65 @@ fn completions_generate_for_every_shell() {
     }
     assert_eq!(knob(&["completions", "tcsh"], &[]).status.code(), Some(2));
 }
+
+#[test]
+fn bench_model_profiles_decode_and_prefill_section_by_section() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("tiny-chat.gguf");
+    crate::support::chat_model::write_chat_model(
+        &model,
+        crate::support::chat_model::Shape {
+            dim: 64,
+            hidden: 128,
+            layers: 2,
+            heads: 2,
+            context: 1024,
+        },
+    );
+    let model = model.to_str().unwrap();
+    let base = [
+        "bench",
+        "model",
+        "--profile",
+        "--reps",
+        "2",
+        "--model",
+        model,
+    ];
+    for (extra, header, tokens) in [
+        (&[][..], "decode profile, 1 thread(s), 256 tokens", true),
+        (
+            &["--prefill", "40", "--threads", "2"][..],
+            "prefill profile (40-token prompts), 2 thread(s), 80 tokens",
+            false,
+        ),
+    ] {
+        let args: Vec<&str> = base.iter().chain(extra).copied().collect();
+        let out = knob(&args, &[]);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        let report = text(&out.stdout);
+        assert_contains(&report, header);
+        for section in ["attention", "matvec ffn_gate/up", "rms norms", "logits"] {
+            assert_contains(&report, section);
+        }
+        // Prefill samples nothing, so it has no sampling row.
+        assert_eq!(report.contains("sampling"), tokens, "{report}");
+    }
+    // --prefill needs --profile, and a prompt the bench has tokens for.
+    for bad in [
+        &["bench", "model", "--prefill", "8", "--model", model][..],
+        &[
+            "bench",
+            "model",
+            "--profile",
+            "--prefill",
+            "513",
+            "--model",
+            model,
+        ][..],
+    ] {
+        let out = knob(bad, &[]);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+        assert_contains(&text(&out.stderr), "--prefill");
+    }
+}

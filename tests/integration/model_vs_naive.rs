@@ -246,7 +246,7 @@ const LD: LlamaDims = LlamaDims {
     heads: 4,
     kv_heads: 2,
     vocab: 96,
-    ctx: 64,
+    ctx: 256,
 };
 const EPS: f32 = 1e-5;
 const BASE: f32 = 10000.0;
@@ -409,6 +409,50 @@ fn check_llama_kv(q8: bool, tied: bool, threads: usize, kv: KvType) {
         .map(|(a, b)| (a - b).abs())
         .fold(0.0, f32::max);
     assert!(err <= 1e-3, "cache vs recompute: {err}");
+}
+
+/// A prompt long enough for prefill's multi-threaded paths (norms,
+/// quantization and element-wise steps split by rows, attention split into
+/// head and row ranges of equal causal work, keys widened to f32): the last
+/// logits match plain f64 math, and every thread count gives the one-thread
+/// logits bit for bit (the splits change who computes a value, not how).
+#[test]
+fn llama_long_prefill_on_several_threads_matches_naive_and_one_thread() {
+    for (q8, kv) in [(true, KvType::F16), (false, KvType::F32)] {
+        let m = llama_model(q8, false, 0x51ce_7e11 + q8 as u64);
+        let prompt: Vec<u32> = (0..200u32).map(|i| (i * 37 + i / 7) % 96).collect();
+        let reference = naive_llama(&m, &prompt, kv == KvType::F16);
+        let r = &reference[prompt.len() - 1];
+        let mut one_thread = None;
+        for threads in [1, 2, 3] {
+            let mut model = Llama::load(
+                &m,
+                SessionOptions {
+                    threads,
+                    context: None,
+                    max_batch: 160, // a second chunk of 40 rows after 160 cached
+                    kv,
+                },
+            )
+            .unwrap();
+            let logits = model.prefill(&prompt).unwrap().to_vec();
+            let err = max_abs_diff(&logits, r);
+            assert!(
+                err <= tolerance(q8, r),
+                "q8 {q8} threads {threads}: max |diff| {err} > {}",
+                tolerance(q8, r)
+            );
+            match &one_thread {
+                None => one_thread = Some(logits),
+                Some(want) => assert!(
+                    want.iter()
+                        .zip(&logits)
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "q8 {q8}: {threads} threads differ from one"
+                ),
+            }
+        }
+    }
 }
 
 #[test]

@@ -257,6 +257,10 @@ fn hsum8x8(v: &[__m256; ROWS]) -> __m256 {
 #[target_feature(enable = "avx2,fma")]
 unsafe fn dot_rows_impl(q: &[f32], rows: &[f32], stride: usize, scale: f32, out: &mut [f32]) {
     let (d, n) = (q.len(), out.len());
+    if d == 64 {
+        // SAFETY: this function's own target features.
+        return unsafe { dot_rows_64(q, rows, stride, scale, out) };
+    }
     let sv = _mm256_set1_ps(scale);
     let mut t = 0;
     while t < n {
@@ -277,6 +281,48 @@ unsafe fn dot_rows_impl(q: &[f32], rows: &[f32], stride: usize, scale: f32, out:
             s = _mm256_add_ps(s, unsafe { _mm256_loadu_ps(tails.as_ptr()) });
         }
         let s = _mm256_mul_ps(s, sv);
+        if t + ROWS <= n {
+            // SAFETY: t + 8 <= n == out.len().
+            unsafe { st(out, t, s) };
+        } else {
+            let mut buf = [0.0f32; ROWS];
+            // SAFETY: buf has 8 writable f32.
+            unsafe { _mm256_storeu_ps(buf.as_mut_ptr(), s) };
+            out[t..].copy_from_slice(&buf[..n - t]);
+        }
+        t += ROWS;
+    }
+}
+
+/// `dot_rows_impl` for 64-value heads (most models'), with `q` held in
+/// eight registers instead of loaded again for every row: the same FMAs in
+/// the same order as `dot_lanes`, so the same sums, about twice as fast
+/// (prefill attention reads one key per FMA instead of a key and `q`).
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot_rows_64(q: &[f32], rows: &[f32], stride: usize, scale: f32, out: &mut [f32]) {
+    let n = out.len();
+    let q: [__m256; 8] = std::array::from_fn(|u| {
+        // SAFETY: u * 8 + 8 <= 64 == q.len() (checked by the caller).
+        unsafe { ld(q, u * L) }
+    });
+    let sv = _mm256_set1_ps(scale);
+    let mut t = 0;
+    while t < n {
+        let mut lanes = [_mm256_setzero_ps(); ROWS];
+        for (j, l) in lanes.iter_mut().enumerate() {
+            let s = (t + j).min(n - 1) * stride;
+            let r = &rows[s..s + 64];
+            let mut acc = [_mm256_setzero_ps(); 4];
+            for half in 0..2 {
+                for (u, a) in acc.iter_mut().enumerate() {
+                    let v = half * 4 + u;
+                    // SAFETY: v * 8 + 8 <= 64 == r.len().
+                    *a = _mm256_fmadd_ps(q[v], unsafe { ld(r, v * L) }, *a);
+                }
+            }
+            *l = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
+        }
+        let s = _mm256_mul_ps(hsum8x8(&lanes), sv);
         if t + ROWS <= n {
             // SAFETY: t + 8 <= n == out.len().
             unsafe { st(out, t, s) };

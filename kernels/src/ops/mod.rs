@@ -6,6 +6,8 @@
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 #[cfg(target_arch = "aarch64")]
 mod neon;
 mod scalar;
@@ -136,6 +138,24 @@ pub fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
 /// Equal, bit for bit, to `dot(q, row) * scale` per row on the same path.
 pub fn dot_rows(q: &[f32], rows: &[f32], stride: usize, scale: f32, out: &mut [f32]) {
     dot_rows_with(isa(), q, rows, stride, scale, out)
+}
+
+/// [`weighted_sum_rows`] for several rows of weights at once: row `r` has
+/// `lens[r]` weights from `weights[r * w_stride]` and its `d` sums go to
+/// `out[r * d..(r + 1) * d]`. Where the wider vectors pay (AVX-512, `d` a
+/// multiple of 16) each value row is loaded once for four weight rows;
+/// elsewhere the rows go one by one. Same bits as `weighted_sum_rows` row
+/// by row on the same path.
+pub fn weighted_sum_rows_multi(
+    weights: &[f32],
+    w_stride: usize,
+    lens: &[usize],
+    rows: &[f32],
+    stride: usize,
+    d: usize,
+    out: &mut [f32],
+) {
+    weighted_sum_rows_multi_with(isa(), weights, w_stride, lens, rows, stride, d, out)
 }
 
 /// `out[i] = sum_t weights[t] * rows[t * stride + i]` for `i < out.len()`
@@ -335,6 +355,59 @@ pub fn dot_rows_with(
         return;
     }
     dispatch!(isa, dot_rows(q, rows, stride, scale, out))
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn weighted_sum_rows_multi_with(
+    isa: Isa,
+    weights: &[f32],
+    w_stride: usize,
+    lens: &[usize],
+    rows: &[f32],
+    stride: usize,
+    d: usize,
+    out: &mut [f32],
+) {
+    let k = lens.len();
+    assert_eq!(
+        out.len(),
+        k * d,
+        "weighted_sum_rows_multi: out must hold lens.len() * d sums"
+    );
+    for (r, &n) in lens.iter().enumerate() {
+        assert!(
+            n <= w_stride || r + 1 == k,
+            "weighted_sum_rows_multi: row {r} has {n} weights, more than the stride {w_stride}"
+        );
+        assert!(
+            weights.len() >= r * w_stride + n,
+            "weighted_sum_rows_multi: weights end before row {r}'s {n}"
+        );
+        check_rows("weighted_sum_rows_multi", rows.len(), n, d, stride);
+    }
+    let mut r = 0;
+    #[cfg(target_arch = "x86_64")]
+    if matches!(isa, Isa::Avx512Vnni | Isa::Amx) && d.is_multiple_of(16) {
+        let t = crate::x86::avx512vnni::Avx512Vnni::new()
+            .unwrap_or_else(|| panic!("the {isa} path is not available on this CPU"));
+        while r + 4 <= k {
+            let l = [lens[r], lens[r + 1], lens[r + 2], lens[r + 3]];
+            avx512::weighted_sum_rows_4(
+                t,
+                &weights[r * w_stride..],
+                w_stride,
+                l,
+                rows,
+                stride,
+                &mut out[r * d..(r + 4) * d],
+            );
+            r += 4;
+        }
+    }
+    for r in r..k {
+        let w = &weights[r * w_stride..r * w_stride + lens[r]];
+        weighted_sum_rows_with(isa, w, rows, stride, &mut out[r * d..(r + 1) * d]);
+    }
 }
 
 pub fn weighted_sum_rows_with(

@@ -442,7 +442,7 @@ pub(super) fn attention(
     let scale = 1.0 / (hd as f32).sqrt();
     let work = m * n_keys * hd * c.n_heads;
     par_heads(
-        pool.threads(),
+        pool,
         c.n_heads,
         work,
         scores,
