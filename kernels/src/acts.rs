@@ -54,23 +54,7 @@ impl QuantizedActs {
     /// As [`Self::quantize`] with a given path. Every path yields identical
     /// values (tested). Panics if `isa` is not available on this CPU.
     pub fn quantize_with(&mut self, isa: Isa, x: &[f32], m: usize, k: usize) {
-        assert!(
-            k.is_multiple_of(QK8_0),
-            "QuantizedActs::quantize: k = {k} is not a multiple of 32"
-        );
-        assert_eq!(
-            x.len(),
-            m * k,
-            "QuantizedActs::quantize: x.len() must be m * k"
-        );
-        let nb = m * k / QK8_0;
-        if self.qs.len() < nb {
-            self.qs.resize(nb, Q32::ZERO);
-            self.d.resize(nb, 0.0);
-            self.sums.resize(nb, 0);
-        }
-        self.m = m;
-        self.k = k;
+        let nb = self.prepare(x, m, k);
         crate::kernels_for(isa).quantize_acts(
             x,
             &mut self.qs[..nb],
@@ -87,24 +71,8 @@ impl QuantizedActs {
         if tasks <= 1 || m * k < PARALLEL_MIN_VALUES {
             return self.quantize(x, m, k);
         }
-        assert!(
-            k.is_multiple_of(QK8_0),
-            "QuantizedActs::quantize_on: k = {k} is not a multiple of 32"
-        );
-        assert_eq!(
-            x.len(),
-            m * k,
-            "QuantizedActs::quantize_on: x.len() must be m * k"
-        );
+        let nb = self.prepare(x, m, k);
         let nb_row = k / QK8_0;
-        let nb = m * nb_row;
-        if self.qs.len() < nb {
-            self.qs.resize(nb, Q32::ZERO);
-            self.d.resize(nb, 0.0);
-            self.sums.resize(nb, 0);
-        }
-        self.m = m;
-        self.k = k;
         let per = m.div_ceil(tasks) * nb_row;
         let kern = crate::kernels_for(crate::selected_isa());
         let (dp, sp) = (
@@ -125,6 +93,29 @@ impl QuantizedActs {
             };
             kern.quantize_acts(&x[b0 * QK8_0..(b0 + qs.len()) * QK8_0], qs, d, sums);
         });
+    }
+
+    /// Checks the shape of `x` (`m` rows of `k`, `k % 32 == 0`), grows the
+    /// buffers to its blocks and records the shape; returns the blocks.
+    fn prepare(&mut self, x: &[f32], m: usize, k: usize) -> usize {
+        assert!(
+            k.is_multiple_of(QK8_0),
+            "QuantizedActs::quantize: k = {k} is not a multiple of 32"
+        );
+        assert_eq!(
+            x.len(),
+            m * k,
+            "QuantizedActs::quantize: x.len() must be m * k"
+        );
+        let nb = m * k / QK8_0;
+        if self.qs.len() < nb {
+            self.qs.resize(nb, Q32::ZERO);
+            self.d.resize(nb, 0.0);
+            self.sums.resize(nb, 0);
+        }
+        self.m = m;
+        self.k = k;
+        nb
     }
 
     /// Number of rows quantized by the last call.

@@ -280,17 +280,24 @@ unsafe fn dot_rows_impl(q: &[f32], rows: &[f32], stride: usize, scale: f32, out:
             // SAFETY: tails holds 8 readable f32.
             s = _mm256_add_ps(s, unsafe { _mm256_loadu_ps(tails.as_ptr()) });
         }
-        let s = _mm256_mul_ps(s, sv);
-        if t + ROWS <= n {
-            // SAFETY: t + 8 <= n == out.len().
-            unsafe { st(out, t, s) };
-        } else {
-            let mut buf = [0.0f32; ROWS];
-            // SAFETY: buf has 8 writable f32.
-            unsafe { _mm256_storeu_ps(buf.as_mut_ptr(), s) };
-            out[t..].copy_from_slice(&buf[..n - t]);
-        }
+        store_scores(out, t, _mm256_mul_ps(s, sv));
         t += ROWS;
+    }
+}
+
+/// The scores of rows `t..t + 8` into `out`, as many as it holds from `t`.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn store_scores(out: &mut [f32], t: usize, s: __m256) {
+    if t + ROWS <= out.len() {
+        // SAFETY: t + 8 <= out.len().
+        unsafe { st(out, t, s) };
+    } else {
+        let mut buf = [0.0f32; ROWS];
+        // SAFETY: buf has 8 writable f32.
+        unsafe { _mm256_storeu_ps(buf.as_mut_ptr(), s) };
+        let n = out.len() - t;
+        out[t..].copy_from_slice(&buf[..n]);
     }
 }
 
@@ -322,16 +329,7 @@ unsafe fn dot_rows_64(q: &[f32], rows: &[f32], stride: usize, scale: f32, out: &
             }
             *l = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
         }
-        let s = _mm256_mul_ps(hsum8x8(&lanes), sv);
-        if t + ROWS <= n {
-            // SAFETY: t + 8 <= n == out.len().
-            unsafe { st(out, t, s) };
-        } else {
-            let mut buf = [0.0f32; ROWS];
-            // SAFETY: buf has 8 writable f32.
-            unsafe { _mm256_storeu_ps(buf.as_mut_ptr(), s) };
-            out[t..].copy_from_slice(&buf[..n - t]);
-        }
+        store_scores(out, t, _mm256_mul_ps(hsum8x8(&lanes), sv));
         t += ROWS;
     }
 }
@@ -810,16 +808,7 @@ unsafe fn dot_rows_f16_impl(q: &[f32], rows: &[u16], stride: usize, scale: f32, 
             // SAFETY: tails holds 8 readable f32.
             s = _mm256_add_ps(s, unsafe { _mm256_loadu_ps(tails.as_ptr()) });
         }
-        let s = _mm256_mul_ps(s, sv);
-        if t + ROWS <= n {
-            // SAFETY: t + 8 <= n == out.len().
-            unsafe { st(out, t, s) };
-        } else {
-            let mut buf = [0.0f32; ROWS];
-            // SAFETY: buf has 8 writable f32.
-            unsafe { _mm256_storeu_ps(buf.as_mut_ptr(), s) };
-            out[t..].copy_from_slice(&buf[..n - t]);
-        }
+        store_scores(out, t, _mm256_mul_ps(s, sv));
         t += ROWS;
     }
 }
