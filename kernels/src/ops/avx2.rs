@@ -308,10 +308,12 @@ fn store_scores(out: &mut [f32], t: usize, s: __m256) {
 #[target_feature(enable = "avx2,fma")]
 unsafe fn dot_rows_64(q: &[f32], rows: &[f32], stride: usize, scale: f32, out: &mut [f32]) {
     let n = out.len();
-    let q: [__m256; 8] = std::array::from_fn(|u| {
+    let mut qv = [_mm256_setzero_ps(); 8];
+    for (u, v) in qv.iter_mut().enumerate() {
         // SAFETY: u * 8 + 8 <= 64 == q.len() (checked by the caller).
-        unsafe { ld(q, u * L) }
-    });
+        *v = unsafe { ld(q, u * L) };
+    }
+    let q = qv;
     let sv = _mm256_set1_ps(scale);
     let mut t = 0;
     while t < n {

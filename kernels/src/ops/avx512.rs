@@ -57,9 +57,16 @@ unsafe fn wsum_4<const V: usize>(
     let n_min = lens.iter().copied().min().unwrap_or(0);
     let n_max = lens.iter().copied().max().unwrap_or(0);
     let mut acc = [[_mm512_setzero_ps(); V]; 4];
+    // A loop, not `array::from_fn`: a closure there would not be inlined
+    // (from_fn lacks this function's target features) and would cost a call
+    // per vector.
     let load = |t: usize| -> [__m512; V] {
-        // SAFETY: t < n_max, so row t's columns c..c + 16 V <= d lie in rows.
-        std::array::from_fn(|u| unsafe { _mm512_loadu_ps(base.add(t * stride + c + 16 * u)) })
+        let mut v = [_mm512_setzero_ps(); V];
+        for (u, vu) in v.iter_mut().enumerate() {
+            // SAFETY: t < n_max, so row t's columns c..c + 16 V <= d lie in rows.
+            *vu = unsafe { _mm512_loadu_ps(base.add(t * stride + c + 16 * u)) };
+        }
+        v
     };
     for t in 0..n_min {
         let v = load(t);

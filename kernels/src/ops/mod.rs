@@ -385,6 +385,8 @@ pub fn weighted_sum_rows_multi_with(
         );
         check_rows("weighted_sum_rows_multi", rows.len(), n, d, stride);
     }
+    // Only x86-64 builds take rows four at a time.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
     let mut r = 0;
     #[cfg(target_arch = "x86_64")]
     if matches!(isa, Isa::Avx512Vnni | Isa::Amx) && d.is_multiple_of(16) {

@@ -85,7 +85,13 @@ pub(crate) unsafe fn quantize_block(xb: &[f32], q: &mut Q32, d_out: &mut f32, su
     let zero = _mm256_setzero_ps();
     // max_ps(a, b) returns b when a is NaN: with |x| first, NaNs are skipped,
     // like f32::max in the scalar spec.
-    let m = v.map(|vi| _mm256_max_ps(_mm256_andnot_ps(sign_mask, vi), zero));
+    // Plain loops, not `array::map`: a closure there is not inlined into
+    // `map` (which lacks this function's target features) and costs a call
+    // per vector, with the vectors passed through memory.
+    let mut m = [zero; 4];
+    for (mi, &vi) in m.iter_mut().zip(&v) {
+        *mi = _mm256_max_ps(_mm256_andnot_ps(sign_mask, vi), zero);
+    }
     let m = _mm256_max_ps(_mm256_max_ps(m[0], m[1]), _mm256_max_ps(m[2], m[3]));
     let m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps::<1>(m));
     let m2 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
@@ -99,7 +105,8 @@ pub(crate) unsafe fn quantize_block(xb: &[f32], q: &mut Q32, d_out: &mut f32, su
     let one = _mm256_set1_ps(1.0);
     let lo = _mm256_set1_ps(-127.0);
     let hi = _mm256_set1_ps(127.0);
-    let r = v.map(|vi| {
+    let mut r = [_mm256_setzero_si256(); 4];
+    for (ri, &vi) in r.iter_mut().zip(&v) {
         let s = _mm256_mul_ps(vi, idv);
         // Round half away from zero: truncate, then step away from zero when
         // the dropped fraction is at least one half (exact arithmetic).
@@ -112,8 +119,8 @@ pub(crate) unsafe fn quantize_block(xb: &[f32], q: &mut Q32, d_out: &mut f32, su
         let rounded = _mm256_add_ps(t, step);
         // NaN -> 0, then clamp to [-127, 127].
         let rounded = _mm256_and_ps(rounded, _mm256_cmp_ps::<_CMP_ORD_Q>(s, s));
-        _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(rounded, lo), hi))
-    });
+        *ri = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(rounded, lo), hi));
+    }
     let sum = _mm256_add_epi32(_mm256_add_epi32(r[0], r[1]), _mm256_add_epi32(r[2], r[3]));
     *sum_out = hsum_i32(sum);
     let p16a = _mm256_packs_epi32(r[0], r[1]);
