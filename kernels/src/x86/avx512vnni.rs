@@ -82,10 +82,9 @@ unsafe fn stream_sum(buf: &[u8]) -> u64 {
 
 impl Kernels for Avx512Vnni {
     fn quantize_acts(&self, x: &[f32], qs: &mut [Q32], d: &mut [f32], sums: &mut [i32]) {
-        // The AVX2 quantizer is already far faster than its callers need.
-        avx2::Avx2::new()
-            .expect("AVX-512 implies AVX2")
-            .quantize_acts(x, qs, d, sums)
+        assert!(x.len() == qs.len() * QK8_0 && d.len() == qs.len() && sums.len() == qs.len());
+        // SAFETY: the token proves AVX-512 F; shapes checked above.
+        unsafe { super::avx512_quantize::quantize_acts(x, qs, d, sums) }
     }
 
     fn block_dots(&self, w: &[BlockQ8_0], x: ActRow<'_>, out: &mut [i32]) {

@@ -3,4 +3,5 @@
 
 pub(crate) mod amx;
 pub(crate) mod avx2;
+mod avx512_quantize;
 pub(crate) mod avx512vnni;
