@@ -135,6 +135,11 @@ fn amx_edge_shapes() {
         }
     }
     check_shape(203, 160, 40, 9, WeightKind::Random, 3);
+    // Enough row tiles for a whole pass per thread: the rows are split
+    // between threads (2 threads: 9 tiles as 5 + 4, the last partial;
+    // 3 threads: 13 tiles as 5 + 5 + 3).
+    check_shape(40, 64, 130, 10, WeightKind::Extreme, 2);
+    check_shape(203, 160, 200, 11, WeightKind::Random, 3);
 }
 
 /// Weights of scale 1 and integer activations with a block maximum of 127
@@ -225,22 +230,26 @@ fn amx_gives_the_same_bits_with_any_thread_count() {
         return;
     }
     let mut rng = Rng(77);
-    let (n, k, m) = (203, 160, 37);
-    let w = weights(&mut rng, n, k, WeightKind::Random);
-    let x = activations(&mut rng, m, k);
-    let mut acts = QuantizedActs::new();
-    acts.quantize_with(Isa::Amx, &x, m, k);
-    let tiled = TiledQ8_0::new(&w, n, k);
-    let runs: Vec<Vec<f32>> = [1, 2, 3]
-        .into_iter()
-        .map(|t| {
-            let mut y = vec![0.0f32; m * n];
-            gemm_tiled(&ThreadPool::new(t), &tiled, &acts, &mut y);
-            y
-        })
-        .collect();
-    assert_eq!(runs[0], runs[1]);
-    assert_eq!(runs[0], runs[2]);
+    // 37 rows split by columns; 150 by rows on 2 threads and by columns on
+    // 3; 200 by rows on both.
+    for m in [37, 150, 200] {
+        let (n, k) = (203, 160);
+        let w = weights(&mut rng, n, k, WeightKind::Random);
+        let x = activations(&mut rng, m, k);
+        let mut acts = QuantizedActs::new();
+        acts.quantize_with(Isa::Amx, &x, m, k);
+        let tiled = TiledQ8_0::new(&w, n, k);
+        let runs: Vec<Vec<u32>> = [1, 2, 3]
+            .into_iter()
+            .map(|t| {
+                let mut y = vec![f32::NAN; m * n];
+                gemm_tiled(&ThreadPool::new(t), &tiled, &acts, &mut y);
+                y.iter().map(|v| v.to_bits()).collect()
+            })
+            .collect();
+        assert_eq!(runs[0], runs[1], "m {m}: 2 threads");
+        assert_eq!(runs[0], runs[2], "m {m}: 3 threads");
+    }
 }
 
 #[test]

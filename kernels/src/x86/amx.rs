@@ -209,6 +209,7 @@ impl Kernels for Amx {
                     x,
                     work,
                     out,
+                    0,
                     j,
                     cols,
                     0..x.rows().div_ceil(TILE_N),
@@ -219,9 +220,11 @@ impl Kernels for Amx {
     }
 }
 
-/// The AMX gemm over pre-repacked weights: groups `g0..g1` of `vals` /
-/// `scales` (`nb` entries per group) into output columns from `16 * g0`
-/// (window-relative 0), `cols` columns in all.
+/// The AMX gemm over pre-repacked weights: the groups in `vals` / `scales`
+/// (`nb` entries per group; `cols` output columns in all, window-relative
+/// from 0) against the row tiles `row_tiles` of `x`, whose first row is the
+/// window's row 0.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn gemm_tiled_groups(
     amx: Amx,
     vals: &[BTile],
@@ -229,26 +232,27 @@ pub(crate) fn gemm_tiled_groups(
     nb: usize,
     cols: usize,
     x: &QuantizedActs,
+    row_tiles: std::ops::Range<usize>,
     out: &mut OutRows<'_>,
 ) {
     assert!(vals.len() == scales.len() && vals.len() == cols.div_ceil(TILE_N) * nb);
-    assert!(x.cols() == nb * QK8_0);
+    assert!(x.cols() == nb * QK8_0 && row_tiles.end <= x.rows().div_ceil(TILE_N));
     with_work(x, |work| {
         let scope = TileScope::new(amx, x.rows());
         // Row tiles a few at a time, every group over them, so that those
         // activation rows stay in L1 while the groups' tiles stream from L2
         // (all row tiles per group re-read every row from L2: 20-25% slower
         // at 512 rows).
-        let row_tiles = x.rows().div_ceil(TILE_N);
-        for t0 in (0..row_tiles).step_by(ROW_TILES_PER_PASS) {
-            let tiles = t0..(t0 + ROW_TILES_PER_PASS).min(row_tiles);
+        for t0 in row_tiles.clone().step_by(ROW_TILES_PER_PASS) {
+            let tiles = t0..(t0 + ROW_TILES_PER_PASS).min(row_tiles.end);
             for (g, (v, s)) in vals
                 .chunks_exact(nb)
                 .zip(scales.chunks_exact(nb))
                 .enumerate()
             {
                 let j = g * TILE_N;
-                scope.group(v, s, x, work, out, j, TILE_N.min(cols - j), tiles.clone());
+                let cols = TILE_N.min(cols - j);
+                scope.group(v, s, x, work, out, row_tiles.start, j, cols, tiles.clone());
             }
         }
     });
@@ -422,7 +426,8 @@ impl TileScope {
 
     /// One group of 16 weight rows (`nb` tiles and scales) against the row
     /// tiles `tiles` of `x` (laid out in `work`): writes output columns
-    /// `j..j + cols` of those rows of `out`.
+    /// `j..j + cols` of those rows of `out`, whose row 0 is the first row of
+    /// row tile `out_tile0`.
     #[allow(clippy::too_many_arguments)]
     fn group(
         &self,
@@ -431,6 +436,7 @@ impl TileScope {
         x: &QuantizedActs,
         work: &mut Work,
         out: &mut OutRows<'_>,
+        out_tile0: usize,
         j: usize,
         cols: usize,
         tiles: std::ops::Range<usize>,
@@ -445,14 +451,14 @@ impl TileScope {
                 && cols <= TILE_N
                 && cols > 0
         );
-        assert!(tiles.end <= m.div_ceil(TILE_N));
+        assert!(tiles.end <= m.div_ceil(TILE_N) && out_tile0 <= tiles.start);
         for t in tiles {
             let r0 = t * TILE_N;
             let rows = TILE_N.min(m - r0);
             let (a, dx, c) = work.tile(x, t);
             let dst = RowTileOut {
                 out: &mut *out,
-                r0,
+                r0: r0 - out_tile0 * TILE_N,
                 j,
                 cols,
             };
@@ -500,7 +506,7 @@ impl Drop for TileScope {
 
 /// Row tiles (of 16 activation rows) that [`gemm_tiled_groups`] takes
 /// through every weight group at a time.
-const ROW_TILES_PER_PASS: usize = 4;
+pub(crate) const ROW_TILES_PER_PASS: usize = 4;
 
 /// Blocks per `asm!` chunk: one C tile each (tmm0..tmm3).
 const CHUNK: usize = 4;
