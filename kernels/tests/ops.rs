@@ -106,6 +106,34 @@ fn norms() {
     }
 }
 
+/// Many rows at once give every row exactly what `rms_norm` gives it: the
+/// rows' sums run side by side, each still in order.
+#[test]
+fn rms_norm_rows_equals_row_by_row() {
+    let mut rng = Rng(24);
+    for isa in available_isas() {
+        for width in [1, 3, 64, 576] {
+            for m in [1, 7, 8, 9, 16, 23] {
+                let x: Vec<f32> = vec(&mut rng, m * width, 4.0);
+                let w = vec(&mut rng, width, 1.5);
+                let mut got = vec![0.0; m * width];
+                ops::rms_norm_rows_with(isa, &x, &w, 1e-5, &mut got);
+                for r in 0..m {
+                    let mut want = vec![0.0; width];
+                    let row = r * width..(r + 1) * width;
+                    ops::rms_norm_with(isa, &x[row.clone()], &w, 1e-5, &mut want);
+                    let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(
+                        bits(&got[row]),
+                        bits(&want),
+                        "rms_norm_rows [{isa}] width {width}, {m} rows: row {r}"
+                    );
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn softmax_and_silu() {
     let mut rng = Rng(23);
@@ -140,6 +168,48 @@ fn softmax_and_silu() {
             y[0].abs() < 1e-30 && (y[1] - 100.0).abs() < 1e-3 && y[2] == 0.0 && y[3] == 0.0,
             "{y:?} [{isa}]"
         );
+    }
+}
+
+/// The 512-bit SiLU runs the AVX2 code's steps sixteen lanes at a time, so
+/// both give the same bits, specials and the short tail included.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn silu_mul_on_512_bits_equals_the_avx2_code() {
+    let wide: Vec<Isa> = available_isas()
+        .into_iter()
+        .filter(|i| matches!(i, Isa::Avx512Vnni | Isa::Amx))
+        .collect();
+    if wide.is_empty() {
+        eprintln!("skipped silu_mul_on_512_bits_equals_the_avx2_code: no AVX-512 on this CPU");
+        return;
+    }
+    let mut rng = Rng(25);
+    let specials = [
+        f32::NAN,
+        f32::INFINITY,
+        -f32::INFINITY,
+        88.5,
+        88.8,
+        -87.4,
+        -90.0,
+        -0.0,
+        1e-40,
+    ];
+    for n in [1, 15, 16, 17, 47, 1536] {
+        let mut g = vec(&mut rng, n, 30.0);
+        for (i, v) in g.iter_mut().enumerate().step_by(7) {
+            *v = specials[i / 7 % specials.len()];
+        }
+        let u = vec(&mut rng, n, 2.0);
+        let mut want = g.clone();
+        ops::silu_mul_with(Isa::Avx2, &mut want, &u);
+        for &isa in &wide {
+            let mut got = g.clone();
+            ops::silu_mul_with(isa, &mut got, &u);
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&got), bits(&want), "silu_mul [{isa}] n {n}");
+        }
     }
 }
 

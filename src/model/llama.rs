@@ -698,10 +698,7 @@ fn rms_norm_rows(
     out: &mut [f32],
 ) {
     par_rows(pool, m, width, out, &|r0, rows| {
-        for (i, row) in rows.chunks_exact_mut(width).enumerate() {
-            let r = r0 + i;
-            ops::rms_norm(&x[r * width..(r + 1) * width], weight, eps, row);
-        }
+        ops::rms_norm_rows(&x[r0 * width..r0 * width + rows.len()], weight, eps, rows);
     });
 }
 

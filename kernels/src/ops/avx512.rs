@@ -97,3 +97,75 @@ unsafe fn wsum_4<const V: usize>(
         }
     }
 }
+
+pub(crate) fn silu_mul(t: Avx512Vnni, gate: &mut [f32], up: &[f32]) {
+    let _ = t;
+    let n = gate.len().min(up.len());
+    let body = n - n % 16;
+    // SAFETY: the token proves AVX-512 F; body <= both lengths.
+    unsafe { silu_mul_body(&mut gate[..body], &up[..body]) };
+    // The AVX2 code gives the same values, eight lanes at a time.
+    super::silu_mul_with(crate::Isa::Avx2, &mut gate[body..n], &up[body..n]);
+}
+
+/// # Safety
+/// AVX-512 F, and `gate.len() <= up.len()`, a multiple of 16.
+#[target_feature(enable = "avx512f")]
+unsafe fn silu_mul_body(gate: &mut [f32], up: &[f32]) {
+    let one = _mm512_set1_ps(1.0);
+    for i in (0..gate.len()).step_by(16) {
+        // SAFETY: i + 16 <= gate.len() <= up.len() (contract).
+        unsafe {
+            let g = _mm512_loadu_ps(gate.as_ptr().add(i));
+            let e = exp16(neg(g));
+            let u = _mm512_loadu_ps(up.as_ptr().add(i));
+            let y = _mm512_mul_ps(_mm512_div_ps(g, _mm512_add_ps(one, e)), u);
+            _mm512_storeu_ps(gate.as_mut_ptr().add(i), y);
+        }
+    }
+}
+
+/// `-x` by flipping the sign bit (the f32 xor needs AVX-512 DQ).
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn neg(x: __m512) -> __m512 {
+    _mm512_castsi512_ps(_mm512_xor_si512(
+        _mm512_castps_si512(x),
+        _mm512_set1_epi32(i32::MIN),
+    ))
+}
+
+/// `avx2::exp8` on sixteen lanes: the same steps in the same order, so the
+/// same value in every lane.
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn exp16(x: __m512) -> __m512 {
+    let hi = _mm512_set1_ps(88.376_26);
+    let lo = _mm512_set1_ps(-87.336_55);
+    let xc = _mm512_min_ps(_mm512_max_ps(x, lo), hi);
+    let n = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
+        _mm512_mul_ps(xc, _mm512_set1_ps(std::f32::consts::LOG2_E)),
+    );
+    let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693_359_4), xc);
+    let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.121_944_4e-4), r);
+    let mut p = _mm512_set1_ps(1.987_569_1e-4);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.398_2e-3));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.333_452e-3));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.166_579_6e-2));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.166_666_65));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5));
+    p = _mm512_fmadd_ps(
+        p,
+        _mm512_mul_ps(r, r),
+        _mm512_add_ps(r, _mm512_set1_ps(1.0)),
+    );
+    let e = _mm512_slli_epi32::<23>(_mm512_add_epi32(
+        _mm512_cvtps_epi32(n),
+        _mm512_set1_epi32(127),
+    ));
+    let res = _mm512_mul_ps(p, _mm512_castsi512_ps(e));
+    let below = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(x, lo);
+    let res = _mm512_mask_mov_ps(res, below, _mm512_setzero_ps());
+    let above = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(x, _mm512_set1_ps(88.722_83));
+    _mm512_mask_mov_ps(res, above, _mm512_set1_ps(f32::INFINITY))
+}

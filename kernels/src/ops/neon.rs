@@ -36,9 +36,10 @@ pub(crate) fn scale(_t: Neon, x: &mut [f32], s: f32) {
     unsafe { scale_impl(x, s) }
 }
 
-pub(crate) fn rms_norm(_t: Neon, x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
+/// `out[i] = x[i] * s * w[i]` (the last step of an RMS norm).
+pub(crate) fn scale_mul(_t: Neon, x: &[f32], s: f32, w: &[f32], out: &mut [f32]) {
     // SAFETY: the token proves NEON.
-    unsafe { scale_mul_impl(x, 0.0, scalar::rms_scale(x, eps), weight, None, out) }
+    unsafe { scale_mul_impl(x, 0.0, s, w, None, out) }
 }
 
 pub(crate) fn layer_norm(

@@ -47,16 +47,48 @@ pub(crate) fn scale_mul(x: &[f32], s: f32, w: &[f32], out: &mut [f32]) {
     }
 }
 
-pub(crate) fn rms_norm(x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
-    scale_mul(x, rms_scale(x, eps), weight, out);
-}
-
 /// `1 / sqrt(mean(x^2) + eps)` computed as ggml does (f32 squares summed in
 /// f64, in order), so the norm's scale rounds as llama.cpp's does.
 pub(crate) fn rms_scale(x: &[f32], eps: f32) -> f32 {
     let sum: f64 = x.iter().map(|v| f64::from(v * v)).sum();
-    let mean = (sum / x.len() as f64) as f32;
+    scale_of_sum(sum, x.len(), eps)
+}
+
+fn scale_of_sum(sum: f64, n: usize, eps: f32) -> f32 {
+    let mean = (sum / n as f64) as f32;
     1.0 / (mean + eps).sqrt()
+}
+
+/// Rows summed side by side in [`rms_scales`].
+pub(crate) const RMS_ROWS: usize = 8;
+
+/// [`rms_scale`] of each row of `x` (`width` values apart) into `out`, bit
+/// for bit. One row's in-order f64 sum is a chain of dependent adds (about
+/// 2 cycles a value); eight rows summed side by side overlap their chains.
+pub(crate) fn rms_scales(x: &[f32], width: usize, eps: f32, out: &mut [f32]) {
+    assert!(width > 0 && x.len() == out.len() * width);
+    for (xs, outs) in x.chunks(RMS_ROWS * width).zip(out.chunks_mut(RMS_ROWS)) {
+        if outs.len() < RMS_ROWS {
+            for (row, o) in xs.chunks_exact(width).zip(outs) {
+                *o = rms_scale(row, eps);
+            }
+            continue;
+        }
+        let mut rows = xs.chunks_exact(width);
+        // Each exactly `width` long, so the loop below has no bounds checks.
+        let rows: [&[f32]; RMS_ROWS] =
+            std::array::from_fn(|_| &rows.next().unwrap_or(&[])[..width]);
+        let mut acc = [0.0f64; RMS_ROWS];
+        for i in 0..width {
+            for (a, row) in acc.iter_mut().zip(&rows) {
+                let v = row[i];
+                *a += f64::from(v * v);
+            }
+        }
+        for (o, a) in outs.iter_mut().zip(acc) {
+            *o = scale_of_sum(a, width, eps);
+        }
+    }
 }
 
 pub(crate) fn layer_norm(x: &[f32], weight: &[f32], bias: &[f32], eps: f32, out: &mut [f32]) {
