@@ -213,6 +213,45 @@ fn silu_mul_on_512_bits_equals_the_avx2_code() {
     }
 }
 
+/// The 512-bit scores of 64-value heads are the AVX2 code's, bit for bit:
+/// any key count (short last groups of eight), strides of a head and of a
+/// whole KV row, and rows of zeros (the sign of a zero product).
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn dot_rows_of_64_on_512_bits_equal_the_avx2_code() {
+    let wide: Vec<Isa> = available_isas()
+        .into_iter()
+        .filter(|i| matches!(i, Isa::Avx512Vnni | Isa::Amx))
+        .collect();
+    if wide.is_empty() {
+        eprintln!("skipped dot_rows_of_64_on_512_bits_equal_the_avx2_code: no AVX-512 on this CPU");
+        return;
+    }
+    let mut rng = Rng(26);
+    for stride in [64, 192] {
+        for n in [1, 5, 8, 13, 64, 100] {
+            let mut q = vec(&mut rng, 64, 2.0);
+            let mut rows = vec(&mut rng, (n - 1) * stride + 64, 3.0);
+            if n == 13 {
+                q[..32].fill(-0.0);
+                rows[..64].fill(0.0);
+            }
+            let mut want = vec![0.0; n];
+            ops::dot_rows_with(Isa::Avx2, &q, &rows, stride, 0.125, &mut want);
+            for &isa in &wide {
+                let mut got = vec![f32::NAN; n];
+                ops::dot_rows_with(isa, &q, &rows, stride, 0.125, &mut got);
+                let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                assert_eq!(
+                    bits(&got),
+                    bits(&want),
+                    "dot_rows [{isa}] stride {stride}, {n} rows"
+                );
+            }
+        }
+    }
+}
+
 /// The exact GELU in f64.
 fn gelu64(x: f32) -> f64 {
     let x = f64::from(x);

@@ -235,6 +235,13 @@ fn hsum8x8(v: &[__m256; ROWS]) -> __m256 {
             _mm256_permute2f128_ps::<0x31>(v[j], v[j + 4]),
         );
     }
+    hsum8x8_from_halves(&x)
+}
+
+/// The rest of [`hsum8x8`] from its first step's sums `x`.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+pub(crate) fn hsum8x8_from_halves(x: &[__m256; 4]) -> __m256 {
     // y_j = (x_j[0] + x_j[2], x_j[1] + x_j[3]), interleaved with y_{j+1}.
     let y01 = _mm256_add_ps(
         _mm256_unpacklo_ps(x[0], x[1]),
@@ -289,7 +296,7 @@ unsafe fn dot_rows_impl(q: &[f32], rows: &[f32], stride: usize, scale: f32, out:
 /// The scores of rows `t..t + 8` into `out`, as many as it holds from `t`.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-fn store_scores(out: &mut [f32], t: usize, s: __m256) {
+pub(crate) fn store_scores(out: &mut [f32], t: usize, s: __m256) {
     if t + ROWS <= out.len() {
         // SAFETY: t + 8 <= out.len().
         unsafe { st(out, t, s) };

@@ -169,3 +169,87 @@ fn exp16(x: __m512) -> __m512 {
     let above = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(x, _mm512_set1_ps(88.722_83));
     _mm512_mask_mov_ps(res, above, _mm512_set1_ps(f32::INFINITY))
 }
+
+/// `avx2::dot_rows_64` on 512-bit registers, bit for bit: a register holds
+/// two of its eight-lane accumulators (`acc0 | acc1`, `acc2 | acc3`), so
+/// each key takes four loads and four FMAs instead of eight, and two keys
+/// share the halving adds. Every product and sum is the AVX2 code's.
+pub(crate) fn dot_rows_64(
+    t: Avx512Vnni,
+    q: &[f32],
+    rows: &[f32],
+    stride: usize,
+    scale: f32,
+    out: &mut [f32],
+) {
+    let _ = t;
+    assert!(q.len() == 64 && !out.is_empty());
+    assert!(rows.len() >= (out.len() - 1) * stride + 64);
+    // SAFETY: the token proves AVX-512 F (with AVX2/FMA); lengths above.
+    unsafe { dot_rows_64_body(q, rows, stride, scale, out) }
+}
+
+/// # Safety
+/// AVX-512 F, AVX2 and FMA; `q.len() == 64`, `out` not empty, and `rows`
+/// holds `out.len()` rows of 64 values `stride` apart.
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn dot_rows_64_body(q: &[f32], rows: &[f32], stride: usize, scale: f32, out: &mut [f32]) {
+    use super::avx2::{hsum8x8_from_halves, store_scores};
+    let n = out.len();
+    // SAFETY: q has 64 values.
+    let qv: [__m512; 4] = unsafe {
+        [
+            _mm512_loadu_ps(q.as_ptr()),
+            _mm512_loadu_ps(q.as_ptr().add(16)),
+            _mm512_loadu_ps(q.as_ptr().add(32)),
+            _mm512_loadu_ps(q.as_ptr().add(48)),
+        ]
+    };
+    let sv = _mm256_set1_ps(scale);
+    let zero = _mm512_setzero_ps();
+    let mut t = 0;
+    while t < n {
+        // a[j] = acc0 | acc1 and b[j] = acc2 | acc3 of key t + j (a short
+        // last group repeats its last key; the extra lanes are dropped).
+        let mut a = [zero; 8];
+        let mut b = [zero; 8];
+        for j in 0..8 {
+            let p = rows[(t + j).min(n - 1) * stride..].as_ptr();
+            // An FMA onto zero, not a multiply, as the AVX2 code does: the
+            // sign of a zero product can differ.
+            // SAFETY: the row has 64 values (contract).
+            unsafe {
+                a[j] = _mm512_fmadd_ps(qv[0], _mm512_loadu_ps(p), zero);
+                b[j] = _mm512_fmadd_ps(qv[1], _mm512_loadu_ps(p.add(16)), zero);
+                a[j] = _mm512_fmadd_ps(qv[2], _mm512_loadu_ps(p.add(32)), a[j]);
+                b[j] = _mm512_fmadd_ps(qv[3], _mm512_loadu_ps(p.add(48)), b[j]);
+            }
+        }
+        // l[j] = (acc0 + acc1) + (acc2 + acc3) of keys j and j + 4, then the
+        // first step of hsum8x8: x_j = [halves of l_j summed | of l_{j+4}].
+        let mut l = [zero; 4];
+        for (j, l) in l.iter_mut().enumerate() {
+            let u = _mm512_add_ps(
+                _mm512_shuffle_f32x4::<0x44>(a[j], a[j + 4]),
+                _mm512_shuffle_f32x4::<0xEE>(a[j], a[j + 4]),
+            );
+            let v = _mm512_add_ps(
+                _mm512_shuffle_f32x4::<0x44>(b[j], b[j + 4]),
+                _mm512_shuffle_f32x4::<0xEE>(b[j], b[j + 4]),
+            );
+            *l = _mm512_add_ps(u, v);
+        }
+        let mut x = [_mm256_setzero_ps(); 4];
+        for pair in 0..2 {
+            let (la, lb) = (l[2 * pair], l[2 * pair + 1]);
+            let both = _mm512_add_ps(
+                _mm512_shuffle_f32x4::<0x88>(la, lb),
+                _mm512_shuffle_f32x4::<0xDD>(la, lb),
+            );
+            x[2 * pair] = _mm512_castps512_ps256(both);
+            x[2 * pair + 1] = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(both)));
+        }
+        store_scores(out, t, _mm256_mul_ps(hsum8x8_from_halves(&x), sv));
+        t += 8;
+    }
+}

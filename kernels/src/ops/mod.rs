@@ -401,6 +401,10 @@ pub fn dot_rows_with(
     if out.is_empty() {
         return;
     }
+    #[cfg(target_arch = "x86_64")]
+    if let Some(t) = avx512_token(isa).filter(|_| q.len() == 64) {
+        return avx512::dot_rows_64(t, q, rows, stride, scale, out);
+    }
     dispatch!(isa, dot_rows(q, rows, stride, scale, out))
 }
 
