@@ -332,36 +332,53 @@ pub const AMX_MIN_ROWS: usize = 16;
 /// than per call. Panics if this CPU cannot run the AMX path (ask
 /// `Isa::Amx.check()` first) or if the shapes disagree.
 pub fn gemm_tiled(pool: &ThreadPool, w: &TiledQ8_0, x: &QuantizedActs, y: &mut [f32]) {
-    let (n, k, m) = (w.rows(), w.cols(), x.rows());
-    assert_eq!(
-        x.cols(),
-        k,
-        "gemm_tiled: activations have {} columns, expected k = {k}",
-        x.cols()
-    );
-    assert!(
-        y.len() >= m * n,
-        "gemm_tiled: y has {} values, needs {}",
-        y.len(),
-        m * n
-    );
-    if n == 0 || m == 0 {
+    gemm_tiled_many(pool, &mut [(w, y)], x);
+}
+
+/// [`gemm_tiled`] of several matrices over the same activations (a layer's
+/// q, k and v, or its gate and up) in one round of the pool: the threads
+/// share out the matrices' columns (or rows, see below) as if they were one
+/// matrix, and each lays out the activations for the tile unit once.
+/// Every output is the same, bit for bit, as from its own `gemm_tiled`.
+pub fn gemm_tiled_many(
+    pool: &ThreadPool,
+    jobs: &mut [(&TiledQ8_0, &mut [f32])],
+    x: &QuantizedActs,
+) {
+    let m = x.rows();
+    for (w, y) in jobs.iter() {
+        let (n, k) = (w.rows(), w.cols());
+        assert_eq!(
+            x.cols(),
+            k,
+            "gemm_tiled: activations have {} columns, expected k = {k}",
+            x.cols()
+        );
+        assert!(
+            y.len() >= m * n,
+            "gemm_tiled: y has {} values, needs {}",
+            y.len(),
+            m * n
+        );
+    }
+    if m == 0 || jobs.iter().all(|(w, _)| w.rows() == 0) {
         return;
     }
+    let k = x.cols();
     if k == 0 {
-        y[..m * n].fill(0.0);
+        for (w, y) in jobs.iter_mut() {
+            y[..m * w.rows()].fill(0.0);
+        }
         return;
     }
     #[cfg(target_arch = "x86_64")]
     {
         let amx = x86::amx::Amx::new().unwrap_or_else(|| unavailable(Isa::Amx));
         let nb = k / QK8_0;
-        // One task per thread, each a run of whole 16-row tile groups:
-        // every task sets up the tile unit and lays out all of x's scales,
-        // which cost more than finer tasks win back (the 576 x 576 product
-        // of 64 rows on 2 threads: 50 against 66 us with 4 tasks per thread,
-        // `knob bench kernels --shape smollm2`).
-        let yp = SendPtr(y.as_mut_ptr());
+        let mats: Vec<(&TiledQ8_0, SendPtr)> = jobs
+            .iter_mut()
+            .map(|(w, y)| (&**w, SendPtr(y.as_mut_ptr())))
+            .collect();
         let row_tiles = m.div_ceil(TILE_N);
         if pool.threads() > 1 && row_tiles >= x86::amx::ROW_TILES_PER_PASS * pool.threads() {
             // Enough rows that every thread fills whole passes of row tiles:
@@ -376,36 +393,67 @@ pub fn gemm_tiled(pool: &ThreadPool, w: &TiledQ8_0, x: &QuantizedActs, y: &mut [
             pool.run(tasks, &|t| {
                 let tiles = t * per..((t + 1) * per).min(row_tiles);
                 let (r0, r1) = (tiles.start * TILE_N, (tiles.end * TILE_N).min(m));
-                // SAFETY: task t alone writes rows r0..r1 of the m x n
-                // output; those windows are disjoint between tasks and
-                // inside y (y.len() >= m * n, checked), which run() keeps
-                // borrowed.
-                let mut out = unsafe { OutRows::new(yp.get().add(r0 * n), n, r1 - r0, n) };
-                x86::amx::gemm_tiled_groups(amx, &w.vals, &w.scales, nb, n, x, tiles, &mut out);
+                let mut pieces: Vec<x86::amx::TiledPiece<'_, '_>> = mats
+                    .iter()
+                    .filter(|(w, _)| w.rows() > 0)
+                    .map(|&(w, ref y)| {
+                        let n = w.rows();
+                        x86::amx::TiledPiece {
+                            vals: &w.vals,
+                            scales: &w.scales,
+                            cols: n,
+                            // SAFETY: task t alone writes rows r0..r1 of each
+                            // m x n output; those windows are disjoint between
+                            // tasks and inside y (y.len() >= m * n, checked),
+                            // which `jobs` keeps borrowed.
+                            out: unsafe { OutRows::new(y.get().add(r0 * n), n, r1 - r0, n) },
+                        }
+                    })
+                    .collect();
+                x86::amx::gemm_tiled_pieces(amx, nb, x, tiles, &mut pieces);
             });
             return;
         }
-        let per = n.div_ceil(TILE_N).div_ceil(pool.threads()) * TILE_N;
-        let tasks = n.div_ceil(per);
+        // One task per thread, each a run of whole 16-row tile groups of
+        // the matrices laid end to end: every task sets up the tile unit and
+        // lays out all of x's scales, which cost more than finer tasks win
+        // back (the 576 x 576 product of 64 rows on 2 threads: 50 against 66
+        // us with 4 tasks per thread, `knob bench kernels --shape smollm2`).
+        let groups: Vec<usize> = mats
+            .iter()
+            .map(|(w, _)| w.rows().div_ceil(TILE_N))
+            .collect();
+        let total: usize = groups.iter().sum();
+        let per = total.div_ceil(pool.threads());
+        let tasks = total.div_ceil(per);
         pool.run(tasks, &|t| {
-            let j0 = t * per;
-            let j1 = (j0 + per).min(n);
-            let groups = j0 / TILE_N..j1.div_ceil(TILE_N);
-            let blocks = groups.start * nb..groups.end * nb;
-            // SAFETY: task t alone writes columns j0..j1 of every row of the
-            // m x n output; those windows are disjoint between tasks and
-            // inside y (y.len() >= m * n, checked), which run() keeps borrowed.
-            let mut out = unsafe { OutRows::new(yp.get().add(j0), n, m, j1 - j0) };
-            x86::amx::gemm_tiled_groups(
-                amx,
-                &w.vals[blocks.clone()],
-                &w.scales[blocks],
-                nb,
-                j1 - j0,
-                x,
-                0..row_tiles,
-                &mut out,
-            );
+            let (g0, g1) = (t * per, ((t + 1) * per).min(total));
+            let mut pieces = Vec::with_capacity(mats.len());
+            let mut first = 0;
+            for (&(w, ref y), &count) in mats.iter().zip(&groups) {
+                // This task's groups of this matrix, matrix-relative.
+                let (a, b) = (
+                    g0.max(first) - first,
+                    g1.min(first + count).saturating_sub(first),
+                );
+                first += count;
+                if a >= b {
+                    continue;
+                }
+                let n = w.rows();
+                let (j0, j1) = (a * TILE_N, (b * TILE_N).min(n));
+                pieces.push(x86::amx::TiledPiece {
+                    vals: &w.vals[a * nb..b * nb],
+                    scales: &w.scales[a * nb..b * nb],
+                    cols: j1 - j0,
+                    // SAFETY: task t alone writes columns j0..j1 of every row
+                    // of this m x n output; those windows are disjoint between
+                    // tasks and inside y (y.len() >= m * n, checked), which
+                    // `jobs` keeps borrowed.
+                    out: unsafe { OutRows::new(y.get().add(j0), n, m, j1 - j0) },
+                });
+            }
+            x86::amx::gemm_tiled_pieces(amx, nb, x, 0..row_tiles, &mut pieces);
         });
     }
     #[cfg(not(target_arch = "x86_64"))]

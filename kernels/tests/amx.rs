@@ -271,3 +271,48 @@ fn without_amx_the_path_is_absent_and_says_why() {
         }
     }
 }
+
+/// Several matrices in one round of the pool give each the bits of its own
+/// one-thread `gemm_tiled`: split by columns across the matrices laid end to
+/// end (tasks that start or end inside a matrix, an empty matrix), and by
+/// rows once every thread fills whole passes.
+#[test]
+fn amx_many_matrices_give_each_its_own_product() {
+    if !amx_here("amx_many_matrices_give_each_its_own_product") {
+        return;
+    }
+    let mut rng = Rng(78);
+    let k = 96;
+    let ns = [576 / 8, 0, 24, 40];
+    let tiled: Vec<TiledQ8_0> = ns
+        .iter()
+        .map(|&n| TiledQ8_0::new(&weights(&mut rng, n, k, WeightKind::Random), n, k))
+        .collect();
+    for m in [5, 37, 150, 200] {
+        let x = activations(&mut rng, m, k);
+        let mut acts = QuantizedActs::new();
+        acts.quantize_with(Isa::Amx, &x, m, k);
+        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        let want: Vec<Vec<u32>> = tiled
+            .iter()
+            .map(|w| {
+                let mut y = vec![f32::NAN; m * w.rows()];
+                gemm_tiled(&ThreadPool::new(1), w, &acts, &mut y);
+                bits(&y)
+            })
+            .collect();
+        for threads in [1, 2, 3] {
+            let mut ys: Vec<Vec<f32>> =
+                tiled.iter().map(|w| vec![f32::NAN; m * w.rows()]).collect();
+            let mut jobs: Vec<(&TiledQ8_0, &mut [f32])> = tiled
+                .iter()
+                .zip(ys.iter_mut())
+                .map(|(w, y)| (w, &mut y[..]))
+                .collect();
+            gemm_tiled_many(&ThreadPool::new(threads), &mut jobs, &acts);
+            for (i, (y, want)) in ys.iter().zip(&want).enumerate() {
+                assert_eq!(&bits(y), want, "matrix {i}, m {m}, {threads} threads");
+            }
+        }
+    }
+}

@@ -384,9 +384,12 @@ impl Llama {
                 ];
                 gemv_many(pool, &self.serial, jobs, &st.xb, &st.xq);
             } else {
-                lw.wq.forward(pool, &st.xb, &st.xq, m, &mut st.q);
-                lw.wk.forward(pool, &st.xb, &st.xq, m, &mut st.k);
-                lw.wv.forward(pool, &st.xb, &st.xq, m, &mut st.v);
+                let jobs = [
+                    (&lw.wq, &mut st.q[..]),
+                    (&lw.wk, &mut st.k[..]),
+                    (&lw.wv, &mut st.v[..]),
+                ];
+                Linear::forward_many(pool, jobs, &st.xb, &st.xq, m);
             }
             prof.lap(Op::MatvecQkv);
 
@@ -504,8 +507,8 @@ impl Llama {
                     &st.xq,
                 );
             } else {
-                lw.w_gate.forward(pool, &st.xb, &st.xq, m, &mut st.hb);
-                lw.w_up.forward(pool, &st.xb, &st.xq, m, &mut st.hb2);
+                let jobs = [(&lw.w_gate, &mut st.hb[..]), (&lw.w_up, &mut st.hb2[..])];
+                Linear::forward_many(pool, jobs, &st.xb, &st.xq, m);
             }
             prof.lap(Op::MatvecGateUp);
             let up = &st.hb2;

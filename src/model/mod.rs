@@ -219,6 +219,14 @@ impl Linear {
             .as_ref()
     }
 
+    /// The repacked tiles of Q8_0 weights on the AMX path.
+    fn tiled_q8(&self) -> Option<&TiledQ8_0> {
+        match &self.data {
+            TensorData::Q8(w) => self.tiled(w.as_ref()),
+            TensorData::F32(_) => None,
+        }
+    }
+
     /// `y[r*n + j] = W[j,:] · x[r,:]` for `m` rows. `xq` must hold `x` quantized
     /// (the caller quantizes once and reuses it for every matrix that reads `x`).
     pub fn forward(
@@ -251,6 +259,35 @@ impl Linear {
                         &x[r * self.k..(r + 1) * self.k],
                         &mut y[r * self.n..(r + 1) * self.n],
                     );
+                }
+            }
+        }
+    }
+
+    /// [`Linear::forward`] of several matrices over the same `m > 1` rows
+    /// (a layer's q, k and v): on the AMX path in one round of the pool,
+    /// which shares the columns of all of them between the threads
+    /// (`knob_kernels::gemm_tiled_many`); otherwise one product each.
+    pub fn forward_many<const N: usize>(
+        pool: &ThreadPool,
+        jobs: [(&Linear, &mut [f32]); N],
+        x: &[f32],
+        xq: &QuantizedActs,
+        m: usize,
+    ) {
+        let tiled: Option<Vec<&TiledQ8_0>> = jobs.iter().map(|(l, _)| l.tiled_q8()).collect();
+        match tiled {
+            Some(tiled) if m > 1 => {
+                let mut t: Vec<(&TiledQ8_0, &mut [f32])> = tiled
+                    .into_iter()
+                    .zip(jobs)
+                    .map(|(t, (l, y))| (t, &mut y[..m * l.n]))
+                    .collect();
+                knob_kernels::gemm_tiled_many(pool, &mut t, xq);
+            }
+            _ => {
+                for (l, y) in jobs {
+                    l.forward(pool, x, xq, m, y);
                 }
             }
         }

@@ -220,23 +220,29 @@ impl Kernels for Amx {
     }
 }
 
-/// The AMX gemm over pre-repacked weights: the groups in `vals` / `scales`
-/// (`nb` entries per group; `cols` output columns in all, window-relative
-/// from 0) against the row tiles `row_tiles` of `x`, whose first row is the
-/// window's row 0.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn gemm_tiled_groups(
+/// Some whole 16-row groups of one repacked matrix (`nb` tiles and scales
+/// per group) and where their `cols` output columns go: `out`'s columns
+/// from 0, its row 0 being the first row of the row tiles computed.
+pub(crate) struct TiledPiece<'w, 'o> {
+    pub vals: &'w [BTile],
+    pub scales: &'w [Scales16],
+    pub cols: usize,
+    pub out: OutRows<'o>,
+}
+
+/// The AMX gemm over pre-repacked weights: every piece against the row
+/// tiles `row_tiles` of `x`, with the activations laid out once.
+pub(crate) fn gemm_tiled_pieces(
     amx: Amx,
-    vals: &[BTile],
-    scales: &[Scales16],
     nb: usize,
-    cols: usize,
     x: &QuantizedActs,
     row_tiles: std::ops::Range<usize>,
-    out: &mut OutRows<'_>,
+    pieces: &mut [TiledPiece<'_, '_>],
 ) {
-    assert!(vals.len() == scales.len() && vals.len() == cols.div_ceil(TILE_N) * nb);
     assert!(x.cols() == nb * QK8_0 && row_tiles.end <= x.rows().div_ceil(TILE_N));
+    for p in pieces.iter() {
+        assert!(p.vals.len() == p.scales.len() && p.vals.len() == p.cols.div_ceil(TILE_N) * nb);
+    }
     with_work(x, |work| {
         let scope = TileScope::new(amx, x.rows());
         // Row tiles a few at a time, every group over them, so that those
@@ -245,14 +251,27 @@ pub(crate) fn gemm_tiled_groups(
         // at 512 rows).
         for t0 in row_tiles.clone().step_by(ROW_TILES_PER_PASS) {
             let tiles = t0..(t0 + ROW_TILES_PER_PASS).min(row_tiles.end);
-            for (g, (v, s)) in vals
-                .chunks_exact(nb)
-                .zip(scales.chunks_exact(nb))
-                .enumerate()
-            {
-                let j = g * TILE_N;
-                let cols = TILE_N.min(cols - j);
-                scope.group(v, s, x, work, out, row_tiles.start, j, cols, tiles.clone());
+            for p in pieces.iter_mut() {
+                for (g, (v, s)) in p
+                    .vals
+                    .chunks_exact(nb)
+                    .zip(p.scales.chunks_exact(nb))
+                    .enumerate()
+                {
+                    let j = g * TILE_N;
+                    let cols = TILE_N.min(p.cols - j);
+                    scope.group(
+                        v,
+                        s,
+                        x,
+                        work,
+                        &mut p.out,
+                        row_tiles.start,
+                        j,
+                        cols,
+                        tiles.clone(),
+                    );
+                }
             }
         }
     });
