@@ -44,6 +44,17 @@ pub(crate) fn scale_mul(_t: Avx2, x: &[f32], s: f32, w: &[f32], out: &mut [f32])
     unsafe { scale_mul_impl(x, 0.0, s, w, None, out) }
 }
 
+/// `scalar::square_sums_8` with the eight rows in the lanes: each column is
+/// gathered, squared in f32 and added in f64 to its row's sum, so each sum
+/// takes the same steps in the same order, bit for bit, and the eight
+/// dependency chains overlap.
+pub(crate) fn square_sums_8(_t: Avx2, xs: &[f32], width: usize) -> [f64; 8] {
+    assert!(xs.len() == 8 * width && 8 * width <= i32::MAX as usize);
+    // SAFETY: the token proves AVX2; the gathers read xs[r * width + i] for
+    // r < 8, i < width, all inside xs (checked).
+    unsafe { square_sums_8_impl(xs, width) }
+}
+
 pub(crate) fn layer_norm(
     t: Avx2,
     x: &[f32],
@@ -462,6 +473,27 @@ unsafe fn scale_mul_impl(
             v
         };
     }
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn square_sums_8_impl(xs: &[f32], width: usize) -> [f64; 8] {
+    let w = width as i32;
+    let rows = _mm256_setr_epi32(0, w, 2 * w, 3 * w, 4 * w, 5 * w, 6 * w, 7 * w);
+    let (mut lo, mut hi) = (_mm256_setzero_pd(), _mm256_setzero_pd());
+    for i in 0..width {
+        // SAFETY: every lane reads xs[r * width + i] (the caller's bounds).
+        let v = unsafe { _mm256_i32gather_ps::<4>(xs.as_ptr().add(i), rows) };
+        let sq = _mm256_mul_ps(v, v);
+        lo = _mm256_add_pd(lo, _mm256_cvtps_pd(_mm256_castps256_ps128(sq)));
+        hi = _mm256_add_pd(hi, _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(sq)));
+    }
+    let mut out = [0.0; 8];
+    // SAFETY: out holds 8 writable f64.
+    unsafe {
+        _mm256_storeu_pd(out.as_mut_ptr(), lo);
+        _mm256_storeu_pd(out.as_mut_ptr().add(4), hi);
+    }
+    out
 }
 
 #[target_feature(enable = "avx2,fma")]

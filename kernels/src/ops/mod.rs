@@ -266,6 +266,13 @@ pub fn rms_norm_rows_with(isa: Isa, x: &[f32], weight: &[f32], eps: f32, out: &m
         .zip(out.chunks_mut(scalar::RMS_ROWS * width))
     {
         let scales = &mut scales[..xs.len() / width];
+        #[cfg(target_arch = "x86_64")]
+        if let Some(t) = x86_token(isa) {
+            scalar::rms_scales_by(xs, width, eps, scales, |x, w| avx2::square_sums_8(t, x, w));
+        } else {
+            scalar::rms_scales(xs, width, eps, scales);
+        }
+        #[cfg(not(target_arch = "x86_64"))]
         scalar::rms_scales(xs, width, eps, scales);
         for ((row, o), &s) in xs
             .chunks_exact(width)

@@ -54,7 +54,7 @@ pub(crate) fn rms_scale(x: &[f32], eps: f32) -> f32 {
     scale_of_sum(sum, x.len(), eps)
 }
 
-fn scale_of_sum(sum: f64, n: usize, eps: f32) -> f32 {
+pub(crate) fn scale_of_sum(sum: f64, n: usize, eps: f32) -> f32 {
     let mean = (sum / n as f64) as f32;
     1.0 / (mean + eps).sqrt()
 }
@@ -66,6 +66,18 @@ pub(crate) const RMS_ROWS: usize = 8;
 /// for bit. One row's in-order f64 sum is a chain of dependent adds (about
 /// 2 cycles a value); eight rows summed side by side overlap their chains.
 pub(crate) fn rms_scales(x: &[f32], width: usize, eps: f32, out: &mut [f32]) {
+    rms_scales_by(x, width, eps, out, square_sums_8);
+}
+
+/// [`rms_scales`] with the eight-row sums from `sums_8` (a SIMD version that
+/// must give the same sums).
+pub(crate) fn rms_scales_by(
+    x: &[f32],
+    width: usize,
+    eps: f32,
+    out: &mut [f32],
+    sums_8: impl Fn(&[f32], usize) -> [f64; RMS_ROWS],
+) {
     assert!(width > 0 && x.len() == out.len() * width);
     for (xs, outs) in x.chunks(RMS_ROWS * width).zip(out.chunks_mut(RMS_ROWS)) {
         if outs.len() < RMS_ROWS {
@@ -74,21 +86,26 @@ pub(crate) fn rms_scales(x: &[f32], width: usize, eps: f32, out: &mut [f32]) {
             }
             continue;
         }
-        let mut rows = xs.chunks_exact(width);
-        // Each exactly `width` long, so the loop below has no bounds checks.
-        let rows: [&[f32]; RMS_ROWS] =
-            std::array::from_fn(|_| &rows.next().unwrap_or(&[])[..width]);
-        let mut acc = [0.0f64; RMS_ROWS];
-        for i in 0..width {
-            for (a, row) in acc.iter_mut().zip(&rows) {
-                let v = row[i];
-                *a += f64::from(v * v);
-            }
-        }
-        for (o, a) in outs.iter_mut().zip(acc) {
+        for (o, a) in outs.iter_mut().zip(sums_8(xs, width)) {
             *o = scale_of_sum(a, width, eps);
         }
     }
+}
+
+/// The in-order f64 sums of squares of eight rows of `width` (`xs` holds
+/// exactly those rows), summed side by side.
+pub(crate) fn square_sums_8(xs: &[f32], width: usize) -> [f64; RMS_ROWS] {
+    let mut rows = xs.chunks_exact(width);
+    // Each exactly `width` long, so the loop below has no bounds checks.
+    let rows: [&[f32]; RMS_ROWS] = std::array::from_fn(|_| &rows.next().unwrap_or(&[])[..width]);
+    let mut acc = [0.0f64; RMS_ROWS];
+    for i in 0..width {
+        for (a, row) in acc.iter_mut().zip(&rows) {
+            let v = row[i];
+            *a += f64::from(v * v);
+        }
+    }
+    acc
 }
 
 pub(crate) fn layer_norm(x: &[f32], weight: &[f32], bias: &[f32], eps: f32, out: &mut [f32]) {
