@@ -252,6 +252,52 @@ fn dot_rows_of_64_on_512_bits_equal_the_avx2_code() {
     }
 }
 
+/// Lengths around the 8- and 16-value steps, magnitudes, and twenty draws
+/// of each.
+#[cfg(target_arch = "x86_64")]
+fn softmax_cases() -> impl Iterator<Item = (usize, f32, usize)> {
+    [1, 7, 8, 15, 16, 17, 24, 31, 33, 100, 577]
+        .into_iter()
+        .flat_map(|n| [1.0f32, 4.0, 30.0].into_iter().map(move |m| (n, m)))
+        .flat_map(|(n, m)| (0..20).map(move |d| (n, m, d)))
+}
+
+/// The 512-bit softmax is the AVX2 code's, bit for bit (the cases below,
+/// each with a -inf entry, as a mask leaves).
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn softmax_on_512_bits_equals_the_avx2_code() {
+    let wide: Vec<Isa> = available_isas()
+        .into_iter()
+        .filter(|i| matches!(i, Isa::Avx512Vnni | Isa::Amx))
+        .collect();
+    if wide.is_empty() {
+        eprintln!("skipped softmax_on_512_bits_equals_the_avx2_code: no AVX-512 on this CPU");
+        return;
+    }
+    let mut rng = Rng(27);
+    // Many draws: a sum taken in another order differs from the AVX2 one
+    // in only some of them.
+    for (n, mag, draw) in softmax_cases() {
+        let mut x = vec(&mut rng, n, mag);
+        if n > 3 {
+            x[n / 2] = f32::NEG_INFINITY;
+        }
+        let mut want = x.clone();
+        ops::softmax_with(Isa::Avx2, &mut want);
+        for &isa in &wide {
+            let mut got = x.clone();
+            ops::softmax_with(isa, &mut got);
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert_eq!(
+                bits(&got),
+                bits(&want),
+                "softmax [{isa}] n {n}, magnitude {mag}, draw {draw}"
+            );
+        }
+    }
+}
+
 /// The exact GELU in f64.
 fn gelu64(x: f32) -> f64 {
     let x = f64::from(x);

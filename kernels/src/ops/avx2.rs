@@ -73,6 +73,12 @@ pub(crate) fn layer_norm(
     unsafe { scale_mul_impl(x, mean, 1.0 / (var + eps).sqrt(), weight, Some(bias), out) }
 }
 
+/// The largest value (NaNs as `_mm256_max_ps` leaves them).
+pub(crate) fn max(_t: Avx2, x: &[f32]) -> f32 {
+    // SAFETY: the token proves AVX2/FMA.
+    unsafe { max_impl(x) }
+}
+
 pub(crate) fn softmax(t: Avx2, x: &mut [f32]) {
     let _ = t;
     // SAFETY: the token proves AVX2/FMA.

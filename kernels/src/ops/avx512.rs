@@ -253,3 +253,55 @@ unsafe fn dot_rows_64_body(q: &[f32], rows: &[f32], stride: usize, scale: f32, o
         t += 8;
     }
 }
+
+/// `avx2::softmax` with the exponentials sixteen lanes at a time: `exp16`
+/// gives `exp8`'s values, and each half of a 16-value step is added in turn
+/// into the same eight-lane sum, so the result is the AVX2 code's, bit for
+/// bit. The maximum and the final scaling are the AVX2 code's.
+pub(crate) fn softmax(t: Avx512Vnni, x: &mut [f32]) {
+    let _ = t;
+    let avx2 = crate::x86::avx2::Avx2::new().expect("AVX-512 implies AVX2");
+    let m = super::avx2::max(avx2, x);
+    // SAFETY: the token proves AVX-512 F (with AVX2/FMA).
+    let sum = unsafe { exp_sub_sum(x, m) };
+    super::avx2::scale(avx2, x, 1.0 / sum);
+}
+
+/// `x[i] = exp(x[i] - m)`, returning their sum, as `avx2::exp_sub_sum_impl`.
+///
+/// # Safety
+/// AVX-512 F, AVX2 and FMA.
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn exp_sub_sum(x: &mut [f32], m: f32) -> f32 {
+    use super::avx2::exp8;
+    use crate::x86::avx2::hsum_ps;
+    let n = x.len();
+    let body = n - n % 8;
+    let (m16, m8) = (_mm512_set1_ps(m), _mm256_set1_ps(m));
+    let mut acc = _mm256_setzero_ps();
+    let mut i = 0;
+    while i + 16 <= body {
+        // SAFETY: i + 16 <= body <= n.
+        unsafe {
+            let p = x.as_mut_ptr().add(i);
+            let e = exp16(_mm512_sub_ps(_mm512_loadu_ps(p), m16));
+            _mm512_storeu_ps(p, e);
+            acc = _mm256_add_ps(acc, _mm512_castps512_ps256(e));
+            acc = _mm256_add_ps(
+                acc,
+                _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(e))),
+            );
+        }
+        i += 16;
+    }
+    if i < body {
+        // SAFETY: i + 8 == body <= n.
+        unsafe {
+            let p = x.as_mut_ptr().add(i);
+            let e = exp8(_mm256_sub_ps(_mm256_loadu_ps(p), m8));
+            _mm256_storeu_ps(p, e);
+            acc = _mm256_add_ps(acc, e);
+        }
+    }
+    hsum_ps(acc) + super::scalar::exp_sub_sum(&mut x[body..], m)
+}

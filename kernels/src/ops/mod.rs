@@ -307,6 +307,10 @@ pub fn softmax_with(isa: Isa, x: &mut [f32]) {
     if x.is_empty() {
         return;
     }
+    #[cfg(target_arch = "x86_64")]
+    if let Some(t) = avx512_token(isa) {
+        return avx512::softmax(t, x);
+    }
     dispatch!(isa, softmax(x))
 }
 
