@@ -263,7 +263,7 @@ fn softmax_cases() -> impl Iterator<Item = (usize, f32, usize)> {
 }
 
 /// The 512-bit softmax is the AVX2 code's, bit for bit (the cases below,
-/// each with a -inf entry, as a mask leaves).
+/// each with a -inf entry, as a mask leaves, some with NaNs or zeros).
 #[cfg(target_arch = "x86_64")]
 #[test]
 fn softmax_on_512_bits_equals_the_avx2_code() {
@@ -282,6 +282,18 @@ fn softmax_on_512_bits_equals_the_avx2_code() {
         let mut x = vec(&mut rng, n, mag);
         if n > 3 {
             x[n / 2] = f32::NEG_INFINITY;
+        }
+        // Some draws with a NaN (which the AVX2 maximum may keep or drop,
+        // by position) or with the maximum at +-0.
+        match draw {
+            5 => x[n - 1] = f32::NAN,
+            6 => x[0] = f32::NAN,
+            7 => {
+                x.iter_mut().for_each(|v| *v = -v.abs() - 1.0);
+                x[n / 3] = 0.0;
+                x[n - 1] = -0.0;
+            }
+            _ => {}
         }
         let mut want = x.clone();
         ops::softmax_with(Isa::Avx2, &mut want);

@@ -261,10 +261,52 @@ unsafe fn dot_rows_64_body(q: &[f32], rows: &[f32], stride: usize, scale: f32, o
 pub(crate) fn softmax(t: Avx512Vnni, x: &mut [f32]) {
     let _ = t;
     let avx2 = crate::x86::avx2::Avx2::new().expect("AVX-512 implies AVX2");
-    let m = super::avx2::max(avx2, x);
+    // SAFETY: the token proves AVX-512 F.
+    let m = unsafe { max_without_nan(x) }.unwrap_or_else(|| super::avx2::max(avx2, x));
     // SAFETY: the token proves AVX-512 F (with AVX2/FMA).
     let sum = unsafe { exp_sub_sum(x, m) };
     super::avx2::scale(avx2, x, 1.0 / sum);
+}
+
+/// The largest value of `x`, or `None` if it holds a NaN. Without NaNs the
+/// maximum is the same in any order (up to the sign of a zero maximum,
+/// which no `x - max` sees), so four 16-lane chains run side by side where
+/// the AVX2 code waits on one 8-lane chain; with a NaN the caller takes the
+/// AVX2 code, whose result then depends on where the NaN is.
+///
+/// # Safety
+/// AVX-512 F.
+#[target_feature(enable = "avx512f")]
+unsafe fn max_without_nan(x: &[f32]) -> Option<f32> {
+    let mut m = [_mm512_set1_ps(f32::NEG_INFINITY); 4];
+    let mut nan: __mmask16 = 0;
+    let mut i = 0;
+    while i + 64 <= x.len() {
+        for (u, m) in m.iter_mut().enumerate() {
+            // SAFETY: i + 16 u + 16 <= i + 64 <= len.
+            let v = unsafe { _mm512_loadu_ps(x.as_ptr().add(i + 16 * u)) };
+            nan |= _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v);
+            *m = _mm512_max_ps(*m, v);
+        }
+        i += 64;
+    }
+    while i + 16 <= x.len() {
+        // SAFETY: i + 16 <= len.
+        let v = unsafe { _mm512_loadu_ps(x.as_ptr().add(i)) };
+        nan |= _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v);
+        m[0] = _mm512_max_ps(m[0], v);
+        i += 16;
+    }
+    if nan != 0 || x[i..].iter().any(|v| v.is_nan()) {
+        return None;
+    }
+    let all = _mm512_max_ps(_mm512_max_ps(m[0], m[1]), _mm512_max_ps(m[2], m[3]));
+    Some(
+        x[i..]
+            .iter()
+            .copied()
+            .fold(_mm512_reduce_max_ps(all), f32::max),
+    )
 }
 
 /// `x[i] = exp(x[i] - m)`, returning their sum, as `avx2::exp_sub_sum_impl`.
