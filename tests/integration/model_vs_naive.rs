@@ -251,10 +251,25 @@ const LD: LlamaDims = LlamaDims {
 const EPS: f32 = 1e-5;
 const BASE: f32 = 10000.0;
 
+/// Heads of 64 values, as most models have: prefill attention takes the
+/// 64-value score kernels for them.
+const LD64: LlamaDims = LlamaDims {
+    dim: 128,
+    hidden: 96,
+    layers: 2,
+    heads: 2,
+    kv_heads: 1,
+    vocab: 96,
+    ctx: 256,
+};
+
 fn llama_model(q8: bool, tied: bool, seed: u64) -> MemModel {
+    llama_model_dims(&LD, q8, tied, seed)
+}
+
+fn llama_model_dims(d: &LlamaDims, q8: bool, tied: bool, seed: u64) -> MemModel {
     let mut m = MemModel::default();
     let mut rng = Lcg(seed);
-    let d = &LD;
     let hd = d.dim / d.heads;
     m.meta_str
         .insert("general.architecture".into(), "llama".into());
@@ -290,7 +305,10 @@ fn llama_model(q8: bool, tied: bool, seed: u64) -> MemModel {
 /// with `kv_f16`, keys (after RoPE) and values are rounded to f16 as an f16
 /// KV cache stores them.
 fn naive_llama(m: &MemModel, tokens: &[u32], kv_f16: bool) -> Vec<Vec<f64>> {
-    let d = &LD;
+    naive_llama_dims(&LD, m, tokens, kv_f16)
+}
+
+fn naive_llama_dims(d: &LlamaDims, m: &MemModel, tokens: &[u32], kv_f16: bool) -> Vec<Vec<f64>> {
     let hd = d.dim / d.heads;
     let emb = m.get("token_embd.weight");
     let mut x: Vec<Vec<f64>> = tokens
@@ -418,10 +436,15 @@ fn check_llama_kv(q8: bool, tied: bool, threads: usize, kv: KvType) {
 /// logits bit for bit (the splits change who computes a value, not how).
 #[test]
 fn llama_long_prefill_on_several_threads_matches_naive_and_one_thread() {
-    for (q8, kv) in [(true, KvType::F16), (false, KvType::F32)] {
-        let m = llama_model(q8, false, 0x51ce_7e11 + q8 as u64);
+    for (d, q8, kv) in [
+        (&LD, true, KvType::F16),
+        (&LD, false, KvType::F32),
+        (&LD64, true, KvType::F16),
+        (&LD64, false, KvType::F32),
+    ] {
+        let m = llama_model_dims(d, q8, false, 0x51ce_7e11 + q8 as u64);
         let prompt: Vec<u32> = (0..200u32).map(|i| (i * 37 + i / 7) % 96).collect();
-        let reference = naive_llama(&m, &prompt, kv == KvType::F16);
+        let reference = naive_llama_dims(d, &m, &prompt, kv == KvType::F16);
         let r = &reference[prompt.len() - 1];
         let mut one_thread = None;
         for threads in [1, 2, 3] {
@@ -439,7 +462,8 @@ fn llama_long_prefill_on_several_threads_matches_naive_and_one_thread() {
             let err = max_abs_diff(&logits, r);
             assert!(
                 err <= tolerance(q8, r),
-                "q8 {q8} threads {threads}: max |diff| {err} > {}",
+                "width {} q8 {q8} threads {threads}: max |diff| {err} > {}",
+                d.dim,
                 tolerance(q8, r)
             );
             match &one_thread {
@@ -448,7 +472,8 @@ fn llama_long_prefill_on_several_threads_matches_naive_and_one_thread() {
                     want.iter()
                         .zip(&logits)
                         .all(|(a, b)| a.to_bits() == b.to_bits()),
-                    "q8 {q8}: {threads} threads differ from one"
+                    "width {} q8 {q8}: {threads} threads differ from one",
+                    d.dim
                 ),
             }
         }
