@@ -8,8 +8,8 @@
 //!   scheduled). A worker joins a job only while it is open; the caller
 //!   closes it when the tasks run out and waits just for workers that joined.
 //! - Workers that find no work spin for at most [`SPIN_BEFORE_PARK`] (so the
-//!   back-to-back matrix products of one decode step do not pay a futex wake
-//!   each), then park on a condition variable: an idle pool uses no CPU.
+//!   back-to-back steps of one forward pass do not pay a wake each), then
+//!   park on a condition variable: an idle pool uses no CPU.
 
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -18,8 +18,13 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// How long an idle worker (or the caller waiting for workers) spins before it
-/// parks.
-pub const SPIN_BEFORE_PARK: Duration = Duration::from_micros(50);
+/// parks: long enough to stay awake through every pause inside one forward
+/// pass. A parked worker's core may sleep, and waking it can take longer
+/// than the pause was; with 50 us, a 64-token prefill on 2 threads of an
+/// otherwise idle 2-vCPU VM ran at 1268-2493 tok/s from run to run, with
+/// 0.5 or 2 ms at 2360-2460 (`knob bench model`, which now lets the cores
+/// go quiet before each run).
+pub const SPIN_BEFORE_PARK: Duration = Duration::from_millis(2);
 
 type Job = dyn Fn(usize) + Sync;
 
