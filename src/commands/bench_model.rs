@@ -61,6 +61,11 @@ use crate::model::gguf_source::GgufSource;
 use crate::model::llama::SessionOptions;
 use crate::model::LanguageModel;
 
+/// How long the engines' idle workers get to stop spinning before a timed
+/// run or the bandwidth probe (llama.cpp's poll for work for a while after
+/// a run; 50 ms was enough for the probe, and each run now gets more).
+const SETTLE: std::time::Duration = std::time::Duration::from_millis(300);
+
 /// One engine under test, driven step by step by `Test::run`.
 trait Engine {
     fn reset(&mut self) -> Result<()>;
@@ -303,6 +308,11 @@ pub fn run(ctx: &super::Context, args: BenchModelArgs) -> Result<Exit> {
             let decode = matches!(test, Test::Decode128);
             for _ in 0..reps {
                 for (i, e) in engines.iter_mut().enumerate() {
+                    // Each timed run starts on quiet cores: llama.cpp's workers
+                    // poll for work a while after a run (knob's park after 50
+                    // us), and would otherwise share the cores with the run
+                    // that follows theirs.
+                    std::thread::sleep(SETTLE);
                     samples[i].push(
                         e.run(test, &toks)
                             .with_context(|| format!("{} {}", e.name(), test.label()))?,
@@ -311,7 +321,7 @@ pub fn run(ctx: &super::Context, args: BenchModelArgs) -> Result<Exit> {
                 if decode {
                     // Let the engines' spinning workers park first (llama.cpp's
                     // poll for work), so that the probe has the cores to itself.
-                    std::thread::sleep(std::time::Duration::from_millis(50));
+                    std::thread::sleep(SETTLE);
                     bw_samples.push(knob_kernels::bench::read_bandwidth(&bw_pool, &bw_buf, 5));
                 }
             }
