@@ -62,8 +62,8 @@ use crate::model::llama::SessionOptions;
 use crate::model::LanguageModel;
 
 /// How long the engines' idle workers get to stop spinning before a timed
-/// run or the bandwidth probe (llama.cpp's poll for work for a while after
-/// a run; 50 ms was enough for the probe, and each run now gets more).
+/// run or the bandwidth probe (knob's spin 2 ms, llama.cpp's poll for work
+/// longer; 50 ms was enough for the probe, and each pause now gets more).
 const SETTLE: std::time::Duration = std::time::Duration::from_millis(300);
 
 /// One engine under test, driven step by step by `Test::run`.
@@ -308,10 +308,9 @@ pub fn run(ctx: &super::Context, args: BenchModelArgs) -> Result<Exit> {
             let decode = matches!(test, Test::Decode128);
             for _ in 0..reps {
                 for (i, e) in engines.iter_mut().enumerate() {
-                    // Each timed run starts on quiet cores: llama.cpp's workers
-                    // poll for work a while after a run (knob's park after 50
-                    // us), and would otherwise share the cores with the run
-                    // that follows theirs.
+                    // Each timed run starts on quiet cores: both engines'
+                    // workers spin a while after a run (llama.cpp's longer),
+                    // and would otherwise share the cores with the next run.
                     std::thread::sleep(SETTLE);
                     samples[i].push(
                         e.run(test, &toks)

@@ -125,6 +125,13 @@ unsafe fn silu_mul_body(gate: &mut [f32], up: &[f32]) {
     }
 }
 
+/// Lanes 8..16 (the f32 extract needs AVX-512 DQ).
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn high_half(x: __m512) -> __m256 {
+    _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(x)))
+}
+
 /// `-x` by flipping the sign bit (the f32 xor needs AVX-512 DQ).
 #[target_feature(enable = "avx512f")]
 #[inline]
@@ -247,7 +254,7 @@ unsafe fn dot_rows_64_body(q: &[f32], rows: &[f32], stride: usize, scale: f32, o
                 _mm512_shuffle_f32x4::<0xDD>(la, lb),
             );
             x[2 * pair] = _mm512_castps512_ps256(both);
-            x[2 * pair + 1] = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(both)));
+            x[2 * pair + 1] = high_half(both);
         }
         store_scores(out, t, _mm256_mul_ps(hsum8x8_from_halves(&x), sv));
         t += 8;
@@ -329,10 +336,7 @@ unsafe fn exp_sub_sum(x: &mut [f32], m: f32) -> f32 {
             let e = exp16(_mm512_sub_ps(_mm512_loadu_ps(p), m16));
             _mm512_storeu_ps(p, e);
             acc = _mm256_add_ps(acc, _mm512_castps512_ps256(e));
-            acc = _mm256_add_ps(
-                acc,
-                _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(e))),
-            );
+            acc = _mm256_add_ps(acc, high_half(e));
         }
         i += 16;
     }

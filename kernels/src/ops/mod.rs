@@ -260,28 +260,39 @@ pub fn rms_norm_rows_with(isa: Isa, x: &[f32], weight: &[f32], eps: f32, out: &m
         width > 0 && x.len().is_multiple_of(width) && x.len() == out.len(),
         "rms_norm_rows: x and out must be whole rows of weight.len() values"
     );
-    let mut scales = [0.0; scalar::RMS_ROWS];
     for (xs, outs) in x
         .chunks(scalar::RMS_ROWS * width)
         .zip(out.chunks_mut(scalar::RMS_ROWS * width))
     {
-        let scales = &mut scales[..xs.len() / width];
-        #[cfg(target_arch = "x86_64")]
-        if let Some(t) = x86_token(isa) {
-            scalar::rms_scales_by(xs, width, eps, scales, |x, w| avx2::square_sums_8(t, x, w));
+        // Each row's scale as `scalar::rms_scale` computes it; whole groups
+        // of eight rows sum side by side.
+        let mut scales = [0.0; scalar::RMS_ROWS];
+        if xs.len() == scalar::RMS_ROWS * width {
+            for (s, sum) in scales.iter_mut().zip(square_sums_8_with(isa, xs, width)) {
+                *s = scalar::scale_of_sum(sum, width, eps);
+            }
         } else {
-            scalar::rms_scales(xs, width, eps, scales);
+            for (s, row) in scales.iter_mut().zip(xs.chunks_exact(width)) {
+                *s = scalar::rms_scale(row, eps);
+            }
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        scalar::rms_scales(xs, width, eps, scales);
         for ((row, o), &s) in xs
             .chunks_exact(width)
             .zip(outs.chunks_exact_mut(width))
-            .zip(&*scales)
+            .zip(&scales)
         {
             scale_mul_with(isa, row, s, weight, o);
         }
     }
+}
+
+fn square_sums_8_with(isa: Isa, xs: &[f32], width: usize) -> [f64; scalar::RMS_ROWS] {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(t) = x86_token(isa) {
+        return avx2::square_sums_8(t, xs, width);
+    }
+    let _ = isa;
+    scalar::square_sums_8(xs, width)
 }
 
 fn scale_mul_with(isa: Isa, x: &[f32], s: f32, weight: &[f32], out: &mut [f32]) {

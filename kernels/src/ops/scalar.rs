@@ -59,41 +59,13 @@ pub(crate) fn scale_of_sum(sum: f64, n: usize, eps: f32) -> f32 {
     1.0 / (mean + eps).sqrt()
 }
 
-/// Rows summed side by side in [`rms_scales`].
+/// Rows whose sums of squares are taken side by side ([`square_sums_8`]).
 pub(crate) const RMS_ROWS: usize = 8;
 
-/// [`rms_scale`] of each row of `x` (`width` values apart) into `out`, bit
-/// for bit. One row's in-order f64 sum is a chain of dependent adds (about
-/// 2 cycles a value); eight rows summed side by side overlap their chains.
-pub(crate) fn rms_scales(x: &[f32], width: usize, eps: f32, out: &mut [f32]) {
-    rms_scales_by(x, width, eps, out, square_sums_8);
-}
-
-/// [`rms_scales`] with the eight-row sums from `sums_8` (a SIMD version that
-/// must give the same sums).
-pub(crate) fn rms_scales_by(
-    x: &[f32],
-    width: usize,
-    eps: f32,
-    out: &mut [f32],
-    sums_8: impl Fn(&[f32], usize) -> [f64; RMS_ROWS],
-) {
-    assert!(width > 0 && x.len() == out.len() * width);
-    for (xs, outs) in x.chunks(RMS_ROWS * width).zip(out.chunks_mut(RMS_ROWS)) {
-        if outs.len() < RMS_ROWS {
-            for (row, o) in xs.chunks_exact(width).zip(outs) {
-                *o = rms_scale(row, eps);
-            }
-            continue;
-        }
-        for (o, a) in outs.iter_mut().zip(sums_8(xs, width)) {
-            *o = scale_of_sum(a, width, eps);
-        }
-    }
-}
-
 /// The in-order f64 sums of squares of eight rows of `width` (`xs` holds
-/// exactly those rows), summed side by side.
+/// exactly those rows), as [`rms_scale`] takes them. One row's sum is a
+/// chain of dependent adds (about 2 cycles a value); eight rows summed side
+/// by side overlap their chains.
 pub(crate) fn square_sums_8(xs: &[f32], width: usize) -> [f64; RMS_ROWS] {
     let mut rows = xs.chunks_exact(width);
     // Each exactly `width` long, so the loop below has no bounds checks.

@@ -523,7 +523,7 @@ impl Drop for TileScope {
     }
 }
 
-/// Row tiles (of 16 activation rows) that [`gemm_tiled_groups`] takes
+/// Row tiles (of 16 activation rows) that [`gemm_tiled_pieces`] takes
 /// through every weight group at a time.
 pub(crate) const ROW_TILES_PER_PASS: usize = 4;
 
