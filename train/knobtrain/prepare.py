@@ -4,7 +4,10 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
 from pathlib import Path
+
+from tokenizers import Tokenizer
 
 from .catalog import Catalog, load_catalog
 from .data import generate, read_jsonl, target_text, write_jsonl
@@ -43,6 +46,9 @@ def main(argv=None):
                     help="JSONL whose queries are never trained on (repeatable; default: tests/data's natural and hard request sets)")
     ap.add_argument("--decoder-vocab", type=int, default=0,
                     help="also write actions.json, model v2's decoder vocabulary (BPE over the outputs only) of this size")
+    ap.add_argument("--actions", default=None,
+                    help="v2: reuse this action vocabulary (actions.json) instead of training one, "
+                         "so that a run can continue from a model trained on it")
     ap.add_argument("--max-settings", type=int, default=0, help="use only the first N settings (smoke runs)")
     a = ap.parse_args(argv)
     out = Path(a.out)
@@ -54,8 +60,8 @@ def main(argv=None):
     ph_train = [r for r in phrases if not held_out(r["query"])]
     ph_eval = [r for r in phrases if held_out(r["query"])]
     train, ev = generate(cat, a.seed, a.per_setting, a.eval_per_setting, ph_train)
-    held = {r["query"].lower() for r in ph_eval}
-    train = [r for r in train if r["query"].lower() not in held]  # no held-out phrase is trained on
+    # no held-out phrase is trained on, not even with other case or punctuation
+    train = drop_excluded(train, [r["query"] for r in ph_eval])
     excludes = a.exclude if a.exclude is not None else [str(p) for p in BLIND if p.exists()]
     n_before = len(train)
     train = drop_excluded(train, [r["query"] for p in excludes for r in read_jsonl(p)])
@@ -69,15 +75,20 @@ def main(argv=None):
     texts = [r["query"] for r in train] + [target_text(r["expect"]) for r in train]
     tok = train_tokenizer(texts, cat, a.vocab)
     tok.save(str(out / "tokenizer.json"))
-    if a.decoder_vocab:
+    if a.decoder_vocab or a.actions:
         # v2: the encoder reads WordPieces, the decoder writes from its own small vocabulary
-        outs = [target_text(r["expect"]) for r in train]
-        act = train_tokenizer(outs, cat, a.decoder_vocab)
-        act.save(str(out / "actions.json"))
+        if a.actions:  # byte for byte: the decoder's token ids must not move
+            act = Tokenizer.from_file(a.actions)
+            if Path(a.actions).resolve() != (out / "actions.json").resolve():
+                shutil.copyfile(a.actions, out / "actions.json")
+        else:
+            outs = [target_text(r["expect"]) for r in train]
+            act = train_tokenizer(outs, cat, a.decoder_vocab)
+            act.save(str(out / "actions.json"))
     stats = {"settings": len(cat.settings), "presets": len(cat.presets), "train": len(train), "eval": len(ev),
              "vocab": tok.get_vocab_size(), "seed": a.seed, "phrases_train": len(ph_train), "phrases_eval": len(ph_eval),
              "excluded": n_excluded,
-             "decoder_vocab": act.get_vocab_size() if a.decoder_vocab else None}
+             "decoder_vocab": act.get_vocab_size() if a.decoder_vocab or a.actions else None}
     (out / "data-stats.json").write_text(json.dumps(stats, indent=1) + "\n")
     print(json.dumps(stats))
 

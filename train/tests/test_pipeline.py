@@ -369,3 +369,30 @@ def test_blind_requests_are_never_trained_on():
     assert [r["query"] for r in kept] == ["turn on sticky keys please"]
     assert [p.name for p in BLIND] == ["natural_requests.jsonl", "hard_requests.jsonl"]
     assert all(p.exists() for p in BLIND)  # the default exclusion points at the real sets
+
+
+def test_prepare_keeps_a_given_action_vocabulary_and_never_trains_on_held_out_phrases(tmp_path):
+    """`--actions` copies the vocabulary byte for byte (a continued model's token ids must not
+    move), and a held-out phrase is not trained on, not even as another phrase that differs
+    from it only in case and punctuation."""
+    from knobtrain.phrases import held_out
+    from knobtrain.prepare import _words_of, main as prepare
+
+    queries = [f"turn on dark mode {w}" for w in ("now", "please", "today", "asap", "thanks", "again", "quickly",
+                                                   "right away", "for me", "soon", "at once", "if you can")]
+    held = next(q for q in queries if held_out(q))
+    twin = next(t for t in (held.upper() + suffix for suffix in ("!", "!!", ".", "?!", "...")) if not held_out(t))
+    phrases = tmp_path / "phrases"
+    phrases.mkdir()
+    (phrases / "p.jsonl").write_text("".join(json.dumps({"query": q, "expect": ["set appearance.dark_mode true"]}) + "\n"
+                                             for q in queries + [twin]))
+    (tmp_path / "none.jsonl").write_text("")
+    common = ["--catalog", str(FIXTURE), "--per-setting", "4", "--eval-per-setting", "2", "--vocab", "300",
+              "--phrases", str(phrases), "--exclude", str(tmp_path / "none.jsonl")]
+    prepare(common + ["--out", str(tmp_path / "a"), "--decoder-vocab", "300"])
+    vocab = (tmp_path / "a" / "actions.json").read_bytes()
+    prepare(common + ["--out", str(tmp_path / "b"), "--actions", str(tmp_path / "a" / "actions.json")])
+    assert (tmp_path / "b" / "actions.json").read_bytes() == vocab
+    trained = {_words_of(json.loads(line)["query"]) for line in open(tmp_path / "b" / "train.jsonl")}
+    assert _words_of(held) not in trained
+    assert any(_words_of(q) in trained for q in queries if not held_out(q))  # the others are trained on

@@ -297,3 +297,39 @@ def test_state_questions_among_catalog_examples_are_reads(cat):
     assert infer_example(s, "is dark mode on", lex_for(s)) == "get appearance.dark_mode"
     assert infer_example(s, "how do i turn on dark mode", lex_for(s)) is None
     assert infer_example(s, "turn on dark mode", lex_for(s)) == "set appearance.dark_mode true"
+
+
+def test_a_shipped_gguf_becomes_a_checkpoint_again(mini, cat, tmp_path):
+    """from_gguf inverts export_v2: an F32 file gives back every weight bit for bit, a Q8_0 file
+    gives the dequantized matrices and MiniLM's exact word embedding, and both load as `--init`."""
+    from knobtrain import from_gguf
+    from knobtrain.export import export_v2
+    from knobtrain.train_v2 import continued_params
+    from tokenizers import Tokenizer
+
+    _tiny_data(tmp_path, cat)
+    wp_json = (mini[3] / "tokenizer.json").read_text()
+    act_json = (tmp_path / "actions.json").read_text()
+    n_vocab = Tokenizer.from_file(str(tmp_path / "actions.json")).get_vocab_size()
+    bcfg = minilm.BertConfig(**(mini[0].to_dict() | {"n_layer": 1}))
+    cfg = V.ConfigV2(bcfg, V.dec_config(n_vocab, d_model=32, d_ff=64, n_dec=1))
+    params = V.init_params(cfg, {k: v for k, v in minilm.load(mini[3])[1].items()
+                                 if not k.startswith("blk.") or int(k.split(".")[1]) < 1}, jax.random.PRNGKey(3))
+    for f32 in (True, False):
+        path = tmp_path / f"m{int(f32)}.gguf"
+        export_v2(cfg, params, wp_json, act_json, path, "t", temperature=1.25, f32=f32)
+        ckpt = tmp_path / f"m{int(f32)}.npz"
+        assert from_gguf.main(["--gguf", str(path), "--minilm", str(mini[3]), "--out", str(ckpt),
+                               "--actions-out", str(tmp_path / f"a{int(f32)}.json")]) == 0
+        assert (tmp_path / f"a{int(f32)}.json").read_text() == act_json
+        got_cfg, got, meta = V.load(ckpt)
+        assert got_cfg.to_dict() == cfg.to_dict()
+        assert abs(meta["calibration"]["temperature"] - 1.25) < 1e-6
+        assert set(got) == set(params)
+        for name, w in params.items():
+            w, a = np.asarray(w), np.asarray(got[name])
+            if f32 or name == "token_embd.weight" or w.ndim == 1 or name in ("position_embd.weight", "token_types.weight"):
+                np.testing.assert_array_equal(a, w, err_msg=name)
+            else:
+                assert np.max(np.abs(a - w)) <= 0.01 * float(np.max(np.abs(w))), name
+        continued_params(ckpt, cfg, params)  # same names and shapes: a training run accepts it
