@@ -389,15 +389,15 @@ fn batch_apply_stops_after_the_line_in_flight_once_nobody_reads() {
 #[test]
 fn json_errors_are_json_objects_with_the_same_exit_status() {
     let sb = Sandbox::new();
-    // A value the catalog rejects for this platform: from the model's plan
-    // ("5000" becomes 50, not a Windows cursor size) and typed directly.
+    // A value the catalog rejects for this platform (50 is not a Windows
+    // cursor size): from the model's plan and typed directly.
     for args in [
         &[
             "ask",
             "--platform",
             "windows",
             "--json",
-            "set the cursor size to 5000",
+            "set the cursor size to 50",
         ][..],
         &[
             "set",
@@ -462,7 +462,7 @@ fn a_batch_line_whose_plan_fails_gets_an_error_object_on_its_line() {
             OsStr::new("windows"),
         ],
         Sink::Captured,
-        Some(b"set the cursor size to 5000\nturn on dark mode\n"),
+        Some(b"set the cursor size to 50\nturn on dark mode\n"),
     );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let lines: Vec<Value> = text(&out.stdout)
