@@ -50,8 +50,10 @@ def params_of(tensors: dict, bert_params: dict) -> dict[str, np.ndarray]:
         out[name] = np.ascontiguousarray(a.T) if v2_is_linear(name, a.ndim) else a
     exact = np.asarray(bert_params[WORD_EMBD], np.float32)
     # Q8_0 keeps each value within half a step of its block's scale (max/127): 1/254 of the block's max
+    if out[WORD_EMBD].shape != exact.shape:
+        raise SystemExit(f"the file's word embedding is {out[WORD_EMBD].shape}, all-MiniLM-L6-v2's {exact.shape}")
     err = np.abs(out[WORD_EMBD] - exact).max()
-    if out[WORD_EMBD].shape != exact.shape or err > np.abs(exact).max() / 200:
+    if err > np.abs(exact).max() / 200:
         raise SystemExit(f"the file's word embedding is not all-MiniLM-L6-v2's (max |diff| {err:.4g})")
     out[WORD_EMBD] = exact
     return out
