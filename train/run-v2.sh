@@ -26,6 +26,7 @@
 set -euo pipefail
 self="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+caller_dir="$PWD"
 cd "$root"
 smoke=0
 out_flag=""
@@ -46,6 +47,14 @@ while [ $# -gt 0 ]; do
     esac
 done
 case "$optimizer" in muon|adamw) ;; *) echo "run-v2.sh: --optimizer must be muon or adamw" >&2; exit 2 ;; esac
+if [ -n "$continue_from" ] && [ "$smoke" = 1 ]; then
+    echo "run-v2.sh: --continue-from is a full run, not --smoke" >&2; exit 2
+fi
+# a relative path names a file from where the script was started, not from the repository
+case "$continue_from" in ""|/*) ;; *) continue_from="$caller_dir/$continue_from" ;; esac
+if [ -n "$continue_from" ] && [ ! -f "$continue_from" ]; then
+    echo "run-v2.sh: --continue-from $continue_from: no such file" >&2; exit 2
+fi
 if [ -n "$out_flag" ]; then out="$out_flag"
 elif [ "$smoke" = 1 ]; then out="${KNOB_TRAIN_OUT:-train/out-v2-smoke}"; else out="${KNOB_TRAIN_OUT:-train/out-v2}"; fi
 mkdir -p "$out"
@@ -113,7 +122,6 @@ if [ "$smoke" = 1 ]; then
 fi
 
 if [ -n "$continue_from" ]; then
-    [ "$smoke" = 0 ] || { echo "run-v2.sh: --continue-from is a full run, not --smoke" >&2; exit 2; }
     steps3="${KNOB_TRAIN_STEPS3:-3000}"
     echo "== the model to continue: $continue_from"
     # converted before anything is written: export below may replace that very file
