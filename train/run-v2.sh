@@ -155,6 +155,10 @@ if [ "$steps2" != 0 ]; then
         --eval-every 400 --eval-n 256 --log "$out/train-log-stage2.jsonl"
 fi
 fi
+if ls train/calibration/*.jsonl >/dev/null 2>&1; then
+    echo "== temperature refitted on hand-written requests never trained on (train/calibration)"
+    "$py" -m knobtrain.recalibrate --ckpt "$out/mu2.npz" --actions "$out/data/actions.json" --catalog "$out/catalog.json"
+fi
 echo "== export"
 "$py" -m knobtrain.export --ckpt "$out/mu2.npz" --tokenizer "$wordpiece" --actions "$out/data/actions.json" \
     --out assets/knob-mu2.gguf --name knob-mu2

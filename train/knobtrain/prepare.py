@@ -18,6 +18,8 @@ from .tokenizer import train_tokenizer
 
 # blind evaluation sets: never trained on, even where a phrase happens to match one of their lines
 BLIND = [Path(__file__).resolve().parents[2] / "tests" / "data" / f for f in ("natural_requests.jsonl", "hard_requests.jsonl")]
+# hand-written requests kept for fitting the temperature (knobtrain.recalibrate): never trained on either
+CALIBRATION = Path(__file__).resolve().parents[1] / "calibration"
 
 
 def _words_of(query: str) -> str:
@@ -33,6 +35,11 @@ def drop_excluded(rows: list[dict], queries) -> list[dict]:
     return [r for r in rows if _words_of(r["query"]) not in banned]
 
 
+def default_excludes() -> list[str]:
+    """The blind test sets and the calibration requests: what no training row may repeat."""
+    return [str(p) for p in BLIND if p.exists()] + sorted(str(p) for p in CALIBRATION.glob("*.jsonl"))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--catalog", required=True, help="output of `knob settings export --json`")
@@ -43,7 +50,8 @@ def main(argv=None):
     ap.add_argument("--vocab", type=int, default=3000)
     ap.add_argument("--phrases", default=str(DEFAULT_DIR), help="dir of hand-written labelled phrases (*.jsonl)")
     ap.add_argument("--exclude", action="append", default=None,
-                    help="JSONL whose queries are never trained on (repeatable; default: tests/data's natural and hard request sets)")
+                    help="JSONL whose queries are never trained on (repeatable; default: tests/data's natural and hard "
+                         "request sets and train/calibration/*.jsonl)")
     ap.add_argument("--decoder-vocab", type=int, default=0,
                     help="also write actions.json, model v2's decoder vocabulary (BPE over the outputs only) of this size")
     ap.add_argument("--actions", default=None,
@@ -62,7 +70,7 @@ def main(argv=None):
     train, ev = generate(cat, a.seed, a.per_setting, a.eval_per_setting, ph_train)
     # no held-out phrase is trained on, not even with other case or punctuation
     train = drop_excluded(train, [r["query"] for r in ph_eval])
-    excludes = a.exclude if a.exclude is not None else [str(p) for p in BLIND if p.exists()]
+    excludes = a.exclude if a.exclude is not None else default_excludes()
     n_before = len(train)
     train = drop_excluded(train, [r["query"] for p in excludes for r in read_jsonl(p)])
     n_excluded = n_before - len(train)

@@ -371,6 +371,14 @@ def test_blind_requests_are_never_trained_on():
     assert all(p.exists() for p in BLIND)  # the default exclusion points at the real sets
 
 
+def test_calibration_requests_are_never_trained_on():
+    from knobtrain.prepare import BLIND, CALIBRATION, default_excludes
+
+    calib = sorted(str(p) for p in CALIBRATION.glob("*.jsonl"))
+    assert calib, f"no calibration requests in {CALIBRATION}"
+    assert default_excludes() == [str(p) for p in BLIND] + calib
+
+
 def test_prepare_keeps_a_given_action_vocabulary_and_never_trains_on_held_out_phrases(tmp_path):
     """`--actions` copies the vocabulary byte for byte (a continued model's token ids must not
     move), and a held-out phrase is not trained on, not even as another phrase that differs
@@ -396,3 +404,18 @@ def test_prepare_keeps_a_given_action_vocabulary_and_never_trains_on_held_out_ph
     trained = {_words_of(json.loads(line)["query"]) for line in open(tmp_path / "b" / "train.jsonl")}
     assert _words_of(held) not in trained
     assert any(_words_of(q) in trained for q in queries if not held_out(q))  # the others are trained on
+
+
+def test_the_shipped_phrases_and_calibration_requests_pass_their_checks(tmp_path):
+    """Every committed phrase and calibration request is valid against the real catalog (the full
+    run would stop on the first bad one), and no calibration request repeats a phrase's words."""
+    from knobtrain.phrases import DEFAULT_DIR, load_phrases
+    from knobtrain.prepare import CALIBRATION, _words_of
+
+    doc = subprocess.run([knob_bin(), "settings", "export", "--json"], capture_output=True, text=True, check=True)
+    (tmp_path / "catalog.json").write_text(doc.stdout)
+    real = load_catalog(tmp_path / "catalog.json")
+    phrases = load_phrases(DEFAULT_DIR, real)
+    calib = load_phrases(CALIBRATION, real)
+    assert len(phrases) > 15000 and len(calib) >= 500
+    assert not {_words_of(r["query"]) for r in calib} & {_words_of(r["query"]) for r in phrases}

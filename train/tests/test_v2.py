@@ -196,6 +196,43 @@ def test_three_steps_are_deterministic(mini, cat, tmp_path):
 
 
 # ------------------------------------------------------------------ calibration
+def test_recalibration_fits_on_unseen_requests_and_keeps_the_weights(mini, cat, tmp_path):
+    """recalibrate replaces the training split's temperature with the one fitted on the given
+    requests (the same value an independent fit gives), keeps the first one, and moves no weight."""
+    from knobtrain import recalibrate, train_v2
+    from tokenizers import Tokenizer
+
+    _tiny_data(tmp_path, cat)
+    ck = tmp_path / "m.npz"
+    train_v2.main(["--data", str(tmp_path), "--minilm", str(mini[3]), "--out", str(ck), "--steps", "3",
+                   "--batch", "4", "--n-layer", "1", "--d-model", "32", "--d-ff", "64", "--n-dec", "1",
+                   "--eval-every", "100", "--eval-n", "4", "--calib-max", "8"])
+    cfg, params, before = V.load(ck)
+    rows = [{"query": q, "expect": [e]} for q, e in [
+        ("could you switch the dark theme on", "set appearance.dark_mode true"),
+        ("no dark mode please", "set appearance.dark_mode false"), ("how loud is it right now", "get sound.volume"),
+        ("a bit louder", "inc sound.volume"), ("tell me a joke", "chat"), ("empty the trash", "none")]]
+    d = tmp_path / "calibration"
+    d.mkdir()
+    write_jsonl(d / "c.jsonl", rows)
+    args = ["--ckpt", str(ck), "--actions", str(tmp_path / "actions.json"), "--catalog", str(FIXTURE),
+            "--dir", str(d), "--minilm", str(mini[3])]
+    assert recalibrate.main(args) == 0
+    _, after_params, after = V.load(ck)
+    for k in params:
+        np.testing.assert_array_equal(np.asarray(after_params[k]), np.asarray(params[k]), err_msg=k)
+    act = Tokenizer.from_file(str(tmp_path / "actions.json"))
+    lg, y = train_v2.teacher_forced_logits(cfg, params, mini[2], act, rows)
+    assert after["calibration"]["temperature"] == round(calibrate.fit_temperature(lg, y), 4)
+    assert after["calibration"]["split_rows"] == len(rows)
+    assert after["calibration_training_split"] == before["calibration"]
+    assert recalibrate.main(args) == 0  # a second refit still keeps what training fitted
+    assert V.load(ck)[2]["calibration_training_split"] == before["calibration"]
+    (d / "c.jsonl").write_text("")
+    with pytest.raises(SystemExit, match="no requests"):
+        recalibrate.main(args)
+
+
 def test_temperature_scaling_recovers_a_known_temperature():
     rng = np.random.default_rng(0)
     z = rng.normal(0, 3, (400, 4, 12))
