@@ -97,11 +97,15 @@ def greedy(cfg: ConfigV2, p: dict, enc_ids, bos: int, eos: int, max_len: int):
     return dec[:, 1:], logits
 
 
-def save(path: Path, cfg: ConfigV2, params: dict, extra: dict | None = None) -> None:
+def save_meta(path: Path, meta: dict) -> None:
+    """Write a checkpoint's config file (configuration, calibration, run details) beside `path`."""
     path = Path(path)
-    np.savez(path, **{k: np.asarray(v) for k, v in params.items()})
-    meta = cfg.to_dict() | (extra or {})
     (path.parent / (path.stem + ".config.json")).write_text(json.dumps(meta, indent=1))
+
+
+def save(path: Path, cfg: ConfigV2, params: dict, extra: dict | None = None) -> None:
+    np.savez(Path(path), **{k: np.asarray(v) for k, v in params.items()})
+    save_meta(path, cfg.to_dict() | (extra or {}))
 
 
 def load(path: Path) -> tuple[ConfigV2, dict, dict]:

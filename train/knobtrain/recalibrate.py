@@ -8,14 +8,14 @@ confidence than a person's own wording. train/calibration/*.jsonl holds
 requests that writers made for this use only (`prepare` never trains on
 them), checked like the phrases. Fitting there makes the confidence the chance
 of being right on the words users type. Only the checkpoint's `calibration`
-changes (the split it replaced is kept as `calibration_training_split`): the
-weights, and so every answer, stay as they are. Export afterwards to carry the
-temperature into the GGUF.
+changes (the split it replaced is kept as `calibration_training_split`); the
+weights stay as they are, so greedy answers do too (the beam search, which adds
+up scaled log-probabilities, may rank a few differently). Export afterwards to
+carry the temperature into the GGUF.
 """
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from tokenizers import Tokenizer
@@ -24,9 +24,8 @@ from . import calibrate, minilm
 from . import model_v2 as V
 from .catalog import load_catalog
 from .phrases import load_phrases
+from .prepare import CALIBRATION
 from .train_v2 import calibrate_on
-
-DEFAULT_DIR = Path(__file__).resolve().parent.parent / "calibration"
 
 
 def main(argv=None) -> int:
@@ -34,7 +33,7 @@ def main(argv=None) -> int:
     ap.add_argument("--ckpt", required=True, help="v2 checkpoint (.npz with its .config.json), updated in place")
     ap.add_argument("--actions", required=True, help="the decoder's actions.json")
     ap.add_argument("--catalog", required=True, help="output of `knob settings export --json` (checks the labels)")
-    ap.add_argument("--dir", default=str(DEFAULT_DIR), help="hand-written calibration requests (*.jsonl)")
+    ap.add_argument("--dir", default=str(CALIBRATION), help="hand-written calibration requests (*.jsonl)")
     ap.add_argument("--minilm", default=None, help=f"for the WordPiece tokenizer (default ${minilm.ENV})")
     a = ap.parse_args(argv)
     rows = load_phrases(Path(a.dir), load_catalog(a.catalog))
@@ -44,13 +43,13 @@ def main(argv=None) -> int:
     cfg, params, meta = V.load(ckpt)
     wp = minilm.tokenizer(minilm.model_dir(a.minilm))
     act = Tokenizer.from_file(a.actions)
-    cal = calibrate_on(cfg, params, wp, act, [{"query": r["query"], "expect": r["expect"]} for r in rows])
+    cal = calibrate_on(cfg, params, wp, act, rows)
     cal["source"] = f"{len(rows)} hand-written requests in {Path(a.dir).name}/"
     before = meta.get("calibration", {})
     if "source" not in before:  # the first refit keeps what training fitted
         meta["calibration_training_split"] = before
     meta["calibration"] = cal
-    (ckpt.parent / (ckpt.stem + ".config.json")).write_text(json.dumps(meta, indent=1))
+    V.save_meta(ckpt, meta)
     print(f"temperature {before.get('temperature')} -> {cal['temperature']} (token NLL at T=1 {cal['nll_t1']}, "
           f"fitted {cal['nll_fitted']}) on {cal['source']}; greedy accuracy there {cal['accuracy']}")
     print(calibrate.format_table(cal["reliability"]))
