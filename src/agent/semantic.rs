@@ -101,6 +101,14 @@ pub const OFF_CATALOG: &[&str] = &[
     "tell me something interesting",
     "how are you today",
     "good morning",
+    // Greetings and thanks, as a class: one greeting was not enough to hold
+    // every greeting off the catalog with the encoder of commit 3de5aa8.
+    "hi there",
+    "hey",
+    "good evening",
+    "nice to meet you",
+    "thank you very much",
+    "bye for now",
     "translate this sentence",
     "solve this equation",
     "recommend a good book",
