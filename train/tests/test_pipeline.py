@@ -421,3 +421,14 @@ def test_the_shipped_phrases_and_calibration_requests_pass_their_checks(tmp_path
     calib = load_phrases(CALIBRATION, real)
     assert len(phrases) > 15000 and len(calib) >= 500
     assert not {_words_of(r["query"]) for r in calib} & {_words_of(r["query"]) for r in phrases}
+
+
+def test_run_v2_refuses_flags_that_do_not_go_together():
+    """run-v2.sh checks its arguments before it installs or trains anything."""
+    script = Path(__file__).resolve().parents[1] / "run-v2.sh"
+    for args, msg in ((["--soup"], "--soup averages a continued model"),
+                      (["--continue-from", "x.gguf", "--smoke"], "--continue-from is a full run"),
+                      (["--bogus"], "unknown argument --bogus")):
+        r = subprocess.run(["bash", str(script), *args], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 2, (args, r.stderr)
+        assert msg in r.stderr, (args, r.stderr)

@@ -233,6 +233,67 @@ def test_recalibration_fits_on_unseen_requests_and_keeps_the_weights(mini, cat, 
         recalibrate.main(args)
 
 
+def test_a_soup_is_the_weighted_mean_and_its_grid_keeps_the_lowest_calibration_nll(mini, cat, tmp_path):
+    """soup averages checkpoints weight by weight (shares must add up to 1, configurations and
+    shapes must match), and --grid keeps the share whose fitted NLL on the calibration requests
+    is lowest, which an independent fit of every share confirms."""
+    from knobtrain import soup, train_v2
+    from tokenizers import Tokenizer
+
+    _tiny_data(tmp_path, cat)
+    cks = []
+    for seed, steps in ((0, 3), (1, 4)):
+        ck = tmp_path / f"s{seed}.npz"
+        train_v2.main(["--data", str(tmp_path), "--minilm", str(mini[3]), "--out", str(ck), "--steps", str(steps),
+                       "--batch", "4", "--n-layer", "1", "--d-model", "32", "--d-ff", "64", "--n-dec", "1",
+                       "--eval-every", "100", "--eval-n", "4", "--calib-max", "8", "--seed", str(seed)])
+        cks.append(ck)
+    a, b = (V.load(c)[1] for c in cks)
+    out = tmp_path / "soup.npz"
+    assert soup.main(["--out", str(out), f"{cks[0]}:0.25", f"{cks[1]}:0.75"]) == 0
+    cfg, got, meta = V.load(out)
+    assert [m["share"] for m in meta["soup"]] == [0.25, 0.75]
+    moved = 0
+    for k in a:
+        want = 0.25 * np.asarray(a[k], np.float64) + 0.75 * np.asarray(b[k], np.float64)
+        np.testing.assert_allclose(np.asarray(got[k]), want, rtol=0, atol=1e-6, err_msg=k)
+        moved += not np.array_equal(np.asarray(a[k]), np.asarray(b[k]))
+    assert moved > 10  # the two runs differ, so the mean is not either of them
+
+    for bad in ([f"{cks[0]}:0.5", f"{cks[1]}:0.6"], [f"{cks[0]}:0.5"], [f"{cks[0]}:x", f"{cks[1]}:1"]):
+        assert soup.main(["--out", str(tmp_path / "bad.npz"), *bad]) == 2
+    other = tmp_path / "other.npz"
+    V.save(other, V.ConfigV2(cfg.bert, V.dec_config(cfg.dec.n_vocab, d_model=16, d_ff=32, n_dec=1)), a)
+    assert soup.main(["--out", str(tmp_path / "bad.npz"), f"{cks[0]}:0.5", f"{other}:0.5"]) == 2
+    assert not (tmp_path / "bad.npz").exists()
+
+    rows = [{"query": q, "expect": [e]} for q, e in [
+        ("could you switch the dark theme on", "set appearance.dark_mode true"),
+        ("no dark mode please", "set appearance.dark_mode false"), ("how loud is it right now", "get sound.volume"),
+        ("a bit louder", "inc sound.volume"), ("tell me a joke", "chat"), ("empty the trash", "none")]]
+    d = tmp_path / "calibration"
+    d.mkdir()
+    write_jsonl(d / "c.jsonl", rows)
+    grid = [0.0, 0.5, 1.0]
+    assert soup.main(["--out", str(out), str(cks[0]), str(cks[1]), "--grid", ",".join(map(str, grid)),
+                      "--actions", str(tmp_path / "actions.json"), "--catalog", str(FIXTURE), "--dir", str(d),
+                      "--minilm", str(mini[3])]) == 0
+    _, chosen, meta = V.load(out)
+    act = Tokenizer.from_file(str(tmp_path / "actions.json"))
+    nll = []
+    for share in grid:
+        mix = {k: (1 - share) * np.asarray(a[k], np.float64) + share * np.asarray(b[k], np.float64) for k in a}
+        lg, y = train_v2.teacher_forced_logits(cfg, {k: v.astype(np.float32) for k, v in mix.items()},
+                                               mini[2], act, rows)
+        nll.append(calibrate.token_nll(lg, y, calibrate.fit_temperature(lg, y)))
+    best = grid[int(np.argmin(nll))]
+    assert [g["share"] for g in meta["soup_grid"]] == grid
+    np.testing.assert_allclose([g["nll_fitted"] for g in meta["soup_grid"]], nll, atol=1e-4)
+    for k in a:
+        want = (1 - best) * np.asarray(a[k], np.float64) + best * np.asarray(b[k], np.float64)
+        np.testing.assert_allclose(np.asarray(chosen[k]), want, rtol=0, atol=1e-6, err_msg=k)
+
+
 def test_temperature_scaling_recovers_a_known_temperature():
     rng = np.random.default_rng(0)
     z = rng.normal(0, 3, (400, 4, 12))
