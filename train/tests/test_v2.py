@@ -172,6 +172,18 @@ def _tiny_data(tmp: Path, cat):
     train_tokenizer([r["expect"][0] for r in rows], cat, 300).save(str(tmp / "actions.json"))
 
 
+def _calibration_requests(tmp: Path) -> tuple[list[dict], Path]:
+    """A few requests none of the tiny models trained on, as a calibration directory."""
+    rows = [{"query": q, "expect": [e]} for q, e in [
+        ("could you switch the dark theme on", "set appearance.dark_mode true"),
+        ("no dark mode please", "set appearance.dark_mode false"), ("how loud is it right now", "get sound.volume"),
+        ("a bit louder", "inc sound.volume"), ("tell me a joke", "chat"), ("empty the trash", "none")]]
+    d = tmp / "calibration"
+    d.mkdir()
+    write_jsonl(d / "c.jsonl", rows)
+    return rows, d
+
+
 def test_three_steps_are_deterministic(mini, cat, tmp_path):
     from knobtrain import train_v2
 
@@ -208,13 +220,7 @@ def test_recalibration_fits_on_unseen_requests_and_keeps_the_weights(mini, cat, 
                    "--batch", "4", "--n-layer", "1", "--d-model", "32", "--d-ff", "64", "--n-dec", "1",
                    "--eval-every", "100", "--eval-n", "4", "--calib-max", "8"])
     cfg, params, before = V.load(ck)
-    rows = [{"query": q, "expect": [e]} for q, e in [
-        ("could you switch the dark theme on", "set appearance.dark_mode true"),
-        ("no dark mode please", "set appearance.dark_mode false"), ("how loud is it right now", "get sound.volume"),
-        ("a bit louder", "inc sound.volume"), ("tell me a joke", "chat"), ("empty the trash", "none")]]
-    d = tmp_path / "calibration"
-    d.mkdir()
-    write_jsonl(d / "c.jsonl", rows)
+    rows, d = _calibration_requests(tmp_path)
     args = ["--ckpt", str(ck), "--actions", str(tmp_path / "actions.json"), "--catalog", str(FIXTURE),
             "--dir", str(d), "--minilm", str(mini[3])]
     assert recalibrate.main(args) == 0
@@ -267,13 +273,7 @@ def test_a_soup_is_the_weighted_mean_and_its_grid_keeps_the_lowest_calibration_n
     assert soup.main(["--out", str(tmp_path / "bad.npz"), f"{cks[0]}:0.5", f"{other}:0.5"]) == 2
     assert not (tmp_path / "bad.npz").exists()
 
-    rows = [{"query": q, "expect": [e]} for q, e in [
-        ("could you switch the dark theme on", "set appearance.dark_mode true"),
-        ("no dark mode please", "set appearance.dark_mode false"), ("how loud is it right now", "get sound.volume"),
-        ("a bit louder", "inc sound.volume"), ("tell me a joke", "chat"), ("empty the trash", "none")]]
-    d = tmp_path / "calibration"
-    d.mkdir()
-    write_jsonl(d / "c.jsonl", rows)
+    rows, d = _calibration_requests(tmp_path)
     grid = [0.0, 0.5, 1.0]
     assert soup.main(["--out", str(out), str(cks[0]), str(cks[1]), "--grid", ",".join(map(str, grid)),
                       "--actions", str(tmp_path / "actions.json"), "--catalog", str(FIXTURE), "--dir", str(d),
