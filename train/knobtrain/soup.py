@@ -14,8 +14,9 @@ the configuration and every parameter's name and shape; the shares must be
 positive and add up to 1. Averaging only makes sense for models fine-tuned from
 one starting point (a shipped model and its continuation): they lie in one basin,
 and the average there keeps what both learned while the noise of each run's own
-batches cancels. Unrelated models average to nonsense, so nothing here tries to
-judge that; the caller picks the shares on requests none of the models trained on.
+batches cancels. Unrelated models average to nonsense, and nothing here can
+tell: pick the shares (or let --grid pick them) on requests none of the models
+trained on.
 
 The result carries the first checkpoint's calibration only as a placeholder:
 refit the temperature (`knobtrain.recalibrate`) before exporting.
@@ -153,7 +154,7 @@ def main(argv=None) -> int:
         if table is not None:
             meta["soup_grid"] = [{"share": s, "nll_fitted": round(n, 5), "temperature": round(t, 4)}
                                  for s, n, t in table]
-    except (SoupError, OSError) as e:
+    except (ValueError, OSError) as e:  # SoupError, a missing file, a config that is not JSON
         print(f"soup: {e}", file=sys.stderr)
         return 2
     out = Path(a.out)
