@@ -103,6 +103,12 @@ def save_meta(path: Path, meta: dict) -> None:
     (path.parent / (path.stem + ".config.json")).write_text(json.dumps(meta, indent=1))
 
 
+def load_meta(path: Path) -> dict:
+    """A checkpoint's config file (configuration, calibration, run details)."""
+    path = Path(path)
+    return json.loads((path.parent / (path.stem + ".config.json")).read_text())
+
+
 def save(path: Path, cfg: ConfigV2, params: dict, extra: dict | None = None) -> None:
     np.savez(Path(path), **{k: np.asarray(v) for k, v in params.items()})
     save_meta(path, cfg.to_dict() | (extra or {}))
@@ -111,13 +117,11 @@ def save(path: Path, cfg: ConfigV2, params: dict, extra: dict | None = None) -> 
 def load(path: Path) -> tuple[ConfigV2, dict, dict]:
     """(config, params, the config file's other fields such as calibration)."""
     path = Path(path)
-    meta = json.loads((path.parent / (path.stem + ".config.json")).read_text())
+    meta = load_meta(path)
     with np.load(path) as z:
         params = {k: jnp.asarray(z[k]) for k in z.files}
     return ConfigV2.from_dict(meta), params, meta
 
 
 def is_v2(path: Path) -> bool:
-    path = Path(path)
-    meta = json.loads((path.parent / (path.stem + ".config.json")).read_text())
-    return meta.get("kind") == "v2"
+    return load_meta(path).get("kind") == "v2"

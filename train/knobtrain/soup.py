@@ -24,7 +24,6 @@ refit the temperature (`knobtrain.recalibrate`) before exporting.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -51,20 +50,16 @@ def parse_member(arg: str) -> tuple[Path, float]:
     return Path(path), w
 
 
-def _meta(path: Path) -> dict:
-    return json.loads((path.parent / (path.stem + ".config.json")).read_text())
-
-
 def average(members: list[tuple[Path, float]]) -> tuple[dict[str, np.ndarray], dict]:
     """The averaged parameters and the config file of the result."""
     total = sum(w for _, w in members)
     if abs(total - 1.0) > 1e-6:
         raise SoupError(f"the shares add up to {total:g}, not 1")
-    first_meta = _meta(members[0][0])
+    first_meta = V.load_meta(members[0][0])
     cfg = V.ConfigV2.from_dict(first_meta).to_dict()
     out: dict[str, np.ndarray] = {}
     for path, w in members:
-        other = V.ConfigV2.from_dict(_meta(path)).to_dict()
+        other = V.ConfigV2.from_dict(V.load_meta(path)).to_dict()
         if other != cfg:
             raise SoupError(f"{path}: its configuration differs from {members[0][0]}'s")
         with np.load(path) as z:
@@ -108,7 +103,7 @@ def choose(a: Path, b: Path, grid: list[float], actions: str, catalog: str, cal_
         raise SoupError(f"no calibration requests in {cal_dir}/*.jsonl")
     wp = minilm.tokenizer(minilm.model_dir(minilm_dir))
     act = Tokenizer.from_file(actions)
-    cfg = V.ConfigV2.from_dict(_meta(a))
+    cfg = V.ConfigV2.from_dict(V.load_meta(a))
     table = []
     for share in grid:
         members = [(a, 1 - share), (b, share)]
