@@ -25,6 +25,7 @@
 #                      with other batches (default 1600 full, 10 smoke; 0 skips it). A first stage
 #                      already on disk with the same step count is reused (training is step-deterministic).
 #   KNOB_TRAIN_STEPS3  steps of --continue-from (default 3000)
+#   KNOB_TRAIN_SEED3   batch order of --continue-from (default 2): another seed, another continuation
 #   KNOB_SOUP_GRID     shares of the continued model that --soup tries (default 0,0.3,0.5,0.7,1)
 #   KNOB_BIN           knob binary (catalog export, label checks; default: cargo build, target/debug/knob)
 set -euo pipefail
@@ -48,7 +49,7 @@ while [ $# -gt 0 ]; do
         --continue-from) continue_from="${1:?--continue-from needs a GGUF file}"; shift ;;
         --continue-from=*) continue_from="${a#--continue-from=}" ;;
         --soup) soup=1 ;;
-        -h|--help) sed -n '2,29p' "$self"; exit 0 ;;
+        -h|--help) sed -n '2,30p' "$self"; exit 0 ;;
         *) echo "run-v2.sh: unknown argument $a" >&2; exit 2 ;;
     esac
 done
@@ -132,15 +133,16 @@ fi
 
 if [ -n "$continue_from" ]; then
     steps3="${KNOB_TRAIN_STEPS3:-3000}"
+    seed3="${KNOB_TRAIN_SEED3:-2}"
     echo "== the model to continue: $continue_from"
     # converted before anything is written: export below may replace that very file
     "$py" -m knobtrain.from_gguf --gguf "$continue_from" --out "$out/mu2-previous.npz" \
         --actions-out "$out/previous-actions.json"
     echo "== data (its decoder vocabulary kept)"
     "$py" -m knobtrain.prepare --catalog "$out/catalog.json" --out "$out/data" --actions "$out/previous-actions.json"
-    echo "== continue ($steps3 steps from $continue_from, half the peak rates, other batches)"
+    echo "== continue ($steps3 steps from $continue_from, half the peak rates, other batches: seed $seed3)"
     "$py" -m knobtrain.train_v2 --data "$out/data" --out "$out/mu2.npz" --steps "$steps3" --batch 64 \
-        --optimizer "$optimizer" --seed 2 --lr-muon 0.01 --lr-adam 5e-4 --init "$out/mu2-previous.npz" \
+        --optimizer "$optimizer" --seed "$seed3" --lr-muon 0.01 --lr-adam 5e-4 --init "$out/mu2-previous.npz" \
         --eval-every 500 --eval-n 256 --log "$out/train-log-continued.jsonl"
     if [ "$soup" = 1 ]; then
         echo "== soup: the model continued from and the continued one, averaged (share chosen on train/calibration)"
