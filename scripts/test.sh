@@ -46,6 +46,7 @@ reference=()
 python3 scripts/check_catalog.py --fetch-schemas "${reference[@]}"
 python3 scripts/check_natural_requests.py
 python3 scripts/check_natural_requests.py tests/data/hard_requests.jsonl
+python3 scripts/check_natural_requests.py tests/data/natural_requests_2.jsonl
 
 step "training pipeline"
 KNOB_BIN="$PWD/target/release/knob" bash train/test.sh

@@ -369,7 +369,7 @@ def test_blind_requests_are_never_trained_on():
     rows = [{"query": "Turn on sticky keys!"}, {"query": "turn on sticky keys please"}, {"query": "vol 30"}]
     kept = drop_excluded(rows, ["turn on sticky keys", "Vol 30."])
     assert [r["query"] for r in kept] == ["turn on sticky keys please"]
-    assert [p.name for p in BLIND] == ["natural_requests.jsonl", "hard_requests.jsonl"]
+    assert [p.name for p in BLIND] == ["natural_requests.jsonl", "hard_requests.jsonl", "natural_requests_2.jsonl"]
     assert all(p.exists() for p in BLIND)  # the default exclusion points at the real sets
 
 
