@@ -428,6 +428,8 @@ def test_run_v2_refuses_flags_that_do_not_go_together():
     script = Path(__file__).resolve().parents[1] / "run-v2.sh"
     for args, msg in ((["--soup"], "--soup averages a continued model"),
                       (["--continue-from", "x.gguf", "--smoke"], "--continue-from is a full run"),
+                      (["--grow-decoder", "4"], "--grow-decoder N (a block count) deepens"),
+                      (["--continue-from", "x.gguf", "--grow-decoder", "four"], "--grow-decoder N (a block count) deepens"),
                       (["--bogus"], "unknown argument --bogus")):
         r = subprocess.run(["bash", str(script), *args], capture_output=True, text=True, timeout=60)
         assert r.returncode == 2, (args, r.stderr)
