@@ -150,14 +150,11 @@ if [ -n "$continue_from" ]; then
         echo "== decoder deepened to $grow_dec blocks (the new ones closed: the same outputs)"
         "$py" -m knobtrain.grow --ckpt "$out/mu2-previous.npz" --n-dec "$grow_dec"
     fi
-    # the continued run takes the decoder's shape from the checkpoint it starts from
-    read -r d_model d_ff n_dec n_head n_head_kv < <("$py" -c 'import json,sys; d=json.load(open(sys.argv[1]))["dec"]; print(d["d_model"], d["d_ff"], d["n_dec"], d["n_head"], d["n_head_kv"])' "$out/mu2-previous.config.json")
     echo "== data (its decoder vocabulary kept)"
     "$py" -m knobtrain.prepare --catalog "$out/catalog.json" --out "$out/data" --actions "$out/previous-actions.json"
     echo "== continue ($steps3 steps from $continue_from, half the peak rates, other batches: seed $seed3)"
     "$py" -m knobtrain.train_v2 --data "$out/data" --out "$out/mu2.npz" --steps "$steps3" --batch 64 \
         --optimizer "$optimizer" --seed "$seed3" --lr-muon 0.01 --lr-adam 5e-4 --init "$out/mu2-previous.npz" \
-        --d-model "$d_model" --d-ff "$d_ff" --n-dec "$n_dec" --n-head "$n_head" --n-head-kv "$n_head_kv" \
         --eval-every 500 --eval-n 256 --log "$out/train-log-continued.jsonl"
     if [ "$soup" = 1 ]; then
         echo "== soup: the model continued from and the continued one, averaged (share chosen on train/calibration)"

@@ -151,6 +151,9 @@ def calibrate_on(cfg, params, wp, act, rows) -> dict:
             "reliability_t1": calibrate.reliability(raw, ok), "reliability": calibrate.reliability(cal, ok)}
 
 
+DEC_SHAPE = {"d_model": 128, "d_ff": 512, "n_dec": 2, "n_head": 4, "n_head_kv": 2}  # a new decoder's shape
+
+
 def continued_params(path: Path, cfg: V.ConfigV2, fresh: dict) -> dict:
     """A checkpoint's weights in place of `fresh`, refused unless every name and shape matches."""
     old_cfg, old, _ = V.load(path)
@@ -179,11 +182,12 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--eval-every", type=int, default=500)
     ap.add_argument("--eval-n", type=int, default=256)
-    ap.add_argument("--d-model", type=int, default=128)
-    ap.add_argument("--d-ff", type=int, default=512)
-    ap.add_argument("--n-dec", type=int, default=2)
-    ap.add_argument("--n-head", type=int, default=4)
-    ap.add_argument("--n-head-kv", type=int, default=2)
+    # the decoder's shape: these defaults for a new decoder, the --init checkpoint's own shape when continuing
+    ap.add_argument("--d-model", type=int, default=None, help=f"decoder width (default {DEC_SHAPE['d_model']})")
+    ap.add_argument("--d-ff", type=int, default=None, help=f"decoder FFN width (default {DEC_SHAPE['d_ff']})")
+    ap.add_argument("--n-dec", type=int, default=None, help=f"decoder blocks (default {DEC_SHAPE['n_dec']})")
+    ap.add_argument("--n-head", type=int, default=None, help=f"decoder heads (default {DEC_SHAPE['n_head']})")
+    ap.add_argument("--n-head-kv", type=int, default=None, help=f"decoder K/V heads (default {DEC_SHAPE['n_head_kv']})")
     ap.add_argument("--n-layer", type=int, default=0, help="keep only the first N encoder layers (0 = all six; tests)")
     ap.add_argument("--calib-max", type=int, default=3000, help="most calibration rows used to fit the temperature")
     ap.add_argument("--log", default=None)
@@ -204,8 +208,10 @@ def train(a):
     train_rows = [r for r in rows if not calibration_row(r["query"])]
     calib_rows = [r for r in rows if calibration_row(r["query"])][: a.calib_max]
     eval_rows = read_jsonl(data_dir / "eval.jsonl")
-    cfg = V.ConfigV2(bcfg, V.dec_config(act.get_vocab_size(), a.d_model, a.d_ff, a.n_dec, a.n_head, a.n_head_kv,
-                                        BUCKETS[-1][0], BUCKETS[-1][1]))
+    base = V.load_meta(Path(a.init))["dec"] if a.init else DEC_SHAPE
+    shape = {k: base[k] if getattr(a, k) is None else getattr(a, k) for k in DEC_SHAPE}
+    cfg = V.ConfigV2(bcfg, V.dec_config(act.get_vocab_size(), **shape,
+                                        enc_ctx=BUCKETS[-1][0], dec_ctx=BUCKETS[-1][1]))
     buckets, dropped = tokenize_rows(wp, act, train_rows)
     sizes = {b: len(v[0]) for b, v in buckets.items()}
     print(f"train rows {len(train_rows)} (dropped {dropped} too long), buckets {sizes}; "

@@ -436,12 +436,15 @@ def test_a_shipped_gguf_becomes_a_checkpoint_again(mini, cat, tmp_path):
 def test_growing_the_decoder_keeps_the_logits_and_opens_the_new_blocks(mini, cat, tmp_path):
     """grow.py appends decoder blocks whose post-norms are zero: the grown model's logits equal the
     old ones, the new blocks' post-norm gains get a gradient (training can open them), and the grown
-    checkpoint loads as `--init` for a run with the deeper decoder."""
-    from knobtrain import grow
-    from knobtrain.train_v2 import continued_params
+    checkpoint continues in train_v2, which takes the decoder's shape from it."""
+    from knobtrain import grow, train_v2
+    from tokenizers import Tokenizer
 
+    _tiny_data(tmp_path, cat)
+    n_vocab = Tokenizer.from_file(str(tmp_path / "actions.json")).get_vocab_size()
     bcfg = minilm.BertConfig(**(mini[0].to_dict() | {"n_layer": 1}))
-    cfg = V.ConfigV2(bcfg, V.dec_config(40, d_model=32, d_ff=64, n_dec=1))
+    cfg = V.ConfigV2(bcfg, V.dec_config(n_vocab, d_model=32, d_ff=64, n_dec=1,
+                                        enc_ctx=train_v2.BUCKETS[-1][0], dec_ctx=train_v2.BUCKETS[-1][1]))
     bparams = {k: v for k, v in mini[1].items() if not k.startswith("blk.") or int(k.split(".")[1]) < 1}
     params = V.init_params(cfg, bparams, jax.random.PRNGKey(5))
     ckpt = tmp_path / "small.npz"
@@ -466,6 +469,9 @@ def test_growing_the_decoder_keeps_the_logits_and_opens_the_new_blocks(mini, cat
     for i in (1, 2):
         assert float(jnp.abs(g[f"dec.blk.{i}.ffn_post_norm.weight"]).max()) > 0
     assert float(jnp.abs(g["dec.blk.2.ffn_down.weight"]).max()) == 0  # closed until its gain moves
-    continued_params(tmp_path / "grown.npz", gcfg, V.init_params(gcfg, bparams, jax.random.PRNGKey(0)))
+    train_v2.main(["--data", str(tmp_path), "--minilm", str(mini[3]), "--out", str(tmp_path / "cont.npz"),
+                   "--steps", "1", "--batch", "4", "--n-layer", "1", "--eval-every", "100", "--eval-n", "4",
+                   "--calib-max", "8", "--init", str(tmp_path / "grown.npz")])
+    assert V.load(tmp_path / "cont.npz")[0].to_dict() == gcfg.to_dict()
     with pytest.raises(SystemExit):
         grow.grow_decoder(gcfg, grown, 2, jax.random.PRNGKey(0))
