@@ -34,7 +34,7 @@ from pathlib import Path
 from knob_bin import knob_bin
 
 REPO = Path(__file__).resolve().parent.parent
-# natural_requests.kinds uses the first eight; hard_requests.kinds uses none and the last four.
+# natural_requests.kinds uses the first eight and chat; hard_requests.kinds uses none and the last four.
 NATURAL_KINDS = ["direct", "problem", "relative", "question", "multi", "preset", "none", "sloppy"]
 KINDS = NATURAL_KINDS + ["polarity", "get", "chat", "change"]
 

@@ -20,7 +20,12 @@ def fmt_num(x: float, typ: str) -> str:
 
 
 def quote(s: str) -> str:
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A string value as the grammar writes it: between double quotes, taken
+    literally. knob's parser has no escapes, so a Windows path keeps its single
+    backslashes, and a value cannot hold a double quote."""
+    if '"' in s:
+        raise GrammarError(f"a string value cannot hold a double quote: {s!r}")
+    return '"' + s + '"'
 
 
 class GrammarError(ValueError):

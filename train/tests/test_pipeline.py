@@ -100,6 +100,33 @@ def test_split_keeps_meaning_carrying_symbols_in_training():
     assert Split._pick([0, 1], [{"+", "a"}, {"a"}], 1) == {1}
 
 
+def test_string_values_are_literal_as_knobs_parser_reads_them():
+    """knob's parser takes a quoted value literally (no escapes), so a Windows path in a
+    target keeps the single backslashes its request shows, in the generated data and in
+    the committed phrases alike."""
+    from knobtrain.grammar import quote
+    from knobtrain.phrases import DEFAULT_DIR
+
+    assert quote(r"C:\Users\ana\cat.png") == '"C:\\Users\\ana\\cat.png"'
+    with pytest.raises(GrammarError):
+        quote('say "hi"')
+    doc = json.loads(FIXTURE.read_text())
+    wallpaper = dict(next(s for s in doc["settings"] if s["value"]["type"] == "string"),
+                     id="appearance.wallpaper", title="Wallpaper picture", synonyms=["wallpaper"])
+    doc["settings"].append(wallpaper)
+    train, ev = generate(parse_catalog(doc), seed=7, n_train_per_setting=60, n_eval_per_setting=12)
+    paths = [(r["query"], a) for r in train + ev for a in r["expect"] if "\\" in a]
+    assert paths, "the generator should write some Windows paths"
+    for query, action in paths:
+        value = action.split('"')[1]
+        assert "\\\\" not in value and value in query, (query, action)
+    for f in sorted(DEFAULT_DIR.glob("*.jsonl")):
+        for n, line in enumerate(open(f), 1):
+            row = json.loads(line)
+            for a in row["expect"]:
+                assert "\\\\" not in a or "\\\\" in row["query"], f"{f.name}:{n}: {a}"
+
+
 def test_grammar_rejects_bad_outputs(cat):
     for bad in ["set nope.x true", "set appearance.dark_mode maybe", "set display.brightness 101",
                 "inc appearance.dark_mode", "toggle display.brightness", "preset nope", "set dock.position middle",

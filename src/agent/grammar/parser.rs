@@ -229,6 +229,21 @@ mod tests {
     }
 
     #[test]
+    fn a_quoted_value_is_literal() {
+        // No escapes: the training labels write a Windows path as the user typed it.
+        let cat = catalog();
+        let text = r#"set time.timezone "C:\Users\ana\x""#;
+        let Ok(Program::Actions(actions)) = parse(text, &cat) else {
+            panic!("{text} should parse");
+        };
+        assert!(matches!(
+            &actions[0],
+            Action::Set { value: ActionValue::Str(v), .. } if v == r"C:\Users\ana\x"
+        ));
+        assert!(parse(r#"set time.timezone "say "hi" ""#, &cat).is_err());
+    }
+
+    #[test]
     fn a_label_changes_each_setting_and_preset_once() {
         let cat = catalog();
         for ok in [
