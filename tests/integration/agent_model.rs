@@ -214,11 +214,21 @@ const UNSAID: [(&str, &str, &str); 3] = [
     ),
 ];
 
+/// A config with the threshold at 0.5. The unsaid-value guard is checked with
+/// v1, whose answers here are less sure than the default threshold (0.8) plans;
+/// at 0.5 they reach the guard, which is what these tests are about.
+fn v1_config(sb: &Sandbox) -> String {
+    let path = sb.path("v1-threshold.toml");
+    std::fs::write(&path, "confidence_threshold = 0.5\n").unwrap();
+    path.to_str().unwrap().to_string()
+}
+
 #[test]
 fn a_string_value_the_user_never_said_gives_suggestions_and_says_why() {
     let sb = Sandbox::new();
+    let cfg = v1_config(&sb);
     for (request, setting, _) in UNSAID {
-        let v1 = ["--settings-model", V1_MODEL];
+        let v1 = ["--config", &cfg, "--settings-model", V1_MODEL];
         let out = sb.knob(&[&v1[..], &["ask", "--platform", "gnome", "--json", request]].concat());
         assert_eq!(
             out.status.code(),
@@ -244,6 +254,8 @@ fn a_string_value_the_user_never_said_gives_suggestions_and_says_why() {
     }
     // The model's value is named, so the user can see what was refused.
     let out = sb.knob(&[
+        "--config",
+        &cfg,
         "--settings-model",
         V1_MODEL,
         "ask",
@@ -284,7 +296,10 @@ fn batch_refuses_the_same_unsaid_values_line_by_line() {
     let mut lines: Vec<&str> = UNSAID.iter().map(|(r, _, _)| *r).collect();
     lines.push("Use Noto Sans 11 as the interface font");
     std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let cfg = v1_config(&sb);
     let out = sb.knob(&[
+        "--config",
+        &cfg,
         "--settings-model",
         V1_MODEL,
         "batch",
@@ -323,10 +338,11 @@ fn string_values_from_the_request_are_still_planned() {
         .iter()
         .map(|&(r, v)| (Some(V1_MODEL), r, v))
         .chain([cases[0], cases[2]].map(|(r, v)| (None, r, v)));
+    let cfg = v1_config(&sb);
     for (model, request, value) in runs {
         let mut args = vec!["ask", "--platform", "gnome", "--json", request];
         if let Some(m) = model {
-            args.splice(0..0, ["--settings-model", m]);
+            args.splice(0..0, ["--config", &cfg, "--settings-model", m]);
         }
         let out = sb.knob(&args);
         let v = json(&out);
