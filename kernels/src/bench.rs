@@ -12,7 +12,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use crate::{
-    available_isas, gemm_tiled, gemm_with, gemv_with, quantize_row_q8_0, BlockQ8_0, Isa,
+    available_isas, gemm_tiled_with, gemm_with, gemv_with, quantize_row_q8_0, BlockQ8_0, Isa,
     QuantizedActs, ThreadPool, TiledQ8_0, QK8_0,
 };
 
@@ -67,8 +67,9 @@ pub fn default_shapes() -> Vec<Shape> {
 /// Rows of the gemm comparison (m activation rows against m gemv calls).
 pub const GEMM_M: usize = 64;
 
-/// Activation rows of the AMX rows: the tile gemm over weights repacked once
-/// against the AVX-512 VNNI gemm, timed alternately.
+/// Activation rows of the tiled rows: the gemm over weights repacked once
+/// (AMX, and AVX-512 VNNI) against the AVX-512 VNNI gemm that repacks them
+/// per call, timed alternately.
 pub const AMX_M: [usize; 5] = [4, 16, 64, 128, 512];
 
 /// What to run.
@@ -127,7 +128,7 @@ pub struct Measurement {
     /// gemm's rows/s over 64 gemv calls' rows/s.
     pub vs_gemvs: Option<Stat>,
     /// The AVX-512 VNNI gemm's time over this one's, same m, timed
-    /// alternately (AMX rows only).
+    /// alternately (tiled gemm rows only).
     pub vs_vnni: Option<Stat>,
 }
 
@@ -368,7 +369,11 @@ pub fn run(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Report {
     };
     let pools: Vec<ThreadPool> = opts.threads.iter().map(|&t| ThreadPool::new(t)).collect();
     let max_m = AMX_M[AMX_M.len() - 1];
-    let xf_amx: Vec<Vec<f32>> = if opts.isas.contains(&Isa::Amx) {
+    let tiled_isas: Vec<Isa> = [Isa::Amx, Isa::Avx512Vnni]
+        .into_iter()
+        .filter(|i| opts.isas.contains(i))
+        .collect();
+    let xf_tiled: Vec<Vec<f32>> = if !tiled_isas.is_empty() {
         (0..opts.shapes.len())
             .map(|si| make_acts(max_m, opts.shapes[si].k, 0xa3c + si as u64))
             .collect()
@@ -479,8 +484,8 @@ pub fn run(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Report {
                 progress(&line(&r));
                 report.rows.push(r);
             }
-            if opts.isas.contains(&Isa::Amx) {
-                for r in amx_rows(opts.quick, pool, &w, n, k, &xf_amx[si], &mk) {
+            for &isa in &tiled_isas {
+                for r in tiled_rows(isa, opts.quick, pool, &w, n, k, &xf_tiled[si], &mk) {
                     progress(&line(&r));
                     report.rows.push(r);
                 }
@@ -490,10 +495,13 @@ pub fn run(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Report {
     report
 }
 
-/// The AMX rows of one shape: for each m of [`AMX_M`] (up to 64 in quick
-/// mode), the AVX-512 VNNI gemm and the tile gemm over weights repacked
-/// once, timed alternately; the AMX row carries the ratio.
-fn amx_rows(
+/// The tiled rows of one shape on `isa` (AMX or AVX-512 VNNI): for each m
+/// of [`AMX_M`] (up to 64 in quick mode), the AVX-512 VNNI gemm (weights
+/// repacked per call) and `isa`'s gemm over weights repacked once, timed
+/// alternately; the tiled row carries the ratio.
+#[allow(clippy::too_many_arguments)]
+fn tiled_rows(
+    isa: Isa,
     quick: bool,
     pool: &ThreadPool,
     w: &[BlockQ8_0],
@@ -506,12 +514,12 @@ fn amx_rows(
     let mut rows = Vec::new();
     let mut acts = QuantizedActs::new();
     for m in AMX_M.into_iter().filter(|&m| !quick || m <= 64) {
-        acts.quantize_with(Isa::Amx, &xf[..m * k], m, k);
+        acts.quantize_with(isa, &xf[..m * k], m, k);
         let (mut y, mut y2) = (vec![0.0f32; m * n], vec![0.0f32; m * n]);
-        let (vnni_s, amx_s, ratio) = time_pair(
+        let (vnni_s, tiled_s, ratio) = time_pair(
             quick,
             || gemm_with(Isa::Avx512Vnni, pool, black_box(w), n, k, &acts, &mut y),
-            || gemm_tiled(pool, black_box(&tiled), &acts, &mut y2),
+            || gemm_tiled_with(isa, pool, black_box(&tiled), &acts, &mut y2),
         );
         rows.push(mk(
             &format!("gemm m={m}"),
@@ -519,8 +527,8 @@ fn amx_rows(
             vnni_s,
             m,
         ));
-        let mut r = mk(&format!("tiled gemm m={m}"), Isa::Amx.name(), amx_s, m);
-        // time_pair's ratio is time(amx) / time(vnni): invert it.
+        let mut r = mk(&format!("tiled gemm m={m}"), isa.name(), tiled_s, m);
+        // time_pair's ratio is time(tiled) / time(vnni): invert it.
         r.vs_vnni = Some(Stat {
             median: 1.0 / ratio.median,
             best: 1.0 / ratio.best,
@@ -592,8 +600,8 @@ impl Report {
             s,
             "times: median of samples, and the best sample; ratios: median of per-round ratios of kernels timed \
              alternately (best: ratio of best times); GB/s = weight bytes per second, GOP/s = 2 n k m per second, \
-             both at the median; \"tiled gemm\" (amx): weights repacked once into tile layout, \"vs vnni\" its speed over \
-             the avx512vnni gemm at the same m"
+             both at the median; \"tiled gemm\" (amx, avx512vnni): weights repacked once into tile \
+             layout, \"vs vnni\" its speed over the avx512vnni gemm (repacking per call) at the same m"
         );
         let mut last = String::new();
         for r in &self.rows {

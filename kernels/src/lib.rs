@@ -39,6 +39,8 @@ pub use block::{
 };
 pub use isa::{available_isas, isa_from_env, selected_isa, Isa};
 pub use pool::{SplitTask, ThreadPool};
+#[cfg(target_arch = "x86_64")]
+use tiled::TiledPiece;
 pub use tiled::{TiledQ8_0, TILE_N};
 
 /// Errors from this crate's fallible entry points.
@@ -327,12 +329,31 @@ pub fn gemm_with(
 /// [`gemm_tiled`] (repacked once) has no such limit: 2x VNNI from m = 2.
 pub const AMX_MIN_ROWS: usize = 16;
 
+/// The path [`gemm_tiled`] runs on: the selected path ([`selected_isa`]) when
+/// it has a gemm over repacked weights (AMX or AVX-512 VNNI), else `None`.
+pub fn tiled_isa() -> Option<Isa> {
+    let isa = selected_isa();
+    matches!(isa, Isa::Amx | Isa::Avx512Vnni).then_some(isa)
+}
+
 /// `y[r * n + j] = sum_i W[j, i] * X[r, i]` for `r < m = x.rows()`, `j < n`
-/// on the AMX path, with the weights repacked once ([`TiledQ8_0`]) rather
-/// than per call. Panics if this CPU cannot run the AMX path (ask
-/// `Isa::Amx.check()` first) or if the shapes disagree.
+/// with the weights repacked once ([`TiledQ8_0`]) rather than per call, on
+/// the path [`tiled_isa`] names. Panics if there is none (ask `tiled_isa()`
+/// first) or if the shapes disagree.
 pub fn gemm_tiled(pool: &ThreadPool, w: &TiledQ8_0, x: &QuantizedActs, y: &mut [f32]) {
     gemm_tiled_many(pool, &mut [(w, y)], x);
+}
+
+/// [`gemm_tiled`] on a given path: `Isa::Amx` or `Isa::Avx512Vnni` (panics
+/// for any other, or if this CPU cannot run it).
+pub fn gemm_tiled_with(
+    isa: Isa,
+    pool: &ThreadPool,
+    w: &TiledQ8_0,
+    x: &QuantizedActs,
+    y: &mut [f32],
+) {
+    gemm_tiled_many_with(isa, pool, &mut [(w, y)], x);
 }
 
 /// [`gemm_tiled`] of several matrices over the same activations (a layer's
@@ -345,6 +366,27 @@ pub fn gemm_tiled_many(
     jobs: &mut [(&TiledQ8_0, &mut [f32])],
     x: &QuantizedActs,
 ) {
+    let isa = tiled_isa().unwrap_or_else(|| {
+        panic!(
+            "knob-kernels: gemm_tiled needs the amx or avx512vnni path, and {} is selected",
+            selected_isa().name()
+        )
+    });
+    gemm_tiled_many_with(isa, pool, jobs, x);
+}
+
+/// [`gemm_tiled_many`] on a given path (see [`gemm_tiled_with`]).
+pub fn gemm_tiled_many_with(
+    isa: Isa,
+    pool: &ThreadPool,
+    jobs: &mut [(&TiledQ8_0, &mut [f32])],
+    x: &QuantizedActs,
+) {
+    assert!(
+        matches!(isa, Isa::Amx | Isa::Avx512Vnni),
+        "knob-kernels: gemm_tiled runs on the amx or avx512vnni path, not {}",
+        isa.name()
+    );
     let m = x.rows();
     for (w, y) in jobs.iter() {
         let (n, k) = (w.rows(), w.cols());
@@ -373,14 +415,26 @@ pub fn gemm_tiled_many(
     }
     #[cfg(target_arch = "x86_64")]
     {
-        let amx = x86::amx::Amx::new().unwrap_or_else(|| unavailable(Isa::Amx));
+        // Exactly one of the two is made; the constructors check the CPU.
+        let (amx, vnni) = match isa {
+            Isa::Amx => (
+                Some(x86::amx::Amx::new().unwrap_or_else(|| unavailable(isa))),
+                None,
+            ),
+            _ => (
+                None,
+                Some(x86::avx512vnni::Avx512Vnni::new().unwrap_or_else(|| unavailable(isa))),
+            ),
+        };
         let nb = k / QK8_0;
         let mats: Vec<(&TiledQ8_0, SendPtr)> = jobs
             .iter_mut()
             .map(|(w, y)| (&**w, SendPtr(y.as_mut_ptr())))
             .collect();
         let row_tiles = m.div_ceil(TILE_N);
-        if pool.threads() > 1 && row_tiles >= x86::amx::ROW_TILES_PER_PASS * pool.threads() {
+        if let Some(amx) = amx.filter(|_| {
+            pool.threads() > 1 && row_tiles >= x86::amx::ROW_TILES_PER_PASS * pool.threads()
+        }) {
             // Enough rows that every thread fills whole passes of row tiles:
             // split the rows, so that each thread reads only the activations
             // it quantized and writes the rows its next steps read (prefill
@@ -393,12 +447,12 @@ pub fn gemm_tiled_many(
             pool.run(tasks, &|t| {
                 let tiles = t * per..((t + 1) * per).min(row_tiles);
                 let (r0, r1) = (tiles.start * TILE_N, (tiles.end * TILE_N).min(m));
-                let mut pieces: Vec<x86::amx::TiledPiece<'_, '_>> = mats
+                let mut pieces: Vec<TiledPiece<'_, '_>> = mats
                     .iter()
                     .filter(|(w, _)| w.rows() > 0)
                     .map(|&(w, ref y)| {
                         let n = w.rows();
-                        x86::amx::TiledPiece {
+                        TiledPiece {
                             vals: &w.vals,
                             scales: &w.scales,
                             cols: n,
@@ -442,7 +496,7 @@ pub fn gemm_tiled_many(
                 }
                 let n = w.rows();
                 let (j0, j1) = (a * TILE_N, (b * TILE_N).min(n));
-                pieces.push(x86::amx::TiledPiece {
+                pieces.push(TiledPiece {
                     vals: &w.vals[a * nb..b * nb],
                     scales: &w.scales[a * nb..b * nb],
                     cols: j1 - j0,
@@ -453,13 +507,19 @@ pub fn gemm_tiled_many(
                     out: unsafe { OutRows::new(y.get().add(j0), n, m, j1 - j0) },
                 });
             }
-            x86::amx::gemm_tiled_pieces(amx, nb, x, 0..row_tiles, &mut pieces);
+            match (amx, vnni) {
+                (Some(amx), _) => {
+                    x86::amx::gemm_tiled_pieces(amx, nb, x, 0..row_tiles, &mut pieces)
+                }
+                (None, Some(vnni)) => x86::avx512vnni::gemm_tiled_pieces(vnni, nb, x, &mut pieces),
+                (None, None) => unreachable!("one path was made above"),
+            }
         });
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
         let _ = pool;
-        unavailable(Isa::Amx)
+        unavailable(isa)
     }
 }
 

@@ -7,7 +7,7 @@
 //! 512-byte tile of 8 rows x 64 bytes. The layout is plain data, built the
 //! same on any CPU; only the AMX gemm reads it.
 
-use crate::{BlockQ8_0, QK8_0};
+use crate::{BlockQ8_0, OutRows, QK8_0};
 
 /// Weight rows per tile group (the N of one `tdpbssd`).
 pub const TILE_N: usize = 16;
@@ -31,6 +31,18 @@ pub(crate) struct Scales16(pub [f32; TILE_N]);
 
 impl Scales16 {
     pub const ZERO: Scales16 = Scales16([0.0; TILE_N]);
+}
+
+/// Some whole 16-row groups of one repacked matrix (`nb` tiles and scales
+/// per group) and where their `cols` output columns go: `out`'s columns
+/// from 0, its row 0 being the first row of the activation rows computed.
+/// The unit of work of both tiled gemms (AMX and AVX-512 VNNI).
+#[allow(dead_code)] // built only on x86-64
+pub(crate) struct TiledPiece<'w, 'o> {
+    pub vals: &'w [BTile],
+    pub scales: &'w [Scales16],
+    pub cols: usize,
+    pub out: OutRows<'o>,
 }
 
 /// Repacks `rows <= 16` weight rows of `nb` blocks (`w` holds them row after

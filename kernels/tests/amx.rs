@@ -1,4 +1,4 @@
-//! The AMX gemm, over weights repacked once ([`gemm_tiled`]) and through
+//! The AMX gemm, over weights repacked once ([`gemm_tiled_with`]) and through
 //! `gemm_with(Isa::Amx, ..)` (repacked per call), against the scalar path:
 //! odd and tile-edge shapes, one and many blocks, extreme values, zero
 //! scales. On a CPU or OS without AMX each test says on stderr (uncaptured,
@@ -46,7 +46,7 @@ fn check_shape(n: usize, k: usize, m: usize, seed: u64, wk: WeightKind, threads:
 
     let tiled = TiledQ8_0::new(&w, n, k);
     let mut got = vec![f32::NAN; m * n];
-    gemm_tiled(&pool, &tiled, &acts, &mut got);
+    gemm_tiled_with(Isa::Amx, &pool, &tiled, &acts, &mut got);
     let mut per_call = vec![f32::NAN; m * n];
     gemm_with(Isa::Amx, &pool, &w, n, k, &acts, &mut per_call);
     for r in 0..m {
@@ -171,7 +171,7 @@ fn amx_extreme_values_are_exact() {
         let exact = (k / 32) as f32 * (wq as f32) * (31.0 * xq as f32 + 127.0);
         let tiled = TiledQ8_0::new(&w, n, k);
         let mut y = vec![0.0f32; m * n];
-        gemm_tiled(&ThreadPool::new(1), &tiled, &acts, &mut y);
+        gemm_tiled_with(Isa::Amx, &ThreadPool::new(1), &tiled, &acts, &mut y);
         assert!(
             y.iter().all(|&v| v == exact),
             "w {wq} x {xq}: {y:?} != {exact}"
@@ -198,7 +198,8 @@ fn amx_zero_scales_give_zero() {
     let mut acts = QuantizedActs::new();
     acts.quantize_with(Isa::Scalar, &vec![1.0f32; m * k], m, k);
     let mut y = vec![f32::NAN; m * n];
-    gemm_tiled(
+    gemm_tiled_with(
+        Isa::Amx,
         &ThreadPool::new(1),
         &TiledQ8_0::new(&w0, n, k),
         &acts,
@@ -215,7 +216,8 @@ fn amx_zero_scales_give_zero() {
     ];
     acts.quantize_with(Isa::Scalar, &vec![0.0f32; m * k], m, k);
     let mut y = vec![f32::NAN; m * n];
-    gemm_tiled(
+    gemm_tiled_with(
+        Isa::Amx,
         &ThreadPool::new(1),
         &TiledQ8_0::new(&w1, n, k),
         &acts,
@@ -243,7 +245,7 @@ fn amx_gives_the_same_bits_with_any_thread_count() {
             .into_iter()
             .map(|t| {
                 let mut y = vec![f32::NAN; m * n];
-                gemm_tiled(&ThreadPool::new(t), &tiled, &acts, &mut y);
+                gemm_tiled_with(Isa::Amx, &ThreadPool::new(t), &tiled, &acts, &mut y);
                 y.iter().map(|v| v.to_bits()).collect()
             })
             .collect();
@@ -297,7 +299,7 @@ fn amx_many_matrices_give_each_its_own_product() {
             .iter()
             .map(|w| {
                 let mut y = vec![f32::NAN; m * w.rows()];
-                gemm_tiled(&ThreadPool::new(1), w, &acts, &mut y);
+                gemm_tiled_with(Isa::Amx, &ThreadPool::new(1), w, &acts, &mut y);
                 bits(&y)
             })
             .collect();

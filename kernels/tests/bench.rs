@@ -2,8 +2,8 @@
 //! row with sane numbers, and the table says what was measured (knob's
 //! `bench kernels --json` serializes the same report).
 
-use knob_kernels::available_isas;
 use knob_kernels::bench::{run, BenchOptions, Shape};
+use knob_kernels::{available_isas, Isa};
 
 #[test]
 fn tiny_benchmark_reports_every_path() {
@@ -40,28 +40,35 @@ fn tiny_benchmark_reports_every_path() {
             assert_eq!(gemv.vs_ggml.is_some(), report.ggml);
         }
     }
-    // With AMX: the tile gemm at several m next to the VNNI gemm, with the ratio.
-    if available_isas().contains(&knob_kernels::Isa::Amx) {
+    // With AMX or AVX-512 VNNI: each one's tiled gemm at several m next to
+    // the VNNI gemm, with the ratio; without either, no ratio anywhere.
+    let tiled: Vec<Isa> = [Isa::Amx, Isa::Avx512Vnni]
+        .into_iter()
+        .filter(|i| available_isas().contains(i))
+        .collect();
+    for isa in &tiled {
         for m in [4, 16, 64] {
             for threads in [1, 2] {
-                let amx = report
+                let row = report
                     .rows
                     .iter()
                     .find(|r| {
-                        r.path == "amx"
+                        r.path == isa.name()
                             && r.op == format!("tiled gemm m={m}")
                             && r.threads == threads
                     })
-                    .unwrap_or_else(|| panic!("no amx row for m={m}, {threads} threads"));
-                assert!(amx.gop_per_s > 0.0 && amx.vs_vnni.is_some_and(|v| v.median > 0.0));
+                    .unwrap_or_else(|| panic!("no {isa} tiled row for m={m}, {threads} threads"));
+                assert!(row.gop_per_s > 0.0 && row.vs_vnni.is_some_and(|v| v.median > 0.0));
                 assert!(report.rows.iter().any(|r| r.path == "avx512vnni"
                     && r.op == format!("gemm m={m}")
                     && r.threads == threads));
             }
         }
-        assert!(report.to_table().contains("vs vnni"));
-    } else {
+    }
+    if tiled.is_empty() {
         assert!(report.rows.iter().all(|r| r.vs_vnni.is_none()));
+    } else {
+        assert!(report.to_table().contains("vs vnni"));
     }
     assert_eq!(report.read_bw.len(), 2);
     let table = report.to_table();

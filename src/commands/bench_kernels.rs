@@ -130,7 +130,7 @@ pub struct MeasurementJson {
     /// gemm's rows/s over 64 gemv calls' rows/s (gemm rows).
     pub vs_gemvs: Option<StatJson>,
     /// The AVX-512 VNNI gemm's time over this one's, same m, timed
-    /// alternately (AMX rows only).
+    /// alternately (tiled gemm rows only).
     pub vs_vnni: Option<StatJson>,
 }
 

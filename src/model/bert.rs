@@ -19,7 +19,7 @@ use knob_kernels::ops;
 use knob_kernels::{QuantizedActs, ThreadPool};
 
 use super::mu::Norm;
-use super::{attend, par_heads, Linear, Loader, ModelError, ModelSource, TensorData};
+use super::{attend, par_heads, Linear, Loader, ModelError, ModelSource, Repack, TensorData};
 
 /// How the last hidden states become one vector (`bert.pooling_type`,
 /// llama.cpp's numbering).
@@ -67,7 +67,11 @@ impl Config {
     /// The config from the `bert.*` keys alone, whatever the file's
     /// architecture: a settings model v2 (`mu`) keeps its encoder under them.
     pub fn from_keys(src: &dyn ModelSource) -> Result<Self, ModelError> {
-        let ld = Loader { src, arch: "bert" };
+        let ld = Loader {
+            src,
+            arch: "bert",
+            repack: Repack::OnAnyTiledPath,
+        };
         let dim = ld.u32("embedding_length")?;
         let n_heads = ld.u32("attention.head_count")?;
         if dim % n_heads != 0 {
@@ -202,7 +206,11 @@ pub struct Weights {
 
 impl Weights {
     pub fn load(src: &dyn ModelSource, c: &Config) -> Result<Self, ModelError> {
-        let ld = Loader { src, arch: "bert" };
+        let ld = Loader {
+            src,
+            arch: "bert",
+            repack: Repack::OnAnyTiledPath,
+        };
         let (d, ff) = (c.dim, c.hidden_dim);
         let mut layers = Vec::with_capacity(c.n_layers);
         for i in 0..c.n_layers {

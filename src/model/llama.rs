@@ -12,7 +12,7 @@ use super::kv_cache::{KvRows, KvStore, KvType};
 use super::profile::{Op, Profiler};
 use super::{
     attend_kv, gemv_many, par_causal_heads, par_rows, LanguageModel, Linear, Loader, ModelError,
-    ModelSource, RopeTable,
+    ModelSource, Repack, RopeTable,
 };
 
 mod beams;
@@ -163,7 +163,13 @@ pub struct Weights {
 
 impl Weights {
     pub fn load(src: &dyn ModelSource, c: &Config) -> Result<Self, ModelError> {
-        let ld = Loader { src, arch: "llama" };
+        // A chat model's weights are most of knob's memory: no second copy
+        // where the tile unit is not the gain.
+        let ld = Loader {
+            src,
+            arch: "llama",
+            repack: Repack::OnAmx,
+        };
         let mut layers = Vec::with_capacity(c.n_layers);
         for i in 0..c.n_layers {
             let n = |s: &str| format!("blk.{i}.{s}.weight");

@@ -84,6 +84,24 @@ pub trait ModelSource {
 pub(crate) struct Loader<'a> {
     pub src: &'a dyn ModelSource,
     pub arch: &'a str,
+    /// Where the matrices it loads keep a second, repacked copy.
+    pub repack: Repack,
+}
+
+/// On which paths a matrix's Q8_0 weights are repacked once for the tiled
+/// gemm (`knob_kernels::gemm_tiled`) rather than per product. The copy is as
+/// large as the weights.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Repack {
+    /// Only on the AMX path, whose per-call repacking costs the most. For
+    /// chat models: on AVX-512 VNNI a second copy of every matrix took
+    /// SmolLM2's peak RSS from 182 to 295 MiB, past the 1.25x of weights
+    /// plus KV cache that issue 3 allows.
+    OnAmx,
+    /// On every path that has a tiled gemm (AMX, AVX-512 VNNI). For the
+    /// small models of the settings agent, whose latency is the product:
+    /// on a Zen 4 the per-call repacking was most of a request's time.
+    OnAnyTiledPath,
 }
 
 impl<'a> Loader<'a> {
@@ -95,7 +113,11 @@ impl<'a> Loader<'a> {
                 "architecture {found:?} is not {arch}"
             )));
         }
-        Ok(Loader { src, arch })
+        Ok(Loader {
+            src,
+            arch,
+            repack: Repack::OnAmx,
+        })
     }
 
     pub fn u32(&self, key: &str) -> Result<usize, ModelError> {
@@ -182,7 +204,7 @@ impl<'a> Loader<'a> {
                 why: format!("data does not hold {n}x{k} values"),
             });
         }
-        Ok(Linear::new(n, k, data))
+        Ok(Linear::with_repack(n, k, data, self.repack))
     }
 }
 
@@ -193,33 +215,45 @@ pub struct Linear {
     /// input features (columns)
     pub k: usize,
     pub data: TensorData,
-    /// Q8_0 weights repacked for the AMX tile gemm, made on the first product
-    /// of several rows (prefill, encoders) when the AMX path is selected;
+    /// Q8_0 weights repacked once for the tiled gemm, made on the first
+    /// product of several rows (prefill, encoders, beams) when the selected
+    /// path has one (`knob_kernels::tiled_isa`) and `repack` allows it;
     /// `None` otherwise. One-row products (decode) keep reading `data`.
     tiled: OnceLock<Option<TiledQ8_0>>,
+    repack: Repack,
 }
 
 impl Linear {
+    /// A matrix repacked only on the AMX path ([`Repack::OnAmx`]).
     pub fn new(n: usize, k: usize, data: TensorData) -> Linear {
+        Linear::with_repack(n, k, data, Repack::OnAmx)
+    }
+
+    pub fn with_repack(n: usize, k: usize, data: TensorData, repack: Repack) -> Linear {
         Linear {
             n,
             k,
             data,
             tiled: OnceLock::new(),
+            repack,
         }
     }
 
-    /// The repacked tiles, when the AMX path runs (made on the first call).
+    /// The repacked tiles, when the selected path has a tiled gemm and
+    /// `repack` allows it there (made on the first call).
     fn tiled(&self, w: &dyn QBlocks) -> Option<&TiledQ8_0> {
         self.tiled
             .get_or_init(|| {
-                (knob_kernels::selected_isa() == Isa::Amx)
-                    .then(|| TiledQ8_0::new(w.blocks(), self.n, self.k))
+                let wanted = matches!(
+                    (knob_kernels::tiled_isa(), self.repack),
+                    (Some(Isa::Amx), _) | (Some(_), Repack::OnAnyTiledPath)
+                );
+                wanted.then(|| TiledQ8_0::new(w.blocks(), self.n, self.k))
             })
             .as_ref()
     }
 
-    /// The repacked tiles of Q8_0 weights on the AMX path.
+    /// The repacked tiles of Q8_0 weights, where the selected path has them.
     fn tiled_q8(&self) -> Option<&TiledQ8_0> {
         match &self.data {
             TensorData::Q8(w) => self.tiled(w.as_ref()),
@@ -243,8 +277,8 @@ impl Linear {
                 if m == 1 {
                     knob_kernels::gemv(pool, w.blocks(), self.n, self.k, xq, &mut y[..self.n]);
                 } else if let Some(t) = self.tiled(w.as_ref()) {
-                    // Tile products beat the AVX-512 VNNI gemm from 2 rows on
-                    // (measured with `knob bench kernels`).
+                    // Weights repacked once beat repacking them per call
+                    // from 2 rows on, on both paths (`knob bench kernels`).
                     knob_kernels::gemm_tiled(pool, t, xq, &mut y[..m * self.n]);
                 } else {
                     knob_kernels::gemm(pool, w.blocks(), self.n, self.k, xq, &mut y[..m * self.n]);
@@ -265,7 +299,7 @@ impl Linear {
     }
 
     /// [`Linear::forward`] of several matrices over the same `m > 1` rows
-    /// (a layer's q, k and v): on the AMX path in one round of the pool,
+    /// (a layer's q, k and v): with a tiled gemm in one round of the pool,
     /// which shares the columns of all of them between the threads
     /// (`knob_kernels::gemm_tiled_many`); otherwise one product each.
     pub fn forward_many<const N: usize>(
@@ -788,43 +822,56 @@ mod tests {
 
     #[test]
     fn linear_on_several_rows_matches_the_scalar_gemm_on_every_path() {
-        // With AMX selected (KNOB_ISA=amx, or detected) the product goes
-        // through weights repacked once into tiles; the result must stay
-        // within the kernels' tolerance of the scalar specification.
+        // With AMX or AVX-512 VNNI selected (by KNOB_ISA, or detected) the
+        // product goes through weights repacked once into tiles where the
+        // matrix's policy allows; either way it must stay within the
+        // kernels' tolerance of the scalar specification.
         let (n, k, m) = (37, 96, 20);
         let v: Vec<f32> = (0..n * k)
             .map(|i| ((i * 7919) % 211) as f32 / 105.0 - 1.0)
             .collect();
         let mut b = vec![BlockQ8_0::ZERO; n * k / 32];
         knob_kernels::quantize_row_q8_0(&v, &mut b);
-        let lin = Linear::new(n, k, TensorData::Q8(Arc::new(b.clone())));
         let x: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
         let mut xq = QuantizedActs::new();
         xq.quantize(&x, m, k);
         let pool = ThreadPool::new(2);
-        let mut y = vec![0.0f32; m * n];
-        lin.forward(&pool, &x, &xq, m, &mut y);
         let mut want = vec![0.0f32; m * n];
         knob_kernels::gemm_with(Isa::Scalar, &pool, &b, n, k, &xq, &mut want);
-        for r in 0..m {
-            let xs: Vec<i8> = xq.row_values(r).collect();
-            for j in 0..n {
-                let abs: f32 = (0..k / 32)
-                    .map(|bi| {
-                        let blk = &b[j * (k / 32) + bi];
-                        let s: f32 = (0..32)
-                            .map(|i| (blk.qs[i] as f32 * xs[bi * 32 + i] as f32).abs())
-                            .sum();
-                        (blk.scale() * xq.row_scales(r)[bi]).abs() * s
-                    })
-                    .sum();
-                let tol = knob_kernels::dot_tolerance(k / 32, abs);
-                let (got, exp) = (y[r * n + j], want[r * n + j]);
-                assert!((got - exp).abs() <= tol, "y[{r},{j}] = {got}, scalar {exp}");
+        let isa = knob_kernels::tiled_isa();
+        for (repack, tiled) in [
+            (Repack::OnAmx, isa == Some(Isa::Amx)),
+            (Repack::OnAnyTiledPath, isa.is_some()),
+        ] {
+            let lin = Linear::with_repack(n, k, TensorData::Q8(Arc::new(b.clone())), repack);
+            let mut y = vec![0.0f32; m * n];
+            lin.forward(&pool, &x, &xq, m, &mut y);
+            for r in 0..m {
+                let xs: Vec<i8> = xq.row_values(r).collect();
+                for j in 0..n {
+                    let abs: f32 = (0..k / 32)
+                        .map(|bi| {
+                            let blk = &b[j * (k / 32) + bi];
+                            let s: f32 = (0..32)
+                                .map(|i| (blk.qs[i] as f32 * xs[bi * 32 + i] as f32).abs())
+                                .sum();
+                            (blk.scale() * xq.row_scales(r)[bi]).abs() * s
+                        })
+                        .sum();
+                    let tol = knob_kernels::dot_tolerance(k / 32, abs);
+                    let (got, exp) = (y[r * n + j], want[r * n + j]);
+                    assert!(
+                        (got - exp).abs() <= tol,
+                        "{repack:?}: y[{r},{j}] = {got}, scalar {exp}"
+                    );
+                }
             }
+            assert_eq!(
+                lin.tiled.get().is_some_and(|t| t.is_some()),
+                tiled,
+                "{repack:?} on {isa:?}"
+            );
         }
-        let amx = knob_kernels::selected_isa() == Isa::Amx;
-        assert_eq!(lin.tiled.get().is_some_and(|t| t.is_some()), amx);
     }
 
     #[test]

@@ -32,7 +32,7 @@ use std::sync::OnceLock;
 
 use super::avx512vnni::{self, Avx512Vnni};
 use crate::acts::{ActRow, Q32};
-use crate::tiled::{pack_group, BTile, Scales16, TILE_N};
+use crate::tiled::{pack_group, BTile, Scales16, TiledPiece, TILE_N};
 use crate::{BlockQ8_0, Kernels, OutRows, QuantizedActs, QK8_0};
 
 /// Proof that the CPU has AMX-TILE/AMX-INT8 and the AVX-512 VNNI path, and
@@ -218,16 +218,6 @@ impl Kernels for Amx {
             }
         });
     }
-}
-
-/// Some whole 16-row groups of one repacked matrix (`nb` tiles and scales
-/// per group) and where their `cols` output columns go: `out`'s columns
-/// from 0, its row 0 being the first row of the row tiles computed.
-pub(crate) struct TiledPiece<'w, 'o> {
-    pub vals: &'w [BTile],
-    pub scales: &'w [Scales16],
-    pub cols: usize,
-    pub out: OutRows<'o>,
 }
 
 /// The AMX gemm over pre-repacked weights: every piece against the row

@@ -17,6 +17,7 @@ use std::arch::x86_64::*;
 
 use super::avx2;
 use crate::acts::{ActRow, Q32};
+use crate::tiled::{BTile, Scales16, TiledPiece, TILE_N};
 use crate::{BlockQ8_0, Kernels, OutRows, QuantizedActs, QK8_0};
 
 pub(crate) const REQUIRES: &str = "needs AVX-512 F/BW/VL with VNNI, plus AVX2, FMA and F16C";
@@ -342,4 +343,115 @@ unsafe fn gemm_rows(w: &[BlockQ8_0], nb: usize, x: &QuantizedActs, out: &mut Out
         }
         j += rows;
     }
+}
+
+/// The AVX-512 VNNI gemm over weights repacked once ([`crate::TiledQ8_0`]):
+/// every piece against all of `x`'s rows. A repacked block of 16 weight rows
+/// is exactly the 8 registers `pack_tile` builds per call (register g holds
+/// values `4g..4g+4` of each row, lane = row), stored signed for the AMX
+/// path too, so the top bits are flipped as the tile is loaded. On a Zen 4
+/// without AMX the per-call packing was most of the settings agent's time.
+pub(crate) fn gemm_tiled_pieces(
+    _token: Avx512Vnni,
+    nb: usize,
+    x: &QuantizedActs,
+    pieces: &mut [TiledPiece<'_, '_>],
+) {
+    assert!(x.cols() == nb * QK8_0);
+    for p in pieces.iter() {
+        assert!(p.vals.len() == p.scales.len() && p.vals.len() == p.cols.div_ceil(TILE_N) * nb);
+    }
+    for p in pieces.iter_mut() {
+        for (g, (v, s)) in p
+            .vals
+            .chunks_exact(nb)
+            .zip(p.scales.chunks_exact(nb))
+            .enumerate()
+        {
+            let j = g * TILE_N;
+            let cols = TILE_N.min(p.cols - j);
+            // Activation rows eight at a time, then the rest by 4, 2 and 1,
+            // so no row is computed twice.
+            let m = x.rows();
+            let mut r = 0;
+            while r < m {
+                let left = m - r;
+                // SAFETY: the token proves the features; v and s hold nb
+                // entries (checked above); rows r.. exist in x.
+                r += unsafe {
+                    if left >= 8 {
+                        tiled_rows::<8>(v, s, x, r, &mut p.out, j, cols)
+                    } else if left >= 4 {
+                        tiled_rows::<4>(v, s, x, r, &mut p.out, j, cols)
+                    } else if left >= 2 {
+                        tiled_rows::<2>(v, s, x, r, &mut p.out, j, cols)
+                    } else {
+                        tiled_rows::<1>(v, s, x, r, &mut p.out, j, cols)
+                    }
+                };
+            }
+        }
+    }
+}
+
+/// Activation rows `r0..r0 + R` times one repacked group of 16 weight rows
+/// (`vals`, `scales`: one entry per block), into `out` columns `j..j + cols`.
+/// Returns R.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+unsafe fn tiled_rows<const R: usize>(
+    vals: &[BTile],
+    scales: &[Scales16],
+    x: &QuantizedActs,
+    r0: usize,
+    out: &mut OutRows<'_>,
+    j: usize,
+    cols: usize,
+) -> usize {
+    let flip = _mm512_set1_epi8(-128);
+    let xrows: [ActRow<'_>; R] = std::array::from_fn(|c| x.row(r0 + c));
+    let mut acc = [_mm512_setzero_ps(); R];
+    for (b, (tile, sc)) in vals.iter().zip(scales).enumerate() {
+        let tp = tile.0.as_ptr().cast::<__m512i>();
+        let wv: [__m512i; 8] = std::array::from_fn(|g| {
+            // SAFETY: a BTile is 512 bytes, 64-byte aligned: 8 aligned registers.
+            let v = unsafe { _mm512_load_si512(tp.add(g)) };
+            _mm512_xor_si512(v, flip)
+        });
+        // SAFETY: Scales16 is 16 f32, 64-byte aligned.
+        let ws = unsafe { _mm512_load_ps(sc.0.as_ptr()) };
+        for (c, row) in xrows.iter().enumerate() {
+            // SAFETY: b < nb == row.qs.len(); a Q32 is 32 readable bytes.
+            let (q, xs, xd) = unsafe {
+                (
+                    row.qs.get_unchecked(b).0.as_ptr().cast::<i32>(),
+                    *row.sums.get_unchecked(b),
+                    *row.d.get_unchecked(b),
+                )
+            };
+            let mut dot = _mm512_set1_epi32(-128 * xs);
+            for (g, &w) in wv.iter().enumerate() {
+                // SAFETY: g < 8, so bytes 4g..4g+4 of the 32 are in the block.
+                let x4 = unsafe { q.add(g).read_unaligned() };
+                dot = _mm512_dpbusd_epi32(dot, w, _mm512_set1_epi32(x4));
+            }
+            acc[c] = _mm512_fmadd_ps(
+                _mm512_mul_ps(ws, _mm512_set1_ps(xd)),
+                _mm512_cvtepi32_ps(dot),
+                acc[c],
+            );
+        }
+    }
+    for (c, a) in acc.iter().enumerate() {
+        let dst = &mut out.row_mut(r0 + c)[j..j + cols];
+        if cols == TILE_N {
+            // SAFETY: dst is 16 writable f32.
+            unsafe { _mm512_storeu_ps(dst.as_mut_ptr(), *a) };
+        } else {
+            let mut lanes = [0.0f32; TILE_N];
+            // SAFETY: lanes is 16 writable f32.
+            unsafe { _mm512_storeu_ps(lanes.as_mut_ptr(), *a) };
+            dst.copy_from_slice(&lanes[..cols]);
+        }
+    }
+    R
 }

@@ -3,7 +3,7 @@
 use knob_kernels::ops;
 use knob_kernels::{QuantizedActs, ThreadPool};
 
-use crate::model::{attend, gemv_many, par_heads, Linear, Loader, ModelError, ModelSource};
+use crate::model::{attend, gemv_many, par_heads, Linear, Loader, ModelError, ModelSource, Repack};
 
 /// Which encoder a mu file holds (`mu.encoder.kind`, docs/mu-gguf.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -270,7 +270,11 @@ impl Weights {
     }
 
     pub fn load(src: &dyn ModelSource, c: &Config) -> Result<Self, ModelError> {
-        let ld = Loader { src, arch: "mu" };
+        let ld = Loader {
+            src,
+            arch: "mu",
+            repack: Repack::OnAnyTiledPath,
+        };
         let (d, q, kv, ff) = (c.dim, c.n_heads * c.head_dim, c.kv_dim(), c.hidden_dim);
         // `kv_in`: the width K and V read (cross-attention reads the encoder's)
         let attn =
