@@ -45,6 +45,23 @@ pub(crate) struct TiledPiece<'w, 'o> {
     pub out: OutRows<'o>,
 }
 
+#[allow(dead_code)] // used only on x86-64
+impl<'w> TiledPiece<'w, '_> {
+    /// The piece's groups, `nb` tiles and scales each, with the first output
+    /// column and the number of columns (16, fewer in the last) of each. The
+    /// slices borrow the weights, not the piece, so `out` stays writable.
+    pub fn groups(
+        &self,
+        nb: usize,
+    ) -> impl Iterator<Item = (usize, usize, &'w [BTile], &'w [Scales16])> + 'w {
+        let (vals, scales, n) = (self.vals, self.scales, self.cols);
+        vals.chunks_exact(nb)
+            .zip(scales.chunks_exact(nb))
+            .enumerate()
+            .map(move |(g, (v, s))| (g * TILE_N, TILE_N.min(n - g * TILE_N), v, s))
+    }
+}
+
 /// Repacks `rows <= 16` weight rows of `nb` blocks (`w` holds them row after
 /// row) into `vals` and `scales` (`nb` entries each). Missing rows are zero
 /// with scale 0, so they contribute nothing.

@@ -10,77 +10,41 @@ mod common;
 
 use std::io::Write;
 
-use common::{activations, dot_f64, weights, Rng, WeightKind};
+use common::{
+    activations, extreme_case, isa_here, weights, zero_scale_cases, GemmCase, Rng, WeightKind,
+    EXTREME_PAIRS,
+};
 use knob_kernels::*;
 use proptest::prelude::*;
 
-/// Whether the AMX path runs here; if not, says why on the real stderr
-/// (libtest captures `eprintln!`, not direct writes).
 fn amx_here(test: &str) -> bool {
-    match Isa::Amx.check() {
-        Ok(()) => true,
-        Err(reason) => {
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIPPED {test}: the amx path cannot run here: {reason}"
-            );
-            false
-        }
-    }
+    isa_here(Isa::Amx, test)
 }
 
 /// gemm_tiled and gemm_with(Amx) on one shape against the scalar path
 /// (within `dot_tolerance`), and against each other from AMX_MIN_ROWS rows
 /// on (bit for bit: the same tile code runs on the same data).
 fn check_shape(n: usize, k: usize, m: usize, seed: u64, wk: WeightKind, threads: usize) {
-    let mut rng = Rng(seed | 1);
-    let w = weights(&mut rng, n, k, wk);
-    let x = activations(&mut rng, m, k);
-    let nb = k / 32;
-    let mut acts = QuantizedActs::new();
-    acts.quantize_with(Isa::Scalar, &x, m, k);
-    let one = ThreadPool::new(1);
+    let case = GemmCase::new(n, k, m, seed, wk);
+    let (w, acts) = (&case.w, &case.acts);
     let pool = ThreadPool::new(threads);
-    let mut want = vec![0.0f32; m * n];
-    gemm_with(Isa::Scalar, &one, &w, n, k, &acts, &mut want);
-
-    let tiled = TiledQ8_0::new(&w, n, k);
+    let tiled = TiledQ8_0::new(w, n, k);
     let mut got = vec![f32::NAN; m * n];
-    gemm_tiled_with(Isa::Amx, &pool, &tiled, &acts, &mut got);
+    gemm_tiled_with(Isa::Amx, &pool, &tiled, acts, &mut got);
+    case.assert_near_scalar("gemm_tiled(amx)", &got);
     let mut per_call = vec![f32::NAN; m * n];
-    gemm_with(Isa::Amx, &pool, &w, n, k, &acts, &mut per_call);
-    for r in 0..m {
-        for j in 0..n {
-            let (_, abs) = dot_f64(&w[j * nb..(j + 1) * nb], &acts, r);
-            let tol = dot_tolerance(nb, abs as f32);
-            let (g, e) = (got[r * n + j], want[r * n + j]);
-            assert!(
-                (g - e).abs() <= tol,
-                "gemm_tiled {n}x{k} m {m}: y[{r},{j}] = {g}, scalar {e}, tol {tol}"
+    gemm_with(Isa::Amx, &pool, w, n, k, acts, &mut per_call);
+    if m >= AMX_MIN_ROWS {
+        for (i, (p, g)) in per_call.iter().zip(&got).enumerate() {
+            assert_eq!(
+                p.to_bits(),
+                g.to_bits(),
+                "gemm_with(amx) {n}x{k} m {m}: y[{i}] = {p}, gemm_tiled {g}"
             );
-            let p = per_call[r * n + j];
-            if m >= AMX_MIN_ROWS {
-                assert_eq!(
-                    p.to_bits(),
-                    g.to_bits(),
-                    "gemm_with(amx) {n}x{k} m {m}: y[{r},{j}] = {p}, gemm_tiled {g}"
-                );
-            } else {
-                // Fewer rows run the AVX-512 VNNI gemm (or gemv for m = 1).
-                assert!(
-                    (p - e).abs() <= tol,
-                    "gemm_with(amx) m {m}: y[{r},{j}] = {p}, scalar {e}"
-                );
-            }
         }
-    }
-}
-
-fn kind(i: u8) -> WeightKind {
-    match i % 3 {
-        0 => WeightKind::Random,
-        1 => WeightKind::Extreme,
-        _ => WeightKind::WithMinus128,
+    } else {
+        // Fewer rows run the AVX-512 VNNI gemm (or gemv for m = 1).
+        case.assert_near_scalar("gemm_with(amx)", &per_call);
     }
 }
 
@@ -102,7 +66,7 @@ proptest! {
         let k = nb * 32;
         // Keep the scalar reference cheap in debug builds.
         let m = m.min((1 << 19) / (n * k)).max(1);
-        check_shape(n, k, m, seed, kind(wk), threads);
+        check_shape(n, k, m, seed, WeightKind::nth(wk), threads);
     }
 }
 
@@ -142,33 +106,16 @@ fn amx_edge_shapes() {
     check_shape(203, 160, 200, 11, WeightKind::Random, 3);
 }
 
-/// Weights of scale 1 and integer activations with a block maximum of 127
-/// (so the activation scale is 1 and the values pass through unchanged):
-/// every product and sum is an integer well inside f32's exact range, so the
-/// result must be exact.
+/// Integer-valued weights and activations (`common::extreme_case`): the
+/// result must be exact, tiled and per call.
 #[test]
 fn amx_extreme_values_are_exact() {
     if !amx_here("amx_extreme_values_are_exact") {
         return;
     }
     let (n, k, m) = (18, 128, 17);
-    let one = f32_to_f16(1.0).to_le_bytes();
-    for (wq, xq) in [(127i8, -127i32), (-127, -127), (-128, -127), (-128, 127)] {
-        let w = vec![
-            BlockQ8_0 {
-                d: one,
-                qs: [wq; 32]
-            };
-            n * k / 32
-        ];
-        // Every block: 31 copies of xq and one 127 (so the scale is 1).
-        let x: Vec<f32> = (0..m * k)
-            .map(|i| if i % 32 == 0 { 127.0 } else { xq as f32 })
-            .collect();
-        let mut acts = QuantizedActs::new();
-        acts.quantize_with(Isa::Scalar, &x, m, k);
-        assert!(acts.row_scales(0).iter().all(|&d| d == 1.0));
-        let exact = (k / 32) as f32 * (wq as f32) * (31.0 * xq as f32 + 127.0);
+    for (wq, xq) in EXTREME_PAIRS {
+        let (w, acts, exact) = extreme_case(n, k, m, wq, xq);
         let tiled = TiledQ8_0::new(&w, n, k);
         let mut y = vec![0.0f32; m * n];
         gemm_tiled_with(Isa::Amx, &ThreadPool::new(1), &tiled, &acts, &mut y);
@@ -188,42 +135,12 @@ fn amx_zero_scales_give_zero() {
         return;
     }
     let (n, k, m) = (20, 96, 18);
-    let w0 = vec![
-        BlockQ8_0 {
-            d: [0, 0],
-            qs: [100; 32]
-        };
-        n * k / 32
-    ];
-    let mut acts = QuantizedActs::new();
-    acts.quantize_with(Isa::Scalar, &vec![1.0f32; m * k], m, k);
-    let mut y = vec![f32::NAN; m * n];
-    gemm_tiled_with(
-        Isa::Amx,
-        &ThreadPool::new(1),
-        &TiledQ8_0::new(&w0, n, k),
-        &acts,
-        &mut y,
-    );
-    assert!(y.iter().all(|&v| v == 0.0), "zero weight scales: {y:?}");
-    // Zero activations (scale 0) against -128 weights.
-    let w1 = vec![
-        BlockQ8_0 {
-            d: f32_to_f16(2.0).to_le_bytes(),
-            qs: [-128; 32]
-        };
-        n * k / 32
-    ];
-    acts.quantize_with(Isa::Scalar, &vec![0.0f32; m * k], m, k);
-    let mut y = vec![f32::NAN; m * n];
-    gemm_tiled_with(
-        Isa::Amx,
-        &ThreadPool::new(1),
-        &TiledQ8_0::new(&w1, n, k),
-        &acts,
-        &mut y,
-    );
-    assert!(y.iter().all(|&v| v == 0.0), "zero activations: {y:?}");
+    for (what, w, acts) in zero_scale_cases(n, k, m) {
+        let mut y = vec![f32::NAN; m * n];
+        let tiled = TiledQ8_0::new(&w, n, k);
+        gemm_tiled_with(Isa::Amx, &ThreadPool::new(1), &tiled, &acts, &mut y);
+        assert!(y.iter().all(|&v| v == 0.0), "{what}: {y:?}");
+    }
 }
 
 #[test]

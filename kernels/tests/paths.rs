@@ -32,14 +32,6 @@ fn simd_isas() -> Vec<Isa> {
         .collect()
 }
 
-fn kind(i: u8) -> WeightKind {
-    match i % 3 {
-        0 => WeightKind::Random,
-        1 => WeightKind::Extreme,
-        _ => WeightKind::WithMinus128,
-    }
-}
-
 /// Checks quantization, block sums, gemv and gemm of one shape on every path.
 fn check_shape(n: usize, k: usize, m: usize, seed: u64, wk: WeightKind) {
     let mut rng = Rng(seed | 1);
@@ -123,7 +115,7 @@ proptest! {
         let k = nb * 32;
         // Keep the scalar reference cheap in debug builds.
         let m = m.min((1 << 19) / (n * k)).max(1);
-        check_shape(n, k, m, seed, kind(wk));
+        check_shape(n, k, m, seed, WeightKind::nth(wk));
     }
 }
 

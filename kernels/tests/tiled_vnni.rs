@@ -7,74 +7,40 @@
 
 mod common;
 
-use std::io::Write;
-
-use common::{activations, dot_f64, weights, Rng, WeightKind};
+use common::{
+    activations, extreme_case, isa_here, weights, zero_scale_cases, GemmCase, Rng, WeightKind,
+    EXTREME_PAIRS,
+};
 use knob_kernels::*;
 use proptest::prelude::*;
 
 const VNNI: Isa = Isa::Avx512Vnni;
 
-/// Whether the AVX-512 VNNI path runs here; if not, says why on the real
-/// stderr (libtest captures `eprintln!`, not direct writes).
 fn vnni_here(test: &str) -> bool {
-    match VNNI.check() {
-        Ok(()) => true,
-        Err(reason) => {
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIPPED {test}: the avx512vnni path cannot run here: {reason}"
-            );
-            false
-        }
-    }
+    isa_here(VNNI, test)
 }
 
 /// The tiled VNNI gemm on one shape against the scalar path (within
 /// `dot_tolerance`) and against the per-call VNNI gemm (the same integer
 /// sums and the same f32 steps per block, so bit for bit from 2 rows on).
 fn check_shape(n: usize, k: usize, m: usize, seed: u64, wk: WeightKind, threads: usize) {
-    let mut rng = Rng(seed | 1);
-    let w = weights(&mut rng, n, k, wk);
-    let x = activations(&mut rng, m, k);
-    let nb = k / 32;
-    let mut acts = QuantizedActs::new();
-    acts.quantize_with(Isa::Scalar, &x, m, k);
+    let case = GemmCase::new(n, k, m, seed, wk);
+    let (w, acts) = (&case.w, &case.acts);
     let pool = ThreadPool::new(threads);
-    let mut want = vec![0.0f32; m * n];
-    gemm_with(Isa::Scalar, &ThreadPool::new(1), &w, n, k, &acts, &mut want);
-
-    let tiled = TiledQ8_0::new(&w, n, k);
+    let tiled = TiledQ8_0::new(w, n, k);
     let mut got = vec![f32::NAN; m * n];
-    gemm_tiled_with(VNNI, &pool, &tiled, &acts, &mut got);
-    let mut per_call = vec![f32::NAN; m * n];
-    gemm_with(VNNI, &pool, &w, n, k, &acts, &mut per_call);
-    for r in 0..m {
-        for j in 0..n {
-            let (_, abs) = dot_f64(&w[j * nb..(j + 1) * nb], &acts, r);
-            let tol = dot_tolerance(nb, abs as f32);
-            let (g, e) = (got[r * n + j], want[r * n + j]);
-            assert!(
-                (g - e).abs() <= tol,
-                "tiled vnni {n}x{k} m {m}: y[{r},{j}] = {g}, scalar {e}, tol {tol}"
+    gemm_tiled_with(VNNI, &pool, &tiled, acts, &mut got);
+    case.assert_near_scalar("tiled vnni", &got);
+    if m > 1 {
+        let mut per_call = vec![f32::NAN; m * n];
+        gemm_with(VNNI, &pool, w, n, k, acts, &mut per_call);
+        for (i, (p, g)) in per_call.iter().zip(&got).enumerate() {
+            assert_eq!(
+                p.to_bits(),
+                g.to_bits(),
+                "tiled vnni {n}x{k} m {m}: y[{i}] = {g}, per-call gemm {p}"
             );
-            if m > 1 {
-                let p = per_call[r * n + j];
-                assert_eq!(
-                    p.to_bits(),
-                    g.to_bits(),
-                    "tiled vnni {n}x{k} m {m}: y[{r},{j}] = {g}, per-call gemm {p}"
-                );
-            }
         }
-    }
-}
-
-fn kind(i: u8) -> WeightKind {
-    match i % 3 {
-        0 => WeightKind::Random,
-        1 => WeightKind::Extreme,
-        _ => WeightKind::WithMinus128,
     }
 }
 
@@ -96,7 +62,7 @@ proptest! {
         let k = nb * 32;
         // Keep the scalar reference cheap in debug builds.
         let m = m.min((1 << 19) / (n * k)).max(1);
-        check_shape(n, k, m, seed, kind(wk), threads);
+        check_shape(n, k, m, seed, WeightKind::nth(wk), threads);
     }
 }
 
@@ -132,40 +98,20 @@ fn tiled_vnni_edge_shapes() {
     check_shape(40, 64, 130, 10, WeightKind::Extreme, 2);
 }
 
-/// Weights of scale 1 and integer activations with a block maximum of 127
-/// (so the activation scale is 1): every product and sum is an integer well
-/// inside f32's exact range, so the result must be exact, including the
-/// -128 weights that the top-bit flip turns into 0.
+/// Integer-valued weights and activations (`common::extreme_case`): the
+/// result must be exact, including the -128 weights that the top-bit flip
+/// turns into 0.
 #[test]
 fn tiled_vnni_extreme_values_are_exact() {
     if !vnni_here("tiled_vnni_extreme_values_are_exact") {
         return;
     }
     let (n, k, m) = (18, 128, 13);
-    let one = f32_to_f16(1.0).to_le_bytes();
-    for (wq, xq) in [(127i8, -127i32), (-127, -127), (-128, -127), (-128, 127)] {
-        let w = vec![
-            BlockQ8_0 {
-                d: one,
-                qs: [wq; 32]
-            };
-            n * k / 32
-        ];
-        let x: Vec<f32> = (0..m * k)
-            .map(|i| if i % 32 == 0 { 127.0 } else { xq as f32 })
-            .collect();
-        let mut acts = QuantizedActs::new();
-        acts.quantize_with(Isa::Scalar, &x, m, k);
-        assert!(acts.row_scales(0).iter().all(|&d| d == 1.0));
-        let exact = (k / 32) as f32 * (wq as f32) * (31.0 * xq as f32 + 127.0);
+    for (wq, xq) in EXTREME_PAIRS {
+        let (w, acts, exact) = extreme_case(n, k, m, wq, xq);
         let mut y = vec![0.0f32; m * n];
-        gemm_tiled_with(
-            VNNI,
-            &ThreadPool::new(2),
-            &TiledQ8_0::new(&w, n, k),
-            &acts,
-            &mut y,
-        );
+        let tiled = TiledQ8_0::new(&w, n, k);
+        gemm_tiled_with(VNNI, &ThreadPool::new(2), &tiled, &acts, &mut y);
         assert!(
             y.iter().all(|&v| v == exact),
             "w {wq} x {xq}: {y:?} != {exact}"
@@ -173,48 +119,19 @@ fn tiled_vnni_extreme_values_are_exact() {
     }
 }
 
+/// Padding rows 20..32 of the last group are zero with scale 0 too.
 #[test]
 fn tiled_vnni_zero_scales_give_zero() {
     if !vnni_here("tiled_vnni_zero_scales_give_zero") {
         return;
     }
     let (n, k, m) = (20, 96, 11);
-    // Padding rows 20..32 of the last group are zero with scale 0 too.
-    let w0 = vec![
-        BlockQ8_0 {
-            d: [0, 0],
-            qs: [100; 32]
-        };
-        n * k / 32
-    ];
-    let mut acts = QuantizedActs::new();
-    acts.quantize_with(Isa::Scalar, &vec![1.0f32; m * k], m, k);
-    let mut y = vec![f32::NAN; m * n];
-    gemm_tiled_with(
-        VNNI,
-        &ThreadPool::new(1),
-        &TiledQ8_0::new(&w0, n, k),
-        &acts,
-        &mut y,
-    );
-    assert!(y.iter().all(|&v| v == 0.0), "zero weight scales: {y:?}");
-    let w1 = vec![
-        BlockQ8_0 {
-            d: f32_to_f16(2.0).to_le_bytes(),
-            qs: [-128; 32]
-        };
-        n * k / 32
-    ];
-    acts.quantize_with(Isa::Scalar, &vec![0.0f32; m * k], m, k);
-    let mut y = vec![f32::NAN; m * n];
-    gemm_tiled_with(
-        VNNI,
-        &ThreadPool::new(1),
-        &TiledQ8_0::new(&w1, n, k),
-        &acts,
-        &mut y,
-    );
-    assert!(y.iter().all(|&v| v == 0.0), "zero activations: {y:?}");
+    for (what, w, acts) in zero_scale_cases(n, k, m) {
+        let mut y = vec![f32::NAN; m * n];
+        let tiled = TiledQ8_0::new(&w, n, k);
+        gemm_tiled_with(VNNI, &ThreadPool::new(1), &tiled, &acts, &mut y);
+        assert!(y.iter().all(|&v| v == 0.0), "{what}: {y:?}");
+    }
 }
 
 /// Several matrices in one round of the pool give each matrix's own

@@ -242,14 +242,7 @@ pub(crate) fn gemm_tiled_pieces(
         for t0 in row_tiles.clone().step_by(ROW_TILES_PER_PASS) {
             let tiles = t0..(t0 + ROW_TILES_PER_PASS).min(row_tiles.end);
             for p in pieces.iter_mut() {
-                for (g, (v, s)) in p
-                    .vals
-                    .chunks_exact(nb)
-                    .zip(p.scales.chunks_exact(nb))
-                    .enumerate()
-                {
-                    let j = g * TILE_N;
-                    let cols = TILE_N.min(p.cols - j);
+                for (j, cols, v, s) in p.groups(nb) {
                     scope.group(
                         v,
                         s,

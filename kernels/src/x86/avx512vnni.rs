@@ -362,14 +362,7 @@ pub(crate) fn gemm_tiled_pieces(
         assert!(p.vals.len() == p.scales.len() && p.vals.len() == p.cols.div_ceil(TILE_N) * nb);
     }
     for p in pieces.iter_mut() {
-        for (g, (v, s)) in p
-            .vals
-            .chunks_exact(nb)
-            .zip(p.scales.chunks_exact(nb))
-            .enumerate()
-        {
-            let j = g * TILE_N;
-            let cols = TILE_N.min(p.cols - j);
+        for (j, cols, v, s) in p.groups(nb) {
             // Activation rows eight at a time, then the rest by 4, 2 and 1,
             // so no row is computed twice.
             let m = x.rows();

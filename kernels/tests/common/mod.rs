@@ -121,3 +121,147 @@ pub fn dot_f64(w_row: &[BlockQ8_0], x: &QuantizedActs, r: usize) -> (f64, f64) {
     }
     (sum, abs)
 }
+
+/// Whether `isa` runs here; if not, says why on the real stderr (libtest
+/// captures `eprintln!`, not direct writes), so a skip shows in the CI log.
+pub fn isa_here(isa: knob_kernels::Isa, test: &str) -> bool {
+    use std::io::Write;
+    match isa.check() {
+        Ok(()) => true,
+        Err(reason) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED {test}: the {} path cannot run here: {reason}",
+                isa.name()
+            );
+            false
+        }
+    }
+}
+
+/// The (weight, activation) values of [`extreme_case`]: the largest
+/// magnitudes, and -128, the one weight a top-bit flip turns into 0.
+pub const EXTREME_PAIRS: [(i8, i32); 4] = [(127, -127), (-127, -127), (-128, -127), (-128, 127)];
+
+/// `n x k` weights all `wq` with scale 1, and `m` activation rows whose
+/// blocks are 31 copies of `xq` and one 127 (so the activation scale is 1 and
+/// the values pass through unchanged): every product and sum is an integer
+/// well inside f32's exact range, so every output must equal the returned
+/// exact value.
+pub fn extreme_case(
+    n: usize,
+    k: usize,
+    m: usize,
+    wq: i8,
+    xq: i32,
+) -> (Vec<BlockQ8_0>, QuantizedActs, f32) {
+    let w = vec![
+        BlockQ8_0 {
+            d: f32_to_f16(1.0).to_le_bytes(),
+            qs: [wq; 32]
+        };
+        n * k / 32
+    ];
+    let x: Vec<f32> = (0..m * k)
+        .map(|i| if i % 32 == 0 { 127.0 } else { xq as f32 })
+        .collect();
+    let mut acts = QuantizedActs::new();
+    acts.quantize_with(knob_kernels::Isa::Scalar, &x, m, k);
+    assert!(acts.row_scales(0).iter().all(|&d| d == 1.0));
+    let exact = (k / 32) as f32 * (wq as f32) * (31.0 * xq as f32 + 127.0);
+    (w, acts, exact)
+}
+
+/// Two products that must be exactly zero, with what makes them so: weights
+/// of scale 0 against ones, and -128 weights of scale 2 against zero
+/// activations (scale 0).
+pub fn zero_scale_cases(
+    n: usize,
+    k: usize,
+    m: usize,
+) -> [(&'static str, Vec<BlockQ8_0>, QuantizedActs); 2] {
+    let quantized = |v: f32| {
+        let mut acts = QuantizedActs::new();
+        acts.quantize_with(knob_kernels::Isa::Scalar, &vec![v; m * k], m, k);
+        acts
+    };
+    let zero_w = vec![
+        BlockQ8_0 {
+            d: [0, 0],
+            qs: [100; 32]
+        };
+        n * k / 32
+    ];
+    let minus_128 = vec![
+        BlockQ8_0 {
+            d: f32_to_f16(2.0).to_le_bytes(),
+            qs: [-128; 32]
+        };
+        n * k / 32
+    ];
+    [
+        ("zero weight scales", zero_w, quantized(1.0)),
+        ("zero activations", minus_128, quantized(0.0)),
+    ]
+}
+
+impl WeightKind {
+    /// The kind a proptest's byte picks (`i % 3`).
+    pub fn nth(i: u8) -> WeightKind {
+        match i % 3 {
+            0 => WeightKind::Random,
+            1 => WeightKind::Extreme,
+            _ => WeightKind::WithMinus128,
+        }
+    }
+}
+
+/// A gemm on one shape and the scalar path's answer to it.
+pub struct GemmCase {
+    pub n: usize,
+    pub k: usize,
+    pub m: usize,
+    pub w: Vec<BlockQ8_0>,
+    /// Random activations, quantized by the scalar path.
+    pub acts: QuantizedActs,
+    /// The scalar gemm's `m x n` output.
+    pub want: Vec<f32>,
+}
+
+impl GemmCase {
+    pub fn new(n: usize, k: usize, m: usize, seed: u64, wk: WeightKind) -> GemmCase {
+        use knob_kernels::{gemm_with, Isa, ThreadPool};
+        let mut rng = Rng(seed | 1);
+        let w = weights(&mut rng, n, k, wk);
+        let x = activations(&mut rng, m, k);
+        let mut acts = QuantizedActs::new();
+        acts.quantize_with(Isa::Scalar, &x, m, k);
+        let mut want = vec![0.0f32; m * n];
+        gemm_with(Isa::Scalar, &ThreadPool::new(1), &w, n, k, &acts, &mut want);
+        GemmCase {
+            n,
+            k,
+            m,
+            w,
+            acts,
+            want,
+        }
+    }
+
+    /// Asserts that every output of `got` is within `dot_tolerance` of the
+    /// scalar answer; `what` names the path in the message.
+    pub fn assert_near_scalar(&self, what: &str, got: &[f32]) {
+        let (n, k, m, nb) = (self.n, self.k, self.m, self.k / QK8_0);
+        for r in 0..m {
+            for j in 0..n {
+                let (_, abs) = dot_f64(&self.w[j * nb..(j + 1) * nb], &self.acts, r);
+                let tol = knob_kernels::dot_tolerance(nb, abs as f32);
+                let (g, e) = (got[r * n + j], self.want[r * n + j]);
+                assert!(
+                    (g - e).abs() <= tol,
+                    "{what} {n}x{k} m {m}: y[{r},{j}] = {g}, scalar {e}, tol {tol}"
+                );
+            }
+        }
+    }
+}
