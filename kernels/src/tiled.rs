@@ -5,7 +5,9 @@
 //! one Q8_0 block per instruction (K = 32, so every integer sum has exactly
 //! one pair of scales) and N = 16 weight rows, one block of 16 rows is a
 //! 512-byte tile of 8 rows x 64 bytes. The layout is plain data, built the
-//! same on any CPU; only the AMX gemm reads it.
+//! same on any CPU. The AMX gemm reads it as B tiles; the AVX-512 VNNI tiled
+//! gemm reads each 64-byte row as one register (values `4g..4g+4` of the 16
+//! weight rows, lane = row), the layout its per-call gemm builds.
 
 use crate::{BlockQ8_0, OutRows, QK8_0};
 
@@ -88,8 +90,8 @@ pub(crate) fn pack_group(
     }
 }
 
-/// A Q8_0 weight matrix (`n` rows of `k` values) repacked once for the AMX
-/// gemm ([`crate::gemm_tiled`]): groups of 16 rows, each block of a group one
+/// A Q8_0 weight matrix (`n` rows of `k` values) repacked once for the tiled
+/// gemm ([`crate::gemm_tiled`], AMX or AVX-512 VNNI): groups of 16 rows, each block of a group one
 /// 512-byte tile plus 16 f32 scales. The last group is padded with zero rows.
 /// Takes about as much memory as the blocks it was made from (`n` rounded up
 /// to 16, times `k` bytes plus 4 bytes per 32 values).
