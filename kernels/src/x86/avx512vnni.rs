@@ -233,6 +233,9 @@ unsafe fn gemv_rows(w: &[BlockQ8_0], nb: usize, x: ActRow<'_>, y: &mut [f32]) {
 
 /// Weight rows per repacked gemm tile (one per 32-bit lane).
 const TILE_W: usize = 16;
+// The per-call and the repacked-once gemms share `block_fma` and
+// `store_lanes`, so their tiles must be the same width.
+const _: () = assert!(TILE_W == TILE_N);
 /// Activation rows that share each repacked weight register.
 const TILE_X: usize = 4;
 
@@ -307,37 +310,14 @@ unsafe fn gemm_rows(w: &[BlockQ8_0], nb: usize, x: &QuantizedActs, out: &mut Out
                 let wv: [__m512i; 8] =
                     std::array::from_fn(|g| unsafe { *pk.vals.get_unchecked(b * 8 + g) });
                 let ws = pk.scales[b];
-                for c in 0..TILE_X {
-                    let row = &xrows[c];
-                    let q = &row.qs[b].0;
-                    let mut dot = _mm512_set1_epi32(-128 * row.sums[b]);
-                    for g in 0..8 {
-                        let x4 = i32::from_le_bytes([
-                            q[4 * g] as u8,
-                            q[4 * g + 1] as u8,
-                            q[4 * g + 2] as u8,
-                            q[4 * g + 3] as u8,
-                        ]);
-                        dot = _mm512_dpbusd_epi32(dot, wv[g], _mm512_set1_epi32(x4));
-                    }
-                    acc[c] = _mm512_fmadd_ps(
-                        _mm512_mul_ps(ws, _mm512_set1_ps(row.d[b])),
-                        _mm512_cvtepi32_ps(dot),
-                        acc[c],
-                    );
+                for (a, row) in acc.iter_mut().zip(&xrows) {
+                    // SAFETY: this function has the features; b < nb == row.qs.len().
+                    *a = unsafe { block_fma(*a, &wv, ws, row, b) };
                 }
             }
-            for c in 0..xr {
-                let dst = &mut out.row_mut(r + c)[j..j + rows];
-                if rows == TILE_W {
-                    // SAFETY: dst is 16 writable f32.
-                    unsafe { _mm512_storeu_ps(dst.as_mut_ptr(), acc[c]) };
-                } else {
-                    let mut lanes = [0.0f32; TILE_W];
-                    // SAFETY: lanes is 16 writable f32.
-                    unsafe { _mm512_storeu_ps(lanes.as_mut_ptr(), acc[c]) };
-                    dst.copy_from_slice(&lanes[..rows]);
-                }
+            for (c, a) in acc.iter().take(xr).enumerate() {
+                // SAFETY: this function has the features.
+                unsafe { store_lanes(&mut out.row_mut(r + c)[j..j + rows], *a) };
             }
             r += xr;
         }
@@ -412,39 +392,65 @@ unsafe fn tiled_rows<const R: usize>(
         });
         // SAFETY: Scales16 is 16 f32, 64-byte aligned.
         let ws = unsafe { _mm512_load_ps(sc.0.as_ptr()) };
-        for (c, row) in xrows.iter().enumerate() {
-            // SAFETY: b < nb == row.qs.len(); a Q32 is 32 readable bytes.
-            let (q, xs, xd) = unsafe {
-                (
-                    row.qs.get_unchecked(b).0.as_ptr().cast::<i32>(),
-                    *row.sums.get_unchecked(b),
-                    *row.d.get_unchecked(b),
-                )
-            };
-            let mut dot = _mm512_set1_epi32(-128 * xs);
-            for (g, &w) in wv.iter().enumerate() {
-                // SAFETY: g < 8, so bytes 4g..4g+4 of the 32 are in the block.
-                let x4 = unsafe { q.add(g).read_unaligned() };
-                dot = _mm512_dpbusd_epi32(dot, w, _mm512_set1_epi32(x4));
-            }
-            acc[c] = _mm512_fmadd_ps(
-                _mm512_mul_ps(ws, _mm512_set1_ps(xd)),
-                _mm512_cvtepi32_ps(dot),
-                acc[c],
-            );
+        for (a, row) in acc.iter_mut().zip(&xrows) {
+            // SAFETY: this function has the features; b < nb == row.qs.len().
+            *a = unsafe { block_fma(*a, &wv, ws, row, b) };
         }
     }
     for (c, a) in acc.iter().enumerate() {
-        let dst = &mut out.row_mut(r0 + c)[j..j + cols];
-        if cols == TILE_N {
-            // SAFETY: dst is 16 writable f32.
-            unsafe { _mm512_storeu_ps(dst.as_mut_ptr(), *a) };
-        } else {
-            let mut lanes = [0.0f32; TILE_N];
-            // SAFETY: lanes is 16 writable f32.
-            unsafe { _mm512_storeu_ps(lanes.as_mut_ptr(), *a) };
-            dst.copy_from_slice(&lanes[..cols]);
-        }
+        // SAFETY: this function has the features.
+        unsafe { store_lanes(&mut out.row_mut(r0 + c)[j..j + cols], *a) };
     }
     R
+}
+
+/// `acc + ws * x.d[b] * (w . x)` for block `b` of one activation row against
+/// 16 weight rows in the register layout of both gemms (`wv[g]` holds values
+/// `4g..4g+4` of each row, lane = row, top bit flipped). Written once for
+/// `gemm_rows` and `tiled_rows`; it has no target features of its own, so it
+/// must be inlined into theirs.
+///
+/// # Safety
+/// The caller has this module's features, and `b < row.qs.len()`.
+#[inline(always)]
+unsafe fn block_fma(
+    acc: __m512,
+    wv: &[__m512i; 8],
+    ws: __m512,
+    row: &ActRow<'_>,
+    b: usize,
+) -> __m512 {
+    // SAFETY: b is in range (caller); a Q32 is 32 readable bytes, so the 8
+    // dword reads at 4g (g < 8) stay inside it; the features are the caller's.
+    unsafe {
+        let q = row.qs.get_unchecked(b).0.as_ptr().cast::<i32>();
+        let mut dot = _mm512_set1_epi32(-128 * *row.sums.get_unchecked(b));
+        for (g, &w) in wv.iter().enumerate() {
+            dot = _mm512_dpbusd_epi32(dot, w, _mm512_set1_epi32(q.add(g).read_unaligned()));
+        }
+        _mm512_fmadd_ps(
+            _mm512_mul_ps(ws, _mm512_set1_ps(*row.d.get_unchecked(b))),
+            _mm512_cvtepi32_ps(dot),
+            acc,
+        )
+    }
+}
+
+/// Stores the first `dst.len()` (at most 16) lanes of `v`: a whole tile in
+/// one store, a ragged last tile through a stack copy.
+///
+/// # Safety
+/// The caller has this module's features.
+#[inline(always)]
+unsafe fn store_lanes(dst: &mut [f32], v: __m512) {
+    debug_assert!(dst.len() <= TILE_N);
+    if dst.len() == TILE_N {
+        // SAFETY: dst is 16 writable f32.
+        unsafe { _mm512_storeu_ps(dst.as_mut_ptr(), v) };
+    } else {
+        let mut lanes = [0.0f32; TILE_N];
+        // SAFETY: lanes is 16 writable f32.
+        unsafe { _mm512_storeu_ps(lanes.as_mut_ptr(), v) };
+        dst.copy_from_slice(&lanes[..dst.len()]);
+    }
 }
