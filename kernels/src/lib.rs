@@ -415,15 +415,16 @@ pub fn gemm_tiled_many_with(
     }
     #[cfg(target_arch = "x86_64")]
     {
-        // Exactly one of the two is made; the constructors check the CPU.
-        let (amx, vnni) = match isa {
-            Isa::Amx => (
-                Some(x86::amx::Amx::new().unwrap_or_else(|| unavailable(isa))),
-                None,
-            ),
-            _ => (
-                None,
-                Some(x86::avx512vnni::Avx512Vnni::new().unwrap_or_else(|| unavailable(isa))),
+        /// The tiled gemm this call runs; its constructor checked the CPU.
+        #[derive(Clone, Copy)]
+        enum TiledPath {
+            Amx(x86::amx::Amx),
+            Vnni(x86::avx512vnni::Avx512Vnni),
+        }
+        let path = match isa {
+            Isa::Amx => TiledPath::Amx(x86::amx::Amx::new().unwrap_or_else(|| unavailable(isa))),
+            _ => TiledPath::Vnni(
+                x86::avx512vnni::Avx512Vnni::new().unwrap_or_else(|| unavailable(isa)),
             ),
         };
         let nb = k / QK8_0;
@@ -432,9 +433,16 @@ pub fn gemm_tiled_many_with(
             .map(|(w, y)| (&**w, SendPtr(y.as_mut_ptr())))
             .collect();
         let row_tiles = m.div_ceil(TILE_N);
-        if let Some(amx) = amx.filter(|_| {
-            pool.threads() > 1 && row_tiles >= x86::amx::ROW_TILES_PER_PASS * pool.threads()
-        }) {
+        let split_rows = match path {
+            TiledPath::Amx(amx)
+                if pool.threads() > 1
+                    && row_tiles >= x86::amx::ROW_TILES_PER_PASS * pool.threads() =>
+            {
+                Some(amx)
+            }
+            _ => None,
+        };
+        if let Some(amx) = split_rows {
             // Enough rows that every thread fills whole passes of row tiles:
             // split the rows, so that each thread reads only the activations
             // it quantized and writes the rows its next steps read (prefill
@@ -507,12 +515,13 @@ pub fn gemm_tiled_many_with(
                     out: unsafe { OutRows::new(y.get().add(j0), n, m, j1 - j0) },
                 });
             }
-            match (amx, vnni) {
-                (Some(amx), _) => {
+            match path {
+                TiledPath::Amx(amx) => {
                     x86::amx::gemm_tiled_pieces(amx, nb, x, 0..row_tiles, &mut pieces)
                 }
-                (None, Some(vnni)) => x86::avx512vnni::gemm_tiled_pieces(vnni, nb, x, &mut pieces),
-                (None, None) => unreachable!("one path was made above"),
+                TiledPath::Vnni(vnni) => {
+                    x86::avx512vnni::gemm_tiled_pieces(vnni, nb, x, &mut pieces)
+                }
             }
         });
     }
