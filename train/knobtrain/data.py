@@ -90,6 +90,23 @@ def clean_names(s: Setting) -> list[str]:
     return out
 
 
+# Catalog synonyms that name an on/off setting's *false* state: "am/pm" is the
+# 12-hour clock, so "turn on am/pm" means `set clock.24_hour false`. As plain
+# names they made reversed labels; they are kept apart and used flipped.
+INVERSE_NAMES = {
+    "appearance.scrollbars_always_visible": ("overlay scrollbars", "hidden scroll bars"),
+    "clock.24_hour": ("am/pm",),
+    "desktop.show_icons": ("clean desktop", "empty desktop"),
+    "files.folders_first": ("mixed sorting",),
+    "mouse.acceleration": ("flat accel", "raw input"),
+    "notifications.lock_screen": ("private lock screen", "notification privacy"),
+    "text.cursor_blink": ("steady cursor",),
+    "wm.alt_tab_current_workspace": ("alt+tab other desktops",),
+}
+# The share of a setting's on/off requests that use one of its inverse names.
+INVERSE_SHARE = 0.15
+
+
 # ---------------------------------------------------------------- templates
 # Each list is a pool of templates of one intent; every template is a family.
 T = {
@@ -702,6 +719,11 @@ class Generator:
                 seen[n] = seen.get(n, 0) + 1
         for sid, ns in self.names.items():
             self.names[sid] = [ns[0]] + [n for n in ns[1:] if seen[n] == 1]
+        # names of the false state never stand for the setting itself
+        self.inverse = {sid: [n for n in ns if n in self.names[sid]]
+                        for sid, ns in INVERSE_NAMES.items() if sid in self.names}
+        for sid, inv in self.inverse.items():
+            self.names[sid] = [n for n in self.names[sid] if n not in inv]
         taken = {n for ns in self.names.values() for n in ns}
         self.pnames = {}
         for p in cat.presets:
@@ -761,6 +783,12 @@ class Generator:
         if s.type == "bool":
             intent = rng.choices(["on", "off", "toggle"], [0.46, 0.46, 0.08])[0]
             tpl, fam = self._pick_template(rng, intent, t_held)
+            inverse = self.inverse.get(s.id)
+            if inverse and mode == "train" and intent != "toggle" and rng.random() < INVERSE_SHARE:
+                # "turn on am/pm": a name of the false state takes the other value
+                q = tpl.format(n=rng.choice(inverse))
+                act = f"set {s.id} {'false' if intent == 'on' else 'true'}"
+                return {"query": q, "expect": [act], "family": fam, "name": f"{s.id}|{name}"}
             q = tpl.format(n=name_t)
             act = {"on": f"set {s.id} true", "off": f"set {s.id} false", "toggle": f"toggle {s.id}"}[intent]
         elif s.type in ("int", "float"):

@@ -450,6 +450,41 @@ def test_the_shipped_phrases_and_calibration_requests_pass_their_checks(tmp_path
     assert not {_words_of(r["query"]) for r in calib} & {_words_of(r["query"]) for r in phrases}
 
 
+def test_names_of_a_settings_false_state_take_the_other_value(tmp_path):
+    """ "turn on am/pm" is the 12-hour clock: the catalog synonyms that name an on/off setting's
+    false state never stand for the setting as plain names, and when used, flip the value.
+    Checked on the real catalog, so a renamed synonym cannot make the list silently empty."""
+    from knobtrain.data import INVERSE_NAMES, clean_names
+
+    doc = subprocess.run([knob_bin(), "settings", "export", "--json"], capture_output=True, text=True, check=True)
+    (tmp_path / "catalog.json").write_text(doc.stdout)
+    real = load_catalog(tmp_path / "catalog.json")
+    ids = real.by_id()
+    gen = Generator(real, 11)
+    for sid, inverse in INVERSE_NAMES.items():
+        assert ids[sid].type == "bool", sid
+        # each is a name the generator would otherwise have used as the setting's own
+        assert set(inverse) <= set(clean_names(ids[sid])), (sid, inverse)
+        assert gen.inverse[sid] == list(inverse) and not set(inverse) & set(gen.names[sid]), sid
+    seen = {sid: {"on": 0, "off": 0} for sid in INVERSE_NAMES}
+    rng = random.Random(11)
+    for sid in INVERSE_NAMES:
+        for _ in range(400):
+            r = gen.single(rng, ids[sid], "train")
+            intent = r["family"].split(":")[0]
+            used = [n for n in INVERSE_NAMES[sid] if n in r["query"]]
+            if not used or intent not in ("on", "off"):
+                continue
+            seen[sid][intent] += 1
+            want = "false" if intent == "on" else "true"
+            assert r["expect"] == [f"set {sid} {want}"], r
+    assert all(c["on"] and c["off"] for c in seen.values()), seen
+    # the other generators never pair them with a literal direction
+    for _ in range(300):
+        for r in (gen.shared(rng, "train"), gen.polarity(rng, ids["clock.24_hour"], "train")):
+            assert r is None or "am/pm" not in r["query"], r
+
+
 def test_run_v2_refuses_flags_that_do_not_go_together():
     """run-v2.sh checks its arguments before it installs or trains anything."""
     script = Path(__file__).resolve().parents[1] / "run-v2.sh"
