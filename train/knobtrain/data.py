@@ -90,21 +90,29 @@ def clean_names(s: Setting) -> list[str]:
     return out
 
 
-# Catalog synonyms that name an on/off setting's *false* state: "am/pm" is the
-# 12-hour clock, so "turn on am/pm" means `set clock.24_hour false`. As plain
-# names they made reversed labels; they are kept apart and used flipped.
+# Catalog synonyms that name the opposite of a setting's value: "am/pm" is the
+# 12-hour clock, so "turn on am/pm" means `set clock.24_hour false`; more
+# "warmth" is a lower colour temperature, a faster "double-click speed" a
+# shorter double-click time. As plain names they made reversed labels; they
+# are kept apart and used with the direction flipped (a value given outright,
+# "warmth 2700 k", stays as it is).
 INVERSE_NAMES = {
     "appearance.scrollbars_always_visible": ("overlay scrollbars", "hidden scroll bars"),
     "clock.24_hour": ("am/pm",),
     "desktop.show_icons": ("clean desktop", "empty desktop"),
     "files.folders_first": ("mixed sorting",),
     "mouse.acceleration": ("flat accel", "raw input"),
+    "mouse.double_click_speed": ("double-click speed", "click speed"),
+    "night_light.temperature": ("warmth", "night light strength", "night light intensity", "tint strength"),
     "notifications.lock_screen": ("private lock screen", "notification privacy"),
     "text.cursor_blink": ("steady cursor",),
     "wm.alt_tab_current_workspace": ("alt+tab other desktops",),
 }
-# The share of a setting's on/off requests that use one of its inverse names.
+# The share of such a setting's requests that use one of its inverse names.
 INVERSE_SHARE = 0.15
+# How an inverse name turns an intent around.
+FLIPPED = {"on": "off", "off": "on", "inc": "dec", "dec": "inc", "inc_by": "dec_by", "dec_by": "inc_by",
+           "max": "min", "min": "max"}
 
 
 # ---------------------------------------------------------------- templates
@@ -780,17 +788,17 @@ class Generator:
             name_t = name
         unit = unit_of(s)
         lex = lex_for(s)
+        # "turn on am/pm", "more warmth": an inverse name turns the direction around
+        inverse = self.inverse.get(s.id)
+        flip = bool(inverse) and mode == "train" and rng.random() < INVERSE_SHARE
+        if flip:
+            name_t = rng.choice(inverse)
         if s.type == "bool":
             intent = rng.choices(["on", "off", "toggle"], [0.46, 0.46, 0.08])[0]
             tpl, fam = self._pick_template(rng, intent, t_held)
-            inverse = self.inverse.get(s.id)
-            if inverse and mode == "train" and intent != "toggle" and rng.random() < INVERSE_SHARE:
-                # "turn on am/pm": a name of the false state takes the other value
-                q = tpl.format(n=rng.choice(inverse))
-                act = f"set {s.id} {'false' if intent == 'on' else 'true'}"
-                return {"query": q, "expect": [act], "family": fam, "name": f"{s.id}|{name}"}
             q = tpl.format(n=name_t)
-            act = {"on": f"set {s.id} true", "off": f"set {s.id} false", "toggle": f"toggle {s.id}"}[intent]
+            does = FLIPPED.get(intent, intent) if flip else intent
+            act = {"on": f"set {s.id} true", "off": f"set {s.id} false", "toggle": f"toggle {s.id}"}[does]
         elif s.type in ("int", "float"):
             opts = ["set", "inc", "dec", "inc_by", "dec_by", "max", "min"]
             w = [0.34, 0.1, 0.1, 0.08, 0.08, 0.03, 0.03]
@@ -809,6 +817,8 @@ class Generator:
                 tintent = "adj_inc"
             tpl, fam = self._pick_template(rng, tintent, t_held)
             up = intent.endswith("_inc") or intent in ("inc", "inc_by")
+            if flip and intent in FLIPPED:  # the template's words, the opposite action
+                intent = FLIPPED[intent]
             if intent == "set":
                 x = sample_value(rng, s, unit)
                 q = tpl.format(n=name_t, v=value_phrase(rng, s, x, unit))

@@ -450,11 +450,12 @@ def test_the_shipped_phrases_and_calibration_requests_pass_their_checks(tmp_path
     assert not {_words_of(r["query"]) for r in calib} & {_words_of(r["query"]) for r in phrases}
 
 
-def test_names_of_a_settings_false_state_take_the_other_value(tmp_path):
-    """ "turn on am/pm" is the 12-hour clock: the catalog synonyms that name an on/off setting's
-    false state never stand for the setting as plain names, and when used, flip the value.
-    Checked on the real catalog, so a renamed synonym cannot make the list silently empty."""
-    from knobtrain.data import INVERSE_NAMES, clean_names
+def test_names_of_the_opposite_turn_the_direction_around(tmp_path):
+    """ "turn on am/pm" is the 12-hour clock and "more warmth" a lower colour temperature: the
+    catalog synonyms that name the opposite of a setting's value never stand for the setting as
+    plain names, and when used, flip the action (a value given outright stays). Checked on the
+    real catalog, so a renamed synonym cannot make the list silently empty."""
+    from knobtrain.data import FLIPPED, INVERSE_NAMES, clean_names
 
     doc = subprocess.run([knob_bin(), "settings", "export", "--json"], capture_output=True, text=True, check=True)
     (tmp_path / "catalog.json").write_text(doc.stdout)
@@ -462,23 +463,31 @@ def test_names_of_a_settings_false_state_take_the_other_value(tmp_path):
     ids = real.by_id()
     gen = Generator(real, 11)
     for sid, inverse in INVERSE_NAMES.items():
-        assert ids[sid].type == "bool", sid
+        assert ids[sid].type in ("bool", "int", "float"), sid
         # each is a name the generator would otherwise have used as the setting's own
         assert set(inverse) <= set(clean_names(ids[sid])), (sid, inverse)
         assert gen.inverse[sid] == list(inverse) and not set(inverse) & set(gen.names[sid]), sid
-    seen = {sid: {"on": 0, "off": 0} for sid in INVERSE_NAMES}
+
+    def does(sid, r):
+        a = r["expect"][0].split(" ")
+        if a[0] == "set" and ids[sid].type == "bool":
+            return "on" if a[2] == "true" else "off"
+        if a[0] == "set":
+            v = float(a[2])
+            return "max" if v == ids[sid].max else "min" if v == ids[sid].min else "set"
+        return a[0] + ("_by" if len(a) == 3 else "")
+
+    flipped = {sid: 0 for sid in INVERSE_NAMES}
     rng = random.Random(11)
     for sid in INVERSE_NAMES:
-        for _ in range(400):
+        for _ in range(1500):
             r = gen.single(rng, ids[sid], "train")
             intent = r["family"].split(":")[0]
-            used = [n for n in INVERSE_NAMES[sid] if n in r["query"]]
-            if not used or intent not in ("on", "off"):
+            if not any(n in r["query"] for n in INVERSE_NAMES[sid]) or intent not in FLIPPED:
                 continue
-            seen[sid][intent] += 1
-            want = "false" if intent == "on" else "true"
-            assert r["expect"] == [f"set {sid} {want}"], r
-    assert all(c["on"] and c["off"] for c in seen.values()), seen
+            flipped[sid] += 1
+            assert len(r["expect"]) == 1 and does(sid, r) == FLIPPED[intent], r
+    assert all(n >= 10 for n in flipped.values()), flipped
     # the other generators never pair them with a literal direction
     for _ in range(300):
         for r in (gen.shared(rng, "train"), gen.polarity(rng, ids["clock.24_hour"], "train")):
