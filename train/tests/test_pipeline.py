@@ -22,6 +22,15 @@ def cat():
 
 
 @pytest.fixture(scope="module")
+def real_cat(tmp_path_factory):
+    """The catalog the knob binary ships, exported as the training run reads it."""
+    doc = subprocess.run([knob_bin(), "settings", "export", "--json"], capture_output=True, text=True, check=True)
+    path = tmp_path_factory.mktemp("catalog") / "catalog.json"
+    path.write_text(doc.stdout)
+    return load_catalog(path)
+
+
+@pytest.fixture(scope="module")
 def splits(cat):
     return generate(cat, seed=7, n_train_per_setting=60, n_eval_per_setting=12)
 
@@ -435,33 +444,27 @@ def test_prepare_keeps_a_given_action_vocabulary_and_never_trains_on_held_out_ph
     assert any(_words_of(q) in trained for q in queries if not held_out(q))  # the others are trained on
 
 
-def test_the_shipped_phrases_and_calibration_requests_pass_their_checks(tmp_path):
+def test_the_shipped_phrases_and_calibration_requests_pass_their_checks(real_cat):
     """Every committed phrase and calibration request is valid against the real catalog (the full
     run would stop on the first bad one), and no calibration request repeats a phrase's words."""
     from knobtrain.phrases import DEFAULT_DIR, load_phrases
     from knobtrain.prepare import CALIBRATION, _words_of
 
-    doc = subprocess.run([knob_bin(), "settings", "export", "--json"], capture_output=True, text=True, check=True)
-    (tmp_path / "catalog.json").write_text(doc.stdout)
-    real = load_catalog(tmp_path / "catalog.json")
-    phrases = load_phrases(DEFAULT_DIR, real)
-    calib = load_phrases(CALIBRATION, real)
+    phrases = load_phrases(DEFAULT_DIR, real_cat)
+    calib = load_phrases(CALIBRATION, real_cat)
     assert len(phrases) > 15000 and len(calib) >= 500
     assert not {_words_of(r["query"]) for r in calib} & {_words_of(r["query"]) for r in phrases}
 
 
-def test_names_of_the_opposite_turn_the_direction_around(tmp_path):
+def test_names_of_the_opposite_turn_the_direction_around(real_cat):
     """ "turn on am/pm" is the 12-hour clock and "more warmth" a lower colour temperature: the
     catalog synonyms that name the opposite of a setting's value never stand for the setting as
     plain names, and when used, flip the action (a value given outright stays). Checked on the
     real catalog, so a renamed synonym cannot make the list silently empty."""
     from knobtrain.data import FLIPPED, INVERSE_NAMES, clean_names
 
-    doc = subprocess.run([knob_bin(), "settings", "export", "--json"], capture_output=True, text=True, check=True)
-    (tmp_path / "catalog.json").write_text(doc.stdout)
-    real = load_catalog(tmp_path / "catalog.json")
-    ids = real.by_id()
-    gen = Generator(real, 11)
+    ids = real_cat.by_id()
+    gen = Generator(real_cat, 11)
     for sid, inverse in INVERSE_NAMES.items():
         assert ids[sid].type in ("bool", "int", "float"), sid
         # each is a name the generator would otherwise have used as the setting's own
